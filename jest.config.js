@@ -1,0 +1,10 @@
+/** Unit tests need no servers; integration tests start their own Temporal and MinIO on free loopback ports. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  testTimeout: 120_000,
+  // Two cores: integration suites each start real servers, so run files one or two at a time.
+  maxWorkers: 2,
+};

@@ -1,0 +1,242 @@
+/**
+ * Configuration of temporal-mlops: one zod-validated object read from the environment
+ * (and, optionally, a JSON file named by MLOPS_CONFIG_FILE whose keys are the same variable names).
+ *
+ * The Temporal connection follows @temporalio/envconfig conventions (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+ * TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE), so one worker runs unchanged
+ * against the local dev server, a self-hosted cluster or Temporal Cloud.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+import { z } from 'zod';
+import { FailureType, MlopsError } from './errors';
+
+/** Everything the worker, the CLI and the local stack need to know, validated. */
+export interface MlopsConfig {
+  temporal: {
+    /** Connection options for both `Connection.connect` and `NativeConnection.connect`. */
+    connection: NativeConnectionOptions & { address: string };
+    namespace: string;
+    /** True when the user pointed at an existing server, so no local server is started. */
+    external: boolean;
+  };
+  minio: {
+    endPoint: string;
+    port: number;
+    useSSL: boolean;
+    accessKey: string;
+    secretKey: string;
+    bucket: string;
+    region: string;
+    /** True when the user pointed at an existing server, so no local server is started. */
+    external: boolean;
+  };
+  /** Task queue of the orchestration worker (ingest, validate, deploy, monitor). */
+  taskQueue: string;
+  /** Task queue of training activities, so training workers scale apart from the rest. */
+  trainingTaskQueue: string;
+  log: { level: LogLevel; format: 'json' | 'pretty' };
+  /** Where the local stack keeps server state and logs. */
+  dataDir: string;
+  /** Where installed tools (Temporal CLI, MinIO) are cached, outside the repository. */
+  cacheDir: string;
+  /** Loopback ports of the local stack. */
+  stack: { temporalPort: number; temporalUiPort: number; minioPort: number; minioConsolePort: number };
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const port = (dflt: number) =>
+  z.coerce
+    .number({ error: 'expected a port number' })
+    .int('expected a whole port number')
+    .min(1, 'expected a port between 1 and 65535')
+    .max(65535, 'expected a port between 1 and 65535')
+    .default(dflt);
+
+const bool = (dflt: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+    .default(dflt ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const name = (dflt: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'expected a non-empty name')
+    .max(200, 'expected at most 200 characters')
+    .regex(/^[A-Za-z0-9._-]+$/, 'expected letters, digits, ".", "_" or "-" only')
+    .default(dflt);
+
+/** The variables this module reads, with their defaults; docs/configuration.md mirrors this table. */
+const EnvSchema = z.object({
+  MINIO_ENDPOINT: z.string().trim().min(1, 'expected a host name or URL').optional(),
+  MINIO_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  MINIO_USE_SSL: bool(false).optional(),
+  MINIO_ACCESS_KEY: z.string().min(1, 'expected a non-empty access key').optional(),
+  MINIO_SECRET_KEY: z.string().min(1, 'expected a non-empty secret key').optional(),
+  MINIO_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3-63 lowercase letters, digits, "." or "-"')
+    .default('mlops'),
+  MINIO_REGION: z.string().min(1).default('us-east-1'),
+  MLOPS_TASK_QUEUE: name('mlops'),
+  MLOPS_TRAINING_TASK_QUEUE: name('mlops-training'),
+  MLOPS_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  MLOPS_LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'expected json or pretty' }).optional(),
+  MLOPS_DATA_DIR: z.string().min(1).optional(),
+  MLOPS_CACHE_DIR: z.string().min(1).optional(),
+  MLOPS_TEMPORAL_PORT: port(7233),
+  MLOPS_TEMPORAL_UI_PORT: port(8233),
+  MLOPS_MINIO_PORT: port(9000),
+  MLOPS_MINIO_CONSOLE_PORT: port(9001),
+});
+
+type Env = Record<string, string | undefined>;
+
+/** Where the local stack stores the generated MinIO credentials (git-ignored, mode 0600). */
+export function localCredentialsPath(dataDir: string): string {
+  return path.join(dataDir, 'minio-credentials.json');
+}
+
+/** The default tool cache: $MLOPS_CACHE_DIR, else $XDG_CACHE_HOME/temporal-mlops, else ~/.cache/temporal-mlops. */
+export function defaultCacheDir(env: Env = process.env): string {
+  if (env.MLOPS_CACHE_DIR) return path.resolve(env.MLOPS_CACHE_DIR);
+  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'temporal-mlops');
+}
+
+function readConfigFile(file: string): Env {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw configError([`MLOPS_CONFIG_FILE: cannot read ${file}: ${(err as Error).message}`]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw configError([`MLOPS_CONFIG_FILE: ${file} is not valid JSON: ${(err as Error).message}`]);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw configError([`MLOPS_CONFIG_FILE: ${file} must hold a JSON object of variable names to values`]);
+  }
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v == null ? undefined : String(v)]));
+}
+
+function configError(problems: string[]): MlopsError {
+  return new MlopsError(
+    FailureType.Configuration,
+    `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    { problems },
+  );
+}
+
+function parseMinioEndpoint(raw: string | undefined, dfltPort: number): { host: string; port?: number; ssl?: boolean } {
+  if (!raw) return { host: '127.0.0.1', port: dfltPort };
+  if (/^https?:\/\//.test(raw)) {
+    const url = new URL(raw);
+    return { host: url.hostname, port: url.port ? Number(url.port) : undefined, ssl: url.protocol === 'https:' };
+  }
+  const m = /^([^:/]+)(?::(\d+))?$/.exec(raw);
+  if (!m) throw configError([`MINIO_ENDPOINT: expected a host, host:port or http(s) URL, got "${raw}"`]);
+  return { host: m[1]!, port: m[2] ? Number(m[2]) : undefined };
+}
+
+function readLocalCredentials(dataDir: string): { accessKey: string; secretKey: string } | undefined {
+  try {
+    const c = JSON.parse(fs.readFileSync(localCredentialsPath(dataDir), 'utf8'));
+    if (typeof c.accessKey === 'string' && typeof c.secretKey === 'string') return c;
+  } catch {
+    // No local stack credentials yet: the caller reports what to do.
+  }
+  return undefined;
+}
+
+export interface LoadConfigOptions {
+  /** Environment to read; defaults to `process.env`. */
+  env?: Env;
+  /** Whether missing MinIO credentials are an error (the stack's `up` creates them, so it passes false). */
+  requireCredentials?: boolean;
+}
+
+/** Reads and validates the configuration; throws one `MlopsConfigurationError` listing every problem. */
+export function loadConfig(options: LoadConfigOptions = {}): MlopsConfig {
+  const processEnv = options.env ?? process.env;
+  const fileEnv = processEnv.MLOPS_CONFIG_FILE ? readConfigFile(processEnv.MLOPS_CONFIG_FILE) : {};
+  const env: Env = { ...fileEnv, ...processEnv };
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw configError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const dataDir = path.resolve(e.MLOPS_DATA_DIR ?? '.data');
+
+  const minioExternal = Boolean(e.MINIO_ENDPOINT);
+  const endpoint = parseMinioEndpoint(e.MINIO_ENDPOINT, e.MLOPS_MINIO_PORT);
+  const useSSL = e.MINIO_USE_SSL ?? endpoint.ssl ?? false;
+  const local = minioExternal ? undefined : readLocalCredentials(dataDir);
+  const accessKey = e.MINIO_ACCESS_KEY ?? local?.accessKey ?? '';
+  const secretKey = e.MINIO_SECRET_KEY ?? local?.secretKey ?? '';
+  if (options.requireCredentials !== false && (!accessKey || !secretKey)) {
+    problems.push(
+      minioExternal
+        ? 'MINIO_ACCESS_KEY / MINIO_SECRET_KEY: required when MINIO_ENDPOINT points at an existing server'
+        : `MINIO_ACCESS_KEY / MINIO_SECRET_KEY: not set, and no local stack credentials in ${localCredentialsPath(dataDir)}; run "npm run stack:up" first, or set MINIO_ENDPOINT and its keys`,
+    );
+  }
+
+  let temporal: MlopsConfig['temporal'] | undefined;
+  try {
+    const envVars = Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined));
+    const connect = loadClientConnectConfig({ overrideEnvVars: envVars });
+    const external = Boolean(env.TEMPORAL_ADDRESS || connect.connectionOptions.address);
+    temporal = {
+      connection: {
+        ...connect.connectionOptions,
+        address: connect.connectionOptions.address ?? `127.0.0.1:${e.MLOPS_TEMPORAL_PORT}`,
+      },
+      namespace: connect.namespace ?? 'default',
+      external,
+    };
+  } catch (err) {
+    problems.push(`TEMPORAL_* / TEMPORAL_CONFIG_FILE: ${(err as Error).message}`);
+  }
+  if (problems.length > 0 || !temporal) throw configError(problems);
+
+  return {
+    temporal,
+    minio: {
+      endPoint: endpoint.host,
+      port: e.MINIO_PORT ?? endpoint.port ?? (useSSL ? 443 : 80),
+      useSSL,
+      accessKey,
+      secretKey,
+      bucket: e.MINIO_BUCKET,
+      region: e.MINIO_REGION,
+      external: minioExternal,
+    },
+    taskQueue: e.MLOPS_TASK_QUEUE,
+    trainingTaskQueue: e.MLOPS_TRAINING_TASK_QUEUE,
+    log: {
+      level: e.MLOPS_LOG_LEVEL ?? e.LOG_LEVEL ?? 'info',
+      format: e.MLOPS_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+    },
+    dataDir,
+    cacheDir: defaultCacheDir(env),
+    stack: {
+      temporalPort: e.MLOPS_TEMPORAL_PORT,
+      temporalUiPort: e.MLOPS_TEMPORAL_UI_PORT,
+      minioPort: e.MLOPS_MINIO_PORT,
+      minioConsolePort: e.MLOPS_MINIO_CONSOLE_PORT,
+    },
+  };
+}

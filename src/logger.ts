@@ -1,0 +1,80 @@
+/**
+ * Logging through pino: JSON by default, readable in a terminal, secrets redacted.
+ * `installRuntimeLogger` routes Temporal's Runtime logger, and with it the workflow and activity loggers
+ * (which carry workflowId, runId and activity context), through the same pino instance.
+ */
+import pino, { type Logger as PinoLogger } from 'pino';
+import { Runtime, makeTelemetryFilterString, type LogLevel as TemporalLogLevel, type LogMetadata, type Logger as TemporalLogger } from '@temporalio/worker';
+import type { MlopsConfig } from './config';
+
+export type Logger = PinoLogger;
+
+/** Field paths whose values never reach a log line. */
+export const REDACTED_PATHS = [
+  'secretKey',
+  'accessKey',
+  'apiKey',
+  'password',
+  'token',
+  'authorization',
+  '*.secretKey',
+  '*.accessKey',
+  '*.apiKey',
+  '*.password',
+  '*.token',
+  '*.authorization',
+  '*.*.secretKey',
+  '*.*.apiKey',
+  'headers.authorization',
+];
+
+/** Creates the package's logger from the log section of the configuration. */
+export function createLogger(log: MlopsConfig['log'], destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
+    name: 'temporal-mlops',
+    level: log.level,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  };
+  if (destination) return pino(options, destination);
+  if (log.format === 'pretty') {
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  }
+  return pino(options);
+}
+
+const TEMPORAL_TO_PINO: Record<TemporalLogLevel, pino.Level> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/** Adapts a pino logger to Temporal's `Logger` interface. */
+export function temporalLoggerFrom(logger: Logger): TemporalLogger {
+  const write = (level: TemporalLogLevel, message: string, meta?: LogMetadata) => logger[TEMPORAL_TO_PINO[level]](meta ?? {}, message);
+  return {
+    log: write,
+    trace: (m, meta) => write('TRACE', m, meta),
+    debug: (m, meta) => write('DEBUG', m, meta),
+    info: (m, meta) => write('INFO', m, meta),
+    warn: (m, meta) => write('WARN', m, meta),
+    error: (m, meta) => write('ERROR', m, meta),
+  };
+}
+
+let installed = false;
+
+/**
+ * Installs Temporal's Runtime with the pino logger, once per process. Call it before creating a Worker;
+ * later calls are no-ops (the Runtime can only be installed once).
+ */
+export function installRuntimeLogger(logger: Logger): void {
+  if (installed) return;
+  installed = true;
+  const coreLevel = logger.level === 'trace' ? 'TRACE' : logger.level === 'debug' ? 'DEBUG' : 'WARN';
+  Runtime.install({
+    logger: temporalLoggerFrom(logger),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: coreLevel }), forward: {} } },
+  });
+}

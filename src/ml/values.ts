@@ -1,0 +1,108 @@
+/**
+ * How raw cell values (CSV strings, JSON values, Parquet values) become typed values, shared by the
+ * readers, validation, profiling and `readFrame`, so every stage agrees on what is missing or invalid.
+ *
+ * Missing: `undefined`, `null`, a NaN number, and the strings in `MISSING_TOKENS`.
+ * Each `to*` function returns NaN (or null) for a missing value and `undefined` for a present value
+ * that is not of the type.
+ */
+import type { ColumnType } from './types';
+
+/** Strings that mean "no value" (a subset of pandas' defaults, so files written by pandas round-trip). */
+export const MISSING_TOKENS: ReadonlySet<string> = new Set(['', 'NA', 'N/A', 'NaN', 'nan', 'null', 'NULL']);
+
+/** Whether a raw value is missing. */
+export function isMissing(value: unknown): boolean {
+  if (value === null || value === undefined) return true;
+  if (typeof value === 'string') return MISSING_TOKENS.has(value);
+  if (typeof value === 'number') return Number.isNaN(value);
+  return false;
+}
+
+const RADIX_PREFIX = /^\s*[+-]?0[xXoObB]/;
+
+/** A finite number, NaN if missing, `undefined` if present but not a finite number (hex, `inf`, text). */
+export function toNumeric(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : Number.isNaN(value) ? NaN : undefined;
+  if (typeof value === 'string') {
+    if (MISSING_TOKENS.has(value)) return NaN;
+    const n = +value;
+    if (!Number.isFinite(n)) return undefined;
+    if (n === 0 && value.trim() === '') return NaN; // Number('  ') is 0, but blank means no value
+    // Number() also reads 0x1f, 0o17 and 0b11; those always come out as integers, so only they are checked.
+    if (value.length > 2 && Number.isInteger(n) && RADIX_PREFIX.test(value)) return undefined;
+    return n;
+  }
+  if (value === null || value === undefined) return NaN;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return undefined;
+}
+
+/** 1 or 0, NaN if missing, `undefined` if not a boolean (accepts true/false in any case, 1/0). */
+export function toBoolean(value: unknown): number | undefined {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'string') {
+    if (MISSING_TOKENS.has(value)) return NaN;
+    const v = value.trim().toLowerCase();
+    if (v === 'true' || v === '1') return 1;
+    if (v === 'false' || v === '0') return 0;
+    return undefined;
+  }
+  if (typeof value === 'number') return value === 1 ? 1 : value === 0 ? 0 : Number.isNaN(value) ? NaN : undefined;
+  if (typeof value === 'bigint') return value === 1n ? 1 : value === 0n ? 0 : undefined;
+  if (value === null || value === undefined) return NaN;
+  return undefined;
+}
+
+const ISO_DATETIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * Epoch milliseconds (UTC), NaN if missing, `undefined` if not a datetime.
+ * Accepts ISO 8601 dates and date-times; a date-time without an offset is read as UTC (never as the
+ * machine's local time, so results do not depend on where a worker runs). Numbers are epoch ms.
+ */
+export function toDatetime(value: unknown): number | undefined {
+  if (typeof value === 'string') {
+    if (MISSING_TOKENS.has(value)) return NaN;
+    const m = ISO_DATETIME.exec(value.trim());
+    if (!m) return undefined;
+    const text = m[2] === undefined ? m[1] : `${m[1]}T${m[2]}${m[3] ?? 'Z'}`;
+    const ms = Date.parse(text);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'number') return Number.isFinite(value) ? value : Number.isNaN(value) ? NaN : undefined;
+  if (typeof value === 'bigint') return Number(value);
+  if (value === null || value === undefined) return NaN;
+  return undefined;
+}
+
+/** A category label, null if missing. Numbers and booleans become their text. */
+export function toCategory(value: unknown): string | null {
+  if (typeof value === 'string') return MISSING_TOKENS.has(value) ? null : value;
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'number') return Number.isNaN(value) ? null : String(value);
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** Converts a raw value for a column of the given type: a number (NaN if missing) or a category. */
+export function toTyped(type: ColumnType, value: unknown): number | string | null | undefined {
+  switch (type) {
+    case 'numeric':
+      return toNumeric(value);
+    case 'boolean':
+      return toBoolean(value);
+    case 'datetime':
+      return toDatetime(value);
+    case 'categorical':
+      return toCategory(value);
+  }
+}
+
+/** Whether columns of this type are stored as numbers (Float64Array in a Frame). */
+export function isNumericType(type: ColumnType): boolean {
+  return type !== 'categorical';
+}

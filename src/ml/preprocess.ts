@@ -1,0 +1,294 @@
+/**
+ * Feature preprocessing that travels inside every model, so serving applies exactly the training transforms.
+ *
+ * `fitPreprocessing` learns, from the training frame only, how each feature becomes numeric model inputs;
+ * `transformFrame` applies that recipe to any frame (training, validation, serving):
+ *
+ * - numeric: kept as is; a missing value is replaced by the training median or mean (or left NaN when the
+ *   trainer handles missing values itself, as gbdt does).
+ * - boolean: 0/1; a missing value becomes the more frequent of 0 and 1 in training (or stays NaN when
+ *   imputation is off).
+ * - categorical: one-hot, one output per category seen in training, in sorted order. A missing value becomes
+ *   the most frequent category, or a `(missing)` category of its own when training had missing values. A
+ *   category never seen in training (or a missing value with nowhere to go) sets every output of the feature to 0.
+ * - datetime (epoch milliseconds, UTC): five outputs, `year` (fractional, e.g. 2012.5), `dayOfYearSin/Cos`
+ *   and `dayOfWeekSin/Cos` (a position on the yearly and weekly cycle, so December 31 sits next to January 1),
+ *   and `timeOfDaySin/Cos` for the position in the day. A missing timestamp is replaced by the training median.
+ *
+ * With `standardize`, numeric and datetime outputs are centred and scaled by the training mean and standard
+ * deviation (population, as scikit-learn's StandardScaler); one-hot and boolean outputs stay 0/1.
+ */
+import { FailureType, MlopsError } from '../errors';
+import type { ColumnSpec, ColumnType, DatasetSchema, Frame } from './types';
+
+/** The category that stands for "missing" when missing values are their own category. */
+export const MISSING_CATEGORY = '(missing)';
+
+/** How a trainer wants its inputs prepared. */
+export interface PreprocessingOptions {
+  /** Centre and scale numeric and datetime outputs (linear models need it; trees do not). */
+  standardize: boolean;
+  /** How a missing numeric, boolean or datetime value is filled; `none` leaves NaN for trainers that handle it. */
+  numericImpute: 'median' | 'mean' | 'none';
+  /** How a missing categorical value is encoded. */
+  categoricalImpute: 'most-frequent' | 'missing-token';
+}
+
+/** The learned recipe for one input feature. */
+export type FeatureTransform =
+  | { name: string; type: 'numeric' | 'boolean'; fill: number | null }
+  | { name: string; type: 'datetime'; fill: number | null }
+  | { name: string; type: 'categorical'; categories: string[]; fill: string | null };
+
+/** The whole learned preprocessing, stored as plain JSON inside a model. */
+export interface Preprocessing {
+  options: PreprocessingOptions;
+  features: FeatureTransform[];
+  /** The name of each model input, e.g. `temp_max`, `weather=rain`, `date.dayOfYearSin`. */
+  outputs: string[];
+  /** Per output: subtract this (0 for one-hot and boolean outputs). */
+  center: number[];
+  /** Per output: then divide by this (1 for one-hot and boolean outputs). */
+  scale: number[];
+}
+
+/** Model inputs, one Float64Array per output (column-major), `rowCount` long each. */
+export interface DesignMatrix {
+  rowCount: number;
+  columns: Float64Array[];
+  names: string[];
+}
+
+const DATETIME_PARTS = ['year', 'dayOfYearSin', 'dayOfYearCos', 'dayOfWeekSin', 'dayOfWeekCos', 'timeOfDaySin', 'timeOfDayCos'] as const;
+const MS_PER_DAY = 86_400_000;
+
+/** Learns the preprocessing of `schema.features` from a training frame. */
+export function fitPreprocessing(frame: Frame, schema: DatasetSchema, options: PreprocessingOptions): Preprocessing {
+  const features = schema.features.map((name) => fitFeature(frame, columnSpec(schema, name), options));
+  const outputs: string[] = [];
+  const center: number[] = [];
+  const scale: number[] = [];
+  // Learn centre and scale from the unscaled training outputs themselves.
+  const raw = encode(frame, features);
+  for (let j = 0; j < raw.columns.length; j++) {
+    outputs.push(raw.names[j]);
+    const scalable = raw.scalable[j];
+    if (options.standardize && scalable) {
+      const { mean, std } = meanStd(raw.columns[j]);
+      center.push(mean);
+      scale.push(std > 0 ? std : 1);
+    } else {
+      center.push(0);
+      scale.push(1);
+    }
+  }
+  return { options, features, outputs, center, scale };
+}
+
+/** Applies a learned preprocessing to a frame, giving the model inputs. */
+export function transformFrame(recipe: Preprocessing, frame: Frame): DesignMatrix {
+  const raw = encode(frame, recipe.features);
+  for (let j = 0; j < raw.columns.length; j++) {
+    const c = recipe.center[j];
+    const s = recipe.scale[j];
+    if (c === 0 && s === 1) continue;
+    const col = raw.columns[j];
+    for (let i = 0; i < col.length; i++) col[i] = (col[i] - c) / s;
+  }
+  return { rowCount: frame.rowCount, columns: raw.columns, names: raw.names };
+}
+
+/** Finds a feature's column spec, failing with the name when the schema does not declare it. */
+export function columnSpec(schema: DatasetSchema, name: string): ColumnSpec {
+  const spec = schema.columns.find((c) => c.name === name);
+  if (!spec) throw new MlopsError(FailureType.InvalidInput, `Feature "${name}" is not a column of the schema; declare it in columns or remove it from features.`, { feature: name });
+  return spec;
+}
+
+function fitFeature(frame: Frame, spec: ColumnSpec, options: PreprocessingOptions): FeatureTransform {
+  if (spec.type === 'categorical') {
+    const values = categoricalColumn(frame, spec.name);
+    const counts = new Map<string, number>();
+    let missing = 0;
+    for (const v of values) {
+      if (v === null) missing++;
+      else counts.set(v, (counts.get(v) ?? 0) + 1);
+    }
+    const categories = [...counts.keys()].sort();
+    let fill: string | null = null;
+    if (options.categoricalImpute === 'missing-token' && missing > 0) {
+      categories.push(MISSING_CATEGORY);
+      fill = MISSING_CATEGORY;
+    } else if (options.categoricalImpute === 'most-frequent') {
+      fill = mostFrequent(counts);
+    }
+    return { name: spec.name, type: 'categorical', categories, fill };
+  }
+  const values = numericColumn(frame, spec.name, spec.type);
+  let fill: number | null = null;
+  if (options.numericImpute !== 'none') {
+    fill = options.numericImpute === 'median' || spec.type === 'datetime' ? median(values) : meanStd(values).mean;
+    if (spec.type === 'boolean' && fill !== null) fill = fill >= 0.5 ? 1 : 0;
+  }
+  return { name: spec.name, type: spec.type, fill };
+}
+
+interface RawEncoding {
+  columns: Float64Array[];
+  names: string[];
+  scalable: boolean[];
+}
+
+function encode(frame: Frame, features: FeatureTransform[]): RawEncoding {
+  const out: RawEncoding = { columns: [], names: [], scalable: [] };
+  const n = frame.rowCount;
+  for (const f of features) {
+    if (f.type === 'categorical') {
+      const values = categoricalColumn(frame, f.name);
+      const index = new Map(f.categories.map((c, k) => [c, k]));
+      const cols = f.categories.map(() => new Float64Array(n));
+      for (let i = 0; i < n; i++) {
+        const v = values[i] ?? f.fill;
+        const k = v === null ? undefined : index.get(v);
+        if (k !== undefined) cols[k][i] = 1;
+      }
+      f.categories.forEach((c, k) => {
+        out.columns.push(cols[k]);
+        out.names.push(`${f.name}=${c}`);
+        out.scalable.push(false);
+      });
+    } else if (f.type === 'datetime') {
+      const values = numericColumn(frame, f.name, 'datetime');
+      const parts = DATETIME_PARTS.map(() => new Float64Array(n));
+      for (let i = 0; i < n; i++) {
+        const v = Number.isNaN(values[i]) && f.fill !== null ? f.fill : values[i];
+        writeDatetimeParts(v, parts, i);
+      }
+      DATETIME_PARTS.forEach((p, k) => {
+        out.columns.push(parts[k]);
+        out.names.push(`${f.name}.${p}`);
+        out.scalable.push(true);
+      });
+    } else {
+      const values = numericColumn(frame, f.name, f.type);
+      const col = new Float64Array(values);
+      if (f.fill !== null) for (let i = 0; i < n; i++) if (Number.isNaN(col[i])) col[i] = f.fill;
+      out.columns.push(col);
+      out.names.push(f.name);
+      out.scalable.push(f.type === 'numeric');
+    }
+  }
+  return out;
+}
+
+/** Writes the derived features of one timestamp (NaN stays NaN in every part). */
+function writeDatetimeParts(ms: number, parts: Float64Array[], i: number): void {
+  if (Number.isNaN(ms)) {
+    for (const p of parts) p[i] = NaN;
+    return;
+  }
+  const d = new Date(ms);
+  const year = d.getUTCFullYear();
+  const startOfYear = Date.UTC(year, 0, 1);
+  const daysInYear = (Date.UTC(year + 1, 0, 1) - startOfYear) / MS_PER_DAY;
+  const dayOfYear = Math.floor((ms - startOfYear) / MS_PER_DAY); // 0-based
+  const yearAngle = (2 * Math.PI * dayOfYear) / daysInYear;
+  const weekAngle = (2 * Math.PI * d.getUTCDay()) / 7;
+  const dayFraction = (ms - Math.floor(ms / MS_PER_DAY) * MS_PER_DAY) / MS_PER_DAY;
+  const dayAngle = 2 * Math.PI * dayFraction;
+  parts[0][i] = year + dayOfYear / daysInYear;
+  parts[1][i] = Math.sin(yearAngle);
+  parts[2][i] = Math.cos(yearAngle);
+  parts[3][i] = Math.sin(weekAngle);
+  parts[4][i] = Math.cos(weekAngle);
+  parts[5][i] = Math.sin(dayAngle);
+  parts[6][i] = Math.cos(dayAngle);
+}
+
+/** Reads a numeric, boolean or datetime column, failing clearly when it is absent or of the wrong kind. */
+export function numericColumn(frame: Frame, name: string, type: ColumnType): Float64Array {
+  const col = frame.columns[name];
+  if (col === undefined) throw new MlopsError(FailureType.InvalidInput, `Column "${name}" is missing from the data.`, { column: name });
+  if (!(col instanceof Float64Array)) {
+    throw new MlopsError(FailureType.InvalidInput, `Column "${name}" is declared ${type} but holds text; fix its type in the schema.`, { column: name, type });
+  }
+  return col;
+}
+
+/** Reads a categorical column, failing clearly when it is absent or of the wrong kind. */
+export function categoricalColumn(frame: Frame, name: string): (string | null)[] {
+  const col = frame.columns[name];
+  if (col === undefined) throw new MlopsError(FailureType.InvalidInput, `Column "${name}" is missing from the data.`, { column: name });
+  if (col instanceof Float64Array) {
+    throw new MlopsError(FailureType.InvalidInput, `Column "${name}" is declared categorical but holds numbers; fix its type in the schema.`, { column: name });
+  }
+  return col;
+}
+
+function mostFrequent(counts: Map<string, number>): string | null {
+  let best: string | null = null;
+  let bestCount = -1;
+  // Ties go to the smallest category, so the choice does not depend on row order.
+  for (const [k, c] of counts) if (c > bestCount || (c === bestCount && best !== null && k < best)) [best, bestCount] = [k, c];
+  return best;
+}
+
+/** Mean and population standard deviation of the non-missing values (0 and 0 when there are none). */
+export function meanStd(values: Float64Array): { mean: number; std: number } {
+  let n = 0;
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === v) {
+      sum += v;
+      n++;
+    }
+  }
+  if (n === 0) return { mean: 0, std: 0 };
+  const mean = sum / n;
+  let ss = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === v) ss += (v - mean) * (v - mean);
+  }
+  return { mean, std: Math.sqrt(ss / n) };
+}
+
+/** Median of the non-missing values (the mean of the two middle ones for an even count), 0 when there are none. */
+export function median(values: Float64Array): number {
+  const finite = values.filter((v) => v === v);
+  const n = finite.length;
+  if (n === 0) return 0;
+  const hi = select(finite, n >> 1);
+  if (n % 2 === 1) return hi;
+  // After selecting the upper middle, every value left of it is smaller or equal: the lower middle is their maximum.
+  let lo = -Infinity;
+  for (let i = 0; i < n >> 1; i++) if (finite[i] > lo) lo = finite[i];
+  return (lo + hi) / 2;
+}
+
+/** Hoare's selection: rearranges `a` so a[k] is the k-th smallest, smaller values before it; linear on average. */
+function select(a: Float64Array, k: number): number {
+  let left = 0;
+  let right = a.length - 1;
+  while (left < right) {
+    const pivot = a[(left + right) >> 1];
+    let i = left;
+    let j = right;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) right = j;
+    else if (k >= i) left = i;
+    else break;
+  }
+  return a[k];
+}

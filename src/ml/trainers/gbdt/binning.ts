@@ -1,0 +1,104 @@
+/**
+ * Feature binning for histogram-based boosting: each input becomes a small integer, so a node's best split
+ * is found by scanning at most 255 histogram bins instead of sorting values.
+ *
+ * Thresholds are learned as scikit-learn's HistGradientBoosting learns them: with at most `maxBins` distinct
+ * values, the midpoints between consecutive distinct values; otherwise the midpoints at evenly spaced
+ * percentiles. Bin b holds values with thresholds[b−1] < x ≤ thresholds[b], so "bin ≤ b" and
+ * "x ≤ thresholds[b]" select the same rows, which lets a tree trained on bins predict on raw values.
+ * Missing values (NaN) get their own bin, `MISSING_BIN`, whatever the feature's number of bins.
+ */
+import type { Rng } from '../../random';
+
+/** The bin of missing values; real values use bins 0..254 at most. */
+export const MISSING_BIN = 255;
+/** Histogram slots per feature: every possible bin including the missing one. */
+export const BINS_PER_FEATURE = 256;
+/** The most bins real values may use (0..254), so the missing bin never collides with them. */
+export const MAX_BINS = 255;
+/** Thresholds are learned from at most this many rows, as scikit-learn does. */
+const BINNING_SUBSAMPLE = 200_000;
+
+/** The learned thresholds of every feature. */
+export interface Binner {
+  /** Per feature, increasing thresholds; feature f has thresholds[f].length + 1 bins for real values. */
+  thresholds: Float64Array[];
+}
+
+/** Learns bin thresholds from the columns of the training inputs. */
+export function fitBinner(columns: Float64Array[], maxBins: number, rng: Rng): Binner {
+  const n = columns.length > 0 ? columns[0].length : 0;
+  let rows: Uint32Array | undefined;
+  if (n > BINNING_SUBSAMPLE) {
+    // A sorted random subset, the same one for every feature.
+    rows = sampleWithoutReplacement(n, BINNING_SUBSAMPLE, rng);
+  }
+  return { thresholds: columns.map((col) => featureThresholds(col, rows, maxBins)) };
+}
+
+function featureThresholds(col: Float64Array, rows: Uint32Array | undefined, maxBins: number): Float64Array {
+  const count = rows ? rows.length : col.length;
+  const values = new Float64Array(count);
+  let m = 0;
+  for (let k = 0; k < count; k++) {
+    const v = rows ? col[rows[k]] : col[k];
+    if (v === v) values[m++] = v;
+  }
+  const sorted = values.subarray(0, m).sort();
+  const distinct: number[] = [];
+  for (let i = 0; i < m && distinct.length <= maxBins; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct.push(sorted[i]);
+  if (distinct.length <= maxBins) {
+    const out = new Float64Array(Math.max(0, distinct.length - 1));
+    for (let i = 0; i < out.length; i++) out[i] = (distinct[i] + distinct[i + 1]) / 2;
+    return out;
+  }
+  // Percentiles with the "midpoint" rule: halfway between the two order statistics around the position.
+  const out = new Float64Array(maxBins - 1);
+  for (let b = 1; b < maxBins; b++) {
+    const pos = (b / maxBins) * (m - 1);
+    out[b - 1] = (sorted[Math.floor(pos)] + sorted[Math.ceil(pos)]) / 2;
+  }
+  return out;
+}
+
+/**
+ * Maps the inputs to bins, row-major (`rowCount × featureCount` bytes), the layout histogram building reads
+ * one row at a time.
+ */
+export function binRows(binner: Binner, columns: Float64Array[]): Uint8Array {
+  const F = columns.length;
+  const n = F > 0 ? columns[0].length : 0;
+  const out = new Uint8Array(n * F);
+  for (let f = 0; f < F; f++) {
+    const thr = binner.thresholds[f];
+    const col = columns[f];
+    const last = thr.length;
+    for (let i = 0, o = f; i < n; i++, o += F) {
+      const v = col[i];
+      if (v !== v) {
+        out[o] = MISSING_BIN;
+        continue;
+      }
+      // The number of thresholds strictly below v (binary search).
+      let lo = 0;
+      let hi = last;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (thr[mid] < v) lo = mid + 1;
+        else hi = mid;
+      }
+      out[o] = lo;
+    }
+  }
+  return out;
+}
+
+function sampleWithoutReplacement(n: number, k: number, rng: Rng): Uint32Array {
+  // Floyd's algorithm keeps memory proportional to k.
+  const chosen = new Set<number>();
+  for (let j = n - k; j < n; j++) {
+    const t = rng.int(j + 1);
+    chosen.add(chosen.has(t) ? j : t);
+  }
+  return Uint32Array.from(chosen).sort();
+}

@@ -1,0 +1,349 @@
+/**
+ * The `gbdt` trainer: histogram-based gradient-boosted trees in the manner of scikit-learn's
+ * HistGradientBoosting and LightGBM, with the same hyperparameter names (camelCased) and defaults.
+ *
+ * Losses: binary log-loss (one tree per iteration on the log-odds), multinomial log-loss (one tree per class
+ * per iteration, gradients taken once per iteration) and half squared error for regression. Early stopping
+ * watches the loss on held-out rows (the `validation` frame when given, else a stratified `validationFraction`
+ * of `train`) and stops when the last `nIterNoChange` iterations did not beat the one before them by more than
+ * `tol`; as in scikit-learn, `auto` turns it on above 10,000 training rows, and the model keeps every tree fitted.
+ *
+ * Inputs need no scaling or imputation: numeric values are binned with missing values in a bin of their own,
+ * categoricals are one-hot encoded with missing values as a category.
+ */
+import { z } from 'zod';
+import { fitPreprocessing, transformFrame, type PreprocessingOptions } from '../../preprocess';
+import { createRng, permutation, type Rng } from '../../random';
+import { TrainingLoop, checkTrainInput, classTarget, loadCheckpoint, numericTarget, parseParams, trainingFingerprint } from '../common';
+import { MODEL_FORMAT, type GbdtModel, type TrainInput } from '../model';
+import { binRows, fitBinner } from './binning';
+import { TreeGrower, predictBinned, predictRaw, type Tree } from './grower';
+
+/** The hyperparameters of `gbdt`, with scikit-learn's defaults. */
+export const gbdtParamsSchema = z
+  .object({
+    learningRate: z.number().positive().default(0.1),
+    maxIter: z.number().int().min(1).default(100),
+    /** Largest number of leaves per tree; null for no limit. */
+    maxLeafNodes: z.number().int().min(2).nullable().default(31),
+    /** Largest depth of a leaf; null for no limit. */
+    maxDepth: z.number().int().min(1).nullable().default(null),
+    minSamplesLeaf: z.number().int().min(1).default(20),
+    l2Regularization: z.number().min(0).default(0),
+    /** Bins for real values per feature, 2..255 (missing values always get one more). */
+    maxBins: z.number().int().min(2).max(255).default(255),
+    earlyStopping: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+    validationFraction: z.number().gt(0).lt(1).default(0.1),
+    nIterNoChange: z.number().int().min(1).default(10),
+    tol: z.number().min(0).default(1e-7),
+  })
+  .strict();
+
+export type GbdtParams = z.infer<typeof gbdtParamsSchema>;
+
+const TREE_PREPROCESSING: PreprocessingOptions = { standardize: false, numericImpute: 'none', categoricalImpute: 'missing-token' };
+/** `earlyStopping: 'auto'` turns it on above this many training rows, as scikit-learn does. */
+const AUTO_EARLY_STOPPING_ROWS = 10_000;
+
+interface GbdtCheckpoint {
+  fingerprint: string;
+  iteration: number;
+  trees: Tree[];
+  /** Validation scores (negative losses), the first before any tree. */
+  scores: number[];
+  stopped: boolean;
+}
+
+/** Fits a gbdt model. */
+export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
+  checkTrainInput(input);
+  const params = parseParams('gbdt', gbdtParamsSchema, input.params);
+  const { schema } = input;
+  const rng = createRng(input.seed);
+  const preprocessing = fitPreprocessing(input.train, schema, TREE_PREPROCESSING);
+  const target = readTarget(input);
+  const loss = makeLoss(target.classes.length, schema.task);
+  const K = loss.K;
+
+  const all = transformFrame(preprocessing, input.train).columns;
+  const useEarlyStopping = params.earlyStopping === 'auto' ? input.train.rowCount > AUTO_EARLY_STOPPING_ROWS : params.earlyStopping;
+  const sets = holdOut(input, params, useEarlyStopping, all, target, preprocessing, rng);
+  const { trainCols, yTrain, valCols, yVal } = sets;
+  const n = yTrain.length;
+  const nv = yVal?.length ?? 0;
+  const F = trainCols.length;
+
+  const binner = fitBinner(trainCols, params.maxBins, rng);
+  const binned = binRows(binner, trainCols);
+  const valBinned = valCols ? binRows(binner, valCols) : undefined;
+  const realBins = Int32Array.from(binner.thresholds, (t) => t.length + 1);
+  const grower = new TreeGrower(binned, n, realBins, binner.thresholds, {
+    maxLeafNodes: params.maxLeafNodes ?? Number.MAX_SAFE_INTEGER,
+    maxDepth: params.maxDepth ?? Infinity,
+    minSamplesLeaf: params.minSamplesLeaf,
+    l2Regularization: params.l2Regularization,
+    learningRate: params.learningRate,
+  });
+
+  const baseline = loss.baseline(yTrain);
+  const raw = new Float64Array(n * K);
+  const rawVal = new Float64Array(nv * K);
+  for (let k = 0; k < K; k++) {
+    raw.fill(baseline[k], k * n, (k + 1) * n);
+    rawVal.fill(baseline[k], k * nv, (k + 1) * nv);
+  }
+
+  const fingerprint = trainingFingerprint('gbdt', params, input);
+  const saved = await loadCheckpoint<GbdtCheckpoint>(input.checkpoint, fingerprint);
+  const trees: Tree[] = saved ? saved.trees : [];
+  const scores: number[] = saved ? [...saved.scores] : [];
+  let stopped = saved?.stopped ?? false;
+  // Replaying the saved trees adds the same leaf values in the same order as training did: the raw scores
+  // come out bit-for-bit identical, and so does everything fitted after them.
+  trees.forEach((tree, t) => {
+    const k = t % K;
+    for (let i = 0; i < n; i++) raw[k * n + i] += predictBinned(tree, binned, F, i);
+    if (valBinned) for (let i = 0; i < nv; i++) rawVal[k * nv + i] += predictBinned(tree, valBinned, F, i);
+  });
+  if (yVal && scores.length === 0) scores.push(-loss.value(rawVal, yVal));
+
+  let iteration = trees.length / K;
+  const loop = new TrainingLoop(input, iteration);
+  const g = new Float64Array(n * K);
+  const h = new Float64Array(n * K);
+  while (!stopped && iteration < params.maxIter) {
+    loss.gradients(raw, yTrain, g, h);
+    for (let k = 0; k < K; k++) {
+      const { tree, leaves } = grower.grow(g.subarray(k * n, (k + 1) * n), h.subarray(k * n, (k + 1) * n));
+      trees.push(tree);
+      const rows = grower.rows;
+      const offset = k * n;
+      for (const leaf of leaves) for (let r = leaf.start; r < leaf.end; r++) raw[offset + rows[r]] += leaf.value;
+      if (valBinned) for (let i = 0; i < nv; i++) rawVal[k * nv + i] += predictBinned(tree, valBinned, F, i);
+    }
+    iteration++;
+    if (yVal) {
+      scores.push(-loss.value(rawVal, yVal));
+      stopped = shouldStop(scores, params.nIterNoChange, params.tol);
+    }
+    await loop.progress(iteration / params.maxIter, `iteration ${iteration}`);
+    await loop.maybeCheckpoint(iteration, (): GbdtCheckpoint => ({ fingerprint, iteration, trees: trees.slice(), scores: scores.slice(), stopped }));
+  }
+  await loop.progress(1, `fitted ${iteration} iterations`);
+
+  return {
+    format: MODEL_FORMAT,
+    kind: 'gbdt',
+    task: schema.task,
+    schema,
+    classes: target.classes,
+    preprocessing,
+    params,
+    training: { rows: input.train.rowCount, iterations: iteration, seed: input.seed, converged: stopped, validationRows: nv },
+    baseline,
+    treesPerIteration: K,
+    trees: trees.map(({ bin: _bin, ...tree }) => tree),
+  };
+}
+
+/** Raw scores of a gbdt model for preprocessed input columns: `rowCount × treesPerIteration`, class-major. */
+export function gbdtRawScores(model: GbdtModel, columns: Float64Array[], rowCount: number): Float64Array {
+  const K = model.treesPerIteration;
+  const raw = new Float64Array(rowCount * K);
+  for (let k = 0; k < K; k++) raw.fill(model.baseline[k], k * rowCount, (k + 1) * rowCount);
+  model.trees.forEach((tree, t) => {
+    const offset = (t % K) * rowCount;
+    for (let i = 0; i < rowCount; i++) raw[offset + i] += predictRaw(tree, columns, i);
+  });
+  return raw;
+}
+
+/** scikit-learn's rule: stop when none of the last `patience` scores beats the one before them by more than `tol`. */
+function shouldStop(scores: number[], patience: number, tol: number): boolean {
+  if (scores.length < patience + 1) return false;
+  const reference = scores[scores.length - patience - 1] + tol;
+  for (let i = scores.length - patience; i < scores.length; i++) if (scores[i] > reference) return false;
+  return true;
+}
+
+interface Target {
+  classes: string[];
+  /** Class index (classification) or value (regression), per training row. */
+  y: Float64Array;
+}
+
+function readTarget(input: TrainInput): Target {
+  if (input.schema.task === 'regression') return { classes: [], y: numericTarget(input.train, input.schema) };
+  const { classes, y } = classTarget(input.train, input.schema);
+  return { classes, y: Float64Array.from(y) };
+}
+
+interface HeldOut {
+  trainCols: Float64Array[];
+  yTrain: Float64Array;
+  valCols?: Float64Array[];
+  yVal?: Float64Array;
+}
+
+/** The rows boosting fits on and the rows early stopping watches. */
+function holdOut(input: TrainInput, params: GbdtParams, enabled: boolean, all: Float64Array[], target: Target, preprocessing: ReturnType<typeof fitPreprocessing>, rng: Rng): HeldOut {
+  if (!enabled) return { trainCols: all, yTrain: target.y };
+  if (input.validation && input.validation.rowCount > 0) {
+    const cols = transformFrame(preprocessing, input.validation).columns;
+    if (input.schema.task === 'regression') return { trainCols: all, yTrain: target.y, valCols: cols, yVal: numericTarget(input.validation, input.schema) };
+    // Rows of a class the training data never saw cannot be scored; they are left out of early stopping.
+    const { y } = classTarget(input.validation, input.schema, target.classes, 'skip');
+    const keep = rowsWhere(y.length, (i) => y[i] >= 0);
+    return { trainCols: all, yTrain: target.y, valCols: cols.map((c) => pick(c, keep)), yVal: pick(Float64Array.from(y), keep) };
+  }
+  const isVal = stratifiedHoldout(target, input.schema.task === 'classification', params.validationFraction, rng);
+  const trainRows = rowsWhere(target.y.length, (i) => isVal[i] === 0);
+  const valRows = rowsWhere(target.y.length, (i) => isVal[i] === 1);
+  return {
+    trainCols: all.map((c) => pick(c, trainRows)),
+    yTrain: pick(target.y, trainRows),
+    valCols: all.map((c) => pick(c, valRows)),
+    yVal: pick(target.y, valRows),
+  };
+}
+
+/** Marks ⌈fraction × count⌉ rows of each class (or of all rows, for regression) as held out, at random. */
+function stratifiedHoldout(target: Target, stratify: boolean, fraction: number, rng: Rng): Uint8Array {
+  const n = target.y.length;
+  const order = permutation(n, rng);
+  const groups = stratify ? target.classes.length : 1;
+  const sizes = new Float64Array(groups);
+  for (let i = 0; i < n; i++) sizes[stratify ? target.y[i] : 0]++;
+  const quota = Array.from(sizes, (s) => Math.min(s - 1, Math.ceil(fraction * s)));
+  const taken = new Float64Array(groups);
+  const isVal = new Uint8Array(n);
+  for (const i of order) {
+    const gi = stratify ? target.y[i] : 0;
+    if (taken[gi] < quota[gi]) {
+      taken[gi]++;
+      isVal[i] = 1;
+    }
+  }
+  return isVal;
+}
+
+function rowsWhere(n: number, keep: (i: number) => boolean): Uint32Array {
+  const out = new Uint32Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) if (keep(i)) out[m++] = i;
+  return out.slice(0, m);
+}
+
+function pick(values: Float64Array, rows: Uint32Array): Float64Array {
+  const out = new Float64Array(rows.length);
+  for (let k = 0; k < rows.length; k++) out[k] = values[rows[k]];
+  return out;
+}
+
+interface Loss {
+  /** Raw scores per row: 1, or the class count for multiclass. */
+  K: number;
+  baseline(y: Float64Array): number[];
+  /** Writes per-row gradients and hessians (class-major, like the raw scores). */
+  gradients(raw: Float64Array, y: Float64Array, g: Float64Array, h: Float64Array): void;
+  /** The mean loss. */
+  value(raw: Float64Array, y: Float64Array): number;
+}
+
+function makeLoss(classCount: number, task: 'classification' | 'regression'): Loss {
+  if (task === 'regression') return squaredError;
+  return classCount === 2 ? binaryLogLoss : multinomialLogLoss(classCount);
+}
+
+const squaredError: Loss = {
+  K: 1,
+  baseline: (y) => [mean(y)],
+  gradients(raw, y, g, h) {
+    for (let i = 0; i < y.length; i++) {
+      g[i] = raw[i] - y[i];
+      h[i] = 1;
+    }
+  },
+  value(raw, y) {
+    let s = 0;
+    for (let i = 0; i < y.length; i++) s += 0.5 * (raw[i] - y[i]) * (raw[i] - y[i]);
+    return s / Math.max(1, y.length);
+  },
+};
+
+const binaryLogLoss: Loss = {
+  K: 1,
+  baseline(y) {
+    const p = clip(mean(y));
+    return [Math.log(p / (1 - p))];
+  },
+  gradients(raw, y, g, h) {
+    for (let i = 0; i < y.length; i++) {
+      const p = 1 / (1 + Math.exp(-raw[i]));
+      g[i] = p - y[i];
+      h[i] = p * (1 - p);
+    }
+  },
+  value(raw, y) {
+    let s = 0;
+    for (let i = 0; i < y.length; i++) {
+      const z = raw[i];
+      s += Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - y[i] * z;
+    }
+    return s / Math.max(1, y.length);
+  },
+};
+
+function multinomialLogLoss(K: number): Loss {
+  return {
+    K,
+    baseline(y) {
+      const counts = new Float64Array(K);
+      for (let i = 0; i < y.length; i++) counts[y[i]]++;
+      const logs = Array.from(counts, (c) => Math.log(clip(c / y.length)));
+      const m = logs.reduce((a, b) => a + b, 0) / K;
+      return logs.map((l) => l - m);
+    },
+    gradients(raw, y, g, h) {
+      const n = y.length;
+      for (let i = 0; i < n; i++) {
+        let max = -Infinity;
+        for (let k = 0; k < K; k++) max = Math.max(max, raw[k * n + i]);
+        let sum = 0;
+        for (let k = 0; k < K; k++) {
+          const e = Math.exp(raw[k * n + i] - max);
+          g[k * n + i] = e;
+          sum += e;
+        }
+        for (let k = 0; k < K; k++) {
+          const p = g[k * n + i] / sum;
+          g[k * n + i] = p - (y[i] === k ? 1 : 0);
+          h[k * n + i] = p * (1 - p);
+        }
+      }
+    },
+    value(raw, y) {
+      const n = y.length;
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        let max = -Infinity;
+        for (let k = 0; k < K; k++) max = Math.max(max, raw[k * n + i]);
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += Math.exp(raw[k * n + i] - max);
+        s += max + Math.log(sum) - raw[y[i] * n + i];
+      }
+      return s / Math.max(1, n);
+    },
+  };
+}
+
+function mean(y: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < y.length; i++) s += y[i];
+  return y.length > 0 ? s / y.length : 0;
+}
+
+function clip(p: number): number {
+  const eps = Number.EPSILON;
+  return Math.min(1 - eps, Math.max(eps, p));
+}

@@ -9,6 +9,7 @@ module.exports = {
     '^.+/node_modules/hyparquet[^/]*/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
   transformIgnorePatterns: ['/node_modules/(?!hyparquet)'],
+  setupFiles: ['<rootDir>/test/setup.ts'],
   testTimeout: 120_000,
   // Two cores: integration suites each start real servers, so run files one or two at a time.
   maxWorkers: 2,

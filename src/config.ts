@@ -58,11 +58,8 @@ const port = (dflt: number) =>
     .max(65535, 'expected a port between 1 and 65535')
     .default(dflt);
 
-const bool = (dflt: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
-    .default(dflt ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = () =>
+  z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' }).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const name = (dflt: string) =>
   z
@@ -77,7 +74,7 @@ const name = (dflt: string) =>
 const EnvSchema = z.object({
   MINIO_ENDPOINT: z.string().trim().min(1, 'expected a host name or URL').optional(),
   MINIO_PORT: z.coerce.number().int().min(1).max(65535).optional(),
-  MINIO_USE_SSL: bool(false).optional(),
+  MINIO_USE_SSL: bool().optional(),
   MINIO_ACCESS_KEY: z.string().min(1, 'expected a non-empty access key').optional(),
   MINIO_SECRET_KEY: z.string().min(1, 'expected a non-empty secret key').optional(),
   MINIO_BUCKET: z

@@ -26,6 +26,8 @@ export const REDACTED_PATHS = [
   '*.*.secretKey',
   '*.*.apiKey',
   'headers.authorization',
+  // An activity's task token lets its holder complete the activity.
+  'taskToken',
 ];
 
 /** Creates the package's logger from the log section of the configuration. */

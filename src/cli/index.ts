@@ -4,6 +4,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerDev } from './dev';
+import { registerModels } from './models';
+import { registerRuns } from './runs';
+import { registerSchedules } from './schedules';
 import { EXIT, reportError } from './output';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -17,17 +20,20 @@ export function buildProgram(onExit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const run =
-    (fn: (json: boolean) => Promise<void>) =>
+    (fn: (json: boolean, ...args: any[]) => Promise<void>) =>
     async (...args: unknown[]) => {
       // commander passes (...positionals, options, command)
       const opts = (args[args.length - 2] ?? {}) as { json?: boolean };
       try {
-        await fn(Boolean(opts.json));
+        await fn(Boolean(opts.json), ...args.slice(0, -1));
         onExit(EXIT.ok);
       } catch (err) {
         onExit(reportError(err, Boolean(opts.json)));
       }
     };
+  registerRuns(program, run);
+  registerModels(program, run);
+  registerSchedules(program, run);
   registerDev(program, run as never);
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.commands.forEach(function exitOverrideAll(c: Command) {

@@ -1,0 +1,26 @@
+/**
+ * All activities of temporal-mlops, built from injected dependencies (`createActivities(deps)`).
+ * One file per lifecycle stage; each is a thin adapter: parse the input, call the core, store
+ * artifacts, return references.
+ */
+import { createCheckActivities } from './check';
+import { createDeployActivities } from './deploy';
+import type { MlopsDependencies } from './dependencies';
+import { createEvaluateActivities } from './evaluate';
+import { createIngestActivities } from './ingest';
+import { createMonitorActivities } from './monitor';
+import { createTrainActivities } from './train';
+
+/** Creates every activity, bound to its dependencies. */
+export function createActivities(deps: MlopsDependencies) {
+  return {
+    ...createCheckActivities(deps),
+    ...createIngestActivities(deps),
+    ...createTrainActivities(deps),
+    ...createEvaluateActivities(deps),
+    ...createDeployActivities(deps),
+    ...createMonitorActivities(deps),
+  };
+}
+
+export type { MlopsDependencies } from './dependencies';

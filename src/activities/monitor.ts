@@ -1,0 +1,87 @@
+/**
+ * The monitor's check: gather the window of new data (objects landed under an s3:// prefix, or the model
+ * server's prediction logs joined with feedback), and assess it against the production version's
+ * training profile. Labelled rows of the window are stored, so a retraining run can train on them.
+ */
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { FailureType, MlopsError } from '../errors';
+import { loadSplit } from '../ml/dataset';
+import { assessWindow } from '../ml/monitor';
+import type { DatasetProfile } from '../ml/profile';
+import { readRows, type Row } from '../ml/readers';
+import { parseModel } from '../ml/trainers';
+import type { DatasetSchema } from '../ml/types';
+import { parseS3Uri } from '../storage/refs';
+import type { MlopsDependencies } from './dependencies';
+import type { CheckModelInput, CheckModelResult } from './types';
+import { withWorkdir } from './workdir';
+
+/** Training values kept per numeric feature for the KS test. */
+const REFERENCE_SAMPLE = 5000;
+
+/** A window of new rows, and the stored objects they came from. */
+interface Window {
+  rows: Row[];
+  sources: string[];
+}
+
+/** Creates the monitor's check activity. */
+export function createMonitorActivities(deps: MlopsDependencies) {
+  const { store, registry } = deps;
+
+  /** Rows of objects that landed under an s3:// prefix of the artifact bucket in (since, until]. */
+  async function landedWindow(prefixUri: string, since: string | undefined, until: string): Promise<Window> {
+    const loc = parseS3Uri(prefixUri);
+    if (!loc || loc.bucket !== store.bucket) {
+      throw new MlopsError(FailureType.InvalidInput, `monitor.source ${prefixUri}: new batches must land under a prefix of the artifact bucket s3://${store.bucket}/`);
+    }
+    const from = since ? Date.parse(since) : -Infinity;
+    const to = Date.parse(until);
+    const objects = (await store.list(loc.key)).filter((o) => o.lastModified.getTime() > from && o.lastModified.getTime() <= to && !o.key.endsWith('/'));
+    const rows: Row[] = [];
+    for (const o of objects) {
+      for await (const row of readRows(o.uri, { openS3: (b, k) => store.openObject(b, k) })) rows.push(row);
+      Context.current().heartbeat({ objects: objects.length, rows: rows.length });
+    }
+    return { rows, sources: objects.map((o) => o.uri) };
+  }
+
+  /** A sample of the training values of each numeric feature, for KS and Wasserstein. */
+  async function referenceValues(snapshot: { uri: string; sha256: string; size?: number } | undefined, schema: DatasetSchema): Promise<Record<string, Float64Array>> {
+    if (!snapshot) return {};
+    return withWorkdir(async (dir) => {
+      const file = join(dir, 'reference.jsonl');
+      await store.getFile(snapshot, file);
+      const { train } = await loadSplit(file, schema, { method: 'random', testFraction: 0.5, seed: 1 });
+      const out: Record<string, Float64Array> = {};
+      for (const [name, col] of Object.entries(train.columns)) {
+        if (col instanceof Float64Array && schema.features.includes(name)) out[name] = col.subarray(0, REFERENCE_SAMPLE);
+      }
+      return out;
+    });
+  }
+
+  return {
+    /** Checks drift and performance of the new data window against the production version. */
+    async checkModel(input: CheckModelInput): Promise<CheckModelResult> {
+      const { version } = await registry.resolveAlias(input.model, input.alias);
+      const model = parseModel(await store.getJson(version.artifact));
+      if (!version.dataset.profile) throw new MlopsError(FailureType.NotFound, `Version ${version.version} of ${input.model} has no training profile to compare drift against`);
+      const profile = await store.getJson<DatasetProfile>(version.dataset.profile);
+      if (input.monitor.source === 'predictions') {
+        throw new MlopsError(FailureType.InvalidInput, 'monitor.source "predictions" needs the model server (mlops serve) writing prediction logs');
+      }
+      const window = await landedWindow(input.monitor.source, input.since, input.until);
+      const refs = input.monitor.drift.ksPValue !== undefined ? await referenceValues(version.dataset.snapshot, model.schema) : {};
+      const assessment = assessWindow(model, profile, window.rows, { psi: input.monitor.drift.psi, ksPValue: input.monitor.drift.ksPValue, features: input.monitor.drift.features, performance: input.monitor.performance }, refs);
+      return {
+        at: input.until,
+        version: version.version,
+        window: { from: input.since, to: input.until },
+        sources: window.sources,
+        ...assessment,
+      };
+    },
+  };
+}

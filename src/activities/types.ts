@@ -1,0 +1,135 @@
+/**
+ * What each lifecycle stage consumes and produces. Stages exchange references (an s3:// URI plus a
+ * sha256), never data. Types only: workflows import this file with `import type`.
+ */
+import type { DatasetSchema } from '../ml/types';
+import type { PipelineSpec } from '../spec/pipeline';
+import type { ArtifactRef } from '../storage/refs';
+import type { Approval } from '../workflows/approval-gate';
+import type { MonitorCheck } from '../workflows/types';
+
+export type { ArtifactRef };
+
+/** Metric name to value, e.g. { accuracy: 0.84, macroF1: 0.61 }. */
+export type Metrics = Record<string, number>;
+
+/** New data for a retraining run: extra labelled sources to append to the spec's dataset. */
+export interface DataWindow {
+  sources: string[];
+  from?: string;
+  to?: string;
+  reason?: string;
+}
+
+/** Input of the ingest stage. */
+export interface IngestInput {
+  model: string;
+  dataset: PipelineSpec['dataset'];
+  window?: DataWindow;
+}
+
+/** Output of the ingest stage: the snapshot, its frozen schema, profile and validation report. */
+export interface IngestResult {
+  snapshot: ArtifactRef;
+  schema: DatasetSchema;
+  rowCount: number;
+  profile: ArtifactRef;
+  validation: { ok: boolean; report: ArtifactRef; blocking: string[]; warnings: number };
+  summary: { rows: number; columns: number; classCounts?: Record<string, number> };
+}
+
+/** Input of the train stage. */
+export interface TrainInput {
+  model: string;
+  snapshot: ArtifactRef;
+  schema: DatasetSchema;
+  split: PipelineSpec['dataset']['split'];
+  trainer: PipelineSpec['trainer'];
+}
+
+/** Output of the train stage. */
+export interface TrainResult {
+  model: ArtifactRef;
+  trainer: string;
+  params: Record<string, unknown>;
+  /** Set when training resumed from a checkpoint after a crash or retry. */
+  resumedFrom?: { checkpoint: ArtifactRef; progress: number };
+  trainRows: number;
+  durationMs: number;
+}
+
+/** Heartbeat details of the train stage: progress, and the latest checkpoint to resume from. */
+export interface TrainHeartbeat {
+  progress: number;
+  checkpoint?: ArtifactRef;
+  message?: string;
+}
+
+/** Input of the validate stage (the evaluator). */
+export interface EvaluateInput {
+  model: string;
+  candidate: ArtifactRef;
+  snapshot: ArtifactRef;
+  schema: DatasetSchema;
+  split: PipelineSpec['dataset']['split'];
+  policy: PipelineSpec['validation'];
+  alias: string;
+}
+
+/** Output of the validate stage: the blessing (passed), the metrics and the report. */
+export interface EvaluateResult {
+  passed: boolean;
+  metrics: Metrics;
+  champion?: { version: number; metrics: Metrics };
+  failures: string[];
+  report: ArtifactRef;
+}
+
+/** Input of the deploy stage. */
+export interface DeployInput {
+  model: string;
+  alias: string;
+  candidate: ArtifactRef;
+  snapshot: ArtifactRef;
+  schema: DatasetSchema;
+  profile: ArtifactRef;
+  trainer: string;
+  params: Record<string, unknown>;
+  metrics: Metrics;
+  approvals: Approval[];
+  requestedBy: string;
+  trigger: string;
+  workflowId: string;
+  runId: string;
+  report?: ArtifactRef;
+}
+
+/** Output of the deploy stage. */
+export interface DeployResult {
+  version: number;
+  previousVersion?: number;
+}
+
+/** Input of the stage that makes sure the model's monitor runs. */
+export interface EnsureMonitorInput {
+  model: string;
+  alias: string;
+  version: number;
+  spec: PipelineSpec;
+  workflowId: string;
+}
+
+/** Input of the monitor's check: new data since `since` against the version's training profile. */
+export interface CheckModelInput {
+  model: string;
+  alias: string;
+  version: number;
+  monitor: NonNullable<PipelineSpec['monitor']>;
+  schema?: DatasetSchema;
+  target?: string;
+  since?: string;
+  until: string;
+}
+
+/** Output of the monitor's check (the workflow adds the action it took). */
+export type CheckModelResult = Omit<MonitorCheck, 'action' | 'retrainWorkflowId'>;

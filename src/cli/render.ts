@@ -1,0 +1,52 @@
+/** The human view of a run: stages with timings, a progress bar while training, metrics and the approval state. */
+import type { RunView } from '../client';
+
+const ICON: Record<string, string> = { pending: '·', running: '▶', done: '✔', failed: '✘', skipped: '–' };
+
+/** A text progress bar like `[#######-------------]  35%`. */
+export function progressBar(fraction: number, width = 24): string {
+  const f = Math.max(0, Math.min(1, fraction));
+  const filled = Math.round(f * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(f * 100)).padStart(3)}%`;
+}
+
+function seconds(ms?: number): string {
+  return ms === undefined ? '' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function num(v: number | undefined): string {
+  return v === undefined ? '-' : v.toFixed(4);
+}
+
+/** Renders a run for the terminal. */
+export function renderRun(view: RunView): string {
+  const s = view.status;
+  const lines = [`${view.workflowId}  ${view.execution}${s ? `  model ${s.model}, trigger ${s.trigger}, requested by ${s.requestedBy}` : ''}`];
+  if (s) {
+    for (const stage of s.stages) {
+      let line = `  ${ICON[stage.state] ?? '?'} ${stage.name.padEnd(9)} ${stage.state.padEnd(8)} ${seconds(stage.durationMs).padStart(9)}`;
+      if (stage.name === 'train' && stage.state === 'running' && view.trainingProgress !== undefined) line += `  ${progressBar(view.trainingProgress)}`;
+      if (stage.note) line += `  ${stage.note}`;
+      lines.push(line);
+    }
+    if (s.data) lines.push(`  data: ${s.data.rows} rows, snapshot ${s.data.snapshot.slice(0, 12)}`);
+    if (s.candidate) {
+      const champ = s.champion?.metrics ?? {};
+      lines.push(`  metrics (candidate vs production${s.champion ? ` v${s.champion.version}` : ', none yet'}):`);
+      for (const [k, v] of Object.entries(s.candidate)) lines.push(`    ${k.padEnd(18)} ${num(v).padStart(8)}  ${num(champ[k]).padStart(8)}`);
+    }
+    if (s.validationFailures?.length) lines.push(`  validation failed: ${s.validationFailures.join('; ')}`);
+    if (s.approval) {
+      const a = s.approval;
+      lines.push(`  approval: ${a.state}, ${a.approvals.length} of ${a.quorum} from ${a.approvers.join(', ')}${a.deadline && (a.state === 'waiting' || a.state === 'escalated') ? `, deadline ${a.deadline}` : ''}`);
+      for (const x of a.approvals) lines.push(`    ✔ ${x.approver} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`);
+      for (const x of a.rejections) lines.push(`    ✘ ${x.approver} at ${x.at}${x.reason ? `: ${x.reason}` : ''}`);
+      for (const x of a.refused) lines.push(`    ! refused ${x.kind}${x.approver ? ` from ${x.approver}` : ''}: ${x.reason}`);
+      if (a.state === 'waiting' || a.state === 'escalated') lines.push(`  decide: mlops approve ${view.workflowId} --as <name>   |   mlops reject ${view.workflowId} --as <name> --reason <text>`);
+    }
+    if (s.report) lines.push(`  report: ${s.report.uri}`);
+  }
+  if (view.result) lines.push(`result: ${view.result.status}${view.result.version ? `, version ${view.result.version}` : ''}${view.result.reason ? ` (${view.result.reason})` : ''}`);
+  if (view.failure) lines.push(`failed: ${view.failure}`);
+  return lines.join('\n');
+}

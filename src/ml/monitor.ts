@@ -1,0 +1,64 @@
+/**
+ * Assessing a window of new data against a production model: feature drift against the training
+ * profile (and a sample of training values, for KS), and live performance where labels are known.
+ */
+import type { DatasetProfile } from './profile';
+import { driftReport, referenceFromProfile } from './drift';
+import { evaluateModel } from './evaluate';
+import type { Model } from './trainers';
+import { rowsToFrame } from './trainers';
+import { toCategory, toNumeric } from './values';
+
+/** Limits of a monitor (as in the pipeline spec's monitor section). */
+export interface MonitorThresholds {
+  psi: number;
+  ksPValue?: number;
+  features: Record<string, { psi: number }>;
+  performance?: { metric: string; min: number };
+}
+
+/** What one assessment found. */
+export interface WindowAssessment {
+  rows: number;
+  drift: Record<string, { psi: number; ksPValue?: number; breached: boolean }>;
+  breachedFeatures: string[];
+  performance?: { metric: string; value: number; labelled: number; breached: boolean };
+}
+
+/**
+ * Assesses rows (feature values, plus the target where a label is known) against the model's training
+ * profile. Datetime features are left out of drift: time always moves forward.
+ */
+export function assessWindow(model: Model, profile: DatasetProfile, rows: Record<string, unknown>[], limits: MonitorThresholds, referenceValues: Record<string, ArrayLike<number>> = {}): WindowAssessment {
+  const schema = model.schema;
+  const features = schema.features.filter((f) => schema.columns.find((c) => c.name === f)?.type !== 'datetime');
+  const out: WindowAssessment = { rows: rows.length, drift: {}, breachedFeatures: [] };
+  if (rows.length === 0) return out;
+  const frame = rowsToFrame({ ...schema, features }, rows.map((r) => pick(r, features)));
+  const report = driftReport(referenceFromProfile(profile, features, referenceValues), frame, {
+    thresholds: { psi: limits.psi, ksPValue: limits.ksPValue },
+    perFeature: limits.features,
+  });
+  for (const f of report.features) {
+    out.drift[f.feature] = { psi: f.psi, ksPValue: f.ks?.pValue, breached: f.breached };
+    if (f.breached) out.breachedFeatures.push(f.feature);
+  }
+  if (limits.performance) {
+    const labelled = rows.filter((r) => r[schema.target] !== undefined && r[schema.target] !== null && r[schema.target] !== '');
+    if (labelled.length > 0) {
+      const frame = rowsToFrame(schema, labelled);
+      frame.columns[schema.target] =
+        schema.task === 'classification' ? labelled.map((r) => toCategory(r[schema.target])) : Float64Array.from(labelled, (r) => toNumeric(r[schema.target]) ?? NaN);
+      const evaluation = evaluateModel(model, frame);
+      const value = evaluation.metrics[limits.performance.metric];
+      if (value !== undefined) out.performance = { metric: limits.performance.metric, value, labelled: labelled.length, breached: value < limits.performance.min };
+    }
+  }
+  return out;
+}
+
+function pick(row: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) out[k] = row[k];
+  return out;
+}

@@ -1,0 +1,189 @@
+/**
+ * The pipeline spec: what one model's lifecycle does, in YAML or JSON, validated with zod.
+ * Every error names the field path and what is expected. This module is pure (no Node APIs), so
+ * the parsed `PipelineSpec` type can travel into workflows; reading files is in ./load.ts.
+ */
+import { z } from 'zod';
+import { FailureType, MlopsError } from '../errors';
+import { datasetSchemaSchema, formatIssues } from '../ml/schema';
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** Parses "90s", "15m", "24h", "7d" into milliseconds. */
+export function durationMs(text: string): number {
+  const m = DURATION.exec(text.trim());
+  if (!m) throw new Error(`expected a duration like 30s, 15m, 24h or 7d, got "${text}"`);
+  return Number(m[1]) * UNIT_MS[m[2]!]!;
+}
+
+const duration = z
+  .string()
+  .regex(DURATION, 'expected a duration like 30s, 15m, 24h or 7d')
+  .transform((s) => durationMs(s));
+
+const modelName = z
+  .string()
+  .min(1, 'expected a model name')
+  .max(128, 'expected at most 128 characters')
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected lowercase letters, digits, ".", "_" or "-", starting with a letter or digit')
+  .refine((s) => !s.includes('..'), 'must not contain ".."');
+
+const personName = z.string().min(1, 'expected a name').max(128).regex(/^[^\s\u0000-\u001f]+$/, 'expected a name without spaces');
+
+const splitSchema = z
+  .object({
+    method: z.enum(['random', 'stratified', 'time']).default('stratified'),
+    testFraction: z.number().gt(0, 'expected a fraction between 0 and 1').lt(1, 'expected a fraction between 0 and 1').default(0.2),
+    seed: z.number().int().default(42),
+    /** The datetime column a time split orders by. */
+    column: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.method === 'time' && !s.column) ctx.addIssue({ code: 'custom', path: ['column'], message: 'a time split needs the datetime column to order by' });
+  });
+
+const datasetSchema = z
+  .object({
+    /** Name of the dataset in the snapshot registry; defaults to the model name. */
+    name: modelName.optional(),
+    /** A local file (relative to the spec), an http(s) URL or an s3://bucket/key URI. */
+    source: z.string().min(1, 'expected a file path, http(s) URL or s3:// URI'),
+    format: z.enum(['csv', 'jsonl', 'json', 'parquet']).optional(),
+    delimiter: z.string().length(1, 'expected one character').optional(),
+    /** The declared schema; when omitted it is inferred from the data (with `target`) and frozen into the snapshot. */
+    schema: datasetSchemaSchema.optional(),
+    /** The target column, when the schema is inferred. */
+    target: z.string().min(1).optional(),
+    /** Keep only rows whose datetime column lies in [from, to] (ISO dates). */
+    filter: z
+      .object({ column: z.string().min(1), from: z.string().optional(), to: z.string().optional() })
+      .strict()
+      .optional(),
+    split: splitSchema.default({ method: 'stratified', testFraction: 0.2, seed: 42 }),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    if (!d.schema && !d.target) ctx.addIssue({ code: 'custom', path: ['target'], message: 'give either a schema or the target column (the rest is inferred)' });
+  });
+
+const trainerSchema = z.discriminatedUnion('name', [
+  z.object({ name: z.literal('logistic-regression'), params: z.record(z.string(), z.unknown()).default({}) }).strict(),
+  z.object({ name: z.literal('gbdt'), params: z.record(z.string(), z.unknown()).default({}) }).strict(),
+  z
+    .object({
+      name: z.literal('command'),
+      /** The program and its arguments, e.g. ["python", "train.py"]; run with the documented contract. */
+      command: z.array(z.string().min(1)).min(1, 'expected the program and its arguments'),
+      params: z.record(z.string(), z.unknown()).default({}),
+      workingDirectory: z.string().optional(),
+    })
+    .strict(),
+]);
+
+const thresholdSchema = z
+  .object({ min: z.number().optional(), max: z.number().optional() })
+  .strict()
+  .refine((t) => t.min !== undefined || t.max !== undefined, 'give min, max or both');
+
+const validationSchema = z
+  .object({
+    /** Holdout metric thresholds, e.g. { accuracy: { min: 0.7 } }. */
+    thresholds: z.record(z.string(), thresholdSchema).default({}),
+    /** The candidate may not be worse than the production version by more than `margin` on `metric`. */
+    champion: z
+      .object({ metric: z.string().min(1), margin: z.number().min(0).default(0) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const approvalSchema = z
+  .object({
+    required: z.boolean().default(true),
+    approvers: z.array(personName).default([]),
+    quorum: z.number().int().min(1, 'expected at least 1 approver').default(1),
+    timeout: duration.default(durationMs('24h')),
+    onTimeout: z.enum(['reject', 'approve', 'escalate']).default('reject'),
+    escalation: z
+      .object({ approvers: z.array(personName).min(1, 'list at least one escalation approver'), timeout: duration.default(durationMs('24h')), onTimeout: z.enum(['reject', 'approve']).default('reject') })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (!a.required) return;
+    if (a.approvers.length === 0) ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'list who may approve, or set required: false' });
+    if (a.quorum > a.approvers.length && a.approvers.length > 0) ctx.addIssue({ code: 'custom', path: ['quorum'], message: `a quorum of ${a.quorum} needs at least ${a.quorum} approvers, but ${a.approvers.length} are listed` });
+    if (a.onTimeout === 'escalate' && !a.escalation) ctx.addIssue({ code: 'custom', path: ['escalation'], message: 'onTimeout: escalate needs an escalation section (approvers, timeout)' });
+  });
+
+const monitorSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    interval: duration.default(durationMs('1h')),
+    /** Where new data comes from: the model server's prediction logs, or an s3:// prefix where batches land. */
+    source: z.union([z.literal('predictions'), z.string().regex(/^s3:\/\/[^/]+\/.*/, 'expected "predictions" or an s3://bucket/prefix/')]).default('predictions'),
+    /** How much recent data one check looks at. */
+    window: duration.default(durationMs('7d')),
+    /** Fewest rows a window needs before drift is judged. */
+    minRows: z.number().int().min(1).default(100),
+    drift: z
+      .object({
+        psi: z.number().positive().default(0.2),
+        ksPValue: z.number().gt(0).lt(1).optional(),
+        /** Per-feature overrides of the PSI threshold. */
+        features: z.record(z.string(), z.object({ psi: z.number().positive() }).strict()).default({}),
+        /** How many features must breach before retraining (default 1). */
+        minFeatures: z.number().int().min(1).default(1),
+      })
+      .strict()
+      .default({ psi: 0.2, features: {}, minFeatures: 1 }),
+    performance: z.object({ metric: z.string().min(1), min: z.number() }).strict().optional(),
+    /** No new retraining within this time of the last one. */
+    cooldown: duration.default(durationMs('6h')),
+    retrain: z.boolean().default(true),
+  })
+  .strict();
+
+const scheduleSchema = z
+  .object({
+    cron: z.string().min(1).optional(),
+    interval: duration.optional(),
+    overlap: z.enum(['skip', 'buffer-one', 'buffer-all', 'cancel-other', 'terminate-other', 'allow-all']).default('skip'),
+    catchupWindow: duration.default(durationMs('1h')),
+    paused: z.boolean().default(false),
+  })
+  .strict()
+  .refine((s) => Boolean(s.cron) !== Boolean(s.interval), 'give exactly one of cron or interval');
+
+/** The whole pipeline spec. */
+export const pipelineSpecSchema = z
+  .object({
+    model: modelName,
+    description: z.string().optional(),
+    dataset: datasetSchema,
+    trainer: trainerSchema,
+    validation: validationSchema.default({ thresholds: {} }),
+    approval: approvalSchema.default({ required: false, approvers: [], quorum: 1, timeout: durationMs('24h'), onTimeout: 'reject' }),
+    deploy: z.object({ alias: modelName.default('production') }).strict().default({ alias: 'production' }),
+    monitor: monitorSchema.optional(),
+    schedule: scheduleSchema.optional(),
+  })
+  .strict();
+
+/** A validated pipeline spec (durations in milliseconds). */
+export type PipelineSpec = z.output<typeof pipelineSpecSchema>;
+/** A pipeline spec as written by the user. */
+export type PipelineSpecInput = z.input<typeof pipelineSpecSchema>;
+
+/** Validates a parsed spec document; the error lists every wrong field by its path. */
+export function parsePipelineSpec(doc: unknown, where = 'spec'): PipelineSpec {
+  const result = pipelineSpecSchema.safeParse(doc);
+  if (!result.success) {
+    const lines = formatIssues(result.error.issues, where).split('; ');
+    throw new MlopsError(FailureType.InvalidInput, `Invalid pipeline spec:\n${lines.map((l) => `  - ${l}`).join('\n')}`, { problems: lines });
+  }
+  return result.data;
+}

@@ -1,0 +1,133 @@
+/**
+ * `modelMonitor`: one long-running workflow per deployed model (id `monitor-<model>`).
+ *
+ *   every interval (or on checkNow): check drift and performance of new data against the production
+ *   version's training profile -> record -> on a breach, start a retraining pipelineRun
+ *   (unless one is running or the cooldown holds) -> continue-as-new to keep history bounded.
+ */
+import {
+  ParentClosePolicy,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { createActivities } from '../activities';
+import { monitorWorkflowId, retrainWorkflowId } from './ids';
+import { storageActivity } from './options';
+import { checkNowSignal, deployedSignal, monitorStatusQuery, pauseSignal, resumeSignal } from './definitions';
+import { pipelineRun } from './pipeline-run';
+export { monitorWorkflowId, retrainWorkflowId };
+import type { MonitorCarry, MonitorCheck, ModelMonitorInput } from './types';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const { checkModel } = proxyActivities<Activities>({ ...storageActivity, startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute' });
+
+/** Checks kept in status (and carried across continue-as-new). */
+const KEPT_CHECKS = 20;
+/** Checks per run before continuing as new. */
+const CHECKS_PER_RUN = 100;
+
+/** Watches one deployed model and closes the loop by starting retraining on drift. */
+export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
+  const { spec, alias } = input;
+  const policy = spec.monitor!;
+  const carry: MonitorCarry = input.state ?? { paused: false, retrainCount: 0, checks: [] };
+  let version = input.version;
+  let checkNow = false;
+  let nextCheckAt: string | undefined;
+
+  setHandler(pauseSignal, (req) => {
+    carry.paused = true;
+    log.info('monitor paused', { by: req?.by, reason: req?.reason });
+  }, { description: 'Pause drift checks. Input (optional): {"by": "alice", "reason": "..."}' });
+  setHandler(resumeSignal, () => {
+    carry.paused = false;
+  }, { description: 'Resume drift checks.' });
+  setHandler(checkNowSignal, () => {
+    checkNow = true;
+  }, { description: 'Run a drift and performance check now.' });
+  setHandler(deployedSignal, (notice) => {
+    if (notice && typeof notice.version === 'number' && notice.version !== version) {
+      version = notice.version;
+      // The new version was trained on the data seen so far: judge drift from now on.
+      carry.since = notice.at;
+    }
+  }, { description: 'Sent on deploy: watch this version from now on. Input: {"version": 2, "at": "...", "workflowId": "..."}' });
+  setHandler(monitorStatusQuery, () => ({
+    model: spec.model,
+    alias,
+    version,
+    paused: carry.paused,
+    intervalMs: policy.interval,
+    nextCheckAt,
+    lastRetrainAt: carry.lastRetrainAt,
+    retrainCount: carry.retrainCount,
+    checks: carry.checks,
+  }), { description: 'Recent drift and performance checks, and whether the monitor is paused.' });
+
+  for (let i = 0; i < CHECKS_PER_RUN && !workflowInfo().continueAsNewSuggested; i++) {
+    nextCheckAt = new Date(Date.now() + policy.interval).toISOString();
+    await condition(() => checkNow, policy.interval);
+    const forced = checkNow;
+    checkNow = false;
+    if (carry.paused && !forced) continue;
+
+    const now = new Date().toISOString();
+    const observed = await checkModel({ model: spec.model, alias, version, monitor: policy, schema: spec.dataset.schema, target: spec.dataset.target, since: carry.since, until: now });
+    const check: MonitorCheck = { ...observed, action: 'none' };
+    const breached = observed.breachedFeatures.length >= policy.drift.minFeatures || observed.performance?.breached === true;
+    if (observed.rows < policy.minRows) check.action = 'too-few-rows';
+    else if (breached) await retrain(check, now);
+    record(check);
+    if (observed.rows >= policy.minRows) carry.since = now;
+  }
+  await continueAsNew<typeof modelMonitor>({ ...input, version, state: carry });
+
+  async function retrain(check: MonitorCheck, now: string): Promise<void> {
+    if (!policy.retrain) {
+      check.action = 'retrain-disabled';
+      return;
+    }
+    if (carry.lastRetrainAt && Date.parse(now) - Date.parse(carry.lastRetrainAt) < policy.cooldown) {
+      check.action = 'retrain-skipped-cooldown';
+      return;
+    }
+    const reason = driftReason(check);
+    try {
+      await startChild(pipelineRun, {
+        workflowId: retrainWorkflowId(spec.model),
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        args: [{ spec, requestedBy: `monitor-${spec.model}`, trigger: 'drift', reason, trainingTaskQueue: input.trainingTaskQueue, window: windowOf(check) }],
+      });
+      carry.lastRetrainAt = now;
+      carry.retrainCount += 1;
+      check.action = 'retrain-started';
+      check.retrainWorkflowId = retrainWorkflowId(spec.model);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      check.action = 'retrain-skipped-running';
+    }
+  }
+
+  function record(check: MonitorCheck): void {
+    carry.checks.push(check);
+    if (carry.checks.length > KEPT_CHECKS) carry.checks.splice(0, carry.checks.length - KEPT_CHECKS);
+  }
+}
+
+function windowOf(check: MonitorCheck) {
+  return { sources: check.sources ?? [], from: check.window.from, to: check.window.to, reason: driftReason(check) };
+}
+
+/** One line saying what triggered a retrain. */
+function driftReason(check: MonitorCheck): string {
+  const parts = check.breachedFeatures.map((f) => `${f} PSI ${check.drift[f]!.psi.toFixed(3)}`);
+  if (check.performance?.breached) parts.push(`${check.performance.metric} ${check.performance.value.toFixed(3)} below the minimum`);
+  return `drift on ${check.rows} new rows: ${parts.join(', ')}`;
+}

@@ -1,0 +1,209 @@
+/**
+ * `pipelineRun`: one pass through a model's lifecycle.
+ *
+ *   ingest -> train -> validate -> approve -> deploy -> monitor
+ *
+ * Deterministic orchestration only: every stage is an activity that receives and returns references.
+ * A failed validation ends the run with its report and asks no one; the approval gate waits for
+ * signals (or the `decide` Update) from the Temporal UI or the CLI.
+ */
+import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import type { EvaluateResult, IngestResult, TrainResult } from '../activities/types';
+import { defaultRetry, storageActivity } from './options';
+import { ApprovalGate } from './approval-gate';
+import { approveSignal, decideUpdate, pipelineStatusQuery, rejectSignal } from './definitions';
+import { approvalDetails } from './details';
+import { Timeline } from './timeline';
+import type { PipelineRunInput, PipelineRunResult, PipelineRunStatus, StageName } from './types';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const { ingestDataset, evaluateCandidate, deployCandidate, ensureMonitor } = proxyActivities<Activities>({
+  ...storageActivity,
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+});
+
+/** Runs the lifecycle once and returns how it ended. */
+export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunResult> {
+  const { spec } = input;
+  const { trainModel } = proxyActivities<Activities>({
+    taskQueue: input.trainingTaskQueue ?? 'mlops-training',
+    startToCloseTimeout: '12 hours',
+    // A worker that dies mid-training is noticed within this time; the retry resumes from the last checkpoint.
+    heartbeatTimeout: '30 seconds',
+    retry: defaultRetry,
+  });
+  const timeline = new Timeline();
+  const status: PipelineRunStatus = {
+    model: spec.model,
+    trigger: input.trigger,
+    requestedBy: input.requestedBy,
+    reason: input.reason,
+    stage: 'ingest',
+    stages: timeline.stages,
+  };
+  setHandler(pipelineStatusQuery, () => ({ ...status, stage: timeline.current }), {
+    description: 'Stage timeline with timings, candidate vs champion metrics, and the approval state.',
+  });
+
+  const finish = (result: PipelineRunResult): PipelineRunResult => {
+    timeline.finish(`run ended: ${result.status}`);
+    status.result = result;
+    setCurrentDetails(`**${spec.model}**: ${result.status}${result.version ? ` (version ${result.version})` : ''}${result.reason ? `\n\n${result.reason}` : ''}`);
+    return result;
+  };
+  /** Runs one stage, recording it in the timeline; a failure ends the run as `failed`. */
+  const stage = async <T>(name: StageName, run: () => Promise<T>): Promise<T | PipelineRunResult> => {
+    timeline.start(name, new Date());
+    try {
+      const out = await run();
+      timeline.end(name, 'done', new Date());
+      return out;
+    } catch (err) {
+      const reason = failureMessage(err);
+      timeline.end(name, 'failed', new Date(), reason);
+      log.warn('stage failed', { stage: name, reason });
+      return finish({ status: 'failed', model: spec.model, reason: `${name} failed: ${reason}` });
+    }
+  };
+  const isResult = (v: unknown): v is PipelineRunResult => typeof v === 'object' && v !== null && 'status' in v && 'model' in v;
+
+  // ingest: snapshot, validation, profile
+  const ingest = await stage('ingest', () => ingestDataset({ model: spec.model, dataset: spec.dataset, window: input.window }));
+  if (isResult(ingest)) return ingest;
+  const data: IngestResult = ingest;
+  status.data = { rows: data.rowCount, snapshot: data.snapshot.sha256, classCounts: data.summary.classCounts };
+  if (!data.validation.ok) {
+    timeline.stages[0]!.note = 'blocking data validation issues';
+    return finish({ status: 'failed', model: spec.model, report: data.validation.report, reason: `data validation failed: ${data.validation.blocking.join('; ')}` });
+  }
+
+  // train, on the training task queue
+  const trained = await stage('train', () => trainModel({ model: spec.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split, trainer: spec.trainer }));
+  if (isResult(trained)) return trained;
+  const training: TrainResult = trained;
+
+  // validate: holdout metrics, thresholds, champion/challenger
+  const evaluated = await stage('validate', () =>
+    evaluateCandidate({ model: spec.model, candidate: training.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split, policy: spec.validation, alias: spec.deploy.alias }),
+  );
+  if (isResult(evaluated)) return evaluated;
+  const evaluation: EvaluateResult = evaluated;
+  status.candidate = evaluation.metrics;
+  status.champion = evaluation.champion;
+  status.report = evaluation.report;
+  if (!evaluation.passed) {
+    status.validationFailures = evaluation.failures;
+    timeline.end('validate', 'failed', new Date(), evaluation.failures.join('; '));
+    return finish({
+      status: 'validation-failed',
+      model: spec.model,
+      metrics: evaluation.metrics,
+      championMetrics: evaluation.champion?.metrics,
+      report: evaluation.report,
+      reason: evaluation.failures.join('; '),
+    });
+  }
+
+  // approve: the human gate
+  const gate = new ApprovalGate(spec.approval, input.requestedBy);
+  timeline.start('approve', new Date());
+  if (spec.approval.required) {
+    status.approval = gate.status();
+    const refresh = () => {
+      status.approval = gate.status();
+      setCurrentDetails(approvalDetails({ spec, workflowId: workflowInfo().workflowId, status, gate: gate.status() }));
+    };
+    setHandler(approveSignal, (req) => void (gate.approve(req, new Date().toISOString()), refresh()), {
+      description: 'Approve the candidate model. Input: {"approver": "alice", "comment": "optional"}',
+    });
+    setHandler(rejectSignal, (req) => void (gate.reject(req, new Date().toISOString()), refresh()), {
+      description: 'Reject the candidate model. Input: {"approver": "bob", "reason": "why"}',
+    });
+    setHandler(
+      decideUpdate,
+      (req) => {
+        const now = new Date().toISOString();
+        const payload = req && typeof req === 'object' ? req : {};
+        const answer = (payload as { decision?: string }).decision === 'reject' ? gate.reject(payload, now) : gate.approve(payload, now);
+        refresh();
+        return answer;
+      },
+      { description: 'Approve or reject, answering whether the decision was accepted and why not. Input: {"decision": "approve", "approver": "alice"}' },
+    );
+    let timeout: number | undefined = spec.approval.timeout;
+    while (timeout !== undefined) {
+      gate.setDeadline(new Date(Date.now() + timeout).toISOString());
+      refresh();
+      if (await condition(() => gate.decided, timeout)) break;
+      timeout = gate.expire(new Date().toISOString());
+    }
+    refresh();
+    const decision = gate.status();
+    if (decision.state !== 'approved') {
+      timeline.end('approve', 'failed', new Date(), decision.decidedBy);
+      return finish({
+        status: decision.state === 'rejected' ? 'rejected' : 'approval-timed-out',
+        model: spec.model,
+        metrics: evaluation.metrics,
+        championMetrics: evaluation.champion?.metrics,
+        report: evaluation.report,
+        reason: decision.decidedBy,
+      });
+    }
+    timeline.end('approve', 'done', new Date(), decision.decidedBy);
+  } else {
+    timeline.end('approve', 'done', new Date(), 'approval not required by the spec');
+  }
+
+  // deploy: register the version (with its approvals) and move the alias by compare-and-swap
+  const { workflowId, runId } = workflowInfo();
+  const deployed = await stage('deploy', () =>
+    deployCandidate({
+      model: spec.model,
+      alias: spec.deploy.alias,
+      candidate: training.model,
+      snapshot: data.snapshot,
+      schema: data.schema,
+      profile: data.profile,
+      trainer: training.trainer,
+      params: training.params,
+      metrics: evaluation.metrics,
+      approvals: gate.approvedBy,
+      requestedBy: input.requestedBy,
+      trigger: input.trigger,
+      workflowId,
+      runId,
+      report: evaluation.report,
+    }),
+  );
+  if (isResult(deployed)) return deployed;
+
+  // monitor: make sure the model's monitor watches the new version
+  if (spec.monitor?.enabled) {
+    const monitored = await stage('monitor', () =>
+      ensureMonitor({ model: spec.model, alias: spec.deploy.alias, version: deployed.version, spec, workflowId }),
+    );
+    if (isResult(monitored)) return monitored;
+  }
+
+  return finish({
+    status: 'deployed',
+    model: spec.model,
+    version: deployed.version,
+    previousVersion: deployed.previousVersion,
+    metrics: evaluation.metrics,
+    championMetrics: evaluation.champion?.metrics,
+    report: evaluation.report,
+    reason: input.reason,
+  });
+}
+
+/** The most useful message of an activity failure: its cause's message. */
+function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  if (err instanceof ApplicationFailure) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}

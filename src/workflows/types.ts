@@ -1,0 +1,116 @@
+/** Inputs, results and status shapes of the workflows (types only; safe in the workflow sandbox). */
+import type { DataWindow, Metrics } from '../activities/types';
+import type { PipelineSpec } from '../spec/pipeline';
+import type { ArtifactRef } from '../storage/refs';
+import type { ApprovalStatus } from './approval-gate';
+
+/** What started a pipeline run. */
+export type Trigger = 'manual' | 'schedule' | 'drift';
+
+/** Input of `pipelineRun`. */
+export interface PipelineRunInput {
+  spec: PipelineSpec;
+  /** Who asked for the run; they cannot approve it. */
+  requestedBy: string;
+  trigger: Trigger;
+  /** New data to train on (drift-triggered runs). */
+  window?: DataWindow;
+  /** Task queue of the training workers (default "mlops-training"). */
+  trainingTaskQueue?: string;
+  /** Why the run was started (shown in status and stored with the alias move). */
+  reason?: string;
+}
+
+/** How a pipeline run ended. */
+export type PipelineOutcome = 'deployed' | 'rejected' | 'validation-failed' | 'approval-timed-out' | 'failed';
+
+/** The typed result of `pipelineRun`. */
+export interface PipelineRunResult {
+  status: PipelineOutcome;
+  model: string;
+  version?: number;
+  previousVersion?: number;
+  metrics?: Metrics;
+  championMetrics?: Metrics;
+  report?: ArtifactRef;
+  reason?: string;
+}
+
+/** The lifecycle stages, in order. */
+export const STAGES = ['ingest', 'train', 'validate', 'approve', 'deploy', 'monitor'] as const;
+export type StageName = (typeof STAGES)[number];
+
+/** One stage in the status timeline. */
+export interface StageStatus {
+  name: StageName;
+  state: 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+  startedAt?: string;
+  endedAt?: string;
+  durationMs?: number;
+  note?: string;
+}
+
+/** What the `status` query of a pipeline run returns. */
+export interface PipelineRunStatus {
+  model: string;
+  trigger: Trigger;
+  requestedBy: string;
+  reason?: string;
+  stage: StageName | 'finished';
+  stages: StageStatus[];
+  data?: { rows: number; snapshot: string; classCounts?: Record<string, number> };
+  candidate?: Metrics;
+  champion?: { version: number; metrics: Metrics };
+  validationFailures?: string[];
+  report?: ArtifactRef;
+  approval?: ApprovalStatus;
+  result?: PipelineRunResult;
+}
+
+/** Input of `modelMonitor` (and what it carries across continue-as-new). */
+export interface ModelMonitorInput {
+  spec: PipelineSpec;
+  alias: string;
+  version: number;
+  trainingTaskQueue?: string;
+  /** Carried across continue-as-new. */
+  state?: MonitorCarry;
+}
+
+/** State the monitor carries across continue-as-new. */
+export interface MonitorCarry {
+  paused: boolean;
+  lastRetrainAt?: string;
+  retrainCount: number;
+  checks: MonitorCheck[];
+  /** Where the next window starts (ISO time). */
+  since?: string;
+}
+
+/** The result of one drift and performance check. */
+export interface MonitorCheck {
+  at: string;
+  version: number;
+  rows: number;
+  window: { from?: string; to: string };
+  drift: Record<string, { psi: number; ksPValue?: number; breached: boolean }>;
+  breachedFeatures: string[];
+  performance?: { metric: string; value: number; labelled: number; breached: boolean };
+  /** The new labelled data this check looked at (retraining appends it). */
+  sources?: string[];
+  action: 'none' | 'retrain-started' | 'retrain-skipped-running' | 'retrain-skipped-cooldown' | 'too-few-rows' | 'retrain-disabled';
+  retrainWorkflowId?: string;
+}
+
+/** What the `status` query of a monitor returns. */
+export interface MonitorStatus {
+  model: string;
+  alias: string;
+  version: number;
+  paused: boolean;
+  intervalMs: number;
+  nextCheckAt?: string;
+  lastRetrainAt?: string;
+  retrainCount: number;
+  checks: MonitorCheck[];
+}

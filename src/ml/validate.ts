@@ -9,6 +9,7 @@
  */
 import { FailureType, MlopsError } from '../errors';
 import { readBatches, type ReadOptions } from './readers';
+import { describeSource } from './readers/source';
 import type { Row, RowBatch } from './readers/batch';
 import { typeBatch, type TypedBatch } from './typed-batch';
 import type { ColumnSpec, DatasetSchema } from './types';
@@ -47,6 +48,8 @@ export interface ValidationReport {
   ok: boolean;
   rowCount: number;
   issues: ValidationIssue[];
+  /** The data source, when validated from one. */
+  source?: string;
 }
 
 /** Validation settings. */
@@ -358,7 +361,7 @@ export async function validateSource(
 ): Promise<ValidationReport> {
   const validator = new Validator(schema, options);
   for await (const batch of readBatches(source, options)) validator.addBatch(batch);
-  return validator.finish();
+  return { ...validator.finish(), source: describeSource(source) };
 }
 
 /** One `MlopsDataValidationFailed` error for the report's blocking issues, or undefined when it has none. */
@@ -370,7 +373,8 @@ export function validationError(report: ValidationReport, source?: string): Mlop
     const rows = i.sampleRows.length > 0 ? ` (rows ${i.sampleRows.join(', ')})` : '';
     return `${where} ${i.rule}: observed ${i.observed}, expected ${i.expected}${rows}`;
   });
-  const subject = source ? ` for ${source}` : '';
+  const name = source ?? report.source;
+  const subject = name ? ` for ${name}` : '';
   return new MlopsError(
     FailureType.DataValidation,
     `Data validation failed${subject} with ${blocking.length} blocking issue(s): ${parts.join('; ')}. Fix the data or relax the schema.`,

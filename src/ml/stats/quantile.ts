@@ -34,6 +34,7 @@ export function sortedCopy(values: ArrayLike<number>): Float64Array {
 export class KllSketch {
   private levels: number[][] = [[]];
   private size = 0;
+  private capacityTotal = 0;
   count = 0;
   private readonly rng: Rng;
   constructor(
@@ -41,6 +42,7 @@ export class KllSketch {
     seed = 1,
   ) {
     this.rng = createRng(seed);
+    this.capacityTotal = this.totalCapacity();
   }
 
   /** An upper bound on the normalised rank error of one quantile query (99% confidence). */
@@ -63,13 +65,16 @@ export class KllSketch {
     this.levels[0].push(x);
     this.size++;
     this.count++;
-    if (this.size >= this.totalCapacity()) this.compress();
+    if (this.size >= this.capacityTotal) this.compress();
   }
 
   private compress(): void {
     for (let h = 0; h < this.levels.length; h++) {
       if (this.levels[h].length >= this.capacity(h)) {
-        if (h + 1 === this.levels.length) this.levels.push([]);
+        if (h + 1 === this.levels.length) {
+          this.levels.push([]);
+          this.capacityTotal = this.totalCapacity();
+        }
         const level = this.levels[h].sort((a, b) => a - b);
         const keepOdd = level.length % 2 === 1 ? level.pop()! : undefined;
         const offset = this.rng.int(2);

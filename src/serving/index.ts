@@ -1,0 +1,20 @@
+/** The model server, its model sources, the prediction log and its reader, and the serving metrics. */
+export { startModelServer, PLATFORM, type ModelServer, type ModelServerOptions } from './server';
+export { registrySource, fixedSource, type AliasResolver, type ModelSource, type ServedVersion } from './model-source';
+export {
+  RecordLog,
+  listWindowObjects,
+  logPrefix,
+  readPredictionWindow,
+  readRecords,
+  type FeedbackRecord,
+  type LogKind,
+  type PredictionOutput,
+  type PredictionRecord,
+  type PredictionWindow,
+  type RecordLogOptions,
+  type RecordLogStats,
+  type WindowPrediction,
+} from './prediction-log';
+export { createServingMetrics, registerDriftGauge, DRIFT_GAUGE_NAME, type ServingErrorKind, type ServingMetrics } from './metrics';
+export { ServedModel, type LoadedModel, type RefreshResult } from './served-model';

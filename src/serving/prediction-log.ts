@@ -1,0 +1,341 @@
+/**
+ * The prediction log: every answered prediction, and every ground-truth label sent back as feedback,
+ * written to MinIO as gzip-compressed JSON lines partitioned by model and date:
+ *
+ *   predictions/<model>/date=YYYY-MM-DD/<ISO time of its first record>-<uuid>.jsonl.gz
+ *   feedback/<model>/date=YYYY-MM-DD/<ISO time of its first record>-<uuid>.jsonl.gz
+ *
+ * Appending never waits: records go into a bounded in-memory queue, and a full queue drops the record
+ * and counts the drop rather than slowing responses. Batches are written when the queue holds a batch or
+ * the flush interval passes, and `close()` writes everything still queued, so a clean shutdown loses no
+ * record that was appended. A failed write keeps its batch in the queue and is retried.
+ *
+ * `readPredictionWindow` reads a time window back, with feedback labels joined by prediction id: the
+ * monitor's input for drift and live metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { createGunzip, gzip } from 'node:zlib';
+import { FailureType, MlopsError } from '../errors';
+import type { Logger } from '../logger';
+import type { ArtifactStore, ObjectInfo } from '../storage/artifact-store';
+import { toStorageError } from '../storage/errors';
+import type { ServingMetrics } from './metrics';
+
+const gzipAsync = promisify(gzip);
+
+/** What a model answered for one row. */
+export interface PredictionOutput {
+  /** The most probable class (classification). */
+  label?: string;
+  /** Probability of each class (classification). */
+  probabilities?: Record<string, number>;
+  /** The predicted number (regression). */
+  value?: number;
+}
+
+/** One answered prediction, as logged. */
+export interface PredictionRecord {
+  /** The prediction's id: the request id, or `<request id>:<row>` when a request held several rows. */
+  id: string;
+  model: string;
+  version: number;
+  /** ISO time of the prediction. */
+  at: string;
+  /** The row's feature values as received (absent features as null). */
+  features: Record<string, unknown>;
+  output: PredictionOutput;
+}
+
+/** A ground-truth label for an earlier prediction. */
+export interface FeedbackRecord {
+  /** The id of the prediction it labels. */
+  id: string;
+  model: string;
+  label: string | number;
+  /** ISO time the feedback arrived. */
+  at: string;
+}
+
+/** The two logs, by the key prefix they write under. */
+export type LogKind = 'predictions' | 'feedback';
+
+/** Tuning of a log; the defaults suit thousands of predictions a second. */
+export interface RecordLogOptions {
+  /** Most records held in memory; past it, new records are dropped and counted (default 100,000). */
+  capacity?: number;
+  /** Records per written object at most; a full batch is written at once (default 2,000). */
+  batchSize?: number;
+  /** Longest a record waits before it is written, in ms (default 1,000). */
+  flushIntervalMs?: number;
+  /** How many times `close()` tries to write what is left before giving up (default 5). */
+  closeAttempts?: number;
+}
+
+/** Counts of a log, for metrics and for the summary `close()` returns. */
+export interface RecordLogStats {
+  /** Records appended and kept. */
+  appended: number;
+  /** Records written to MinIO. */
+  written: number;
+  /** Records refused because the queue was full. */
+  dropped: number;
+  /** Records still queued (after `close()`: those that could not be written). */
+  queued: number;
+  /** Objects written. */
+  objects: number;
+}
+
+/** Records yielded between two yields to the event loop while a batch is serialised. */
+const SERIALISE_CHUNK = 250;
+
+/** A bounded, never-blocking queue of records that flushes itself to MinIO in gzip JSON-lines batches. */
+export class RecordLog<T extends { model: string; at: string }> {
+  private queue: T[] = [];
+  private flushing?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private closed?: Promise<RecordLogStats>;
+  private readonly stats = { appended: 0, written: 0, dropped: 0, objects: 0 };
+  private readonly capacity: number;
+  private readonly batchSize: number;
+  private readonly closeAttempts: number;
+  private readonly metricLabels: { log: LogKind };
+
+  constructor(
+    private readonly store: ArtifactStore,
+    readonly kind: LogKind,
+    options: RecordLogOptions = {},
+    private readonly metrics?: ServingMetrics,
+    private readonly logger?: Logger,
+  ) {
+    this.capacity = positive('capacity', options.capacity ?? 100_000);
+    this.batchSize = positive('batchSize', options.batchSize ?? 2_000);
+    this.closeAttempts = positive('closeAttempts', options.closeAttempts ?? 5);
+    const interval = positive('flushIntervalMs', options.flushIntervalMs ?? 1_000);
+    this.metricLabels = { log: kind };
+    this.timer = setInterval(() => void this.flush().catch(() => undefined), interval);
+    this.timer.unref();
+  }
+
+  /** Queues a record without waiting; false when the queue is full (or the log closed) and the record was dropped. */
+  append(record: T): boolean {
+    if (this.queue.length >= this.capacity || this.closed) {
+      this.stats.dropped += 1;
+      this.metrics?.logDropped.inc(this.metricLabels);
+      return false;
+    }
+    this.queue.push(record);
+    this.stats.appended += 1;
+    if (this.queue.length >= this.batchSize && !this.flushing) void this.flush().catch(() => undefined);
+    return true;
+  }
+
+  /** Records waiting to be written. */
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  /** The log's counts so far. */
+  snapshot(): RecordLogStats {
+    return { ...this.stats, queued: this.queue.length };
+  }
+
+  /** Writes everything queued now (joining a write already under way); rejects when a write fails. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.queue.length === 0) return;
+    this.flushing = this.writeQueued().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  /**
+   * Stops accepting records and writes what is queued, retrying failed writes a few times. Resolves to
+   * the final counts; `queued` in them is what could not be written (and is logged as an error).
+   */
+  close(): Promise<RecordLogStats> {
+    this.closed ??= this.finish();
+    return this.closed;
+  }
+
+  private async finish(): Promise<RecordLogStats> {
+    clearInterval(this.timer);
+    for (let attempt = 1; attempt <= this.closeAttempts && this.queue.length > 0; attempt++) {
+      try {
+        await this.flush();
+      } catch {
+        await sleep(Math.min(200 * 2 ** (attempt - 1), 2_000));
+      }
+    }
+    const stats = this.snapshot();
+    if (stats.queued > 0) {
+      this.logger?.error({ log: this.kind, lost: stats.queued }, `${stats.queued} ${this.kind} records could not be written to MinIO before shutdown and are lost`);
+    }
+    return stats;
+  }
+
+  /** Writes the queue, a batch at a time; a batch leaves the queue only once it is stored. */
+  private async writeQueued(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.slice(0, this.batchSize);
+      try {
+        await this.writeBatch(batch);
+      } catch (err) {
+        this.metrics?.logFlushFailures.inc(this.metricLabels);
+        this.logger?.warn({ err, log: this.kind, records: batch.length }, `writing ${batch.length} ${this.kind} records to MinIO failed; they stay queued and are retried`);
+        throw err;
+      } finally {
+        this.metrics?.logQueueDepth.set(this.metricLabels, this.queue.length);
+      }
+      this.queue.splice(0, batch.length);
+      this.stats.written += batch.length;
+      this.metrics?.logWritten.inc(this.metricLabels, batch.length);
+      this.metrics?.logQueueDepth.set(this.metricLabels, this.queue.length);
+    }
+  }
+
+  /** One object per model and date in the batch. */
+  private async writeBatch(batch: T[]): Promise<void> {
+    const groups = new Map<string, T[]>();
+    for (const record of batch) {
+      const key = `${record.model}\n${record.at.slice(0, 10)}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = []));
+      group.push(record);
+    }
+    await this.store.ensureBucket();
+    for (const group of groups.values()) {
+      const { text, firstAt } = await serialise(group);
+      const body = await gzipAsync(text);
+      const key = `${logPrefix(this.kind, group[0]!.model)}date=${firstAt.slice(0, 10)}/${firstAt}-${randomUUID()}.jsonl.gz`;
+      try {
+        await this.store.client.putObject(this.store.bucket, key, body, body.length, { 'Content-Type': 'application/gzip' });
+      } catch (err) {
+        throw toStorageError(err, { op: `write ${this.kind} log`, bucket: this.store.bucket, key, endpoint: this.store.endpoint });
+      }
+      this.stats.objects += 1;
+    }
+  }
+}
+
+/** JSON lines of the records, yielding to the event loop between chunks so responses are not held up. */
+async function serialise<T extends { at: string }>(records: T[]): Promise<{ text: string; firstAt: string }> {
+  const parts: string[] = [];
+  let firstAt = records[0]!.at;
+  for (let i = 0; i < records.length; i += SERIALISE_CHUNK) {
+    if (i > 0) await new Promise((r) => setImmediate(r));
+    const end = Math.min(i + SERIALISE_CHUNK, records.length);
+    for (let j = i; j < end; j++) {
+      const r = records[j]!;
+      if (r.at < firstAt) firstAt = r.at;
+      parts.push(JSON.stringify(r));
+    }
+  }
+  return { text: `${parts.join('\n')}\n`, firstAt };
+}
+
+/** `predictions/<model>/` or `feedback/<model>/`. */
+export function logPrefix(kind: LogKind, model: string): string {
+  return `${kind}/${model}/`;
+}
+
+// ---- reading a window back ----
+
+/** A time window: `since` (inclusive, default: the beginning) to `until` (exclusive), as ISO times. */
+export interface PredictionWindow {
+  since?: string;
+  until: string;
+}
+
+/** A logged prediction, with the ground-truth label when feedback named it. */
+export interface WindowPrediction {
+  id: string;
+  model: string;
+  version: number;
+  at: string;
+  features: Record<string, unknown>;
+  output: PredictionOutput;
+  label?: string | number;
+}
+
+/**
+ * The log objects of a model that can hold records of the window, in time order: the date partitions
+ * the window touches, less objects whose first record is at or after `until`. With `openEnded`, every
+ * object from `since` on (feedback for a window may arrive after it).
+ */
+export async function listWindowObjects(store: ArtifactStore, model: string, window: PredictionWindow, kind: LogKind = 'predictions', openEnded = false): Promise<ObjectInfo[]> {
+  const { since, until } = normaliseWindow(window);
+  const prefix = logPrefix(kind, model);
+  const dates = (await store.listPrefixes(prefix))
+    .map((p) => /^date=(\d{4}-\d{2}-\d{2})$/.exec(p)?.[1])
+    .filter((d): d is string => d !== undefined && (!since || d >= since.slice(0, 10)) && (openEnded || d <= until.slice(0, 10)))
+    .sort();
+  const out: ObjectInfo[] = [];
+  for (const date of dates) {
+    for (const info of await store.list(`${prefix}date=${date}/`)) {
+      const firstAt = info.key.slice(info.key.lastIndexOf('/') + 1, info.key.lastIndexOf('/') + 25);
+      if (openEnded || firstAt < until) out.push(info);
+    }
+  }
+  return out;
+}
+
+/**
+ * The predictions of a model logged in `[since, until)`, with feedback labels joined by id (the latest
+ * label wins when an id got several). Feedback is read from `since` on, without an upper bound, since
+ * labels usually arrive after the prediction's window has closed.
+ */
+export async function* readPredictionWindow(store: ArtifactStore, model: string, window: PredictionWindow): AsyncIterable<WindowPrediction> {
+  const { since, until } = normaliseWindow(window);
+  const labels = new Map<string, { label: string | number; at: string }>();
+  for (const info of await listWindowObjects(store, model, { since, until }, 'feedback', true)) {
+    for await (const f of readRecords<FeedbackRecord>(store, info.key)) {
+      const seen = labels.get(f.id);
+      if (!seen || seen.at <= f.at) labels.set(f.id, { label: f.label, at: f.at });
+    }
+  }
+  for (const info of await listWindowObjects(store, model, { since, until })) {
+    for await (const p of readRecords<PredictionRecord>(store, info.key)) {
+      if ((since && p.at < since) || p.at >= until) continue;
+      const label = labels.get(p.id);
+      yield label ? { ...p, label: label.label } : p;
+    }
+  }
+}
+
+/** The records of one log object, streamed and decompressed. */
+export async function* readRecords<T>(store: ArtifactStore, key: string): AsyncIterable<T> {
+  const body = await store.openObject(store.bucket, key);
+  const lines = createInterface({ input: body.pipe(createGunzip()), crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const line of lines) {
+      n += 1;
+      if (line.length === 0) continue;
+      try {
+        yield JSON.parse(line) as T;
+      } catch (err) {
+        throw new MlopsError(FailureType.InvalidInput, `${store.uri(key)} line ${n} is not JSON (${(err as Error).message}); the log object is damaged.`, { key, line: n });
+      }
+    }
+  } finally {
+    body.destroy();
+  }
+}
+
+function normaliseWindow(window: PredictionWindow): { since?: string; until: string } {
+  return { since: window.since === undefined ? undefined : isoTime('since', window.since), until: isoTime('until', window.until) };
+}
+
+function isoTime(what: string, value: string): string {
+  const t = typeof value === 'string' ? Date.parse(value) : NaN;
+  if (Number.isNaN(t)) throw new MlopsError(FailureType.InvalidInput, `The window's ${what} must be an ISO 8601 time, got ${JSON.stringify(value)}.`, { [what]: value });
+  return new Date(t).toISOString();
+}
+
+function positive(what: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new MlopsError(FailureType.Configuration, `Prediction log ${what} must be a whole number from 1 up, got ${value}.`, { [what]: value });
+  return value;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

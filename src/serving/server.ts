@@ -1,0 +1,320 @@
+/**
+ * The model server: serves the version an alias (`production` by default) points at, for one or more
+ * models, over Open Inference Protocol v2 REST and the v1 `instances` format, with every prediction
+ * logged to MinIO and metrics for Prometheus.
+ *
+ *   GET  /v2/health/live, /v2/health/ready, /v2/models/{name}, /v2/models/{name}/ready
+ *   POST /v2/models/{name}/infer, /v2/models/{name}/versions/{v}/infer, /v2/models/{name}/feedback
+ *   POST /v1/models/{name}:predict
+ *   POST /admin/reload   GET /metrics
+ *
+ * Models load from the registry through a `ModelSource`, with every artifact checked against the digest
+ * the registry recorded. The alias is polled, and a moved alias is swapped in whole, so requests in
+ * flight finish on the version they started with.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { FailureType, MlopsError, isMlopsError } from '../errors';
+import type { Logger } from '../logger';
+import { predictRows } from '../ml/trainers';
+import type { ArtifactStore } from '../storage/artifact-store';
+import { assertName } from '../storage/names';
+import { createServingMetrics, type ServingErrorKind, type ServingMetrics } from './metrics';
+import type { ModelSource } from './model-source';
+import { RecordLog, type FeedbackRecord, type PredictionRecord, type RecordLogOptions, type RecordLogStats } from './prediction-log';
+import { clientId, featuresOf, objectBody, outputOf, v1Rows, v2Outputs, v2Rows } from './protocol';
+import { ServedModel, type RefreshResult } from './served-model';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pkg = require('../../package.json') as { version: string };
+
+/** The platform name in v2 model metadata. */
+export const PLATFORM = 'temporal-mlops';
+
+/** Everything `startModelServer` needs. */
+export interface ModelServerOptions {
+  /** Where model artifacts are read and the prediction log is written. */
+  store: ArtifactStore;
+  /** Resolves `alias` to a version for each model (the registry, through `registrySource`). */
+  source: ModelSource;
+  /** The models to serve, by registry name. */
+  models: string[];
+  /** The alias whose version is served (default `production`). */
+  alias?: string;
+  /** TCP port; 0 picks a free one (default 8080). */
+  port?: number;
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** How often the alias is checked for a move, in ms (default 5,000; 0 turns polling off). */
+  pollMs?: number;
+  logger: Logger;
+  /** Prediction and feedback log tuning, or false to log nothing (benchmarks only). */
+  predictionLog?: RecordLogOptions | false;
+  /** Largest request body in bytes (default 8 MiB). */
+  bodyLimit?: number;
+  /** Metrics to record into; a fresh registry by default. */
+  metrics?: ServingMetrics;
+}
+
+/** A running model server. */
+export interface ModelServer {
+  /** `http://host:port`. */
+  url: string;
+  server: FastifyInstance;
+  metrics: ServingMetrics;
+  /** The served models by name, with the version each serves in `current`. */
+  models: ReadonlyMap<string, ServedModel>;
+  /** The prediction log, unless logging is off. */
+  predictionLog?: RecordLog<PredictionRecord>;
+  feedbackLog?: RecordLog<FeedbackRecord>;
+  /** Checks every alias now (retrying refused artifacts) and swaps in what moved. */
+  reload(): Promise<RefreshResult[]>;
+  /**
+   * Stops polling, stops accepting requests, lets those in flight finish, then writes every queued
+   * log record. Resolves to the logs' final counts.
+   */
+  close(): Promise<{ predictions?: RecordLogStats; feedback?: RecordLogStats }>;
+}
+
+/** Starts a model server, loading each model's aliased version before it returns (a model that fails to load leaves the server not ready). */
+export async function startModelServer(options: ModelServerOptions): Promise<ModelServer> {
+  const alias = assertName('alias', options.alias ?? 'production');
+  if (options.models.length === 0) throw new MlopsError(FailureType.InvalidInput, 'Name at least one model to serve.');
+  const logger = options.logger;
+  const metrics = options.metrics ?? createServingMetrics();
+  const models = new Map<string, ServedModel>();
+  for (const name of options.models) {
+    assertName('model', name);
+    models.set(name, new ServedModel(name, alias, options.source, options.store, metrics, logger));
+  }
+  const logOptions = options.predictionLog;
+  const predictionLog = logOptions === false ? undefined : new RecordLog<PredictionRecord>(options.store, 'predictions', logOptions, metrics, logger);
+  const feedbackLog = logOptions === false ? undefined : new RecordLog<FeedbackRecord>(options.store, 'feedback', logOptions, metrics, logger);
+
+  const reload = () => Promise.all([...models.values()].map((m) => m.refresh(true)));
+  await Promise.all([...models.values()].map((m) => m.refresh()));
+
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024, return503OnClosing: true, forceCloseConnections: 'idle' });
+  const ctx: RouteContext = { models, metrics, predictionLog, feedbackLog, logger };
+  registerRoutes(app, ctx, reload);
+
+  const pollMs = options.pollMs ?? 5_000;
+  let poll: NodeJS.Timeout | undefined;
+  if (pollMs > 0) {
+    poll = setInterval(() => void Promise.all([...models.values()].map((m) => m.refresh())), pollMs);
+    poll.unref();
+  }
+
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await app.listen({ port: options.port ?? 8080, host });
+  } catch (err) {
+    clearInterval(poll);
+    await Promise.all([predictionLog?.close(), feedbackLog?.close()]);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'the port is in use: choose another with --port' : (err as Error).message;
+    throw new MlopsError(FailureType.Configuration, `Cannot listen on ${host}:${options.port ?? 8080}: ${why}.`, { host, port: options.port }, { cause: err });
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ url, models: options.models, alias, ready: isReady(models) }, `model server listening on ${url}`);
+
+  let closing: ReturnType<ModelServer['close']> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      clearInterval(poll);
+      await app.close();
+      const [predictions, feedback] = await Promise.all([predictionLog?.close(), feedbackLog?.close()]);
+      logger.info({ predictions, feedback }, 'model server closed');
+      return { predictions, feedback };
+    })();
+    return closing;
+  };
+  return { url, server: app, metrics, models, predictionLog, feedbackLog, reload, close };
+}
+
+interface RouteContext {
+  models: Map<string, ServedModel>;
+  metrics: ServingMetrics;
+  predictionLog?: RecordLog<PredictionRecord>;
+  feedbackLog?: RecordLog<FeedbackRecord>;
+  logger: Logger;
+}
+
+type NameParams = { Params: { name: string } };
+
+function isReady(models: Map<string, ServedModel>): boolean {
+  for (const m of models.values()) if (!m.current) return false;
+  return true;
+}
+
+function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => Promise<RefreshResult[]>): void {
+  const { metrics } = ctx;
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestDuration.observe({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `No route ${request.method} ${request.url}.` }));
+  // Fastify's own failures: unparseable JSON, a body over the limit, a wrong content type.
+  app.setErrorHandler(async (err: Error & { statusCode?: number }, request, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) ctx.logger.error({ err, url: request.url }, 'request failed');
+    metrics.errors.inc({ model: modelLabel(ctx, (request.params as { name?: string })?.name), kind: status === 500 ? 'internal' : 'invalid_input' });
+    return reply.code(status).send({ error: status === 500 ? 'Internal error; the server log has the details.' : err.message });
+  });
+
+  app.get('/v2/health/live', async () => ({ live: true }));
+  app.get('/v2/health/ready', async (_request, reply) => {
+    const ready = isReady(ctx.models);
+    return reply.code(ready ? 200 : 503).send({ ready, models: [...ctx.models.values()].map((m) => ({ name: m.name, version: m.current?.version ?? null })) });
+  });
+  app.get('/v2', async () => ({ name: PLATFORM, version: pkg.version, extensions: ['feedback', 'v1-predict'] }));
+
+  app.get<NameParams>('/v2/models/:name', async (request, reply) => metadata(ctx, reply, request.params.name));
+  app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version', async (request, reply) => metadata(ctx, reply, request.params.name, request.params.version));
+  app.get<NameParams>('/v2/models/:name/ready', async (request, reply) => {
+    const served = lookup(ctx, request.params.name);
+    return reply.code(served.current ? 200 : 503).send({ name: served.name, ready: Boolean(served.current) });
+  });
+
+  app.post<NameParams>('/v2/models/:name/infer', async (request, reply) => infer(ctx, reply, request.params.name, request.body));
+  app.post<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/infer', async (request, reply) =>
+    infer(ctx, reply, request.params.name, request.body, request.params.version),
+  );
+  app.post<NameParams>('/v1/models/:name', async (request, reply) => {
+    // The v1 path is /v1/models/<name>:predict; the router sees "<name>:predict" as one segment.
+    const m = /^(.+):predict$/.exec(request.params.name);
+    if (!m) return reply.code(404).send({ error: `No route POST ${request.url}; predict with POST /v1/models/<name>:predict.` });
+    return predictV1(ctx, reply, m[1]!, request.body);
+  });
+  app.post<NameParams>('/v2/models/:name/feedback', async (request, reply) => feedback(ctx, reply, request.params.name, request.body));
+
+  app.post('/admin/reload', async () => ({ models: await reload() }));
+  app.get('/metrics', async (_request, reply) => {
+    if (ctx.predictionLog) metrics.logQueueDepth.set({ log: 'predictions' }, ctx.predictionLog.depth);
+    if (ctx.feedbackLog) metrics.logQueueDepth.set({ log: 'feedback' }, ctx.feedbackLog.depth);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}
+
+/** The served model of that name, or a 404 naming the ones served. */
+function lookup(ctx: RouteContext, name: string): ServedModel {
+  const served = ctx.models.get(name);
+  if (!served) {
+    throw new MlopsError(FailureType.NotFound, `Model "${name}" is not served here; this server serves ${[...ctx.models.keys()].join(', ')}.`, { model: name });
+  }
+  return served;
+}
+
+/** The version a request may use: the one in service, which must match a version named in the path. */
+function inService(served: ServedModel, version?: string) {
+  const loaded = served.current;
+  if (!loaded) throw new MlopsError(FailureType.Unavailable, `Model "${served.name}" is not loaded yet (alias "${served.alias}" has no loadable version); see /v2/health/ready.`, { model: served.name });
+  if (version !== undefined && version !== String(loaded.version)) {
+    throw new MlopsError(FailureType.NotFound, `Model "${served.name}" version ${version} is not served; version ${loaded.version} is (alias "${served.alias}").`, { model: served.name, version });
+  }
+  return loaded;
+}
+
+async function metadata(ctx: RouteContext, reply: FastifyReply, name: string, version?: string) {
+  try {
+    const served = lookup(ctx, name);
+    const loaded = inService(served, version);
+    return reply.send({
+      name,
+      versions: [String(loaded.version)],
+      platform: PLATFORM,
+      inputs: loaded.inputs,
+      outputs: loaded.outputs,
+      parameters: { alias: loaded.alias, version: loaded.version, task: loaded.model.task, kind: loaded.model.kind, classes: loaded.model.classes, sha256: loaded.artifact.sha256, loadedAt: loaded.loadedAt },
+    });
+  } catch (err) {
+    return fail(ctx, reply, name, err);
+  }
+}
+
+async function infer(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown, version?: string) {
+  try {
+    const served = lookup(ctx, name);
+    const loaded = inService(served, version);
+    const body = objectBody(rawBody, 'a v2 inference request {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
+    const id = clientId(body) ?? randomUUID();
+    const rows = v2Rows(loaded, body);
+    const preds = predictRows(loaded.model, rows);
+    const outputs = v2Outputs(loaded, preds, rows.length, body.outputs);
+    record(ctx, loaded, id, rows, (i) => outputOf(loaded, preds, i));
+    return reply.send({ model_name: name, model_version: String(loaded.version), id, outputs });
+  } catch (err) {
+    return fail(ctx, reply, name, err);
+  }
+}
+
+async function predictV1(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown) {
+  try {
+    const served = lookup(ctx, name);
+    const loaded = inService(served);
+    const body = objectBody(rawBody, 'a v1 prediction request {"instances": [{feature: value, ...}, ...]}');
+    const id = clientId(body) ?? randomUUID();
+    const rows = v1Rows(body);
+    const preds = predictRows(loaded.model, rows);
+    const predictions = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) predictions[i] = outputOf(loaded, preds, i);
+    record(ctx, loaded, id, rows, (i) => predictions[i]);
+    return reply.send({ predictions, model_version: loaded.version, id });
+  } catch (err) {
+    return fail(ctx, reply, name, err);
+  }
+}
+
+/** Counts the rows and queues them for the prediction log (never waits). */
+function record(ctx: RouteContext, loaded: NonNullable<ServedModel['current']>, id: string, rows: Record<string, unknown>[], output: (i: number) => PredictionRecord['output']): void {
+  ctx.metrics.predictions.inc({ model: loaded.name, version: String(loaded.version) }, rows.length);
+  const log = ctx.predictionLog;
+  if (!log) return;
+  const at = new Date().toISOString();
+  const single = rows.length === 1;
+  for (let i = 0; i < rows.length; i++) {
+    log.append({ id: single ? id : `${id}:${i}`, model: loaded.name, version: loaded.version, at, features: featuresOf(loaded, rows[i]!), output: output(i) });
+  }
+}
+
+async function feedback(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown) {
+  try {
+    const served = lookup(ctx, name);
+    const body = objectBody(rawBody, 'feedback {"id": "<prediction id>", "label": <true label>}');
+    const id = clientId(body);
+    if (!id) throw new MlopsError(FailureType.InvalidInput, 'Feedback needs "id": the id of the prediction it labels.');
+    const label = body.label;
+    if (!(typeof label === 'string' && label.length > 0) && !(typeof label === 'number' && Number.isFinite(label))) {
+      throw new MlopsError(FailureType.InvalidInput, `Feedback needs "label": the true class (a string) or value (a number), got ${JSON.stringify(label)}.`, { field: 'label' });
+    }
+    if (!ctx.feedbackLog) throw new MlopsError(FailureType.Unavailable, 'This server runs without a prediction log, so feedback cannot be recorded.');
+    if (!ctx.feedbackLog.append({ id, model: served.name, label, at: new Date().toISOString() })) {
+      throw new MlopsError(FailureType.Unavailable, 'The feedback queue is full (the server is overloaded or MinIO is unreachable); send it again later.');
+    }
+    return reply.code(202).send({ id, accepted: true });
+  } catch (err) {
+    return fail(ctx, reply, name, err);
+  }
+}
+
+const STATUS: Partial<Record<string, [number, ServingErrorKind]>> = {
+  [FailureType.InvalidInput]: [400, 'invalid_input'],
+  [FailureType.NotFound]: [404, 'not_found'],
+  [FailureType.Unavailable]: [503, 'unavailable'],
+};
+
+/** Sends an error as `{"error": message}` with the status its failure type maps to, and counts it. */
+function fail(ctx: RouteContext, reply: FastifyReply, name: string, err: unknown) {
+  const [status, kind] = (isMlopsError(err) && STATUS[err.type]) || [500, 'internal' as const];
+  const served = ctx.models.get(name);
+  if (status === 500) ctx.logger.error({ err, model: name }, 'request failed');
+  ctx.metrics.errors.inc({ model: modelLabel(ctx, name), kind: kind === 'unavailable' && served && !served.current ? 'not_ready' : kind });
+  return reply.code(status).send({ error: status === 500 ? 'Internal error; the server log has the details.' : (err as Error).message });
+}
+
+/** A model label bounded to the served names, so unknown names in URLs cannot grow the metric's series. */
+function modelLabel(ctx: RouteContext, name: string | undefined): string {
+  return name !== undefined && ctx.models.has(name) ? name : '(other)';
+}

@@ -1,0 +1,82 @@
+/** `mlops serve`: the model server for the aliased version of one or more models, until SIGTERM or SIGINT. */
+import type { Command } from 'commander';
+import pino from 'pino';
+import { loadConfig } from '../config';
+import { createLogger } from '../logger';
+import { registrySource, startModelServer } from '../serving';
+import { durationMs } from '../spec/pipeline';
+import { createStorage } from '../storage';
+import { emit, UsageError } from './output';
+
+type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
+
+interface ServeOptions {
+  model: string[];
+  alias: string;
+  port: string;
+  host: string;
+  poll: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Parses --poll: a duration such as 5s or 500ms, or 0 / off for no polling. */
+function pollMs(text: string): number {
+  if (text === '0' || text === 'off') return 0;
+  try {
+    return durationMs(text);
+  } catch (err) {
+    throw new UsageError(`--poll: ${(err as Error).message}, or 0 to turn polling off`);
+  }
+}
+
+function portNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be a port number 0-65535 (0 picks a free one), got "${text}"`);
+  return n;
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+function shutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(signal);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
+
+/** Registers the `serve` command. */
+export function registerServe(program: Command, run: Runner): void {
+  program
+    .command('serve')
+    .description("Serve models over Open Inference Protocol v2 and v1 predict: each model's aliased version from the registry, swapped in when the alias moves, every prediction logged to MinIO")
+    .requiredOption('--model <name>', 'a model to serve (repeat for several)', collect, [])
+    .option('--alias <alias>', 'the alias whose version is served', 'production')
+    .option('--port <port>', 'TCP port (0 picks a free one)', '8080')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--poll <duration>', 'how often to check the alias for a move (0 turns polling off)', '5s')
+    .option('--json', 'print {"url", "models", "alias", "ready"} as JSON once listening; logs go to stderr')
+    .action(
+      run(async (json, opts: ServeOptions) => {
+        if (opts.model.length === 0) throw new UsageError('name a model to serve with --model <name>');
+        const port = portNumber(opts.port);
+        const poll = pollMs(opts.poll);
+        const config = loadConfig();
+        const logger = json ? createLogger(config.log, pino.destination(2)) : createLogger(config.log);
+        const { store, registry } = createStorage(config.minio);
+        const signal = shutdownSignal();
+        const server = await startModelServer({ store, source: registrySource(registry), models: opts.model, alias: opts.alias, port, host: opts.host, pollMs: poll, logger });
+        const ready = [...server.models.values()].every((m) => m.current);
+        const versions = [...server.models.values()].map((m) => `${m.name} v${m.current?.version ?? '(not loaded)'}`).join(', ');
+        emit(json, { url: server.url, models: opts.model, alias: opts.alias, ready }, `Serving ${versions} (alias "${opts.alias}") on ${server.url}\n  POST ${server.url}/v2/models/<name>/infer\n  POST ${server.url}/v1/models/<name>:predict\n  GET  ${server.url}/metrics\nStop with Ctrl-C.`);
+        const received = await signal;
+        logger.info({ signal: received }, 'shutting down: finishing requests in flight and writing the prediction log');
+        const { predictions } = await server.close();
+        if (!json) process.stdout.write(`Stopped; ${predictions?.written ?? 0} predictions logged, ${predictions?.dropped ?? 0} dropped, ${predictions?.queued ?? 0} lost.\n`);
+      }),
+    );
+}

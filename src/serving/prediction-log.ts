@@ -234,6 +234,19 @@ async function serialise<T extends { at: string }>(records: T[]): Promise<{ text
   return { text: `${parts.join('\n')}\n`, firstAt };
 }
 
+let isoMs = 0;
+let isoText = new Date(0).toISOString();
+
+/** The current time as ISO text, formatted at most once per millisecond (it is stamped on every prediction). */
+export function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
 /** `predictions/<model>/` or `feedback/<model>/`. */
 export function logPrefix(kind: LogKind, model: string): string {
   return `${kind}/${model}/`;

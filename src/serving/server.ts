@@ -21,7 +21,7 @@ import type { ArtifactStore } from '../storage/artifact-store';
 import { assertName } from '../storage/names';
 import { createServingMetrics, type ServingErrorKind, type ServingMetrics } from './metrics';
 import type { ModelSource } from './model-source';
-import { RecordLog, type FeedbackRecord, type PredictionRecord, type RecordLogOptions, type RecordLogStats } from './prediction-log';
+import { RecordLog, nowIso, type FeedbackRecord, type PredictionRecord, type RecordLogOptions, type RecordLogStats } from './prediction-log';
 import { clientId, featuresOf, objectBody, outputOf, v1Rows, v2Outputs, v2Rows } from './protocol';
 import { ServedModel, type RefreshResult } from './served-model';
 
@@ -272,7 +272,7 @@ function record(ctx: RouteContext, loaded: NonNullable<ServedModel['current']>, 
   ctx.metrics.predictions.inc({ model: loaded.name, version: String(loaded.version) }, rows.length);
   const log = ctx.predictionLog;
   if (!log) return;
-  const at = new Date().toISOString();
+  const at = nowIso();
   const single = rows.length === 1;
   for (let i = 0; i < rows.length; i++) {
     log.append({ id: single ? id : `${id}:${i}`, model: loaded.name, version: loaded.version, at, features: featuresOf(loaded, rows[i]!), output: output(i) });
@@ -290,7 +290,7 @@ async function feedback(ctx: RouteContext, reply: FastifyReply, name: string, ra
       throw new MlopsError(FailureType.InvalidInput, `Feedback needs "label": the true class (a string) or value (a number), got ${JSON.stringify(label)}.`, { field: 'label' });
     }
     if (!ctx.feedbackLog) throw new MlopsError(FailureType.Unavailable, 'This server runs without a prediction log, so feedback cannot be recorded.');
-    if (!ctx.feedbackLog.append({ id, model: served.name, label, at: new Date().toISOString() })) {
+    if (!ctx.feedbackLog.append({ id, model: served.name, label, at: nowIso() })) {
       throw new MlopsError(FailureType.Unavailable, 'The feedback queue is full (the server is overloaded or MinIO is unreachable); send it again later.');
     }
     return reply.code(202).send({ id, accepted: true });

@@ -63,34 +63,41 @@ function featureThresholds(col: Float64Array, rows: Uint32Array | undefined, max
 
 /**
  * Maps the inputs to bins, row-major (`rowCount × featureCount` bytes), the layout histogram building reads
- * one row at a time.
+ * one row at a time. Writes into `out` when given (e.g. shared memory for worker threads).
  */
-export function binRows(binner: Binner, columns: Float64Array[]): Uint8Array {
+export function binRows(binner: Binner, columns: Float64Array[], out?: Uint8Array): Uint8Array {
   const F = columns.length;
   const n = F > 0 ? columns[0].length : 0;
-  const out = new Uint8Array(n * F);
+  const binned = out ?? new Uint8Array(n * F);
+  // Thresholds padded with +Infinity to 256 entries make the search a fixed eight halvings.
+  const padded = binner.thresholds.map((thr) => {
+    const p = new Float64Array(256).fill(Infinity);
+    p.set(thr);
+    return p;
+  });
   for (let f = 0; f < F; f++) {
-    const thr = binner.thresholds[f];
+    const thr = padded[f];
     const col = columns[f];
-    const last = thr.length;
     for (let i = 0, o = f; i < n; i++, o += F) {
       const v = col[i];
       if (v !== v) {
-        out[o] = MISSING_BIN;
+        binned[o] = MISSING_BIN;
         continue;
       }
-      // The number of thresholds strictly below v (binary search).
-      let lo = 0;
-      let hi = last;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (thr[mid] < v) lo = mid + 1;
-        else hi = mid;
-      }
-      out[o] = lo;
+      // The number of thresholds strictly below v.
+      let pos = 0;
+      if (thr[pos + 127] < v) pos += 128;
+      if (thr[pos + 63] < v) pos += 64;
+      if (thr[pos + 31] < v) pos += 32;
+      if (thr[pos + 15] < v) pos += 16;
+      if (thr[pos + 7] < v) pos += 8;
+      if (thr[pos + 3] < v) pos += 4;
+      if (thr[pos + 1] < v) pos += 2;
+      if (thr[pos] < v) pos += 1;
+      binned[o] = pos;
     }
   }
-  return out;
+  return binned;
 }
 
 function sampleWithoutReplacement(n: number, k: number, rng: Rng): Uint32Array {

@@ -10,6 +10,7 @@
  * they go to the child with more rows, so predictions on data with missing values stay sensible.
  */
 import { BINS_PER_FEATURE, MISSING_BIN } from './binning';
+import { FEATURE_STRIDE, HistogramBuilder, SLOT } from './histograms';
 
 /** The settings that shape a tree. */
 export interface GrowerSettings {
@@ -37,8 +38,8 @@ export interface Tree {
 
 /** Below this sum of hessians a child is not worth creating (scikit-learn's `min_hessian_to_split`). */
 const MIN_HESSIAN = 1e-3;
-const SLOT = 3; // per bin: sum of gradients, sum of hessians, count
-const FEATURE_STRIDE = BINS_PER_FEATURE * SLOT;
+/** Histograms are large (6 KB per feature); at most this much memory holds them at once. */
+const HISTOGRAM_MEMORY = 256 * 1024 * 1024;
 
 interface Split {
   gain: number;
@@ -57,7 +58,8 @@ interface Node {
   depth: number;
   sumG: number;
   sumH: number;
-  hist: Float64Array | null;
+  /** Offset of the node's histogram in the builder's pool, while it has one. */
+  hist: number | null;
   split: Split | null;
 }
 
@@ -73,38 +75,60 @@ export class TreeGrower {
   /** Row indices, grouped by node as the tree grows: each leaf owns a contiguous range. */
   readonly rows: Uint32Array;
   private readonly scratch: Uint32Array;
-  private readonly pool: Float64Array[] = [];
+  private readonly columns: Uint8Array;
+  private readonly builder: HistogramBuilder;
+  private readonly pool: Float64Array;
   private readonly F: number;
 
+  /** `binned` is row-major (`rowCount × features`); with `threads` > 1 it must live in shared memory. */
   constructor(
     private readonly binned: Uint8Array,
     private readonly rowCount: number,
     private readonly realBins: Int32Array,
     private readonly thresholds: Float64Array[],
     private readonly settings: GrowerSettings,
+    threads = 1,
   ) {
     this.F = realBins.length;
-    this.rows = new Uint32Array(rowCount);
+    // Every open leaf keeps its histogram until it is split, plus two for the node being split.
+    const leaves = Math.min(settings.maxLeafNodes, 2 ** Math.min(settings.maxDepth, 30), Math.floor(rowCount / settings.minSamplesLeaf) + 1);
+    const affordable = Math.max(8, Math.floor(HISTOGRAM_MEMORY / (8 * this.F * FEATURE_STRIDE)));
+    this.builder = new HistogramBuilder(binned, rowCount, this.F, Math.min(leaves + 2, affordable), threads);
+    this.rows = this.builder.rows;
+    this.pool = this.builder.pool;
     this.scratch = new Uint32Array(rowCount);
+    // Partitioning reads one feature of many rows: a column-major copy keeps those reads close together.
+    this.columns = new Uint8Array(rowCount * this.F);
+    for (let i = 0, o = 0; i < rowCount; i++) for (let f = 0; f < this.F; f++, o++) this.columns[f * rowCount + i] = binned[o];
+  }
+
+  /** Releases the worker threads, if any. */
+  close(): void {
+    this.builder.close();
   }
 
   /** Grows one tree for the given gradients and hessians (both `rowCount` long). */
   grow(g: Float64Array, h: Float64Array): { tree: Tree; leaves: LeafRows[] } {
     const s = this.settings;
-    for (let i = 0; i < this.rowCount; i++) this.rows[i] = i;
+    const gh = this.builder.gh;
+    for (let i = 0; i < this.rowCount; i++) {
+      this.rows[i] = i;
+      gh[2 * i] = g[i];
+      gh[2 * i + 1] = h[i];
+    }
     const nodes: Node[] = [];
-    const root: Node = { id: 0, start: 0, end: this.rowCount, depth: 0, sumG: 0, sumH: 0, hist: this.take(), split: null };
+    const root: Node = { id: 0, start: 0, end: this.rowCount, depth: 0, sumG: 0, sumH: 0, hist: this.builder.take()!, split: null };
     nodes.push(root);
-    this.buildRootHistogram(root.hist!, g, h);
+    this.builder.build(root.hist!, 0, this.rowCount, true);
     [root.sumG, root.sumH] = this.sumsOf(root.hist!);
-    this.findSplit(root);
-
-    const open: Node[] = root.split ? [root] : [];
+    const open: Node[] = [];
+    if (this.findSplit(root)) open.push(root);
+    else this.release(root);
     const children = new Map<number, [Node, Node]>();
     let leafCount = 1;
     while (open.length > 0 && leafCount < s.maxLeafNodes) {
       const node = popBest(open);
-      const [left, right] = this.splitNode(node, nodes.length, g, h);
+      const [left, right] = this.splitNode(node, nodes.length);
       nodes.push(left, right);
       children.set(node.id, [left, right]);
       leafCount++;
@@ -150,17 +174,17 @@ export class TreeGrower {
   }
 
   /** Partitions the node's rows (stable), builds the smaller child's histogram and derives the larger's. */
-  private splitNode(node: Node, nextId: number, g: Float64Array, h: Float64Array): [Node, Node] {
+  private splitNode(node: Node, nextId: number): [Node, Node] {
     const split = node.split!;
-    const { binned, rows, scratch, F } = this;
-    const f = split.feature;
+    const { rows, scratch } = this;
+    const column = this.columns.subarray(split.feature * this.rowCount, (split.feature + 1) * this.rowCount);
     const b = split.bin;
     const missingLeft = split.missingLeft;
     let nl = node.start;
     let nr = 0;
     for (let k = node.start; k < node.end; k++) {
       const i = rows[k];
-      const v = binned[i * F + f];
+      const v = column[i];
       if (v === MISSING_BIN ? missingLeft : v <= b) rows[nl++] = i;
       else scratch[nr++] = i;
     }
@@ -168,20 +192,22 @@ export class TreeGrower {
     const depth = node.depth + 1;
     const left: Node = { id: nextId, start: node.start, end: nl, depth, sumG: split.leftG, sumH: split.leftH, hist: null, split: null };
     const right: Node = { id: nextId + 1, start: nl, end: node.end, depth, sumG: node.sumG - split.leftG, sumH: node.sumH - split.leftH, hist: null, split: null };
-    const parentHist = node.hist!;
+    const parent = node.hist!;
     node.hist = null;
     const canSplit = (c: Node) => c.end - c.start >= 2 * this.settings.minSamplesLeaf && c.depth < this.settings.maxDepth;
-    if (!canSplit(left) && !canSplit(right)) {
-      this.release({ ...node, hist: parentHist });
+    const small = left.end - left.start <= right.end - right.start ? left : right;
+    const large = small === left ? right : left;
+    const slot = canSplit(left) || canSplit(right) ? this.builder.take() : undefined;
+    if (slot === undefined) {
+      // Neither child can split (or, rarely, histogram memory ran out): both stay leaves.
+      this.builder.release(parent);
       return [left, right];
     }
-    const [small, large] = left.end - left.start <= right.end - right.start ? [left, right] : [right, left];
-    small.hist = this.take();
-    this.buildHistogram(small.hist, small.start, small.end, g, h);
-    const big = parentHist;
-    const sh = small.hist;
-    for (let j = 0; j < big.length; j++) big[j] -= sh[j];
-    large.hist = big;
+    this.builder.build(slot, small.start, small.end, false);
+    const pool = this.pool;
+    for (let j = 0, len = this.F * FEATURE_STRIDE; j < len; j++) pool[parent + j] -= pool[slot + j];
+    small.hist = slot;
+    large.hist = parent;
     return [left, right];
   }
 
@@ -189,8 +215,9 @@ export class TreeGrower {
   private findSplit(node: Node): boolean {
     const s = this.settings;
     const count = node.end - node.start;
-    if (!node.hist || count < 2 * s.minSamplesLeaf || node.depth >= s.maxDepth) return false;
-    const hist = node.hist;
+    if (node.hist === null || count < 2 * s.minSamplesLeaf || node.depth >= s.maxDepth) return false;
+    const hist = this.pool;
+    const nodeBase = node.hist;
     const l2 = s.l2Regularization;
     const minLeaf = s.minSamplesLeaf;
     const G = node.sumG;
@@ -199,7 +226,7 @@ export class TreeGrower {
     let best: Split | null = null;
     let bestGain = 0;
     for (let f = 0; f < this.F; f++) {
-      const base = f * FEATURE_STRIDE;
+      const base = nodeBase + f * FEATURE_STRIDE;
       const nb = this.realBins[f];
       const mo = base + MISSING_BIN * SLOT;
       const missG = hist[mo];
@@ -253,58 +280,19 @@ export class TreeGrower {
     return best !== null;
   }
 
-  private buildRootHistogram(hist: Float64Array, g: Float64Array, h: Float64Array): void {
-    const { binned, F, rowCount } = this;
-    for (let i = 0, row = 0; i < rowCount; i++, row += F) {
-      const gi = g[i];
-      const hi = h[i];
-      for (let f = 0, base = 0; f < F; f++, base += FEATURE_STRIDE) {
-        const o = base + binned[row + f] * SLOT;
-        hist[o] += gi;
-        hist[o + 1] += hi;
-        hist[o + 2] += 1;
-      }
-    }
-  }
-
-  private buildHistogram(hist: Float64Array, start: number, end: number, g: Float64Array, h: Float64Array): void {
-    const { binned, F, rows } = this;
-    for (let k = start; k < end; k++) {
-      const i = rows[k];
-      const gi = g[i];
-      const hi = h[i];
-      const row = i * F;
-      for (let f = 0, base = 0; f < F; f++, base += FEATURE_STRIDE) {
-        const o = base + binned[row + f] * SLOT;
-        hist[o] += gi;
-        hist[o + 1] += hi;
-        hist[o + 2] += 1;
-      }
-    }
-  }
-
   /** The node's sums of gradients and hessians, read from the first feature's histogram (every row is in it). */
-  private sumsOf(hist: Float64Array): [number, number] {
+  private sumsOf(offset: number): [number, number] {
     let sg = 0;
     let sh = 0;
     for (let b = 0; b < BINS_PER_FEATURE; b++) {
-      sg += hist[b * SLOT];
-      sh += hist[b * SLOT + 1];
+      sg += this.pool[offset + b * SLOT];
+      sh += this.pool[offset + b * SLOT + 1];
     }
     return [sg, sh];
   }
 
-  private take(): Float64Array {
-    const hist = this.pool.pop();
-    if (hist) {
-      hist.fill(0);
-      return hist;
-    }
-    return new Float64Array(this.F * FEATURE_STRIDE);
-  }
-
   private release(node: Node): void {
-    if (node.hist) this.pool.push(node.hist);
+    if (node.hist !== null) this.builder.release(node.hist);
     node.hist = null;
   }
 }

@@ -18,6 +18,7 @@ import { TrainingLoop, checkTrainInput, classTarget, loadCheckpoint, numericTarg
 import { MODEL_FORMAT, type GbdtModel, type TrainInput } from '../model';
 import { binRows, fitBinner } from './binning';
 import { TreeGrower, predictBinned, predictRaw, type Tree } from './grower';
+import { allocateBinned, histogramThreads } from './histograms';
 
 /** The hyperparameters of `gbdt`, with scikit-learn's defaults. */
 export const gbdtParamsSchema = z
@@ -63,28 +64,71 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
   const preprocessing = fitPreprocessing(input.train, schema, TREE_PREPROCESSING);
   const target = readTarget(input);
   const loss = makeLoss(target.classes.length, schema.task);
-  const K = loss.K;
 
   const all = transformFrame(preprocessing, input.train).columns;
   const useEarlyStopping = params.earlyStopping === 'auto' ? input.train.rowCount > AUTO_EARLY_STOPPING_ROWS : params.earlyStopping;
   const sets = holdOut(input, params, useEarlyStopping, all, target, preprocessing, rng);
-  const { trainCols, yTrain, valCols, yVal } = sets;
-  const n = yTrain.length;
-  const nv = yVal?.length ?? 0;
-  const F = trainCols.length;
+  const n = sets.yTrain.length;
+  const F = sets.trainCols.length;
 
-  const binner = fitBinner(trainCols, params.maxBins, rng);
-  const binned = binRows(binner, trainCols);
-  const valBinned = valCols ? binRows(binner, valCols) : undefined;
+  const binner = fitBinner(sets.trainCols, params.maxBins, rng);
+  const threads = histogramThreads(n, F);
+  const binned = binRows(binner, sets.trainCols, allocateBinned(n * F, threads));
+  const valBinned = sets.valCols ? binRows(binner, sets.valCols) : undefined;
   const realBins = Int32Array.from(binner.thresholds, (t) => t.length + 1);
-  const grower = new TreeGrower(binned, n, realBins, binner.thresholds, {
+  const settings = {
     maxLeafNodes: params.maxLeafNodes ?? Number.MAX_SAFE_INTEGER,
     maxDepth: params.maxDepth ?? Infinity,
     minSamplesLeaf: params.minSamplesLeaf,
     l2Regularization: params.l2Regularization,
     learningRate: params.learningRate,
-  });
+  };
+  const grower = new TreeGrower(binned, n, realBins, binner.thresholds, settings, threads);
+  let fitted: Boosted;
+  try {
+    fitted = await boost({ input, params, loss, grower, binned, F, yTrain: sets.yTrain, valBinned, yVal: sets.yVal });
+  } finally {
+    grower.close();
+  }
+  return {
+    format: MODEL_FORMAT,
+    kind: 'gbdt',
+    task: schema.task,
+    schema,
+    classes: target.classes,
+    preprocessing,
+    params,
+    training: { rows: input.train.rowCount, iterations: fitted.iterations, seed: input.seed, converged: fitted.stopped, validationRows: sets.yVal?.length ?? 0 },
+    baseline: fitted.baseline,
+    treesPerIteration: loss.K,
+    trees: fitted.trees.map(({ bin: _bin, ...tree }) => tree),
+  };
+}
 
+interface BoostInput {
+  input: TrainInput;
+  params: GbdtParams;
+  loss: Loss;
+  grower: TreeGrower;
+  binned: Uint8Array;
+  F: number;
+  yTrain: Float64Array;
+  valBinned?: Uint8Array;
+  yVal?: Float64Array;
+}
+
+interface Boosted {
+  baseline: number[];
+  trees: Tree[];
+  iterations: number;
+  stopped: boolean;
+}
+
+/** The boosting rounds, resumed from a checkpoint when there is one. */
+async function boost({ input, params, loss, grower, binned, F, yTrain, valBinned, yVal }: BoostInput): Promise<Boosted> {
+  const K = loss.K;
+  const n = yTrain.length;
+  const nv = yVal?.length ?? 0;
   const baseline = loss.baseline(yTrain);
   const raw = new Float64Array(n * K);
   const rawVal = new Float64Array(nv * K);
@@ -130,20 +174,7 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
     await loop.maybeCheckpoint(iteration, (): GbdtCheckpoint => ({ fingerprint, iteration, trees: trees.slice(), scores: scores.slice(), stopped }));
   }
   await loop.progress(1, `fitted ${iteration} iterations`);
-
-  return {
-    format: MODEL_FORMAT,
-    kind: 'gbdt',
-    task: schema.task,
-    schema,
-    classes: target.classes,
-    preprocessing,
-    params,
-    training: { rows: input.train.rowCount, iterations: iteration, seed: input.seed, converged: stopped, validationRows: nv },
-    baseline,
-    treesPerIteration: K,
-    trees: trees.map(({ bin: _bin, ...tree }) => tree),
-  };
+  return { baseline, trees, iterations: iteration, stopped };
 }
 
 /** Raw scores of a gbdt model for preprocessed input columns: `rowCount × treesPerIteration`, class-major. */

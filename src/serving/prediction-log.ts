@@ -21,6 +21,7 @@ import { FailureType, MlopsError } from '../errors';
 import type { Logger } from '../logger';
 import type { ArtifactStore, ObjectInfo } from '../storage/artifact-store';
 import { toStorageError } from '../storage/errors';
+import { assertName } from '../storage/names';
 import type { ServingMetrics } from './metrics';
 
 const gzipAsync = promisify(gzip);
@@ -278,7 +279,7 @@ export interface WindowPrediction {
  */
 export async function listWindowObjects(store: ArtifactStore, model: string, window: PredictionWindow, kind: LogKind = 'predictions', openEnded = false): Promise<ObjectInfo[]> {
   const { since, until } = normaliseWindow(window);
-  const prefix = logPrefix(kind, model);
+  const prefix = logPrefix(kind, assertName('model', model));
   const dates = (await store.listPrefixes(prefix))
     .map((p) => /^date=(\d{4}-\d{2}-\d{2})$/.exec(p)?.[1])
     .filter((d): d is string => d !== undefined && (!since || d >= since.slice(0, 10)) && (openEnded || d <= until.slice(0, 10)))

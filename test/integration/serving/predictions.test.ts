@@ -1,5 +1,5 @@
 import { predictRows, type Model } from '../../../src/ml/trainers';
-import { registrySource, startModelServer, type ModelServer } from '../../../src/serving';
+import { registerDriftGauge, registrySource, startModelServer, type ModelServer } from '../../../src/serving';
 import { capturingLogger, getJson, postJson, requestRows, ServingFixture } from './fixtures';
 
 let fx: ServingFixture;
@@ -130,6 +130,13 @@ describe('predictions over v1 and v2', () => {
     expect(metrics).toMatch(/mlops_serving_errors_total\{model="iris",kind="invalid_input"\} \d+/);
     expect(metrics).toMatch(/mlops_serving_request_duration_seconds_bucket\{le="0.005",route="\/v1\/models\/:name",method="POST",status="200"\}/);
     expect(metrics).toMatch(/mlops_model_served_version\{model="iris",alias="production"\} 1/);
+  });
+
+  it('the monitor can register the drift gauge once and set it per feature', async () => {
+    const gauge = registerDriftGauge(server.metrics.registry);
+    expect(registerDriftGauge(server.metrics.registry)).toBe(gauge);
+    gauge.set({ model: 'iris', feature: 'x' }, 0.31);
+    expect((await getJson(`${server.url}/metrics`)).body).toMatch(/mlops_feature_drift_psi\{model="iris",feature="x"\} 0.31/);
   });
 });
 

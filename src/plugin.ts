@@ -5,6 +5,7 @@
  *   const worker = await Worker.create({ connection, taskQueue: 'mlops', plugins: [new MlopsPlugin()] });
  */
 import { SimplePlugin } from '@temporalio/plugin';
+import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { failureInterceptor } from './activities/failures';
 import { createDependencies, type MlopsDependencies } from './activities/dependencies';
@@ -34,5 +35,18 @@ export class MlopsPlugin extends SimplePlugin {
       workerInterceptors: { activity: [failureInterceptor] },
     });
     this.dependencies = dependencies;
+  }
+
+  /**
+   * Heartbeats carry training progress and checkpoints: send them to the server within seconds rather
+   * than Temporal's default (0.8 x the heartbeat timeout), unless the user chose otherwise.
+   */
+  override configureWorker(options: WorkerOptions): WorkerOptions {
+    const configured = super.configureWorker(options);
+    return {
+      ...configured,
+      defaultHeartbeatThrottleInterval: configured.defaultHeartbeatThrottleInterval ?? '1s',
+      maxHeartbeatThrottleInterval: configured.maxHeartbeatThrottleInterval ?? '2s',
+    };
   }
 }

@@ -55,6 +55,7 @@ export function createTrainActivities({ store }: MlopsDependencies) {
           seed: input.split.seed,
           signal: ctx.cancellationSignal,
           checkpoint: checkpoints,
+          checkpointEvery: { iterations: 10, seconds: 3 },
           onProgress: (fraction) => {
             state.progress = fraction;
             ctx.heartbeat({ ...state });

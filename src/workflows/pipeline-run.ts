@@ -84,6 +84,9 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   const trained = await stage('train', () => trainModel({ model: spec.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split, trainer: spec.trainer }));
   if (isResult(trained)) return trained;
   const training: TrainResult = trained;
+  if (training.resumedFrom) {
+    timeline.stages[1]!.note = `resumed from a checkpoint at ${Math.round(training.resumedFrom.progress * 100)}% after a retry`;
+  }
 
   // validate: holdout metrics, thresholds, champion/challenger
   const evaluated = await stage('validate', () =>

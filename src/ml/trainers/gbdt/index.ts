@@ -238,14 +238,22 @@ function holdOut(input: TrainInput, params: GbdtParams, enabled: boolean, all: F
   };
 }
 
-/** Marks ⌈fraction × count⌉ rows of each class (or of all rows, for regression) as held out, at random. */
+/**
+ * Marks ⌈fraction × rows⌉ rows as held out, at random, shared among classes in proportion to their sizes
+ * (largest remainders get the rounding), keeping at least one row of each class for training.
+ */
 function stratifiedHoldout(target: Target, stratify: boolean, fraction: number, rng: Rng): Uint8Array {
   const n = target.y.length;
   const order = permutation(n, rng);
   const groups = stratify ? target.classes.length : 1;
   const sizes = new Float64Array(groups);
   for (let i = 0; i < n; i++) sizes[stratify ? target.y[i] : 0]++;
-  const quota = Array.from(sizes, (s) => Math.min(s - 1, Math.ceil(fraction * s)));
+  const exact = Array.from(sizes, (s) => fraction * s);
+  const quota = exact.map(Math.floor);
+  let remaining = Math.ceil(fraction * n) - quota.reduce((a, b) => a + b, 0);
+  const byRemainder = exact.map((e, gi) => gi).sort((x, y) => exact[y] - quota[y] - (exact[x] - quota[x]) || x - y);
+  for (const gi of byRemainder) if (remaining-- > 0) quota[gi]++;
+  for (let gi = 0; gi < groups; gi++) quota[gi] = Math.min(quota[gi], sizes[gi] - 1);
   const taken = new Float64Array(groups);
   const isVal = new Uint8Array(n);
   for (const i of order) {

@@ -170,8 +170,7 @@ class NumericAccumulator {
     if (this.values) {
       const sorted = this.values.subarray(0, this.count).sort();
       qValues = quantiles.map((q) => quantileSorted(sorted, q));
-      const edges = uniqueSorted(edgeQs.map((q) => quantileSorted(sorted, q)));
-      histogram = { edges, counts: histogramSorted(sorted, edges) };
+      histogram = quantileHistogram(sorted, bins);
     } else {
       const sketch = this.sketch!;
       qValues = sketch.quantiles(quantiles);
@@ -213,6 +212,13 @@ export function lowerBound(sorted: ArrayLike<number>, x: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** The profile's quantile histogram of ascending values (edges at quantiles 0, 1/bins, …, 1, deduplicated). */
+export function quantileHistogram(sorted: ArrayLike<number>, bins = 10): Histogram {
+  if (sorted.length === 0) return { edges: [], counts: [] };
+  const edges = uniqueSorted(Array.from({ length: bins + 1 }, (_, i) => quantileSorted(sorted, i === bins ? 1 : i * (1 / bins))));
+  return { edges, counts: histogramSorted(sorted, edges) };
 }
 
 /** Counts per bin with numpy.histogram's edge convention, for ascending values. */

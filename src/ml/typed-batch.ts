@@ -4,7 +4,7 @@
  */
 import type { RowBatch } from './readers/batch';
 import type { ColumnSpec } from './types';
-import { isNumericType, toTyped } from './values';
+import { isNumericType, toBoolean, toCategory, toDatetime, toNumeric } from './values';
 
 /** One column of a batch, typed. */
 export interface TypedColumn {
@@ -31,19 +31,24 @@ export interface TypedBatch {
 
 /** Types the columns of a batch according to `specs`. */
 export function typeBatch(batch: RowBatch, specs: readonly ColumnSpec[]): TypedBatch {
-  const n = batch.rows.length;
   const declared = new Set(specs.map((s) => s.name));
   const seen = new Set(batch.columns);
+  const records = batch.records;
+  const n = records ? records.length : batch.rows.length;
   const columns = specs.map((spec): TypedColumn => {
     const invalid: number[] = [];
     const invalidRaw: unknown[] = [];
     const name = spec.name;
-    const rows = batch.rows;
+    const index = records ? batch.columns.indexOf(name) : -1;
+    const read: (i: number) => unknown = records
+      ? (i) => (index === -1 ? undefined : records[i][index])
+      : (i) => batch.rows[i][name];
     if (isNumericType(spec.type)) {
       const values = new Float64Array(n);
+      const convert = spec.type === 'numeric' ? toNumeric : spec.type === 'boolean' ? toBoolean : toDatetime;
       for (let i = 0; i < n; i++) {
-        const raw = rows[i][name];
-        const v = toTyped(spec.type, raw) as number | undefined;
+        const raw = read(i);
+        const v = convert(raw);
         if (v === undefined) {
           values[i] = NaN;
           invalid.push(i);
@@ -53,7 +58,7 @@ export function typeBatch(batch: RowBatch, specs: readonly ColumnSpec[]): TypedB
       return { spec, present: seen.has(name), values, invalid, invalidRaw };
     }
     const values = new Array<string | null>(n);
-    for (let i = 0; i < n; i++) values[i] = toTyped('categorical', rows[i][name]) as string | null;
+    for (let i = 0; i < n; i++) values[i] = toCategory(read(i));
     return { spec, present: seen.has(name), values, invalid, invalidRaw };
   });
   return {

@@ -21,14 +21,53 @@ export function isMissing(value: unknown): boolean {
 
 const RADIX_PREFIX = /^\s*[+-]?0[xXoObB]/;
 
+const POWERS_OF_TEN = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/**
+ * Parses the common decimal form [-+]digits[.digits] without calling Number(), which dominates CSV
+ * ingest otherwise. With at most 15 significant digits the mantissa and the power of ten are exact
+ * doubles, so one correctly rounded division gives exactly Number()'s result (Clinger's fast path).
+ * Anything else (exponents, more digits, spaces, text) returns undefined and takes the general path.
+ */
+function parsePlainDecimal(s: string): number | undefined {
+  const n = s.length;
+  if (n === 0 || n > 17) return undefined;
+  let i = 0;
+  let negative = false;
+  const c0 = s.charCodeAt(0);
+  if (c0 === 45 /* - */ || c0 === 43 /* + */) {
+    negative = c0 === 45;
+    i = 1;
+  }
+  let mantissa = 0;
+  let digits = 0;
+  let scale = 0;
+  let seenPoint = false;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      mantissa = mantissa * 10 + (c - 48);
+      digits++;
+      if (seenPoint) scale++;
+    } else if (c === 46 /* . */ && !seenPoint) {
+      seenPoint = true;
+    } else return undefined;
+  }
+  if (digits === 0 || digits > 15) return undefined;
+  const value = scale === 0 ? mantissa : mantissa / POWERS_OF_TEN[scale];
+  return negative ? -value : value;
+}
+
 /** A finite number, NaN if missing, `undefined` if present but not a finite number (hex, `inf`, text). */
 export function toNumeric(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : Number.isNaN(value) ? NaN : undefined;
   if (typeof value === 'string') {
-    if (MISSING_TOKENS.has(value)) return NaN;
+    const fast = parsePlainDecimal(value);
+    if (fast !== undefined) return fast;
     const n = +value;
-    if (!Number.isFinite(n)) return undefined;
-    if (n === 0 && value.trim() === '') return NaN; // Number('  ') is 0, but blank means no value
+    // every missing token except '' parses as NaN, so the common case never hashes the string
+    if (!Number.isFinite(n)) return Number.isNaN(n) && MISSING_TOKENS.has(value) ? NaN : undefined;
+    if (n === 0 && value.trim() === '') return NaN; // '' and blanks: Number() says 0, but there is no value
     // Number() also reads 0x1f, 0o17 and 0b11; those always come out as integers, so only they are checked.
     if (value.length > 2 && Number.isInteger(n) && RADIX_PREFIX.test(value)) return undefined;
     return n;

@@ -7,8 +7,7 @@
  * Memory is bounded by the longest record (at most `maxRecordChars`), not by the file.
  */
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
-import { DEFAULT_BATCH_ROWS, malformed, type Row, type RowBatch } from './batch';
+import { DEFAULT_BATCH_ROWS, malformed, recordBatch, textPieces, type RowBatch } from './batch';
 
 /** CSV parsing options. */
 export interface CsvOptions {
@@ -26,6 +25,7 @@ const NEED_MORE = -1;
 /** Parses records out of text, keeping the unfinished tail for the next chunk. */
 class CsvTokenizer {
   private readonly delim: number;
+  private readonly delimiter: string;
   /** Line number (1-based) of the next unparsed character. */
   line = 1;
   constructor(
@@ -33,6 +33,7 @@ class CsvTokenizer {
     delimiter: string,
   ) {
     this.delim = delimiter.charCodeAt(0);
+    this.delimiter = delimiter;
   }
 
   /**
@@ -44,7 +45,19 @@ class CsvTokenizer {
     const n = text.length;
     const delim = this.delim;
     let i = 0;
+    let nextQuote = text.indexOf('"');
     while (i < n) {
+      // Fast path: a whole line without quotes is split natively.
+      const nl = text.indexOf('\n', i);
+      if (nextQuote !== -1 && nextQuote < i) nextQuote = text.indexOf('"', i);
+      if (nl !== -1 && (nextQuote === -1 || nextQuote > nl)) {
+        const end = nl > i && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+        if (end > i) onRecord(text.slice(i, end).split(this.delimiter), this.line);
+        this.line++;
+        i = nl + 1;
+        continue;
+      }
+      if (nl === -1 && !final) return i;
       const recordStart = i;
       const recordLine = this.line;
       const c0 = text.charCodeAt(i);
@@ -164,9 +177,8 @@ export async function* readCsvBatches(stream: Readable, source: string, options:
   const batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS;
   const maxRecordChars = options.maxRecordChars ?? 16 * 1024 * 1024;
   const tokenizer = new CsvTokenizer(source, options.delimiter);
-  const decoder = new StringDecoder('utf8');
   let header: string[] | undefined;
-  let rows: Row[] = [];
+  let records: string[][] = [];
   let lines: number[] = [];
   let rowNumber = 0;
   let firstRow = 1;
@@ -186,47 +198,35 @@ export async function* readCsvBatches(stream: Readable, source: string, options:
         'Every row needs one value per header column; quote values that contain the delimiter',
       );
     }
-    const row: Row = {};
-    for (let k = 0; k < fields.length; k++) row[header[k]] = fields[k];
     rowNumber++;
-    rows.push(row);
+    records.push(fields);
     lines.push(line);
   };
   const flush = (): RowBatch => {
-    const batch: RowBatch = { columns: header ?? [], rows, firstRow, lines };
+    const batch = recordBatch(header ?? [], records, firstRow, lines);
     firstRow = rowNumber + 1;
-    rows = [];
+    records = [];
     lines = [];
     return batch;
   };
 
-  try {
-    for await (const chunk of stream) {
-      let text = typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer);
-      if (first && text.length > 0) {
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-        first = false;
-      }
-      const buffer = pending + text;
-      const consumed = tokenizer.parse(buffer, false, onRecord);
-      pending = buffer.slice(consumed);
-      if (pending.length > maxRecordChars) {
-        throw malformed(
-          source,
-          tokenizer.line,
-          `a record longer than ${maxRecordChars} characters`,
-          'This usually means a quote that is never closed',
-        );
-      }
-      if (rows.length >= batchRows) yield flush();
+  for await (const piece of textPieces(stream)) {
+    let text = piece;
+    if (first) {
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      first = false;
     }
-  } finally {
-    stream.destroy();
+    const buffer = pending + text;
+    const consumed = tokenizer.parse(buffer, false, onRecord);
+    pending = buffer.slice(consumed);
+    if (pending.length > maxRecordChars) {
+      throw malformed(source, tokenizer.line, `a record longer than ${maxRecordChars} characters`, 'This usually means a quote that is never closed');
+    }
+    if (records.length >= batchRows) yield flush();
   }
-  const rest = pending + decoder.end();
-  tokenizer.parse(rest, true, onRecord);
+  tokenizer.parse(pending, true, onRecord);
   if (!header) throw malformed(source, undefined, 'the file is empty: a CSV file needs a header row');
-  if (rows.length > 0) yield flush();
+  if (records.length > 0) yield flush();
 }
 
 function checkHeader(fields: string[], source: string, line: number): string[] {

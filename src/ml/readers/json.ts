@@ -4,8 +4,7 @@
  * the line. Memory is bounded by the largest single row, not by the file.
  */
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
-import { DEFAULT_BATCH_ROWS, malformed, type Row, type RowBatch } from './batch';
+import { DEFAULT_BATCH_ROWS, malformed, textPieces, type Row, type RowBatch } from './batch';
 
 /** JSON reader options. */
 export interface JsonOptions {
@@ -63,7 +62,6 @@ function parseJson(text: string, source: string, line: number): unknown {
 export async function* readJsonLinesBatches(stream: Readable, source: string, options: JsonOptions = {}): AsyncGenerator<RowBatch> {
   const batcher = new Batcher(options.batchRows ?? DEFAULT_BATCH_ROWS);
   const maxRowChars = options.maxRowChars ?? 16 * 1024 * 1024;
-  const decoder = new StringDecoder('utf8');
   let pending = '';
   let line = 0;
   const handle = (text: string): void => {
@@ -71,23 +69,18 @@ export async function* readJsonLinesBatches(stream: Readable, source: string, op
     if (text.trim() === '') return;
     batcher.add(asRow(parseJson(text, source, line), source, line), line);
   };
-  try {
-    for await (const chunk of stream) {
-      const text = pending + (typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
-      let start = 0;
-      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-        handle(text.slice(start, nl));
-        start = nl + 1;
-      }
-      pending = text.slice(start);
-      if (pending.length > maxRowChars) throw malformed(source, line + 1, `a line longer than ${maxRowChars} characters`);
-      if (batcher.full) yield batcher.take();
+  for await (const piece of textPieces(stream)) {
+    const text = pending + piece;
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      handle(text.slice(start, nl));
+      start = nl + 1;
     }
-  } finally {
-    stream.destroy();
+    pending = text.slice(start);
+    if (pending.length > maxRowChars) throw malformed(source, line + 1, `a line longer than ${maxRowChars} characters`);
+    if (batcher.full) yield batcher.take();
   }
-  const rest = pending + decoder.end();
-  if (rest.length > 0) handle(rest);
+  if (pending.length > 0) handle(pending);
   if (!batcher.empty) yield batcher.take();
 }
 
@@ -105,7 +98,6 @@ const enum State {
 export async function* readJsonArrayBatches(stream: Readable, source: string, options: JsonOptions = {}): AsyncGenerator<RowBatch> {
   const batcher = new Batcher(options.batchRows ?? DEFAULT_BATCH_ROWS);
   const maxRowChars = options.maxRowChars ?? 16 * 1024 * 1024;
-  const decoder = new StringDecoder('utf8');
   let state: State = State.BeforeArray;
   let line = 1;
   let element = ''; // text of the element being scanned, from earlier chunks
@@ -179,15 +171,10 @@ export async function* readJsonArrayBatches(stream: Readable, source: string, op
     }
   };
 
-  try {
-    for await (const chunk of stream) {
-      scan(typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
-      if (batcher.full) yield batcher.take();
-    }
-  } finally {
-    stream.destroy();
+  for await (const piece of textPieces(stream)) {
+    scan(piece);
+    if (batcher.full) yield batcher.take();
   }
-  scan(decoder.end());
   const last = state as State;
   if (last !== State.Done) {
     throw malformed(

@@ -64,16 +64,21 @@ const MS_PER_DAY = 86_400_000;
 
 /** Learns the preprocessing of `schema.features` from a training frame. */
 export function fitPreprocessing(frame: Frame, schema: DatasetSchema, options: PreprocessingOptions): Preprocessing {
-  const features = schema.features.map((name) => fitFeature(frame, columnSpec(schema, name), options));
+  return fitTransform(frame, schema, options).preprocessing;
+}
+
+/** Learns the preprocessing from a training frame and returns it with the training frame transformed. */
+export function fitTransform(frame: Frame, schema: DatasetSchema, options: PreprocessingOptions): { preprocessing: Preprocessing; design: DesignMatrix } {
+  const scratch = new Float64Array(options.numericImpute === 'none' ? 0 : frame.rowCount);
+  const features = schema.features.map((name) => fitFeature(frame, columnSpec(schema, name), options, scratch));
   const outputs: string[] = [];
   const center: number[] = [];
   const scale: number[] = [];
-  // Learn centre and scale from the unscaled training outputs themselves.
+  // Learn centre and scale from the unscaled training outputs themselves, then scale those in place.
   const raw = encode(frame, features);
   for (let j = 0; j < raw.columns.length; j++) {
     outputs.push(raw.names[j]);
-    const scalable = raw.scalable[j];
-    if (options.standardize && scalable) {
+    if (options.standardize && raw.scalable[j]) {
       const { mean, std } = meanStd(raw.columns[j]);
       center.push(mean);
       scale.push(std > 0 ? std : 1);
@@ -82,20 +87,26 @@ export function fitPreprocessing(frame: Frame, schema: DatasetSchema, options: P
       scale.push(1);
     }
   }
-  return { options, features, outputs, center, scale };
+  const preprocessing = { options, features, outputs, center, scale };
+  applyScaling(preprocessing, raw.columns);
+  return { preprocessing, design: { rowCount: frame.rowCount, columns: raw.columns, names: raw.names } };
 }
 
 /** Applies a learned preprocessing to a frame, giving the model inputs. */
 export function transformFrame(recipe: Preprocessing, frame: Frame): DesignMatrix {
   const raw = encode(frame, recipe.features);
-  for (let j = 0; j < raw.columns.length; j++) {
+  applyScaling(recipe, raw.columns);
+  return { rowCount: frame.rowCount, columns: raw.columns, names: raw.names };
+}
+
+function applyScaling(recipe: Preprocessing, columns: Float64Array[]): void {
+  for (let j = 0; j < columns.length; j++) {
     const c = recipe.center[j];
     const s = recipe.scale[j];
     if (c === 0 && s === 1) continue;
-    const col = raw.columns[j];
+    const col = columns[j];
     for (let i = 0; i < col.length; i++) col[i] = (col[i] - c) / s;
   }
-  return { rowCount: frame.rowCount, columns: raw.columns, names: raw.names };
 }
 
 /** Finds a feature's column spec, failing with the name when the schema does not declare it. */
@@ -105,7 +116,7 @@ export function columnSpec(schema: DatasetSchema, name: string): ColumnSpec {
   return spec;
 }
 
-function fitFeature(frame: Frame, spec: ColumnSpec, options: PreprocessingOptions): FeatureTransform {
+function fitFeature(frame: Frame, spec: ColumnSpec, options: PreprocessingOptions, scratch: Float64Array): FeatureTransform {
   if (spec.type === 'categorical') {
     const values = categoricalColumn(frame, spec.name);
     const counts = new Map<string, number>();
@@ -127,7 +138,7 @@ function fitFeature(frame: Frame, spec: ColumnSpec, options: PreprocessingOption
   const values = numericColumn(frame, spec.name, spec.type);
   let fill: number | null = null;
   if (options.numericImpute !== 'none') {
-    fill = options.numericImpute === 'median' || spec.type === 'datetime' ? median(values) : meanStd(values).mean;
+    fill = options.numericImpute === 'median' || spec.type === 'datetime' ? median(values, scratch) : meanStd(values).mean;
     if (spec.type === 'boolean' && fill !== null) fill = fill >= 0.5 ? 1 : 0;
   }
   return { name: spec.name, type: spec.type, fill };
@@ -254,12 +265,14 @@ export function meanStd(values: Float64Array): { mean: number; std: number } {
   return { mean, std: Math.sqrt(ss / n) };
 }
 
-/** Median of the non-missing values (the mean of the two middle ones for an even count), 0 when there are none. */
-export function median(values: Float64Array): number {
-  const finite = values.filter((v) => v === v);
-  const n = finite.length;
+/** Median of the non-missing values (the mean of the two middle ones for an even count), 0 when there are none; `scratch` is overwritten. */
+export function median(values: Float64Array, scratch?: Float64Array): number {
+  // A reused scratch buffer spares one large allocation per column.
+  const finite = scratch && scratch.length >= values.length ? scratch : new Float64Array(values.length);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] === values[i]) finite[n++] = values[i];
   if (n === 0) return 0;
-  const hi = select(finite, n >> 1);
+  const hi = select(finite.subarray(0, n), n >> 1);
   if (n % 2 === 1) return hi;
   // After selecting the upper middle, every value left of it is smaller or equal: the lower middle is their maximum.
   let lo = -Infinity;

@@ -12,7 +12,7 @@
  * categoricals are one-hot encoded with missing values as a category.
  */
 import { z } from 'zod';
-import { fitPreprocessing, transformFrame, type PreprocessingOptions } from '../../preprocess';
+import { fitTransform, transformFrame, type Preprocessing, type PreprocessingOptions } from '../../preprocess';
 import { createRng, permutation, type Rng } from '../../random';
 import { TrainingLoop, checkTrainInput, classTarget, loadCheckpoint, numericTarget, parseParams, trainingFingerprint } from '../common';
 import { MODEL_FORMAT, type GbdtModel, type TrainInput } from '../model';
@@ -61,11 +61,11 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
   const params = parseParams('gbdt', gbdtParamsSchema, input.params);
   const { schema } = input;
   const rng = createRng(input.seed);
-  const preprocessing = fitPreprocessing(input.train, schema, TREE_PREPROCESSING);
+  const { preprocessing, design } = fitTransform(input.train, schema, TREE_PREPROCESSING);
   const target = readTarget(input);
   const loss = makeLoss(target.classes.length, schema.task);
 
-  const all = transformFrame(preprocessing, input.train).columns;
+  const all = design.columns;
   const useEarlyStopping = params.earlyStopping === 'auto' ? input.train.rowCount > AUTO_EARLY_STOPPING_ROWS : params.earlyStopping;
   const sets = holdOut(input, params, useEarlyStopping, all, target, preprocessing, rng);
   const n = sets.yTrain.length;
@@ -217,7 +217,7 @@ interface HeldOut {
 }
 
 /** The rows boosting fits on and the rows early stopping watches. */
-function holdOut(input: TrainInput, params: GbdtParams, enabled: boolean, all: Float64Array[], target: Target, preprocessing: ReturnType<typeof fitPreprocessing>, rng: Rng): HeldOut {
+function holdOut(input: TrainInput, params: GbdtParams, enabled: boolean, all: Float64Array[], target: Target, preprocessing: Preprocessing, rng: Rng): HeldOut {
   if (!enabled) return { trainCols: all, yTrain: target.y };
   if (input.validation && input.validation.rowCount > 0) {
     const cols = transformFrame(preprocessing, input.validation).columns;

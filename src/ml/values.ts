@@ -96,6 +96,52 @@ export function toBoolean(value: unknown): number | undefined {
 
 const ISO_DATETIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/;
 
+function digitsAt(s: string, start: number, count: number): number {
+  let v = 0;
+  for (let i = start; i < start + count; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/**
+ * Fast path for the two most common shapes, YYYY-MM-DD and YYYY-MM-DDTHH:MM:SS[.mmm][Z], read as
+ * UTC without a regular expression; anything else returns undefined and takes the general path.
+ */
+function parseIsoUtc(s: string): number | undefined {
+  const n = s.length;
+  if (n !== 10 && n !== 19 && n !== 20 && n !== 23 && n !== 24) return undefined;
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return undefined;
+  const y = digitsAt(s, 0, 4);
+  const mo = digitsAt(s, 5, 2);
+  const d = digitsAt(s, 8, 2);
+  let h = 0;
+  let mi = 0;
+  let sec = 0;
+  let ms = 0;
+  if (n > 10) {
+    const t = s.charCodeAt(10);
+    if ((t !== 84 && t !== 32) || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return undefined;
+    h = digitsAt(s, 11, 2);
+    mi = digitsAt(s, 14, 2);
+    sec = digitsAt(s, 17, 2);
+    let rest = 19;
+    if (n >= 23) {
+      if (s.charCodeAt(19) !== 46) return undefined;
+      ms = digitsAt(s, 20, 3);
+      rest = 23;
+    }
+    if (n === rest + 1 && s.charCodeAt(rest) !== 90 /* Z */) return undefined;
+    if (n !== rest && n !== rest + 1) return undefined;
+  }
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || ms < 0) return undefined;
+  const time = Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+  // a day past the end of the month (Date.UTC would roll it over) is left to the general path
+  return new Date(time).getUTCDate() === d ? time : undefined;
+}
+
 /**
  * Epoch milliseconds (UTC), NaN if missing, `undefined` if not a datetime.
  * Accepts ISO 8601 dates and date-times; a date-time without an offset is read as UTC (never as the
@@ -103,6 +149,8 @@ const ISO_DATETIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?
  */
 export function toDatetime(value: unknown): number | undefined {
   if (typeof value === 'string') {
+    const fast = parseIsoUtc(value);
+    if (fast !== undefined) return fast;
     if (MISSING_TOKENS.has(value)) return NaN;
     const m = ISO_DATETIME.exec(value.trim());
     if (!m) return undefined;

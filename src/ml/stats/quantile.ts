@@ -32,7 +32,9 @@ export function sortedCopy(values: ArrayLike<number>): Float64Array {
  * Compaction offsets come from a seeded generator, so the same stream always gives the same sketch.
  */
 export class KllSketch {
-  private levels: number[][] = [[]];
+  /** Items per level; level h items each stand for 2^h values. */
+  private levels: Float64Array[] = [new Float64Array(64)];
+  private sizes: number[] = [0];
   private size = 0;
   private capacityTotal = 0;
   count = 0;
@@ -61,36 +63,51 @@ export class KllSketch {
     return total;
   }
 
+  private push(level: number, x: number): void {
+    let buf = this.levels[level];
+    const n = this.sizes[level];
+    if (n === buf.length) {
+      const bigger = new Float64Array(buf.length * 2);
+      bigger.set(buf);
+      this.levels[level] = buf = bigger;
+    }
+    buf[n] = x;
+    this.sizes[level] = n + 1;
+  }
+
   add(x: number): void {
-    this.levels[0].push(x);
+    this.push(0, x);
     this.size++;
     this.count++;
     if (this.size >= this.capacityTotal) this.compress();
   }
 
+  /** Halves the lowest full level: sort it, promote every other item (random offset) one level up. */
   private compress(): void {
     for (let h = 0; h < this.levels.length; h++) {
-      if (this.levels[h].length >= this.capacity(h)) {
-        if (h + 1 === this.levels.length) {
-          this.levels.push([]);
-          this.capacityTotal = this.totalCapacity();
-        }
-        const level = this.levels[h].sort((a, b) => a - b);
-        const keepOdd = level.length % 2 === 1 ? level.pop()! : undefined;
-        const offset = this.rng.int(2);
-        const up = this.levels[h + 1];
-        for (let i = offset; i < level.length; i += 2) up.push(level[i]);
-        this.size -= level.length - Math.floor(level.length / 2);
-        this.levels[h] = keepOdd === undefined ? [] : [keepOdd];
-        return;
+      const n = this.sizes[h];
+      if (n < this.capacity(h)) continue;
+      if (h + 1 === this.levels.length) {
+        this.levels.push(new Float64Array(64));
+        this.sizes.push(0);
+        this.capacityTotal = this.totalCapacity();
       }
+      const level = this.levels[h].subarray(0, n).sort();
+      const even = n % 2 === 0 ? n : n - 1; // an odd item out stays behind
+      for (let i = this.rng.int(2); i < even; i += 2) this.push(h + 1, level[i]);
+      if (even < n) level[0] = level[n - 1];
+      this.sizes[h] = n - even;
+      this.size -= even / 2;
+      return;
     }
   }
 
-  /** Items and their weights, sorted by value. */
+  /** Items and their cumulative weights, sorted by value. */
   private weighted(): { values: Float64Array; cumulative: Float64Array } {
     const items: [number, number][] = [];
-    this.levels.forEach((level, h) => level.forEach((v) => items.push([v, 2 ** h])));
+    this.levels.forEach((level, h) => {
+      for (let i = 0; i < this.sizes[h]; i++) items.push([level[i], 2 ** h]);
+    });
     items.sort((a, b) => a[0] - b[0]);
     const values = new Float64Array(items.length);
     const cumulative = new Float64Array(items.length);
@@ -127,7 +144,8 @@ export class KllSketch {
     let total = 0;
     this.levels.forEach((level, h) => {
       const w = 2 ** h;
-      for (const v of level) {
+      for (let i = 0; i < this.sizes[h]; i++) {
+        const v = level[i];
         total += w;
         if (strict ? v < x : v <= x) weight += w;
       }

@@ -128,10 +128,11 @@ export class TreeGrower {
     let leafCount = 1;
     while (open.length > 0 && leafCount < s.maxLeafNodes) {
       const node = popBest(open);
-      const [left, right] = this.splitNode(node, nodes.length);
+      leafCount++;
+      // The split that reaches maxLeafNodes makes two final leaves: their histograms would go unused.
+      const [left, right] = this.splitNode(node, nodes.length, leafCount < s.maxLeafNodes);
       nodes.push(left, right);
       children.set(node.id, [left, right]);
-      leafCount++;
       for (const child of [left, right]) {
         if (this.findSplit(child)) open.push(child);
         else this.release(child);
@@ -174,7 +175,7 @@ export class TreeGrower {
   }
 
   /** Partitions the node's rows (stable), builds the smaller child's histogram and derives the larger's. */
-  private splitNode(node: Node, nextId: number): [Node, Node] {
+  private splitNode(node: Node, nextId: number, mayGrow: boolean): [Node, Node] {
     const split = node.split!;
     const { rows, scratch } = this;
     const column = this.columns.subarray(split.feature * this.rowCount, (split.feature + 1) * this.rowCount);
@@ -197,9 +198,9 @@ export class TreeGrower {
     const canSplit = (c: Node) => c.end - c.start >= 2 * this.settings.minSamplesLeaf && c.depth < this.settings.maxDepth;
     const small = left.end - left.start <= right.end - right.start ? left : right;
     const large = small === left ? right : left;
-    const slot = canSplit(left) || canSplit(right) ? this.builder.take() : undefined;
+    const slot = mayGrow && (canSplit(left) || canSplit(right)) ? this.builder.take() : undefined;
     if (slot === undefined) {
-      // Neither child can split (or, rarely, histogram memory ran out): both stay leaves.
+      // Neither child can split (or the tree is full, or, rarely, histogram memory ran out): both stay leaves.
       this.builder.release(parent);
       return [left, right];
     }

@@ -4,8 +4,9 @@
  */
 import { FailureType, MlopsError } from '../../errors';
 import type { Column, DatasetSchema, Frame } from '../types';
-import { toTyped, isNumericType } from '../values';
-import { malformed, type Row, type RowBatch } from './batch';
+import { typeBatch } from '../typed-batch';
+import { isNumericType } from '../values';
+import { malformed, recordBatch, type Row, type RowBatch } from './batch';
 import { readCsvBatches } from './csv';
 import { readJsonArrayBatches, readJsonLinesBatches } from './json';
 import { readParquetBatches } from './parquet';
@@ -44,6 +45,11 @@ export async function* readBatches(source: string, options: ReadOptions = {}): A
 
 function project(batch: RowBatch, keep: string[]): RowBatch {
   const columns = batch.columns.filter((c) => keep.includes(c));
+  if (batch.records) {
+    const indices = columns.map((c) => batch.columns.indexOf(c));
+    const records = batch.records.map((r) => indices.map((i) => r[i]));
+    return recordBatch(columns, records, batch.firstRow, batch.lines);
+  }
   const rows = batch.rows.map((r) => {
     const out: Row = {};
     for (const c of columns) if (c in r) out[c] = r[c];
@@ -133,29 +139,25 @@ export async function readFrame(source: string, schema: DatasetSchema, options: 
   const builders = specs.map((s) => new ColumnBuilder(isNumericType(s.type)));
   const name = describeSource(source);
   let rowCount = 0;
-  let seen: Set<string> | undefined;
+  const seen = new Set<string>();
   for await (const batch of readBatches(source, { ...options, columns: wanted })) {
-    if (!seen) seen = new Set(batch.columns);
-    else for (const c of batch.columns) seen.add(c);
-    for (let i = 0; i < batch.rows.length; i++) {
-      const row = batch.rows[i];
-      for (let k = 0; k < specs.length; k++) {
-        const spec = specs[k];
-        const raw = row[spec.name];
-        const value = toTyped(spec.type, raw);
-        if (value === undefined) {
-          throw malformed(
-            name,
-            batch.lines[i],
-            `row ${batch.firstRow + i}, column "${spec.name}": ${JSON.stringify(raw)} is not ${spec.type}`,
-          );
-        }
-        builders[k].push(value);
+    for (const c of batch.columns) seen.add(c);
+    const typed = typeBatch(batch, specs);
+    typed.columns.forEach((col, k) => {
+      if (col.invalid.length > 0) {
+        const i = col.invalid[0];
+        throw malformed(
+          name,
+          batch.lines[i],
+          `row ${batch.firstRow + i}, column "${col.spec.name}": ${JSON.stringify(col.invalidRaw[0])} is not ${col.spec.type}`,
+        );
       }
-      rowCount++;
-    }
+      const values = col.values;
+      for (let i = 0; i < values.length; i++) builders[k].push(values[i]);
+    });
+    rowCount += typed.rowCount;
   }
-  const missing = wanted.filter((c) => !seen?.has(c));
+  const missing = wanted.filter((c) => !seen.has(c));
   if (missing.length > 0 && rowCount > 0) {
     throw new MlopsError(FailureType.InvalidInput, `${name} has no column ${missing.map((c) => `"${c}"`).join(', ')}`);
   }

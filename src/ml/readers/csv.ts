@@ -1,6 +1,6 @@
 /**
  * A streaming RFC 4180 CSV parser: header row, quoted fields with "" escapes and embedded newlines,
- * CRLF or LF line ends, a configurable delimiter. It is strict, because silently repairing a file
+ * CRLF or LF line ends (a lone CR is data), a configurable delimiter. It is strict, because silently repairing a file
  * hides data problems: a ragged row, a quote inside an unquoted field, text after a closing quote or an
  * unterminated quote raise `MlopsInvalidInput` naming the line. Blank lines are skipped.
  *
@@ -61,12 +61,10 @@ class CsvTokenizer {
       const recordStart = i;
       const recordLine = this.line;
       const c0 = text.charCodeAt(i);
-      if (c0 === LF || c0 === CR) {
+      if (c0 === CR && i + 1 >= n && !final) return recordStart;
+      if (c0 === LF || (c0 === CR && (i + 1 >= n || text.charCodeAt(i + 1) === LF))) {
         // blank line
-        if (c0 === CR) {
-          if (i + 1 >= n && !final) return recordStart;
-          i += text.charCodeAt(i + 1) === LF ? 2 : 1;
-        } else i++;
+        i += c0 === CR && i + 1 < n ? 2 : 1;
         this.line++;
         continue;
       }
@@ -101,7 +99,7 @@ class CsvTokenizer {
           fields.push(value);
           if (i < n) {
             const c = text.charCodeAt(i);
-            if (c !== delim && c !== LF && c !== CR) {
+            if (c !== delim && c !== LF && !(c === CR && (i + 1 >= n || text.charCodeAt(i + 1) === LF))) {
               throw malformed(
                 this.source,
                 recordLine + lines,
@@ -114,7 +112,17 @@ class CsvTokenizer {
           let j = i;
           while (j < n) {
             const c = text.charCodeAt(j);
-            if (c === delim || c === LF || c === CR) break;
+            if (c === delim || c === LF) break;
+            if (c === CR) {
+              if (j + 1 >= n) {
+                if (!final) {
+                  this.line = recordLine;
+                  return recordStart;
+                }
+                break;
+              }
+              if (text.charCodeAt(j + 1) === LF) break;
+            }
             if (c === QUOTE) {
               throw malformed(
                 this.source,

@@ -66,6 +66,13 @@ describe('CSV', () => {
     ]);
   });
 
+  test('a lone carriage return is data, not a line end, on both parsing paths', async () => {
+    expect(await collect(file('cr.csv', 'a,b\r\nx\ry,1\r\n"q",z\rw\r\n'))).toEqual([
+      { a: 'x\ry', b: '1' },
+      { a: 'q', b: 'z\rw' },
+    ]);
+  });
+
   test('a configurable delimiter, and tab for .tsv files', async () => {
     expect(await collect(file('semi.csv', 'a;b\n1;2\n'), { delimiter: ';' })).toEqual([{ a: '1', b: '2' }]);
     expect(await collect(file('data.tsv', 'a\tb\n1,5\t2\n'))).toEqual([{ a: '1,5', b: '2' }]);

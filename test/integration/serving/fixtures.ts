@@ -3,6 +3,7 @@
  * trained on generated rows and registered as versions, and a logger whose lines the tests can read.
  */
 import { Writable } from 'node:stream';
+import { isMlopsError } from '../../../src/errors';
 import { createLogger, type Logger } from '../../../src/logger';
 import { rowsToFrame, trainModel, type Model } from '../../../src/ml/trainers';
 import type { DatasetSchema } from '../../../src/ml/types';
@@ -54,7 +55,16 @@ export class ServingFixture {
   static async start(bucket = 'serving-test'): Promise<ServingFixture> {
     const minio = await TestMinio.start();
     const storage = createStorage(minio.config(bucket));
-    await storage.store.ensureBucket();
+    // A MinIO that has just started can answer 503 for a moment on a busy machine.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await storage.store.ensureBucket();
+        break;
+      } catch (err) {
+        if (attempt >= 50 || !isMlopsError(err) || !err.retryable) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     return new ServingFixture(minio, storage);
   }
 

@@ -106,6 +106,8 @@ describe('the prediction log', () => {
     expect(many.status).toBe(200);
     const v2 = await postJson(`${server.url}/v2/models/labelled/infer`, { inputs: [{ name: 'x', shape: [1], datatype: 'FP64', data: [3] }] });
     const v2Id = v2.body.id as string;
+    // Windows are [since, until): keep the boundary clear of both neighbours' millisecond stamps.
+    await new Promise((r) => setTimeout(r, 5));
     const between = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 5));
     await postJson(`${server.url}/v1/models/labelled:predict`, { id: 'late', instances: [requestRows[1]] });

@@ -1,0 +1,112 @@
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startTimeSkipping } from '../../helpers/servers';
+import { fakeStages, testSpec } from '../../helpers/fake-stages';
+import { checkNowSignal, monitorStatusQuery, pauseSignal, resumeSignal } from '../../../src/workflows/definitions';
+import type { CheckModelInput } from '../../../src/activities/types';
+import type { MonitorStatus } from '../../../src/workflows/types';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await startTimeSkipping();
+}, 10 * 60_000);
+afterAll(async () => env?.teardown());
+
+const monitorSpec = testSpec({
+  approval: { required: false },
+  monitor: { interval: '1h', source: 's3://test/batches/', minRows: 10, cooldown: '3h', drift: { psi: 0.2 } },
+});
+
+/** A monitor over fake stages whose checks drift whenever `drifting` says so. */
+async function withMonitor(drifting: (n: number) => boolean, body: (h: ReturnType<TestWorkflowEnvironment['client']['workflow']['getHandle']>, checks: CheckModelInput[]) => Promise<void>) {
+  const stages = fakeStages();
+  const checks: CheckModelInput[] = [];
+  const taskQueue = `monitor-${Math.random().toString(36).slice(2)}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: require.resolve('../../../src/workflows'),
+    activities: {
+      ...stages.activities,
+      async checkModel(input: CheckModelInput) {
+        checks.push(input);
+        const drift = drifting(checks.length);
+        return { at: input.until, version: input.version, rows: 50, window: { from: input.since, to: input.until }, sources: ['s3://test/batches/b1.csv'], drift: { temp_max: { psi: drift ? 0.6 : 0.01, breached: drift } }, breachedFeatures: drift ? ['temp_max'] : [] };
+      },
+    },
+  });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `monitor-toy-${Date.now()}-${Math.random()}`, args: [{ spec: monitorSpec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }] });
+    try {
+      await body(env.client.workflow.getHandle(handle.workflowId), checks);
+    } finally {
+      // A monitor left running would hold the test server's clock for the next test.
+      await handle.terminate('test done');
+      await env.client.workflow.getHandle('retrain-toy').terminate('test done').catch(() => undefined);
+    }
+  });
+  return stages;
+}
+
+/** The status once `n` checks are recorded (activities finish in real time after the skipped timer fires). */
+async function settled(h: { query: (q: typeof monitorStatusQuery) => Promise<MonitorStatus> }, n: number): Promise<MonitorStatus> {
+  for (let i = 0; i < 50; i++) {
+    const s = await h.query(monitorStatusQuery);
+    if (s.checks.length >= n) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return h.query(monitorStatusQuery);
+}
+
+const status = (h: { query: (q: typeof monitorStatusQuery) => Promise<MonitorStatus> }) => h.query(monitorStatusQuery);
+
+describe('the model monitor (time-skipping)', () => {
+  it('checks once per interval and does nothing while there is no drift', async () => {
+    await withMonitor(
+      () => false,
+      async (h) => {
+        await env.sleep('185m');
+        const s = await settled(h, 3);
+        expect(s.checks.length).toBe(3);
+        expect(s.checks.every((c) => c.action === 'none')).toBe(true);
+        expect(s.retrainCount).toBe(0);
+      },
+    );
+  });
+
+  it('drift starts one retraining run (trigger drift, with the new data), then the cooldown holds', async () => {
+    const stages = await withMonitor(
+      () => true,
+      async (h) => {
+        await env.sleep('61m');
+        await env.sleep('61m');
+        const s = await settled(h, 2);
+        expect(s.checks.map((c) => c.action)).toEqual(['retrain-started', 'retrain-skipped-cooldown']);
+        expect(s.checks[0]!.retrainWorkflowId).toBe('retrain-toy');
+        const retrain = env.client.workflow.getHandle('retrain-toy');
+        for (let i = 0; i < 50 && (await retrain.describe()).status.name === 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 100));
+        expect((await retrain.describe()).status.name).toBe('COMPLETED');
+      },
+    );
+    const deployed = stages.deployed[0] as { trigger: string; requestedBy: string };
+    expect(deployed).toMatchObject({ trigger: 'drift', requestedBy: 'monitor-toy' });
+  });
+
+  it('pause stops the checks, resume brings them back, and checkNow runs one at once', async () => {
+    await withMonitor(
+      () => false,
+      async (h, checks) => {
+        await h.signal(pauseSignal, { by: 'alice', reason: 'maintenance' });
+        await env.sleep('2h');
+        expect(checks.length).toBe(0);
+        expect((await status(h)).paused).toBe(true);
+        await h.signal(checkNowSignal);
+        for (let i = 0; i < 50 && checks.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+        expect(checks.length).toBe(1);
+        await h.signal(resumeSignal, {});
+        await env.sleep('61m');
+        expect((await settled(h, 2)).checks.length).toBe(2);
+      },
+    );
+  });
+});

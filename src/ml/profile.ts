@@ -136,8 +136,7 @@ class NumericAccumulator {
 
   private switchToSketch(): void {
     this.sketch = new KllSketch(this.options.sketchK);
-    const kept = this.values!;
-    for (let i = 0; i < this.count - 1; i++) this.sketch.add(kept[i]);
+    this.sketch.addMany(this.values!.subarray(0, this.count - 1));
     this.values = undefined;
   }
 

@@ -82,6 +82,37 @@ export class KllSketch {
     if (this.size >= this.capacityTotal) this.compress();
   }
 
+  /**
+   * Loads many values at once into an empty sketch: they are sorted, then halved (every other value,
+   * random offset) until at most k remain, which become one level of the matching weight. Each
+   * halving of sorted values moves any rank by at most that level's weight, so the total rank error
+   * stays below 2^levels ≤ 2n/k values, in line with the streaming bound.
+   */
+  addMany(values: Float64Array): void {
+    if (this.count > 0) {
+      for (let i = 0; i < values.length; i++) this.add(values[i]);
+      return;
+    }
+    let items = Float64Array.from(values).sort();
+    let h = 0;
+    while (items.length > this.k) {
+      const offset = this.rng.int(2);
+      const half = new Float64Array(Math.floor((items.length - offset + 1) / 2));
+      for (let i = 0; i < half.length; i++) half[i] = items[offset + 2 * i];
+      items = half;
+      h++;
+    }
+    while (this.levels.length <= h) {
+      this.levels.push(new Float64Array(64));
+      this.sizes.push(0);
+    }
+    this.levels[h] = items;
+    this.sizes[h] = items.length;
+    this.size = items.length;
+    this.count = values.length;
+    this.capacityTotal = this.totalCapacity();
+  }
+
   /** Halves the lowest full level: sort it, promote every other item (random offset) one level up. */
   private compress(): void {
     for (let h = 0; h < this.levels.length; h++) {

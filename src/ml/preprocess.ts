@@ -267,17 +267,62 @@ export function meanStd(values: Float64Array): { mean: number; std: number } {
 
 /** Median of the non-missing values (the mean of the two middle ones for an even count), 0 when there are none; `scratch` is overwritten. */
 export function median(values: Float64Array, scratch?: Float64Array): number {
-  // A reused scratch buffer spares one large allocation per column.
-  const finite = scratch && scratch.length >= values.length ? scratch : new Float64Array(values.length);
   let n = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] === values[i]) finite[n++] = values[i];
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== v) continue;
+    n++;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
   if (n === 0) return 0;
-  const hi = select(finite.subarray(0, n), n >> 1);
-  if (n % 2 === 1) return hi;
-  // After selecting the upper middle, every value left of it is smaller or equal: the lower middle is their maximum.
-  let lo = -Infinity;
-  for (let i = 0; i < n >> 1; i++) if (finite[i] > lo) lo = finite[i];
-  return (lo + hi) / 2;
+  if (min === max) return min;
+  // A reused scratch buffer spares one large allocation per column.
+  const buffer = scratch && scratch.length >= values.length ? scratch : new Float64Array(values.length);
+  const lowRank = (n - 1) >> 1;
+  const highRank = n >> 1;
+  const width = max - min;
+  if (!Number.isFinite(width) || n < 4096) {
+    let m = 0;
+    for (let i = 0; i < values.length; i++) if (values[i] === values[i]) buffer[m++] = values[i];
+    return middleOf(buffer.subarray(0, n), lowRank, highRank);
+  }
+  // Bucket by value, find the buckets holding the middle ranks, and select only among their values:
+  // two passes over the data instead of a selection over all of it, and still exact.
+  const B = 4096;
+  const counts = new Int32Array(B + 1);
+  const factor = B / width;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === v) counts[((v - min) * factor) | 0]++;
+  }
+  counts[B - 1] += counts[B]; // the maximum itself
+  let below = 0;
+  let first = 0;
+  while (below + counts[first] <= lowRank) below += counts[first++];
+  let last = first;
+  let upTo = below + counts[first];
+  while (upTo <= highRank) upTo += counts[++last];
+  let m = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== v) continue;
+    const k = Math.min(B - 1, ((v - min) * factor) | 0);
+    if (k >= first && k <= last) buffer[m++] = v;
+  }
+  return middleOf(buffer.subarray(0, m), lowRank - below, highRank - below);
+}
+
+/** The mean of the values of ranks `lo` and `hi` (equal for an odd count); rearranges `a`. */
+function middleOf(a: Float64Array, lo: number, hi: number): number {
+  const upper = select(a, hi);
+  if (lo === hi) return upper;
+  // After selecting rank hi, every value left of it is smaller or equal: rank lo is their maximum.
+  let lower = -Infinity;
+  for (let i = 0; i < hi; i++) if (a[i] > lower) lower = a[i];
+  return (lower + upper) / 2;
 }
 
 /** Hoare's selection: rearranges `a` so a[k] is the k-th smallest, smaller values before it; linear on average. */

@@ -125,3 +125,22 @@ describe('standardisation', () => {
     expect(transformFrame(copy, train).columns).toEqual(transformFrame(recipe, train).columns);
   });
 });
+
+it('the median of a large column is exact, whatever the distribution', () => {
+  const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const next = rng(11);
+  const cases = [
+    Float64Array.from({ length: 10_001 }, () => next() * 100),
+    Float64Array.from({ length: 20_000 }, () => Math.exp(next() * 30)), // heavily skewed
+    Float64Array.from({ length: 9_999 }, (_, i) => (i % 3 === 0 ? NaN : Math.floor(next() * 5))), // many ties
+    Float64Array.from({ length: 5_000 }, (_, i) => (i < 4_999 ? 1 : 1e300)),
+  ];
+  for (const values of cases) {
+    const sorted = Array.from(values)
+      .filter((v) => !Number.isNaN(v))
+      .sort((a, b) => a - b);
+    const n = sorted.length;
+    const expected = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    expect(median(values)).toBe(expected);
+  }
+});

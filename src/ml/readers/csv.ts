@@ -20,7 +20,6 @@ export interface CsvOptions {
 const LF = 10;
 const CR = 13;
 const QUOTE = 34;
-const NEED_MORE = -1;
 
 /** Parses records out of text, keeping the unfinished tail for the next chunk. */
 class CsvTokenizer {

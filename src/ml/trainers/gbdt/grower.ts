@@ -76,13 +76,15 @@ export class TreeGrower {
   readonly rows: Uint32Array;
   private readonly scratch: Uint32Array;
   private readonly columns: Uint8Array;
+  private columnsReady = false;
   private readonly builder: HistogramBuilder;
   private readonly pool: Float64Array;
   private readonly F: number;
 
-  /** `binned` is row-major (`rowCount × features`); with `threads` > 1 it must live in shared memory. */
+  /** Row-major binned inputs (`rowCount × features`): fill it (e.g. with `binRows`) before growing trees. */
+  readonly binned: Uint8Array;
+
   constructor(
-    private readonly binned: Uint8Array,
     private readonly rowCount: number,
     private readonly realBins: Int32Array,
     private readonly thresholds: Float64Array[],
@@ -93,13 +95,19 @@ export class TreeGrower {
     // Every open leaf keeps its histogram until it is split, plus two for the node being split.
     const leaves = Math.min(settings.maxLeafNodes, 2 ** Math.min(settings.maxDepth, 30), Math.floor(rowCount / settings.minSamplesLeaf) + 1);
     const affordable = Math.max(8, Math.floor(HISTOGRAM_MEMORY / (8 * this.F * FEATURE_STRIDE)));
-    this.builder = new HistogramBuilder(binned, rowCount, this.F, Math.min(leaves + 2, affordable), threads);
+    this.builder = new HistogramBuilder(rowCount, this.F, Math.min(leaves + 2, affordable), threads);
+    this.binned = this.builder.binned;
     this.rows = this.builder.rows;
     this.pool = this.builder.pool;
     this.scratch = new Uint32Array(rowCount);
-    // Partitioning reads one feature of many rows: a column-major copy keeps those reads close together.
     this.columns = new Uint8Array(rowCount * this.F);
-    for (let i = 0, o = 0; i < rowCount; i++) for (let f = 0; f < this.F; f++, o++) this.columns[f * rowCount + i] = binned[o];
+  }
+
+  /** Partitioning reads one feature of many rows: a column-major copy keeps those reads close together. */
+  private copyColumns(): void {
+    const { binned, columns, rowCount, F } = this;
+    for (let i = 0, o = 0; i < rowCount; i++) for (let f = 0; f < F; f++, o++) columns[f * rowCount + i] = binned[o];
+    this.columnsReady = true;
   }
 
   /** Releases the worker threads, if any. */
@@ -110,6 +118,7 @@ export class TreeGrower {
   /** Grows one tree for the given gradients and hessians (both `rowCount` long). */
   grow(g: Float64Array, h: Float64Array): { tree: Tree; leaves: LeafRows[] } {
     const s = this.settings;
+    if (!this.columnsReady) this.copyColumns();
     const gh = this.builder.gh;
     for (let i = 0; i < this.rowCount; i++) {
       this.rows[i] = i;
@@ -180,14 +189,19 @@ export class TreeGrower {
     const { rows, scratch } = this;
     const column = this.columns.subarray(split.feature * this.rowCount, (split.feature + 1) * this.rowCount);
     const b = split.bin;
-    const missingLeft = split.missingLeft;
+    const missingLeft = split.missingLeft ? 1 : 0;
     let nl = node.start;
     let nr = 0;
+    // Branch-free: which side a row goes is a coin toss to the CPU, and mispredicted branches cost more
+    // than writing every row to both places. b ≤ 254, so the missing bin (255) is never "≤ b".
     for (let k = node.start; k < node.end; k++) {
       const i = rows[k];
       const v = column[i];
-      if (v === MISSING_BIN ? missingLeft : v <= b) rows[nl++] = i;
-      else scratch[nr++] = i;
+      const goLeft = (1 - ((b - v) >>> 31)) | (((v + 1) >>> 8) & missingLeft);
+      rows[nl] = i;
+      scratch[nr] = i;
+      nl += goLeft;
+      nr += 1 - goLeft;
     }
     rows.set(scratch.subarray(0, nr), nl);
     const depth = node.depth + 1;

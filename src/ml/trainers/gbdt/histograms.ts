@@ -6,9 +6,14 @@
  * (the binned matrix, gradients, row indices and histogram slots); the calling thread takes the first share
  * and waits for the others on an `Atomics` handshake. Each feature's histogram is always summed by one
  * thread in row order, so the result is bit-for-bit the same whatever the number of threads.
+ *
+ * All of it lives in one WebAssembly memory when it fits (under 2 GiB), and the WebAssembly kernel of
+ * wasm-kernel.ts does the summing; otherwise, or with MLOPS_GBDT_WASM=0, the JavaScript kernel below does,
+ * with the same result.
  */
 import { Worker } from 'node:worker_threads';
 import { BINS_PER_FEATURE } from './binning';
+import { histogramModuleBytes, instantiateHistogram, wasmApi, type WasmMemory } from './wasm-kernel';
 
 /** Doubles per bin: sum of gradients, sum of hessians, count. */
 export const SLOT = 3;
@@ -100,19 +105,58 @@ const DONE = 1; // first of one "done" word per worker: the last SEQ it finished
 const TASK = 8; // offset, start, end, useRows (-1 offset asks workers to exit)
 const MAX_WORKERS = 7;
 
+/** Where each buffer starts in the WebAssembly memory, in bytes. */
+interface WasmLayout {
+  binned: number;
+  gh: number;
+  rows: number;
+  pool: number;
+  poolLength: number;
+}
+
+interface WorkerData {
+  ctrl: Int32Array;
+  F: number;
+  f0: number;
+  f1: number;
+  slot: number;
+  wasm?: { bytes: Uint8Array; memory: WasmMemory; layout: WasmLayout };
+  js?: { pool: Float64Array; binned: Uint8Array; gh: Float64Array; rows: Uint32Array };
+}
+
+/**
+ * Returns a function that fills features f0..f1 of the histogram at `offset` (an index into the pool):
+ * the same code runs on the calling thread and, as source text, in each worker.
+ */
+function makeRunner(d: WorkerData, jsKernel: typeof histogramKernel, instantiate: typeof instantiateHistogram) {
+  if (d.wasm) {
+    const { bytes, memory, layout } = d.wasm;
+    const hist = instantiate(bytes, memory);
+    const pool = new Float64Array(memory.buffer, layout.pool, layout.poolLength);
+    return (offset: number, start: number, end: number, useRows: number) => {
+      pool.fill(0, offset + d.f0 * 768, offset + d.f1 * 768);
+      hist(layout.pool + offset * 8, layout.binned, d.F, layout.gh, layout.rows, start, end, useRows, d.f0, d.f1);
+    };
+  }
+  const { pool, binned, gh, rows } = d.js!;
+  return (offset: number, start: number, end: number, useRows: number) => jsKernel(pool, offset, binned, d.F, gh, rows, start, end, useRows, d.f0, d.f1);
+}
+
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const kernel = ${histogramKernel.toString()};
-const { ctrl, pool, binned, F, gh, rows, f0, f1, slot } = workerData;
+const histogramKernel = ${histogramKernel.toString()};
+const instantiate = ${instantiateHistogram.toString()};
+const run = (${makeRunner.toString()})(workerData, histogramKernel, instantiate);
+const ctrl = workerData.ctrl;
 let seen = 0;
 for (;;) {
   Atomics.wait(ctrl, ${SEQ}, seen);
   seen = Atomics.load(ctrl, ${SEQ});
   const offset = ctrl[${TASK}];
   if (offset < 0) break;
-  kernel(pool, offset, binned, F, gh, rows, ctrl[${TASK} + 1], ctrl[${TASK} + 2], ctrl[${TASK} + 3], f0, f1);
-  Atomics.store(ctrl, ${DONE} + slot, seen);
-  Atomics.notify(ctrl, ${DONE} + slot);
+  run(offset, ctrl[${TASK} + 1], ctrl[${TASK} + 2], ctrl[${TASK} + 3]);
+  Atomics.store(ctrl, ${DONE} + workerData.slot, seen);
+  Atomics.notify(ctrl, ${DONE} + workerData.slot);
 }
 `;
 
@@ -126,8 +170,18 @@ export function histogramThreads(rows: number, features: number): number {
   return Math.max(1, Math.min(cores, MAX_WORKERS + 1, features));
 }
 
-/** Builds histograms into slots of a shared pool, on one or more threads. */
+/** Largest memory for the WebAssembly kernel: offsets must stay below 2^31. */
+const WASM_MEMORY_LIMIT = 2 ** 31 - 2 ** 16;
+const PAGE = 65_536;
+const align8 = (n: number) => Math.ceil(n / 8) * 8;
+
+/**
+ * Owns the training buffers (binned matrix, gradients, row indices, histogram slots) and builds
+ * histograms into its slots, on one or more threads.
+ */
 export class HistogramBuilder {
+  /** Row-major binned inputs (`rowCount × F`); the caller fills it before the first build. */
+  readonly binned: Uint8Array;
   /** Interleaved gradient and hessian per row; the caller fills it before building. */
   readonly gh: Float64Array;
   /** Row indices grouped by node; the caller partitions it. */
@@ -136,31 +190,44 @@ export class HistogramBuilder {
   private readonly free: number[] = [];
   private readonly ctrl: Int32Array;
   private readonly workers: Worker[] = [];
-  private readonly ranges: [number, number][];
+  private readonly run: (offset: number, start: number, end: number, useRows: number) => void;
   private seq = 0;
 
-  constructor(
-    private readonly binned: Uint8Array,
-    private readonly rowCount: number,
-    private readonly F: number,
-    slots: number,
-    threads: number,
-  ) {
-    const shared = (bytes: number) => (threads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-    this.gh = new Float64Array(shared(16 * rowCount));
-    this.rows = new Uint32Array(shared(4 * rowCount));
-    this.pool = new Float64Array(shared(8 * slots * F * FEATURE_STRIDE));
+  constructor(rowCount: number, F: number, slots: number, threads: number) {
+    const poolLength = slots * F * FEATURE_STRIDE;
+    const layout: WasmLayout = { binned: 0, gh: align8(rowCount * F), rows: 0, pool: 0, poolLength };
+    layout.rows = layout.gh + 16 * rowCount;
+    layout.pool = align8(layout.rows + 4 * rowCount);
+    const bytes = layout.pool + 8 * poolLength;
+    const api = process.env.MLOPS_GBDT_WASM === '0' || bytes > WASM_MEMORY_LIMIT ? undefined : wasmApi();
+    let wasm: WorkerData['wasm'];
+    let js: WorkerData['js'];
+    if (api) {
+      const pages = Math.max(1, Math.ceil(bytes / PAGE));
+      const memory = new api.Memory({ initial: pages, maximum: pages, shared: true });
+      const buffer = memory.buffer;
+      this.binned = new Uint8Array(buffer, layout.binned, rowCount * F);
+      this.gh = new Float64Array(buffer, layout.gh, 2 * rowCount);
+      this.rows = new Uint32Array(buffer, layout.rows, rowCount);
+      this.pool = new Float64Array(buffer, layout.pool, poolLength);
+      wasm = { bytes: histogramModuleBytes(pages), memory, layout };
+    } else {
+      const shared = (n: number) => (threads > 1 ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
+      this.binned = new Uint8Array(shared(rowCount * F));
+      this.gh = new Float64Array(shared(16 * rowCount));
+      this.rows = new Uint32Array(shared(4 * rowCount));
+      this.pool = new Float64Array(shared(8 * poolLength));
+      js = { pool: this.pool, binned: this.binned, gh: this.gh, rows: this.rows };
+    }
     for (let s = slots - 1; s >= 0; s--) this.free.push(s * F * FEATURE_STRIDE);
-    this.ctrl = new Int32Array(shared(4 * (TASK + 4)));
-    this.ranges = [];
-    for (let t = 0; t < threads; t++) this.ranges.push([Math.floor((t * F) / threads), Math.floor(((t + 1) * F) / threads)]);
-    if (threads > 1 && !(binned.buffer instanceof SharedArrayBuffer)) throw new Error('threaded histograms need the binned matrix in shared memory');
+    this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (TASK + 4)));
+    const range = (t: number): [number, number] => [Math.floor((t * F) / threads), Math.floor(((t + 1) * F) / threads)];
+    const [f0, f1] = range(0);
+    this.run = makeRunner({ ctrl: this.ctrl, F, f0, f1, slot: -1, wasm, js }, histogramKernel, instantiateHistogram);
     for (let t = 1; t < threads; t++) {
-      const [f0, f1] = this.ranges[t];
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { ctrl: this.ctrl, pool: this.pool, binned, F, gh: this.gh, rows: this.rows, f0, f1, slot: t - 1 },
-      });
+      const [w0, w1] = range(t);
+      const workerData: WorkerData = { ctrl: this.ctrl, F, f0: w0, f1: w1, slot: t - 1, wasm, js };
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
       worker.unref();
       this.workers.push(worker);
     }
@@ -179,7 +246,7 @@ export class HistogramBuilder {
   build(offset: number, start: number, end: number, all: boolean): void {
     const useRows = all ? 0 : 1;
     if (this.workers.length === 0) {
-      histogramKernel(this.pool, offset, this.binned, this.F, this.gh, this.rows, start, end, useRows, 0, this.F);
+      this.run(offset, start, end, useRows);
       return;
     }
     const ctrl = this.ctrl;
@@ -190,8 +257,7 @@ export class HistogramBuilder {
     const seq = ++this.seq;
     Atomics.store(ctrl, SEQ, seq);
     Atomics.notify(ctrl, SEQ);
-    const [f0, f1] = this.ranges[0];
-    histogramKernel(this.pool, offset, this.binned, this.F, this.gh, this.rows, start, end, useRows, f0, f1);
+    this.run(offset, start, end, useRows);
     for (let w = 0; w < this.workers.length; w++) {
       let done: number;
       while ((done = Atomics.load(ctrl, DONE + w)) !== seq) Atomics.wait(ctrl, DONE + w, done);
@@ -207,9 +273,4 @@ export class HistogramBuilder {
     for (const w of this.workers) void w.terminate();
     this.workers.length = 0;
   }
-}
-
-/** A Uint8Array of `length` bytes, in shared memory when threads will read it. */
-export function allocateBinned(length: number, threads: number): Uint8Array {
-  return new Uint8Array(threads > 1 ? new SharedArrayBuffer(length) : new ArrayBuffer(length));
 }

@@ -18,7 +18,7 @@ import { TrainingLoop, checkTrainInput, classTarget, loadCheckpoint, numericTarg
 import { MODEL_FORMAT, type GbdtModel, type TrainInput } from '../model';
 import { binRows, fitBinner } from './binning';
 import { TreeGrower, predictBinned, predictRaw, type Tree } from './grower';
-import { allocateBinned, histogramThreads } from './histograms';
+import { histogramThreads } from './histograms';
 
 /** The hyperparameters of `gbdt`, with scikit-learn's defaults. */
 export const gbdtParamsSchema = z
@@ -73,7 +73,6 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
 
   const binner = fitBinner(sets.trainCols, params.maxBins, rng);
   const threads = histogramThreads(n, F);
-  const binned = binRows(binner, sets.trainCols, allocateBinned(n * F, threads));
   const valBinned = sets.valCols ? binRows(binner, sets.valCols) : undefined;
   const realBins = Int32Array.from(binner.thresholds, (t) => t.length + 1);
   const settings = {
@@ -83,7 +82,8 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
     l2Regularization: params.l2Regularization,
     learningRate: params.learningRate,
   };
-  const grower = new TreeGrower(binned, n, realBins, binner.thresholds, settings, threads);
+  const grower = new TreeGrower(n, realBins, binner.thresholds, settings, threads);
+  const binned = binRows(binner, sets.trainCols, grower.binned);
   let fitted: Boosted;
   try {
     fitted = await boost({ input, params, loss, grower, binned, F, yTrain: sets.yTrain, valBinned, yVal: sets.yVal });

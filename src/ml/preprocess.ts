@@ -74,8 +74,9 @@ export function fitTransform(frame: Frame, schema: DatasetSchema, options: Prepr
   const outputs: string[] = [];
   const center: number[] = [];
   const scale: number[] = [];
-  // Learn centre and scale from the unscaled training outputs themselves, then scale those in place.
-  const raw = encode(frame, features);
+  // Learn centre and scale from the unscaled training outputs themselves, then scale those in place
+  // (which needs private copies; without scaling the frame's own columns serve as they are).
+  const raw = encode(frame, features, options.standardize);
   for (let j = 0; j < raw.columns.length; j++) {
     outputs.push(raw.names[j]);
     if (options.standardize && raw.scalable[j]) {
@@ -90,6 +91,31 @@ export function fitTransform(frame: Frame, schema: DatasetSchema, options: Prepr
   const preprocessing = { options, features, outputs, center, scale };
   applyScaling(preprocessing, raw.columns);
   return { preprocessing, design: { rowCount: frame.rowCount, columns: raw.columns, names: raw.names } };
+}
+
+/**
+ * Learns the preprocessing and returns the transformed training frame row-major (`rowCount × outputs`),
+ * the layout a linear model reads, without an intermediate column-major copy.
+ */
+export function fitTransformRows(frame: Frame, schema: DatasetSchema, options: PreprocessingOptions): { preprocessing: Preprocessing; X: Float64Array; width: number } {
+  const scratch = new Float64Array(options.numericImpute === 'none' ? 0 : frame.rowCount);
+  const features = schema.features.map((name) => fitFeature(frame, columnSpec(schema, name), options, scratch));
+  const raw = encode(frame, features, false);
+  const center: number[] = [];
+  const scale: number[] = [];
+  raw.columns.forEach((col, j) => {
+    const { mean, std } = options.standardize && raw.scalable[j] ? meanStd(col) : { mean: 0, std: 1 };
+    center.push(mean);
+    scale.push(std > 0 ? std : 1);
+  });
+  const n = frame.rowCount;
+  const d = raw.columns.length;
+  const X = new Float64Array(n * d);
+  const cols = raw.columns;
+  const c = Float64Array.from(center);
+  const s = Float64Array.from(scale);
+  for (let i = 0, o = 0; i < n; i++) for (let j = 0; j < d; j++, o++) X[o] = (cols[j][i] - c[j]) / s[j];
+  return { preprocessing: { options, features, outputs: raw.names, center, scale }, X, width: d };
 }
 
 /** Applies a learned preprocessing to a frame, giving the model inputs. */
@@ -150,7 +176,11 @@ interface RawEncoding {
   scalable: boolean[];
 }
 
-function encode(frame: Frame, features: FeatureTransform[]): RawEncoding {
+/**
+ * Encodes the features as numeric outputs, unscaled. With `copy` false, a numeric column that needs no
+ * filling is the frame's own array, not a copy: the caller must then not write to it.
+ */
+function encode(frame: Frame, features: FeatureTransform[], copy = true): RawEncoding {
   const out: RawEncoding = { columns: [], names: [], scalable: [] };
   const n = frame.rowCount;
   for (const f of features) {
@@ -182,14 +212,23 @@ function encode(frame: Frame, features: FeatureTransform[]): RawEncoding {
       });
     } else {
       const values = numericColumn(frame, f.name, f.type);
-      const col = new Float64Array(values);
-      if (f.fill !== null) for (let i = 0; i < n; i++) if (Number.isNaN(col[i])) col[i] = f.fill;
+      const fill = f.fill;
+      let col = values;
+      if (copy || (fill !== null && hasMissing(values))) {
+        col = new Float64Array(values);
+        if (fill !== null) for (let i = 0; i < n; i++) if (col[i] !== col[i]) col[i] = fill;
+      }
       out.columns.push(col);
       out.names.push(f.name);
       out.scalable.push(f.type === 'numeric');
     }
   }
   return out;
+}
+
+function hasMissing(values: Float64Array): boolean {
+  for (let i = 0; i < values.length; i++) if (values[i] !== values[i]) return true;
+  return false;
 }
 
 /** Writes the derived features of one timestamp (NaN stays NaN in every part). */
@@ -267,38 +306,29 @@ export function meanStd(values: Float64Array): { mean: number; std: number } {
 
 /** Median of the non-missing values (the mean of the two middle ones for an even count), 0 when there are none; `scratch` is overwritten. */
 export function median(values: Float64Array, scratch?: Float64Array): number {
-  let n = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v !== v) continue;
-    n++;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  if (n === 0) return 0;
-  if (min === max) return min;
   // A reused scratch buffer spares one large allocation per column.
   const buffer = scratch && scratch.length >= values.length ? scratch : new Float64Array(values.length);
+  if (values.length < 4096 || !LITTLE_ENDIAN) {
+    let n = 0;
+    for (let i = 0; i < values.length; i++) if (values[i] === values[i]) buffer[n++] = values[i];
+    return n === 0 ? 0 : middleOf(buffer.subarray(0, n), (n - 1) >> 1, n >> 1);
+  }
+  // Bucket by the top bits of each value's IEEE 754 pattern, made order-preserving (sign, exponent and
+  // the first mantissa bits), find the buckets holding the middle ranks, and select only among their
+  // values: two passes over the data instead of a selection over all of it, and still exact.
+  const words = new Uint32Array(values.buffer, values.byteOffset, 2 * values.length);
+  const counts = new Int32Array(1 << MEDIAN_BUCKET_BITS);
+  const shift = 32 - MEDIAN_BUCKET_BITS;
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] !== values[i]) continue;
+    const hi = words[2 * i + 1];
+    counts[((hi >> 31 !== 0 ? ~hi : hi | 0x80000000) >>> 0) >>> shift]++;
+    n++;
+  }
+  if (n === 0) return 0;
   const lowRank = (n - 1) >> 1;
   const highRank = n >> 1;
-  const width = max - min;
-  if (!Number.isFinite(width) || n < 4096) {
-    let m = 0;
-    for (let i = 0; i < values.length; i++) if (values[i] === values[i]) buffer[m++] = values[i];
-    return middleOf(buffer.subarray(0, n), lowRank, highRank);
-  }
-  // Bucket by value, find the buckets holding the middle ranks, and select only among their values:
-  // two passes over the data instead of a selection over all of it, and still exact.
-  const B = 4096;
-  const counts = new Int32Array(B + 1);
-  const factor = B / width;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === v) counts[((v - min) * factor) | 0]++;
-  }
-  counts[B - 1] += counts[B]; // the maximum itself
   let below = 0;
   let first = 0;
   while (below + counts[first] <= lowRank) below += counts[first++];
@@ -309,11 +339,16 @@ export function median(values: Float64Array, scratch?: Float64Array): number {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v !== v) continue;
-    const k = Math.min(B - 1, ((v - min) * factor) | 0);
+    const hi = words[2 * i + 1];
+    const k = ((hi >> 31 !== 0 ? ~hi : hi | 0x80000000) >>> 0) >>> shift;
     if (k >= first && k <= last) buffer[m++] = v;
   }
   return middleOf(buffer.subarray(0, m), lowRank - below, highRank - below);
 }
+
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+/** 2^18 buckets: 64 per power of two, so a bucket rarely holds more than a few percent of a column. */
+const MEDIAN_BUCKET_BITS = 18;
 
 /** The mean of the values of ranks `lo` and `hi` (equal for an odd count); rearranges `a`. */
 function middleOf(a: Float64Array, lo: number, hi: number): number {

@@ -8,7 +8,7 @@
  * scikit-learn does. Inputs are standardised, missing values imputed and categoricals one-hot encoded first.
  */
 import { z } from 'zod';
-import { fitTransform, type DesignMatrix } from '../preprocess';
+import { fitTransformRows, type DesignMatrix } from '../preprocess';
 import { minimizeLbfgs, type LbfgsState } from '../optim/lbfgs';
 import { FailureType, MlopsError } from '../../errors';
 import { TrainingLoop, checkTrainInput, classTarget, loadCheckpoint, parseParams, trainingFingerprint } from './common';
@@ -45,14 +45,11 @@ export async function fitLogisticRegression(input: TrainInput): Promise<Logistic
     throw new MlopsError(FailureType.InvalidInput, 'logistic-regression is a classifier; use gbdt for a regression task.', { trainer: 'logistic-regression', task: schema.task });
   }
   const { classes, y } = classTarget(input.train, schema);
-  const { preprocessing, design } = fitTransform(input.train, schema, {
+  const { preprocessing, X, width: d } = fitTransformRows(input.train, schema, {
     standardize: true,
     numericImpute: params.numericImpute,
     categoricalImpute: params.categoricalImpute,
   });
-  const X = rowMajor(design);
-  design.columns.length = 0; // only the row-major copy is needed from here on
-  const d = design.names.length;
   const K = classes.length === 2 ? 1 : classes.length;
   const objective = K === 1 ? binomialObjective(X, y, d, params.C) : multinomialObjective(X, y, d, K, params.C);
 
@@ -121,15 +118,6 @@ export function logisticProbabilities(model: LogisticRegressionModel, design: De
     for (let k = 0; k < rows; k++) out[i * C + k] /= sum;
   }
   return out;
-}
-
-function rowMajor(design: DesignMatrix): Float64Array {
-  const n = design.rowCount;
-  const d = design.columns.length;
-  const X = new Float64Array(n * d);
-  const cols = design.columns;
-  for (let i = 0, o = 0; i < n; i++) for (let j = 0; j < d; j++, o++) X[o] = cols[j][i];
-  return X;
 }
 
 /** Mean binomial log-loss plus the L2 penalty; weights are [w_0..w_{d-1}, intercept]. */

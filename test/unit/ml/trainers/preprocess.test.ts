@@ -134,6 +134,9 @@ it('the median of a large column is exact, whatever the distribution', () => {
     Float64Array.from({ length: 20_000 }, () => Math.exp(next() * 30)), // heavily skewed
     Float64Array.from({ length: 9_999 }, (_, i) => (i % 3 === 0 ? NaN : Math.floor(next() * 5))), // many ties
     Float64Array.from({ length: 5_000 }, (_, i) => (i < 4_999 ? 1 : 1e300)),
+    Float64Array.from({ length: 12_000 }, () => (next() - 0.6) * 1e-3), // both signs, small magnitudes
+    Float64Array.from({ length: 8_192 }, (_, i) => (i % 2 ? -0 : i % 3 ? 0 : -next())), // zeros of both signs
+    Float64Array.from({ length: 6_000 }, () => -Math.exp(next() * 50)), // all negative, skewed
   ];
   for (const values of cases) {
     const sorted = Array.from(values)

@@ -11,6 +11,7 @@
  * wasm-kernel.ts does the summing; otherwise, or with MLOPS_GBDT_WASM=0, the JavaScript kernel below does,
  * with the same result.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BINS_PER_FEATURE } from './binning';
 import { histogramModuleBytes, instantiateHistogram, wasmApi, type WasmMemory } from './wasm-kernel';
@@ -165,9 +166,7 @@ export function histogramThreads(rows: number, features: number): number {
   const forced = Number(process.env.MLOPS_GBDT_THREADS);
   if (Number.isInteger(forced) && forced >= 1) return Math.min(forced, MAX_WORKERS + 1, Math.max(1, features));
   if (rows * features < 1_000_000) return 1;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const cores: number = require('node:os').availableParallelism();
-  return Math.max(1, Math.min(cores, MAX_WORKERS + 1, features));
+  return Math.max(1, Math.min(availableParallelism(), MAX_WORKERS + 1, features));
 }
 
 /** Largest memory for the WebAssembly kernel: offsets must stay below 2^31. */

@@ -104,7 +104,14 @@ function histogramKernel(
 const SEQ = 0; // bumped by the caller for each task
 const DONE = 1; // first of one "done" word per worker: the last SEQ it finished
 const TASK = 8; // offset, start, end, useRows (-1 offset asks workers to exit)
+const READY = 12; // one word per worker: 1 once it is set up
+const FAILED = 19; // set by a worker whose task threw
+const CONTROL_WORDS = 20;
 const MAX_WORKERS = 7;
+/** A worker that has not started within this long is given up on (training goes on without it). */
+const START_TIMEOUT_MS = 20_000;
+/** A histogram that takes longer than this on a worker means the worker is gone. */
+const TASK_TIMEOUT_MS = 300_000;
 
 /** Where each buffer starts in the WebAssembly memory, in bytes. */
 interface WasmLayout {
@@ -147,15 +154,26 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const histogramKernel = ${histogramKernel.toString()};
 const instantiate = ${instantiateHistogram.toString()};
-const run = (${makeRunner.toString()})(workerData, histogramKernel, instantiate);
 const ctrl = workerData.ctrl;
+let run;
+try {
+  run = (${makeRunner.toString()})(workerData, histogramKernel, instantiate);
+  Atomics.store(ctrl, ${READY} + workerData.slot, 1);
+} catch (err) {
+  Atomics.store(ctrl, ${READY} + workerData.slot, 2);
+}
+Atomics.notify(ctrl, ${READY} + workerData.slot);
 let seen = 0;
-for (;;) {
+while (run) {
   Atomics.wait(ctrl, ${SEQ}, seen);
   seen = Atomics.load(ctrl, ${SEQ});
   const offset = ctrl[${TASK}];
   if (offset < 0) break;
-  run(offset, ctrl[${TASK} + 1], ctrl[${TASK} + 2], ctrl[${TASK} + 3]);
+  try {
+    run(offset, ctrl[${TASK} + 1], ctrl[${TASK} + 2], ctrl[${TASK} + 3]);
+  } catch (err) {
+    Atomics.store(ctrl, ${FAILED}, 1);
+  }
   Atomics.store(ctrl, ${DONE} + workerData.slot, seen);
   Atomics.notify(ctrl, ${DONE} + workerData.slot);
 }
@@ -219,10 +237,8 @@ export class HistogramBuilder {
       js = { pool: this.pool, binned: this.binned, gh: this.gh, rows: this.rows };
     }
     for (let s = slots - 1; s >= 0; s--) this.free.push(s * F * FEATURE_STRIDE);
-    this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (TASK + 4)));
+    this.ctrl = new Int32Array(new SharedArrayBuffer(4 * CONTROL_WORDS));
     const range = (t: number): [number, number] => [Math.floor((t * F) / threads), Math.floor(((t + 1) * F) / threads)];
-    const [f0, f1] = range(0);
-    this.run = makeRunner({ ctrl: this.ctrl, F, f0, f1, slot: -1, wasm, js }, histogramKernel, instantiateHistogram);
     for (let t = 1; t < threads; t++) {
       const [w0, w1] = range(t);
       const workerData: WorkerData = { ctrl: this.ctrl, F, f0: w0, f1: w1, slot: t - 1, wasm, js };
@@ -230,6 +246,15 @@ export class HistogramBuilder {
       worker.unref();
       this.workers.push(worker);
     }
+    // A worker that cannot start (an unusual runtime, code rewritten by instrumentation) must not leave the
+    // training waiting forever: without every worker ready, this thread does all the work itself.
+    const ready = this.workers.every((_, w) => {
+      Atomics.wait(this.ctrl, READY + w, 0, START_TIMEOUT_MS);
+      return Atomics.load(this.ctrl, READY + w) === 1;
+    });
+    if (!ready) this.close();
+    const [f0, f1] = this.workers.length > 0 ? range(0) : [0, F];
+    this.run = makeRunner({ ctrl: this.ctrl, F, f0, f1, slot: -1, wasm, js }, histogramKernel, instantiateHistogram);
   }
 
   /** Takes a free histogram slot (its offset in `pool`), or undefined when all are in use. */
@@ -259,8 +284,11 @@ export class HistogramBuilder {
     this.run(offset, start, end, useRows);
     for (let w = 0; w < this.workers.length; w++) {
       let done: number;
-      while ((done = Atomics.load(ctrl, DONE + w)) !== seq) Atomics.wait(ctrl, DONE + w, done);
+      while ((done = Atomics.load(ctrl, DONE + w)) !== seq) {
+        if (Atomics.wait(ctrl, DONE + w, done, TASK_TIMEOUT_MS) === 'timed-out') throw new Error('A gbdt histogram worker thread stopped responding.');
+      }
     }
+    if (Atomics.load(ctrl, FAILED) !== 0) throw new Error('A gbdt histogram worker thread failed.');
   }
 
   /** Stops the worker threads. */

@@ -74,7 +74,6 @@ export interface LeafRows {
 export class TreeGrower {
   /** Row indices, grouped by node as the tree grows: each leaf owns a contiguous range. */
   readonly rows: Uint32Array;
-  private readonly scratch: Uint32Array;
   private readonly columns: Uint8Array;
   private columnsReady = false;
   private readonly builder: HistogramBuilder;
@@ -99,8 +98,7 @@ export class TreeGrower {
     this.binned = this.builder.binned;
     this.rows = this.builder.rows;
     this.pool = this.builder.pool;
-    this.scratch = new Uint32Array(rowCount);
-    this.columns = new Uint8Array(rowCount * this.F);
+    this.columns = this.builder.columns;
   }
 
   /** Partitioning reads one feature of many rows: a column-major copy keeps those reads close together. */
@@ -110,21 +108,25 @@ export class TreeGrower {
     this.columnsReady = true;
   }
 
+  /** Where `grow` reads gradients from; write them here directly when there is one tree per iteration. */
+  get gradientBuffer(): Float64Array {
+    return this.builder.gh;
+  }
+
   /** Releases the worker threads, if any. */
   close(): void {
     this.builder.close();
   }
 
-  /** Grows one tree for the given gradients and hessians (both `rowCount` long). */
-  grow(g: Float64Array, h: Float64Array): { tree: Tree; leaves: LeafRows[] } {
+  /**
+   * Grows one tree for the given gradients and hessians, interleaved (`rowCount × 2`). Passing
+   * `gradientBuffer` itself, filled in place, spares a copy.
+   */
+  grow(gh: Float64Array): { tree: Tree; leaves: LeafRows[] } {
     const s = this.settings;
     if (!this.columnsReady) this.copyColumns();
-    const gh = this.builder.gh;
-    for (let i = 0; i < this.rowCount; i++) {
-      this.rows[i] = i;
-      gh[2 * i] = g[i];
-      gh[2 * i + 1] = h[i];
-    }
+    if (gh !== this.builder.gh) this.builder.gh.set(gh);
+    for (let i = 0; i < this.rowCount; i++) this.rows[i] = i;
     const nodes: Node[] = [];
     const root: Node = { id: 0, start: 0, end: this.rowCount, depth: 0, sumG: 0, sumH: 0, hist: this.builder.take()!, split: null };
     nodes.push(root);
@@ -186,24 +188,7 @@ export class TreeGrower {
   /** Partitions the node's rows (stable), builds the smaller child's histogram and derives the larger's. */
   private splitNode(node: Node, nextId: number, mayGrow: boolean): [Node, Node] {
     const split = node.split!;
-    const { rows, scratch } = this;
-    const column = this.columns.subarray(split.feature * this.rowCount, (split.feature + 1) * this.rowCount);
-    const b = split.bin;
-    const missingLeft = split.missingLeft ? 1 : 0;
-    let nl = node.start;
-    let nr = 0;
-    // Branch-free: which side a row goes is a coin toss to the CPU, and mispredicted branches cost more
-    // than writing every row to both places. b ≤ 254, so the missing bin (255) is never "≤ b".
-    for (let k = node.start; k < node.end; k++) {
-      const i = rows[k];
-      const v = column[i];
-      const goLeft = (1 - ((b - v) >>> 31)) | (((v + 1) >>> 8) & missingLeft);
-      rows[nl] = i;
-      scratch[nr] = i;
-      nl += goLeft;
-      nr += 1 - goLeft;
-    }
-    rows.set(scratch.subarray(0, nr), nl);
+    const nl = this.builder.partition(node.start, node.end, split.feature, split.bin, split.missingLeft);
     const depth = node.depth + 1;
     const left: Node = { id: nextId, start: node.start, end: nl, depth, sumG: split.leftG, sumH: split.leftH, hist: null, split: null };
     const right: Node = { id: nextId + 1, start: nl, end: node.end, depth, sumG: node.sumG - split.leftG, sumH: node.sumH - split.leftH, hist: null, split: null };

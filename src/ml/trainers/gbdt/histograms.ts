@@ -14,7 +14,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BINS_PER_FEATURE } from './binning';
-import { histogramModuleBytes, instantiateHistogram, wasmApi, type WasmMemory } from './wasm-kernel';
+import { histogramModuleBytes, instantiateHistogram, instantiatePartition, wasmApi, type WasmMemory, type WasmPartition } from './wasm-kernel';
 
 /** Doubles per bin: sum of gradients, sum of hessians, count. */
 export const SLOT = 3;
@@ -116,8 +116,10 @@ const TASK_TIMEOUT_MS = 300_000;
 /** Where each buffer starts in the WebAssembly memory, in bytes. */
 interface WasmLayout {
   binned: number;
+  columns: number;
   gh: number;
   rows: number;
+  scratch: number;
   pool: number;
   poolLength: number;
 }
@@ -187,6 +189,25 @@ export function histogramThreads(rows: number, features: number): number {
   return Math.max(1, Math.min(availableParallelism(), MAX_WORKERS + 1, features));
 }
 
+/**
+ * The JavaScript partition, branch-free: which side a row goes is a coin toss to the CPU, and mispredicted
+ * branches cost more than writing every row to both places. bin ≤ 254, so the missing bin (255) is never ≤ bin.
+ */
+function partitionRows(rows: Uint32Array, scratch: Uint32Array, columns: Uint8Array, offset: number, start: number, end: number, bin: number, missingLeft: number): number {
+  let nl = start;
+  let nr = 0;
+  for (let k = start; k < end; k++) {
+    const i = rows[k];
+    const v = columns[offset + i];
+    const left = (1 - ((bin - v) >>> 31)) | (((v + 1) >>> 8) & missingLeft);
+    rows[nl] = i;
+    scratch[nr] = i;
+    nl += left;
+    nr += 1 - left;
+  }
+  return nl;
+}
+
 /** Largest memory for the WebAssembly kernel: offsets must stay below 2^31. */
 const WASM_MEMORY_LIMIT = 2 ** 31 - 2 ** 16;
 const PAGE = 65_536;
@@ -199,6 +220,12 @@ const align8 = (n: number) => Math.ceil(n / 8) * 8;
 export class HistogramBuilder {
   /** Row-major binned inputs (`rowCount × F`); the caller fills it before the first build. */
   readonly binned: Uint8Array;
+  /** The same, column-major (`F × rowCount`), for partitioning; the caller fills it too. */
+  readonly columns: Uint8Array;
+  /** Room for the right-hand rows while a node is partitioned. */
+  private readonly scratch: Uint32Array;
+  private readonly wasmPartition?: WasmPartition;
+  private readonly layout?: WasmLayout;
   /** Interleaved gradient and hessian per row; the caller fills it before building. */
   readonly gh: Float64Array;
   /** Row indices grouped by node; the caller partitions it. */
@@ -212,9 +239,10 @@ export class HistogramBuilder {
 
   constructor(rowCount: number, F: number, slots: number, threads: number) {
     const poolLength = slots * F * FEATURE_STRIDE;
-    const layout: WasmLayout = { binned: 0, gh: align8(rowCount * F), rows: 0, pool: 0, poolLength };
+    const layout: WasmLayout = { binned: 0, columns: rowCount * F, gh: align8(2 * rowCount * F), rows: 0, scratch: 0, pool: 0, poolLength };
     layout.rows = layout.gh + 16 * rowCount;
-    layout.pool = align8(layout.rows + 4 * rowCount);
+    layout.scratch = layout.rows + 4 * rowCount;
+    layout.pool = align8(layout.scratch + 4 * rowCount);
     const bytes = layout.pool + 8 * poolLength;
     const api = process.env.MLOPS_GBDT_WASM === '0' || bytes > WASM_MEMORY_LIMIT ? undefined : wasmApi();
     let wasm: WorkerData['wasm'];
@@ -224,13 +252,19 @@ export class HistogramBuilder {
       const memory = new api.Memory({ initial: pages, maximum: pages, shared: true });
       const buffer = memory.buffer;
       this.binned = new Uint8Array(buffer, layout.binned, rowCount * F);
+      this.columns = new Uint8Array(buffer, layout.columns, rowCount * F);
       this.gh = new Float64Array(buffer, layout.gh, 2 * rowCount);
       this.rows = new Uint32Array(buffer, layout.rows, rowCount);
+      this.scratch = new Uint32Array(buffer, layout.scratch, rowCount);
       this.pool = new Float64Array(buffer, layout.pool, poolLength);
       wasm = { bytes: histogramModuleBytes(pages), memory, layout };
+      this.wasmPartition = instantiatePartition(wasm.bytes, memory);
+      this.layout = layout;
     } else {
       const shared = (n: number) => (threads > 1 ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
       this.binned = new Uint8Array(shared(rowCount * F));
+      this.columns = new Uint8Array(rowCount * F);
+      this.scratch = new Uint32Array(rowCount);
       this.gh = new Float64Array(shared(16 * rowCount));
       this.rows = new Uint32Array(shared(4 * rowCount));
       this.pool = new Float64Array(shared(8 * poolLength));
@@ -255,6 +289,23 @@ export class HistogramBuilder {
     if (!ready) this.close();
     const [f0, f1] = this.workers.length > 0 ? range(0) : [0, F];
     this.run = makeRunner({ ctrl: this.ctrl, F, f0, f1, slot: -1, wasm, js }, histogramKernel, instantiateHistogram);
+  }
+
+  /**
+   * Partitions rows[start..end) by "bin of feature ≤ bin" (missing values by `missingLeft`), keeping the
+   * order within each side, and returns where the right-hand rows begin.
+   */
+  partition(start: number, end: number, feature: number, bin: number, missingLeft: boolean): number {
+    const n = this.rows.length;
+    let nl: number;
+    if (this.wasmPartition && this.layout) {
+      const { rows, scratch, columns } = this.layout;
+      nl = this.wasmPartition(rows, scratch, columns + feature * n, start, end, bin, missingLeft ? 1 : 0);
+    } else {
+      nl = partitionRows(this.rows, this.scratch, this.columns, feature * n, start, end, bin, missingLeft ? 1 : 0);
+    }
+    this.rows.set(this.scratch.subarray(0, end - nl), nl);
+    return nl;
   }
 
   /** Takes a free histogram slot (its offset in `pool`), or undefined when all are in use. */

@@ -153,12 +153,12 @@ async function boost({ input, params, loss, grower, binned, F, yTrain, valBinned
 
   let iteration = trees.length / K;
   const loop = new TrainingLoop(input, iteration);
-  const g = new Float64Array(n * K);
-  const h = new Float64Array(n * K);
+  // Gradients and hessians interleaved, class after class; with one class, straight into the grower's buffer.
+  const gh = K === 1 ? grower.gradientBuffer : new Float64Array(2 * n * K);
   while (!stopped && iteration < params.maxIter) {
-    loss.gradients(raw, yTrain, g, h);
+    loss.gradients(raw, yTrain, gh);
     for (let k = 0; k < K; k++) {
-      const { tree, leaves } = grower.grow(g.subarray(k * n, (k + 1) * n), h.subarray(k * n, (k + 1) * n));
+      const { tree, leaves } = grower.grow(K === 1 ? gh : gh.subarray(2 * k * n, 2 * (k + 1) * n));
       trees.push(tree);
       const rows = grower.rows;
       const offset = k * n;
@@ -283,8 +283,8 @@ interface Loss {
   /** Raw scores per row: 1, or the class count for multiclass. */
   K: number;
   baseline(y: Float64Array): number[];
-  /** Writes per-row gradients and hessians (class-major, like the raw scores). */
-  gradients(raw: Float64Array, y: Float64Array, g: Float64Array, h: Float64Array): void;
+  /** Writes per-row gradient and hessian pairs, interleaved, class after class (`gh[2(kn + i)]`, `gh[2(kn + i) + 1]`). */
+  gradients(raw: Float64Array, y: Float64Array, gh: Float64Array): void;
   /** The mean loss. */
   value(raw: Float64Array, y: Float64Array): number;
 }
@@ -297,10 +297,10 @@ function makeLoss(classCount: number, task: 'classification' | 'regression'): Lo
 const squaredError: Loss = {
   K: 1,
   baseline: (y) => [mean(y)],
-  gradients(raw, y, g, h) {
+  gradients(raw, y, gh) {
     for (let i = 0; i < y.length; i++) {
-      g[i] = raw[i] - y[i];
-      h[i] = 1;
+      gh[2 * i] = raw[i] - y[i];
+      gh[2 * i + 1] = 1;
     }
   },
   value(raw, y) {
@@ -316,11 +316,11 @@ const binaryLogLoss: Loss = {
     const p = clip(mean(y));
     return [Math.log(p / (1 - p))];
   },
-  gradients(raw, y, g, h) {
+  gradients(raw, y, gh) {
     for (let i = 0; i < y.length; i++) {
       const p = 1 / (1 + Math.exp(-raw[i]));
-      g[i] = p - y[i];
-      h[i] = p * (1 - p);
+      gh[2 * i] = p - y[i];
+      gh[2 * i + 1] = p * (1 - p);
     }
   },
   value(raw, y) {
@@ -343,7 +343,7 @@ function multinomialLogLoss(K: number): Loss {
       const m = logs.reduce((a, b) => a + b, 0) / K;
       return logs.map((l) => l - m);
     },
-    gradients(raw, y, g, h) {
+    gradients(raw, y, gh) {
       const n = y.length;
       for (let i = 0; i < n; i++) {
         let max = -Infinity;
@@ -351,13 +351,14 @@ function multinomialLogLoss(K: number): Loss {
         let sum = 0;
         for (let k = 0; k < K; k++) {
           const e = Math.exp(raw[k * n + i] - max);
-          g[k * n + i] = e;
+          gh[2 * (k * n + i)] = e;
           sum += e;
         }
         for (let k = 0; k < K; k++) {
-          const p = g[k * n + i] / sum;
-          g[k * n + i] = p - (y[i] === k ? 1 : 0);
-          h[k * n + i] = p * (1 - p);
+          const o = 2 * (k * n + i);
+          const p = gh[o] / sum;
+          gh[o] = p - (y[i] === k ? 1 : 0);
+          gh[o + 1] = p * (1 - p);
         }
       }
     },

@@ -23,12 +23,34 @@
  *     end  end)
  *
  * The caller zeroes the histogram range first (6144 bytes = 256 bins × 3 doubles per feature).
+ *
+ * A second function partitions a node's rows by one split, branch-free, as the grower's JavaScript does:
+ *
+ *   (func (export "partition") (param $rows $scratch $column $start $end $bin $missingLeft i32) (result i32)
+ *     (local $k $nl $nr $i $v $left i32)
+ *     nl = start   k = start   nr = 0
+ *     block  loop
+ *       br_if 1 (k >= end)
+ *       i = load32(rows + 4k)   v = load8_u(column + i)
+ *       left = (v <= bin) | ((v == 255) & missingLeft)
+ *       store32(rows + 4nl, i)   store32(scratch + 4nr, i)
+ *       nl += left   nr += left ^ 1   k += 1   br 0
+ *     end  end
+ *     nl)                                                 ;; the caller appends scratch[0..nr) after nl
  */
 
 /** Signature of the exported kernel (byte addresses and counts, all i32). */
 export type WasmHistogram = (pool: number, binned: number, F: number, gh: number, rows: number, start: number, end: number, useRows: number, f0: number, f1: number) => void;
+/** Signature of the exported partition: returns where the right-hand rows begin. */
+export type WasmPartition = (rows: number, scratch: number, column: number, start: number, end: number, bin: number, missingLeft: number) => number;
 
 const I32 = 0x7f;
+const LE_U = [0x4d];
+const EQ = [0x46];
+const AND = [0x71];
+const OR = [0x72];
+const XOR = [0x73];
+const store32 = [0x36, 2, 0];
 const F64 = 0x7c;
 
 function uleb(n: number): number[] {
@@ -106,6 +128,27 @@ const BODY = [
   0x0b, // end function
 ]; // prettier-ignore
 
+// Partition: parameters 0..6, locals 7..12.
+const [P_ROWS, P_SCRATCH, P_COLUMN, P_START, P_END, P_BIN, P_MISSING_LEFT] = [0, 1, 2, 3, 4, 5, 6];
+const [P_K, P_NL, P_NR, P_I, P_V, P_LEFT] = [7, 8, 9, 10, 11, 12];
+const PARTITION_BODY = [
+  ...get(P_START), ...set(P_NL), ...get(P_START), ...set(P_K), ...i32(0), ...set(P_NR),
+  0x02, 0x40, 0x03, 0x40,
+  ...get(P_K), ...get(P_END), ...GE_U, 0x0d, 1,
+  ...get(P_ROWS), ...get(P_K), ...i32(2), ...SHL, ...ADD, ...load32, ...set(P_I),
+  ...get(P_COLUMN), ...get(P_I), ...ADD, ...load8u, ...set(P_V),
+  ...get(P_V), ...get(P_BIN), ...LE_U, ...get(P_V), ...i32(255), ...EQ, ...get(P_MISSING_LEFT), ...AND, ...OR, ...set(P_LEFT),
+  ...get(P_ROWS), ...get(P_NL), ...i32(2), ...SHL, ...ADD, ...get(P_I), ...store32,
+  ...get(P_SCRATCH), ...get(P_NR), ...i32(2), ...SHL, ...ADD, ...get(P_I), ...store32,
+  ...get(P_NL), ...get(P_LEFT), ...ADD, ...set(P_NL),
+  ...get(P_NR), ...get(P_LEFT), ...i32(1), ...XOR, ...ADD, ...set(P_NR),
+  ...get(P_K), ...i32(1), ...ADD, ...set(P_K),
+  0x0c, 0,
+  0x0b, 0x0b,
+  ...get(P_NL),
+  0x0b,
+]; // prettier-ignore
+
 /** The module's bytes, importing a shared memory of exactly `pages` 64 KiB pages as `env.mem`. */
 export function histogramModuleBytes(pages: number): Uint8Array {
   const locals = vec([
@@ -113,13 +156,15 @@ export function histogramModuleBytes(pages: number): Uint8Array {
     [...uleb(2), F64],
   ]);
   const code = [...locals, ...BODY];
+  const partition = [...vec([[...uleb(6), I32]]), ...PARTITION_BODY];
+  const i32s = (n: number) => vec(Array.from({ length: n }, () => [I32]));
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec(Array.from({ length: 10 }, () => [I32])), 0]])),
+    ...section(1, vec([[0x60, ...i32s(10), 0], [0x60, ...i32s(7), ...i32s(1)]])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x03, ...uleb(pages), ...uleb(pages)]])),
-    ...section(3, vec([[0]])),
-    ...section(7, vec([[...name('hist'), 0x00, 0]])),
-    ...section(10, vec([[...uleb(code.length), ...code]])),
+    ...section(3, vec([[0], [1]])),
+    ...section(7, vec([[...name('hist'), 0x00, 0], [...name('partition'), 0x00, 1]])),
+    ...section(10, vec([[...uleb(code.length), ...code], [...uleb(partition.length), ...partition]])),
   ]); // prettier-ignore
 }
 
@@ -148,4 +193,11 @@ export function instantiateHistogram(bytes: Uint8Array, memory: WasmMemory): Was
   const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
   const instance = new api.Instance(new api.Module(bytes), { env: { mem: memory } });
   return instance.exports.hist as WasmHistogram;
+}
+
+/** Instantiates the partition function over the same memory (on the calling thread only). */
+export function instantiatePartition(bytes: Uint8Array, memory: WasmMemory): WasmPartition {
+  const api = wasmApi()!;
+  const instance = new api.Instance(new api.Module(bytes), { env: { mem: memory } });
+  return instance.exports.partition as WasmPartition;
 }

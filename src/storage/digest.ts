@@ -1,0 +1,88 @@
+/**
+ * sha256 over streams and files, and a pass-through stream that refuses to end unless the bytes that
+ * went through it match the digest they were stored under.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+import { FailureType, MlopsError } from '../errors';
+
+/** Read size for local files: large enough that per-chunk overhead vanishes next to hashing. */
+export const FILE_CHUNK_BYTES = 1024 * 1024;
+
+/** Lowercase hex sha256 of a buffer. */
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The base64 form S3 uses in `x-amz-checksum-sha256`, from a hex digest. */
+export function hexToBase64(hex: string): string {
+  return Buffer.from(hex, 'hex').toString('base64');
+}
+
+/** Streams a local file once and returns its sha256 and size; errors keep their `fs` codes. */
+export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: FILE_CHUNK_BYTES })) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+/** The error a reader gets when stored bytes do not match their digest. */
+export function integrityError(uri: string, detail: string, details: Record<string, unknown> = {}): MlopsError {
+  return new MlopsError(
+    FailureType.Integrity,
+    `${uri} failed its integrity check (${detail}): the stored bytes were altered or corrupted, so they are not served. Store the artifact again, or restore it from a backup.`,
+    { uri, ...details },
+  );
+}
+
+/** What a `DigestVerifier` expects to see. */
+export interface ExpectedDigest {
+  uri: string;
+  sha256: string;
+  /** When known, a longer or shorter stream fails as soon as that is certain. */
+  size?: number;
+}
+
+/**
+ * Passes bytes through while hashing them. Before it would end, it compares the digest and size with
+ * the expected ones and, on a mismatch, errors instead of ending: a consumer never sees a clean end
+ * of corrupted bytes.
+ */
+export class DigestVerifier extends Transform {
+  private readonly hash = createHash('sha256');
+  private seen = 0;
+
+  constructor(private readonly expected: ExpectedDigest) {
+    super({ highWaterMark: FILE_CHUNK_BYTES });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.seen += chunk.length;
+    const { size, uri } = this.expected;
+    if (size !== undefined && this.seen > size) {
+      callback(integrityError(uri, `more than the recorded ${size} bytes`, { expectedSize: size }));
+      return;
+    }
+    this.hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const { size, uri, sha256 } = this.expected;
+    if (size !== undefined && this.seen !== size) {
+      callback(integrityError(uri, `${this.seen} bytes instead of the recorded ${size}`, { expectedSize: size, actualSize: this.seen }));
+      return;
+    }
+    const actual = this.hash.digest('hex');
+    if (actual !== sha256) {
+      callback(integrityError(uri, `sha256 ${actual} instead of the recorded ${sha256}`, { expectedSha256: sha256, actualSha256: actual }));
+      return;
+    }
+    callback();
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The shapes of what the model registry and the dataset snapshot store keep: version manifests,
+ * alias pointers and their history, dataset snapshots. Types only, no Node APIs: workflows import them.
+ */
+import type { ArtifactRef } from './refs';
+
+/** An approval recorded with a model version. */
+export interface VersionApproval {
+  approver: string;
+  /** ISO time of the approval. */
+  at: string;
+  comment?: string;
+}
+
+/** The code that produced a model version. */
+export interface CodeVersion {
+  /** Version of temporal-mlops (from its package.json). */
+  packageVersion: string;
+  /** Git commit of the pipeline's code, when known. */
+  gitCommit?: string;
+}
+
+/** What a caller gives to register a model version. */
+export interface RegisterVersionInput {
+  model: string;
+  /** The trained model's bytes. */
+  artifact: ArtifactRef;
+  /** The dataset snapshot the model was trained on. */
+  dataset: { sha256: string; name?: string; snapshot?: ArtifactRef; profile?: ArtifactRef };
+  trainer: { name: string; params: Record<string, unknown> };
+  metrics: Record<string, number>;
+  /** The pipeline run: `workflowId` is the idempotency key (registering again from the same run returns the same version). */
+  workflowId: string;
+  runId: string;
+  /** Git commit of the pipeline's code; the package version is filled in by the registry. */
+  gitCommit?: string;
+  approvals?: VersionApproval[];
+  /** The dataset schema the model expects (opaque to the registry). */
+  schema?: unknown;
+  /** The evaluation report. */
+  report?: ArtifactRef;
+  /** Who asked for the run, and what triggered it. */
+  requestedBy?: string;
+  trigger?: string;
+  description?: string;
+}
+
+/** An immutable model version, as stored in the registry. */
+export interface ModelVersion {
+  model: string;
+  version: number;
+  artifact: ArtifactRef;
+  dataset: RegisterVersionInput['dataset'];
+  trainer: RegisterVersionInput['trainer'];
+  metrics: Record<string, number>;
+  code: CodeVersion;
+  workflowId: string;
+  runId: string;
+  approvals: VersionApproval[];
+  schema?: unknown;
+  report?: ArtifactRef;
+  requestedBy?: string;
+  trigger?: string;
+  description?: string;
+  /** ISO time of registration. */
+  createdAt: string;
+}
+
+/** The result of registering: the version, and whether this call created it (false when the run had already registered it). */
+export interface RegisterVersionResult {
+  version: ModelVersion;
+  created: boolean;
+}
+
+/** One move of an alias, as kept in its immutable history. */
+export interface AliasMove {
+  model: string;
+  alias: string;
+  /** 1 for the first move of the alias, then 2, 3, ... with no gaps. */
+  seq: number;
+  /** The version the alias pointed at before, or null for its first move. */
+  from: number | null;
+  to: number;
+  /** Who moved it. */
+  by: string;
+  /** ISO time of the move. */
+  at: string;
+  /** Why it was moved (shown in audits). */
+  reason: string;
+  /** The pipeline run or rollback that moved it, when there is one. */
+  workflowId?: string;
+}
+
+/** Where an alias points now: its latest move. */
+export type AliasPointer = AliasMove;
+
+/** What a caller gives to move an alias. */
+export interface MoveAliasInput {
+  model: string;
+  alias: string;
+  version: number;
+  by: string;
+  reason: string;
+  workflowId?: string;
+  /**
+   * Compare-and-swap precondition: the version the alias must point at now (null: the alias must not
+   * exist yet). When another writer got there first, the move fails with `MlopsConflict`.
+   */
+  expectedVersion?: number | null;
+}
+
+/** The result of a move: the alias's latest move, and whether this call made it (false when the alias already pointed there). */
+export interface MoveAliasResult {
+  move: AliasMove;
+  changed: boolean;
+}
+
+/** A resolved alias: where it points, and the version it points at. */
+export interface ResolvedAlias {
+  pointer: AliasPointer;
+  version: ModelVersion;
+}
+
+/** What a caller gives to register a dataset snapshot. */
+export interface RegisterSnapshotInput {
+  /** The dataset's name (same rules as model names). */
+  name: string;
+  /** sha256 of the dataset's content: the snapshot's identity. */
+  sha256: string;
+  /** Where the data came from (file path, URL or s3:// URI). */
+  sourceUri: string;
+  /** The frozen schema (opaque to the store). */
+  schema: unknown;
+  rowCount: number;
+  /** The data profile. */
+  profile?: ArtifactRef;
+  /** The stored data itself. */
+  data?: ArtifactRef;
+}
+
+/** A dataset snapshot, as stored. */
+export interface DatasetSnapshot extends RegisterSnapshotInput {
+  /** ISO time of the first registration of this content. */
+  createdAt: string;
+}
+
+/** The result of registering a snapshot: the snapshot, the reference to its manifest, and whether this call created it. */
+export interface RegisterSnapshotResult {
+  snapshot: DatasetSnapshot;
+  ref: ArtifactRef;
+  created: boolean;
+}

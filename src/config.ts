@@ -43,6 +43,8 @@ export interface MlopsConfig {
   dataDir: string;
   /** Where installed tools (Temporal CLI, MinIO) are cached, outside the repository. */
   cacheDir: string;
+  /** Port of the worker's Prometheus /metrics endpoint on 127.0.0.1 (0: off). */
+  workerMetricsPort: number;
   /** Loopback ports of the local stack. */
   stack: { temporalPort: number; temporalUiPort: number; minioPort: number; minioConsolePort: number };
 }
@@ -93,6 +95,7 @@ const EnvSchema = z.object({
   MLOPS_TEMPORAL_UI_PORT: port(8233),
   MLOPS_MINIO_PORT: port(9000),
   MLOPS_MINIO_CONSOLE_PORT: port(9001),
+  MLOPS_WORKER_METRICS_PORT: z.coerce.number().int().min(0, 'expected a port, or 0 to turn worker metrics off').max(65535).default(9464),
 });
 
 type Env = Record<string, string | undefined>;
@@ -229,6 +232,7 @@ export function loadConfig(options: LoadConfigOptions = {}): MlopsConfig {
     },
     dataDir,
     cacheDir: defaultCacheDir(env),
+    workerMetricsPort: e.MLOPS_WORKER_METRICS_PORT,
     stack: {
       temporalPort: e.MLOPS_TEMPORAL_PORT,
       temporalUiPort: e.MLOPS_TEMPORAL_UI_PORT,

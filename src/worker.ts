@@ -2,7 +2,9 @@
  * The ready-made worker: connects to Temporal as configured, and runs the plugin's workflows and
  * activities on the orchestration task queue and the training task queue. Stops cleanly on SIGINT/SIGTERM.
  */
+import { createServer, type Server } from 'node:http';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { register } from 'prom-client';
 import { loadConfig, type MlopsConfig } from './config';
 import { createLogger, installRuntimeLogger, type Logger } from './logger';
 import { createDependencies } from './activities/dependencies';
@@ -18,12 +20,31 @@ export interface RunWorkerOptions {
   onReady?: () => void;
 }
 
+/** Serves prom-client's default registry (the monitor's drift per feature, process metrics) on 127.0.0.1. */
+function serveMetrics(port: number, logger: Logger): Server | undefined {
+  if (port === 0) return undefined;
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    register.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': register.contentType }).end(text),
+      (err: Error) => res.writeHead(500).end(err.message),
+    );
+  });
+  server.on('error', (err) => logger.warn({ err: err.message, port }, 'worker metrics endpoint not started (set MLOPS_WORKER_METRICS_PORT, or 0 to turn it off)'));
+  server.listen(port, '127.0.0.1');
+  return server;
+}
+
 /** Creates and runs the workers until shutdown. */
 export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config.log);
   installRuntimeLogger(logger);
   const connection = await NativeConnection.connect(config.temporal.connection);
+  const metrics = serveMetrics(config.workerMetricsPort, logger);
   try {
     const dependencies = createDependencies(config, logger);
     const common = { connection, namespace: config.temporal.namespace };
@@ -45,6 +66,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     options.onReady?.();
     await running;
   } finally {
+    metrics?.close();
     await connection.close();
   }
 }

@@ -29,6 +29,7 @@ export function createDeployActivities({ registry, config }: MlopsDependencies) 
         report: input.report,
         requestedBy: input.requestedBy,
         trigger: input.trigger,
+        description: input.reason,
       });
       const before = (await registry.findAlias(input.model, input.alias))?.to;
       const { move } = await registry.moveAlias({

@@ -22,6 +22,7 @@ export function createIngestActivities({ store, snapshots }: MlopsDependencies) 
           schema: dataset.schema,
           target: dataset.target,
           filter: dataset.filter,
+          windowFormat: input.window?.format,
           openS3: (bucket, key) => store.openObject(bucket, key),
           outFile,
           onRows: (rows) => ctx.heartbeat({ rows }),

@@ -13,6 +13,8 @@ import { readRows, type Row } from '../ml/readers';
 import { parseModel } from '../ml/trainers';
 import type { DatasetSchema } from '../ml/types';
 import { parseS3Uri } from '../storage/refs';
+import { registerDriftGauge } from '../serving/metrics';
+import { readPredictionWindow } from '../serving/prediction-log';
 import type { MlopsDependencies } from './dependencies';
 import type { CheckModelInput, CheckModelResult } from './types';
 import { withWorkdir } from './workdir';
@@ -24,6 +26,8 @@ const REFERENCE_SAMPLE = 5000;
 interface Window {
   rows: Row[];
   sources: string[];
+  /** The format of the sources when their names do not tell it. */
+  format?: 'jsonl';
 }
 
 /** Creates the monitor's check activity. */
@@ -45,6 +49,27 @@ export function createMonitorActivities(deps: MlopsDependencies) {
       Context.current().heartbeat({ objects: objects.length, rows: rows.length });
     }
     return { rows, sources: objects.map((o) => o.uri) };
+  }
+
+  /**
+   * The model server's predictions in (since, until], each with its ground-truth label once feedback
+   * arrived; the labelled rows are stored as one JSON-lines object so a retraining run can use them.
+   */
+  async function predictionWindow(model: string, target: string, since: string | undefined, until: string): Promise<Window> {
+    const rows: Row[] = [];
+    let labelled = '';
+    for await (const p of readPredictionWindow(store, model, { since, until })) {
+      const row: Row = { ...p.features };
+      if (p.label !== undefined && p.label !== null) {
+        row[target] = p.label;
+        labelled += `${JSON.stringify(row)}\n`;
+      }
+      rows.push(row);
+      if (rows.length % 10_000 === 0) Context.current().heartbeat({ rows: rows.length });
+    }
+    if (!labelled) return { rows, sources: [] };
+    const ref = await store.putBuffer(Buffer.from(labelled), { contentType: 'application/x-ndjson' });
+    return { rows, sources: [ref.uri], format: 'jsonl' };
   }
 
   /** A sample of the training values of each numeric feature, for KS and Wasserstein. */
@@ -69,17 +94,18 @@ export function createMonitorActivities(deps: MlopsDependencies) {
       const model = parseModel(await store.getJson(version.artifact));
       if (!version.dataset.profile) throw new MlopsError(FailureType.NotFound, `Version ${version.version} of ${input.model} has no training profile to compare drift against`);
       const profile = await store.getJson<DatasetProfile>(version.dataset.profile);
-      if (input.monitor.source === 'predictions') {
-        throw new MlopsError(FailureType.InvalidInput, 'monitor.source "predictions" needs the model server (mlops serve) writing prediction logs');
-      }
-      const window = await landedWindow(input.monitor.source, input.since, input.until);
+      const window =
+        input.monitor.source === 'predictions' ? await predictionWindow(input.model, model.schema.target, input.since, input.until) : await landedWindow(input.monitor.source, input.since, input.until);
       const refs = input.monitor.drift.ksPValue !== undefined ? await referenceValues(version.dataset.snapshot, model.schema) : {};
       const assessment = assessWindow(model, profile, window.rows, { psi: input.monitor.drift.psi, ksPValue: input.monitor.drift.ksPValue, features: input.monitor.drift.features, performance: input.monitor.performance }, refs);
+      const gauge = registerDriftGauge();
+      for (const [feature, d] of Object.entries(assessment.drift)) gauge.set({ model: input.model, feature }, d.psi);
       return {
         at: input.until,
         version: version.version,
         window: { from: input.since, to: input.until },
         sources: window.sources,
+        sourcesFormat: window.format,
         ...assessment,
       };
     },

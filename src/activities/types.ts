@@ -16,6 +16,8 @@ export type Metrics = Record<string, number>;
 /** New data for a retraining run: extra labelled sources to append to the spec's dataset. */
 export interface DataWindow {
   sources: string[];
+  /** The format of the sources when their names do not tell it. */
+  format?: 'csv' | 'jsonl' | 'json' | 'parquet';
   from?: string;
   to?: string;
   reason?: string;
@@ -99,6 +101,8 @@ export interface DeployInput {
   approvals: Approval[];
   requestedBy: string;
   trigger: string;
+  /** Why the run was started (for a drift-triggered run, the drift that triggered it). */
+  reason?: string;
   workflowId: string;
   runId: string;
   report?: ArtifactRef;

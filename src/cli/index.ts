@@ -3,10 +3,12 @@
  * 1 on failure and 2 on bad usage.
  */
 import { Command, CommanderError } from 'commander';
+import { registerDemo } from './demo';
 import { registerDev } from './dev';
 import { registerModels } from './models';
 import { registerRuns } from './runs';
 import { registerSchedules } from './schedules';
+import { registerServe } from './serve';
 import { EXIT, reportError } from './output';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -31,9 +33,11 @@ export function buildProgram(onExit: (code: number) => void): Command {
         onExit(reportError(err, Boolean(opts.json)));
       }
     };
+  registerDemo(program, run);
   registerRuns(program, run);
   registerModels(program, run);
   registerSchedules(program, run);
+  registerServe(program, run);
   registerDev(program, run as never);
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.commands.forEach(function exitOverrideAll(c: Command) {

@@ -3,7 +3,8 @@
  * them as canonical JSON lines (the snapshot, content-addressed by the caller), then validate and
  * profile them in streaming passes. Memory stays constant in the input size.
  */
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { FailureType, MlopsError } from '../errors';
@@ -28,6 +29,8 @@ export interface SnapshotOptions {
   target?: string;
   /** Keep only rows of the first source whose datetime column lies in [from, to]; extra sources are kept whole. */
   filter?: { column: string; from?: string; to?: string };
+  /** The format of the extra sources, when their names do not tell it. */
+  windowFormat?: 'csv' | 'jsonl' | 'json' | 'parquet';
   openS3?: OpenS3;
   /** Where to write the snapshot (JSON lines). */
   outFile: string;
@@ -61,8 +64,8 @@ export async function prepareSnapshot(o: SnapshotOptions): Promise<PreparedSnaps
   const sample: Row[] = [];
   let rowCount = 0;
   for (const [i, source] of o.sources.entries()) {
-    // The spec's format applies to the main source; extra sources (new data windows) are known by their extension.
-    const options = i === 0 ? { format: o.format, delimiter: o.delimiter, openS3: o.openS3 } : { openS3: o.openS3 };
+    // The spec's format applies to the main source; extra sources (new data windows) have their own.
+    const options = i === 0 ? { format: o.format, delimiter: o.delimiter, openS3: o.openS3 } : { format: o.windowFormat, openS3: o.openS3 };
     for await (const batch of readBatches(source, options)) {
       let text = '';
       for (const row of batch.rows) {
@@ -99,7 +102,7 @@ function categoryCounts(profile: DatasetProfile, column: string): Record<string,
 
 /** How a snapshot is split into training and holdout rows (as in the pipeline spec). */
 export interface SplitSpec {
-  method: 'random' | 'stratified' | 'time';
+  method: 'hash' | 'random' | 'stratified' | 'time';
   testFraction: number;
   seed: number;
   column?: string;
@@ -109,8 +112,40 @@ export interface SplitSpec {
 export async function loadSplit(file: string, schema: DatasetSchema, split: SplitSpec): Promise<{ train: Frame; test: Frame }> {
   const columns = [...new Set([...schema.features, schema.target, ...(split.column ? [split.column] : [])])];
   const frame = await readFrame(file, schema, { format: 'jsonl', columns });
+  if (split.method === 'hash') {
+    const test = await hashedTestRows(file, split.testFraction, split.seed);
+    if (test.length !== frame.rowCount) throw new Error(`snapshot ${file}: ${test.length} lines but ${frame.rowCount} rows`);
+    const indices = { train: [] as number[], test: [] as number[] };
+    test.forEach((isTest, i) => (isTest ? indices.test : indices.train).push(i));
+    if (indices.train.length === 0 || indices.test.length === 0) {
+      throw new MlopsError(FailureType.InvalidInput, `A hash split of ${frame.rowCount} row(s) with testFraction ${split.testFraction} left the ${indices.train.length === 0 ? 'training' : 'test'} set empty; add rows or change testFraction`);
+    }
+    return { train: takeRows(frame, indices.train), test: takeRows(frame, indices.test) };
+  }
   const options: SplitOptions =
     split.method === 'time' ? { method: 'time', testFraction: split.testFraction, column: split.column! } : { method: split.method, testFraction: split.testFraction, seed: split.seed };
   const indices = splitFrame(frame, schema, options);
   return { train: takeRows(frame, indices.train), test: takeRows(frame, indices.test) };
+}
+
+/** FNV-1a (32 bit) of a string, as a fraction in [0, 1). */
+function hashFraction(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) / 2 ** 32;
+}
+
+/**
+ * Which rows of a snapshot are holdout rows under a hash split: a row's side depends only on its
+ * content and the seed, so it keeps its side as the dataset grows (TFX's hash buckets). A champion
+ * is then never scored on rows it was trained on, whatever data was appended since.
+ */
+export async function hashedTestRows(file: string, testFraction: number, seed: number): Promise<boolean[]> {
+  const out: boolean[] = [];
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of lines) if (line.length > 0) out.push(hashFraction(`${seed}:${line}`) < testFraction);
+  return out;
 }

@@ -33,7 +33,8 @@ const personName = z.string().min(1, 'expected a name').max(128).regex(/^[^\s\u0
 
 const splitSchema = z
   .object({
-    method: z.enum(['random', 'stratified', 'time']).default('stratified'),
+    /** hash (default): a row keeps its side as data is appended, so champions are never scored on their training rows. */
+    method: z.enum(['hash', 'random', 'stratified', 'time']).default('hash'),
     testFraction: z.number().gt(0, 'expected a fraction between 0 and 1').lt(1, 'expected a fraction between 0 and 1').default(0.2),
     seed: z.number().int().default(42),
     /** The datetime column a time split orders by. */
@@ -61,7 +62,7 @@ const datasetSchema = z
       .object({ column: z.string().min(1), from: z.string().optional(), to: z.string().optional() })
       .strict()
       .optional(),
-    split: splitSchema.default({ method: 'stratified', testFraction: 0.2, seed: 42 }),
+    split: splitSchema.default({ method: 'hash', testFraction: 0.2, seed: 42 }),
   })
   .strict()
   .superRefine((d, ctx) => {

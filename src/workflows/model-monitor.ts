@@ -30,6 +30,8 @@ const { checkModel } = proxyActivities<Activities>({ ...storageActivity, startTo
 
 /** Checks kept in status (and carried across continue-as-new). */
 const KEPT_CHECKS = 20;
+/** Labelled data objects remembered for retraining. */
+const MAX_WINDOW_SOURCES = 500;
 /** Checks per run before continuing as new. */
 const CHECKS_PER_RUN = 100;
 
@@ -82,10 +84,15 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
     const observed = await checkModel({ model: spec.model, alias, version, monitor: policy, schema: spec.dataset.schema, target: spec.dataset.target, since: carry.since, until: now });
     const check: MonitorCheck = { ...observed, action: 'none' };
     const breached = observed.breachedFeatures.length >= policy.drift.minFeatures || observed.performance?.breached === true;
-    if (observed.rows < policy.minRows) check.action = 'too-few-rows';
-    else if (breached) await retrain(check, now);
+    if (observed.rows < policy.minRows) {
+      // The window keeps growing until it is big enough to judge.
+      check.action = 'too-few-rows';
+    } else {
+      remember(observed.sources ?? [], observed.sourcesFormat);
+      carry.since = now;
+      if (breached) await retrain(check, now);
+    }
     record(check);
-    if (observed.rows >= policy.minRows) carry.since = now;
   }
   await continueAsNew<typeof modelMonitor>({ ...input, version, state: carry });
 
@@ -103,7 +110,16 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
       await startChild(pipelineRun, {
         workflowId: retrainWorkflowId(spec.model),
         parentClosePolicy: ParentClosePolicy.ABANDON,
-        args: [{ spec, requestedBy: `monitor-${spec.model}`, trigger: 'drift', reason, trainingTaskQueue: input.trainingTaskQueue, window: windowOf(check) }],
+        args: [
+          {
+            spec,
+            requestedBy: `monitor-${spec.model}`,
+            trigger: 'drift',
+            reason,
+            trainingTaskQueue: input.trainingTaskQueue,
+            window: { sources: carry.windowSources ?? [], format: carry.windowFormat, from: check.window.from, to: check.window.to, reason },
+          },
+        ],
       });
       carry.lastRetrainAt = now;
       carry.retrainCount += 1;
@@ -115,14 +131,16 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
     }
   }
 
+  /** Keeps the labelled new data, so a retraining run trains on everything seen since deploy. */
+  function remember(sources: string[], format: 'jsonl' | undefined): void {
+    carry.windowSources = [...(carry.windowSources ?? []), ...sources].slice(-MAX_WINDOW_SOURCES);
+    if (format) carry.windowFormat = format;
+  }
+
   function record(check: MonitorCheck): void {
     carry.checks.push(check);
     if (carry.checks.length > KEPT_CHECKS) carry.checks.splice(0, carry.checks.length - KEPT_CHECKS);
   }
-}
-
-function windowOf(check: MonitorCheck) {
-  return { sources: check.sources ?? [], from: check.window.from, to: check.window.to, reason: driftReason(check) };
 }
 
 /** One line saying what triggered a retrain. */

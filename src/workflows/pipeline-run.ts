@@ -177,6 +177,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
       approvals: gate.approvedBy,
       requestedBy: input.requestedBy,
       trigger: input.trigger,
+      reason: input.reason,
       workflowId,
       runId,
       report: evaluation.report,

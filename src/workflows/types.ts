@@ -85,6 +85,9 @@ export interface MonitorCarry {
   checks: MonitorCheck[];
   /** Where the next window starts (ISO time). */
   since?: string;
+  /** Labelled new data seen since the first deploy; retraining trains on all of it. */
+  windowSources?: string[];
+  windowFormat?: 'jsonl';
 }
 
 /** The result of one drift and performance check. */
@@ -98,6 +101,8 @@ export interface MonitorCheck {
   performance?: { metric: string; value: number; labelled: number; breached: boolean };
   /** The new labelled data this check looked at (retraining appends it). */
   sources?: string[];
+  /** Their format, when their names do not tell it. */
+  sourcesFormat?: 'jsonl';
   action: 'none' | 'retrain-started' | 'retrain-skipped-running' | 'retrain-skipped-cooldown' | 'too-few-rows' | 'retrain-disabled';
   retrainWorkflowId?: string;
 }

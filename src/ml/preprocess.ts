@@ -95,9 +95,15 @@ export function fitTransform(frame: Frame, schema: DatasetSchema, options: Prepr
 
 /**
  * Learns the preprocessing and returns the transformed training frame row-major (`rowCount × outputs`),
- * the layout a linear model reads, without an intermediate column-major copy.
+ * the layout a linear model reads, without an intermediate column-major copy; `allocate` provides the
+ * matrix (e.g. in shared memory).
  */
-export function fitTransformRows(frame: Frame, schema: DatasetSchema, options: PreprocessingOptions): { preprocessing: Preprocessing; X: Float64Array; width: number } {
+export function fitTransformRows(
+  frame: Frame,
+  schema: DatasetSchema,
+  options: PreprocessingOptions,
+  allocate: (length: number) => Float64Array = (length) => new Float64Array(length),
+): { preprocessing: Preprocessing; X: Float64Array; width: number } {
   const scratch = new Float64Array(options.numericImpute === 'none' ? 0 : frame.rowCount);
   const features = schema.features.map((name) => fitFeature(frame, columnSpec(schema, name), options, scratch));
   const raw = encode(frame, features, false);
@@ -110,7 +116,7 @@ export function fitTransformRows(frame: Frame, schema: DatasetSchema, options: P
   });
   const n = frame.rowCount;
   const d = raw.columns.length;
-  const X = new Float64Array(n * d);
+  const X = allocate(n * d);
   const cols = raw.columns;
   const c = Float64Array.from(center);
   const s = Float64Array.from(scale);

@@ -6,11 +6,13 @@
  * as scikit-learn's C·Σ loss + ½‖W‖², and stops on the same criteria (`tol` on the largest gradient component,
  * `maxIter` iterations). With two classes it fits one weight vector for the log-odds of the second class, as
  * scikit-learn does. Inputs are standardised, missing values imputed and categoricals one-hot encoded first.
+ * The two-class objective runs on worker threads for large inputs (binomial-objective.ts).
  */
 import { z } from 'zod';
 import { fitTransformRows, type DesignMatrix } from '../preprocess';
 import { minimizeLbfgs, type LbfgsState } from '../optim/lbfgs';
 import { FailureType, MlopsError } from '../../errors';
+import { BinomialObjective, allocateMatrix, objectiveThreads } from './binomial-objective';
 import { TrainingLoop, checkTrainInput, classTarget, loadCheckpoint, parseParams, trainingFingerprint } from './common';
 import { MODEL_FORMAT, type LogisticRegressionModel, type TrainInput } from './model';
 
@@ -45,29 +47,38 @@ export async function fitLogisticRegression(input: TrainInput): Promise<Logistic
     throw new MlopsError(FailureType.InvalidInput, 'logistic-regression is a classifier; use gbdt for a regression task.', { trainer: 'logistic-regression', task: schema.task });
   }
   const { classes, y } = classTarget(input.train, schema);
-  const { preprocessing, X, width: d } = fitTransformRows(input.train, schema, {
-    standardize: true,
-    numericImpute: params.numericImpute,
-    categoricalImpute: params.categoricalImpute,
-  });
   const K = classes.length === 2 ? 1 : classes.length;
-  const objective = K === 1 ? binomialObjective(X, y, d, params.C) : multinomialObjective(X, y, d, K, params.C);
+  // Only the binomial objective runs on threads; it wants the matrix in shared memory.
+  const threads = K === 1 ? objectiveThreads(input.train.rowCount, schema.features.length) : 1;
+  const { preprocessing, X, width: d } = fitTransformRows(
+    input.train,
+    schema,
+    { standardize: true, numericImpute: params.numericImpute, categoricalImpute: params.categoricalImpute },
+    (length) => allocateMatrix(length, threads),
+  );
+  const binomial = K === 1 ? new BinomialObjective(X, y, d, params.C, threads) : undefined;
+  const objective = binomial ? binomial.evaluate : multinomialObjective(X, y, d, K, params.C);
 
   const fingerprint = trainingFingerprint('logistic-regression', params, input);
   const saved = await loadCheckpoint<LogisticCheckpoint>(input.checkpoint, fingerprint);
   const loop = new TrainingLoop(input, saved?.lbfgs.iteration ?? 0);
-  const result = await minimizeLbfgs(
-    objective,
-    new Float64Array(K * (d + 1)),
-    { maxIter: params.maxIter, gtol: params.tol },
-    {
-      start: saved?.lbfgs,
-      onIteration: async (state) => {
-        await loop.progress(state.iteration / params.maxIter, `iteration ${state.iteration}`);
-        await loop.maybeCheckpoint(state.iteration, (): LogisticCheckpoint => ({ fingerprint, lbfgs: state }));
+  let result: LbfgsState;
+  try {
+    result = await minimizeLbfgs(
+      objective,
+      new Float64Array(K * (d + 1)),
+      { maxIter: params.maxIter, gtol: params.tol },
+      {
+        start: saved?.lbfgs,
+        onIteration: async (state) => {
+          await loop.progress(state.iteration / params.maxIter, `iteration ${state.iteration}`);
+          await loop.maybeCheckpoint(state.iteration, (): LogisticCheckpoint => ({ fingerprint, lbfgs: state }));
+        },
       },
-    },
-  );
+    );
+  } finally {
+    binomial?.close();
+  }
   await loop.progress(1, `fitted in ${result.iteration} iterations`);
 
   const coefficients: number[][] = [];
@@ -118,89 +129,6 @@ export function logisticProbabilities(model: LogisticRegressionModel, design: De
     for (let k = 0; k < rows; k++) out[i * C + k] /= sum;
   }
   return out;
-}
-
-/** Mean binomial log-loss plus the L2 penalty; weights are [w_0..w_{d-1}, intercept]. */
-function binomialObjective(X: Float64Array, y: Int32Array, d: number, C: number) {
-  const n = y.length;
-  const alpha = 1 / (C * n);
-  const residual = new Float64Array(n);
-  return (w: Float64Array, grad: Float64Array): number => {
-    linearScores(X, w, d, residual);
-    let loss = 0;
-    let gb = 0;
-    for (let i = 0; i < n; i++) {
-      const z = residual[i];
-      // log(1 + e^z) − y·z and the sigmoid, from one exponential and without overflow.
-      const e = Math.exp(-Math.abs(z));
-      loss += (z > 0 ? z : 0) + Math.log1p(e) - y[i] * z;
-      const r = (z >= 0 ? 1 / (1 + e) : e / (1 + e)) - y[i];
-      residual[i] = r;
-      gb += r;
-    }
-    gradientInto(X, residual, d, grad, 0);
-    grad[d] = gb;
-    let penalty = 0;
-    for (let j = 0; j <= d; j++) grad[j] /= n;
-    for (let j = 0; j < d; j++) {
-      penalty += w[j] * w[j];
-      grad[j] += alpha * w[j];
-    }
-    return loss / n + 0.5 * alpha * penalty;
-  };
-}
-
-/** Writes X·w + intercept (w[d]) into `out`, four rows per step so the four sums proceed side by side. */
-function linearScores(X: Float64Array, w: Float64Array, d: number, out: Float64Array): void {
-  const n = out.length;
-  const b = w[d];
-  let i = 0;
-  for (; i + 3 < n; i += 4) {
-    const a = i * d;
-    let z0 = b;
-    let z1 = b;
-    let z2 = b;
-    let z3 = b;
-    for (let j = 0; j < d; j++) {
-      const wj = w[j];
-      z0 += X[a + j] * wj;
-      z1 += X[a + d + j] * wj;
-      z2 += X[a + 2 * d + j] * wj;
-      z3 += X[a + 3 * d + j] * wj;
-    }
-    out[i] = z0;
-    out[i + 1] = z1;
-    out[i + 2] = z2;
-    out[i + 3] = z3;
-  }
-  for (; i < n; i++) {
-    let z = b;
-    for (let j = 0, a = i * d; j < d; j++) z += X[a + j] * w[j];
-    out[i] = z;
-  }
-}
-
-/**
- * Writes Xᵀr into grad[offset..offset+d). Four rows per step, so each gradient entry is updated once per
- * four rows instead of once per row (a chain of dependent memory updates is the slow part here).
- */
-function gradientInto(X: Float64Array, r: Float64Array, d: number, grad: Float64Array, offset: number): void {
-  const n = r.length;
-  for (let j = 0; j < d; j++) grad[offset + j] = 0;
-  let i = 0;
-  for (; i + 3 < n; i += 4) {
-    const r0 = r[i];
-    const r1 = r[i + 1];
-    const r2 = r[i + 2];
-    const r3 = r[i + 3];
-    const a = i * d;
-    for (let j = 0; j < d; j++) grad[offset + j] += r0 * X[a + j] + r1 * X[a + d + j] + r2 * X[a + 2 * d + j] + r3 * X[a + 3 * d + j];
-  }
-  for (; i < n; i++) {
-    const ri = r[i];
-    const a = i * d;
-    for (let j = 0; j < d; j++) grad[offset + j] += ri * X[a + j];
-  }
 }
 
 /** Mean multinomial log-loss plus the L2 penalty; weights are K blocks of [w_k0..w_k(d-1), intercept_k]. */

@@ -328,8 +328,9 @@ export function median(values: Float64Array, scratch?: Float64Array): number {
   let n = 0;
   for (let i = 0; i < values.length; i++) {
     if (values[i] !== values[i]) continue;
+    // Flipping all bits of a negative and the sign bit of a positive value makes the bits sort like the values.
     const hi = words[2 * i + 1];
-    counts[((hi >> 31 !== 0 ? ~hi : hi | 0x80000000) >>> 0) >>> shift]++;
+    counts[(hi ^ ((hi >> 31) | 0x80000000)) >>> shift]++;
     n++;
   }
   if (n === 0) return 0;
@@ -346,7 +347,7 @@ export function median(values: Float64Array, scratch?: Float64Array): number {
     const v = values[i];
     if (v !== v) continue;
     const hi = words[2 * i + 1];
-    const k = ((hi >> 31 !== 0 ? ~hi : hi | 0x80000000) >>> 0) >>> shift;
+    const k = (hi ^ ((hi >> 31) | 0x80000000)) >>> shift;
     if (k >= first && k <= last) buffer[m++] = v;
   }
   return middleOf(buffer.subarray(0, m), lowRank - below, highRank - below);

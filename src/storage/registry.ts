@@ -4,7 +4,7 @@
  *
  * Layout under `registry/models/<model>/`:
  *   versions/<n>.json              the version manifest; created once with If-None-Match, never changed
- *   runs/<sha256(workflowId)>.json  which version slot a pipeline run claims (the idempotency key)
+ *   runs/<sha256(workflowId/runId)>.json  which version slot a pipeline run claims (the idempotency key)
  *   aliases/<alias>.json           the alias's latest move; replaced only with If-Match (compare-and-swap)
  *   alias-history/<alias>/<seq>.json  every move, one immutable object each
  *
@@ -52,7 +52,8 @@ interface RunClaim {
 const pad = (n: number) => String(n).padStart(12, '0');
 const modelRoot = (model: string) => `${ROOT}${model}/`;
 const versionKey = (model: string, version: number) => `${modelRoot(model)}versions/${pad(version)}.json`;
-const runKey = (model: string, workflowId: string) => `${modelRoot(model)}runs/${sha256Hex(workflowId)}.json`;
+/** A pipeline run is one run of a workflow id: ids are reused (drift retraining reuses one per model), run ids are not. */
+const runKey = (model: string, workflowId: string, runId: string) => `${modelRoot(model)}runs/${sha256Hex(`${workflowId}/${runId}`)}.json`;
 const aliasKey = (model: string, alias: string) => `${modelRoot(model)}aliases/${alias}.json`;
 const historyPrefix = (model: string, alias: string) => `${modelRoot(model)}alias-history/${alias}/`;
 const historyKey = (model: string, alias: string, seq: number) => `${historyPrefix(model, alias)}${pad(seq)}.json`;
@@ -78,14 +79,14 @@ export class ModelRegistry {
 
   /**
    * Registers a model version under the next free number. Idempotent per pipeline run: registering
-   * again with the same `workflowId` returns the version that run already has (`created: false`),
+   * again with the same `workflowId` and `runId` returns the version that run already has (`created: false`),
    * even when attempts race each other.
    */
   async registerVersion(input: RegisterVersionInput): Promise<RegisterVersionResult> {
     const model = assertName('model', input?.model);
     this.validateRegistration(input);
     await this.checkArtifact(input);
-    const claimKey = runKey(model, input.workflowId);
+    const claimKey = runKey(model, input.workflowId, input.runId);
 
     let claim = await this.store.readDocument<RunClaim>(claimKey);
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
@@ -99,7 +100,7 @@ export class ModelRegistry {
         return { version: manifest, created: true };
       }
       const slot = await this.store.readDocument<ModelVersion>(versionKey(model, claim.value.version));
-      if (slot?.value.workflowId === input.workflowId) return { version: slot.value, created: false };
+      if (slot?.value.workflowId === input.workflowId && slot.value.runId === input.runId) return { version: slot.value, created: false };
       // Another run filled the slot first: claim a later one. A claim only leaves a slot another run
       // holds, and slots never change, so one run can never own two versions.
       const next = Math.max(claim.value.version, await this.maxVersion(model)) + 1;

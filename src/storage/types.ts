@@ -29,7 +29,7 @@ export interface RegisterVersionInput {
   dataset: { sha256: string; name?: string; snapshot?: ArtifactRef; profile?: ArtifactRef };
   trainer: { name: string; params: Record<string, unknown> };
   metrics: Record<string, number>;
-  /** The pipeline run: `workflowId` is the idempotency key (registering again from the same run returns the same version). */
+  /** The pipeline run: `workflowId` with `runId` is the idempotency key (registering again from the same run returns the same version). */
   workflowId: string;
   runId: string;
   /** Git commit of the pipeline's code; the package version is filled in by the registry. */

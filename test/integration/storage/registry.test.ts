@@ -44,6 +44,15 @@ function registration(artifact: ArtifactRef, workflowId: string, extra: Partial<
 }
 
 describe('model registry on a real MinIO', () => {
+  it('a new run of a reused workflow id (each drift retraining of a model) gets its own version', async () => {
+    const { registry, artifact } = await fresh();
+    const first = await registry.registerVersion(registration(artifact, 'retrain-churn', { runId: 'run-1' }));
+    const second = await registry.registerVersion(registration(artifact, 'retrain-churn', { runId: 'run-2' }));
+    const secondAgain = await registry.registerVersion(registration(artifact, 'retrain-churn', { runId: 'run-2' }));
+    expect([first.version.version, second.version.version, secondAgain.version.version]).toEqual([1, 2, 2]);
+    expect(secondAgain.created).toBe(false);
+  });
+
   it('registration retried for the same run gives one version', async () => {
     const { registry, artifact } = await fresh();
     const first = await registry.registerVersion(registration(artifact, 'pipeline-a'));

@@ -1,5 +1,5 @@
 /**
- * Logging through pino: JSON by default, readable in a terminal, secrets redacted.
+ * Logging through pino, to stderr: JSON by default, readable in a terminal, secrets redacted.
  * `installRuntimeLogger` routes Temporal's Runtime logger, and with it the workflow and activity loggers
  * (which carry workflowId, runId and activity context), through the same pino instance.
  */
@@ -38,10 +38,11 @@ export function createLogger(log: MlopsConfig['log'], destination?: pino.Destina
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
   if (destination) return pino(options, destination);
+  // Logs go to stderr, so a command's --json output on stdout stays parseable.
   if (log.format === 'pretty') {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 2 } } });
   }
-  return pino(options);
+  return pino(options, pino.destination(2));
 }
 
 const TEMPORAL_TO_PINO: Record<TemporalLogLevel, pino.Level> = {

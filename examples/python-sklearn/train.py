@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An external trainer for temporal-mlops, following docs/external-trainers.md.
 
-Reads the training (and optional validation) CSV, the schema and the parameters from the paths in
+Reads the training (and optional validation) CSV or JSON lines, the schema and the parameters from the paths in
 MLOPS_* environment variables, fits a scikit-learn pipeline, and writes model.joblib and metrics.json to
 MLOPS_OUTPUT_DIR, printing PROGRESS lines as it goes.
 
@@ -31,7 +31,7 @@ def progress(fraction):
 
 def load(path, schema):
     types = {c['name']: c['type'] for c in schema['columns']}
-    frame = pd.read_csv(path)
+    frame = pd.read_json(path, lines=True) if path.endswith(('.jsonl', '.ndjson')) else pd.read_csv(path)
     for name in schema['features']:
         if types[name] == 'datetime':
             # Epoch seconds: a plain number every estimator can use.

@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import { loadSplit } from '../ml/dataset';
 import { evaluateModel, judgeCandidate, type Evaluation } from '../ml/evaluate';
 import { parseModel } from '../ml/trainers';
+import { holdoutMetrics, isExternalModel } from '../ml/external/model';
 import { FailureType, isMlopsError } from '../errors';
 import type { MlopsDependencies } from './dependencies';
 import type { EvaluateInput, EvaluateResult } from './types';
@@ -31,9 +32,10 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
       const ctx = Context.current();
       return withWorkdir(async (dir) => {
         const file = join(dir, 'snapshot.jsonl');
-        const [candidate, current] = await Promise.all([store.getJson(input.candidate).then(parseModel), champion(input.model, input.alias), store.getFile(input.snapshot, file)]);
+        const [document, current] = await Promise.all([store.getJson(input.candidate), champion(input.model, input.alias), store.getFile(input.snapshot, file)]);
         const { test } = await loadSplit(file, input.schema, input.split);
-        const evaluation = evaluateModel(candidate, test);
+        // An external program scored the holdout itself (it was its validation data).
+        const evaluation: Evaluation = isExternalModel(document) ? { metrics: holdoutMetrics(document), rows: test.rowCount } : evaluateModel(parseModel(document), test);
         let championEval: Evaluation | undefined;
         let championNote: string | undefined;
         if (current) {

@@ -5,7 +5,9 @@
  */
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { loadSplit } from '../ml/dataset';
+import { loadSplit, writeSplitFiles } from '../ml/dataset';
+import { runExternalTrainer } from '../ml/external/command';
+import { EXTERNAL_MODEL_FORMAT, type ExternalModel } from '../ml/external/model';
 import { trainModel as fitBuiltIn } from '../ml/trainers';
 import type { CheckpointStore } from '../ml/types';
 import type { ArtifactRef } from '../storage/refs';
@@ -31,7 +33,33 @@ function heartbeatCheckpoints(store: MlopsDependencies['store'], ctx: Context, s
 }
 
 /** Creates the train activity. */
-export function createTrainActivities({ store }: MlopsDependencies) {
+export function createTrainActivities({ store, logger }: MlopsDependencies) {
+  /** Runs an external training program on the split files, and stores its output files under one manifest. */
+  async function trainExternal(input: TrainInput, trainer: { command: string[]; params: Record<string, unknown>; workingDirectory?: string }, file: string, dir: string, started: number): Promise<TrainResult> {
+    const ctx = Context.current();
+    const trainFile = join(dir, 'train.jsonl');
+    const testFile = join(dir, 'validation.jsonl');
+    const { trainRows } = await writeSplitFiles(file, input.schema, input.split, trainFile, testFile);
+    const result = await runExternalTrainer(
+      { command: trainer.command, cwd: trainer.workingDirectory },
+      {
+        trainData: trainFile,
+        validationData: testFile,
+        schema: input.schema,
+        params: trainer.params,
+        seed: input.split.seed,
+        workDir: join(dir, 'work'),
+        signal: ctx.cancellationSignal,
+        onLog: (line, stream) => logger.info({ model: input.model, stream }, line),
+        onProgress: (progress) => ctx.heartbeat({ progress }),
+      },
+    );
+    const files: Record<string, ArtifactRef> = {};
+    for (const name of result.files) files[name] = await store.putFile(join(result.outputDir, name));
+    const manifest: ExternalModel = { format: EXTERNAL_MODEL_FORMAT, command: trainer.command, files, metrics: result.metrics };
+    return { model: await store.putJson(manifest, { contentType: 'application/json' }), trainer: 'command', params: trainer.params, trainRows, durationMs: Date.now() - started };
+  }
+
   return {
     /** Fits the spec's trainer on the training split and stores the model (JSON, with its preprocessing). */
     async trainModel(input: TrainInput): Promise<TrainResult> {
@@ -43,11 +71,9 @@ export function createTrainActivities({ store }: MlopsDependencies) {
       return withWorkdir(async (dir) => {
         const file = join(dir, 'snapshot.jsonl');
         await store.getFile(input.snapshot, file);
+        if (input.trainer.name === 'command') return trainExternal(input, input.trainer, file, dir, started);
         const { train } = await loadSplit(file, input.schema, input.split);
         ctx.heartbeat({ ...state, message: `training ${input.trainer.name} on ${train.rowCount} rows` });
-        if (input.trainer.name === 'command') {
-          throw new Error('external command trainers are run by the command adapter'); // replaced below when the adapter lands
-        }
         const model = await fitBuiltIn(input.trainer.name, {
           train,
           schema: input.schema,

@@ -122,7 +122,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     if (spec.monitor) {
       // Two years of traffic replay in minutes here, so a cooldown measured in hours would hold every retrain.
       spec.monitor.cooldown = 0;
-      o.say('  (demo setting: the monitor cooldown is 0, since two years of traffic replay in minutes)');
+      spec.monitor.minRows = Math.max(spec.monitor.minRows, 120);
+      o.say('  (demo settings: monitor cooldown 0 and windows of at least 120 days, since two years of traffic replay in minutes)');
     }
     const rawSource = spec.dataset.source;
     spec.dataset = await stageDataset(config, spec.dataset);

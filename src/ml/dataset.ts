@@ -108,24 +108,52 @@ export interface SplitSpec {
   column?: string;
 }
 
+/** The row indices of each side of a snapshot's split, the same every time (train and evaluate agree on the holdout). */
+async function splitIndices(file: string, frame: Frame, schema: DatasetSchema, split: SplitSpec): Promise<{ train: number[]; test: number[] }> {
+  if (split.method !== 'hash') {
+    const options: SplitOptions =
+      split.method === 'time' ? { method: 'time', testFraction: split.testFraction, column: split.column! } : { method: split.method, testFraction: split.testFraction, seed: split.seed };
+    return splitFrame(frame, schema, options);
+  }
+  const test = await hashedTestRows(file, split.testFraction, split.seed);
+  if (test.length !== frame.rowCount) throw new Error(`snapshot ${file}: ${test.length} lines but ${frame.rowCount} rows`);
+  const indices = { train: [] as number[], test: [] as number[] };
+  test.forEach((isTest, i) => (isTest ? indices.test : indices.train).push(i));
+  if (indices.train.length === 0 || indices.test.length === 0) {
+    throw new MlopsError(FailureType.InvalidInput, `A hash split of ${frame.rowCount} row(s) with testFraction ${split.testFraction} left the ${indices.train.length === 0 ? 'training' : 'test'} set empty; add rows or change testFraction`);
+  }
+  return indices;
+}
+
+async function readSplitFrame(file: string, schema: DatasetSchema, split: SplitSpec): Promise<Frame> {
+  const columns = [...new Set([...schema.features, schema.target, ...(split.column ? [split.column] : [])])];
+  return readFrame(file, schema, { format: 'jsonl', columns });
+}
+
 /** Reads a snapshot file and splits it the same way every time (train and evaluate agree on the holdout). */
 export async function loadSplit(file: string, schema: DatasetSchema, split: SplitSpec): Promise<{ train: Frame; test: Frame }> {
-  const columns = [...new Set([...schema.features, schema.target, ...(split.column ? [split.column] : [])])];
-  const frame = await readFrame(file, schema, { format: 'jsonl', columns });
-  if (split.method === 'hash') {
-    const test = await hashedTestRows(file, split.testFraction, split.seed);
-    if (test.length !== frame.rowCount) throw new Error(`snapshot ${file}: ${test.length} lines but ${frame.rowCount} rows`);
-    const indices = { train: [] as number[], test: [] as number[] };
-    test.forEach((isTest, i) => (isTest ? indices.test : indices.train).push(i));
-    if (indices.train.length === 0 || indices.test.length === 0) {
-      throw new MlopsError(FailureType.InvalidInput, `A hash split of ${frame.rowCount} row(s) with testFraction ${split.testFraction} left the ${indices.train.length === 0 ? 'training' : 'test'} set empty; add rows or change testFraction`);
-    }
-    return { train: takeRows(frame, indices.train), test: takeRows(frame, indices.test) };
-  }
-  const options: SplitOptions =
-    split.method === 'time' ? { method: 'time', testFraction: split.testFraction, column: split.column! } : { method: split.method, testFraction: split.testFraction, seed: split.seed };
-  const indices = splitFrame(frame, schema, options);
+  const frame = await readSplitFrame(file, schema, split);
+  const indices = await splitIndices(file, frame, schema, split);
   return { train: takeRows(frame, indices.train), test: takeRows(frame, indices.test) };
+}
+
+/** Writes the two sides of a snapshot's split as JSON-lines files (for external trainers), the same split as `loadSplit`. */
+export async function writeSplitFiles(file: string, schema: DatasetSchema, split: SplitSpec, trainFile: string, testFile: string): Promise<{ trainRows: number; testRows: number }> {
+  const indices = await splitIndices(file, await readSplitFrame(file, schema, split), schema, split);
+  const isTest = new Uint8Array(indices.train.length + indices.test.length);
+  for (const i of indices.test) isTest[i] = 1;
+  const train = createWriteStream(trainFile);
+  const test = createWriteStream(testFile);
+  let i = 0;
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    if (line.length === 0) continue;
+    const out = isTest[i++] ? test : train;
+    if (!out.write(`${line}\n`)) await once(out, 'drain');
+  }
+  train.end();
+  test.end();
+  await Promise.all([finished(train), finished(test)]);
+  return { trainRows: indices.train.length, testRows: indices.test.length };
 }
 
 /** FNV-1a (32 bit) of a string, as a fraction in [0, 1). */

@@ -146,6 +146,29 @@ describe('a whole seattle-weather run on the dev server', () => {
   });
 });
 
+describe('an external trainer', () => {
+  it('a program in another language trains under the contract; its files are stored and its holdout metrics gate the run', async () => {
+    const spec = await exampleSpec((s) => ({
+      ...s,
+      model: 'seattle-weather-external',
+      trainer: { name: 'command', command: [process.execPath, path.join(ROOT, 'test/fixtures/trainers/majority.js')], params: {} },
+      validation: { thresholds: { accuracy: { min: 0.3 } } },
+      approval: { ...s.approval, required: false },
+    }));
+    const { workflowId } = await startRun(env.client, config, spec, { requestedBy: 'dave' });
+    const result = (await env.client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
+    expect(result.status).toBe('deployed');
+    // The majority class of seattle-weather 2012-2013 is rain or sun: about 40-45% of days.
+    expect(result.metrics!.accuracy).toBeGreaterThan(0.3);
+    expect(result.metrics!.accuracy).toBeLessThan(0.6);
+    const version = await deps.registry.getVersion('seattle-weather-external', result.version!);
+    const manifest = await deps.store.getJson<{ format: string; files: Record<string, { uri: string; sha256: string }> }>(version.artifact);
+    expect(manifest.format).toBe('temporal-mlops/external-model@1');
+    expect(Object.keys(manifest.files).sort()).toEqual(['metrics.json', 'model.json']);
+    expect(JSON.parse((await deps.store.getBuffer(manifest.files['model.json']!)).toString()).majority).toMatch(/^(rain|sun)$/);
+  });
+});
+
 describe('a worker killed during training', () => {
   it('a new worker finishes the run from the checkpoint, with exactly one new version', async () => {
     // A table big enough for training to take a while, generated in code.

@@ -53,7 +53,7 @@ export function createDeployActivities({ registry, config }: MlopsDependencies) 
         taskQueue: config.taskQueue,
         args: [{ spec: input.spec, alias: input.alias, version: input.version, trainingTaskQueue: config.trainingTaskQueue }],
         signal: deployedSignal,
-        signalArgs: [{ version: input.version, at: new Date().toISOString(), workflowId: input.workflowId }],
+        signalArgs: [{ version: input.version, previousVersion: input.previousVersion, at: new Date().toISOString(), workflowId: input.workflowId }],
         staticSummary: `Monitor of ${input.model} (${input.alias})`,
       });
     },

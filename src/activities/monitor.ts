@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { FailureType, MlopsError } from '../errors';
+import { FailureType, MlopsError, isMlopsError } from '../errors';
 import { loadSplit } from '../ml/dataset';
 import { assessWindow } from '../ml/monitor';
 import type { DatasetProfile } from '../ml/profile';
@@ -88,6 +88,18 @@ export function createMonitorActivities(deps: MlopsDependencies) {
   }
 
   return {
+    /** Moves the alias back to the previous version (the guardrail), unless it was moved meanwhile. */
+    async rollbackModel(input: { model: string; alias: string; from: number; to: number; reason: string; workflowId: string }): Promise<{ changed: boolean }> {
+      try {
+        const { changed } = await registry.moveAlias({ model: input.model, alias: input.alias, version: input.to, expectedVersion: input.from, by: `monitor-${input.model}`, reason: input.reason, workflowId: input.workflowId });
+        return { changed };
+      } catch (err) {
+        // Someone moved the alias since (a new deploy, a manual promote): theirs is the newer decision.
+        if (isMlopsError(err) && err.type === FailureType.Conflict) return { changed: false };
+        throw err;
+      }
+    },
+
     /** Checks drift and performance of the new data window against the production version. */
     async checkModel(input: CheckModelInput): Promise<CheckModelResult> {
       const { version } = await registry.resolveAlias(input.model, input.alias);
@@ -97,7 +109,7 @@ export function createMonitorActivities(deps: MlopsDependencies) {
       const window =
         input.monitor.source === 'predictions' ? await predictionWindow(input.model, model.schema.target, input.since, input.until) : await landedWindow(input.monitor.source, input.since, input.until);
       const refs = input.monitor.drift.ksPValue !== undefined ? await referenceValues(version.dataset.snapshot, model.schema) : {};
-      const assessment = assessWindow(model, profile, window.rows, { psi: input.monitor.drift.psi, ksPValue: input.monitor.drift.ksPValue, features: input.monitor.drift.features, performance: input.monitor.performance }, refs);
+      const assessment = assessWindow(model, profile, window.rows, { psi: input.monitor.drift.psi, ksPValue: input.monitor.drift.ksPValue, features: input.monitor.drift.features, performance: input.monitor.performance ?? (input.monitor.guardrail ? { metric: input.monitor.guardrail.metric, min: -Infinity } : undefined) }, refs);
       const gauge = registerDriftGauge();
       for (const [feature, d] of Object.entries(assessment.drift)) gauge.set({ model: input.model, feature }, d.psi);
       return {

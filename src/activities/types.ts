@@ -85,6 +85,8 @@ export interface EvaluateResult {
   champion?: { version: number; metrics: Metrics };
   failures: string[];
   report: ArtifactRef;
+  /** The run's model card: one self-contained HTML page (text/html); absent when it could not be drawn. */
+  card?: ArtifactRef;
 }
 
 /** Input of the deploy stage. */
@@ -119,6 +121,8 @@ export interface EnsureMonitorInput {
   model: string;
   alias: string;
   version: number;
+  /** The version the alias pointed at before this deploy, watched against by the guardrail. */
+  previousVersion?: number;
   spec: PipelineSpec;
   workflowId: string;
 }
@@ -136,4 +140,4 @@ export interface CheckModelInput {
 }
 
 /** Output of the monitor's check (the workflow adds the action it took). */
-export type CheckModelResult = Omit<MonitorCheck, 'action' | 'retrainWorkflowId'>;
+export type CheckModelResult = Omit<MonitorCheck, 'action' | 'retrainWorkflowId' | 'rollback'>;

@@ -142,6 +142,14 @@ const monitorSchema = z
       .strict()
       .default({ psi: 0.2, features: {}, minFeatures: 1 }),
     performance: z.object({ metric: z.string().min(1), min: z.number() }).strict().optional(),
+    /**
+     * After a deploy: if the new version's live performance (on labelled traffic) falls below the previous
+     * version's by more than `margin` within `watch`, the alias goes back to the previous version.
+     */
+    guardrail: z
+      .object({ metric: z.string().min(1), margin: z.number().min(0).default(0.05), watch: duration.default(durationMs('7d')), minLabelled: z.number().int().min(1).default(30) })
+      .strict()
+      .optional(),
     /** No new retraining within this time of the last one. */
     cooldown: duration.default(durationMs('6h')),
     retrain: z.boolean().default(true),

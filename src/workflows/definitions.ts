@@ -37,6 +37,7 @@ export const monitorStatusQuery = defineQuery<MonitorStatus>('status');
 /** What deploy tells the monitor. */
 export interface DeployedNotice {
   version: number;
+  previousVersion?: number;
   at: string;
   workflowId: string;
 }

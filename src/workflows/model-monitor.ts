@@ -26,7 +26,7 @@ import type { MonitorCarry, MonitorCheck, ModelMonitorInput } from './types';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { checkModel } = proxyActivities<Activities>({ ...storageActivity, startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute' });
+const { checkModel, rollbackModel } = proxyActivities<Activities>({ ...storageActivity, startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute' });
 
 /** Checks kept in status (and carried across continue-as-new). */
 const KEPT_CHECKS = 20;
@@ -59,6 +59,9 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
       version = notice.version;
       // The new version was trained on the data seen so far: judge drift from now on.
       carry.since = notice.at;
+      if (policy.guardrail && notice.previousVersion !== undefined) {
+        carry.watch = { version: notice.version, previous: notice.previousVersion, until: new Date(Date.parse(notice.at) + policy.guardrail.watch).toISOString() };
+      }
     }
   }, { description: 'Sent on deploy: watch this version from now on. Input: {"version": 2, "at": "...", "workflowId": "..."}' });
   setHandler(monitorStatusQuery, () => ({
@@ -84,7 +87,10 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
     const observed = await checkModel({ model: spec.model, alias, version, monitor: policy, schema: spec.dataset.schema, target: spec.dataset.target, since: carry.since, until: now });
     const check: MonitorCheck = { ...observed, action: 'none' };
     const breached = observed.breachedFeatures.length >= policy.drift.minFeatures || observed.performance?.breached === true;
-    if (observed.rows < policy.minRows) {
+    if (await guardrail(check, now)) {
+      // Rolled back: the window judged the version that no longer serves.
+      carry.since = now;
+    } else if (observed.rows < policy.minRows) {
       // The window keeps growing until it is big enough to judge.
       check.action = 'too-few-rows';
     } else {
@@ -129,6 +135,29 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       check.action = 'retrain-skipped-running';
     }
+  }
+
+  /**
+   * Records the serving version's live performance and, within the watch after a deploy, moves the
+   * alias back when the new version does worse than the previous one by more than the margin.
+   */
+  async function guardrail(check: MonitorCheck, now: string): Promise<boolean> {
+    const g = policy.guardrail;
+    const perf = check.performance;
+    if (!g || !perf || perf.labelled < g.minLabelled) return false;
+    carry.livePerformance = { ...carry.livePerformance, [String(check.version)]: perf.value };
+    const watch = carry.watch;
+    if (!watch || watch.version !== check.version || now > watch.until) return false;
+    const before = carry.livePerformance[String(watch.previous)];
+    if (before === undefined || before - perf.value <= g.margin) return false;
+    const reason = `guardrail: live ${g.metric} of v${watch.version} is ${perf.value.toFixed(3)}, below v${watch.previous}'s ${before.toFixed(3)} by more than ${g.margin}`;
+    const { changed } = await rollbackModel({ model: spec.model, alias, from: watch.version, to: watch.previous, reason, workflowId: workflowInfo().workflowId });
+    carry.watch = undefined;
+    if (!changed) return false;
+    version = watch.previous;
+    check.action = 'rolled-back';
+    check.rollback = { from: watch.version, to: watch.previous, reason };
+    return true;
   }
 
   /** Keeps the labelled new data, so a retraining run trains on everything seen since deploy. */

@@ -188,7 +188,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   // monitor: make sure the model's monitor watches the new version
   if (spec.monitor?.enabled) {
     const monitored = await stage('monitor', () =>
-      ensureMonitor({ model: spec.model, alias: spec.deploy.alias, version: deployed.version, spec, workflowId }),
+      ensureMonitor({ model: spec.model, alias: spec.deploy.alias, version: deployed.version, previousVersion: deployed.previousVersion, spec, workflowId }),
     );
     if (isResult(monitored)) return monitored;
   }

@@ -88,6 +88,10 @@ export interface MonitorCarry {
   /** Labelled new data seen since the first deploy; retraining trains on all of it. */
   windowSources?: string[];
   windowFormat?: 'jsonl';
+  /** Live performance of each version while it served, for the guardrail. */
+  livePerformance?: Record<string, number>;
+  /** The guardrail's watch over the latest deploy. */
+  watch?: { version: number; previous: number; until: string };
 }
 
 /** The result of one drift and performance check. */
@@ -103,8 +107,10 @@ export interface MonitorCheck {
   sources?: string[];
   /** Their format, when their names do not tell it. */
   sourcesFormat?: 'jsonl';
-  action: 'none' | 'retrain-started' | 'retrain-skipped-running' | 'retrain-skipped-cooldown' | 'too-few-rows' | 'retrain-disabled';
+  action: 'none' | 'rolled-back' | 'retrain-started' | 'retrain-skipped-running' | 'retrain-skipped-cooldown' | 'too-few-rows' | 'retrain-disabled';
   retrainWorkflowId?: string;
+  /** Set when the guardrail moved the alias back. */
+  rollback?: { from: number; to: number; reason: string };
 }
 
 /** What the `status` query of a monitor returns. */

@@ -110,3 +110,43 @@ describe('the model monitor (time-skipping)', () => {
     );
   });
 });
+
+describe('the guardrail (time-skipping)', () => {
+  it('a new version doing worse on live labels than the previous one by more than the margin is rolled back, with the reason', async () => {
+    const spec = testSpec({ approval: { required: false }, monitor: { interval: '1h', source: 's3://test/batches/', minRows: 10, guardrail: { metric: 'accuracy', margin: 0.05, watch: '1d', minLabelled: 20 } } });
+    const rollbacks: unknown[] = [];
+    const taskQueue = `guardrail-${Math.random().toString(36).slice(2)}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: require.resolve('../../../src/workflows'),
+      activities: {
+        async checkModel(input: CheckModelInput) {
+          // v1 answered 90% right on live traffic; v2 only 70%.
+          const value = input.version === 1 ? 0.9 : 0.7;
+          return { at: input.until, version: input.version, rows: 40, window: { to: input.until }, drift: {}, breachedFeatures: [], performance: { metric: 'accuracy', value, labelled: 40, breached: false } };
+        },
+        async rollbackModel(input: unknown) {
+          rollbacks.push(input);
+          return { changed: true };
+        },
+      },
+    });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `guardrail-${Date.now()}`, args: [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }] });
+      try {
+        await env.sleep('61m');
+        await settled(handle, 1);
+        await handle.signal('deployed', { version: 2, previousVersion: 1, at: new Date(await env.currentTimeMs()).toISOString(), workflowId: 'retrain-toy' });
+        await env.sleep('61m');
+        const s = await settled(handle, 2);
+        expect(s.checks[1]).toMatchObject({ version: 2, action: 'rolled-back', rollback: { from: 2, to: 1 } });
+        expect(s.checks[1]!.rollback!.reason).toMatch(/live accuracy of v2 is 0\.700, below v1's 0\.900 by more than 0\.05/);
+        expect(s.version).toBe(1);
+        expect(rollbacks).toEqual([expect.objectContaining({ model: 'toy', alias: 'production', from: 2, to: 1 })]);
+      } finally {
+        await handle.terminate('test done');
+      }
+    });
+  });
+});

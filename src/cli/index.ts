@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo';
 import { registerDev } from './dev';
 import { registerModels } from './models';
+import { registerMonitor } from './monitor';
 import { registerRuns } from './runs';
 import { registerSchedules } from './schedules';
 import { registerServe } from './serve';
@@ -36,6 +37,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerDemo(program, run);
   registerRuns(program, run);
   registerModels(program, run);
+  registerMonitor(program, run);
   registerSchedules(program, run);
   registerServe(program, run);
   registerDev(program, run as never);

@@ -1,0 +1,127 @@
+import { buildModelCard, championVerdict } from '../../../src/report';
+import { classificationCard, regressionCard } from '../../helpers/model-card';
+
+function count(html: string, pattern: RegExp): number {
+  return (html.match(pattern) ?? []).length;
+}
+
+describe('a model card', () => {
+  test('is one HTML document that loads nothing from anywhere', async () => {
+    const html = buildModelCard(await classificationCard());
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(count(html, /<html[\s>]/g)).toBe(1);
+    expect(count(html, /<\/html>/g)).toBe(1);
+    expect(html).not.toMatch(/\b(src|href|xlink:href|action|srcset)\s*=/i);
+    expect(html).not.toMatch(/url\(|@import|https?:\/\//i);
+    expect(html).not.toMatch(/<(script|link|img|iframe|object|embed)\b/i);
+    expect(html).toContain(`content="default-src 'none'; style-src 'unsafe-inline'"`);
+  });
+
+  test('draws every chart as inline SVG: both confusion matrices, the ROC curves and one histogram per column', async () => {
+    const input = await classificationCard();
+    const html = buildModelCard(input);
+    const histograms = input.drift!.columns.length;
+    expect(histograms).toBe(4);
+    expect(count(html, /<svg\b/g)).toBe(2 + 1 + histograms);
+    expect(count(html, /<\/svg>/g)).toBe(2 + 1 + histograms);
+    expect(html).toContain('Candidate: confusion matrix');
+    expect(html).toContain('Production v2: confusion matrix');
+    expect(html).toContain('ROC curves, one class against the rest');
+    for (const c of input.roc!) expect(html).toContain(`${c.label}  AUC ${c.auc.toFixed(3)}`);
+  });
+
+  test('shows the metric values of the candidate and of production, and the champion verdict', async () => {
+    const html = buildModelCard(await classificationCard());
+    for (const v of ['0.8667', '0.8512', '0.4123', '0.9321', '0.8000', '0.7925', '0.5234', '0.9012']) expect(html).toContain(`>${v}<`);
+    expect(html).toContain('production v2');
+    expect(html).toMatch(/Champion comparison:.*passes.*better than production \(version 2\): accuracy 0\.8667 against 0\.8000, by 0\.0667/);
+    expect(html).toContain('passed validation');
+  });
+
+  test('a candidate worse than production by more than the margin shows the comparison failing, with the failures', async () => {
+    const failure = 'accuracy 0.7600 is worse than production\'s 0.8000 by 0.0400, more than the allowed margin 0.02';
+    const html = buildModelCard(
+      await classificationCard((c) => {
+        c.candidate.metrics.accuracy = 0.76;
+        c.verdict = { passed: false, failures: [failure] };
+      }),
+    );
+    expect(html).toContain('failed validation');
+    expect(html).toMatch(/Champion comparison:.*fails.*by more than the allowed margin of 0\.02: accuracy 0\.7600 against 0\.8000, worse by 0\.0400/);
+    expect(html).toContain(failure.replace("'", '&#39;'));
+  });
+
+  test('a candidate worse only within the margin passes the comparison, also for a metric where lower is better', async () => {
+    const input = await classificationCard((c) => {
+      c.policy.champion = { metric: 'logLoss', margin: 0.05 };
+      c.candidate.metrics.logLoss = 0.55;
+    });
+    expect(championVerdict(input)).toEqual({ passed: true, text: expect.stringContaining('worse than production (version 2) within the allowed margin of 0.05') });
+    input.candidate.metrics.logLoss = 0.58;
+    expect(championVerdict(input).passed).toBe(false);
+  });
+
+  test('without a production version it says the thresholds alone decide', () => {
+    const html = buildModelCard(regressionCard());
+    expect(html).toContain('There is no production version yet');
+    expect(html).not.toMatch(/production v\d/);
+  });
+
+  test('a regression card plots residuals instead of a ROC curve', () => {
+    const html = buildModelCard(regressionCard());
+    expect(count(html, /<svg\b/g)).toBe(1);
+    expect(html).toContain('residuals on the holdout');
+    expect(count(html, /<circle\b/g)).toBe(40);
+    expect(html).not.toContain('ROC');
+    expect(html).toMatch(/rmse <span class="muted">↓<\/span><\/td><td class="n">0\.4243<\/td>/);
+  });
+
+  test('shows the dataset: rows, columns, class counts and one profile row per column', async () => {
+    const html = buildModelCard(await classificationCard());
+    expect(html).toContain('60 rows and 4 columns; target <b>weather</b>, 3 features; 15 rows held out');
+    expect(html).toMatch(/<td>fog<\/td><td class="n">20<\/td><td class="n">33%<\/td>/);
+    for (const name of ['day', 'rain_mm', 'wind', 'weather']) expect(html).toContain(`<td><b>${name}</b></td>`);
+    expect(html).toContain('<td class="n">2024-01-01</td>');
+  });
+
+  test('lists the validation issues of the data', async () => {
+    const html = buildModelCard(await classificationCard());
+    expect(html).toContain('1 issue(s) in 60 rows; none blocks the pipeline');
+    expect(html).toContain('wind: 2 values above the maximum 10');
+    expect(html).toContain('<td>3, 9</td>');
+  });
+
+  test('escapes HTML in every user-provided string, so a <script> in the description never runs', async () => {
+    const evil = '<script>alert("owned")</script>';
+    const attr = '" onmouseover="alert(1)';
+    const html = buildModelCard(
+      await classificationCard((c) => {
+        c.model = `m<b>x</b>`;
+        c.description = evil;
+        c.candidate.params = { note: evil };
+        c.candidate.confusionMatrix = { labels: [attr, 'b', evil], matrix: [[1, 0, 0], [0, 1, 0], [0, 0, 1]] };
+        c.roc![0]!.label = attr;
+        c.validation!.issues[0]!.message = evil;
+        c.drift!.columns[0]!.column = evil;
+        c.drift!.columns[0]!.bins[0] = attr;
+        c.artifacts = [{ name: evil, uri: `s3://b/${evil}` }];
+      }),
+    );
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toContain('<b>x</b>');
+    expect(html).not.toContain(attr);
+    expect(html).toContain('&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;');
+    expect(html).toContain('&quot; onmouseover=&quot;alert(1)');
+  });
+
+  test('the same input gives the same bytes, so a retried evaluation stores the same blob', async () => {
+    expect(buildModelCard(await classificationCard())).toBe(buildModelCard(await classificationCard()));
+  });
+
+  test('needs only the model, the candidate, the policy and the verdict', () => {
+    const html = buildModelCard({ model: 'bare', candidate: { metrics: { accuracy: 0.5 } }, policy: { thresholds: {} }, verdict: { passed: true, failures: [] } });
+    expect(html).toContain('<h1>bare');
+    expect(html).toContain('>0.5000<');
+    expect(count(html, /<svg\b/g)).toBe(0);
+  });
+});

@@ -56,6 +56,8 @@ export interface RunView {
   trainingProgress?: number;
   result?: PipelineRunResult;
   failure?: string;
+  /** A link to open the run's model card (presigned, valid for a day), when the CLI can reach MinIO. */
+  cardUrl?: string;
 }
 
 /** Reads a run's status query, its execution state, and its training progress. */

@@ -44,7 +44,8 @@ export function renderRun(view: RunView): string {
       for (const x of a.refused) lines.push(`    ! refused ${x.kind}${x.approver ? ` from ${x.approver}` : ''}: ${x.reason}`);
       if (a.state === 'waiting' || a.state === 'escalated') lines.push(`  decide: mlops approve ${view.workflowId} --as <name>   |   mlops reject ${view.workflowId} --as <name> --reason <text>`);
     }
-    if (s.report) lines.push(`  report: ${s.report.uri}`);
+    if (s.card) lines.push(`  model card: ${view.cardUrl ?? s.card.uri}`);
+    if (s.report) lines.push(`  evaluation report: ${s.report.uri}`);
   }
   if (view.result) lines.push(`result: ${view.result.status}${view.result.version ? `, version ${view.result.version}` : ''}${view.result.reason ? ` (${view.result.reason})` : ''}`);
   if (view.failure) lines.push(`failed: ${view.failure}`);

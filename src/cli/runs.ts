@@ -6,6 +6,7 @@ import { FailureType, MlopsError } from '../errors';
 import { loadSpecFile } from '../spec/load';
 import { emit, UsageError } from './output';
 import { stageDataset } from './upload';
+import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
 import { renderRun } from './render';
 
 type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
@@ -77,6 +78,10 @@ export function registerRuns(program: Command, run: Runner): void {
         const client = await connectClient(config);
         try {
           const view = opts.follow ? await followRun(json, workflowId, client) : await describeRun(client, workflowId);
+          if (view.status?.card) {
+            const store = new ArtifactStore(createMinioClient(config.minio), config.minio.bucket);
+            view.cardUrl = await store.presignedGetUrl(view.status.card, 24 * 3600).catch(() => undefined);
+          }
           if (json) emit(true, view, '');
           else if (!opts.follow) emit(false, view, renderRun(view));
         } finally {

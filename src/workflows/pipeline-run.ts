@@ -97,6 +97,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   status.candidate = evaluation.metrics;
   status.champion = evaluation.champion;
   status.report = evaluation.report;
+  status.card = evaluation.card;
   if (!evaluation.passed) {
     status.validationFailures = evaluation.failures;
     timeline.end('validate', 'failed', new Date(), evaluation.failures.join('; '));
@@ -180,7 +181,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
       reason: input.reason,
       workflowId,
       runId,
-      report: evaluation.report,
+      report: evaluation.card ?? evaluation.report,
     }),
   );
   if (isResult(deployed)) return deployed;
@@ -201,6 +202,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     metrics: evaluation.metrics,
     championMetrics: evaluation.champion?.metrics,
     report: evaluation.report,
+    card: evaluation.card,
     reason: input.reason,
   });
 }

@@ -33,6 +33,8 @@ export interface PipelineRunResult {
   metrics?: Metrics;
   championMetrics?: Metrics;
   report?: ArtifactRef;
+  /** The HTML model card of the run. */
+  card?: ArtifactRef;
   reason?: string;
 }
 
@@ -63,6 +65,8 @@ export interface PipelineRunStatus {
   champion?: { version: number; metrics: Metrics };
   validationFailures?: string[];
   report?: ArtifactRef;
+  /** The HTML model card of the run. */
+  card?: ArtifactRef;
   approval?: ApprovalStatus;
   result?: PipelineRunResult;
 }

@@ -6,10 +6,9 @@
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { FailureType, MlopsError, isMlopsError } from '../errors';
-import { loadSplit } from '../ml/dataset';
 import { assessWindow } from '../ml/monitor';
 import type { DatasetProfile } from '../ml/profile';
-import { readRows, type Row } from '../ml/readers';
+import { readFrame, readRows, type Row } from '../ml/readers';
 import { parseModel } from '../ml/trainers';
 import type { DatasetSchema } from '../ml/types';
 import { parseS3Uri } from '../storage/refs';
@@ -78,12 +77,9 @@ export function createMonitorActivities(deps: MlopsDependencies) {
     return withWorkdir(async (dir) => {
       const file = join(dir, 'reference.jsonl');
       await store.getFile(snapshot, file);
-      const { train } = await loadSplit(file, schema, { method: 'random', testFraction: 0.5, seed: 1 });
-      const out: Record<string, Float64Array> = {};
-      for (const [name, col] of Object.entries(train.columns)) {
-        if (col instanceof Float64Array && schema.features.includes(name)) out[name] = col.subarray(0, REFERENCE_SAMPLE);
-      }
-      return out;
+      const numeric = schema.features.filter((f) => schema.columns.find((c) => c.name === f)?.type === 'numeric');
+      const frame = await readFrame(file, schema, { format: 'jsonl', columns: numeric });
+      return Object.fromEntries(numeric.map((name) => [name, (frame.columns[name] as Float64Array).subarray(0, REFERENCE_SAMPLE)]));
     });
   }
 

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as Minio from 'minio';
 import { loadConfig, localCredentialsPath, type MlopsConfig } from '../config';
+import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
 import { isAlive, ensureMinio, ensureTemporalCli, type Say } from './tools';
 import { isPortOpen, minioHealthy, startMinioServer, startTemporalServer, stopProcess, temporalHealthy } from './servers';
 
@@ -58,10 +58,6 @@ function ensureLocalCredentials(dataDir: string): { accessKey: string; secretKey
   return creds;
 }
 
-async function ensureBucket(minio: MlopsConfig['minio']): Promise<void> {
-  const client = new Minio.Client({ endPoint: minio.endPoint, port: minio.port, useSSL: minio.useSSL, accessKey: minio.accessKey, secretKey: minio.secretKey, region: minio.region });
-  if (!(await client.bucketExists(minio.bucket))) await client.makeBucket(minio.bucket, minio.region);
-}
 
 async function upTemporal(config: MlopsConfig, state: StackState, say: Say): Promise<void> {
   const { temporalPort: port, temporalUiPort: uiPort } = config.stack;
@@ -112,7 +108,8 @@ export async function stackUp(say: Say = console.log, env = process.env): Promis
   } finally {
     writeState(config.dataDir, state);
   }
-  await ensureBucket(loadConfig({ env }).minio);
+  const { minio } = loadConfig({ env });
+  await new ArtifactStore(createMinioClient(minio), minio.bucket).ensureBucket();
   return stackStatus(env);
 }
 

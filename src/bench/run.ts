@@ -1,0 +1,538 @@
+/**
+ * The benchmark runner behind `npm run bench -- [suite...]`. Each suite runs in its own child process
+ * (so one suite's memory is not charged to the next), starts the real servers it needs on free
+ * loopback ports with state in a temporary directory, calls the suite's functions, writes
+ * bench-results/<suite>.json and its section of docs/benchmarks.md, and stops the servers.
+ */
+import { execFile, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { defaultCacheDir, loadConfig, type MlopsConfig } from '../config';
+import { freePort, spawnServer, startMinioServer, startTemporalServer, stopProcess, temporalHealthy, waitUntil, type ServerProcess } from '../dev/servers';
+import { ensureMinio, ensureTemporalCli } from '../dev/tools';
+import { writeResults, type BenchFigures, type Goal } from './report';
+
+/** The suites, in the order `npm run bench` runs them. */
+export const SUITES = ['storage', 'ml', 'orchestration', 'serving'] as const;
+export type Suite = (typeof SUITES)[number];
+
+/** The reference Python packages the ml suite compares against, pinned. */
+export const REFERENCE_PACKAGES = { numpy: '2.4.6', scipy: '1.17.1', 'scikit-learn': '1.9.1' } as const;
+
+const MiB = 1024 * 1024;
+
+/** Sizes of every suite: the issues' sizes, or smaller ones for a quick look. */
+export const SIZES = {
+  full: {
+    storageBytes: 1024 * MiB,
+    storageRounds: 2,
+    driftRows: 1_000_000,
+    driftFeatures: 10,
+    ingestBytes: 1e9,
+    trainerRows: 1_000_000,
+    trainerFeatures: 20,
+    orchestrationRuns: 200,
+    concurrentRuns: 1000,
+    servingSeconds: 15,
+  },
+  quick: {
+    storageBytes: 128 * MiB,
+    storageRounds: 2,
+    driftRows: 200_000,
+    driftFeatures: 10,
+    ingestBytes: 100e6,
+    trainerRows: 100_000,
+    trainerFeatures: 20,
+    orchestrationRuns: 50,
+    concurrentRuns: 200,
+    servingSeconds: 6,
+  },
+};
+type Sizes = typeof SIZES.full;
+
+const HELP = `Usage: npm run bench -- [options] [suite...]
+
+Runs the benchmarks against real servers started on free loopback ports, and writes
+bench-results/<suite>.json and the suite's section of docs/benchmarks.md.
+
+Suites (none given: all, in this order):
+  storage        ArtifactStore put/get against raw minio-js on one 1 GiB file, peak RSS
+  ml             drift (KS + PSI) vs scipy, ingest throughput and RSS, gbdt and
+                 logistic regression vs scikit-learn (creates the reference venv if missing)
+  orchestration  Temporal's overhead per pipeline stage, and 1,000 concurrent pipeline runs
+  serving        model server vs a bare Fastify handler, with and without the prediction log
+
+Options:
+  --quick        smaller sizes than the issues' (labelled "quick" in every output)
+  --no-write     print the figures only; leave bench-results/ and docs/ alone
+  -h, --help     this text
+
+Environment:
+  MLOPS_CACHE_DIR          where MinIO, the Temporal CLI and the reference venv are cached
+                           (default ~/.cache/temporal-mlops)
+  MLOPS_REFERENCE_PYTHON   a Python with numpy, scipy and scikit-learn to use instead of the venv
+  MINIO_BINARY, TEMPORAL_CLI_PATH   servers to use instead of the cached ones
+`;
+
+interface Args {
+  suites: Suite[];
+  quick: boolean;
+  write: boolean;
+  help: boolean;
+  child?: Suite;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { suites: [], quick: false, write: true, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') args.quick = true;
+    else if (a === '--no-write') args.write = false;
+    else if (a === '-h' || a === '--help') args.help = true;
+    else if (a === '--child') args.child = asSuite(argv[++i] ?? '');
+    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+    else args.suites.push(asSuite(a));
+  }
+  if (args.suites.length === 0) args.suites = [...SUITES];
+  return args;
+}
+
+class UsageError extends Error {}
+
+function asSuite(name: string): Suite {
+  if ((SUITES as readonly string[]).includes(name)) return name as Suite;
+  throw new UsageError(`unknown suite "${name}"; expected one of ${SUITES.join(', ')}`);
+}
+
+/** Entry point: runs each suite in a child process and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench: ${err.message}\n\n${HELP}`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (args.child) return runChild(args.child, args);
+
+  const flags = [...(args.quick ? ['--quick'] : []), ...(args.write ? [] : ['--no-write'])];
+  say(`suites: ${args.suites.join(', ')}; sizes: ${args.quick ? 'QUICK (smaller than the issues\' sizes)' : "the issues' sizes"}`);
+  const failed: Suite[] = [];
+  for (const suite of args.suites) {
+    const code = await new Promise<number>((resolve) => {
+      const child = fork(__filename, ['--child', suite, ...flags], { execArgv: ['--expose-gc'], stdio: 'inherit' });
+      child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+    });
+    if (code !== 0) failed.push(suite);
+  }
+  if (failed.length) {
+    say(`failed to run: ${failed.join(', ')}`);
+    return 1;
+  }
+  say('done');
+  return 0;
+}
+
+const started = Date.now();
+
+function say(line: string, suite?: string): void {
+  const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+  process.stdout.write(`[bench${suite ? ` ${suite}` : ''} ${t}s] ${line}\n`);
+}
+
+/** Runs one suite in this process, with servers stopped on the way out (also on Ctrl-C). */
+async function runChild(suite: Suite, args: Args): Promise<number> {
+  const servers = new Servers((line) => say(line, suite));
+  const onSignal = () => {
+    say('interrupted: stopping servers', suite);
+    void servers.stopAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const sizes = args.quick ? SIZES.quick : SIZES.full;
+  const loadBefore = os.loadavg();
+  try {
+    const out = await SUITE_RUNNERS[suite]({ servers, sizes, log: (line) => say(line, suite) });
+    const loadAfter = os.loadavg();
+    const figures: BenchFigures = {
+      sizes: args.quick ? "quick (smaller than the issues' sizes)" : "the issues' sizes",
+      ...out.figures,
+      loadAvg1mStart: round2(loadBefore[0]!),
+      loadAvg1mEnd: round2(loadAfter[0]!),
+    };
+    const notes = [
+      ...(args.quick ? [`**Quick sizes** (\`npm run bench -- --quick ${suite}\`): smaller than the issues' sizes, so not comparable with a full run.`, ''] : []),
+      ...out.notes,
+      '',
+      `Load average (1, 5, 15 min) at the start: ${fmtLoad(loadBefore)}; at the end: ${fmtLoad(loadAfter)}, on ${os.cpus().length} cores. ` +
+        'The machine is shared with other work, so every figure here moves between runs; ratios are measured against a reference in the same run for that reason.',
+    ];
+    printTable(suite, figures, out.goals);
+    if (args.write) {
+      writeResults(repoRoot(), suite, figures, out.goals, notes);
+      say(`wrote bench-results/${suite}.json and its section of docs/benchmarks.md`, suite);
+    }
+    return 0;
+  } catch (err) {
+    say(`failed: ${(err as Error).stack ?? String(err)}`, suite);
+    return 1;
+  } finally {
+    await servers.stopAll();
+  }
+}
+
+function repoRoot(): string {
+  // this file runs from dist/bench
+  return path.resolve(__dirname, '..', '..');
+}
+
+function fmtLoad(l: number[]): string {
+  return l.map((x) => x.toFixed(2)).join(', ');
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function printTable(suite: string, figures: BenchFigures, goals: Goal[]): void {
+  const width = Math.max(...Object.keys(figures).map((k) => k.length));
+  for (const [k, v] of Object.entries(figures)) {
+    const goal = goals.find((g) => g.key === k);
+    const verdict = goal && typeof v === 'number' ? (meets(goal, v) ? `  (goal ${goal.op} ${goal.value}: met)` : `  (goal ${goal.op} ${goal.value}: NOT MET)`) : '';
+    const shown = typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(3) : String(v);
+    process.stdout.write(`  ${suite}  ${k.padEnd(width)}  ${shown}${verdict}\n`);
+  }
+}
+
+function meets(goal: Goal, v: number): boolean {
+  return goal.op === '<=' ? v <= goal.value : goal.op === '>=' ? v >= goal.value : v < goal.value;
+}
+
+interface SuiteContext {
+  servers: Servers;
+  sizes: Sizes;
+  log: (line: string) => void;
+}
+
+interface SuiteOutput {
+  figures: BenchFigures;
+  goals: Goal[];
+  notes: string[];
+}
+
+const SUITE_RUNNERS: Record<Suite, (ctx: SuiteContext) => Promise<SuiteOutput>> = {
+  storage: runStorage,
+  ml: runMl,
+  orchestration: runOrchestration,
+  serving: runServing,
+};
+
+async function runStorage({ servers, sizes, log }: SuiteContext): Promise<SuiteOutput> {
+  const minio = await servers.minio();
+  const { runStorageBench } = await import('./storage');
+  const r = await runStorageBench({ minio, sizeBytes: sizes.storageBytes, rounds: sizes.storageRounds, tmpDir: servers.dir('storage-tmp'), log });
+  return {
+    figures: {
+      putRatio: r.putRatio,
+      getRatio: r.getRatio,
+      peakRssMb: r.peakRssMb,
+      ...flatten({ sizeMiB: r.sizeBytes / MiB, rounds: r.rounds, rawPeakRssMb: r.rawPeakRssMb, baselineRssMb: r.baselineRssMb, ours: r.ours, raw: r.raw, met: r.met }),
+    },
+    goals: [
+      { key: 'putRatio', op: '>=', value: 0.9 },
+      { key: 'getRatio', op: '>=', value: 0.9 },
+      { key: 'peakRssMb', op: '<', value: 150 },
+    ],
+    notes: [
+      `One file of ${r.sizeBytes / MiB} MiB of random bytes, put and read back through \`ArtifactStore\` (streaming, sha256, content-addressed) and through plain minio-js \`putObject\` / \`getObject\`, against one MinIO on loopback. ` +
+        `Ratio = ArtifactStore MiB/s over minio-js MiB/s, best of ${r.rounds} rounds each, the side going first alternating. \`peakRssMb\` is the whole process's resident memory while ArtifactStore moved the file (sampled every 10 ms, before minio-js ran).`,
+    ],
+  };
+}
+
+async function runMl({ sizes, log }: SuiteContext): Promise<SuiteOutput> {
+  const reference = await ensureReferencePython(log);
+  // scikit-learn's OpenMP threads spin while they wait; on a machine whose cores are also busy with
+  // other work, a spinning thread holds the core its partner needs, and one fit took 3 s or 110 s from
+  // run to run. Waiting passively, as our worker threads do, makes the comparison thread for thread.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  const { benchDrift, benchIngest } = await import('./ml-data');
+  const train = await import('./ml-train');
+
+  log(`drift: KS + PSI over ${sizes.driftRows} rows x ${sizes.driftFeatures} features, ours and scipy`);
+  const drift = await benchDrift({ rows: sizes.driftRows, features: sizes.driftFeatures, python: reference.python });
+  log(`drift: ${drift.driftTimeVsScipy.toFixed(3)} x scipy`);
+
+  log(`ingest: validate + profile of a generated ${Math.round(sizes.ingestBytes / 1e6)} MB CSV`);
+  const ingest = await benchIngest({ bytes: sizes.ingestBytes });
+  log(`ingest: ${ingest.ingestMBps.toFixed(1)} MB/s, peak RSS ${ingest.ingestPeakRssMb.toFixed(0)} MiB`);
+
+  log(`gbdt: ${sizes.trainerRows} rows x ${sizes.trainerFeatures} features, ours and HistGradientBoostingClassifier`);
+  const gbdt = await train.benchGbdt({ rows: sizes.trainerRows, features: sizes.trainerFeatures, python: reference.python });
+  log(`gbdt: ${gbdt.gbdtTimeVsSklearn.toFixed(3)} x scikit-learn, accuracy delta ${gbdt.gbdtAccDeltaPp.toFixed(2)} pp`);
+
+  log(`logistic regression: ${sizes.trainerRows} rows x ${sizes.trainerFeatures} features, ours and LogisticRegression`);
+  const lr = await train.benchLogisticRegression({ rows: sizes.trainerRows, features: sizes.trainerFeatures, python: reference.python });
+  log(`logistic regression: ${lr.lrTimeVsSklearn.toFixed(3)} x scikit-learn`);
+
+  return {
+    figures: {
+      ...flatten(drift, 'drift'),
+      ...flatten(ingest, 'ingest'),
+      ...flatten(gbdt, 'gbdt'),
+      ...flatten(lr, 'lr'),
+      ...reference.versions,
+    },
+    goals: [
+      { key: 'driftTimeVsScipy', op: '<=', value: 1.0 },
+      { key: 'gbdtTimeVsSklearn', op: '<=', value: 3 },
+      { key: 'gbdtAccDeltaPp', op: '>=', value: -1 },
+      { key: 'lrTimeVsSklearn', op: '<=', value: 2 },
+      { key: 'ingestPeakRssMb', op: '<', value: 300 },
+    ],
+    notes: [
+      `Drift: two-sample KS and PSI (10 quantile bins of the reference) on ${drift.rows} rows x ${drift.features} normal features, against \`scipy.stats.ks_2samp\` plus a numpy PSI on the same data (docs/drift.md). ` +
+        `Ingest: one streaming validate + profile pass over a generated CSV of ${(ingest.bytes / 1e6).toFixed(0)} MB in a child process, whose own peak RSS is reported. ` +
+        `Trainers: fit time on a generated ${gbdt.rows}-row table (80 % train, 20 % holdout accuracy), against scikit-learn ${reference.versions.sklearnVersion} with the same settings; ` +
+        '`lrTimeVsSklearn` compares with scikit-learn doing the same median imputation and scaling, `lrTimeVsSklearnBare` with the bare classifier (docs/trainers.md). ' +
+        `scikit-learn and our trainers both use the machine's ${os.cpus().length} cores; scikit-learn ran with OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY} (its OpenMP threads wait without spinning, as ours do; spinning on this shared machine made one fit take anywhere from 3 s to 110 s).`,
+      `Reference: Python venv at \`${reference.python}\` with ${Object.entries(REFERENCE_PACKAGES).map(([n, v]) => `${n}==${v}`).join(', ')}.`,
+    ],
+  };
+}
+
+async function runOrchestration({ servers, sizes, log }: SuiteContext): Promise<SuiteOutput> {
+  const minio = await servers.minio();
+  const { runOrchestrationBench, runThroughputBench } = await import('./orchestration');
+  const { installRuntimeLogger, createLogger } = await import('../logger');
+  installRuntimeLogger(createLogger({ level: 'warn', format: 'json' }));
+  const configFor = (address: string): MlopsConfig => {
+    const suffix = randomBytes(3).toString('hex');
+    const base = loadConfig({ env: { MINIO_ACCESS_KEY: minio.accessKey, MINIO_SECRET_KEY: minio.secretKey, HOME: process.env.HOME, MLOPS_LOG_LEVEL: 'warn', MLOPS_LOG_FORMAT: 'json' } });
+    return { ...base, temporal: { ...base.temporal, connection: { address }, external: true }, minio, taskQueue: `bench-${suffix}`, trainingTaskQueue: `bench-training-${suffix}` };
+  };
+
+  const memory = await servers.temporal('memory');
+  const r = await runOrchestrationBench({ config: configFor(memory.address), runs: sizes.orchestrationRuns, concurrent: sizes.concurrentRuns, log });
+  await memory.stop();
+
+  log('throughput again, with the dev server keeping its SQLite state in a file');
+  const file = await servers.temporal('file');
+  const onFile = await runThroughputBench({ config: configFor(file.address), concurrent: sizes.concurrentRuns, log });
+  await file.stop();
+
+  const { perStageP50Ms, workerOptions, ...rest } = r;
+  return {
+    figures: {
+      ...rest,
+      ...Object.fromEntries(Object.entries(perStageP50Ms).map(([stage, v]) => [`${stage}OverheadP50Ms`, v])),
+      fileDbConcurrentRuns: onFile.concurrentRuns,
+      fileDbConcurrentFailed: onFile.concurrentFailed,
+      fileDbConcurrentWallS: onFile.concurrentWallS,
+      fileDbConcurrentStartS: onFile.concurrentStartS,
+      fileDbConcurrentRunsPerS: onFile.concurrentRunsPerS,
+    },
+    goals: [
+      { key: 'stageOverheadP50Ms', op: '<=', value: 20 },
+      { key: 'concurrentRuns', op: '>=', value: r.concurrentStarted },
+      { key: 'concurrentWallS', op: '<', value: 120 },
+    ],
+    notes: orchestrationNotes(r, workerOptions, onFile),
+  };
+}
+
+function orchestrationNotes(r: OrchestrationFigures, workerOptions: string, onFile: { concurrentWallS: number }): string[] {
+  return [
+    '`pipelineRun` (the real workflow bundle) with approval not required and no monitor, against the Temporal dev server (`temporal server start-dev`, its default SQLite store in memory) and MinIO on loopback. ' +
+      'Every stage activity (ingest; train, on the training task queue; validate; deploy) is replaced by one that returns references to small artifacts stored in MinIO beforehand, and times its own body.',
+    '',
+    `**Overhead per stage** (\`stageOverhead*\`): for each stage, the time from the previous stage's ActivityTaskCompleted event (WorkflowExecutionStarted, for ingest) to this stage's ActivityTaskCompleted event, minus the activity function's own measured time. ` +
+      'It holds everything Temporal adds to a stage: the workflow task that schedules the activity (dispatch to the worker, running the workflow code, recording its commands), the activity dispatch, and recording its result. ' +
+      `p50 and p95 are nearest-rank over ${r.runs} runs x 4 stages, run one at a time after ${r.warmupRuns} warm-up runs. ` +
+      '`activityOverhead*` is the narrower ActivityTaskScheduled to ActivityTaskCompleted span minus the own time; `runOverhead*` is WorkflowExecutionStarted to WorkflowExecutionCompleted minus the own time of all stages; ' +
+      '`<activity>OverheadP50Ms` is the stage overhead of one stage; `workflowTaskDispatchP50Ms` is WorkflowTaskScheduled to WorkflowTaskStarted (the server handing the task to a worker) and `workflowTaskProcessingP50Ms` WorkflowTaskStarted to WorkflowTaskCompleted (the worker); ' +
+      "`clientRoundTripP50Ms` is the client's start call to holding the result.",
+    '',
+    `**Where the time goes**: a workflow task waits about ${Math.round(r.workflowTaskDispatchP50Ms)} ms (p50) between being scheduled and being handed to an idle worker poller, and the worker takes about ${Math.round(r.workflowTaskProcessingP50Ms)} ms to run it. ` +
+      'Activities on the workflow\'s own task queue are handed over eagerly in the reply to the workflow task (their dispatch is well under a millisecond), which is why `activityOverheadP50Ms` is small; ' +
+      'the train stage runs on its own task queue, so it goes through the server\'s dispatch like a workflow task and costs one dispatch more (`trainModelOverheadP50Ms`).',
+    '',
+    `**Throughput**: ${r.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
+      `The same throughput run against a dev server keeping its SQLite state in a file (\`fileDb*\`, as \`npm run stack:up\` runs it) took ${onFile.concurrentWallS.toFixed(1)} s: SQLite's disk syncs, not the workflow, set that pace; the goal is judged on the in-memory store.`,
+    '',
+    `Worker options (orchestration worker; the training worker takes the activity settings): \`${workerOptions}\`. ` +
+      'The cache holds every concurrent run, so none is evicted and replayed; workflows run in one reused V8 context (the SDK default), in the benchmark\'s own process, next to the servers on the same cores.',
+  ];
+}
+
+type OrchestrationFigures = Awaited<ReturnType<(typeof import('./orchestration'))['runOrchestrationBench']>>;
+
+async function runServing({ servers, sizes, log }: SuiteContext): Promise<SuiteOutput> {
+  const minio = await servers.minio();
+  const { runServingBench } = await import('./serving');
+  const r = await runServingBench({ minio, durationS: sizes.servingSeconds, log });
+  const { goals: _goals, ...rest } = r;
+  return {
+    figures: { throughputVsBare: r.throughputVsBare, p99Ms: r.p99Ms, loggingOverheadPct: r.loggingOverheadPct, ...flatten(rest) },
+    goals: [
+      { key: 'throughputVsBare', op: '>=', value: 0.5 },
+      { key: 'p99Ms', op: '<', value: 5 },
+      { key: 'loggingOverheadPct', op: '<=', value: 10 },
+    ],
+    notes: [
+      `Single-row predictions of a small logistic-regression model over HTTP, load from autocannon (${r.connections} connections) in a second process on the same machine, ` +
+        `${r.durationS} s per target split into ${r.rounds} interleaved rounds after a warm-up. Targets: a bare Fastify handler answering a fixed body of the same shape, the model server with the prediction log off, and with it on (logging to MinIO). ` +
+        '`throughputVsBare` = log-on requests/s over bare requests/s; `p99Ms` = the log-on server\'s p99 (median over rounds); `loggingOverheadPct` = throughput lost by turning the log on. ' +
+        'Load generator, servers and MinIO share the 2 cores, so absolute figures are low and noisy.',
+    ],
+  };
+}
+
+/**
+ * Flattens nested figures into camelCase keys under a prefix; a key that already starts with the
+ * prefix keeps its name. Arrays are left out.
+ */
+export function flatten(value: object, prefix = ''): BenchFigures {
+  const out: BenchFigures = {};
+  for (const [k, v] of Object.entries(value)) {
+    const key = !prefix ? k : k.startsWith(prefix) ? k : `${prefix}${k[0]!.toUpperCase()}${k.slice(1)}`;
+    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') out[key] = v;
+    else if (v && typeof v === 'object' && !Array.isArray(v)) Object.assign(out, flatten(v as object, key));
+  }
+  return out;
+}
+
+/** The servers one suite started, stopped together at the end (or one by one). */
+class Servers {
+  private readonly root = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-bench-'));
+  private readonly procs = new Set<ServerProcess>();
+  private minioConfig?: MlopsConfig['minio'];
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  dir(name: string): string {
+    const d = path.join(this.root, name);
+    fs.mkdirSync(d, { recursive: true });
+    return d;
+  }
+
+  /** A MinIO on a free loopback port with its data in the temporary directory. */
+  async minio(): Promise<MlopsConfig['minio']> {
+    if (this.minioConfig) return this.minioConfig;
+    const bin = await ensureMinio(defaultCacheDir(), this.log);
+    const keys = { accessKey: 'bench-access-key', secretKey: randomBytes(18).toString('hex') };
+    const { port } = await this.start('MinIO', async () => {
+      const o = { bin, port: await freePort(), consolePort: await freePort(), dataDir: this.dir('minio-data'), logFile: path.join(this.root, 'minio.log'), ...keys };
+      return { port: o.port, proc: await startMinioServer(o) };
+    });
+    this.minioConfig = { endPoint: '127.0.0.1', port, useSSL: false, ...keys, bucket: 'mlops-bench', region: 'us-east-1', external: true };
+    return this.minioConfig;
+  }
+
+  /**
+   * A Temporal dev server on a free loopback port: with its SQLite state in memory (the dev server's
+   * default) or in a file in the temporary directory (as the local stack keeps it).
+   */
+  async temporal(store: 'memory' | 'file'): Promise<{ address: string; stop: () => Promise<void> }> {
+    const cli = await ensureTemporalCli(defaultCacheDir(), this.log);
+    const { port, proc } = await this.start(`the Temporal dev server (SQLite ${store === 'memory' ? 'in memory' : 'in a file'})`, async () => {
+      const o = { cli, port: await freePort(), uiPort: await freePort(), dbFile: path.join(this.dir(`temporal-${store}`), 'temporal.db'), logFile: path.join(this.root, `temporal-${store}.log`) };
+      if (store === 'file') return { port: o.port, proc: await startTemporalServer(o) };
+      const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--headless', '--log-format', 'json', '--log-level', 'warn'];
+      const proc = spawnServer(cli, args, o.logFile);
+      await waitUntil('Temporal dev server', () => temporalHealthy(o.port), { timeoutMs: 60_000, pid: proc.pid, logFile: o.logFile });
+      return { port: o.port, proc };
+    });
+    return {
+      address: `127.0.0.1:${port}`,
+      stop: async () => {
+        this.procs.delete(proc);
+        await stopProcess(proc.pid, 10_000);
+      },
+    };
+  }
+
+  /** Starts a server, trying again on other ports if it dies at startup (another process took a port). */
+  private async start(what: string, attempt: () => Promise<{ port: number; proc: ServerProcess }>): Promise<{ port: number; proc: ServerProcess }> {
+    for (let i = 1; ; i++) {
+      try {
+        const started = await attempt();
+        this.procs.add(started.proc);
+        this.log(`started ${what} on 127.0.0.1:${started.port}`);
+        return started;
+      } catch (err) {
+        if (i === 3) throw err;
+        this.log(`${what} did not start (${(err as Error).message}); trying other ports`);
+      }
+    }
+  }
+
+  async stopAll(): Promise<void> {
+    const procs = [...this.procs];
+    this.procs.clear();
+    await Promise.all(procs.map((p) => stopProcess(p.pid, 10_000)));
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A Python with the pinned reference packages: $MLOPS_REFERENCE_PYTHON as it is, or a venv in the
+ * tool cache, created and filled from PyPI when missing or on other versions.
+ */
+async function ensureReferencePython(log: (line: string) => void): Promise<{ python: string; versions: Record<string, string> }> {
+  const given = process.env.MLOPS_REFERENCE_PYTHON;
+  if (given) {
+    const versions = await referenceVersions(given);
+    if (!versions) throw new Error(`MLOPS_REFERENCE_PYTHON=${given} cannot import numpy, scipy and scikit-learn; install them there or unset it`);
+    return { python: given, versions };
+  }
+  const venv = path.join(defaultCacheDir(), 'refvenv');
+  const python = path.join(venv, 'bin', 'python');
+  const pinned = { numpyVersion: REFERENCE_PACKAGES.numpy, scipyVersion: REFERENCE_PACKAGES.scipy, sklearnVersion: REFERENCE_PACKAGES['scikit-learn'] };
+  const current = fs.existsSync(python) ? await referenceVersions(python) : undefined;
+  if (current && Object.entries(pinned).every(([k, v]) => current[k] === v)) return { python, versions: current };
+
+  const run = promisify(execFile);
+  if (!fs.existsSync(python)) {
+    log(`creating the reference Python venv in ${venv}`);
+    try {
+      await run('python3', ['-m', 'venv', venv]);
+    } catch (err) {
+      throw new Error(`could not create a venv with python3 (${(err as Error).message.split('\n')[0]}); install python3 with venv (Debian: apt-get install python3-venv), or set MLOPS_REFERENCE_PYTHON`);
+    }
+  }
+  const specs = Object.entries(REFERENCE_PACKAGES).map(([n, v]) => `${n}==${v}`);
+  log(`installing ${specs.join(' ')} from PyPI into ${venv} (once)`);
+  await run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '--quiet', ...specs], { maxBuffer: 16 * MiB });
+  const versions = await referenceVersions(python);
+  if (!versions) throw new Error(`${python} still cannot import numpy, scipy and scikit-learn after pip install`);
+  return { python, versions };
+}
+
+async function referenceVersions(python: string): Promise<Record<string, string> | undefined> {
+  const code = 'import json, numpy, scipy, sklearn; print(json.dumps({"numpyVersion": numpy.__version__, "scipyVersion": scipy.__version__, "sklearnVersion": sklearn.__version__}))';
+  try {
+    const { stdout } = await promisify(execFile)(python, ['-c', code]);
+    return JSON.parse(stdout) as Record<string, string>;
+  } catch {
+    return undefined;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}

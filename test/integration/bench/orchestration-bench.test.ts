@@ -1,0 +1,31 @@
+/** The orchestration benchmark at a tiny size against real servers, so it keeps working as the workflow changes. */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { MEASURED_STAGES, runOrchestrationBench } from '../../../src/bench/orchestration';
+import { startTemporal, TestMinio } from '../../helpers/servers';
+import { testConfig } from '../../helpers/worker';
+
+let env: TestWorkflowEnvironment;
+let minio: TestMinio;
+beforeAll(async () => {
+  [env, minio] = await Promise.all([startTemporal(), TestMinio.start()]);
+}, 10 * 60_000);
+afterAll(async () => {
+  await env?.teardown();
+  await minio?.stop();
+});
+
+describe('orchestration benchmark', () => {
+  it('times every stage of no-op runs from their histories and counts concurrent runs that deployed', async () => {
+    const r = await runOrchestrationBench({ config: testConfig(env, minio, 'mlops-bench-test'), runs: 3, warmupRuns: 1, concurrent: 5 });
+    expect(r.runs).toBe(3);
+    expect(Object.keys(r.perStageP50Ms).sort()).toEqual([...MEASURED_STAGES].sort());
+    expect(r.stageOverheadP50Ms).toBeGreaterThan(0);
+    expect(r.stageOverheadP95Ms).toBeGreaterThanOrEqual(r.stageOverheadP50Ms);
+    expect(r.activityOwnP50Ms).toBeLessThan(r.stageOverheadP50Ms);
+    // A run's overhead holds its stages' and the closing workflow task.
+    expect(r.runOverheadP50Ms).toBeGreaterThan(r.stageOverheadP50Ms);
+    expect(r.concurrentStarted).toBe(5);
+    expect(r.concurrentRuns).toBe(5);
+    expect(r.concurrentFailed).toBe(0);
+  });
+});

@@ -20,7 +20,7 @@ function newestSource(dir) {
 }
 
 if (!existsSync(runner) || statSync(runner).mtimeMs < newestSource(join(root, 'src'))) {
-  console.log('[bench] compiling (npm run build)');
+  console.log('[bench] compiling src/ into dist/ (tsc)');
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const built = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
   if (built.status !== 0) {

@@ -5,7 +5,7 @@
  * numbers into `breached` flags. Formulas, binning and epsilon conventions: docs/drift.md.
  */
 import { FailureType, MlopsError } from '../errors';
-import type { CategoricalColumnProfile, DatasetProfile, Histogram, NumericColumnProfile } from './profile';
+import { lowerBound, upperBound, type CategoricalColumnProfile, type DatasetProfile, type Histogram, type NumericColumnProfile } from './profile';
 import { gcd, kolmogorovSf, ksTwoSampleExactSf } from './stats/kolmogorov';
 import { chiSquareSf } from './stats/special';
 import type { Column, Frame } from './types';
@@ -146,7 +146,7 @@ export function binCounts(histogram: Histogram, currentSorted: Float64Array): { 
   if (edges.length === 0) throw new MlopsError(FailureType.InvalidInput, 'The reference histogram is empty');
   if (edges.length === 1 || edges[0] === edges[edges.length - 1]) {
     const v = edges[0];
-    const below = upperBoundStrict(currentSorted, v);
+    const below = lowerBound(currentSorted, v);
     const upto = upperBound(currentSorted, v);
     const total = counts.reduce((s, c) => s + c, 0);
     return { reference: [0, total, 0], current: [below, upto - below, currentSorted.length - upto] };
@@ -154,36 +154,12 @@ export function binCounts(histogram: Histogram, currentSorted: Float64Array): { 
   const current: number[] = [];
   let start = 0;
   for (let i = 1; i < edges.length - 1; i++) {
-    const end = upperBoundStrict(currentSorted, edges[i]);
+    const end = lowerBound(currentSorted, edges[i]);
     current.push(end - start);
     start = end;
   }
   current.push(currentSorted.length - start);
   return { reference: [...counts], current };
-}
-
-/** Index of the first element ≥ x (count of elements < x). */
-function upperBoundStrict(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Count of elements ≤ x. */
-function upperBound(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Numeric PSI of current values against a reference histogram (see `binCounts`). NaNs are dropped. */

@@ -232,7 +232,8 @@ export function histogramSorted(sorted: ArrayLike<number>, edges: number[]): num
   return counts;
 }
 
-function upperBound(sorted: ArrayLike<number>, x: number): number {
+/** Count of elements ≤ x. */
+export function upperBound(sorted: ArrayLike<number>, x: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {

@@ -43,12 +43,12 @@ function depth(tree: ModelTree, node = 0): number {
   return tree.left[node] < 0 ? 0 : 1 + Math.max(depth(tree, tree.left[node]), depth(tree, tree.right[node]));
 }
 
-async function fit(train: Frame, params: Record<string, unknown>, seed = 0): Promise<GbdtModel> {
+async function fitGbdt(train: Frame, params: Record<string, unknown>, seed = 0): Promise<GbdtModel> {
   return (await trainModel('gbdt', { train, schema, params, seed })) as GbdtModel;
 }
 
 it('learns where missing values go: rows with a missing feature are classified by that alone', async () => {
-  const model = await fit(table(3000, 1), { maxIter: 40 });
+  const model = await fitGbdt(table(3000, 1), { maxIter: 40 });
   expect(accuracy(model, table(2000, 2))).toBeGreaterThan(0.99);
   const missing: Frame = { rowCount: 1, columns: { a: Float64Array.of(NaN), b: Float64Array.of(0), c: ['red'] } };
   expect(predict(model, missing).labels).toEqual(['yes']);
@@ -59,20 +59,20 @@ it('sends missing values to the larger side when training had none, instead of f
   (train.columns.a as Float64Array).forEach((v, i, arr) => {
     if (Number.isNaN(v)) arr[i] = 5;
   });
-  const model = await fit(train, { maxIter: 10 });
+  const model = await fitGbdt(train, { maxIter: 10 });
   const out = predict(model, { rowCount: 1, columns: { a: Float64Array.of(NaN), b: Float64Array.of(5), c: [null] } });
   expect(out.probabilities![0].every(Number.isFinite)).toBe(true);
 });
 
 it('respects maxLeafNodes, maxDepth and minSamplesLeaf', async () => {
   const train = table(3000, 4, 0.1);
-  const small = await fit(train, { maxIter: 5, maxLeafNodes: 4 });
+  const small = await fitGbdt(train, { maxIter: 5, maxLeafNodes: 4 });
   for (const t of small.trees) expect(t.left.filter((l) => l < 0).length).toBeLessThanOrEqual(4);
-  const shallow = await fit(train, { maxIter: 5, maxLeafNodes: null, maxDepth: 2 });
+  const shallow = await fitGbdt(train, { maxIter: 5, maxLeafNodes: null, maxDepth: 2 });
   for (const t of shallow.trees) expect(depth(t)).toBeLessThanOrEqual(2);
   expect(Math.max(...shallow.trees.map((t) => depth(t)))).toBe(2);
   // With minSamplesLeaf = 400, no leaf may hold fewer than 400 training rows.
-  const big = await fit(train, { maxIter: 3, minSamplesLeaf: 400 });
+  const big = await fitGbdt(train, { maxIter: 3, minSamplesLeaf: 400 });
   // The model's inputs: a and b as they are, then c one-hot (outputs "c=blue", "c=green", "c=red").
   const cols = big.preprocessing.outputs.map((name) =>
     name === 'a' || name === 'b' ? (train.columns[name] as Float64Array) : Float64Array.from(train.columns.c as string[], (v) => (v === name.slice(2) ? 1 : 0)),
@@ -93,7 +93,7 @@ it('respects maxLeafNodes, maxDepth and minSamplesLeaf', async () => {
 
 it('stops early once the held-out loss stops improving, keeping the trees fitted so far', async () => {
   const train = table(4000, 5, 0.25);
-  const model = await fit(train, { maxIter: 500, learningRate: 0.5, earlyStopping: true, nIterNoChange: 5 });
+  const model = await fitGbdt(train, { maxIter: 500, learningRate: 0.5, earlyStopping: true, nIterNoChange: 5 });
   expect(model.training.iterations).toBeLessThan(500);
   expect(model.training.converged).toBe(true);
   expect(model.training.validationRows).toBe(400);
@@ -101,10 +101,10 @@ it('stops early once the held-out loss stops improving, keeping the trees fitted
 });
 
 it('"auto" early stopping is off for small data and on above 10,000 rows, as in scikit-learn', async () => {
-  const smallRun = await fit(table(2000, 6, 0.25), { maxIter: 200, learningRate: 0.5 });
+  const smallRun = await fitGbdt(table(2000, 6, 0.25), { maxIter: 200, learningRate: 0.5 });
   expect(smallRun.training.validationRows).toBe(0);
   expect(smallRun.training.iterations).toBe(200);
-  const bigRun = await fit(table(12_000, 6, 0.25), { maxIter: 200, learningRate: 0.5 });
+  const bigRun = await fitGbdt(table(12_000, 6, 0.25), { maxIter: 200, learningRate: 0.5 });
   expect(bigRun.training.validationRows).toBe(1200);
   expect(bigRun.training.iterations).toBeLessThan(200);
 });
@@ -120,15 +120,15 @@ it('the same seed gives the same model; neither the thread count nor the kernel 
   const previous = { threads: process.env.MLOPS_GBDT_THREADS, wasm: process.env.MLOPS_GBDT_WASM };
   try {
     process.env.MLOPS_GBDT_THREADS = '1';
-    const one = JSON.stringify(await fit(train, params, 5));
-    expect(JSON.stringify(await fit(train, params, 5))).toBe(one);
+    const one = JSON.stringify(await fitGbdt(train, params, 5));
+    expect(JSON.stringify(await fitGbdt(train, params, 5))).toBe(one);
     process.env.MLOPS_GBDT_THREADS = '2';
-    expect(JSON.stringify(await fit(train, params, 5))).toBe(one);
+    expect(JSON.stringify(await fitGbdt(train, params, 5))).toBe(one);
     process.env.MLOPS_GBDT_WASM = '0';
-    expect(JSON.stringify(await fit(train, params, 5))).toBe(one);
+    expect(JSON.stringify(await fitGbdt(train, params, 5))).toBe(one);
     process.env.MLOPS_GBDT_THREADS = '1';
-    expect(JSON.stringify(await fit(train, params, 5))).toBe(one);
-    expect(JSON.stringify(await fit(train, params, 6))).not.toBe(one);
+    expect(JSON.stringify(await fitGbdt(train, params, 5))).toBe(one);
+    expect(JSON.stringify(await fitGbdt(train, params, 6))).not.toBe(one);
   } finally {
     for (const [key, value] of [['MLOPS_GBDT_THREADS', previous.threads], ['MLOPS_GBDT_WASM', previous.wasm]] as const) {
       if (value === undefined) delete process.env[key];
@@ -143,7 +143,7 @@ it('fits three or more classes with one tree per class per iteration', async () 
   const a = Float64Array.from({ length: n }, () => rng.next() * 3);
   const y = Array.from(a, (v) => ['low', 'mid', 'high'][Math.floor(v)]);
   const frame: Frame = { rowCount: n, columns: { a, b: new Float64Array(n), c: Array(n).fill('red'), y } };
-  const model = await fit(frame, { maxIter: 10 });
+  const model = await fitGbdt(frame, { maxIter: 10 });
   expect(model.treesPerIteration).toBe(3);
   expect(model.trees).toHaveLength(30);
   expect(model.classes).toEqual(['high', 'low', 'mid']);

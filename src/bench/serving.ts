@@ -15,7 +15,7 @@ import type { MlopsConfig } from '../config';
 import { rowsToFrame, trainModel } from '../ml/trainers';
 import type { DatasetSchema } from '../ml/types';
 import { fixedSource, listWindowObjects, readPredictionWindow, startModelServer, type RecordLogStats } from '../serving';
-import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
+import { ArtifactStore } from '../storage/artifact-store';
 
 const execFileAsync = promisify(execFile);
 
@@ -128,7 +128,7 @@ function combine(rounds: LoadFigures[]): LoadFigures & { p99MaxMs: number } {
 export async function runServingBench(options: ServingBenchOptions): Promise<ServingBenchResult> {
   const o = { durationS: options.durationS ?? 15, warmupS: options.warmupS ?? 2, connections: options.connections ?? 10, rounds: options.rounds ?? 3 };
   const log = options.log ?? (() => undefined);
-  const store = new ArtifactStore(createMinioClient(options.minio), options.minio.bucket);
+  const store = ArtifactStore.connect(options.minio);
   await store.ensureBucket();
   const logger = pino({ level: 'warn' });
 

@@ -96,6 +96,18 @@ export class ArtifactStore {
   private readonly maxDocumentBytes: number;
   /** `host:port`, for error messages. */
   readonly endpoint: string;
+  /**
+   * The settings the client was made from, when the store was made by `connect`: what another thread
+   * (the prediction log's writer) needs to open a client of its own.
+   */
+  connection?: MlopsConfig['minio'];
+
+  /** A store over a new client for these settings, in their bucket. */
+  static connect(cfg: MlopsConfig['minio'], options: ArtifactStoreOptions = {}): ArtifactStore {
+    const store = new ArtifactStore(createMinioClient(cfg), cfg.bucket, options);
+    store.connection = cfg;
+    return store;
+  }
 
   constructor(
     readonly client: Minio.Client,

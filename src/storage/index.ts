@@ -3,7 +3,7 @@
  * Free of Temporal: activities build these from the configuration and call them.
  */
 import type { MlopsConfig } from '../config';
-import { ArtifactStore, createMinioClient, type ArtifactStoreOptions } from './artifact-store';
+import { ArtifactStore, type ArtifactStoreOptions } from './artifact-store';
 import { ModelRegistry, type ModelRegistryOptions } from './registry';
 import { DatasetSnapshots } from './snapshots';
 
@@ -25,6 +25,6 @@ export interface Storage {
 
 /** Builds the artifact store, snapshot store and registry from the `minio` section of the configuration. */
 export function createStorage(cfg: MlopsConfig['minio'], options: { store?: ArtifactStoreOptions; registry?: ModelRegistryOptions } = {}): Storage {
-  const store = new ArtifactStore(createMinioClient(cfg), cfg.bucket, options.store);
+  const store = ArtifactStore.connect(cfg, options.store);
   return { store, snapshots: new DatasetSnapshots(store), registry: new ModelRegistry(store, options.registry) };
 }

@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { gunzipSync } from 'node:zlib';
 import { listWindowObjects, readPredictionWindow, registrySource, startModelServer, type WindowPrediction } from '../../../src/serving';
 import { capturingLogger, getJson, postJson, requestRows, ServingFixture } from './fixtures';
@@ -6,7 +7,7 @@ let fx: ServingFixture;
 
 beforeAll(async () => {
   fx = await ServingFixture.start();
-  for (const name of ['loaded', 'overloaded', 'labelled']) {
+  for (const name of ['loaded', 'overloaded', 'labelled', 'resilient']) {
     const { version } = await fx.registerModel(name);
     await fx.moveAlias(name, version);
   }
@@ -139,5 +140,24 @@ describe('the prediction log', () => {
     expect(early).toHaveLength(5);
     const late = await collect('labelled', { since: between, until: FAR_FUTURE });
     expect(late.map((p) => p.id)).toEqual(['late']);
+  });
+
+  it('a writer thread that dies is replaced: logging goes on, and what the dead thread held is counted and reported', async () => {
+    const captured = capturingLogger();
+    const server = await startModelServer({ store: fx.storage.store, source: registrySource(fx.storage.registry), models: ['resilient'], port: 0, pollMs: 0, logger: captured.logger, predictionLog: { flushIntervalMs: 60_000 } });
+    const url = `${server.url}/v1/models/resilient:predict`;
+    expect((await postJson(url, { id: 'written', instances: [requestRows[0]] })).status).toBe(200);
+    await server.predictionLog!.flush();
+    expect((await postJson(url, { id: 'held', instances: [requestRows[1]] })).status).toBe(200);
+    // Let the request reach the thread, then kill the thread while it holds it unwritten.
+    await new Promise((r) => setTimeout(r, 100));
+    await (server.predictionLog as unknown as { thread: Worker }).thread.terminate();
+    expect((await postJson(url, { id: 'after', instances: [requestRows[2]] })).status).toBe(200);
+    const stats = (await server.close()).predictions!;
+
+    expect(stats).toMatchObject({ appended: 3, written: 2, queued: 1, dropped: 0 });
+    expect((await collect('resilient')).map((p) => p.id).sort()).toEqual(['after', 'written']);
+    const failure = captured.lines().find((l) => /prediction log thread failed/.test(String(l.msg)));
+    expect(failure).toMatchObject({ level: 50, lost: 1 });
   });
 });

@@ -1,0 +1,92 @@
+/**
+ * The prediction log's writer thread (started by `PredictionLog`). It reads the rows of each answered
+ * request from its raw JSON text, pairs them with the outputs the server computed, and writes one
+ * `PredictionRecord` per row through a `RecordLog`: gzip JSON lines in MinIO, in batches. Counts and
+ * failures go back to the server as messages; the server keeps the metrics and the bound.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
+import { RecordLog, type PredictionOutput, type PredictionRecord } from './prediction-log';
+import type { FromWriter, ModelDescriptor, RequestBatch, ToWriter, WriterData } from './prediction-writer';
+import { featuresOf, v1Rows, v2Rows } from './protocol';
+
+const port = parentPort;
+if (!port) throw new Error('prediction-writer-thread runs as a worker thread of the model server');
+const { connection, options } = workerData as WriterData;
+const post = (message: FromWriter) => port.postMessage(message);
+const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+const store = new ArtifactStore(createMinioClient(connection), connection.bucket);
+// No bound here: the server counts what it hands over against its capacity.
+const log = new RecordLog<PredictionRecord>(store, 'predictions', { ...options, capacity: Number.MAX_SAFE_INTEGER }, {
+  written: (records, objects) => post({ type: 'written', records, objects }),
+  writeFailed: (records, err) => post({ type: 'write-failed', records, message: describe(err) }),
+  dropped: () => undefined,
+});
+const models = new Map<number, ModelDescriptor>();
+
+let isoMs = NaN;
+let isoText = '';
+function iso(ms: number): string {
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
+/** Turns a batch of answered requests into records and queues them. */
+function take(batch: RequestBatch): void {
+  let label = 0;
+  let score = 0;
+  for (let r = 0; r < batch.ids.length; r++) {
+    const n = batch.rows[r]!;
+    const model = models.get(batch.models[r]!);
+    const width = model?.classes ? model.classes.length : 1;
+    const labelStart = label;
+    const scoreStart = score;
+    if (model?.classes) label += n;
+    score += n * width;
+    try {
+      if (!model) throw new Error(`model key ${batch.models[r]} was never described`);
+      const body = JSON.parse(batch.bodies[r]!) as Record<string, unknown>;
+      const rows = batch.formats[r] === 'v1' ? v1Rows(body) : v2Rows(model, body);
+      if (rows.length !== n) throw new Error(`the request holds ${rows.length} rows but ${n} were answered`);
+      const id = batch.ids[r]!;
+      const at = iso(batch.ats[r]!);
+      for (let i = 0; i < n; i++) {
+        let output: PredictionOutput;
+        if (model.classes) {
+          const probabilities: Record<string, number> = {};
+          for (let k = 0; k < width; k++) probabilities[model.classes[k]!] = batch.scores[scoreStart + i * width + k]!;
+          output = { label: batch.labels[labelStart + i], probabilities };
+        } else {
+          output = { value: batch.scores[scoreStart + i]! };
+        }
+        log.append({ id: n === 1 ? id : `${id}:${i}`, model: model.name, version: model.version, at, features: featuresOf(model, rows[i]!), output });
+      }
+    } catch (err) {
+      post({ type: 'lost', records: n, message: `request ${batch.ids[r]}: ${describe(err)}` });
+    }
+  }
+}
+
+port.on('message', (message: ToWriter) => {
+  switch (message.type) {
+    case 'models':
+      for (const m of message.models) models.set(m.key, m);
+      break;
+    case 'requests':
+      take(message);
+      break;
+    case 'flush':
+      log.flush().then(
+        () => post({ type: 'done', id: message.id }),
+        (err: unknown) => post({ type: 'done', id: message.id, error: describe(err) }),
+      );
+      break;
+    case 'close':
+      void log.close().then((stats) => post({ type: 'closed', id: message.id, objects: stats.objects, written: stats.written }));
+      break;
+  }
+});

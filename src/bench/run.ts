@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { defaultCacheDir, loadConfig, type MlopsConfig } from '../config';
-import { freePort, spawnServer, startMinioServer, startTemporalServer, stopProcess, temporalHealthy, waitUntil, type ServerProcess } from '../dev/servers';
+import { DEV_SERVER_DYNAMIC_CONFIG, freePort, spawnServer, startMinioServer, startTemporalServer, stopProcess, temporalHealthy, waitUntil, type ServerProcess } from '../dev/servers';
 import { ensureMinio, ensureTemporalCli } from '../dev/tools';
 import { writeResults, type BenchFigures, type Goal } from './report';
 
@@ -351,7 +351,7 @@ async function runOrchestration({ servers, sizes, log }: SuiteContext): Promise<
 
 function orchestrationNotes(r: OrchestrationFigures, workerOptions: string, onFile: { concurrentWallS: number }): string[] {
   return [
-    '`pipelineRun` (the real workflow bundle) with approval not required and no monitor, against the Temporal dev server (`temporal server start-dev`, its default SQLite store in memory) and MinIO on loopback. ' +
+    '`pipelineRun` (the real workflow bundle) with approval not required and no monitor, against the Temporal dev server (`temporal server start-dev`, its default SQLite store in memory, with the dynamic configuration the local stack uses: `' + DEV_SERVER_DYNAMIC_CONFIG.filter((a) => !a.startsWith('--')).join('`, `') + '`) and MinIO on loopback. ' +
       'Every stage activity (ingest; train, on the training task queue; validate; deploy) is replaced by one that returns references to small artifacts stored in MinIO beforehand, and times its own body.',
     '',
     `**Overhead per stage** (\`stageOverhead*\`): for each stage, the time from the previous stage's ActivityTaskCompleted event (WorkflowExecutionStarted, for ingest) to this stage's ActivityTaskCompleted event, minus the activity function's own measured time. ` +
@@ -363,7 +363,8 @@ function orchestrationNotes(r: OrchestrationFigures, workerOptions: string, onFi
     '',
     `**Where the time goes**: a workflow task waits about ${Math.round(r.workflowTaskDispatchP50Ms)} ms (p50) between being scheduled and being handed to an idle worker poller, and the worker takes about ${Math.round(r.workflowTaskProcessingP50Ms)} ms to run it. ` +
       'Activities on the workflow\'s own task queue are handed over eagerly in the reply to the workflow task (their dispatch is well under a millisecond), which is why `activityOverheadP50Ms` is small; ' +
-      'the train stage runs on its own task queue, so it goes through the server\'s dispatch like a workflow task and costs one dispatch more (`trainModelOverheadP50Ms`).',
+      'the train stage runs on its own task queue, so it goes through the server\'s dispatch like a workflow task and costs one dispatch more (`trainModelOverheadP50Ms`). ' +
+      'The dispatch is this short because the dev server is started with its transfer queue\'s read rate lifted (`history.transferProcessorMaxPollRPS`, 20 reads a second by default): on the dev server\'s single history shard that default alone held every task about 40 ms, which put the stage overhead at 55 ms (p50) and the 1,000 runs at 63 s.',
     '',
     `**Throughput**: ${r.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
       `The same throughput run against a dev server keeping its SQLite state in a file (\`fileDb*\`, as \`npm run stack:up\` runs it) took ${onFile.concurrentWallS.toFixed(1)} s: SQLite's disk syncs, not the workflow, set that pace; the goal is judged on the in-memory store.`,
@@ -446,7 +447,7 @@ class Servers {
     const { port, proc } = await this.start(`the Temporal dev server (SQLite ${store === 'memory' ? 'in memory' : 'in a file'})`, async () => {
       const o = { cli, port: await freePort(), uiPort: await freePort(), dbFile: path.join(this.dir(`temporal-${store}`), 'temporal.db'), logFile: path.join(this.root, `temporal-${store}.log`) };
       if (store === 'file') return { port: o.port, proc: await startTemporalServer(o) };
-      const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--headless', '--log-format', 'json', '--log-level', 'warn'];
+      const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--headless', '--log-format', 'json', '--log-level', 'warn', ...DEV_SERVER_DYNAMIC_CONFIG];
       const proc = spawnServer(cli, args, o.logFile);
       await waitUntil('Temporal dev server', () => temporalHealthy(o.port), { timeoutMs: 60_000, pid: proc.pid, logFile: o.logFile });
       return { port: o.port, proc };

@@ -114,12 +114,26 @@ export interface TemporalServerOptions {
   logFile: string;
 }
 
+/**
+ * Dynamic configuration the dev server is started with. The dev server has a single history shard, and
+ * each shard reads its queue of new tasks at most `maxPollRPS` times a second (20 by default, tuned for
+ * clusters of hundreds of shards). With one shard that limit alone holds every workflow task and every
+ * activity on a task queue of its own for about 40 ms before a worker can get it; lifting it gives them
+ * out within a couple of milliseconds. The visibility queue is lifted too, so the Web UI's lists are current.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: readonly string[] = [
+  '--dynamic-config-value',
+  'history.transferProcessorMaxPollRPS=1000',
+  '--dynamic-config-value',
+  'history.visibilityProcessorMaxPollRPS=1000',
+];
+
 /** Starts `temporal server start-dev` on loopback with SQLite state in `dbFile`, and waits until it answers. */
 export async function startTemporalServer(o: TemporalServerOptions): Promise<ServerProcess> {
   fs.mkdirSync(path.dirname(o.dbFile), { recursive: true });
   const proc = spawnServer(
     o.cli,
-    ['server', 'start-dev', '--ip', '127.0.0.1', '--ui-ip', '127.0.0.1', '--port', String(o.port), '--ui-port', String(o.uiPort), '--db-filename', o.dbFile, '--log-format', 'json', '--log-level', 'warn', '--ui-disable-news-fetch'],
+    ['server', 'start-dev', '--ip', '127.0.0.1', '--ui-ip', '127.0.0.1', '--port', String(o.port), '--ui-port', String(o.uiPort), '--db-filename', o.dbFile, '--log-format', 'json', '--log-level', 'warn', '--ui-disable-news-fetch', ...DEV_SERVER_DYNAMIC_CONFIG],
     o.logFile,
   );
   await waitUntil('Temporal dev server', () => temporalHealthy(o.port, o.uiPort), { timeoutMs: 60_000, pid: proc.pid, logFile: o.logFile });

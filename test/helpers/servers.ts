@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { defaultCacheDir, type MlopsConfig } from '../../src/config';
 import { ensureMinio, ensureTemporalCli, ensureTestServer } from '../../src/dev/tools';
-import { freePort, startMinioServer, stopProcess, type ServerProcess } from '../../src/dev/servers';
+import { DEV_SERVER_DYNAMIC_CONFIG, freePort, startMinioServer, stopProcess, type ServerProcess } from '../../src/dev/servers';
 
 const say = (line: string) => process.stderr.write(`[tools] ${line}\n`);
 
@@ -67,7 +67,7 @@ export class TestMinio {
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
   const cli = await ensureTemporalCli(defaultCacheDir(), say);
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', ui: false, extraArgs: ['--log-level', 'error'] },
+    server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', ui: false, extraArgs: ['--log-level', 'error', ...DEV_SERVER_DYNAMIC_CONFIG] },
   });
 }
 

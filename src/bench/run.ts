@@ -244,7 +244,7 @@ async function runStorage({ servers, sizes, log }: SuiteContext): Promise<SuiteO
       putRatio: r.putRatio,
       getRatio: r.getRatio,
       peakRssMb: r.peakRssMb,
-      ...flatten({ sizeMiB: r.sizeBytes / MiB, rounds: r.rounds, rawPeakRssMb: r.rawPeakRssMb, baselineRssMb: r.baselineRssMb, ours: r.ours, raw: r.raw, met: r.met }),
+      ...flatten({ sizeMiB: r.sizeBytes / MiB, rounds: r.rounds, peakRssPutMb: r.peakRssPutMb, peakRssGetMb: r.peakRssGetMb, rawPeakRssMb: r.rawPeakRssMb, baselineRssMb: r.baselineRssMb, ours: r.ours, raw: r.raw, met: r.met }),
     },
     goals: [
       { key: 'putRatio', op: '>=', value: 0.9 },

@@ -47,6 +47,9 @@ export interface StorageBenchResult {
   getRatio: number;
   /** Peak resident memory while ArtifactStore put and read the file, measured before the raw client ran. */
   peakRssMb: number;
+  /** The same during ArtifactStore's put alone and its get alone. */
+  peakRssPutMb: number;
+  peakRssGetMb: number;
   /** Peak resident memory while raw minio-js put or read the file. */
   rawPeakRssMb: number;
   /** Resident memory before any transfer. */
@@ -74,7 +77,7 @@ export async function runStorageBench(options: StorageBenchOptions): Promise<Sto
   await fsp.mkdir(options.tmpDir, { recursive: true });
   const file = path.join(options.tmpDir, `storage-bench-${randomUUID()}.bin`);
   const rawKey = `bench/raw-${randomUUID()}`;
-  const memory = { ours: new RssSampler(options.sampleMs ?? 10), raw: new RssSampler(options.sampleMs ?? 10) };
+  const memory = { oursPut: new RssSampler(options.sampleMs ?? 10), oursGet: new RssSampler(options.sampleMs ?? 10), raw: new RssSampler(options.sampleMs ?? 10) };
   const samples: StorageBenchResult['samples'] = { ours: [], raw: [] };
   const mib = (t: TransferTiming) => `${t.mibPerSecond.toFixed(0)} MiB/s`;
   let ourRef: ArtifactRef | undefined;
@@ -83,8 +86,8 @@ export async function runStorageBench(options: StorageBenchOptions): Promise<Sto
   // next put would find it stored and skip the upload.
   const sides = {
     ours: {
-      put: () => memory.ours.during(() => timed(sizeBytes, async () => (ourRef = await store.putFile(file)))),
-      get: () => memory.ours.during(() => timed(sizeBytes, async () => drain(await store.get(ourRef!)))),
+      put: () => memory.oursPut.during(() => timed(sizeBytes, async () => (ourRef = await store.putFile(file)))),
+      get: () => memory.oursGet.during(() => timed(sizeBytes, async () => drain(await store.get(ourRef!)))),
       clean: async () => {
         if (ourRef) await store.delete(ourRef);
         ourRef = undefined;
@@ -107,8 +110,9 @@ export async function runStorageBench(options: StorageBenchOptions): Promise<Sto
     await sides.ours.put();
     await sides.ours.get();
     await sides.ours.clean();
-    const peakRssMb = toMb(memory.ours.peak);
-    log(`ArtifactStore peak RSS ${peakRssMb} MB (baseline ${baselineRssMb} MB)`);
+    const peakRssMb = toMb(Math.max(memory.oursPut.peak, memory.oursGet.peak));
+    const peakRss = { putMb: toMb(memory.oursPut.peak), getMb: toMb(memory.oursGet.peak) };
+    log(`ArtifactStore peak RSS ${peakRssMb} MB (put ${peakRss.putMb} MB, get ${peakRss.getMb} MB; baseline ${baselineRssMb} MB)`);
 
     // Throughput: both puts, then both gets, the side going first alternating by round.
     for (let round = 0; round < rounds; round++) {
@@ -142,6 +146,8 @@ export async function runStorageBench(options: StorageBenchOptions): Promise<Sto
       putRatio,
       getRatio,
       peakRssMb,
+      peakRssPutMb: peakRss.putMb,
+      peakRssGetMb: peakRss.getMb,
       rawPeakRssMb: toMb(memory.raw.peak),
       baselineRssMb,
       ours,

@@ -13,7 +13,8 @@ import { pipeline } from 'node:stream/promises';
 import * as Minio from 'minio';
 import type { MlopsConfig } from '../config';
 import { FailureType, MlopsError, isMlopsError } from '../errors';
-import { DigestVerifier, FILE_CHUNK_BYTES, hashFile, hexToBase64, integrityError, sha256Hex } from './digest';
+import { DigestCheck, DigestVerifier, FILE_CHUNK_BYTES, hashFile, hexToBase64, integrityError, sha256Hex } from './digest';
+import { directGet } from './direct-get';
 import { isNotFoundError, isPreconditionFailed, storageErrorCode, toStorageError } from './errors';
 import { blobKey, digestOfBlobKey, formatS3Uri, isSha256, parseS3Uri, type ArtifactRef, type S3Location } from './refs';
 
@@ -22,6 +23,8 @@ const GiB = 1024 * MiB;
 
 /** Largest object S3 accepts in one PUT or one server-side copy. */
 const S3_SINGLE_LIMIT = 5 * GiB;
+/** Blobs from this size up are read with `directGet` (smaller ones reuse the S3 client's kept-alive connections). */
+const DIRECT_GET_MIN_BYTES = 8 * MiB;
 
 /** Key prefix of objects that are never deleted through the store. */
 export const PROTECTED_PREFIX = 'registry/';
@@ -195,6 +198,10 @@ export class ArtifactStore {
    */
   async get(ref: Pick<ArtifactRef, 'uri' | 'sha256'> & { size?: number }): Promise<Readable> {
     const loc = this.locateRef(ref);
+    if (ref.size !== undefined && ref.size >= DIRECT_GET_MIN_BYTES) {
+      const direct = await this.directGet(loc, ref);
+      if (direct) return direct;
+    }
     let body: IncomingMessage;
     try {
       body = (await this.client.getObject(loc.bucket, loc.key)) as IncomingMessage;
@@ -631,6 +638,22 @@ export class ArtifactStore {
     const loc = parseS3Uri(text);
     if (!loc) throw new MlopsError(FailureType.InvalidInput, `${JSON.stringify(text)} is not an s3://bucket/key URI.`, { uri: text });
     return loc;
+  }
+
+  /**
+   * The lean read of a large blob over plain HTTP (see direct-get.ts), or undefined when it does not
+   * apply (TLS) or the server's answer is not a plain success: the S3 client then reads it, and reports
+   * any failure with its typed error.
+   */
+  private async directGet(loc: S3Location, ref: Pick<ArtifactRef, 'uri' | 'sha256'> & { size?: number }): Promise<Readable | undefined> {
+    let url: URL;
+    try {
+      url = new URL(await this.client.presignedGetObject(loc.bucket, loc.key, 15 * 60));
+    } catch {
+      return undefined;
+    }
+    if (url.protocol !== 'http:') return undefined;
+    return directGet(url, new DigestCheck({ uri: ref.uri, sha256: ref.sha256, size: ref.size }));
   }
 
   private locateRef(ref: Pick<ArtifactRef, 'uri' | 'sha256'> & { size?: number }): S3Location {

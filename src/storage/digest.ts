@@ -49,40 +49,56 @@ export interface ExpectedDigest {
 }
 
 /**
+ * Hashes bytes as they are read and says when they stop matching what was expected: too many bytes as
+ * soon as that is certain, and, at the end, a wrong size or digest.
+ */
+export class DigestCheck {
+  private readonly hash = createHash('sha256');
+  private seen = 0;
+
+  constructor(readonly expected: ExpectedDigest) {}
+
+  /** Takes the next bytes; an error when they make the stream longer than the recorded size. */
+  update(chunk: Uint8Array): MlopsError | undefined {
+    this.seen += chunk.length;
+    const { size, uri } = this.expected;
+    if (size !== undefined && this.seen > size) return integrityError(uri, `more than the recorded ${size} bytes`, { expectedSize: size });
+    this.hash.update(chunk);
+    return undefined;
+  }
+
+  /** At the end of the bytes: an error unless their size and digest are the recorded ones. */
+  finish(): MlopsError | undefined {
+    const { size, uri, sha256 } = this.expected;
+    if (size !== undefined && this.seen !== size) {
+      return integrityError(uri, `${this.seen} bytes instead of the recorded ${size}`, { expectedSize: size, actualSize: this.seen });
+    }
+    const actual = this.hash.digest('hex');
+    if (actual !== sha256) return integrityError(uri, `sha256 ${actual} instead of the recorded ${sha256}`, { expectedSha256: sha256, actualSha256: actual });
+    return undefined;
+  }
+}
+
+/**
  * Passes bytes through while hashing them. Before it would end, it compares the digest and size with
  * the expected ones and, on a mismatch, errors instead of ending: a consumer never sees a clean end
  * of corrupted bytes.
  */
 export class DigestVerifier extends Transform {
-  private readonly hash = createHash('sha256');
-  private seen = 0;
+  private readonly check: DigestCheck;
 
-  constructor(private readonly expected: ExpectedDigest) {
+  constructor(expected: ExpectedDigest) {
     super({ highWaterMark: FILE_CHUNK_BYTES });
+    this.check = new DigestCheck(expected);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.seen += chunk.length;
-    const { size, uri } = this.expected;
-    if (size !== undefined && this.seen > size) {
-      callback(integrityError(uri, `more than the recorded ${size} bytes`, { expectedSize: size }));
-      return;
-    }
-    this.hash.update(chunk);
-    callback(null, chunk);
+    const err = this.check.update(chunk);
+    if (err) callback(err);
+    else callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    const { size, uri, sha256 } = this.expected;
-    if (size !== undefined && this.seen !== size) {
-      callback(integrityError(uri, `${this.seen} bytes instead of the recorded ${size}`, { expectedSize: size, actualSize: this.seen }));
-      return;
-    }
-    const actual = this.hash.digest('hex');
-    if (actual !== sha256) {
-      callback(integrityError(uri, `sha256 ${actual} instead of the recorded ${sha256}`, { expectedSha256: sha256, actualSha256: actual }));
-      return;
-    }
-    callback();
+    callback(this.check.finish());
   }
 }

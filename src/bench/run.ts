@@ -398,7 +398,7 @@ async function runServing({ servers, sizes, log }: SuiteContext): Promise<SuiteO
         '`throughputVsBare` = log-on requests/s over bare requests/s; `p99Ms` = the log-on server\'s p99 (median over rounds); `loggingOverheadPct` = throughput lost by turning the log on. ' +
         'Load generator, servers and MinIO share the 2 cores, so absolute figures are low and noisy.',
       '',
-      'With the log on, the request path only keeps the request\'s JSON text, its id and time, and the model\'s outputs; a writer thread (`src/serving/prediction-writer-thread.ts`) rebuilds the rows, serialises, compresses and uploads them in batches of 2,000 records. ' +
+      'With the log on, the request path only copies each row\'s feature values, the request\'s id and time, and the model\'s outputs into flat arrays; a writer thread (`src/serving/prediction-writer-thread.ts`) builds the records, serialises, compresses and uploads them in batches of 2,000. ' +
         'Building and serialising the records on the event loop cost about a quarter of the throughput; the load generator leaves the second core partly idle, and the writer thread uses that.',
     ],
   };

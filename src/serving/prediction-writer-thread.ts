@@ -1,14 +1,13 @@
 /**
- * The prediction log's writer thread (started by `PredictionLog`). It reads the rows of each answered
- * request from its raw JSON text, pairs them with the outputs the server computed, and writes one
- * `PredictionRecord` per row through a `RecordLog`: gzip JSON lines in MinIO, in batches. Counts and
- * failures go back to the server as messages; the server keeps the metrics and the bound.
+ * The prediction log's writer thread (started by `PredictionLog`). It turns the flat arrays the server
+ * hands over into one `PredictionRecord` per answered row and writes them through a `RecordLog`: gzip
+ * JSON lines in MinIO, in batches. Counts and failures go back to the server as messages; the server
+ * keeps the metrics and the bound.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
 import { RecordLog, type PredictionOutput, type PredictionRecord } from './prediction-log';
 import type { FromWriter, ModelDescriptor, RequestBatch, ToWriter, WriterData } from './prediction-writer';
-import { featuresOf, v1Rows, v2Rows } from './protocol';
 
 const port = parentPort;
 if (!port) throw new Error('prediction-writer-thread runs as a worker thread of the model server');
@@ -37,36 +36,32 @@ function iso(ms: number): string {
 
 /** Turns a batch of answered requests into records and queues them. */
 function take(batch: RequestBatch): void {
+  let value = 0;
   let label = 0;
   let score = 0;
   for (let r = 0; r < batch.ids.length; r++) {
     const n = batch.rows[r]!;
     const model = models.get(batch.models[r]!);
-    const width = model?.classes ? model.classes.length : 1;
-    const labelStart = label;
-    const scoreStart = score;
-    if (model?.classes) label += n;
-    score += n * width;
-    try {
-      if (!model) throw new Error(`model key ${batch.models[r]} was never described`);
-      const body = JSON.parse(batch.bodies[r]!) as Record<string, unknown>;
-      const rows = batch.formats[r] === 'v1' ? v1Rows(body) : v2Rows(model, body);
-      if (rows.length !== n) throw new Error(`the request holds ${rows.length} rows but ${n} were answered`);
-      const id = batch.ids[r]!;
-      const at = iso(batch.ats[r]!);
-      for (let i = 0; i < n; i++) {
-        let output: PredictionOutput;
-        if (model.classes) {
-          const probabilities: Record<string, number> = {};
-          for (let k = 0; k < width; k++) probabilities[model.classes[k]!] = batch.scores[scoreStart + i * width + k]!;
-          output = { label: batch.labels[labelStart + i], probabilities };
-        } else {
-          output = { value: batch.scores[scoreStart + i]! };
-        }
-        log.append({ id: n === 1 ? id : `${id}:${i}`, model: model.name, version: model.version, at, features: featuresOf(model, rows[i]!), output });
+    if (!model) {
+      // Never expected: the server describes every model before naming it. The batch's layout is lost.
+      post({ type: 'lost', records: batch.rows.slice(r).reduce((a, b) => a + b, 0), message: `model key ${batch.models[r]} was never described` });
+      return;
+    }
+    const id = batch.ids[r]!;
+    const at = iso(batch.ats[r]!);
+    const classes = model.classes;
+    for (let i = 0; i < n; i++) {
+      const features: Record<string, unknown> = {};
+      for (const f of model.features) features[f.name] = batch.values[value++];
+      let output: PredictionOutput;
+      if (classes) {
+        const probabilities: Record<string, number> = {};
+        for (let k = 0; k < classes.length; k++) probabilities[classes[k]!] = batch.scores[score++]!;
+        output = { label: batch.labels[label++], probabilities };
+      } else {
+        output = { value: batch.scores[score++]! };
       }
-    } catch (err) {
-      post({ type: 'lost', records: n, message: `request ${batch.ids[r]}: ${describe(err)}` });
+      log.append({ id: n === 1 ? id : `${id}:${i}`, model: model.name, version: model.version, at, features, output });
     }
   }
 }

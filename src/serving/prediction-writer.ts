@@ -1,8 +1,8 @@
 /**
  * The model server's side of the prediction log. Answering a request costs the log next to nothing: the
- * server keeps the request's raw JSON text, its id and time, and the model's outputs, and hands them in
- * small batches to a writer thread (`prediction-writer-thread.ts`). That thread reads each request's rows
- * again, turns them into `PredictionRecord`s and writes them through a `RecordLog`, so building,
+ * server copies each row's feature values, the request's id and time, and the model's outputs into flat
+ * arrays, and hands them in small batches to a writer thread (`prediction-writer-thread.ts`). That
+ * thread turns them into `PredictionRecord`s and writes them through a `RecordLog`, so building,
  * serialising, compressing and uploading the records never run on the event loop that answers requests.
  *
  * The bound is kept here: a request whose rows do not fit in `capacity` (records handed over but not yet
@@ -22,9 +22,6 @@ import type { LoadedModel } from './served-model';
 /** The MinIO the writer thread connects to. */
 export type MinioConnection = MlopsConfig['minio'];
 
-/** The request formats whose rows the writer thread can read. */
-export type RequestFormat = 'v1' | 'v2';
-
 /** What the writer thread knows of a served model version (sent once, then named by `key`). */
 export interface ModelDescriptor {
   key: number;
@@ -36,18 +33,17 @@ export interface ModelDescriptor {
 }
 
 /**
- * Answered requests, as parallel arrays (cheap to copy to a thread): per request its model, format, row
- * count, id, time and raw body; per row its label (classification) and its scores (the probabilities in
- * class order, or the predicted value).
+ * Answered requests, as flat arrays of plain values (cheap to copy to a thread): per request its model,
+ * row count, id and time; per row its feature values in the model's feature order (absent ones as
+ * null), its label (classification) and its scores (the probabilities in class order, or the value).
  */
 export interface RequestBatch {
   type: 'requests';
   models: number[];
-  formats: RequestFormat[];
   rows: number[];
   ids: string[];
   ats: number[];
-  bodies: string[];
+  values: unknown[];
   labels: string[];
   scores: number[];
 }
@@ -77,7 +73,7 @@ const HANDOFF_ROWS = 256;
 const THREAD_FILE = join(__dirname, 'prediction-writer-thread');
 
 function emptyBatch(): RequestBatch {
-  return { type: 'requests', models: [], formats: [], rows: [], ids: [], ats: [], bodies: [], labels: [], scores: [] };
+  return { type: 'requests', models: [], rows: [], ids: [], ats: [], values: [], labels: [], scores: [] };
 }
 
 /** The prediction log of a model server, written by a thread of its own. */
@@ -110,11 +106,9 @@ export class PredictionLog {
     this.start();
   }
 
-  /**
-   * Queues the rows of an answered request without waiting: `body` is the request's JSON text as
-   * received. False when they did not fit (or the log is closed) and were dropped.
-   */
-  append(loaded: LoadedModel, format: RequestFormat, id: string, body: string, preds: Predictions, rows: number): boolean {
+  /** Queues the rows of an answered request without waiting; false when they did not fit (or the log is closed) and were dropped. */
+  append(loaded: LoadedModel, id: string, rowValues: readonly Record<string, unknown>[], preds: Predictions): boolean {
+    const rows = rowValues.length;
     if (this.closing || this.depth + rows > this.capacity) {
       this.stats.dropped += rows;
       this.metrics.logDropped.inc(this.labels, rows);
@@ -122,11 +116,14 @@ export class PredictionLog {
     }
     const p = this.pending;
     p.models.push(this.keyOf(loaded));
-    p.formats.push(format);
     p.rows.push(rows);
     p.ids.push(id);
     p.ats.push(Date.now());
-    p.bodies.push(body);
+    const features = loaded.features;
+    for (let i = 0; i < rows; i++) {
+      const row = rowValues[i]!;
+      for (let f = 0; f < features.length; f++) p.values.push(row[features[f]!.name] ?? null);
+    }
     if (preds.values) {
       for (let i = 0; i < rows; i++) p.scores.push(preds.values[i]!);
     } else {

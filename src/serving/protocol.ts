@@ -69,11 +69,8 @@ export function v1Rows(body: Record<string, unknown>): Record<string, unknown>[]
   return instances as Record<string, unknown>[];
 }
 
-/** What reading a request's rows needs to know of a model: its name and its features in schema order. */
-export type ModelFeatures = Pick<LoadedModel, 'name' | 'features'>;
-
 /** The rows of a v2 request: one columnar input per feature, all of the same length. */
-export function v2Rows(loaded: ModelFeatures, body: Record<string, unknown>): Record<string, unknown>[] {
+export function v2Rows(loaded: LoadedModel, body: Record<string, unknown>): Record<string, unknown>[] {
   const inputs = body.inputs;
   if (!Array.isArray(inputs) || inputs.length === 0) {
     throw invalid(`Expected "inputs": a non-empty array of tensors {name, shape, datatype, data}, one per feature (${loaded.features.map((f) => f.name).join(', ')}).`);
@@ -117,13 +114,6 @@ function flatten(name: string, data: unknown): unknown[] {
 function checkShape(name: string, shape: unknown, length: number): void {
   const ok = Array.isArray(shape) && (shape.length === 1 || (shape.length === 2 && shape[1] === 1)) && shape[0] === length;
   if (!ok) throw invalid(`Input "${name}" must have shape [${length}] or [${length}, 1] to match its ${length} values, got ${JSON.stringify(shape)}.`, { field: name });
-}
-
-/** The feature values of a row as logged: every feature, absent ones as null. */
-export function featuresOf(loaded: ModelFeatures, row: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const f of loaded.features) out[f.name] = row[f.name] ?? null;
-  return out;
 }
 
 /** Row i's prediction in the form the log and v1 share. */

@@ -13,7 +13,7 @@
  * flight finish on the version they started with.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { FailureType, MlopsError, isMlopsError } from '../errors';
 import type { Logger } from '../logger';
 import { predictRows, type Predictions } from '../ml/trainers';
@@ -22,7 +22,7 @@ import { assertName } from '../storage/names';
 import { createServingMetrics, type ServingErrorKind, type ServingMetrics } from './metrics';
 import type { ModelSource } from './model-source';
 import { RecordLog, metricsObserver, nowIso, type FeedbackRecord, type RecordLogOptions, type RecordLogStats } from './prediction-log';
-import { PredictionLog, type RequestFormat } from './prediction-writer';
+import { PredictionLog } from './prediction-writer';
 import { clientId, objectBody, outputOf, v1Rows, v2Outputs, v2Rows } from './protocol';
 import { ServedModel, type LoadedModel, type RefreshResult } from './served-model';
 
@@ -164,15 +164,6 @@ function isReady(models: Map<string, ServedModel>): boolean {
 function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => Promise<RefreshResult[]>): void {
   const { metrics } = ctx;
 
-  // JSON bodies are parsed as Fastify parses them, and their text is kept: the prediction log's thread
-  // reads the rows from it, so the request path does not serialise them again.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.decorateRequest('jsonText', undefined);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
-    (request as JsonRequest).jsonText = text as string;
-    parseJson(request, text as string, done);
-  });
-
   app.addHook('onResponse', async (request, reply) => {
     metrics.requestDuration.observe({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
@@ -199,15 +190,15 @@ function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => P
     return reply.code(served.current ? 200 : 503).send({ name: served.name, ready: Boolean(served.current) });
   });
 
-  app.post<NameParams>('/v2/models/:name/infer', async (request, reply) => infer(ctx, request, reply, request.params.name));
+  app.post<NameParams>('/v2/models/:name/infer', async (request, reply) => infer(ctx, reply, request.params.name, request.body));
   app.post<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/infer', async (request, reply) =>
-    infer(ctx, request, reply, request.params.name, request.params.version),
+    infer(ctx, reply, request.params.name, request.body, request.params.version),
   );
   app.post<NameParams>('/v1/models/:name', async (request, reply) => {
     // The v1 path is /v1/models/<name>:predict; the router sees "<name>:predict" as one segment.
     const m = /^(.+):predict$/.exec(request.params.name);
     if (!m) return reply.code(404).send({ error: `No route POST ${request.url}; predict with POST /v1/models/<name>:predict.` });
-    return predictV1(ctx, request, reply, m[1]!);
+    return predictV1(ctx, reply, m[1]!, request.body);
   });
   app.post<NameParams>('/v2/models/:name/feedback', async (request, reply) => feedback(ctx, reply, request.params.name, request.body));
 
@@ -255,49 +246,43 @@ async function metadata(ctx: RouteContext, reply: FastifyReply, name: string, ve
   }
 }
 
-async function infer(ctx: RouteContext, request: FastifyRequest, reply: FastifyReply, name: string, version?: string) {
+async function infer(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown, version?: string) {
   try {
     const served = lookup(ctx, name);
     const loaded = inService(served, version);
-    const body = objectBody(request.body, 'a v2 inference request {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
+    const body = objectBody(rawBody, 'a v2 inference request {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
     const id = clientId(body) ?? randomUUID();
     const rows = v2Rows(loaded, body);
     const preds = predictRows(loaded.model, rows);
     const outputs = v2Outputs(loaded, preds, rows.length, body.outputs);
-    record(ctx, request, loaded, 'v2', id, rows.length, preds);
+    record(ctx, loaded, id, rows, preds);
     return reply.send({ model_name: name, model_version: String(loaded.version), id, outputs });
   } catch (err) {
     return fail(ctx, reply, name, err);
   }
 }
 
-async function predictV1(ctx: RouteContext, request: FastifyRequest, reply: FastifyReply, name: string) {
+async function predictV1(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown) {
   try {
     const served = lookup(ctx, name);
     const loaded = inService(served);
-    const body = objectBody(request.body, 'a v1 prediction request {"instances": [{feature: value, ...}, ...]}');
+    const body = objectBody(rawBody, 'a v1 prediction request {"instances": [{feature: value, ...}, ...]}');
     const id = clientId(body) ?? randomUUID();
     const rows = v1Rows(body);
     const preds = predictRows(loaded.model, rows);
     const predictions = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) predictions[i] = outputOf(loaded, preds, i);
-    record(ctx, request, loaded, 'v1', id, rows.length, preds);
+    record(ctx, loaded, id, rows, preds);
     return reply.send({ predictions, model_version: loaded.version, id });
   } catch (err) {
     return fail(ctx, reply, name, err);
   }
 }
 
-/** A request whose JSON text the body parser kept. */
-interface JsonRequest extends FastifyRequest {
-  jsonText?: string;
-}
-
-/** Counts the rows and hands the request to the prediction log (never waits). */
-function record(ctx: RouteContext, request: FastifyRequest, loaded: LoadedModel, format: RequestFormat, id: string, rows: number, preds: Predictions): void {
-  ctx.metrics.predictions.inc({ model: loaded.name, version: String(loaded.version) }, rows);
-  // Only a body that arrived as JSON text has it kept; any other is serialised here.
-  ctx.predictionLog?.append(loaded, format, id, (request as JsonRequest).jsonText ?? JSON.stringify(request.body), preds, rows);
+/** Counts the rows and hands them to the prediction log (never waits). */
+function record(ctx: RouteContext, loaded: LoadedModel, id: string, rows: readonly Record<string, unknown>[], preds: Predictions): void {
+  ctx.metrics.predictions.inc({ model: loaded.name, version: String(loaded.version) }, rows.length);
+  ctx.predictionLog?.append(loaded, id, rows, preds);
 }
 
 async function feedback(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown) {

@@ -89,9 +89,12 @@ function fromProbabilities(model: Model, probs: Float64Array, n: number): Predic
   const labels: string[] = new Array(n);
   const probabilities: number[][] = new Array(n);
   for (let i = 0; i < n; i++) {
-    const row = Array.from(probs.subarray(i * C, (i + 1) * C));
+    const row: number[] = new Array(C);
     let best = 0;
-    for (let k = 1; k < C; k++) if (row[k] > row[best]) best = k;
+    for (let k = 0; k < C; k++) {
+      row[k] = probs[i * C + k]!;
+      if (row[k]! > row[best]!) best = k;
+    }
     labels[i] = model.classes[best];
     probabilities[i] = row;
   }

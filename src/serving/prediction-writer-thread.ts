@@ -85,3 +85,5 @@ port.on('message', (message: ToWriter) => {
       break;
   }
 });
+
+post({ type: 'ready' });

@@ -53,6 +53,7 @@ export type ToWriter = { type: 'models'; models: ModelDescriptor[] } | RequestBa
 
 /** Messages from the writer thread. */
 export type FromWriter =
+  | { type: 'ready' }
   | { type: 'written'; records: number; objects: number }
   | { type: 'write-failed'; records: number; message: string }
   | { type: 'lost'; records: number; message: string }
@@ -64,6 +65,9 @@ export interface WriterData {
   connection: MinioConnection;
   options: RecordLogOptions;
 }
+
+/** Threads that may fail in a row, none of them getting as far as ready, before the log gives up. */
+const MAX_START_FAILURES = 3;
 
 /** Requests are handed to the thread at least this often (ms)... */
 const HANDOFF_MS = 10;
@@ -92,6 +96,9 @@ export class PredictionLog {
   private readonly stats = { appended: 0, written: 0, dropped: 0, lost: 0, objects: 0 };
   private readonly capacity: number;
   private closing?: Promise<RecordLogStats>;
+  private startFailures = 0;
+  /** Why no writer thread can run, once the log has given up starting one. */
+  private broken?: Error;
   private readonly labels = { log: 'predictions' as const };
 
   constructor(
@@ -109,7 +116,7 @@ export class PredictionLog {
   /** Queues the rows of an answered request without waiting; false when they did not fit (or the log is closed) and were dropped. */
   append(loaded: LoadedModel, id: string, rowValues: readonly Record<string, unknown>[], preds: Predictions): boolean {
     const rows = rowValues.length;
-    if (this.closing || this.depth + rows > this.capacity) {
+    if (this.closing || this.broken || this.depth + rows > this.capacity) {
       this.stats.dropped += rows;
       this.metrics.logDropped.inc(this.labels, rows);
       return false;
@@ -152,6 +159,7 @@ export class PredictionLog {
 
   /** Writes everything taken so far; rejects when a write fails (the records stay queued and are retried). */
   async flush(): Promise<void> {
+    if (this.broken) throw new Error(`The prediction log is not written: ${this.broken.message}`);
     this.handoff();
     const reply = await this.ask((id) => ({ type: 'flush', id }));
     if (reply.type === 'done' && reply.error) throw new Error(`Writing the prediction log to MinIO failed: ${reply.error}`);
@@ -167,11 +175,13 @@ export class PredictionLog {
   }
 
   private async finish(): Promise<RecordLogStats> {
-    this.handoff();
-    try {
-      await this.ask((id) => ({ type: 'close', id }));
-    } catch (err) {
-      this.logger.error({ err }, 'the prediction log thread stopped before it finished writing');
+    if (!this.broken) {
+      this.handoff();
+      try {
+        await this.ask((id) => ({ type: 'close', id }));
+      } catch (err) {
+        this.logger.error({ err }, 'the prediction log thread stopped before it finished writing');
+      }
     }
     await this.thread.terminate();
     const stats = { ...this.snapshot(), queued: this.stats.appended - this.stats.written };
@@ -191,14 +201,27 @@ export class PredictionLog {
     this.thread = thread;
   }
 
-  /** A thread that died loses what it held; the log carries on with a new one. */
+  /**
+   * A thread that died loses what it held, and the log carries on with a new one; when threads keep
+   * failing before they are ready, it gives up, and predictions are answered but not logged (counted as
+   * dropped).
+   */
   private threadFailed(thread: Worker, err: Error): void {
-    if (this.thread !== thread) return;
+    if (this.thread !== thread || this.broken) return;
+    this.startFailures += 1;
     const lost = this.depth - this.pendingRows;
     this.stats.lost += lost;
-    this.logger.error({ err, lost }, `the prediction log thread failed; ${lost} predictions it held are lost${this.closing ? '' : ', and a new thread takes over'}`);
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
+    if (this.startFailures >= MAX_START_FAILURES) {
+      this.broken = err;
+      this.stats.lost += this.pendingRows;
+      this.pending = emptyBatch();
+      this.pendingRows = 0;
+      this.logger.error({ err, lost: this.depth }, `the prediction log's writer thread failed to start ${this.startFailures} times (${err.message}); from now on predictions are answered but not logged, and are counted as dropped`);
+      return;
+    }
+    this.logger.error({ err, lost }, `the prediction log thread failed; ${lost} predictions it held are lost${this.closing ? '' : ', and a new thread takes over'}`);
     if (this.closing) return;
     this.start();
     this.newModels = [...this.described.values()];
@@ -206,6 +229,9 @@ export class PredictionLog {
 
   private receive(m: FromWriter): void {
     switch (m.type) {
+      case 'ready':
+        this.startFailures = 0;
+        break;
       case 'written':
         this.stats.written += m.records;
         this.stats.objects += m.objects;

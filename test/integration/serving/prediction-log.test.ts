@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { gunzipSync } from 'node:zlib';
 import { listWindowObjects, readPredictionWindow, registrySource, startModelServer, type WindowPrediction } from '../../../src/serving';
+import { ArtifactStore } from '../../../src/storage';
 import { capturingLogger, getJson, postJson, requestRows, ServingFixture } from './fixtures';
 
 let fx: ServingFixture;
@@ -159,5 +160,24 @@ describe('the prediction log', () => {
     expect((await collect('resilient')).map((p) => p.id).sort()).toEqual(['after', 'written']);
     const failure = captured.lines().find((l) => /prediction log thread failed/.test(String(l.msg)));
     expect(failure).toMatchObject({ level: 50, lost: 1 });
+  });
+
+  it('when its writer thread cannot start, the server still answers, and says the predictions are not logged', async () => {
+    const captured = capturingLogger();
+    const store = ArtifactStore.connect(fx.storage.store.connection!);
+    // Settings the writer thread cannot make a client from (the server's own store works).
+    store.connection = { ...store.connection!, endPoint: 'bad_host!' };
+    const server = await startModelServer({ store, source: registrySource(fx.storage.registry), models: ['resilient'], port: 0, pollMs: 0, logger: captured.logger });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!captured.lines().some((l) => /failed to start 3 times/.test(String(l.msg))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const res = await postJson(`${server.url}/v1/models/resilient:predict`, { id: 'unlogged', instances: [requestRows[0]] });
+      expect(res.status).toBe(200);
+      expect(server.predictionLog!.snapshot()).toMatchObject({ appended: 0, dropped: 1 });
+      await expect(server.predictionLog!.flush()).rejects.toThrow(/not written/);
+      expect(captured.lines().find((l) => /failed to start 3 times/.test(String(l.msg)))).toMatchObject({ level: 50 });
+    } finally {
+      await server.close();
+    }
   });
 });

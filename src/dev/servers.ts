@@ -166,8 +166,16 @@ export async function startMinioServer(o: MinioServerOptions): Promise<ServerPro
     o.logFile,
     { ...process.env, MINIO_ROOT_USER: o.accessKey, MINIO_ROOT_PASSWORD: o.secretKey, MINIO_BROWSER_REDIRECT: 'off', MINIO_UPDATE: 'off', MINIO_CALLHOME_ENABLE: 'off' },
   );
-  await waitUntil('MinIO', () => minioHealthy(o.port), { timeoutMs: 60_000, pid: proc.pid, logFile: o.logFile });
+  await waitUntil('MinIO', () => minioReady(o.port), { timeoutMs: 60_000, pid: proc.pid, logFile: o.logFile });
   return proc;
+}
+
+/**
+ * Whether MinIO is ready to serve requests: its write-quorum probe answers 200. (Its liveness probe
+ * answers as soon as the process listens, while requests can still get 503 during initialisation.)
+ */
+export function minioReady(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return httpOk(`http://${host}:${port}/minio/health/cluster`);
 }
 
 /** Whether MinIO answers its liveness probe. */

@@ -215,10 +215,11 @@ export class PredictionLog {
     this.waiting.clear();
     if (this.startFailures >= MAX_START_FAILURES) {
       this.broken = err;
-      this.stats.lost += this.pendingRows;
+      const pendingLost = this.pendingRows;
+      this.stats.lost += pendingLost;
       this.pending = emptyBatch();
       this.pendingRows = 0;
-      this.logger.error({ err, lost: this.depth }, `the prediction log's writer thread failed to start ${this.startFailures} times (${err.message}); from now on predictions are answered but not logged, and are counted as dropped`);
+      this.logger.error({ err, lost: lost + pendingLost }, `the prediction log's writer thread failed to start ${this.startFailures} times (${err.message}); from now on predictions are answered but not logged, and are counted as dropped`);
       return;
     }
     this.logger.error({ err, lost }, `the prediction log thread failed; ${lost} predictions it held are lost${this.closing ? '' : ', and a new thread takes over'}`);

@@ -251,8 +251,9 @@ export class RecordLog<T extends { model: string; at: string }> {
         lines[i] = group[i]!.line;
       }
       lines[group.length] = '';
-      // The fastest level: logs are written far more often than read, and the CPU it saves is the server's.
-      const body = await gzipAsync(lines.join('\n'), { level: 1 });
+      // The fastest level, with a 4 KiB window: a dozen lines back holds every key a line repeats, and the
+      // small window is both faster and (on these lines) a little smaller than the default 32 KiB.
+      const body = await gzipAsync(lines.join('\n'), { level: 1, windowBits: 12 });
       const key = `${logPrefix(this.kind, group[0]!.model)}date=${firstAt.slice(0, 10)}/${firstAt}-${randomUUID()}.jsonl.gz`;
       try {
         await this.store.client.putObject(this.store.bucket, key, body, body.length, { 'Content-Type': 'application/gzip' });

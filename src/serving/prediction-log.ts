@@ -269,14 +269,18 @@ export class RecordLog<T extends { model: string; at: string }> {
 let isoMs = 0;
 let isoText = new Date(0).toISOString();
 
-/** The current time as ISO text, formatted at most once per millisecond (it is stamped on every prediction). */
-export function nowIso(): string {
-  const ms = Date.now();
+/** A time in ms as ISO text, formatted once per distinct millisecond (it is stamped on every prediction). */
+export function isoOfMs(ms: number): string {
   if (ms !== isoMs) {
     isoMs = ms;
     isoText = new Date(ms).toISOString();
   }
   return isoText;
+}
+
+/** The current time as ISO text (see `isoOfMs`). */
+export function nowIso(): string {
+  return isoOfMs(Date.now());
 }
 
 /** `predictions/<model>/` or `feedback/<model>/`. */
@@ -378,7 +382,8 @@ function isoTime(what: string, value: string): string {
   return new Date(t).toISOString();
 }
 
-function positive(what: string, value: number): number {
+/** A whole-number log option from 1 up, or a configuration error naming it. */
+export function positive(what: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new MlopsError(FailureType.Configuration, `Prediction log ${what} must be a whole number from 1 up, got ${value}.`, { [what]: value });
   return value;
 }

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
-import { RecordLog, type PredictionOutput, type PredictionRecord } from './prediction-log';
+import { RecordLog, isoOfMs, type PredictionOutput, type PredictionRecord } from './prediction-log';
 import type { FromWriter, ModelDescriptor, RequestBatch, ToWriter, WriterData } from './prediction-writer';
 
 const port = parentPort;
@@ -24,16 +24,6 @@ const log = new RecordLog<PredictionRecord>(store, 'predictions', { ...options, 
 });
 const models = new Map<number, ModelDescriptor>();
 
-let isoMs = NaN;
-let isoText = '';
-function iso(ms: number): string {
-  if (ms !== isoMs) {
-    isoMs = ms;
-    isoText = new Date(ms).toISOString();
-  }
-  return isoText;
-}
-
 /** Turns a batch of answered requests into records and queues them. */
 function take(batch: RequestBatch): void {
   let value = 0;
@@ -48,7 +38,7 @@ function take(batch: RequestBatch): void {
       return;
     }
     const id = batch.ids[r]!;
-    const at = iso(batch.ats[r]!);
+    const at = isoOfMs(batch.ats[r]!);
     const classes = model.classes;
     for (let i = 0; i < n; i++) {
       const features: Record<string, unknown> = {};

@@ -16,7 +16,7 @@ import type { Logger } from '../logger';
 import type { Predictions } from '../ml/trainers';
 import { startModuleThread } from '../threads';
 import type { ServingMetrics } from './metrics';
-import type { RecordLogOptions, RecordLogStats } from './prediction-log';
+import { positive, type RecordLogOptions, type RecordLogStats } from './prediction-log';
 import type { LoadedModel } from './served-model';
 
 /** The MinIO the writer thread connects to. */
@@ -107,9 +107,7 @@ export class PredictionLog {
     private readonly metrics: ServingMetrics,
     private readonly logger: Logger,
   ) {
-    const capacity = options.capacity ?? 100_000;
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`Prediction log capacity must be a whole number from 1 up, got ${capacity}.`);
-    this.capacity = capacity;
+    this.capacity = positive('capacity', options.capacity ?? 100_000);
     this.start();
   }
 

@@ -198,8 +198,9 @@ export class ArtifactStore {
    */
   async get(ref: Pick<ArtifactRef, 'uri' | 'sha256'> & { size?: number }): Promise<Readable> {
     const loc = this.locateRef(ref);
+    const check = new DigestCheck({ uri: ref.uri, sha256: ref.sha256, size: ref.size });
     if (ref.size !== undefined && ref.size >= DIRECT_GET_MIN_BYTES) {
-      const direct = await this.directGet(loc, ref);
+      const direct = await this.directGet(loc, check);
       if (direct) return direct;
     }
     let body: IncomingMessage;
@@ -209,11 +210,12 @@ export class ArtifactStore {
       throw this.artifactError(err, 'get', loc);
     }
     const length = Number(body.headers?.['content-length']);
-    if (ref.size !== undefined && Number.isFinite(length) && length !== ref.size) {
+    const wrongLength = Number.isFinite(length) ? check.lengthError(length) : undefined;
+    if (wrongLength) {
       body.destroy();
-      throw integrityError(ref.uri, `${length} bytes stored instead of the recorded ${ref.size}`, { expectedSize: ref.size, actualSize: length });
+      throw wrongLength;
     }
-    const verifier = new DigestVerifier({ uri: ref.uri, sha256: ref.sha256, size: ref.size });
+    const verifier = new DigestVerifier(check);
     body.on('error', (err) => verifier.destroy(toStorageError(err, { op: 'get', ...loc, endpoint: this.endpoint })));
     verifier.on('close', () => body.destroy());
     return body.pipe(verifier);
@@ -643,9 +645,9 @@ export class ArtifactStore {
   /**
    * The lean read of a large blob over plain HTTP (see direct-get.ts), or undefined when it does not
    * apply (TLS) or the server's answer is not a plain success: the S3 client then reads it, and reports
-   * any failure with its typed error.
+   * any failure with its typed error. `check` has seen no bytes when it resolves to undefined.
    */
-  private async directGet(loc: S3Location, ref: Pick<ArtifactRef, 'uri' | 'sha256'> & { size?: number }): Promise<Readable | undefined> {
+  private async directGet(loc: S3Location, check: DigestCheck): Promise<Readable | undefined> {
     let url: URL;
     try {
       url = new URL(await this.client.presignedGetObject(loc.bucket, loc.key, 15 * 60));
@@ -653,7 +655,7 @@ export class ArtifactStore {
       return undefined;
     }
     if (url.protocol !== 'http:') return undefined;
-    return directGet(url, new DigestCheck({ uri: ref.uri, sha256: ref.sha256, size: ref.size }));
+    return directGet(url, check);
   }
 
   private locateRef(ref: Pick<ArtifactRef, 'uri' | 'sha256'> & { size?: number }): S3Location {

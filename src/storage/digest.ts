@@ -58,6 +58,13 @@ export class DigestCheck {
 
   constructor(readonly expected: ExpectedDigest) {}
 
+  /** An error when a stored object's length, known before its bytes are read, is not the recorded size. */
+  lengthError(length: number): MlopsError | undefined {
+    const { size, uri } = this.expected;
+    if (size === undefined || length === size) return undefined;
+    return integrityError(uri, `${length} bytes stored instead of the recorded ${size}`, { expectedSize: size, actualSize: length });
+  }
+
   /** Takes the next bytes; an error when they make the stream longer than the recorded size. */
   update(chunk: Uint8Array): MlopsError | undefined {
     this.seen += chunk.length;
@@ -85,11 +92,8 @@ export class DigestCheck {
  * of corrupted bytes.
  */
 export class DigestVerifier extends Transform {
-  private readonly check: DigestCheck;
-
-  constructor(expected: ExpectedDigest) {
+  constructor(private readonly check: DigestCheck) {
     super({ highWaterMark: FILE_CHUNK_BYTES });
-    this.check = new DigestCheck(expected);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -12,7 +12,7 @@
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { FailureType, MlopsError } from '../errors';
-import { integrityError, type DigestCheck } from './digest';
+import type { DigestCheck } from './digest';
 
 /** Bytes the socket is read into at a time. */
 const READ_BUFFER_BYTES = 256 * 1024;
@@ -52,6 +52,14 @@ export function directGet(url: URL, check: DigestCheck): Promise<Readable | unde
       resolve(undefined);
     };
     let spare: Buffer | undefined;
+    /** After the last byte: the body ends, or errors when the bytes do not match. */
+    const finishBody = (): false => {
+      const mismatch = check.finish();
+      if (mismatch) body!.destroy(mismatch);
+      else body!.push(null);
+      socket.destroy();
+      return false;
+    };
     const deliver = (data: Buffer, readBuffer?: Buffer): boolean => {
       const err = check.update(data);
       if (err) {
@@ -67,14 +75,7 @@ export function directGet(url: URL, check: DigestCheck): Promise<Readable | unde
         spare = readBuffer;
       }
       const more = body!.push(chunk);
-      if (remaining === 0) {
-        const mismatch = check.finish();
-        if (mismatch) body!.destroy(mismatch);
-        else body!.push(null);
-        socket.destroy();
-        return false;
-      }
-      return more;
+      return remaining === 0 ? finishBody() : more;
     };
     const socket = connect({
       host: url.hostname,
@@ -101,22 +102,16 @@ export function directGet(url: URL, check: DigestCheck): Promise<Readable | unde
             giveUp();
             return false;
           }
-          const { size, uri } = check.expected;
-          if (size !== undefined && length !== size) {
+          const wrongLength = check.lengthError(length);
+          if (wrongLength) {
             socket.destroy();
-            reject(integrityError(uri, `${length} bytes stored instead of the recorded ${size}`, { expectedSize: size, actualSize: length }));
+            reject(wrongLength);
             return false;
           }
           body = new CheckedBody(socket);
           remaining = length;
           resolve(body);
-          if (length === 0) {
-            const mismatch = check.finish();
-            if (mismatch) body.destroy(mismatch);
-            else body.push(null);
-            socket.destroy();
-            return false;
-          }
+          if (length === 0) return finishBody();
           return rest.length > 0 ? deliver(rest) : true;
         },
       },

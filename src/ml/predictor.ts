@@ -1,0 +1,83 @@
+/**
+ * The model seam: one small interface through which everything that uses a model (validate, the
+ * servability check, the model server, the monitor, the guardrail, the model card) predicts, whatever
+ * trained it. Two flavors implement it: the built-in JSON models (`temporal-mlops/model@1`) and ONNX
+ * models run by ONNX Runtime (`temporal-mlops/onnx-model@1`, written by external trainers).
+ *
+ * A stored model document is loaded with `loadPredictor`; files it refers to (the `.onnx` bytes) are
+ * fetched through the `fetchBytes` the caller passes, so this module does no storage I/O itself.
+ */
+import { FailureType, MlopsError } from '../errors';
+import type { ArtifactRef } from '../storage/refs';
+import { parseModel, predict as predictBuiltin, rowsToFrame, type Model, type Predictions } from './trainers';
+import { EXTERNAL_MODEL_FORMAT } from './external/model';
+import { ONNX_MODEL_FORMAT, loadOnnxPredictor, type OnnxModel } from './onnx';
+import type { DatasetSchema, Frame, Task } from './types';
+
+export type { Predictions } from './trainers';
+
+/** How a model is stored and run: the built-in JSON models, or ONNX through ONNX Runtime. */
+export type ModelFlavor = 'builtin' | 'onnx';
+
+/** A loaded model, ready to predict batches of rows; never changed once built. */
+export interface Predictor {
+  readonly flavor: ModelFlavor;
+  /** The dataset schema the model was trained on: its features, target and task. */
+  readonly schema: DatasetSchema;
+  readonly task: Task;
+  /** Class labels; probability columns follow this order. Empty for regression. */
+  readonly classes: readonly string[];
+  /** One line saying what the model is, for model cards and logs ("gbdt", "onnx from python train.py"). */
+  readonly description: string;
+  /** Predicts every row of a frame holding (at least) the model's features. */
+  predict(frame: Frame): Promise<Predictions>;
+  /** Frees native resources (an ONNX Runtime session); the predictor must not be used afterwards. */
+  release(): Promise<void>;
+}
+
+/** Fetches the bytes of a stored artifact, verified against its digest. */
+export type FetchBytes = (ref: ArtifactRef) => Promise<Uint8Array>;
+
+/** Predicts JSON rows, as a model server receives them; a field of the wrong type fails naming the row and field. */
+export function predictRows(predictor: Predictor, rows: Record<string, unknown>[]): Promise<Predictions> {
+  return predictor.predict(rowsToFrame(predictor.schema, rows));
+}
+
+/** The flavor of a stored model document, or undefined when it is no model this version knows. */
+export function modelFlavor(document: unknown): ModelFlavor | 'legacy-external' | undefined {
+  const format = typeof document === 'object' && document !== null ? (document as { format?: unknown }).format : undefined;
+  if (format === ONNX_MODEL_FORMAT) return 'onnx';
+  if (format === EXTERNAL_MODEL_FORMAT) return 'legacy-external';
+  if (format === 'temporal-mlops/model@1') return 'builtin';
+  return undefined;
+}
+
+/**
+ * Loads a stored model document (as referenced by a registry version or a training result) into a
+ * predictor. Refuses with `MlopsInvalidInput` what cannot be served, saying what to do about it.
+ */
+export async function loadPredictor(document: unknown, fetchBytes: FetchBytes): Promise<Predictor> {
+  const flavor = modelFlavor(document);
+  if (flavor === 'onnx') return loadOnnxPredictor(document as OnnxModel, fetchBytes);
+  if (flavor === 'legacy-external') {
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Not servable: this version was trained by an external program under the old contract (${EXTERNAL_MODEL_FORMAT}), which stores no model we can run. Retrain it with a trainer that writes model.onnx (docs/external-trainers.md).`,
+      { format: EXTERNAL_MODEL_FORMAT },
+    );
+  }
+  return builtinPredictor(parseModel(document));
+}
+
+/** A predictor over a built-in JSON model. */
+export function builtinPredictor(model: Model): Predictor {
+  return {
+    flavor: 'builtin',
+    schema: model.schema,
+    task: model.task,
+    classes: model.classes,
+    description: model.kind,
+    predict: async (frame) => predictBuiltin(model, frame),
+    release: async () => undefined,
+  };
+}

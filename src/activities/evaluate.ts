@@ -8,6 +8,7 @@ import { Context } from '@temporalio/activity';
 import { loadSplit } from '../ml/dataset';
 import { evaluateModel, judgeCandidate, type Evaluation } from '../ml/evaluate';
 import { profileSource } from '../ml/profile';
+import { builtinPredictor, type Predictor } from '../ml/predictor';
 import { parseModel } from '../ml/trainers';
 import type { Frame } from '../ml/types';
 import { validateSource } from '../ml/validate';
@@ -55,7 +56,7 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
         holdoutRows: c.evaluation.rows,
         dataset: { profile, target: input.schema.target, features: input.schema.features },
         validation,
-        ...(model ? holdoutDiagnostics(model, test) : {}),
+        ...(model ? holdoutDiagnostics(builtinPredictor(model), test, await builtinPredictor(model).predict(test)) : {}),
         drift: {
           ...compareWithProfile(profile, test, [...input.schema.features, input.schema.target], { reference: 'snapshot', current: 'holdout' }),
           note: "The snapshot's profile is the drift reference the monitor will hold this version to; the holdout is part of the snapshot.",
@@ -81,12 +82,12 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
         const [document, current] = await Promise.all([store.getJson(input.candidate), champion(input.model, input.alias), store.getFile(input.snapshot, file)]);
         const { test } = await loadSplit(file, input.schema, input.split);
         // An external program scored the holdout itself (it was its validation data).
-        const evaluation: Evaluation = isExternalModel(document) ? { metrics: holdoutMetrics(document), rows: test.rowCount } : evaluateModel(parseModel(document), test);
+        const evaluation: Evaluation = isExternalModel(document) ? { metrics: holdoutMetrics(document), rows: test.rowCount } : await evaluateModel(builtinPredictor(parseModel(document)), test);
         let championEval: Evaluation | undefined;
         let championNote: string | undefined;
         if (current) {
           try {
-            championEval = evaluateModel(current.model, test);
+            championEval = await evaluateModel(builtinPredictor(current.model), test);
           } catch (err) {
             // A production model whose features no longer exist in the data cannot be compared on it.
             championNote = `production version ${current.version} could not be evaluated on this holdout: ${(err as Error).message}`;

@@ -9,7 +9,7 @@ import { FailureType, MlopsError, isMlopsError } from '../errors';
 import { assessWindow } from '../ml/monitor';
 import type { DatasetProfile } from '../ml/profile';
 import { readFrame, readRows, type Row } from '../ml/readers';
-import { parseModel } from '../ml/trainers';
+import { loadPredictor, MODEL_FILE_MAX_BYTES } from '../ml/predictor';
 import type { DatasetSchema } from '../ml/types';
 import { parseS3Uri } from '../storage/refs';
 import { registerDriftGauge } from '../serving/metrics';
@@ -99,13 +99,13 @@ export function createMonitorActivities(deps: MlopsDependencies) {
     /** Checks drift and performance of the new data window against the production version. */
     async checkModel(input: CheckModelInput): Promise<CheckModelResult> {
       const { version } = await registry.resolveAlias(input.model, input.alias);
-      const model = parseModel(await store.getJson(version.artifact));
+      const model = await loadPredictor(await store.getJson(version.artifact), (ref) => store.getBuffer(ref, MODEL_FILE_MAX_BYTES));
       if (!version.dataset.profile) throw new MlopsError(FailureType.NotFound, `Version ${version.version} of ${input.model} has no training profile to compare drift against`);
       const profile = await store.getJson<DatasetProfile>(version.dataset.profile);
       const window =
         input.monitor.source === 'predictions' ? await predictionWindow(input.model, model.schema.target, input.since, input.until) : await landedWindow(input.monitor.source, input.since, input.until);
       const refs = input.monitor.drift.ksPValue !== undefined ? await referenceValues(version.dataset.snapshot, model.schema) : {};
-      const assessment = assessWindow(model, profile, window.rows, { psi: input.monitor.drift.psi, ksPValue: input.monitor.drift.ksPValue, features: input.monitor.drift.features, performance: input.monitor.performance ?? (input.monitor.guardrail ? { metric: input.monitor.guardrail.metric, min: -Infinity } : undefined) }, refs);
+      const assessment = await assessWindow(model, profile, window.rows, { psi: input.monitor.drift.psi, ksPValue: input.monitor.drift.ksPValue, features: input.monitor.drift.features, performance: input.monitor.performance ?? (input.monitor.guardrail ? { metric: input.monitor.guardrail.metric, min: -Infinity } : undefined) }, refs);
       const gauge = registerDriftGauge();
       for (const [feature, d] of Object.entries(assessment.drift)) gauge.set({ model: input.model, feature }, d.psi);
       return {

@@ -4,7 +4,7 @@
  * Its verdict is what deploy requires, in the manner of TFX's Evaluator "blessing".
  */
 import { classificationMetrics, regressionMetrics, type ConfusionMatrix } from './metrics';
-import { predict, type Model } from './trainers';
+import type { Predictions, Predictor } from './predictor';
 import type { Frame } from './types';
 
 /** Metric name to value; only defined metrics appear. */
@@ -25,11 +25,15 @@ export function higherIsBetter(metric: string): boolean {
   return !LOWER_IS_BETTER.has(metric);
 }
 
-/** Evaluates a model on a frame holding its features and the target. */
-export function evaluateModel(model: Model, frame: Frame): Evaluation {
+/** Evaluates a model, through the model seam, on a frame holding its features and the target. */
+export async function evaluateModel(model: Predictor, frame: Frame): Promise<Evaluation> {
+  return evaluatePredictions(model, frame, await model.predict(frame));
+}
+
+/** Metrics of predictions already made for the rows of `frame` (which holds the target). */
+export function evaluatePredictions(model: Pick<Predictor, 'schema' | 'task' | 'classes'>, frame: Frame, p: Predictions): Evaluation {
   const target = frame.columns[model.schema.target];
   if (!target) throw new Error(`the holdout has no target column "${model.schema.target}"`);
-  const p = predict(model, frame);
   if (model.task === 'regression') {
     const m = regressionMetrics(target as Float64Array, p.values!);
     return { metrics: defined({ rmse: m.rmse, mae: m.mae, r2: m.r2 }), rows: frame.rowCount };
@@ -37,7 +41,7 @@ export function evaluateModel(model: Model, frame: Frame): Evaluation {
   // Rows whose label is missing cannot be scored.
   const labels = target as (string | null)[];
   const keep = labels.flatMap((l, i) => (l === null ? [] : [i]));
-  const m = classificationMetrics(keep.map((i) => labels[i]!), keep.map((i) => p.probabilities![i]!), model.classes);
+  const m = classificationMetrics(keep.map((i) => labels[i]!), keep.map((i) => p.probabilities![i]!), [...model.classes]);
   return {
     metrics: defined({ accuracy: m.accuracy, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1, logLoss: m.logLoss, rocAuc: m.rocAuc }),
     rows: keep.length,

@@ -5,7 +5,7 @@
 import type { DatasetProfile } from './profile';
 import { driftReport, referenceFromProfile } from './drift';
 import { evaluateModel } from './evaluate';
-import type { Model } from './trainers';
+import type { Predictor } from './predictor';
 import { rowsToFrame } from './trainers';
 import { toCategory, toNumeric } from './values';
 
@@ -29,7 +29,7 @@ export interface WindowAssessment {
  * Assesses rows (feature values, plus the target where a label is known) against the model's training
  * profile. Datetime features are left out of drift: time always moves forward.
  */
-export function assessWindow(model: Model, profile: DatasetProfile, rows: Record<string, unknown>[], limits: MonitorThresholds, referenceValues: Record<string, ArrayLike<number>> = {}): WindowAssessment {
+export async function assessWindow(model: Predictor, profile: DatasetProfile, rows: Record<string, unknown>[], limits: MonitorThresholds, referenceValues: Record<string, ArrayLike<number>> = {}): Promise<WindowAssessment> {
   const schema = model.schema;
   const features = schema.features.filter((f) => schema.columns.find((c) => c.name === f)?.type !== 'datetime');
   const out: WindowAssessment = { rows: rows.length, drift: {}, breachedFeatures: [] };
@@ -49,7 +49,7 @@ export function assessWindow(model: Model, profile: DatasetProfile, rows: Record
       const frame = rowsToFrame(schema, labelled);
       frame.columns[schema.target] =
         schema.task === 'classification' ? labelled.map((r) => toCategory(r[schema.target])) : Float64Array.from(labelled, (r) => toNumeric(r[schema.target]) ?? NaN);
-      const evaluation = evaluateModel(model, frame);
+      const evaluation = await evaluateModel(model, frame);
       const value = evaluation.metrics[limits.performance.metric];
       if (value !== undefined) out.performance = { metric: limits.performance.metric, value, labelled: labelled.length, breached: value < limits.performance.min };
     }

@@ -57,6 +57,11 @@ export interface OnnxModel {
   files: Record<string, ArtifactRef>;
   /** What the program said about itself in metrics.json: information, never a gate. */
   claimedMetrics: Record<string, number>;
+  /**
+   * Rows the program was given to predict itself (`MLOPS_CHECK_DATA`, features only) and what it
+   * predicted for them (`check_predictions.jsonl`), for the servability check to compare with ONNX.
+   */
+  check?: { rows: ArtifactRef; predictions: ArtifactRef };
 }
 
 /** Rows per ONNX Runtime run: bounds the memory of scoring a large holdout. */

@@ -35,6 +35,9 @@ export interface Predictor {
   release(): Promise<void>;
 }
 
+/** Largest model file (an .onnx) read into memory to load it. */
+export const MODEL_FILE_MAX_BYTES = 2 ** 30;
+
 /** Fetches the bytes of a stored artifact, verified against its digest. */
 export type FetchBytes = (ref: ArtifactRef) => Promise<Uint8Array>;
 

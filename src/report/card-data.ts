@@ -6,7 +6,7 @@
 import { binCounts, psiFromCounts } from '../ml/drift';
 import { rocCurvesByClass } from '../ml/curves';
 import type { DatasetProfile, NumericColumnProfile } from '../ml/profile';
-import { predict, type Model } from '../ml/trainers';
+import type { Predictions, Predictor } from '../ml/predictor';
 import type { Frame } from '../ml/types';
 import { date, short } from './html';
 import type { DriftComparison, HistogramComparison, ResidualSample, RocSeries } from './types';
@@ -18,16 +18,15 @@ export const MAX_RESIDUAL_POINTS = 2000;
 export const MAX_CATEGORY_BARS = 12;
 
 /** A model's ROC curves (classification) or residuals (regression) on a frame holding its features and target. */
-export function holdoutDiagnostics(model: Model, frame: Frame): { roc?: RocSeries[]; residuals?: ResidualSample } {
+export function holdoutDiagnostics(model: Pick<Predictor, 'schema' | 'task' | 'classes'>, frame: Frame, p: Predictions): { roc?: RocSeries[]; residuals?: ResidualSample } {
   const target = frame.columns[model.schema.target];
   if (!target) throw new Error(`the holdout has no target column "${model.schema.target}"`);
-  const p = predict(model, frame);
   if (model.task === 'regression') return { residuals: residualSample(target as Float64Array, p.values!) };
   // As in the evaluation, rows without a label cannot be scored.
   const labels = target as (string | null)[];
   const keep = labels.flatMap((l, i) => (l === null ? [] : [i]));
   if (keep.length === 0) return {};
-  const curves = rocCurvesByClass(keep.map((i) => labels[i]!), keep.map((i) => p.probabilities![i]!), model.classes);
+  const curves = rocCurvesByClass(keep.map((i) => labels[i]!), keep.map((i) => p.probabilities![i]!), [...model.classes]);
   return { roc: curves.map((c) => ({ label: String(c.label), fpr: c.curve.fpr, tpr: c.curve.tpr, auc: c.auc })) };
 }
 

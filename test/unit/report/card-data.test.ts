@@ -1,5 +1,6 @@
 import { numericPsi } from '../../../src/ml/drift';
 import { evaluateModel } from '../../../src/ml/evaluate';
+import { builtinPredictor } from '../../../src/ml/predictor';
 import { profileRows, type NumericColumnProfile } from '../../../src/ml/profile';
 import { trainModel } from '../../../src/ml/trainers';
 import { compareWithProfile, holdoutDiagnostics, residualSample } from '../../../src/report';
@@ -76,11 +77,12 @@ describe('holdout diagnostics', () => {
     const train = takeRows(frame, Array.from({ length: 1000 }, (_, i) => i));
     const test = takeRows(frame, Array.from({ length: frame.rowCount - 1000 }, (_, i) => 1000 + i));
     const model = await trainModel('logistic-regression', { train, schema: seattleSchema, params: {}, seed: 1 });
-    const { roc, residuals } = holdoutDiagnostics(model, test);
+    const predictor = builtinPredictor(model);
+    const { roc, residuals } = holdoutDiagnostics(predictor, test, await predictor.predict(test));
     expect(residuals).toBeUndefined();
     expect(roc!.map((c) => c.label)).toEqual(model.classes);
     const mean = roc!.reduce((s, c) => s + c.auc, 0) / roc!.length;
-    expectClose(mean, evaluateModel(model, test).metrics.rocAuc!);
+    expectClose(mean, (await evaluateModel(predictor, test)).metrics.rocAuc!);
   });
 
   test('residuals skip rows without a target and are sampled evenly beyond the limit', () => {

@@ -1,0 +1,209 @@
+/**
+ * Drives one example through its whole closed loop on real servers, as its users would:
+ *
+ *   run -> approval (alice) -> deployed v1 -> served over OIP v2 and v1, labels fed back
+ *   -> the monitor records v1's live performance -> shifted traffic -> drift -> retraining run
+ *   -> approval -> deployed v2 -> feedback on which v2 is wrong -> the guardrail moves production back to v1
+ *
+ * The feedback of the last window is built so that the new version is worse there (every label differs
+ * from v2's answer, or lies far from its value): the point is the guardrail's mechanics and direction,
+ * whatever the model.
+ */
+import type { Client } from '@temporalio/client';
+import { decide, describeRun, startRun } from '../../src/client';
+import type { MlopsConfig } from '../../src/config';
+import { stageDataset } from '../../src/cli/upload';
+import { readRows } from '../../src/ml/readers';
+import { higherIsBetter } from '../../src/ml/evaluate';
+import { createLogger } from '../../src/logger';
+import { registrySource, startModelServer, type ModelServer } from '../../src/serving';
+import { loadSpecFile } from '../../src/spec/load';
+import type { PipelineSpec } from '../../src/spec/pipeline';
+import type { MlopsDependencies } from '../../src/activities/dependencies';
+import { checkNowSignal, monitorStatusQuery } from '../../src/workflows/definitions';
+import { monitorWorkflowId, retrainWorkflowId } from '../../src/workflows/ids';
+import type { MonitorCheck, MonitorStatus, PipelineRunResult } from '../../src/workflows/types';
+
+/** What a closed-loop test needs to know about an example. */
+export interface ClosedLoopExample {
+  /** The example's pipeline.yaml. */
+  specPath: string;
+  /** Moves a row far from the training data (drift), keeping its label meaningful. */
+  shift: (row: Record<string, unknown>) => Record<string, unknown>;
+  /** The metric the guardrail watches (its direction comes from the metric catalog). */
+  guardrailMetric: string;
+  /** Rows per traffic window. */
+  windowRows?: number;
+}
+
+/** What happened, for the test's assertions. */
+export interface ClosedLoopReport {
+  model: string;
+  first: PipelineRunResult;
+  retrain: PipelineRunResult;
+  checks: MonitorCheck[];
+  /** The version production points at after the guardrail's check. */
+  productionAfter?: number;
+  /** One answer of each protocol, from v1. */
+  v2Answer: Record<string, unknown>;
+  v1Answer: Record<string, unknown>;
+  servedVersions: number[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for a run to reach its gate, approves it as alice, and waits for its result. */
+export async function approveThrough(client: Client, workflowId: string, timeoutMs = 10 * 60_000): Promise<PipelineRunResult> {
+  const deadline = Date.now() + timeoutMs;
+  let approved = false;
+  while (Date.now() < deadline) {
+    const view = await describeRun(client, workflowId);
+    if (view.result) return view.result;
+    if (view.execution !== 'RUNNING') throw new Error(`run ${workflowId} ended ${view.execution}: ${view.failure ?? ''}`);
+    if (!approved && view.status?.approval?.state === 'waiting') {
+      await decide(client, workflowId, { decision: 'approve', approver: 'alice', comment: 'closed-loop test' });
+      approved = true;
+    }
+    await sleep(250);
+  }
+  throw new Error(`run ${workflowId} did not finish within ${timeoutMs} ms`);
+}
+
+async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** The example's spec, staged into the test's MinIO, with the loop's settings made test-sized. */
+export async function closedLoopSpec(config: MlopsConfig, example: ClosedLoopExample): Promise<{ spec: PipelineSpec; source: string }> {
+  const spec = loadSpecFile(example.specPath);
+  const source = spec.dataset.source;
+  spec.dataset = await stageDataset(config, spec.dataset);
+  const rows = example.windowRows ?? 150;
+  spec.approval = { ...spec.approval, required: true, approvers: ['alice', 'bob'], quorum: 1 };
+  spec.monitor = {
+    enabled: true,
+    interval: 24 * 3_600_000,
+    source: 'predictions',
+    window: 30 * 24 * 3_600_000,
+    minRows: Math.floor(rows / 2),
+    // Sampling noise alone gives PSI up to ~0.3 on a window this small; the shifted traffic gives several.
+    drift: { psi: 0.8, features: {}, minFeatures: 1 },
+    guardrail: { metric: example.guardrailMetric, margin: 0.05, watch: 30 * 24 * 3_600_000, minLabelled: Math.floor(rows / 3) },
+    cooldown: 0,
+    retrain: true,
+    ...(spec.monitor ? { window: spec.monitor.window } : {}),
+  } as PipelineSpec['monitor'];
+  return { spec, source };
+}
+
+/** Runs the whole loop; the caller owns the servers and workers. */
+export async function runClosedLoop(client: Client, config: MlopsConfig, deps: MlopsDependencies, example: ClosedLoopExample): Promise<ClosedLoopReport> {
+  const { spec, source } = await closedLoopSpec(config, example);
+  const target = spec.dataset.schema?.target ?? spec.dataset.target!;
+  const windowRows = example.windowRows ?? 150;
+  const { workflowId } = await startRun(client, config, spec, { requestedBy: 'dave', reason: 'closed-loop test' });
+  const first = await approveThrough(client, workflowId);
+  if (first.status !== 'deployed') throw new Error(`the first run ended ${first.status}: ${first.reason ?? ''}`);
+
+  const server = await startModelServer({
+    store: deps.store,
+    source: registrySource(deps.registry),
+    models: [spec.model],
+    port: 0,
+    pollMs: 500,
+    logger: createLogger({ level: 'warn', format: 'json' }),
+    predictionLog: { flushIntervalMs: 200 },
+  });
+  try {
+    const rows: Record<string, unknown>[] = [];
+    const f = spec.dataset.filter;
+    const inFilter = (row: Record<string, unknown>) => !f || ((!f.from || String(row[f.column]) >= f.from) && (!f.to || String(row[f.column]).slice(0, f.to.length) <= f.to));
+    for await (const row of readRows(source)) if (row[target] !== null && row[target] !== undefined && row[target] !== '' && inFilter(row)) rows.push(row);
+    const pick = (offset: number) => Array.from({ length: windowRows }, (_, i) => rows[(offset + i * 7) % rows.length]!);
+    const monitor = client.workflow.getHandle(monitorWorkflowId(spec.model));
+    // The server's own metadata says which datatype each input takes, as a v2 client reads it.
+    const metadata = ((await (await fetch(`${server.url}/v2/models/${spec.model}`)).json()) as { inputs: { name: string; datatype: string }[] }).inputs;
+    const servedVersions: number[] = [];
+    let serial = 0;
+
+    /** Sends rows as traffic (alternating OIP v2 and v1) with the given labels as feedback. */
+    const serve = async (batch: Record<string, unknown>[], labelOf: (row: Record<string, unknown>, answer: unknown) => unknown) => {
+      let v2Answer: Record<string, unknown> = {};
+      let v1Answer: Record<string, unknown> = {};
+      for (const row of batch) {
+        const { [target]: _label, ...features } = row;
+        const id = `loop-${serial++}`;
+        let answer: unknown;
+        if (serial % 2 === 0) {
+          const inputs = metadata.map(({ name, datatype }) => {
+            const value = features[name];
+            const missing = value === null || value === undefined || value === '';
+            return { name, shape: [1], datatype, data: [missing ? null : datatype === 'BYTES' ? String(value) : Number(value)] };
+          });
+          v2Answer = await post(`${server.url}/v2/models/${spec.model}/infer`, { id, inputs });
+          const outputs = v2Answer.outputs as { name: string; data: unknown[] }[];
+          answer = (outputs.find((o) => o.name === 'label') ?? outputs.find((o) => o.name === 'value'))!.data[0];
+          servedVersions.push(Number(v2Answer.model_version));
+        } else {
+          v1Answer = await post(`${server.url}/v1/models/${spec.model}:predict`, { id, instances: [features] });
+          const prediction = (v1Answer.predictions as Record<string, unknown>[])[0]!;
+          answer = prediction.label ?? prediction.value;
+        }
+        await post(`${server.url}/v2/models/${spec.model}/feedback`, { id, label: labelOf(row, answer) });
+      }
+      await server.predictionLog?.flush();
+      await server.feedbackLog?.flush();
+      return { v2Answer, v1Answer };
+    };
+
+    const check = async (): Promise<MonitorCheck> => {
+      const last = (s: MonitorStatus) => s.checks[s.checks.length - 1]?.at;
+      const before = last(await monitor.query(monitorStatusQuery));
+      await monitor.signal(checkNowSignal);
+      for (let i = 0; i < 1200; i++) {
+        await sleep(250);
+        const status = await monitor.query(monitorStatusQuery);
+        if (last(status) !== before) return status.checks[status.checks.length - 1]!;
+      }
+      throw new Error('the monitor did not finish its check within 5 minutes');
+    };
+
+    const checks: MonitorCheck[] = [];
+    // 1. v1 on traffic like its training data, with the true labels: its live performance is recorded.
+    const { v2Answer, v1Answer } = await serve(pick(0), (row) => row[target]);
+    const settled = await check();
+    checks.push(settled);
+    if (settled.action !== 'none') throw new Error(`expected traffic like the training data to change nothing, the check says ${JSON.stringify(settled)}`);
+    // 2. Shifted traffic: drift, and a retraining run.
+    await serve(pick(3).map(example.shift), (row) => row[target]);
+    const drifted = await check();
+    checks.push(drifted);
+    if (drifted.action !== 'retrain-started') throw new Error(`expected drift to start a retrain, the check says ${JSON.stringify(drifted)}`);
+    const retrain = await approveThrough(client, retrainWorkflowId(spec.model));
+    if (retrain.status !== 'deployed') return { model: spec.model, first, retrain, checks, v2Answer, v1Answer, servedVersions };
+    await server.reload();
+
+    // 3. Feedback on which v2 is wrong: the guardrail must move production back to v1.
+    const before = checks[0]!.performance?.value ?? 0;
+    const margin = 0.05;
+    await serve(pick(5), (row, answer) => {
+      if (typeof answer === 'number') {
+        const far = Math.abs(before) + margin + 1;
+        return answer + (higherIsBetter(example.guardrailMetric) ? far : 2 * far);
+      }
+      const other = ((rows.find((r) => r[target] !== answer) ?? row)[target]) as unknown;
+      return other;
+    });
+    checks.push(await check());
+    const production = await deps.registry.findAlias(spec.model, spec.deploy.alias);
+    return { model: spec.model, first, retrain, checks, productionAfter: production?.to, v2Answer, v1Answer, servedVersions };
+  } finally {
+    await server.close();
+  }
+}
+
+/** Serves a model server for tests that need it outside the loop. */
+export type { ModelServer };

@@ -53,13 +53,13 @@ function shutdownSignal(): Promise<NodeJS.Signals> {
 export function registerServe(program: Command, run: Runner): void {
   program
     .command('serve')
-    .description("Serve models over Open Inference Protocol v2 and v1 predict: each model's aliased version from the registry, swapped in when the alias moves, every prediction logged to MinIO")
+    .description("Serve models (built-in or ONNX) over Open Inference Protocol v2 and v1 predict: each model's aliased version from the registry, swapped in when the alias moves, every prediction logged to MinIO")
     .requiredOption('--model <name>', 'a model to serve (repeat for several)', collect, [])
     .option('--alias <alias>', 'the alias whose version is served', 'production')
     .option('--port <port>', 'TCP port (0 picks a free one)', '8080')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--poll <duration>', 'how often to check the alias for a move (0 turns polling off)', '5s')
-    .option('--json', 'print {"url", "models", "alias", "ready"} as JSON once listening; logs go to stderr')
+    .option('--json', 'print {"url", "models", "alias", "ready", "notReady"} as JSON once listening; logs go to stderr')
     .action(
       run(async (json, opts: ServeOptions) => {
         if (opts.model.length === 0) throw new UsageError('name a model to serve with --model <name>');
@@ -70,9 +70,14 @@ export function registerServe(program: Command, run: Runner): void {
         const { store, registry } = createStorage(config.minio);
         const signal = shutdownSignal();
         const server = await startModelServer({ store, source: registrySource(registry), models: opts.model, alias: opts.alias, port, host: opts.host, pollMs: poll, logger });
-        const ready = [...server.models.values()].every((m) => m.current);
-        const versions = [...server.models.values()].map((m) => `${m.name} v${m.current?.version ?? '(not loaded)'}`).join(', ');
-        emit(json, { url: server.url, models: opts.model, alias: opts.alias, ready }, `Serving ${versions} (alias "${opts.alias}") on ${server.url}\n  POST ${server.url}/v2/models/<name>/infer\n  POST ${server.url}/v1/models/<name>:predict\n  GET  ${server.url}/metrics\nStop with Ctrl-C.`);
+        const readiness = server.readiness();
+        const versions = readiness.models.map((m) => `${m.name} v${m.version ?? '(not ready)'}`).join(', ');
+        const notReady = readiness.models.filter((m) => !m.ready).map((m) => `\n  NOT READY ${m.name}: ${m.reason}`).join('');
+        emit(
+          json,
+          { url: server.url, models: opts.model, alias: opts.alias, ready: readiness.ready, notReady: readiness.models.filter((m) => !m.ready).map(({ name, state, reason }) => ({ name, state, reason })) },
+          `Serving ${versions} (alias "${opts.alias}") on ${server.url}${notReady}\n  POST ${server.url}/v2/models/<name>/infer\n  POST ${server.url}/v1/models/<name>:predict\n  GET  ${server.url}/v2/health/ready (ready while any model serves; says which are not and why)\n  GET  ${server.url}/metrics\nStop with Ctrl-C.`,
+        );
         const received = await signal;
         logger.info({ signal: received }, 'shutting down: finishing requests in flight and writing the prediction log');
         const { predictions } = await server.close();

@@ -1,5 +1,5 @@
 /** The model server, its model sources, the prediction log and its reader, and the serving metrics. */
-export { startModelServer, PLATFORM, type ModelServer, type ModelServerOptions } from './server';
+export { startModelServer, PLATFORM, type ModelServer, type ModelServerOptions, type ServerReadiness } from './server';
 export { registrySource, fixedSource, type AliasResolver, type ModelSource, type ServedVersion } from './model-source';
 export {
   RecordLog,
@@ -17,4 +17,4 @@ export {
   type WindowPrediction,
 } from './prediction-log';
 export { createServingMetrics, registerDriftGauge, DRIFT_GAUGE_NAME, type ServingErrorKind, type ServingMetrics } from './metrics';
-export { ServedModel, type LoadedModel, type RefreshResult } from './served-model';
+export { ServedModel, type LoadedModel, type ModelReadiness, type ModelState, type RefreshResult } from './served-model';

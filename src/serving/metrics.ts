@@ -35,6 +35,8 @@ export interface ServingMetrics {
   modelLoadRefusals: Counter<'model' | 'reason'>;
   /** The version each model serves now (absent until one is loaded). */
   servedVersion: Gauge<'model' | 'alias'>;
+  /** 1 while a model has a version in service, 0 while it has none (its readiness, for alerts). */
+  modelReady: Gauge<'model'>;
 }
 
 /** Creates a registry with the serving metrics and Node's process metrics. */
@@ -61,11 +63,12 @@ export function createServingMetrics(options: { processMetrics?: boolean } = {})
     modelLoads: new Counter({ name: 'mlops_model_loads_total', help: 'Model versions loaded and put into service.', labelNames: ['model', 'version'], registers }),
     modelLoadRefusals: new Counter({
       name: 'mlops_model_load_refusals_total',
-      help: 'Model versions refused at load (integrity error, unreadable model); the previous version keeps serving.',
+      help: 'Model versions refused at load (integrity error, unreadable or not servable model); the previous version keeps serving.',
       labelNames: ['model', 'reason'],
       registers,
     }),
     servedVersion: new Gauge({ name: 'mlops_model_served_version', help: 'The model version being served, by model and alias.', labelNames: ['model', 'alias'], registers }),
+    modelReady: new Gauge({ name: 'mlops_model_ready', help: 'Whether a model has a version in service (1) or not (0); /v2/models/<name>/ready says why.', labelNames: ['model'], registers }),
   };
 }
 

@@ -286,7 +286,7 @@ export class PredictionLog {
     if (key === undefined) {
       key = this.nextKey++;
       this.keys.set(loaded, key);
-      const descriptor = { key, name: loaded.name, version: loaded.version, features: loaded.features, classes: loaded.model.task === 'regression' ? undefined : loaded.model.classes };
+      const descriptor = { key, name: loaded.name, version: loaded.version, features: loaded.features, classes: loaded.task === 'regression' ? undefined : [...loaded.classes] };
       this.described.set(key, descriptor);
       this.newModels.push(descriptor);
     }

@@ -4,7 +4,7 @@
  * takes, and predictions turned back into each format's answer.
  */
 import { FailureType, MlopsError } from '../errors';
-import type { Predictions } from '../ml/trainers';
+import type { Predictions } from '../ml/predictor';
 import type { ColumnType } from '../ml/types';
 import type { PredictionOutput } from './prediction-log';
 import type { LoadedModel } from './served-model';
@@ -119,7 +119,7 @@ function checkShape(name: string, shape: unknown, length: number): void {
 /** Row i's prediction in the form the log and v1 share. */
 export function outputOf(loaded: LoadedModel, preds: Predictions, i: number): PredictionOutput {
   if (preds.values) return { value: preds.values[i] };
-  const classes = loaded.model.classes;
+  const classes = loaded.classes;
   const row = preds.probabilities![i]!;
   const probabilities: Record<string, number> = {};
   for (let k = 0; k < classes.length; k++) probabilities[classes[k]!] = row[k]!;
@@ -132,7 +132,7 @@ export function v2Outputs(loaded: LoadedModel, preds: Predictions, n: number, re
     ? [{ name: 'value', datatype: 'FP64', shape: [n], data: Array.from(preds.values) }]
     : [
         { name: 'label', datatype: 'BYTES', shape: [n], data: preds.labels! },
-        { name: 'probabilities', datatype: 'FP64', shape: [n, loaded.model.classes.length], data: preds.probabilities!.flat(), parameters: { classes: loaded.model.classes } },
+        { name: 'probabilities', datatype: 'FP64', shape: [n, loaded.classes.length], data: preds.probabilities!.flat(), parameters: { classes: [...loaded.classes] } },
       ];
   if (requested === undefined) return all;
   if (!Array.isArray(requested)) throw invalid('"outputs", when given, must be an array of {name}.');

@@ -8,15 +8,20 @@
  *   POST /v1/models/{name}:predict
  *   POST /admin/reload   GET /metrics
  *
- * Models load from the registry through a `ModelSource`, with every artifact checked against the digest
- * the registry recorded. The alias is polled, and a moved alias is swapped in whole, so requests in
- * flight finish on the version they started with.
+ * Models load from the registry through a `ModelSource` and the Predictor seam (built-in JSON models and
+ * ONNX manifests), with every artifact checked against the digest the registry recorded. The alias is
+ * polled, and a moved alias is swapped in whole, so requests in flight finish on the version they
+ * started with.
+ *
+ * Readiness is per model (`/v2/models/{name}/ready`). The server-wide `/v2/health/ready` answers 200
+ * while at least one model is in service, so one model that cannot be loaded never takes the others
+ * out of a load balancer; its body names every model that is not ready and why (docs/serving.md).
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { FailureType, MlopsError, isMlopsError } from '../errors';
 import type { Logger } from '../logger';
-import { predictRows, type Predictions } from '../ml/trainers';
+import { predictRows, type Predictions } from '../ml/predictor';
 import type { ArtifactStore } from '../storage/artifact-store';
 import { assertName } from '../storage/names';
 import { createServingMetrics, type ServingErrorKind, type ServingMetrics } from './metrics';
@@ -24,7 +29,7 @@ import type { ModelSource } from './model-source';
 import { RecordLog, metricsObserver, nowIso, type FeedbackRecord, type RecordLogOptions, type RecordLogStats } from './prediction-log';
 import { PredictionLog } from './prediction-writer';
 import { clientId, objectBody, outputOf, v1Rows, v2Outputs, v2Rows } from './protocol';
-import { ServedModel, type LoadedModel, type RefreshResult } from './served-model';
+import { ServedModel, type LoadedModel, type ModelReadiness, type RefreshResult } from './served-model';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../package.json') as { version: string };
@@ -70,6 +75,8 @@ export interface ModelServer {
   feedbackLog?: RecordLog<FeedbackRecord>;
   /** Checks every alias now (retrying refused artifacts) and swaps in what moved. */
   reload(): Promise<RefreshResult[]>;
+  /** The server's readiness and each model's, as `/v2/health/ready` reports them. */
+  readiness(): ServerReadiness;
   /**
    * Stops polling, stops accepting requests, lets those in flight finish, then writes every queued
    * log record. Resolves to the logs' final counts.
@@ -77,7 +84,10 @@ export interface ModelServer {
   close(): Promise<{ predictions?: RecordLogStats; feedback?: RecordLogStats }>;
 }
 
-/** Starts a model server, loading each model's aliased version before it returns (a model that fails to load leaves the server not ready). */
+/**
+ * Starts a model server, loading each model's aliased version before it returns. A model that fails to
+ * load is not ready (and says why) while the others serve; it is tried again at every poll.
+ */
 export async function startModelServer(options: ModelServerOptions): Promise<ModelServer> {
   const alias = assertName('alias', options.alias ?? 'production');
   if (options.models.length === 0) throw new MlopsError(FailureType.InvalidInput, 'Name at least one model to serve.');
@@ -130,20 +140,23 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url, models: options.models, alias, ready: isReady(models) }, `model server listening on ${url}`);
+  const readiness = serverReadiness(models);
+  logger.info({ url, models: options.models, alias, ready: readiness.ready }, `model server listening on ${url}`);
+  for (const m of readiness.models) if (!m.ready) logger.warn({ model: m.name, state: m.state, reason: m.reason }, `${m.name} is not ready: ${m.reason}`);
 
   let closing: ReturnType<ModelServer['close']> | undefined;
   const close = () => {
     closing ??= (async () => {
       clearInterval(poll);
       await app.close();
+      await Promise.all([...models.values()].map((m) => m.close()));
       const [predictions, feedback] = await Promise.all([predictionLog?.close(), feedbackLog?.close()]);
       logger.info({ predictions, feedback }, 'model server closed');
       return { predictions, feedback };
     })();
     return closing;
   };
-  return { url, server: app, metrics, models, predictionLog, feedbackLog, reload, close };
+  return { url, server: app, metrics, models, predictionLog, feedbackLog, reload, readiness: () => serverReadiness(models), close };
 }
 
 interface RouteContext {
@@ -156,9 +169,31 @@ interface RouteContext {
 
 type NameParams = { Params: { name: string } };
 
-function isReady(models: Map<string, ServedModel>): boolean {
-  for (const m of models.values()) if (!m.current) return false;
-  return true;
+/** The server-wide readiness: ready while at least one model is in service; every model's own state. */
+export interface ServerReadiness {
+  ready: boolean;
+  /** Models in service, of all served. */
+  serving: number;
+  of: number;
+  /** One line: which models are not ready and why, or that all are. */
+  message: string;
+  models: ModelReadiness[];
+}
+
+/**
+ * Ready while at least one model is in service. A load balancer acts on the server-wide probe for every
+ * model at once: failing it for one broken model would stop traffic to the healthy ones too, and since
+ * every replica reads the same registry, on every replica at once.
+ */
+function serverReadiness(models: Map<string, ServedModel>): ServerReadiness {
+  const all = [...models.values()].map((m) => m.readiness());
+  const notReady = all.filter((m) => !m.ready);
+  const serving = all.length - notReady.length;
+  const message =
+    notReady.length === 0
+      ? `all ${all.length} model${all.length > 1 ? 's' : ''} in service`
+      : `${serving} of ${all.length} models in service; not ready: ${notReady.map((m) => `${m.name} (${m.state}: ${m.reason})`).join('; ')}`;
+  return { ready: serving > 0, serving, of: all.length, message, models: all };
 }
 
 function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => Promise<RefreshResult[]>): void {
@@ -178,16 +213,20 @@ function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => P
 
   app.get('/v2/health/live', async () => ({ live: true }));
   app.get('/v2/health/ready', async (_request, reply) => {
-    const ready = isReady(ctx.models);
-    return reply.code(ready ? 200 : 503).send({ ready, models: [...ctx.models.values()].map((m) => ({ name: m.name, version: m.current?.version ?? null })) });
+    const readiness = serverReadiness(ctx.models);
+    return reply.code(readiness.ready ? 200 : 503).send(readiness);
   });
   app.get('/v2', async () => ({ name: PLATFORM, version: pkg.version, extensions: ['feedback', 'v1-predict'] }));
 
   app.get<NameParams>('/v2/models/:name', async (request, reply) => metadata(ctx, reply, request.params.name));
   app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version', async (request, reply) => metadata(ctx, reply, request.params.name, request.params.version));
   app.get<NameParams>('/v2/models/:name/ready', async (request, reply) => {
-    const served = lookup(ctx, request.params.name);
-    return reply.code(served.current ? 200 : 503).send({ name: served.name, ready: Boolean(served.current) });
+    try {
+      const readiness = lookup(ctx, request.params.name).readiness();
+      return reply.code(readiness.ready ? 200 : 503).send(readiness);
+    } catch (err) {
+      return fail(ctx, reply, request.params.name, err);
+    }
   });
 
   app.post<NameParams>('/v2/models/:name/infer', async (request, reply) => infer(ctx, reply, request.params.name, request.body));
@@ -219,27 +258,25 @@ function lookup(ctx: RouteContext, name: string): ServedModel {
   return served;
 }
 
-/** The version a request may use: the one in service, which must match a version named in the path. */
-function inService(served: ServedModel, version?: string) {
-  const loaded = served.current;
-  if (!loaded) throw new MlopsError(FailureType.Unavailable, `Model "${served.name}" is not loaded yet (alias "${served.alias}" has no loadable version); see /v2/health/ready.`, { model: served.name });
-  if (version !== undefined && version !== String(loaded.version)) {
-    throw new MlopsError(FailureType.NotFound, `Model "${served.name}" version ${version} is not served; version ${loaded.version} is (alias "${served.alias}").`, { model: served.name, version });
-  }
-  return loaded;
-}
-
 async function metadata(ctx: RouteContext, reply: FastifyReply, name: string, version?: string) {
   try {
-    const served = lookup(ctx, name);
-    const loaded = inService(served, version);
+    const loaded = await lookup(ctx, name).use((l) => l, version);
     return reply.send({
       name,
       versions: [String(loaded.version)],
       platform: PLATFORM,
       inputs: loaded.inputs,
       outputs: loaded.outputs,
-      parameters: { alias: loaded.alias, version: loaded.version, task: loaded.model.task, kind: loaded.model.kind, classes: loaded.model.classes, sha256: loaded.artifact.sha256, loadedAt: loaded.loadedAt },
+      parameters: {
+        alias: loaded.alias,
+        version: loaded.version,
+        task: loaded.task,
+        flavor: loaded.flavor,
+        kind: loaded.description,
+        classes: loaded.classes,
+        sha256: loaded.artifact.sha256,
+        loadedAt: loaded.loadedAt,
+      },
     });
   } catch (err) {
     return fail(ctx, reply, name, err);
@@ -248,15 +285,16 @@ async function metadata(ctx: RouteContext, reply: FastifyReply, name: string, ve
 
 async function infer(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown, version?: string) {
   try {
-    const served = lookup(ctx, name);
-    const loaded = inService(served, version);
-    const body = objectBody(rawBody, 'a v2 inference request {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
-    const id = clientId(body) ?? randomUUID();
-    const rows = v2Rows(loaded, body);
-    const preds = predictRows(loaded.model, rows);
-    const outputs = v2Outputs(loaded, preds, rows.length, body.outputs);
-    record(ctx, loaded, id, rows, preds);
-    return reply.send({ model_name: name, model_version: String(loaded.version), id, outputs });
+    const answer = await lookup(ctx, name).use(async (loaded) => {
+      const body = objectBody(rawBody, 'a v2 inference request {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
+      const id = clientId(body) ?? randomUUID();
+      const rows = v2Rows(loaded, body);
+      const preds = await predictRows(loaded.predictor, rows);
+      const outputs = v2Outputs(loaded, preds, rows.length, body.outputs);
+      record(ctx, loaded, id, rows, preds);
+      return { model_name: name, model_version: String(loaded.version), id, outputs };
+    }, version);
+    return reply.send(answer);
   } catch (err) {
     return fail(ctx, reply, name, err);
   }
@@ -264,16 +302,17 @@ async function infer(ctx: RouteContext, reply: FastifyReply, name: string, rawBo
 
 async function predictV1(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown) {
   try {
-    const served = lookup(ctx, name);
-    const loaded = inService(served);
-    const body = objectBody(rawBody, 'a v1 prediction request {"instances": [{feature: value, ...}, ...]}');
-    const id = clientId(body) ?? randomUUID();
-    const rows = v1Rows(body);
-    const preds = predictRows(loaded.model, rows);
-    const predictions = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) predictions[i] = outputOf(loaded, preds, i);
-    record(ctx, loaded, id, rows, preds);
-    return reply.send({ predictions, model_version: loaded.version, id });
+    const answer = await lookup(ctx, name).use(async (loaded) => {
+      const body = objectBody(rawBody, 'a v1 prediction request {"instances": [{feature: value, ...}, ...]}');
+      const id = clientId(body) ?? randomUUID();
+      const rows = v1Rows(body);
+      const preds = await predictRows(loaded.predictor, rows);
+      const predictions = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) predictions[i] = outputOf(loaded, preds, i);
+      record(ctx, loaded, id, rows, preds);
+      return { predictions, model_version: loaded.version, id };
+    });
+    return reply.send(answer);
   } catch (err) {
     return fail(ctx, reply, name, err);
   }

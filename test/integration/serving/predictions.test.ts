@@ -141,15 +141,18 @@ describe('predictions over v1 and v2', () => {
 });
 
 describe('a server whose alias is not set yet', () => {
-  it('is live but not ready, answers 503, and becomes ready once the alias is set and reloaded', async () => {
+  it('is live but not ready, answers 503 saying the alias is missing, and becomes ready once the alias is set and reloaded', async () => {
     const { version } = await fx.registerModel('later', 2);
     const s = await startModelServer({ store: fx.storage.store, source: registrySource(fx.storage.registry), models: ['later'], port: 0, pollMs: 0, logger: capturingLogger().logger });
     try {
       expect((await getJson(`${s.url}/v2/health/live`)).status).toBe(200);
-      expect((await getJson(`${s.url}/v2/health/ready`)).status).toBe(503);
+      const notReady = await getJson(`${s.url}/v2/health/ready`);
+      expect(notReady.status).toBe(503);
+      expect(notReady.body).toMatchObject({ ready: false, serving: 0, of: 1, models: [{ name: 'later', ready: false, state: 'no_version', version: null }] });
+      expect(notReady.body.models[0].reason).toMatch(/has no alias "production"/);
       const early = await postJson(`${s.url}/v1/models/later:predict`, { instances: requestRows });
       expect(early.status).toBe(503);
-      expect(early.body.error).toMatch(/not loaded yet/);
+      expect(early.body.error).toMatch(/Model "later" is not ready: .*has no alias "production"/);
       await fx.moveAlias('later', version);
       const reload = await postJson(`${s.url}/admin/reload`, {});
       expect(reload.body.models).toEqual([{ model: 'later', version, changed: true }]);

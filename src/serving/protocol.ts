@@ -143,3 +143,120 @@ export function v2Outputs(loaded: LoadedModel, preds: Predictions, n: number, re
     return found;
   });
 }
+
+/**
+ * Open Inference Protocol v2's binary tensor data extension, which Triton's clients use by default: the
+ * body is the JSON request (its length in the `Inference-Header-Content-Length` header) followed by the
+ * raw bytes of every input whose `parameters.binary_data_size` is set, in input order. Numbers are
+ * little-endian; a BYTES element is a 4-byte little-endian length and that many bytes of UTF-8.
+ */
+export const BINARY_HEADER = 'inference-header-content-length';
+
+/** The JSON request of a body that may carry binary tensors, with each binary input's data decoded into `data`. */
+export function parseInferBody(body: Buffer, headerLength: string | undefined): unknown {
+  const jsonLength = headerLength === undefined ? body.length : Number(headerLength);
+  if (!Number.isInteger(jsonLength) || jsonLength < 0 || jsonLength > body.length) {
+    throw invalid(`The ${BINARY_HEADER} header must be the length of the JSON part of the body (0-${body.length}), got ${JSON.stringify(headerLength)}.`);
+  }
+  let request: unknown;
+  try {
+    request = JSON.parse(body.subarray(0, jsonLength).toString('utf8'));
+  } catch (err) {
+    throw invalid(`The request's JSON part does not parse: ${(err as Error).message}.`);
+  }
+  const inputs = (request as { inputs?: unknown })?.inputs;
+  if (!Array.isArray(inputs)) return request;
+  let offset = jsonLength;
+  for (const input of inputs as Partial<V2Input>[]) {
+    const size = input?.parameters?.binary_data_size;
+    if (size === undefined) continue;
+    if (!Number.isInteger(size) || (size as number) < 0 || offset + (size as number) > body.length) {
+      throw invalid(`Input "${input.name}" says binary_data_size ${JSON.stringify(size)}, but the body holds ${body.length - offset} more bytes.`, { field: input.name });
+    }
+    input.data = decodeTensor(input.name ?? '?', String(input.datatype), body.subarray(offset, offset + (size as number)));
+    offset += size as number;
+  }
+  if (offset !== body.length) throw invalid(`The body holds ${body.length - offset} bytes after the last binary input; binary_data_size must account for them.`);
+  return request;
+}
+
+const WIDTH: Record<string, number> = { FP64: 8, FP32: 4, INT64: 8, UINT64: 8, INT32: 4, UINT32: 4, INT16: 2, UINT16: 2, INT8: 1, UINT8: 1, BOOL: 1 };
+
+function decodeTensor(name: string, datatype: string, bytes: Buffer): unknown[] {
+  if (datatype === 'BYTES') {
+    const out: string[] = [];
+    for (let at = 0; at < bytes.length; ) {
+      if (at + 4 > bytes.length) throw invalid(`Input "${name}": a BYTES element's 4-byte length is cut short.`, { field: name });
+      const length = bytes.readUInt32LE(at);
+      if (at + 4 + length > bytes.length) throw invalid(`Input "${name}": a BYTES element says ${length} bytes but fewer remain.`, { field: name });
+      out.push(bytes.toString('utf8', at + 4, at + 4 + length));
+      at += 4 + length;
+    }
+    return out;
+  }
+  const width = WIDTH[datatype];
+  if (!width) throw invalid(`Input "${name}": datatype ${JSON.stringify(datatype)} cannot be sent as binary data here.`, { field: name });
+  if (bytes.length % width !== 0) throw invalid(`Input "${name}": ${bytes.length} bytes is not a whole number of ${datatype} values.`, { field: name });
+  const n = bytes.length / width;
+  const out: unknown[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const at = i * width;
+    out[i] =
+      datatype === 'FP64' ? bytes.readDoubleLE(at)
+      : datatype === 'FP32' ? bytes.readFloatLE(at)
+      : datatype === 'INT64' ? Number(bytes.readBigInt64LE(at))
+      : datatype === 'UINT64' ? Number(bytes.readBigUInt64LE(at))
+      : datatype === 'INT32' ? bytes.readInt32LE(at)
+      : datatype === 'UINT32' ? bytes.readUInt32LE(at)
+      : datatype === 'INT16' ? bytes.readInt16LE(at)
+      : datatype === 'UINT16' ? bytes.readUInt16LE(at)
+      : datatype === 'INT8' ? bytes.readInt8(at)
+      : datatype === 'BOOL' ? bytes[at] !== 0
+      : bytes[at];
+  }
+  return out;
+}
+
+/** Whether the request asked for an output as binary data (per output, or for all with `binary_data_output`). */
+function wantsBinary(body: Record<string, unknown>, name: string): boolean {
+  const requested = Array.isArray(body.outputs) ? (body.outputs as { name?: unknown; parameters?: { binary_data?: unknown } }[]).find((o) => o?.name === name) : undefined;
+  if (requested?.parameters?.binary_data !== undefined) return requested.parameters.binary_data === true;
+  return (body.parameters as { binary_data_output?: unknown } | undefined)?.binary_data_output === true;
+}
+
+/**
+ * A v2 response with the outputs the request asked for as binary data moved out of the JSON: returns
+ * the body and the JSON part's length (for the `Inference-Header-Content-Length` header), or undefined
+ * when every output stays JSON.
+ */
+export function binaryResponse(response: { outputs: V2Output[] }, request: Record<string, unknown>): { body: Buffer; jsonLength: number } | undefined {
+  const parts: Buffer[] = [];
+  const outputs = response.outputs.map((o) => {
+    if (!wantsBinary(request, o.name)) return o;
+    const bytes = encodeTensor(o);
+    parts.push(bytes);
+    const { data: _data, ...rest } = o;
+    return { ...rest, parameters: { ...o.parameters, binary_data_size: bytes.length } };
+  });
+  if (parts.length === 0) return undefined;
+  const json = Buffer.from(JSON.stringify({ ...response, outputs }));
+  return { body: Buffer.concat([json, ...parts]), jsonLength: json.length };
+}
+
+function encodeTensor(o: V2Output): Buffer {
+  if (o.datatype === 'BYTES') {
+    const items = o.data.map((v) => Buffer.from(String(v), 'utf8'));
+    const out = Buffer.allocUnsafe(items.reduce((a, b) => a + 4 + b.length, 0));
+    let at = 0;
+    for (const b of items) {
+      out.writeUInt32LE(b.length, at);
+      b.copy(out, at + 4);
+      at += 4 + b.length;
+    }
+    return out;
+  }
+  // The server answers BYTES and FP64 only.
+  const out = Buffer.allocUnsafe(o.data.length * 8);
+  for (let i = 0; i < o.data.length; i++) out.writeDoubleLE(Number(o.data[i]), i * 8);
+  return out;
+}

@@ -8,6 +8,9 @@
  *   POST /v1/models/{name}:predict
  *   POST /admin/reload   GET /metrics
  *
+ * v2 inference takes JSON tensors or the binary tensor data extension (Triton's clients' default), and
+ * answers in binary for the outputs a request asks to get so.
+ *
  * Models load from the registry through a `ModelSource` and the Predictor seam (built-in JSON models and
  * ONNX manifests), with every artifact checked against the digest the registry recorded. The alias is
  * polled, and a moved alias is swapped in whole, so requests in flight finish on the version they
@@ -28,7 +31,7 @@ import { createServingMetrics, type ServingErrorKind, type ServingMetrics } from
 import type { ModelSource } from './model-source';
 import { RecordLog, metricsObserver, nowIso, type FeedbackRecord, type RecordLogOptions, type RecordLogStats } from './prediction-log';
 import { PredictionLog } from './prediction-writer';
-import { clientId, objectBody, outputOf, v1Rows, v2Outputs, v2Rows } from './protocol';
+import { BINARY_HEADER, binaryResponse, clientId, objectBody, outputOf, parseInferBody, v1Rows, v2Outputs, v2Rows } from './protocol';
 import { ServedModel, type LoadedModel, type ModelReadiness, type RefreshResult } from './served-model';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -229,10 +232,17 @@ function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => P
     }
   });
 
-  app.post<NameParams>('/v2/models/:name/infer', async (request, reply) => infer(ctx, reply, request.params.name, request.body));
-  app.post<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/infer', async (request, reply) =>
-    infer(ctx, reply, request.params.name, request.body, request.params.version),
-  );
+  // Inference requests may carry binary tensors after their JSON (Triton's clients do by default, with
+  // no content type), so these routes take the body as bytes and parse it themselves.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    const header = (request: { headers: Record<string, unknown> }) => request.headers[BINARY_HEADER] as string | undefined;
+    scope.post<NameParams>('/v2/models/:name/infer', async (request, reply) => infer(ctx, reply, request.params.name, request.body, header(request)));
+    scope.post<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/infer', async (request, reply) =>
+      infer(ctx, reply, request.params.name, request.body, header(request), request.params.version),
+    );
+  });
   app.post<NameParams>('/v1/models/:name', async (request, reply) => {
     // The v1 path is /v1/models/<name>:predict; the router sees "<name>:predict" as one segment.
     const m = /^(.+):predict$/.exec(request.params.name);
@@ -283,10 +293,12 @@ async function metadata(ctx: RouteContext, reply: FastifyReply, name: string, ve
   }
 }
 
-async function infer(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown, version?: string) {
+async function infer(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown, binaryHeader: string | undefined, version?: string) {
   try {
+    let body: Record<string, unknown> | undefined;
     const answer = await lookup(ctx, name).use(async (loaded) => {
-      const body = objectBody(rawBody, 'a v2 inference request {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
+      const parsed = Buffer.isBuffer(rawBody) ? parseInferBody(rawBody, binaryHeader) : rawBody;
+      body = objectBody(parsed, 'a v2 inference request {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
       const id = clientId(body) ?? randomUUID();
       const rows = v2Rows(loaded, body);
       const preds = await predictRows(loaded.predictor, rows);
@@ -294,6 +306,8 @@ async function infer(ctx: RouteContext, reply: FastifyReply, name: string, rawBo
       record(ctx, loaded, id, rows, preds);
       return { model_name: name, model_version: String(loaded.version), id, outputs };
     }, version);
+    const binary = binaryResponse(answer, body!);
+    if (binary) return reply.header(BINARY_HEADER, binary.jsonLength).type('application/octet-stream').send(binary.body);
     return reply.send(answer);
   } catch (err) {
     return fail(ctx, reply, name, err);

@@ -8,11 +8,11 @@ import { Context } from '@temporalio/activity';
 import { loadSplit } from '../ml/dataset';
 import { evaluateModel, judgeCandidate, type Evaluation } from '../ml/evaluate';
 import { profileSource } from '../ml/profile';
-import { builtinPredictor, type Predictor } from '../ml/predictor';
+import { builtinPredictor, loadPredictor, MODEL_FILE_MAX_BYTES, type Predictor } from '../ml/predictor';
 import { parseModel } from '../ml/trainers';
 import type { Frame } from '../ml/types';
 import { validateSource } from '../ml/validate';
-import { holdoutMetrics, isExternalModel } from '../ml/external/model';
+import { holdoutMetrics, isExternalModel, type ExternalModel } from '../ml/external/model';
 import { FailureType, isMlopsError } from '../errors';
 import { buildModelCard, compareWithProfile, holdoutDiagnostics, MODEL_CARD_CONTENT_TYPE } from '../report';
 import type { MlopsDependencies } from './dependencies';
@@ -82,7 +82,10 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
         const [document, current] = await Promise.all([store.getJson(input.candidate), champion(input.model, input.alias), store.getFile(input.snapshot, file)]);
         const { test } = await loadSplit(file, input.schema, input.split);
         // An external program scored the holdout itself (it was its validation data).
-        const evaluation: Evaluation = isExternalModel(document) ? { metrics: holdoutMetrics(document), rows: test.rowCount } : await evaluateModel(builtinPredictor(parseModel(document)), test);
+        const predictor = isExternalModel(document) ? undefined : await loadPredictor(document, (ref) => store.getBuffer(ref, MODEL_FILE_MAX_BYTES));
+        const evaluation: Evaluation = predictor
+          ? await evaluateModel(predictor, test).finally(() => predictor.release())
+          : { metrics: holdoutMetrics(document as ExternalModel), rows: test.rowCount };
         let championEval: Evaluation | undefined;
         let championNote: string | undefined;
         if (current) {

@@ -19,10 +19,13 @@ export interface Heartbeat<T extends object> {
 
 /**
  * Runs `work` while heartbeating every `HEARTBEAT_EVERY_MS` with the current details (and once at
- * the start), then stops the timer whatever the outcome.
+ * the start), then stops the timer whatever the outcome. A heartbeat timeout shorter than three
+ * periods shortens the period to a third of it, so the timer always beats in time.
  */
-export async function withHeartbeat<T extends object, R>(initial: T, work: (beat: Heartbeat<T>) => Promise<R>, everyMs = HEARTBEAT_EVERY_MS): Promise<R> {
+export async function withHeartbeat<T extends object, R>(initial: T, work: (beat: Heartbeat<T>) => Promise<R>, everyMs?: number): Promise<R> {
   const ctx = Context.current();
+  const timeout = ctx.info.heartbeatTimeoutMs;
+  everyMs ??= timeout ? Math.max(100, Math.min(HEARTBEAT_EVERY_MS, Math.floor(timeout / 3))) : HEARTBEAT_EVERY_MS;
   const details = { ...initial } as T;
   const beat: Heartbeat<T> = {
     details,

@@ -1,23 +1,33 @@
 /**
- * The train stage, on its own task queue: load the snapshot's training split, fit the trainer, store
- * the model. Heartbeats carry progress and the latest checkpoint reference, so when a worker dies the
- * retry on another worker resumes from that checkpoint instead of starting over.
+ * The train stage, on its own task queue: fit the spec's trainer on the training side of the snapshot
+ * and store the model. Built-in trainers write a JSON model; the `command` trainer runs an external
+ * program under contract v2 and its output becomes an ONNX model manifest.
+ *
+ * Heartbeats go out on a timer for the whole stage (download, split, a silent external program), and
+ * carry progress and the latest checkpoint reference, so when a worker dies the retry on another
+ * worker resumes from that checkpoint instead of starting over.
  */
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { loadSplit, writeSplitFiles } from '../ml/dataset';
-import { runExternalTrainer } from '../ml/external/command';
-import { EXTERNAL_MODEL_FORMAT, type ExternalModel } from '../ml/external/model';
+import { loadSplit, writeTrainingRows } from '../ml/dataset';
+import { OUTPUT_FILES, runExternalTrainer } from '../ml/external/command';
+import { onnxManifest } from '../ml/external/model';
 import { trainModel as fitBuiltIn } from '../ml/trainers';
 import type { CheckpointStore } from '../ml/types';
 import type { ArtifactRef } from '../storage/refs';
 import type { MlopsDependencies } from './dependencies';
+import { withHeartbeat, type Heartbeat } from './heartbeat';
 import type { TrainHeartbeat, TrainInput, TrainResult } from './types';
 import { withWorkdir } from './workdir';
 
+type CommandTrainer = Extract<TrainInput['trainer'], { name: 'command' }>;
+
 /** A checkpoint store in MinIO whose latest reference travels in the activity's heartbeat. */
-function heartbeatCheckpoints(store: MlopsDependencies['store'], ctx: Context, state: TrainHeartbeat): CheckpointStore & { resumedFrom?: ArtifactRef } {
-  const previous = (ctx.info.heartbeatDetails as TrainHeartbeat | undefined)?.checkpoint;
+function heartbeatCheckpoints(
+  store: MlopsDependencies['store'],
+  previous: ArtifactRef | undefined,
+  beat: Heartbeat<TrainHeartbeat>,
+): CheckpointStore & { resumedFrom?: ArtifactRef } {
   return {
     resumedFrom: undefined as ArtifactRef | undefined,
     async load() {
@@ -26,78 +36,95 @@ function heartbeatCheckpoints(store: MlopsDependencies['store'], ctx: Context, s
       return store.getJson(previous);
     },
     async save(checkpoint: unknown) {
-      state.checkpoint = await store.putJson(checkpoint, { contentType: 'application/json' });
-      ctx.heartbeat({ ...state });
+      beat.update({ checkpoint: await store.putJson(checkpoint, { contentType: 'application/json' }) });
     },
   };
 }
 
 /** Creates the train activity. */
 export function createTrainActivities({ store, logger }: MlopsDependencies) {
-  /** Runs an external training program on the split files, and stores its output files under one manifest. */
-  async function trainExternal(input: TrainInput, trainer: { command: string[]; params: Record<string, unknown>; workingDirectory?: string }, file: string, dir: string, started: number): Promise<TrainResult> {
+  /** Runs an external program on the training rows and stores its output under one ONNX model manifest. */
+  async function trainExternal(input: TrainInput, trainer: CommandTrainer, file: string, dir: string, beat: Heartbeat<TrainHeartbeat>, started: number) {
     const ctx = Context.current();
     const trainFile = join(dir, 'train.jsonl');
-    const testFile = join(dir, 'validation.jsonl');
-    const { trainRows } = await writeSplitFiles(file, input.schema, input.split, trainFile, testFile);
+    beat.update({ message: 'writing the training rows' });
+    const { trainRows } = await writeTrainingRows(file, input.schema, input.split, trainFile);
+    beat.update({ message: `running ${trainer.command.join(' ')} on ${trainRows} rows` });
     const result = await runExternalTrainer(
-      { command: trainer.command, cwd: trainer.workingDirectory },
+      { command: trainer.command, cwd: trainer.workingDirectory, env: trainer.env, timeoutMs: trainer.timeout, killGraceMs: trainer.killGrace },
       {
         trainData: trainFile,
-        validationData: testFile,
         schema: input.schema,
         params: trainer.params,
         seed: input.split.seed,
         workDir: join(dir, 'work'),
         signal: ctx.cancellationSignal,
         onLog: (line, stream) => logger.info({ model: input.model, stream }, line),
-        onProgress: (progress) => ctx.heartbeat({ progress }),
+        onProgress: (progress) => beat.update({ progress }),
       },
     );
+    beat.update({ message: `storing ${result.files.length} files` });
     const files: Record<string, ArtifactRef> = {};
     for (const name of result.files) files[name] = await store.putFile(join(result.outputDir, name));
-    const manifest: ExternalModel = { format: EXTERNAL_MODEL_FORMAT, command: trainer.command, files, metrics: result.metrics };
-    return { model: await store.putJson(manifest, { contentType: 'application/json' }), trainer: 'command', params: trainer.params, trainRows, durationMs: Date.now() - started };
+    const manifest = onnxManifest({
+      schema: input.schema,
+      signature: result.signature,
+      command: trainer.command,
+      params: trainer.params,
+      files,
+      claimedMetrics: result.claimedMetrics,
+      checkRows: await store.putFile(result.checkData, { contentType: 'application/x-ndjson' }),
+      checkPredictions: result.checkPredictions ? files[OUTPUT_FILES.checkPredictions] : undefined,
+    });
+    ctx.log.info('model trained', { model: input.model, trainer: 'command', rows: trainRows, files: result.files.length });
+    return {
+      model: await store.putJson(manifest, { contentType: 'application/json' }),
+      trainer: 'command',
+      params: trainer.params,
+      trainRows,
+      durationMs: Date.now() - started,
+      claimedMetrics: result.claimedMetrics,
+    };
   }
 
   return {
-    /** Fits the spec's trainer on the training split and stores the model (JSON, with its preprocessing). */
+    /** Fits the spec's trainer on the training side of the split and stores the model. */
     async trainModel(input: TrainInput): Promise<TrainResult> {
       const ctx = Context.current();
       const started = Date.now();
       const previous = ctx.info.heartbeatDetails as TrainHeartbeat | undefined;
-      const state: TrainHeartbeat = { progress: previous?.progress ?? 0, checkpoint: previous?.checkpoint };
-      const checkpoints = heartbeatCheckpoints(store, ctx, state);
-      return withWorkdir(async (dir) => {
-        const file = join(dir, 'snapshot.jsonl');
-        await store.getFile(input.snapshot, file);
-        if (input.trainer.name === 'command') return trainExternal(input, input.trainer, file, dir, started);
-        const { train } = await loadSplit(file, input.schema, input.split);
-        ctx.heartbeat({ ...state, message: `training ${input.trainer.name} on ${train.rowCount} rows` });
-        const model = await fitBuiltIn(input.trainer.name, {
-          train,
-          schema: input.schema,
-          params: input.trainer.params,
-          seed: input.split.seed,
-          signal: ctx.cancellationSignal,
-          checkpoint: checkpoints,
-          checkpointEvery: { iterations: 10, seconds: 3 },
-          onProgress: (fraction) => {
-            state.progress = fraction;
-            ctx.heartbeat({ ...state });
-          },
-        });
-        const ref = await store.putJson(model, { contentType: 'application/json' });
-        ctx.log.info('model trained', { model: input.model, trainer: input.trainer.name, rows: train.rowCount, resumed: Boolean(checkpoints.resumedFrom) });
-        return {
-          model: ref,
-          trainer: input.trainer.name,
-          params: model.params,
-          resumedFrom: checkpoints.resumedFrom ? { checkpoint: checkpoints.resumedFrom, progress: previous?.progress ?? 0 } : undefined,
-          trainRows: train.rowCount,
-          durationMs: Date.now() - started,
-        };
-      });
+      const initial: TrainHeartbeat = { progress: previous?.progress ?? 0, checkpoint: previous?.checkpoint, message: 'downloading the snapshot' };
+      return withHeartbeat<TrainHeartbeat, TrainResult>(initial, (beat) =>
+        withWorkdir(async (dir) => {
+          const file = join(dir, 'snapshot.jsonl');
+          await store.getFile(input.snapshot, file);
+          if (input.trainer.name === 'command') return trainExternal(input, input.trainer, file, dir, beat, started);
+          beat.update({ message: 'reading the training rows' });
+          const { train } = await loadSplit(file, input.schema, input.split);
+          beat.update({ message: `training ${input.trainer.name} on ${train.rowCount} rows` });
+          const checkpoints = heartbeatCheckpoints(store, previous?.checkpoint, beat);
+          const model = await fitBuiltIn(input.trainer.name, {
+            train,
+            schema: input.schema,
+            params: input.trainer.params,
+            seed: input.split.seed,
+            signal: ctx.cancellationSignal,
+            checkpoint: checkpoints,
+            checkpointEvery: { iterations: 10, seconds: 3 },
+            onProgress: (progress) => beat.update({ progress }),
+          });
+          const ref = await store.putJson(model, { contentType: 'application/json' });
+          ctx.log.info('model trained', { model: input.model, trainer: input.trainer.name, rows: train.rowCount, resumed: Boolean(checkpoints.resumedFrom) });
+          return {
+            model: ref,
+            trainer: input.trainer.name,
+            params: model.params,
+            resumedFrom: checkpoints.resumedFrom ? { checkpoint: checkpoints.resumedFrom, progress: previous?.progress ?? 0 } : undefined,
+            trainRows: train.rowCount,
+            durationMs: Date.now() - started,
+          };
+        }),
+      );
     },
   };
 }

@@ -58,9 +58,11 @@ export interface TrainResult {
   resumedFrom?: { checkpoint: ArtifactRef; progress: number };
   trainRows: number;
   durationMs: number;
+  /** What an external program said it measured (its metrics.json): information, never a gate. */
+  claimedMetrics?: Metrics;
 }
 
-/** Heartbeat details of the train stage: progress, and the latest checkpoint to resume from. */
+/** Heartbeat details of the train stage: progress, the latest checkpoint to resume from, and what it is doing. */
 export interface TrainHeartbeat {
   progress: number;
   checkpoint?: ArtifactRef;

@@ -137,22 +137,28 @@ export async function loadSplit(file: string, schema: DatasetSchema, split: Spli
   return { train: takeRows(frame, indices.train), test: takeRows(frame, indices.test) };
 }
 
-/** Writes the two sides of a snapshot's split as JSON-lines files (for external trainers), the same split as `loadSplit`. */
-export async function writeSplitFiles(file: string, schema: DatasetSchema, split: SplitSpec, trainFile: string, testFile: string): Promise<{ trainRows: number; testRows: number }> {
+/**
+ * Writes the training side of a snapshot's split as a JSON-lines file (for external trainers), the same
+ * split as `loadSplit`. The holdout is never written: a program that trains cannot see the rows it is judged on.
+ */
+export async function writeTrainingRows(
+  file: string,
+  schema: DatasetSchema,
+  split: SplitSpec,
+  trainFile: string,
+): Promise<{ trainRows: number; testRows: number }> {
   const indices = await splitIndices(file, await readSplitFrame(file, schema, split), schema, split);
   const isTest = new Uint8Array(indices.train.length + indices.test.length);
   for (const i of indices.test) isTest[i] = 1;
   const train = createWriteStream(trainFile);
-  const test = createWriteStream(testFile);
   let i = 0;
   for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
     if (line.length === 0) continue;
-    const out = isTest[i++] ? test : train;
-    if (!out.write(`${line}\n`)) await once(out, 'drain');
+    if (isTest[i++]) continue;
+    if (!train.write(`${line}\n`)) await once(train, 'drain');
   }
   train.end();
-  test.end();
-  await Promise.all([finished(train), finished(test)]);
+  await finished(train);
   return { trainRows: indices.train.length, testRows: indices.test.length };
 }
 

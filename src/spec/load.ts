@@ -10,7 +10,7 @@ export function isLocalSource(source: string): boolean {
   return !/^(s3|https?):\/\//.test(source);
 }
 
-/** Reads, parses and validates a spec file; a relative local dataset source is resolved against the file. */
+/** Reads, parses and validates a spec file; a relative local dataset source and trainer working directory are resolved against the file. */
 export function loadSpecFile(file: string): PipelineSpec {
   let text: string;
   try {
@@ -25,8 +25,11 @@ export function loadSpecFile(file: string): PipelineSpec {
     throw new MlopsError(FailureType.InvalidInput, `The pipeline spec ${where} is not valid YAML/JSON: ${first.message.split('\n')[0]}`);
   }
   const spec = parsePipelineSpec(doc.toJS(), path.basename(file));
+  const dir = path.dirname(path.resolve(file));
   if (isLocalSource(spec.dataset.source)) {
-    spec.dataset.source = path.resolve(path.dirname(path.resolve(file)), spec.dataset.source);
+    spec.dataset.source = path.resolve(dir, spec.dataset.source);
   }
+  // An external program runs next to its spec unless told otherwise, so `train.py` means the one beside it.
+  if (spec.trainer.name === 'command') spec.trainer.workingDirectory = path.resolve(dir, spec.trainer.workingDirectory ?? '.');
   return spec;
 }

@@ -75,10 +75,25 @@ const trainerSchema = z.discriminatedUnion('name', [
   z
     .object({
       name: z.literal('command'),
-      /** The program and its arguments, e.g. ["python", "train.py"]; run with the documented contract. */
-      command: z.array(z.string().min(1)).min(1, 'expected the program and its arguments'),
+      /**
+       * The program and its arguments, e.g. ["{python}", "train.py"], run under contract v2 (docs/external-trainers.md);
+       * {python} is the project's pinned Python, {train} {check} {schema} {params} {output} {seed} the run's paths and seed.
+       */
+      command: z
+        .array(z.string().min(1))
+        .min(1, 'expected the program and its arguments')
+        .refine((args) => !args.some((a) => a.includes('{validation}')), {
+          message: 'the {validation} placeholder is gone: the program never sees the holdout (contract v2); carve early-stopping data out of {train}',
+        }),
       params: z.record(z.string(), z.unknown()).default({}),
+      /** Where the program runs; a relative path is resolved against the spec file (default: the spec file's folder). */
       workingDirectory: z.string().optional(),
+      /** Extra environment variables for the program. */
+      env: z.record(z.string(), z.string()).optional(),
+      /** Stop the program and fail the training after this long (default: no limit). */
+      timeout: duration.optional(),
+      /** How long the program has to exit after SIGTERM (on cancel or timeout) before it is killed (default 10s). */
+      killGrace: duration.optional(),
     })
     .strict(),
 ]);

@@ -1,3 +1,4 @@
+/** @jest-environment ./test/helpers/onnx-environment.js */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,6 +11,8 @@ import { defaultCacheDir } from '../../../src/config';
 import { ensureTemporalCli } from '../../../src/dev/tools';
 import { startRun } from '../../../src/client';
 import { stageDataset } from '../../../src/cli/upload';
+import { ensurePython } from '../../../src/dev/python';
+import type { OnnxModel } from '../../../src/ml/onnx';
 import { loadSpecFile } from '../../../src/spec/load';
 import { parsePipelineSpec, type PipelineSpec } from '../../../src/spec/pipeline';
 import { pipelineStatusQuery } from '../../../src/workflows/definitions';
@@ -147,26 +150,26 @@ describe('a whole seattle-weather run on the dev server', () => {
 });
 
 describe('an external trainer', () => {
-  it('a program in another language trains under the contract; its files are stored and its holdout metrics gate the run', async () => {
-    const spec = await exampleSpec((s) => ({
-      ...s,
-      model: 'seattle-weather-external',
-      trainer: { name: 'command', command: [process.execPath, path.join(ROOT, 'test/fixtures/trainers/majority.js')], params: {} },
-      validation: { thresholds: { accuracy: { min: 0.3 } } },
-      approval: { ...s.approval, required: false },
-    }));
+  it('a scikit-learn program trains under contract v2; its ONNX model is measured by us on the holdout and deployed', async () => {
+    await ensurePython();
+    const spec = loadSpecFile(path.join(ROOT, 'examples/python-sklearn/pipeline.yaml'));
+    spec.dataset = await stageDataset(config, spec.dataset);
+    delete spec.monitor;
+    spec.approval = { ...spec.approval, required: false };
+    spec.trainer.params = { n_estimators: 20, max_depth: 2 };
     const { workflowId } = await startRun(env.client, config, spec, { requestedBy: 'dave' });
     const result = (await env.client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
     expect(result.status).toBe('deployed');
-    // The majority class of seattle-weather 2012-2013 is rain or sun: about 40-45% of days.
-    expect(result.metrics!.accuracy).toBeGreaterThan(0.3);
-    expect(result.metrics!.accuracy).toBeLessThan(0.6);
-    const version = await deps.registry.getVersion('seattle-weather-external', result.version!);
-    const manifest = await deps.store.getJson<{ format: string; files: Record<string, { uri: string; sha256: string }> }>(version.artifact);
-    expect(manifest.format).toBe('temporal-mlops/external-model@1');
-    expect(Object.keys(manifest.files).sort()).toEqual(['metrics.json', 'model.json']);
-    expect(JSON.parse((await deps.store.getBuffer(manifest.files['model.json']!)).toString()).majority).toMatch(/^(rain|sun)$/);
-  });
+    // Measured on the holdout by the validate stage, through ONNX Runtime.
+    expect(result.metrics!.accuracy).toBeGreaterThan(0.9);
+    const version = await deps.registry.getVersion(spec.model, result.version!);
+    const manifest = await deps.store.getJson<OnnxModel>(version.artifact);
+    expect(manifest.format).toBe('temporal-mlops/onnx-model@1');
+    expect(Object.keys(manifest.files).sort()).toEqual(['check_predictions.jsonl', 'metrics.json', 'model.onnx', 'signature.json']);
+    expect(manifest.signature.classes).toEqual(['Adelie', 'Chinstrap', 'Gentoo']);
+    expect(manifest.claimedMetrics.accuracy).toBeGreaterThan(0.8);
+    expect(manifest.check).toBeDefined();
+  }, 10 * 60_000);
 });
 
 describe('a worker killed during training', () => {

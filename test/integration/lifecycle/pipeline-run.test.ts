@@ -150,13 +150,19 @@ describe('a whole seattle-weather run on the dev server', () => {
 });
 
 describe('an external trainer', () => {
-  it('a scikit-learn program trains under contract v2; its ONNX model is measured by us on the holdout and deployed', async () => {
+  /** An example's spec, staged into this test's MinIO, with no approval or monitor and small models. */
+  async function pythonExample(name: string, params: Record<string, unknown>): Promise<PipelineSpec> {
     await ensurePython();
-    const spec = loadSpecFile(path.join(ROOT, 'examples/python-sklearn/pipeline.yaml'));
+    const spec = loadSpecFile(path.join(ROOT, 'examples', name, 'pipeline.yaml'));
     spec.dataset = await stageDataset(config, spec.dataset);
     delete spec.monitor;
     spec.approval = { ...spec.approval, required: false };
-    spec.trainer.params = { n_estimators: 20, max_depth: 2 };
+    spec.trainer.params = params;
+    return spec;
+  }
+
+  it('a scikit-learn program trains under contract v2; its ONNX model is measured by us on the holdout and deployed', async () => {
+    const spec = await pythonExample('python-sklearn', { n_estimators: 20, max_depth: 2 });
     const { workflowId } = await startRun(env.client, config, spec, { requestedBy: 'dave' });
     const result = (await env.client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
     expect(result.status).toBe('deployed');
@@ -169,6 +175,21 @@ describe('an external trainer', () => {
     expect(manifest.signature.classes).toEqual(['Adelie', 'Chinstrap', 'Gentoo']);
     expect(manifest.claimedMetrics.accuracy).toBeGreaterThan(0.8);
     expect(manifest.check).toBeDefined();
+  }, 10 * 60_000);
+
+  it.each([
+    ['python-xgboost', { n_estimators: 40, max_depth: 3 }, 'accuracy', 0.7],
+    ['python-lightgbm', { n_estimators: 40 }, 'accuracy', 0.7],
+    ['python-regression', { n_estimators: 60, max_depth: 3 }, 'r2', 0.85],
+  ] as const)('the %s example reaches production with its own spec, judged on the holdout by us', async (name, params, metric, least) => {
+    const spec = await pythonExample(name, { ...params });
+    const { workflowId } = await startRun(env.client, config, spec, { requestedBy: 'dave' });
+    const result = (await env.client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
+    expect(result.status).toBe('deployed');
+    expect(result.metrics![metric]).toBeGreaterThan(least);
+    const manifest = await deps.store.getJson<OnnxModel>((await deps.registry.getVersion(spec.model, result.version!)).artifact);
+    expect(manifest.format).toBe('temporal-mlops/onnx-model@1');
+    expect(manifest.task).toBe(spec.dataset.schema!.task);
   }, 10 * 60_000);
 });
 

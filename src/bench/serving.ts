@@ -102,7 +102,7 @@ function trainingRows(n: number): Record<string, unknown>[] {
 }
 
 /** Runs autocannon in a child process against one URL and returns its figures. */
-async function load(url: string, body: string, seconds: number, connections: number): Promise<LoadFigures> {
+export async function load(url: string, body: string, seconds: number, connections: number): Promise<LoadFigures> {
   const bin = require.resolve('autocannon/autocannon.js');
   const args = [bin, '--json', '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-b', body, url];
   const { stdout } = await execFileAsync(process.execPath, args, { maxBuffer: 64 * 1024 * 1024 });
@@ -113,7 +113,7 @@ async function load(url: string, body: string, seconds: number, connections: num
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Per-round figures folded into one: mean throughput, median latencies, worst p99, summed counts. */
-function combine(rounds: LoadFigures[]): LoadFigures & { p99MaxMs: number } {
+export function combine(rounds: LoadFigures[]): LoadFigures & { p99MaxMs: number } {
   return {
     rps: rounds.reduce((a, r) => a + r.rps, 0) / rounds.length,
     p50Ms: median(rounds.map((r) => r.p50Ms)),

@@ -15,6 +15,7 @@ import { MODEL_FILE_MAX_BYTES, loadPredictor, modelFlavor, type ModelFlavor, typ
 import type { ColumnType, Task } from '../ml/types';
 import type { ArtifactStore } from '../storage/artifact-store';
 import type { ArtifactRef } from '../storage/refs';
+import { batchingPredictor } from './batcher';
 import type { ServingMetrics } from './metrics';
 import type { ModelSource, ServedVersion } from './model-source';
 
@@ -281,7 +282,8 @@ function describe(name: string, alias: string, target: ServedVersion, predictor:
     alias,
     version: target.version,
     artifact: target.artifact,
-    predictor,
+    // An ONNX run has a fixed cost far above a row's, so concurrent small requests share runs.
+    predictor: predictor.flavor === 'onnx' ? batchingPredictor(predictor) : predictor,
     flavor: predictor.flavor,
     task: predictor.task,
     classes: predictor.classes,

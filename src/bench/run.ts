@@ -439,8 +439,9 @@ async function runModels({ servers, sizes, log }: SuiteContext): Promise<SuiteOu
       `**Scoring**: a generated holdout of ${r.scoringRows} rows (1 % missing beak lengths and sexes) scored with the same model.onnx through \`loadPredictor\` (columns converted to tensors in batches of 65,536 rows) and by Python's onnxruntime ${r.pythonOnnxruntime} in one \`run\` over numpy arrays already in memory, ` +
         'both with one intra-op thread and all graph optimisations, best of 3 each. `onnxScoringVsPython` = our time over Python\'s. ' +
         `The two answers agree on every row's label (\`scoringLabelMismatches\`) and their probabilities differ by at most \`scoringMaxProbabilityDiff\`. ` +
-        'Most of the gap is inside ONNX Runtime\'s run: onnxruntime-node hands each string element (two categorical inputs and the label output) across N-API one by one, about 200 ns a row more than Python\'s onnxruntime on this model; ' +
-        'the rest is building one probability array per row, which the Predictor interface returns.',
+        'Most of the gap is inside ONNX Runtime\'s run itself: on this model onnxruntime-node\'s run took about 670 ns a row against Python\'s 470 ns (65,536-row runs, same inputs), ' +
+        'likely the string tensors (two categorical inputs and the label output), which onnxruntime-node converts element by element between JavaScript and C++; ' +
+        'the rest is garbage collection of the one probability array per row that the Predictor interface returns.',
     ],
   };
 }

@@ -18,6 +18,7 @@ import { createLogger } from '../../../src/logger';
 import { MlopsPlugin } from '../../../src/plugin';
 import { prepareSnapshot } from '../../../src/ml/dataset';
 import type { OnnxModel } from '../../../src/ml/onnx';
+import type { DatasetSchema } from '../../../src/ml/types';
 import { loadPredictor, MODEL_FILE_MAX_BYTES, predictRows } from '../../../src/ml/predictor';
 import { parsePipelineSpec, type PipelineSpec } from '../../../src/spec/pipeline';
 import { startTemporal, TestMinio } from '../../helpers/servers';
@@ -53,11 +54,21 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'train-stage-'));
   const csv = ['id,x,y', ...Array.from({ length: 300 }, (_, i) => `${i},${i % 4},${i % 4 < 2 ? 'a' : 'b'}`)].join('\n');
   fs.writeFileSync(path.join(dir, 'data.csv'), csv);
-  const schema = { columns: [{ name: 'id', type: 'numeric' as const }, { name: 'x', type: 'numeric' as const }, { name: 'y', type: 'categorical' as const }], target: 'y', features: ['x'], task: 'classification' as const };
+  const schema: DatasetSchema = {
+    columns: [
+      { name: 'id', type: 'numeric' },
+      { name: 'x', type: 'numeric' },
+      { name: 'y', type: 'categorical' },
+    ],
+    target: 'y',
+    features: ['x'],
+    task: 'classification',
+  };
   const snapshotFile = path.join(dir, 'snapshot.jsonl');
   await prepareSnapshot({ sources: [path.join(dir, 'data.csv')], format: 'csv', schema, outFile: snapshotFile });
   input = { model: 'toy-external', snapshot: await deps.store.putFile(snapshotFile), schema, split: { method: 'hash', testFraction: 0.25, seed: 3 } };
-  fs.writeFileSync(path.join(dir, 'signature.json'), JSON.stringify({ inputs: [{ column: 'x', name: 'x', type: 'float' }], outputs: { label: 'label', probabilities: 'probabilities' }, classes: ['a', 'b'] }));
+  const signature = { inputs: [{ column: 'x', name: 'x', type: 'float' }], outputs: { label: 'label', probabilities: 'probabilities' }, classes: ['a', 'b'] };
+  fs.writeFileSync(path.join(dir, 'signature.json'), JSON.stringify(signature));
 }, 15 * 60_000);
 
 afterAll(async () => {
@@ -71,17 +82,27 @@ afterAll(async () => {
 /** A shell program; it ends by leaving the fixture model and its signature, as a real trainer would. */
 function program(name: string, body: string): PipelineSpec['trainer'] {
   const file = path.join(dir, name);
-  fs.writeFileSync(file, `#!/bin/sh\nset -e\n${body}\ncp "${FIXTURE}" "$MLOPS_OUTPUT_DIR/model.onnx"\ncp "${path.join(dir, 'signature.json')}" "$MLOPS_OUTPUT_DIR/signature.json"\n`, { mode: 0o755 });
-  return parsePipelineSpec({ model: 'toy-external', dataset: { source: 's3://x/y.csv', target: 'y' }, trainer: { name: 'command', command: [file], params: { depth: 2 } } }).trainer;
+  const leavesModel = `cp "${FIXTURE}" "$MLOPS_OUTPUT_DIR/model.onnx"\ncp "${path.join(dir, 'signature.json')}" "$MLOPS_OUTPUT_DIR/signature.json"`;
+  fs.writeFileSync(file, `#!/bin/sh\nset -e\n${body}\n${leavesModel}\n`, { mode: 0o755 });
+  return commandTrainer(file, { depth: 2 });
+}
+
+/** The `command` trainer of a spec that runs `file`. */
+function commandTrainer(file: string, params: Record<string, unknown> = {}): PipelineSpec['trainer'] {
+  return parsePipelineSpec({ model: 'toy-external', dataset: { source: 's3://x/y.csv', target: 'y' }, trainer: { name: 'command', command: [file], params } }).trainer;
 }
 
 function start(trainer: PipelineSpec['trainer']) {
-  return env.client.workflow.start('trainStageOnly', { taskQueue, workflowId: `train-${Date.now()}-${Math.random().toString(36).slice(2)}`, args: [{ ...input, trainer }, HEARTBEAT_TIMEOUT_MS] });
+  const workflowId = `train-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  return env.client.workflow.start('trainStageOnly', { taskQueue, workflowId, args: [{ ...input, trainer }, HEARTBEAT_TIMEOUT_MS] });
 }
 
 it('a program silent for three heartbeat timeouts finishes, and its PROGRESS reaches the heartbeat details', async () => {
   const silentMs = 3 * HEARTBEAT_TIMEOUT_MS;
-  const trainer = program('silent.sh', `echo "PROGRESS 0.4"\nsleep ${silentMs / 1000}\ncp "$MLOPS_TRAIN_DATA" "$MLOPS_OUTPUT_DIR/seen.jsonl"\necho '{"accuracy": 0.97}' > "$MLOPS_OUTPUT_DIR/metrics.json"`);
+  const trainer = program(
+    'silent.sh',
+    `echo "PROGRESS 0.4"\nsleep ${silentMs / 1000}\ncp "$MLOPS_TRAIN_DATA" "$MLOPS_OUTPUT_DIR/seen.jsonl"\necho '{"accuracy": 0.97}' > "$MLOPS_OUTPUT_DIR/metrics.json"`,
+  );
   const handle = await start(trainer);
   const started = Date.now();
   let seen: TrainHeartbeat | undefined;
@@ -144,7 +165,7 @@ fs.writeFileSync(process.env.MLOPS_OUTPUT_DIR + '/check_predictions.jsonl', line
 it('a program that writes no model.onnx fails the stage with MlopsTrainerFailed saying what is missing', async () => {
   const file = path.join(dir, 'nomodel.sh');
   fs.writeFileSync(file, `#!/bin/sh\necho '{"accuracy": 0.99}' > "$MLOPS_OUTPUT_DIR/metrics.json"\n`, { mode: 0o755 });
-  const trainer = parsePipelineSpec({ model: 'toy-external', dataset: { source: 's3://x/y.csv', target: 'y' }, trainer: { name: 'command', command: [file] } }).trainer;
+  const trainer = commandTrainer(file);
   const err = await (await start(trainer)).result().catch((e: unknown) => e);
   expect(err).toBeInstanceOf(WorkflowFailedError);
   const cause = (err as WorkflowFailedError).cause?.cause as { type?: string; message?: string } | undefined;

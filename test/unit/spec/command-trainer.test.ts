@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { loadSpecFile } from '../../../src/spec/load';
 import { parsePipelineSpec } from '../../../src/spec/pipeline';
 
-const spec = (trainer: Record<string, unknown>) => ({ model: 'toy', dataset: { source: 's3://data/toy.csv', target: 'y' }, trainer: { name: 'command', ...trainer } });
+const dataset = { source: 's3://data/toy.csv', target: 'y' };
+const spec = (trainer: Record<string, unknown>) => ({ model: 'toy', dataset, trainer: { name: 'command', ...trainer } });
 
 it('timeout, killGrace and env can be set, durations in words', () => {
   const parsed = parsePipelineSpec(spec({ command: ['{python}', 'train.py'], timeout: '2h', killGrace: '30s', env: { OMP_NUM_THREADS: '1' } }));
@@ -25,8 +26,9 @@ it('a timeout that is not a duration is refused with the field named', () => {
 it('a spec file runs its program beside it unless a working directory is given, relative to the file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spec-'));
   try {
-    writeFileSync(join(dir, 'a.yaml'), 'model: toy\ndataset: { source: data.csv, target: y }\ntrainer: { name: command, command: [train.sh] }\n');
-    writeFileSync(join(dir, 'b.yaml'), 'model: toy\ndataset: { source: data.csv, target: y }\ntrainer: { name: command, command: [train.sh], workingDirectory: ../elsewhere }\n');
+    const head = 'model: toy\ndataset: { source: data.csv, target: y }\n';
+    writeFileSync(join(dir, 'a.yaml'), `${head}trainer: { name: command, command: [train.sh] }\n`);
+    writeFileSync(join(dir, 'b.yaml'), `${head}trainer: { name: command, command: [train.sh], workingDirectory: ../elsewhere }\n`);
     expect(loadSpecFile(join(dir, 'a.yaml')).trainer).toMatchObject({ workingDirectory: dir });
     expect(loadSpecFile(join(dir, 'b.yaml')).trainer).toMatchObject({ workingDirectory: join(dir, '../elsewhere') });
   } finally {

@@ -39,7 +39,11 @@ afterEach(async () => {
 });
 
 /** Shell lines that leave a servable model, as a real trainer would. */
-const writesModel = () => `cp "${join(dir, 'fixture.onnx')}" "$MLOPS_OUTPUT_DIR/model.onnx"\ncp "${join(dir, 'signature.json')}" "$MLOPS_OUTPUT_DIR/signature.json"`;
+const writesModel = () => `${copiesOnnx()}\ncp "${join(dir, 'signature.json')}" "$MLOPS_OUTPUT_DIR/signature.json"`;
+/** A shell line that leaves the fixture model (or another file) as model.onnx. */
+const copiesOnnx = (from = join(dir, 'fixture.onnx')) => `cp "${from}" "$MLOPS_OUTPUT_DIR/model.onnx"`;
+/** A shell line that writes a JSON document into the output directory. */
+const writesJson = (name: string, doc: unknown) => `echo '${JSON.stringify(doc)}' > "$MLOPS_OUTPUT_DIR/${name}"`;
 
 async function script(name: string, body: string): Promise<string> {
   const path = join(dir, name);
@@ -96,8 +100,10 @@ ${writesModel()}`,
     const before = process.env.MLOPS_VALIDATION_DATA;
     process.env.MLOPS_VALIDATION_DATA = '/left/over/from/v1';
     try {
-      const result = await runExternalTrainer({ command: [train, '{train}', '{check}', '{seed}', '{output}'] }, input({ onLog: (line, stream) => lines.push(`${stream}:${line}`) }));
-      expect(result.files).toEqual(['check-seen.jsonl', 'extra/notes.txt', 'model.onnx', 'params-seen.json', 'schema-seen.json', 'seen.jsonl', 'signature.json']);
+      const onLog = (line: string, stream: string) => lines.push(`${stream}:${line}`);
+      const result = await runExternalTrainer({ command: [train, '{train}', '{check}', '{seed}', '{output}'] }, input({ onLog }));
+      const seen = ['check-seen.jsonl', 'extra/notes.txt', 'model.onnx', 'params-seen.json', 'schema-seen.json', 'seen.jsonl', 'signature.json'];
+      expect(result.files).toEqual(seen);
       expect(await readFile(join(result.outputDir, 'seen.jsonl'), 'utf8')).toBe(await readFile(join(dir, 'train.jsonl'), 'utf8'));
       // Check rows hold the features only, never the target.
       expect(await readFile(join(result.outputDir, 'check-seen.jsonl'), 'utf8')).toBe('{"x":1}\n{"x":2}\n');
@@ -107,7 +113,10 @@ ${writesModel()}`,
       expect(result.signature).toEqual(SIGNATURE);
       expect(result.claimedMetrics).toEqual({});
       expect(result.checkPredictions).toBe(false);
-      expect(lines).toEqual([`stdout:args: ${join(dir, 'train.jsonl')} ${result.checkData} 42 ${result.outputDir}`, 'stdout:contract=2 target=y task=classification seed=42 validation=[]']);
+      expect(lines).toEqual([
+        `stdout:args: ${join(dir, 'train.jsonl')} ${result.checkData} 42 ${result.outputDir}`,
+        'stdout:contract=2 target=y task=classification seed=42 validation=[]',
+      ]);
     } finally {
       if (before === undefined) delete process.env.MLOPS_VALIDATION_DATA;
       else process.env.MLOPS_VALIDATION_DATA = before;
@@ -150,7 +159,8 @@ ${writesModel()}`,
 
 describe('what the program must leave', () => {
   it('metrics.json is optional information; v1 names like validationAccuracy are read as accuracy, non-numbers left out', async () => {
-    const train = await script('metrics.sh', `${writesModel()}\necho '{"validationAccuracy": 0.9, "logLoss": 0.3, "note": "fine", "rmse": null}' > "$MLOPS_OUTPUT_DIR/metrics.json"`);
+    const metrics = { validationAccuracy: 0.9, logLoss: 0.3, note: 'fine', rmse: null };
+    const train = await script('metrics.sh', `${writesModel()}\n${writesJson('metrics.json', metrics)}`);
     const result = await runExternalTrainer({ command: [train] }, input());
     expect(result.claimedMetrics).toEqual({ accuracy: 0.9, logLoss: 0.3 });
   });
@@ -163,26 +173,26 @@ describe('what the program must leave', () => {
   });
 
   it('check predictions with a line missing fail, saying how many lines are needed', async () => {
-    const train = await script('short.sh', `${writesModel()}\necho '{"label": "a", "probabilities": [0.7, 0.3]}' > "$MLOPS_OUTPUT_DIR/check_predictions.jsonl"`);
+    const train = await script('short.sh', `${writesModel()}\n${writesJson('check_predictions.jsonl', { label: 'a', probabilities: [0.7, 0.3] })}`);
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
     expect(err.message).toMatch(/wrote 1 lines in check_predictions.jsonl for the 2 rows of \$MLOPS_CHECK_DATA/);
   });
 
   it('a program that writes no model.onnx fails with MlopsTrainerFailed naming the file and the fix', async () => {
-    const train = await script('nomodel.sh', `cp "${join(dir, 'signature.json')}" "$MLOPS_OUTPUT_DIR/signature.json"\necho '{"accuracy": 0.99}' > "$MLOPS_OUTPUT_DIR/metrics.json"`);
+    const train = await script('nomodel.sh', `${writesJson('signature.json', SIGNATURE)}\n${writesJson('metrics.json', { accuracy: 0.99 })}`);
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
     expect(err.message).toMatch(/wrote no model\.onnx in its output directory .*convert the fitted model to ONNX/);
   });
 
   it('a program that writes no signature.json fails, saying what the signature is for', async () => {
-    const train = await script('nosig.sh', `cp "${join(dir, 'fixture.onnx')}" "$MLOPS_OUTPUT_DIR/model.onnx"`);
+    const train = await script('nosig.sh', copiesOnnx());
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
     expect(err.message).toMatch(/wrote no signature\.json: it must map each schema feature to its ONNX input/);
   });
 
   it('a signature that does not fit the schema fails, listing every problem', async () => {
     const bad = { inputs: [{ column: 'note', name: 'x', type: 'float' }], outputs: { label: 'label' }, classes: ['a', 'b'] };
-    const train = await script('badsig.sh', `cp "${join(dir, 'fixture.onnx')}" "$MLOPS_OUTPUT_DIR/model.onnx"\necho '${JSON.stringify(bad)}' > "$MLOPS_OUTPUT_DIR/signature.json"`);
+    const train = await script('badsig.sh', `${copiesOnnx()}\n${writesJson('signature.json', bad)}`);
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
     expect(err.message).toMatch(/signature\.json that does not fit the schema/);
     expect(err.message).toMatch(/"note" is not a feature of the schema/);
@@ -192,7 +202,7 @@ describe('what the program must leave', () => {
 
   it('a signature naming an input the graph does not have fails: the model could not be served', async () => {
     const renamed = { ...SIGNATURE, inputs: [{ column: 'x', name: 'X (cm)', type: 'float' }] };
-    const train = await script('rename.sh', `cp "${join(dir, 'fixture.onnx')}" "$MLOPS_OUTPUT_DIR/model.onnx"\necho '${JSON.stringify(renamed)}' > "$MLOPS_OUTPUT_DIR/signature.json"`);
+    const train = await script('rename.sh', `${copiesOnnx()}\n${writesJson('signature.json', renamed)}`);
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
     expect(err.message).toMatch(/model\.onnx that cannot be served: signature\.json does not match model\.onnx \(signature inputs not in the graph: X \(cm\)/);
     expect(err.message).toMatch(/The graph has inputs x/);
@@ -200,16 +210,13 @@ describe('what the program must leave', () => {
 
   it('a classifier converted with zipmap on fails, saying to turn zipmap off', async () => {
     const zipmapped = { ...SIGNATURE, outputs: { label: 'output_label', probabilities: 'output_probability' } };
-    const train = await script(
-      'zipmap.sh',
-      `cp "${resolve(FIXTURE, '../tiny-classifier-zipmap.onnx')}" "$MLOPS_OUTPUT_DIR/model.onnx"\necho '${JSON.stringify(zipmapped)}' > "$MLOPS_OUTPUT_DIR/signature.json"`,
-    );
+    const train = await script('zipmap.sh', `${copiesOnnx(resolve(FIXTURE, '../tiny-classifier-zipmap.onnx'))}\n${writesJson('signature.json', zipmapped)}`);
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
     expect(err.message).toMatch(/model\.onnx that cannot be served: .*zipmap/);
   });
 
   it('a model.onnx that is not ONNX fails: it does not load', async () => {
-    const train = await script('garbage.sh', `echo 'not a model' > "$MLOPS_OUTPUT_DIR/model.onnx"\ncp "${join(dir, 'signature.json')}" "$MLOPS_OUTPUT_DIR/signature.json"`);
+    const train = await script('garbage.sh', `echo 'not a model' > "$MLOPS_OUTPUT_DIR/model.onnx"\n${writesJson('signature.json', SIGNATURE)}`);
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
     expect(err.message).toMatch(/model\.onnx that cannot be served: model\.onnx does not load in ONNX Runtime/);
   });
@@ -253,7 +260,8 @@ ${writesModel()}`,
     // The grandchild is a separate node process that ignores nothing; the shell waits on it.
     const train = await script('spawns.sh', `node -e "setInterval(() => {}, 1000)" &\necho $! > "${pidFile}"\necho started\nwait`);
     const controller = new AbortController();
-    const running = runExternalTrainer({ command: [train], killGraceMs: 2000 }, input({ signal: controller.signal, onLog: (l) => l === 'started' && controller.abort(new Error('cancelled by user')) }));
+    const onLog = (l: string) => l === 'started' && controller.abort(new Error('cancelled by user'));
+    const running = runExternalTrainer({ command: [train], killGraceMs: 2000 }, input({ signal: controller.signal, onLog }));
     await expect(running).rejects.toThrow('cancelled by user');
     const pid = Number(await readFile(pidFile, 'utf8'));
     await waitFor(() => !isAlive(pid));
@@ -263,7 +271,8 @@ ${writesModel()}`,
     const train = await script('stubborn.sh', `trap '' TERM\necho started\nwhile true; do sleep 0.05; done`);
     const controller = new AbortController();
     const started = Date.now();
-    const running = runExternalTrainer({ command: [train], killGraceMs: 300 }, input({ signal: controller.signal, onLog: (l) => l === 'started' && controller.abort() }));
+    const onLog = (l: string) => l === 'started' && controller.abort();
+    const running = runExternalTrainer({ command: [train], killGraceMs: 300 }, input({ signal: controller.signal, onLog }));
     await expect(running).rejects.toThrow();
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
   });

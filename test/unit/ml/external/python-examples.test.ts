@@ -62,7 +62,8 @@ async function trainExample(name: string, params?: Record<string, unknown>) {
   // Stored as the train stage stores it: every file by its path, read back by reference.
   const fileRef = (path: string): ArtifactRef => ({ uri: `file://${path}`, sha256: '0'.repeat(64), size: 0 });
   const files = Object.fromEntries(result.files.map((f) => [f, fileRef(join(result.outputDir, f))]));
-  const manifest = onnxManifest({ schema, signature: result.signature, command: trainer.command, params: trainer.params, files, claimedMetrics: result.claimedMetrics, checkRows: fileRef(result.checkData) });
+  const { signature, claimedMetrics } = result;
+  const manifest = onnxManifest({ schema, signature, command: trainer.command, params: trainer.params, files, claimedMetrics, checkRows: fileRef(result.checkData) });
   const predictor = await loadPredictor(JSON.parse(JSON.stringify(manifest)), (ref) => readFile(ref.uri.slice('file://'.length)));
   const { test } = await loadSplit(snapshot, schema, spec.dataset.split);
   return { spec, schema, snapshot, trainFile, result, predictor, test };

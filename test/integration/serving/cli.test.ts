@@ -66,6 +66,42 @@ describe('mlops serve', () => {
     }
   });
 
+  it('starts with an old-format model among the served ones, and says which model is not ready and why', async () => {
+    const artifact = await fx.storage.store.putJson({ format: 'temporal-mlops/external-model@1', command: ['python', 'train.py'], files: {}, metrics: {} });
+    const { version } = await fx.storage.registry.registerVersion({
+      model: 'cli-legacy',
+      artifact,
+      dataset: { sha256: 'c'.repeat(64), name: 'old' },
+      trainer: { name: 'command', params: {} },
+      metrics: {},
+      workflowId: 'cli-legacy-run',
+      runId: 'cli-legacy-run-1',
+    });
+    await fx.moveAlias('cli-legacy', version.version);
+    const cfg = fx.minio.config('serving-cli');
+    const saved = { ...process.env };
+    Object.assign(process.env, { MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`, MINIO_ACCESS_KEY: cfg.accessKey, MINIO_SECRET_KEY: cfg.secretKey, MINIO_BUCKET: 'serving-cli', MLOPS_LOG_LEVEL: 'silent' });
+    const out: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    let exit: { code: number; err?: unknown } | undefined;
+    try {
+      const done = program((code, err) => (exit = { code, err })).parseAsync(['serve', '--model', 'cli-model', '--model', 'cli-legacy', '--port', '0', '--poll', '0'], { from: 'user' });
+      while (out.length === 0 && !exit) await new Promise((r) => setTimeout(r, 20));
+      expect(exit).toBeUndefined();
+      expect(out[0]).toMatch(/Serving cli-model v\d+, cli-legacy v\(not ready\)/);
+      expect(out[0]).toMatch(/NOT READY cli-legacy: .*not servable: .*retrain with a trainer that writes ONNX/);
+      process.emit('SIGTERM', 'SIGTERM');
+      await done;
+      expect(exit).toEqual({ code: 0 });
+    } finally {
+      write.mockRestore();
+      process.env = saved;
+    }
+  });
+
   it('rejects a malformed --poll as a usage error', async () => {
     let exit: { code: number; err?: unknown } | undefined;
     await program((code, err) => (exit = { code, err })).parseAsync(['serve', '--model', 'm', '--poll', 'soon'], { from: 'user' });

@@ -97,7 +97,11 @@ const NUMERIC = ['Beak Length (mm)', 'Beak Depth (mm)', 'Flipper Length (mm)', '
 const CATEGORICAL = ['Island', 'Sex'];
 
 const SCHEMA: DatasetSchema = {
-  columns: [...NUMERIC.map((name) => ({ name, type: 'numeric' as const })), ...CATEGORICAL.map((name) => ({ name, type: 'categorical' as const })), { name: 'Species', type: 'categorical' }],
+  columns: [
+    ...NUMERIC.map((name) => ({ name, type: 'numeric' as const })),
+    ...CATEGORICAL.map((name) => ({ name, type: 'categorical' as const })),
+    { name: 'Species', type: 'categorical' },
+  ],
   target: 'Species',
   features: [...NUMERIC, ...CATEGORICAL],
   task: 'classification',
@@ -122,7 +126,8 @@ MEANS = {'Adelie': (38.8, 18.3, 190, 3700), 'Chinstrap': (48.8, 18.4, 196, 3730)
 def penguins(rng, n):
     species = rng.choice(list(MEANS), n)
     cols = {name: np.array([MEANS[s][k] for s in species]) * rng.normal(1, 0.05, n) for k, name in enumerate(NUMERIC)}
-    cols['Island'] = np.where(species == 'Gentoo', 'Biscoe', np.where(species == 'Chinstrap', 'Dream', rng.choice(['Biscoe', 'Dream', 'Torgersen'], n))).astype(object)
+    adelie_island = rng.choice(['Biscoe', 'Dream', 'Torgersen'], n)
+    cols['Island'] = np.where(species == 'Gentoo', 'Biscoe', np.where(species == 'Chinstrap', 'Dream', adelie_island)).astype(object)
     cols['Sex'] = rng.choice(['male', 'female'], n).astype(object)
     for name in NUMERIC[:1]:
         cols[name][rng.random(n) < 0.01] = np.nan
@@ -144,7 +149,8 @@ def make(out, rows, trees):
         ('clf', GradientBoostingClassifier(n_estimators=trees, random_state=1)),
     ])
     pipe.fit(X, species)
-    onx = to_onnx(pipe, X[:1].astype({c: np.float32 for c in NUMERIC}), options={GradientBoostingClassifier: {'zipmap': False}}, target_opset={'': 17, 'ai.onnx.ml': 3})
+    sample = X[:1].astype({c: np.float32 for c in NUMERIC})
+    onx = to_onnx(pipe, sample, options={GradientBoostingClassifier: {'zipmap': False}}, target_opset={'': 17, 'ai.onnx.ml': 3})
     with open(os.path.join(out, 'model.onnx'), 'wb') as f:
         f.write(onx.SerializeToString())
     names = [i.name for i in onx.graph.input]
@@ -152,7 +158,8 @@ def make(out, rows, trees):
                  'outputs': {'label': 'label', 'probabilities': 'probabilities'}, 'classes': [str(c) for c in pipe.classes_]}
     with open(os.path.join(out, 'signature.json'), 'w') as f:
         json.dump(signature, f)
-    train = [{**{c: (None if isinstance(X[c][i], float) and np.isnan(X[c][i]) else X[c][i]) for c in X.columns}, 'Species': str(species[i])} for i in range(len(X))]
+    missing = lambda v: isinstance(v, float) and np.isnan(v)
+    train = [{**{c: (None if missing(X[c][i]) else X[c][i]) for c in X.columns}, 'Species': str(species[i])} for i in range(len(X))]
     with open(os.path.join(out, 'training.json'), 'w') as f:
         json.dump(train, f, default=float)
     cols, _ = penguins(np.random.default_rng(2), rows)
@@ -248,7 +255,8 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
     };
     const onnxArtifact = await store.putJson(manifest);
     const training = JSON.parse(fs.readFileSync(path.join(dir, 'training.json'), 'utf8')) as Record<string, unknown>[];
-    const builtin = await trainModel('logistic-regression', { train: rowsToFrame({ ...SCHEMA, features: [...SCHEMA.features, 'Species'] }, training), schema: SCHEMA, params: {}, seed: 1 });
+    const trainFrame = rowsToFrame({ ...SCHEMA, features: [...SCHEMA.features, 'Species'] }, training);
+    const builtin = await trainModel('logistic-regression', { train: trainFrame, schema: SCHEMA, params: {}, seed: 1 });
     const builtinArtifact = await store.putJson(builtin);
 
     const scoring = await benchScoring(dir, script, python, manifest, store, o, log);
@@ -334,7 +342,13 @@ async function benchScoring(
     const row = preds!.probabilities![i]!;
     for (let k = 0; k < C; k++) maxDiff = Math.max(maxDiff, Math.abs(row[k]! - probs[i * C + k]!));
   }
-  return { onnxScoringS: best, pythonScoringS: py.bestS, scoringLabelMismatches: mismatches, scoringMaxProbabilityDiff: maxDiff, pythonOnnxruntime: py.onnxruntime };
+  return {
+    onnxScoringS: best,
+    pythonScoringS: py.bestS,
+    scoringLabelMismatches: mismatches,
+    scoringMaxProbabilityDiff: maxDiff,
+    pythonOnnxruntime: py.onnxruntime,
+  };
 }
 
 /** Bare handler, ONNX server and built-in server (both logging) under the same single-row load, interleaved. */
@@ -351,9 +365,11 @@ async function benchServing(
   const bare = Fastify({ logger: false });
   bare.post('/v1/models/:name', async () => fixed);
   await bare.listen({ port: 0, host: '127.0.0.1' });
+  const serve = (artifact: OnnxModel['onnx']) =>
+    startModelServer({ store, source: fixedSource({ [name]: { version: 1, artifact } }), models: [name], port: 0, pollMs: 0, logger });
   const servers: Record<'onnx' | 'builtin', ModelServer> = {
-    onnx: await startModelServer({ store, source: fixedSource({ [name]: { version: 1, artifact: artifacts.onnx } }), models: [name], port: 0, pollMs: 0, logger }),
-    builtin: await startModelServer({ store, source: fixedSource({ [name]: { version: 1, artifact: artifacts.builtin } }), models: [name], port: 0, pollMs: 0, logger }),
+    onnx: await serve(artifacts.onnx),
+    builtin: await serve(artifacts.builtin),
   };
   const targets = {
     bare: `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/v1/models/${name}:predict`,

@@ -68,7 +68,12 @@ export function createServingMetrics(options: { processMetrics?: boolean } = {})
       registers,
     }),
     servedVersion: new Gauge({ name: 'mlops_model_served_version', help: 'The model version being served, by model and alias.', labelNames: ['model', 'alias'], registers }),
-    modelReady: new Gauge({ name: 'mlops_model_ready', help: 'Whether a model has a version in service (1) or not (0); /v2/models/<name>/ready says why.', labelNames: ['model'], registers }),
+    modelReady: new Gauge({
+      name: 'mlops_model_ready',
+      help: 'Whether a model has a version in service (1) or not (0); /v2/models/<name>/ready says why.',
+      labelNames: ['model'],
+      registers,
+    }),
   };
 }
 

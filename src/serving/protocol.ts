@@ -219,7 +219,8 @@ function decodeTensor(name: string, datatype: string, bytes: Buffer): unknown[] 
 
 /** Whether the request asked for an output as binary data (per output, or for all with `binary_data_output`). */
 function wantsBinary(body: Record<string, unknown>, name: string): boolean {
-  const requested = Array.isArray(body.outputs) ? (body.outputs as { name?: unknown; parameters?: { binary_data?: unknown } }[]).find((o) => o?.name === name) : undefined;
+  const outputs = Array.isArray(body.outputs) ? (body.outputs as { name?: unknown; parameters?: { binary_data?: unknown } }[]) : [];
+  const requested = outputs.find((o) => o?.name === name);
   if (requested?.parameters?.binary_data !== undefined) return requested.parameters.binary_data === true;
   return (body.parameters as { binary_data_output?: unknown } | undefined)?.binary_data_output === true;
 }

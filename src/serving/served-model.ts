@@ -134,10 +134,12 @@ export class ServedModel {
     if (!loaded) {
       const r = this.readiness();
       const what = r.state === 'loading' ? 'is not loaded yet' : r.state === 'not_servable' ? 'is not servable' : 'is not ready';
-      throw new MlopsError(FailureType.Unavailable, `Model "${this.name}" ${what}: ${r.reason} (see /v2/models/${this.name}/ready).`, { model: this.name, state: r.state });
+      const message = `Model "${this.name}" ${what}: ${r.reason} (see /v2/models/${this.name}/ready).`;
+      throw new MlopsError(FailureType.Unavailable, message, { model: this.name, state: r.state });
     }
     if (version !== undefined && version !== String(loaded.version)) {
-      throw new MlopsError(FailureType.NotFound, `Model "${this.name}" version ${version} is not served; version ${loaded.version} is (alias "${this.alias}").`, { model: this.name, version });
+      const message = `Model "${this.name}" version ${version} is not served; version ${loaded.version} is (alias "${this.alias}").`;
+      throw new MlopsError(FailureType.NotFound, message, { model: this.name, version });
     }
     this.inFlight.set(loaded, (this.inFlight.get(loaded) ?? 0) + 1);
     try {
@@ -226,7 +228,8 @@ export class ServedModel {
 
   private release(loaded: LoadedModel): void {
     this.retired.delete(loaded);
-    loaded.predictor.release().catch((err: unknown) => this.logger.warn({ err, model: this.name, version: loaded.version }, `releasing ${this.name} version ${loaded.version} failed`));
+    const failed = (err: unknown) => this.logger.warn({ err, model: this.name, version: loaded.version }, `releasing ${this.name} version ${loaded.version} failed`);
+    loaded.predictor.release().catch(failed);
   }
 
   /** A refused artifact: counted and logged as an error; permanent failures are remembered. */
@@ -254,14 +257,17 @@ export class ServedModel {
 
 function notServable(version: number): string {
   return (
-    `version ${version} is not servable: it was trained by an external program under the old contract (temporal-mlops/external-model@1), which stores no model a server can run; ` +
+    `version ${version} is not servable: it was trained by an external program under the old contract (temporal-mlops/external-model@1), ` +
+    'which stores no model a server can run; ' +
     'retrain with a trainer that writes ONNX (model.onnx and signature.json, docs/external-trainers.md) and move the alias to the new version'
   );
 }
 
 function refusalReason(err: unknown): RefusalReason {
   const type = isMlopsError(err) ? err.type : undefined;
-  return type === FailureType.Integrity ? 'integrity' : type === FailureType.InvalidInput ? 'unreadable' : type === FailureType.NotFound ? 'missing' : 'unavailable';
+  if (type === FailureType.Integrity) return 'integrity';
+  if (type === FailureType.InvalidInput) return 'unreadable';
+  return type === FailureType.NotFound ? 'missing' : 'unavailable';
 }
 
 function describe(name: string, alias: string, target: ServedVersion, predictor: Predictor): LoadedModel {

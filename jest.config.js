@@ -1,6 +1,7 @@
 /** Unit tests need no servers; integration tests start their own Temporal and MinIO on free loopback ports. */
 module.exports = {
-  testEnvironment: 'node',
+  // ONNX Runtime's native outputs are typed arrays of Node's main realm; this environment shares them with the test realm.
+  testEnvironment: '<rootDir>/test/helpers/onnx-environment.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {

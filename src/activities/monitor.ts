@@ -4,22 +4,29 @@
  * training profile. Labelled rows of the window are stored, so a retraining run can train on them.
  */
 import { join } from 'node:path';
-import { Context } from '@temporalio/activity';
 import { FailureType, MlopsError, isMlopsError } from '../errors';
-import { assessWindow } from '../ml/monitor';
+import { assessWindow, type MonitorThresholds } from '../ml/monitor';
 import type { DatasetProfile } from '../ml/profile';
 import { readFrame, readRows, type Row } from '../ml/readers';
 import { loadPredictor, MODEL_FILE_MAX_BYTES } from '../ml/predictor';
 import type { DatasetSchema } from '../ml/types';
-import { parseS3Uri } from '../storage/refs';
+import { parseS3Uri, type ArtifactRef } from '../storage/refs';
 import { registerDriftGauge } from '../serving/metrics';
 import { readPredictionWindow } from '../serving/prediction-log';
 import type { MlopsDependencies } from './dependencies';
+import { withHeartbeat, type Heartbeat } from './heartbeat';
 import type { CheckModelInput, CheckModelResult } from './types';
 import { withWorkdir } from './workdir';
 
 /** Training values kept per numeric feature for the KS test. */
 const REFERENCE_SAMPLE = 5000;
+
+/** What the check's heartbeats say: the step it is on and the rows read so far. */
+interface CheckProgress {
+  step: 'model' | 'window' | 'reference' | 'assess';
+  rows: number;
+  objects?: number;
+}
 
 /** A window of new rows, and the stored objects they came from. */
 interface Window {
@@ -34,7 +41,7 @@ export function createMonitorActivities(deps: MlopsDependencies) {
   const { store, registry } = deps;
 
   /** Rows of objects that landed under an s3:// prefix of the artifact bucket in (since, until]. */
-  async function landedWindow(prefixUri: string, since: string | undefined, until: string): Promise<Window> {
+  async function landedWindow(prefixUri: string, since: string | undefined, until: string, beat: Heartbeat<CheckProgress>): Promise<Window> {
     const loc = parseS3Uri(prefixUri);
     if (!loc || loc.bucket !== store.bucket) {
       throw new MlopsError(FailureType.InvalidInput, `monitor.source ${prefixUri}: new batches must land under a prefix of the artifact bucket s3://${store.bucket}/`);
@@ -44,8 +51,11 @@ export function createMonitorActivities(deps: MlopsDependencies) {
     const objects = (await store.list(loc.key)).filter((o) => o.lastModified.getTime() > from && o.lastModified.getTime() <= to && !o.key.endsWith('/'));
     const rows: Row[] = [];
     for (const o of objects) {
-      for await (const row of readRows(o.uri, { openS3: (b, k) => store.openObject(b, k) })) rows.push(row);
-      Context.current().heartbeat({ objects: objects.length, rows: rows.length });
+      for await (const row of readRows(o.uri, { openS3: (b, k) => store.openObject(b, k) })) {
+        rows.push(row);
+        if (rows.length % 10_000 === 0) beat.details.rows = rows.length;
+      }
+      beat.update({ objects: objects.length, rows: rows.length });
     }
     return { rows, sources: objects.map((o) => o.uri) };
   }
@@ -54,7 +64,7 @@ export function createMonitorActivities(deps: MlopsDependencies) {
    * The model server's predictions in (since, until], each with its ground-truth label once feedback
    * arrived; the labelled rows are stored as one JSON-lines object so a retraining run can use them.
    */
-  async function predictionWindow(model: string, target: string, since: string | undefined, until: string): Promise<Window> {
+  async function predictionWindow(model: string, target: string, since: string | undefined, until: string, beat: Heartbeat<CheckProgress>): Promise<Window> {
     const rows: Row[] = [];
     let labelled = '';
     for await (const p of readPredictionWindow(store, model, { since, until })) {
@@ -64,7 +74,7 @@ export function createMonitorActivities(deps: MlopsDependencies) {
         labelled += `${JSON.stringify(row)}\n`;
       }
       rows.push(row);
-      if (rows.length % 10_000 === 0) Context.current().heartbeat({ rows: rows.length });
+      if (rows.length % 10_000 === 0) beat.details.rows = rows.length;
     }
     if (!labelled) return { rows, sources: [] };
     const ref = await store.putBuffer(Buffer.from(labelled), { contentType: 'application/x-ndjson' });
@@ -83,6 +93,16 @@ export function createMonitorActivities(deps: MlopsDependencies) {
     });
   }
 
+  /** The production version's model through the seam; a refusal names the version, so the monitor's status says which. */
+  async function loadProduction(model: string, alias: string, version: number, artifact: ArtifactRef) {
+    try {
+      return await loadPredictor(await store.getJson(artifact), (ref) => store.getBuffer(ref, MODEL_FILE_MAX_BYTES));
+    } catch (err) {
+      if (!isMlopsError(err)) throw err;
+      throw new MlopsError(err.type, `${model} v${version} (${alias}) cannot be loaded for the check: ${err.message}`, err.details, { cause: err });
+    }
+  }
+
   return {
     /** Moves the alias back to the previous version (the guardrail), unless it was moved meanwhile. */
     async rollbackModel(input: { model: string; alias: string; from: number; to: number; reason: string; workflowId: string }): Promise<{ changed: boolean }> {
@@ -96,26 +116,58 @@ export function createMonitorActivities(deps: MlopsDependencies) {
       }
     },
 
-    /** Checks drift and performance of the new data window against the production version. */
+    /**
+     * Checks drift and performance of the new data window against the production version, heartbeating
+     * on a timer throughout (loading the model, reading a large window or the reference snapshot).
+     */
     async checkModel(input: CheckModelInput): Promise<CheckModelResult> {
-      const { version } = await registry.resolveAlias(input.model, input.alias);
-      const model = await loadPredictor(await store.getJson(version.artifact), (ref) => store.getBuffer(ref, MODEL_FILE_MAX_BYTES));
-      if (!version.dataset.profile) throw new MlopsError(FailureType.NotFound, `Version ${version.version} of ${input.model} has no training profile to compare drift against`);
-      const profile = await store.getJson<DatasetProfile>(version.dataset.profile);
-      const window =
-        input.monitor.source === 'predictions' ? await predictionWindow(input.model, model.schema.target, input.since, input.until) : await landedWindow(input.monitor.source, input.since, input.until);
-      const refs = input.monitor.drift.ksPValue !== undefined ? await referenceValues(version.dataset.snapshot, model.schema) : {};
-      const assessment = await assessWindow(model, profile, window.rows, { psi: input.monitor.drift.psi, ksPValue: input.monitor.drift.ksPValue, features: input.monitor.drift.features, performance: input.monitor.performance ?? (input.monitor.guardrail ? { metric: input.monitor.guardrail.metric, min: -Infinity } : undefined) }, refs);
-      const gauge = registerDriftGauge();
-      for (const [feature, d] of Object.entries(assessment.drift)) gauge.set({ model: input.model, feature }, d.psi);
-      return {
-        at: input.until,
-        version: version.version,
-        window: { from: input.since, to: input.until },
-        sources: window.sources,
-        sourcesFormat: window.format,
-        ...assessment,
-      };
+      return withHeartbeat<CheckProgress, CheckModelResult>({ step: 'model', rows: 0 }, async (beat) => {
+        const { version } = await registry.resolveAlias(input.model, input.alias);
+        if (!version.dataset.profile) throw new MlopsError(FailureType.NotFound, `Version ${version.version} of ${input.model} has no training profile to compare drift against`);
+        const profile = await store.getJson<DatasetProfile>(version.dataset.profile);
+        const model = await loadProduction(input.model, input.alias, version.version, version.artifact);
+        let assessment;
+        let window: Window;
+        try {
+          beat.update({ step: 'window' });
+          window =
+            input.monitor.source === 'predictions'
+              ? await predictionWindow(input.model, model.schema.target, input.since, input.until, beat)
+              : await landedWindow(input.monitor.source, input.since, input.until, beat);
+          beat.update({ step: 'reference', rows: window.rows.length });
+          const refs = input.monitor.drift.ksPValue !== undefined ? await referenceValues(version.dataset.snapshot, model.schema) : {};
+          beat.update({ step: 'assess' });
+          assessment = await assessWindow(model, profile, window.rows, thresholds(input.monitor), refs);
+        } finally {
+          await model.release();
+        }
+        const gauge = registerDriftGauge();
+        for (const [feature, d] of Object.entries(assessment.drift)) gauge.set({ model: input.model, feature }, d.psi);
+        return {
+          at: input.until,
+          version: version.version,
+          window: { from: input.since, to: input.until },
+          sources: window.sources,
+          sourcesFormat: window.format,
+          ...assessment,
+        };
+      });
     },
+  };
+}
+
+/**
+ * The assessment's limits from the spec's monitor section. Live performance is measured for the
+ * performance bound, and for the guardrail's metric (unbounded) when it is another one.
+ */
+function thresholds(monitor: CheckModelInput['monitor']): MonitorThresholds {
+  const guardrail = monitor.guardrail?.metric;
+  const performance = monitor.performance ?? (guardrail ? { metric: guardrail } : undefined);
+  return {
+    psi: monitor.drift.psi,
+    ksPValue: monitor.drift.ksPValue,
+    features: monitor.drift.features,
+    performance,
+    alsoMeasure: guardrail !== undefined && guardrail !== performance?.metric ? guardrail : undefined,
   };
 }

@@ -1,6 +1,6 @@
 /** `mlops monitor status|pause|resume|check <model>`: the model's monitor workflow. */
 import type { Command } from 'commander';
-import { QueryNotRegisteredError, WorkflowNotFoundError } from '@temporalio/client';
+import { QueryNotRegisteredError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { connectClient } from '../client';
 import { loadConfig } from '../config';
 import { FailureType, MlopsError } from '../errors';
@@ -11,17 +11,71 @@ import { emit } from './output';
 
 type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
 
-function render(s: MonitorStatus): string {
+/**
+ * What `mlops monitor status` shows: the monitor workflow's real execution state (a monitor that
+ * failed or was terminated is not "active"), how it ended, and its status query when it answers.
+ */
+export interface MonitorView {
+  model: string;
+  workflowId: string;
+  /** RUNNING, FAILED, TERMINATED, COMPLETED, CANCELED, TIMED_OUT or CONTINUED_AS_NEW. */
+  execution: string;
+  /** How a closed monitor ended. */
+  closedAt?: string;
+  failure?: string;
+  /** The monitor's status query; absent when it could not answer (no worker for a closed monitor). */
+  status?: MonitorStatus;
+  /** The latest check, when it failed: why. */
+  lastCheckFailure?: { at: string; version: number; type?: string; message: string };
+}
+
+/** Reads a monitor's execution state and, when it answers, its status query. */
+export async function monitorView(client: Client, model: string): Promise<MonitorView> {
+  const handle = client.workflow.getHandle(monitorWorkflowId(model));
+  const description = await handle.describe();
+  const view: MonitorView = { model, workflowId: handle.workflowId, execution: description.status.name };
+  if (view.execution === 'RUNNING') {
+    view.status = await handle.query(monitorStatusQuery);
+  } else {
+    view.closedAt = description.closeTime?.toISOString();
+    view.failure = await handle.result().then(
+      () => undefined,
+      (err: Error) => (err.cause as Error | undefined)?.message ?? err.message,
+    );
+    // A closed workflow answers queries only when a worker replays it; its checks are worth showing if so.
+    view.status = await handle.query(monitorStatusQuery).catch(() => undefined);
+  }
+  const last = view.status?.checks[view.status.checks.length - 1];
+  if (last?.failure && last.action === 'check-failed') view.lastCheckFailure = { at: last.at, version: last.version, ...last.failure };
+  return view;
+}
+
+function state(v: MonitorView): string {
+  if (v.execution !== 'RUNNING') return `${v.execution} (not checking)${v.closedAt ? ` since ${v.closedAt}` : ''}${v.failure ? `: ${v.failure}` : ''}`;
+  if (v.status?.paused) return 'PAUSED';
+  return v.lastCheckFailure ? `active, last check FAILED (${v.status!.failingChecks} in a row)` : 'active';
+}
+
+/** The human text of `mlops monitor status`. */
+export function renderMonitor(v: MonitorView): string {
+  const s = v.status;
+  if (!s) return `monitor-${v.model}: ${state(v)}\n  (its checks cannot be read: the workflow is closed and no worker answered its status query)`;
   const lines = [
-    `monitor-${s.model}: ${s.paused ? 'PAUSED' : 'active'}, watching ${s.alias} = v${s.version}, every ${Math.round(s.intervalMs / 60_000)} min${s.nextCheckAt ? `, next check ${s.nextCheckAt}` : ''}`,
+    `monitor-${s.model}: ${state(v)}, watching ${s.alias} = v${s.version}, every ${Math.round(s.intervalMs / 60_000)} min${s.nextCheckAt && v.execution === 'RUNNING' ? `, next check ${s.nextCheckAt}` : ''}`,
     `  retraining runs started: ${s.retrainCount}${s.lastRetrainAt ? ` (last ${s.lastRetrainAt})` : ''}`,
   ];
+  if (v.lastCheckFailure) lines.push(`  last check failed at ${v.lastCheckFailure.at} on v${v.lastCheckFailure.version}: ${v.lastCheckFailure.message}`);
   for (const c of s.checks.slice(-10)) {
+    if (c.action === 'check-failed') {
+      lines.push(`  ${c.at}  v${c.version}  check FAILED: ${c.failure?.message ?? 'no reason recorded'}`);
+      continue;
+    }
     const drift = Object.entries(c.drift)
       .map(([f, d]) => `${f} ${d.psi.toFixed(2)}${d.breached ? '!' : ''}`)
       .join(', ');
     const perf = c.performance ? `, ${c.performance.metric} ${c.performance.value.toFixed(3)} on ${c.performance.labelled} labels` : '';
-    lines.push(`  ${c.at}  v${c.version}  ${c.rows} rows  PSI ${drift || '-'}${perf}  -> ${c.action}${c.rollback ? ` (${c.rollback.reason})` : ''}`);
+    const why = c.rollback ? ` (${c.rollback.reason})` : c.failure ? ` (${c.failure.message})` : '';
+    lines.push(`  ${c.at}  v${c.version}  ${c.rows} rows  PSI ${drift || '-'}${perf}  -> ${c.action}${why}`);
   }
   return lines.join('\n');
 }
@@ -29,10 +83,10 @@ function render(s: MonitorStatus): string {
 /** Registers the monitor commands. */
 export function registerMonitor(program: Command, run: Runner): void {
   const monitor = program.command('monitor').description("See and steer a deployed model's monitor (drift checks, retraining, guardrail)");
-  const withMonitor = async (model: string, fn: (h: ReturnType<Awaited<ReturnType<typeof connectClient>>['workflow']['getHandle']>) => Promise<void>) => {
+  const withMonitor = async (model: string, fn: (h: ReturnType<Client['workflow']['getHandle']>, client: Client) => Promise<void>) => {
     const client = await connectClient(loadConfig());
     try {
-      await fn(client.workflow.getHandle(monitorWorkflowId(model)));
+      await fn(client.workflow.getHandle(monitorWorkflowId(model)), client);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new MlopsError(FailureType.NotFound, `No monitor runs for model "${model}": it starts when a version of the model is deployed with a monitor section in its spec.`);
       if (err instanceof QueryNotRegisteredError || /failed to query/i.test((err as Error).message)) {
@@ -47,7 +101,16 @@ export function registerMonitor(program: Command, run: Runner): void {
     .command('status <model>')
     .description('Recent checks: rows, drift per feature, live performance, and the action taken')
     .option('--json', 'print as JSON')
-    .action(run(async (json, model: string) => withMonitor(model, async (h) => emit(json, await h.query(monitorStatusQuery), render(await h.query(monitorStatusQuery))))));
+    .action(
+      run(async (json, model: string) =>
+        withMonitor(model, async (_h, client) => {
+          const view = await monitorView(client, model);
+          // JSON keeps the status query's fields at the top (as before), with the execution state beside them.
+          const { status, ...rest } = view;
+          emit(json, { ...status, ...rest }, renderMonitor(view));
+        }),
+      ),
+    );
   monitor
     .command('pause <model>')
     .description('Pause drift checks')

@@ -4,7 +4,7 @@
  */
 import type { DatasetProfile } from './profile';
 import { driftReport, referenceFromProfile } from './drift';
-import { evaluateModel } from './evaluate';
+import { evaluateModel, higherIsBetter } from './evaluate';
 import type { Predictor } from './predictor';
 import { rowsToFrame } from './trainers';
 import { toCategory, toNumeric } from './values';
@@ -14,7 +14,33 @@ export interface MonitorThresholds {
   psi: number;
   ksPValue?: number;
   features: Record<string, { psi: number }>;
-  performance?: { metric: string; min: number };
+  /**
+   * Live performance on the labelled rows: breached below `min` for a higher-is-better metric, above `max`
+   * for a lower-is-better one (rmse, mae, logLoss). With neither bound it is measured but never breached
+   * (the guardrail's metric). A bound on the wrong side is never crossed by getting worse, so it is refused.
+   */
+  performance?: LivePerformanceLimit;
+  /** Another metric to measure on the same labelled rows (the guardrail's, when it is not `performance`'s). */
+  alsoMeasure?: string;
+}
+
+/** A live performance metric and its bound (the spec's `monitor.performance`). */
+export interface LivePerformanceLimit {
+  metric: string;
+  min?: number;
+  max?: number;
+}
+
+/** A metric measured on the labelled rows of a window, with its direction and bound. */
+export interface LivePerformance {
+  metric: string;
+  value: number;
+  labelled: number;
+  breached: boolean;
+  /** Whether a larger value is better (false for rmse, mae, logLoss). */
+  higherIsBetter: boolean;
+  min?: number;
+  max?: number;
 }
 
 /** What one assessment found. */
@@ -22,7 +48,9 @@ export interface WindowAssessment {
   rows: number;
   drift: Record<string, { psi: number; ksPValue?: number; breached: boolean }>;
   breachedFeatures: string[];
-  performance?: { metric: string; value: number; labelled: number; breached: boolean };
+  performance?: LivePerformance;
+  /** `alsoMeasure`'s value on the same rows. */
+  also?: { metric: string; value: number; higherIsBetter: boolean };
 }
 
 /**
@@ -50,12 +78,25 @@ export async function assessWindow(model: Predictor, profile: DatasetProfile, ro
       frame.columns[schema.target] =
         schema.task === 'classification' ? labelled.map((r) => toCategory(r[schema.target])) : Float64Array.from(labelled, (r) => toNumeric(r[schema.target]) ?? NaN);
       const evaluation = await evaluateModel(model, frame);
-      const value = evaluation.metrics[limits.performance.metric];
-      if (value !== undefined) out.performance = { metric: limits.performance.metric, value, labelled: labelled.length, breached: value < limits.performance.min };
+      const { metric, min, max } = limits.performance;
+      const value = evaluation.metrics[metric];
+      if (value !== undefined) out.performance = { metric, value, labelled: labelled.length, breached: performanceBreached(metric, value, limits.performance), higherIsBetter: higherIsBetter(metric), min, max };
+      const also = limits.alsoMeasure;
+      const alsoValue = also === undefined ? undefined : evaluation.metrics[also];
+      if (also !== undefined && alsoValue !== undefined) out.also = { metric: also, value: alsoValue, higherIsBetter: higherIsBetter(also) };
     }
   }
   return out;
 }
+
+/**
+ * Whether a live value crosses its bound in the direction of getting worse: below `min` for a
+ * higher-is-better metric, above `max` for a lower-is-better one.
+ */
+export function performanceBreached(metric: string, value: number, limit: Pick<LivePerformanceLimit, 'min' | 'max'>): boolean {
+  return higherIsBetter(metric) ? limit.min !== undefined && value < limit.min : limit.max !== undefined && value > limit.max;
+}
+
 
 function pick(row: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { FailureType, MlopsError } from '../errors';
+import { higherIsBetter } from '../ml/evaluate';
 import { datasetSchemaSchema, formatIssues } from '../ml/schema';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
@@ -135,6 +136,20 @@ const approvalSchema = z
     if (a.onTimeout === 'escalate' && !a.escalation) ctx.addIssue({ code: 'custom', path: ['escalation'], message: 'onTimeout: escalate needs an escalation section (approvers, timeout)' });
   });
 
+/**
+ * What is wrong with a live performance bound, or undefined: a worse value must cross it, so a
+ * higher-is-better metric takes a `min` and a lower-is-better one a `max`, never the other.
+ */
+function performanceBoundProblem(p: { metric: string; min?: number; max?: number }): string | undefined {
+  const higher = higherIsBetter(p.metric);
+  const right = higher ? 'min' : 'max';
+  const wrong = higher ? 'max' : 'min';
+  const direction = higher ? 'higher is better (a worse value falls below a minimum)' : 'lower is better (a worse value rises above a maximum)';
+  if (p[wrong] !== undefined) return `for ${p.metric}, ${direction}: use { metric: ${p.metric}, ${right}: ... } instead of ${wrong}`;
+  if (p[right] === undefined) return `for ${p.metric}, ${direction}: give the bound as { metric: ${p.metric}, ${right}: ... }`;
+  return undefined;
+}
+
 const monitorSchema = z
   .object({
     enabled: z.boolean().default(true),
@@ -156,10 +171,22 @@ const monitorSchema = z
       })
       .strict()
       .default({ psi: 0.2, features: {}, minFeatures: 1 }),
-    performance: z.object({ metric: z.string().min(1), min: z.number() }).strict().optional(),
     /**
-     * After a deploy: if the new version's live performance (on labelled traffic) falls below the previous
-     * version's by more than `margin` within `watch`, the alias goes back to the previous version.
+     * Live performance on labelled new data: `{metric, min}` for a higher-is-better metric (accuracy, r2, ...),
+     * `{metric, max}` for a lower-is-better one (rmse, mae, logLoss). Crossing it counts as a breach (retraining).
+     */
+    performance: z
+      .object({ metric: z.string().min(1), min: z.number().optional(), max: z.number().optional() })
+      .strict()
+      .superRefine((p, ctx) => {
+        const problem = performanceBoundProblem(p);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    /**
+     * After a deploy: if the new version's live performance (on labelled traffic) is worse than the previous
+     * version's by more than `margin` within `watch` (lower for accuracy, higher for rmse: the metric's
+     * direction), the alias goes back to the previous version.
      */
     guardrail: z
       .object({ metric: z.string().min(1), margin: z.number().min(0).default(0.05), watch: duration.default(durationMs('7d')), minLabelled: z.number().int().min(1).default(30) })

@@ -4,8 +4,13 @@
  *   every interval (or on checkNow): check drift and performance of new data against the production
  *   version's training profile -> record -> on a breach, start a retraining pipelineRun
  *   (unless one is running or the cooldown holds) -> continue-as-new to keep history bounded.
+ *
+ * A check that fails (the production model cannot be loaded, the window cannot be read) is recorded
+ * with its reason and the monitor waits for the next interval: one bad model never ends the monitor.
  */
 import {
+  ActivityFailure,
+  ApplicationFailure,
   ParentClosePolicy,
   condition,
   continueAsNew,
@@ -65,6 +70,7 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
     }
   }, { description: 'Sent on deploy: watch this version from now on. Input: {"version": 2, "at": "...", "workflowId": "..."}' });
   setHandler(monitorStatusQuery, () => ({
+    failingChecks: carry.failingChecks ?? 0,
     model: spec.model,
     alias,
     version,
@@ -84,11 +90,22 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
     if (carry.paused && !forced) continue;
 
     const now = new Date().toISOString();
-    const observed = await checkModel({ model: spec.model, alias, version, monitor: policy, schema: spec.dataset.schema, target: spec.dataset.target, since: carry.since, until: now });
+    let observed;
+    try {
+      observed = await checkModel({ model: spec.model, alias, version, monitor: policy, schema: spec.dataset.schema, target: spec.dataset.target, since: carry.since, until: now });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      // Retries (bounded) are spent or the failure is not retryable: record it; the window waits for the next check.
+      record({ at: now, version, rows: 0, window: { from: carry.since, to: now }, drift: {}, breachedFeatures: [], action: 'check-failed', failure: failureOf(err) });
+      carry.failingChecks = (carry.failingChecks ?? 0) + 1;
+      log.warn('monitor check failed', { model: spec.model, version, reason: failureOf(err).message });
+      continue;
+    }
+    carry.failingChecks = 0;
     const check: MonitorCheck = { ...observed, action: 'none' };
     const breached = observed.breachedFeatures.length >= policy.drift.minFeatures || observed.performance?.breached === true;
     if (await guardrail(check, now)) {
-      // Rolled back: the window judged the version that no longer serves.
+      // Rolled back (or trying to): the window judged the version that no longer serves.
       carry.since = now;
     } else if (observed.rows < policy.minRows) {
       // The window keeps growing until it is big enough to judge.
@@ -139,19 +156,33 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
 
   /**
    * Records the serving version's live performance and, within the watch after a deploy, moves the
-   * alias back when the new version does worse than the previous one by more than the margin.
+   * alias back when the new version does worse than the previous one by more than the margin, in the
+   * metric's direction (lower accuracy, higher rmse).
    */
   async function guardrail(check: MonitorCheck, now: string): Promise<boolean> {
     const g = policy.guardrail;
-    const perf = check.performance;
-    if (!g || !perf || perf.labelled < g.minLabelled) return false;
-    carry.livePerformance = { ...carry.livePerformance, [String(check.version)]: perf.value };
+    const live = liveMetric(check, g?.metric);
+    if (!g || !live || check.performance!.labelled < g.minLabelled) return false;
+    carry.livePerformance = { ...carry.livePerformance, [String(check.version)]: live.value };
     const watch = carry.watch;
     if (!watch || watch.version !== check.version || now > watch.until) return false;
     const before = carry.livePerformance[String(watch.previous)];
-    if (before === undefined || before - perf.value <= g.margin) return false;
-    const reason = `guardrail: live ${g.metric} of v${watch.version} is ${perf.value.toFixed(3)}, below v${watch.previous}'s ${before.toFixed(3)} by more than ${g.margin}`;
-    const { changed } = await rollbackModel({ model: spec.model, alias, from: watch.version, to: watch.previous, reason, workflowId: workflowInfo().workflowId });
+    if (before === undefined) return false;
+    const worseBy = live.higherIsBetter ? before - live.value : live.value - before;
+    if (worseBy <= g.margin) return false;
+    const side = live.higherIsBetter ? 'below' : 'above';
+    const better = live.higherIsBetter ? 'higher' : 'lower';
+    const reason = `guardrail: live ${g.metric} of v${watch.version} is ${live.value.toFixed(3)}, ${side} v${watch.previous}'s ${before.toFixed(3)} by more than ${g.margin} (${better} is better)`;
+    let changed: boolean;
+    try {
+      ({ changed } = await rollbackModel({ model: spec.model, alias, from: watch.version, to: watch.previous, reason, workflowId: workflowInfo().workflowId }));
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      // The watch stays: the next check judges again and tries the rollback again.
+      check.action = 'rollback-failed';
+      check.failure = failureOf(err);
+      return true;
+    }
     carry.watch = undefined;
     if (!changed) return false;
     version = watch.previous;
@@ -172,9 +203,29 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
   }
 }
 
+/** The live value of `metric` in a check, with its direction, when the check measured it. */
+function liveMetric(check: MonitorCheck, metric: string | undefined): { value: number; higherIsBetter: boolean } | undefined {
+  const p = check.performance;
+  if (!metric || !p) return undefined;
+  if (p.metric === metric) return { value: p.value, higherIsBetter: p.higherIsBetter ?? true };
+  if (check.also?.metric === metric) return check.also;
+  return undefined;
+}
+
+/** Why a check failed, as the activity's failure says it (its type and message). */
+function failureOf(err: ActivityFailure): { type?: string; message: string } {
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure) return { type: cause.type ?? undefined, message: cause.message };
+  return { type: cause?.name, message: cause?.message ?? err.message };
+}
+
 /** One line saying what triggered a retrain. */
 function driftReason(check: MonitorCheck): string {
   const parts = check.breachedFeatures.map((f) => `${f} PSI ${check.drift[f]!.psi.toFixed(3)}`);
-  if (check.performance?.breached) parts.push(`${check.performance.metric} ${check.performance.value.toFixed(3)} below the minimum`);
+  const p = check.performance;
+  if (p?.breached) {
+    const lower = p.higherIsBetter === false;
+    parts.push(`${p.metric} ${p.value.toFixed(3)} ${lower ? `above the maximum ${p.max}` : `below the minimum ${p.min}`}`);
+  }
   return `drift on ${check.rows} new rows: ${parts.join(', ')}`;
 }

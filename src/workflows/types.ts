@@ -94,6 +94,8 @@ export interface MonitorCarry {
   windowFormat?: 'jsonl';
   /** Live performance of each version while it served, for the guardrail. */
   livePerformance?: Record<string, number>;
+  /** Checks that failed in a row, up to the latest. */
+  failingChecks?: number;
   /** The guardrail's watch over the latest deploy. */
   watch?: { version: number; previous: number; until: string };
 }
@@ -106,12 +108,26 @@ export interface MonitorCheck {
   window: { from?: string; to: string };
   drift: Record<string, { psi: number; ksPValue?: number; breached: boolean }>;
   breachedFeatures: string[];
-  performance?: { metric: string; value: number; labelled: number; breached: boolean };
+  /** Live performance on the window's labelled rows (the spec's performance metric, else the guardrail's). */
+  performance?: {
+    metric: string;
+    value: number;
+    labelled: number;
+    breached: boolean;
+    /** Whether a larger value is better (false for rmse, mae, logLoss); absent means true. */
+    higherIsBetter?: boolean;
+    min?: number;
+    max?: number;
+  };
+  /** The guardrail's metric on the same rows, when it is not the performance metric. */
+  also?: { metric: string; value: number; higherIsBetter: boolean };
+  /** Why the check could not be made (action `check-failed`: the model would not load, the window could not be read) or the rollback failed. */
+  failure?: { type?: string; message: string };
   /** The new labelled data this check looked at (retraining appends it). */
   sources?: string[];
   /** Their format, when their names do not tell it. */
   sourcesFormat?: 'jsonl';
-  action: 'none' | 'rolled-back' | 'retrain-started' | 'retrain-skipped-running' | 'retrain-skipped-cooldown' | 'too-few-rows' | 'retrain-disabled';
+  action: 'none' | 'rolled-back' | 'retrain-started' | 'retrain-skipped-running' | 'retrain-skipped-cooldown' | 'too-few-rows' | 'retrain-disabled' | 'check-failed' | 'rollback-failed';
   retrainWorkflowId?: string;
   /** Set when the guardrail moved the alias back. */
   rollback?: { from: number; to: number; reason: string };
@@ -128,4 +144,6 @@ export interface MonitorStatus {
   lastRetrainAt?: string;
   retrainCount: number;
   checks: MonitorCheck[];
+  /** Checks that failed in a row, up to the latest (0 when the latest check worked). */
+  failingChecks: number;
 }

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startTimeSkipping } from '../../helpers/servers';
@@ -144,6 +145,100 @@ describe('the guardrail (time-skipping)', () => {
         expect(s.checks[1]!.rollback!.reason).toMatch(/live accuracy of v2 is 0\.700, below v1's 0\.900 by more than 0\.05/);
         expect(s.version).toBe(1);
         expect(rollbacks).toEqual([expect.objectContaining({ model: 'toy', alias: 'production', from: 2, to: 1 })]);
+      } finally {
+        await handle.terminate('test done');
+      }
+    });
+  });
+});
+
+/** Runs a guardrail monitor whose checks report `value(version)` of `metric` with its direction; returns the checks and rollbacks. */
+async function guardrailRun(metric: string, higherIsBetter: boolean, value: (version: number) => number) {
+  const spec = testSpec({ approval: { required: false }, monitor: { interval: '1h', source: 's3://test/batches/', minRows: 10, retrain: false, guardrail: { metric, margin: 0.05, watch: '1d', minLabelled: 20 } } });
+  const rollbacks: { from: number; to: number; reason: string }[] = [];
+  const taskQueue = `guardrail-${Math.random().toString(36).slice(2)}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: require.resolve('../../../src/workflows'),
+    activities: {
+      async checkModel(input: CheckModelInput) {
+        const performance = { metric, value: value(input.version), labelled: 40, breached: false, higherIsBetter };
+        return { at: input.until, version: input.version, rows: 40, window: { to: input.until }, drift: {}, breachedFeatures: [], performance };
+      },
+      async rollbackModel(input: { from: number; to: number; reason: string }) {
+        rollbacks.push(input);
+        return { changed: true };
+      },
+    },
+  });
+  let s: MonitorStatus | undefined;
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `guardrail-${metric}-${Date.now()}`, args: [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }] });
+    try {
+      await env.sleep('61m');
+      await settled(handle, 1);
+      await handle.signal('deployed', { version: 2, previousVersion: 1, at: new Date(await env.currentTimeMs()).toISOString(), workflowId: 'retrain-toy' });
+      await env.sleep('61m');
+      s = await settled(handle, 2);
+    } finally {
+      await handle.terminate('test done');
+    }
+  });
+  return { status: s!, rollbacks };
+}
+
+describe('the guardrail honours the direction of its metric (time-skipping)', () => {
+  it('an rmse guardrail rolls back a new version whose live rmse is higher than the previous one', async () => {
+    const { status: s, rollbacks } = await guardrailRun('rmse', false, (v) => (v === 1 ? 1.2 : 2.5));
+    expect(s.checks[1]).toMatchObject({ version: 2, action: 'rolled-back', rollback: { from: 2, to: 1 } });
+    expect(s.checks[1]!.rollback!.reason).toMatch(/live rmse of v2 is 2\.500, above v1's 1\.200 by more than 0\.05 \(lower is better\)/);
+    expect(s.version).toBe(1);
+    expect(rollbacks).toHaveLength(1);
+  });
+
+  it('an rmse guardrail keeps a new version whose live rmse is lower', async () => {
+    const { status: s, rollbacks } = await guardrailRun('rmse', false, (v) => (v === 1 ? 2.5 : 1.2));
+    expect(s.checks[1]).toMatchObject({ version: 2, action: 'none' });
+    expect(s.version).toBe(2);
+    expect(rollbacks).toEqual([]);
+  });
+});
+
+describe('a failed check (time-skipping)', () => {
+  it('is recorded with its reason, and the monitor checks again at the next interval', async () => {
+    const attempts: number[] = [];
+    const taskQueue = `failing-${Math.random().toString(36).slice(2)}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: require.resolve('../../../src/workflows'),
+      activities: {
+        async checkModel(input: CheckModelInput) {
+          attempts.push(input.version);
+          if (attempts.length === 1) {
+            throw ApplicationFailure.nonRetryable('toy v1 (production) cannot be loaded for the check: Not servable: retrain it', 'MlopsInvalidInput');
+          }
+          return { at: input.until, version: input.version, rows: 50, window: { from: input.since, to: input.until }, drift: {}, breachedFeatures: [] };
+        },
+      },
+    });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `failing-${Date.now()}`, args: [{ spec: monitorSpec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }] });
+      try {
+        await env.sleep('61m');
+        const first = await settled(handle, 1);
+        expect(first.checks[0]).toMatchObject({ action: 'check-failed', version: 1, failure: { type: 'MlopsInvalidInput' } });
+        expect(first.checks[0]!.failure!.message).toMatch(/Not servable/);
+        expect(first.failingChecks).toBe(1);
+        expect((await handle.describe()).status.name).toBe('RUNNING');
+
+        await env.sleep('61m');
+        const second = await settled(handle, 2);
+        expect(second.checks[1]).toMatchObject({ action: 'none', rows: 50 });
+        // The failed check's window was not consumed: the next one starts where it would have.
+        expect(second.checks[1]!.window.from).toBe(first.checks[0]!.window.from);
+        expect(second.failingChecks).toBe(0);
       } finally {
         await handle.terminate('test done');
       }

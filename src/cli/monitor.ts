@@ -61,7 +61,8 @@ export function renderMonitor(v: MonitorView): string {
   const s = v.status;
   if (!s) return `monitor-${v.model}: ${state(v)}\n  (its checks cannot be read: the workflow is closed and no worker answered its status query)`;
   const lines = [
-    `monitor-${s.model}: ${state(v)}, watching ${s.alias} = v${s.version}, every ${Math.round(s.intervalMs / 60_000)} min${s.nextCheckAt && v.execution === 'RUNNING' ? `, next check ${s.nextCheckAt}` : ''}`,
+    `monitor-${s.model}: ${state(v)}, watching ${s.alias} = v${s.version}, every ${Math.round(s.intervalMs / 60_000)} min` +
+      (s.nextCheckAt && v.execution === 'RUNNING' ? `, next check ${s.nextCheckAt}` : ''),
     `  retraining runs started: ${s.retrainCount}${s.lastRetrainAt ? ` (last ${s.lastRetrainAt})` : ''}`,
   ];
   if (v.lastCheckFailure) lines.push(`  last check failed at ${v.lastCheckFailure.at} on v${v.lastCheckFailure.version}: ${v.lastCheckFailure.message}`);

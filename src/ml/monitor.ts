@@ -80,7 +80,10 @@ export async function assessWindow(model: Predictor, profile: DatasetProfile, ro
       const evaluation = await evaluateModel(model, frame);
       const { metric, min, max } = limits.performance;
       const value = evaluation.metrics[metric];
-      if (value !== undefined) out.performance = { metric, value, labelled: labelled.length, breached: performanceBreached(metric, value, limits.performance), higherIsBetter: higherIsBetter(metric), min, max };
+      if (value !== undefined) {
+        const breached = performanceBreached(metric, value, limits.performance);
+        out.performance = { metric, value, labelled: labelled.length, breached, higherIsBetter: higherIsBetter(metric), min, max };
+      }
       const also = limits.alsoMeasure;
       const alsoValue = also === undefined ? undefined : evaluation.metrics[also];
       if (also !== undefined && alsoValue !== undefined) out.also = { metric: also, value: alsoValue, higherIsBetter: higherIsBetter(also) };

@@ -92,13 +92,15 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
     const now = new Date().toISOString();
     let observed;
     try {
-      observed = await checkModel({ model: spec.model, alias, version, monitor: policy, schema: spec.dataset.schema, target: spec.dataset.target, since: carry.since, until: now });
+      const { schema, target } = spec.dataset;
+      observed = await checkModel({ model: spec.model, alias, version, monitor: policy, schema, target, since: carry.since, until: now });
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       // Retries (bounded) are spent or the failure is not retryable: record it; the window waits for the next check.
-      record({ at: now, version, rows: 0, window: { from: carry.since, to: now }, drift: {}, breachedFeatures: [], action: 'check-failed', failure: failureOf(err) });
+      const failure = failureOf(err);
+      record({ at: now, version, rows: 0, window: { from: carry.since, to: now }, drift: {}, breachedFeatures: [], action: 'check-failed', failure });
       carry.failingChecks = (carry.failingChecks ?? 0) + 1;
-      log.warn('monitor check failed', { model: spec.model, version, reason: failureOf(err).message });
+      log.warn('monitor check failed', { model: spec.model, version, reason: failure.message });
       continue;
     }
     carry.failingChecks = 0;
@@ -172,7 +174,9 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
     if (worseBy <= g.margin) return false;
     const side = live.higherIsBetter ? 'below' : 'above';
     const better = live.higherIsBetter ? 'higher' : 'lower';
-    const reason = `guardrail: live ${g.metric} of v${watch.version} is ${live.value.toFixed(3)}, ${side} v${watch.previous}'s ${before.toFixed(3)} by more than ${g.margin} (${better} is better)`;
+    const reason =
+      `guardrail: live ${g.metric} of v${watch.version} is ${live.value.toFixed(3)}, ` +
+      `${side} v${watch.previous}'s ${before.toFixed(3)} by more than ${g.margin} (${better} is better)`;
     let changed: boolean;
     try {
       ({ changed } = await rollbackModel({ model: spec.model, alias, from: watch.version, to: watch.previous, reason, workflowId: workflowInfo().workflowId }));

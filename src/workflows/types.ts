@@ -127,7 +127,16 @@ export interface MonitorCheck {
   sources?: string[];
   /** Their format, when their names do not tell it. */
   sourcesFormat?: 'jsonl';
-  action: 'none' | 'rolled-back' | 'retrain-started' | 'retrain-skipped-running' | 'retrain-skipped-cooldown' | 'too-few-rows' | 'retrain-disabled' | 'check-failed' | 'rollback-failed';
+  action:
+    | 'none'
+    | 'rolled-back'
+    | 'retrain-started'
+    | 'retrain-skipped-running'
+    | 'retrain-skipped-cooldown'
+    | 'too-few-rows'
+    | 'retrain-disabled'
+    | 'check-failed'
+    | 'rollback-failed';
   retrainWorkflowId?: string;
   /** Set when the guardrail moved the alias back. */
   rollback?: { from: number; to: number; reason: string };

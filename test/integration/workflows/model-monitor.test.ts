@@ -154,7 +154,8 @@ describe('the guardrail (time-skipping)', () => {
 
 /** Runs a guardrail monitor whose checks report `value(version)` of `metric` with its direction; returns the checks and rollbacks. */
 async function guardrailRun(metric: string, higherIsBetter: boolean, value: (version: number) => number) {
-  const spec = testSpec({ approval: { required: false }, monitor: { interval: '1h', source: 's3://test/batches/', minRows: 10, retrain: false, guardrail: { metric, margin: 0.05, watch: '1d', minLabelled: 20 } } });
+  const guardrail = { metric, margin: 0.05, watch: '1d', minLabelled: 20 };
+  const spec = testSpec({ approval: { required: false }, monitor: { interval: '1h', source: 's3://test/batches/', minRows: 10, retrain: false, guardrail } });
   const rollbacks: { from: number; to: number; reason: string }[] = [];
   const taskQueue = `guardrail-${Math.random().toString(36).slice(2)}`;
   const worker = await Worker.create({
@@ -174,7 +175,8 @@ async function guardrailRun(metric: string, higherIsBetter: boolean, value: (ver
   });
   let s: MonitorStatus | undefined;
   await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `guardrail-${metric}-${Date.now()}`, args: [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }] });
+    const args = [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }];
+    const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `guardrail-${metric}-${Date.now()}`, args });
     try {
       await env.sleep('61m');
       await settled(handle, 1);
@@ -224,7 +226,8 @@ describe('a failed check (time-skipping)', () => {
       },
     });
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `failing-${Date.now()}`, args: [{ spec: monitorSpec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }] });
+      const args = [{ spec: monitorSpec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }];
+      const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `failing-${Date.now()}`, args });
       try {
         await env.sleep('61m');
         const first = await settled(handle, 1);

@@ -97,7 +97,8 @@ describe("the spec's monitor.performance takes a bound on the side a worse value
   });
 
   it('a max on accuracy is refused, saying to use min', () => {
-    expect(() => parsePipelineSpec(spec({ metric: 'accuracy', max: 0.8 }))).toThrow(/for accuracy, higher is better.*use \{ metric: accuracy, min: \.\.\. \} instead of max/);
+    const refused = /for accuracy, higher is better.*use \{ metric: accuracy, min: \.\.\. \} instead of max/;
+    expect(() => parsePipelineSpec(spec({ metric: 'accuracy', max: 0.8 }))).toThrow(refused);
   });
 
   it('a bound is required', () => {

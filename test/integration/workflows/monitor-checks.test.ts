@@ -9,8 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
 import type { MlopsDependencies } from '../../../src/activities/dependencies';
+import { createMonitorActivities } from '../../../src/activities/monitor';
 import { monitorView, renderMonitor } from '../../../src/cli/monitor';
 import type { MlopsConfig } from '../../../src/config';
 import { ensurePython } from '../../../src/dev/python';
@@ -21,6 +22,7 @@ import type { DatasetSchema } from '../../../src/ml/types';
 import { parsePipelineSpec } from '../../../src/spec/pipeline';
 import { checkNowSignal, deployedSignal, monitorStatusQuery } from '../../../src/workflows/definitions';
 import { monitorWorkflowId } from '../../../src/workflows/ids';
+import type { ArtifactRef } from '../../../src/storage/refs';
 import type { MonitorCheck } from '../../../src/workflows/types';
 import { startTemporal, TestMinio } from '../../helpers/servers';
 import { startWorkers, testConfig } from '../../helpers/worker';
@@ -134,14 +136,14 @@ afterAll(async () => {
 });
 
 /** Registers a model document as the next version of `model`, with the training rows' profile. */
-async function register(model: string, document: unknown): Promise<number> {
+async function register(model: string, document: unknown, snapshot?: ArtifactRef): Promise<number> {
   const artifact = await deps.store.putJson(document);
   const profile = await deps.store.putJson(await profileRows(training, schema));
   const runId = `run-${model}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   const { version } = await deps.registry.registerVersion({
     model,
     artifact,
-    dataset: { sha256: 'c'.repeat(64), name: 'linear', profile },
+    dataset: { sha256: 'c'.repeat(64), name: 'linear', profile, ...(snapshot ? { snapshot } : {}) },
     trainer: { name: 'command', params: {} },
     metrics: {},
     workflowId: runId,
@@ -151,7 +153,7 @@ async function register(model: string, document: unknown): Promise<number> {
 }
 
 /** Stores a made model's model.onnx and its manifest, as the train stage does, and registers it. */
-async function registerOnnx(model: string, made: MadeModel): Promise<number> {
+async function registerOnnx(model: string, made: MadeModel, snapshot?: ArtifactRef): Promise<number> {
   const onnx = await deps.store.putFile(path.join(made.dir, 'model.onnx'));
   const manifest: OnnxModel = {
     format: ONNX_MODEL_FORMAT,
@@ -164,7 +166,7 @@ async function registerOnnx(model: string, made: MadeModel): Promise<number> {
     files: { 'model.onnx': onnx },
     claimedMetrics: {},
   };
-  return register(model, manifest);
+  return register(model, manifest, snapshot);
 }
 
 async function promote(model: string, version: number): Promise<void> {
@@ -316,5 +318,34 @@ describe('the monitor on real servers', () => {
     expect(closed.execution).toBe('TERMINATED');
     expect(renderMonitor(closed)).toMatch(/^monitor-legacy-then-onnx: TERMINATED \(not checking\)/);
     expect(renderMonitor(closed)).not.toMatch(/active/);
+  });
+
+  it('a check heartbeats on a timer while it reads a large window, with the rows read so far', async () => {
+    const model = 'big-window';
+    const snapshot = await deps.store.putBuffer(Buffer.from(training.map((r) => JSON.stringify(r)).join('\n') + '\n'));
+    const v1 = await registerOnnx(model, good, snapshot);
+    await promote(model, v1);
+    const big = rows(300_000, 3);
+    await land(model, big);
+    const monitor = parsePipelineSpec({
+      model,
+      dataset: { source: `s3://${config.minio.bucket}/data/${model}.csv`, target: 'y', schema },
+      trainer: { name: 'gbdt' },
+      monitor: { source: `s3://${config.minio.bucket}/batches/${model}/`, drift: { psi: 5, ksPValue: 0.001 }, performance: { metric: 'rmse', max: 10 } },
+    }).monitor!;
+
+    // A heartbeat timeout of 300 ms makes the timer beat every 100 ms.
+    const activity = new MockActivityEnvironment({ heartbeatTimeoutMs: 300 });
+    const beats: { step: string; rows: number }[] = [];
+    activity.on('heartbeat', (d: { step: string; rows: number }) => beats.push(d));
+    const until = new Date().toISOString();
+    const result = await activity.run(createMonitorActivities(deps).checkModel, { model, alias: 'production', version: v1, monitor, until });
+
+    expect(result.rows).toBe(big.length);
+    expect(result.performance).toMatchObject({ metric: 'rmse', labelled: big.length, breached: false });
+    expect(beats.map((b) => b.step).filter((step, i, all) => all[i - 1] !== step)).toEqual(['model', 'window', 'reference', 'assess']);
+    // Beats while the window was being read, between the 10,000-row marks: the timer, not the code's own updates.
+    const midRead = beats.filter((b) => b.step === 'window' && b.rows > 0 && b.rows < big.length);
+    expect(midRead.length).toBeGreaterThanOrEqual(2);
   });
 });

@@ -26,6 +26,8 @@ export const FailureType = {
   Conflict: 'MlopsConflict',
   /** A dependency (MinIO, a URL) is unreachable or overloaded for now; retrying may succeed. */
   Unavailable: 'MlopsUnavailable',
+  /** A bug in temporal-mlops itself (a TypeError and the like): retrying runs the same code again, so it is reported at once. */
+  Bug: 'MlopsInternalError',
 } as const;
 
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];
@@ -39,6 +41,7 @@ export const NON_RETRYABLE_FAILURE_TYPES: readonly FailureTypeName[] = [
   FailureType.AccessDenied,
   FailureType.DataValidation,
   FailureType.Trainer,
+  FailureType.Bug,
 ];
 
 /** Whether a failure of this type is worth retrying. */
@@ -73,4 +76,40 @@ export function isMlopsError(err: unknown): err is MlopsError {
     Object.values(FailureType).includes((err as MlopsError).type) &&
     err instanceof Error
   );
+}
+
+/** The JavaScript errors that mean a mistake in code (ours), never a condition of the world outside. */
+const PROGRAMMING_ERRORS = new Set(['TypeError', 'ReferenceError', 'RangeError', 'SyntaxError', 'EvalError', 'URIError']);
+
+/** Codes of network errors (Node's and the operating system's) that are outages, worth retrying. */
+const NETWORK_CODES = /^(ECONNREFUSED|ECONNRESET|ECONNABORTED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ENETDOWN|UND_ERR_\w+)$/;
+
+/** Whether an error (or one of its causes) is a network failure: `fetch failed`, a refused or reset connection. */
+export function isNetworkError(err: unknown): boolean {
+  // Duck-typed, not `instanceof`: errors from Node internals may come from another realm (jest, vm).
+  for (let e = err, depth = 0; isErrorLike(e) && depth < 5; e = (e as Error & { cause?: unknown }).cause, depth++) {
+    const code = (e as Error & { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.test(code)) return true;
+    if (e.name === 'TypeError' && /^fetch failed$|terminated|socket/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether an error is a bug in our code: a TypeError, ReferenceError, RangeError (and the other
+ * built-in programming errors) that is not an `MlopsError` and not a network failure in disguise
+ * (Node's fetch reports a refused connection as `TypeError: fetch failed`).
+ */
+export function isProgrammingError(err: unknown): err is Error {
+  if (!isErrorLike(err) || isMlopsError(err)) return false;
+  return PROGRAMMING_ERRORS.has(err.name) && !isNetworkError(err);
+}
+
+function isErrorLike(e: unknown): e is Error {
+  return typeof e === 'object' && e !== null && typeof (e as Error).name === 'string' && typeof (e as Error).message === 'string';
+}
+
+/** The message a user sees for a bug: what happened, that it is ours, and where the details are. */
+export function bugMessage(err: Error): string {
+  return `Internal error in temporal-mlops (a bug, not a problem with your data or model, so it is not retried): ${err.name}: ${err.message}. The stack is in the worker log; please report it with that stack.`;
 }

@@ -1,34 +1,56 @@
 /**
- * The validate stage (the evaluator): holdout metrics of the candidate and of the current production
- * version on the same rows, judged against the spec's thresholds and champion margin; the report and
- * the run's model card (src/report) are stored.
+ * The validate stage (the evaluator): the candidate and the current production version are loaded
+ * through the model seam (built-in or ONNX, either way round) and scored on the same sealed holdout
+ * rows, judged against the spec's thresholds and champion margin; what the training program claimed
+ * about itself is held against our measurement. The report and the run's model card are stored.
  */
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { loadSplit } from '../ml/dataset';
-import { evaluateModel, judgeCandidate, type Evaluation } from '../ml/evaluate';
+import { compareClaims, DEFAULT_CLAIMS_POLICY, evaluatePredictions, judgeCandidate, type ClaimCheck, type Evaluation } from '../ml/evaluate';
 import { profileSource } from '../ml/profile';
-import { builtinPredictor, loadPredictor, MODEL_FILE_MAX_BYTES, type Predictor } from '../ml/predictor';
-import { parseModel } from '../ml/trainers';
+import { loadPredictor, MODEL_FILE_MAX_BYTES, modelFlavor, type FetchBytes, type Predictor } from '../ml/predictor';
+import type { OnnxModel } from '../ml/onnx';
+import type { Model } from '../ml/trainers';
 import type { Frame } from '../ml/types';
 import { validateSource } from '../ml/validate';
-import { holdoutMetrics, isExternalModel, type ExternalModel } from '../ml/external/model';
-import { FailureType, isMlopsError } from '../errors';
+import { FailureType, isMlopsError, isProgrammingError } from '../errors';
 import { buildModelCard, compareWithProfile, holdoutDiagnostics, MODEL_CARD_CONTENT_TYPE } from '../report';
 import type { MlopsDependencies } from './dependencies';
+import { withHeartbeat } from './heartbeat';
 import type { ArtifactRef, EvaluateInput, EvaluateResult } from './types';
 import { withWorkdir } from './workdir';
 
+/** Heartbeat details of the validate stage: which step it is on. */
+export interface EvaluateHeartbeat {
+  step: string;
+}
+
+/** The production version, loaded; or why it could not be, which leaves the run judged on its thresholds. */
+type Champion = { version: number; predictor: Predictor } | { version: number; note: string } | undefined;
+
 /** Creates the evaluate activity. */
 export function createEvaluateActivities({ store, registry }: MlopsDependencies) {
-  /** The production version and its model, or undefined when the alias does not exist yet. */
-  async function champion(model: string, alias: string) {
+  const fetchBytes: FetchBytes = (ref) => store.getBuffer(ref, MODEL_FILE_MAX_BYTES);
+
+  /**
+   * The production version, loaded through the seam. One that cannot be loaded (an old external format,
+   * a missing file) is a note, not a failure: the candidate is then judged on its thresholds alone.
+   * Storage outages and our own bugs still fail the stage, so they are retried or reported.
+   */
+  async function champion(model: string, alias: string): Promise<Champion> {
+    let version: { version: number; artifact: ArtifactRef };
     try {
-      const { version } = await registry.resolveAlias(model, alias);
-      return { version: version.version, model: parseModel(await store.getJson(version.artifact)) };
+      ({ version } = await registry.resolveAlias(model, alias));
     } catch (err) {
       if (isMlopsError(err) && err.type === FailureType.NotFound) return undefined;
       throw err;
+    }
+    try {
+      return { version: version.version, predictor: await loadPredictor(await store.getJson(version.artifact), fetchBytes) };
+    } catch (err) {
+      if (!canBeNoted(err)) throw err;
+      return { version: version.version, note: cannotCompare(version.version, alias, 'could not be loaded', err) };
     }
   }
 
@@ -37,32 +59,47 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
    * stop a candidate that passed. Profile and validation are recomputed from the snapshot file: ingest
    * computed them from the same bytes with the same schema, so they come out the same.
    */
-  async function storeModelCard(c: { input: EvaluateInput; file: string; test: Frame; document: unknown; evaluation: Evaluation; champion?: { version: number; evaluation: Evaluation }; championNote?: string; failures: string[] }): Promise<ArtifactRef | undefined> {
+  async function storeModelCard(c: {
+    input: EvaluateInput;
+    file: string;
+    test: Frame;
+    document: unknown;
+    candidate: Predictor;
+    diagnostics: ReturnType<typeof holdoutDiagnostics>;
+    evaluation: Evaluation;
+    champion?: { version: number; evaluation: Evaluation };
+    notes: string[];
+    claims: ClaimCheck[];
+    failures: string[];
+  }): Promise<ArtifactRef | undefined> {
     const { input, test } = c;
     let html: string;
     try {
       const [profile, validation] = await Promise.all([profileSource(c.file, input.schema, { format: 'jsonl' }), validateSource(c.file, input.schema, { format: 'jsonl' })]);
-      const external = isExternalModel(c.document) ? c.document : undefined;
-      const model = external ? undefined : parseModel(c.document);
+      const builtin = modelFlavor(c.document) === 'builtin' ? (c.document as Model) : undefined;
+      const onnx = modelFlavor(c.document) === 'onnx' ? (c.document as OnnxModel) : undefined;
       const run = Context.current().info.workflowExecution;
       html = buildModelCard({
         model: input.model,
         run: run && { workflowId: run.workflowId, runId: run.runId },
-        candidate: { ...c.evaluation, trainer: model?.kind ?? `external program: ${external!.command.join(' ')}`, params: model?.params, training: model ? { ...model.training } : undefined },
+        candidate: { ...c.evaluation, trainer: c.candidate.description, params: builtin?.params ?? onnx?.trainer.params, training: builtin ? { ...builtin.training } : undefined },
         champion: c.champion && { version: c.champion.version, alias: input.alias, ...c.champion.evaluation },
-        championNote: c.championNote,
+        championNote: c.notes[0],
+        notes: c.notes,
+        claims: c.claims,
         policy: input.policy,
         verdict: { passed: c.failures.length === 0, failures: c.failures },
         holdoutRows: c.evaluation.rows,
         dataset: { profile, target: input.schema.target, features: input.schema.features },
         validation,
-        ...(model ? holdoutDiagnostics(builtinPredictor(model), test, await builtinPredictor(model).predict(test)) : {}),
+        ...c.diagnostics,
         drift: {
           ...compareWithProfile(profile, test, [...input.schema.features, input.schema.target], { reference: 'snapshot', current: 'holdout' }),
           note: "The snapshot's profile is the drift reference the monitor will hold this version to; the holdout is part of the snapshot.",
         },
         artifacts: [
           { name: 'candidate model', uri: input.candidate.uri, sha256: input.candidate.sha256 },
+          ...(onnx ? [{ name: 'candidate model.onnx', uri: onnx.onnx.uri, sha256: onnx.onnx.sha256 }] : []),
           { name: 'dataset snapshot', uri: input.snapshot.uri, sha256: input.snapshot.sha256 },
         ],
       });
@@ -77,53 +114,85 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
     /** Evaluates the candidate on the holdout, compares it with production, and stores the report and the model card. */
     async evaluateCandidate(input: EvaluateInput): Promise<EvaluateResult> {
       const ctx = Context.current();
-      return withWorkdir(async (dir) => {
-        const file = join(dir, 'snapshot.jsonl');
-        const [document, current] = await Promise.all([store.getJson(input.candidate), champion(input.model, input.alias), store.getFile(input.snapshot, file)]);
-        const { test } = await loadSplit(file, input.schema, input.split);
-        // An external program scored the holdout itself (it was its validation data).
-        const predictor = isExternalModel(document) ? undefined : await loadPredictor(document, (ref) => store.getBuffer(ref, MODEL_FILE_MAX_BYTES));
-        const evaluation: Evaluation = predictor
-          ? await evaluateModel(predictor, test).finally(() => predictor.release())
-          : { metrics: holdoutMetrics(document as ExternalModel), rows: test.rowCount };
-        let championEval: Evaluation | undefined;
-        let championNote: string | undefined;
-        if (current) {
+      return withHeartbeat<EvaluateHeartbeat, EvaluateResult>({ step: 'loading the candidate, the production version and the snapshot' }, (beat) =>
+        withWorkdir(async (dir) => {
+          const file = join(dir, 'snapshot.jsonl');
+          const [document, current] = await Promise.all([store.getJson(input.candidate), champion(input.model, input.alias), store.getFile(input.snapshot, file)]);
+          const loaded: Predictor[] = current && 'predictor' in current ? [current.predictor] : [];
           try {
-            championEval = await evaluateModel(builtinPredictor(current.model), test);
-          } catch (err) {
-            // A production model whose features no longer exist in the data cannot be compared on it.
-            championNote = `production version ${current.version} could not be evaluated on this holdout: ${(err as Error).message}`;
+            const candidate = await loadPredictor(document, fetchBytes);
+            loaded.push(candidate);
+            beat.update({ step: 'reading the holdout' });
+            const { test } = await loadSplit(file, input.schema, input.split);
+            beat.update({ step: `scoring the candidate on ${test.rowCount} holdout rows` });
+            const predictions = await candidate.predict(test);
+            const evaluation = evaluatePredictions(candidate, test, predictions);
+            const notes: string[] = [];
+            let championEval: { version: number; evaluation: Evaluation } | undefined;
+            if (current && 'note' in current) notes.push(current.note);
+            if (current && 'predictor' in current) {
+              beat.update({ step: `scoring production version ${current.version} on the same rows` });
+              try {
+                championEval = { version: current.version, evaluation: evaluatePredictions(current.predictor, test, await current.predictor.predict(test)) };
+              } catch (err) {
+                // A production model whose features no longer exist in the data cannot be compared on it.
+                if (!canBeNoted(err)) throw err;
+                notes.push(cannotCompare(current.version, input.alias, 'could not be evaluated on this holdout', err));
+              }
+            }
+            const claimsPolicy = input.policy.claims ?? DEFAULT_CLAIMS_POLICY;
+            const claimed = modelFlavor(document) === 'onnx' ? (document as OnnxModel).claimedMetrics ?? {} : {};
+            const claims = compareClaims(claimed, evaluation.metrics, evaluation.rows, claimsPolicy.tolerance);
+            const failures = judgeCandidate(evaluation.metrics, championEval?.evaluation.metrics, input.policy);
+            const mismatches = claims.filter((c) => c.mismatch).map((c) => c.message);
+            if (claimsPolicy.onMismatch === 'fail') failures.push(...mismatches.map((m) => `${m} (validation.claims.onMismatch is fail)`));
+            beat.update({ step: 'drawing the model card' });
+            const diagnostics = holdoutDiagnostics(candidate, test, predictions);
+            const card = await storeModelCard({ input, file, test, document, candidate, diagnostics, evaluation, champion: championEval, notes, claims, failures });
+            const report = await store.putJson(
+              {
+                kind: 'temporal-mlops/evaluation@1',
+                model: input.model,
+                holdoutRows: evaluation.rows,
+                candidate: { flavor: candidate.flavor, description: candidate.description, metrics: evaluation.metrics, confusionMatrix: evaluation.confusionMatrix, artifact: input.candidate },
+                champion: championEval && { version: championEval.version, metrics: championEval.evaluation.metrics, confusionMatrix: championEval.evaluation.confusionMatrix },
+                notes,
+                claims: { policy: claimsPolicy, checks: claims, mismatches },
+                policy: input.policy,
+                passed: failures.length === 0,
+                failures,
+                card,
+              },
+              { contentType: 'application/json' },
+            );
+            ctx.log.info('candidate evaluated', { model: input.model, passed: failures.length === 0, metrics: evaluation.metrics, claimMismatches: mismatches.length });
+            return {
+              passed: failures.length === 0,
+              metrics: evaluation.metrics,
+              holdoutRows: evaluation.rows,
+              champion: championEval && { version: championEval.version, metrics: championEval.evaluation.metrics },
+              failures,
+              notes,
+              claims: claims.map(({ metric, claimed: c, measured, mismatch, message }) => ({ metric, claimed: c, measured, mismatch, message })),
+              claimMismatches: mismatches,
+              report,
+              card,
+            };
+          } finally {
+            await Promise.all(loaded.map((p) => p.release().catch(() => undefined)));
           }
-        }
-        const failures = judgeCandidate(evaluation.metrics, championEval?.metrics, input.policy);
-        const champ = current && championEval ? { version: current.version, evaluation: championEval } : undefined;
-        const card = await storeModelCard({ input, file, test, document, evaluation, champion: champ, championNote, failures });
-        const report = await store.putJson(
-          {
-            kind: 'temporal-mlops/evaluation@1',
-            model: input.model,
-            holdoutRows: evaluation.rows,
-            candidate: { metrics: evaluation.metrics, confusionMatrix: evaluation.confusionMatrix, artifact: input.candidate },
-            champion: current && championEval ? { version: current.version, metrics: championEval.metrics, confusionMatrix: championEval.confusionMatrix } : undefined,
-            championNote,
-            policy: input.policy,
-            passed: failures.length === 0,
-            failures,
-            card,
-          },
-          { contentType: 'application/json' },
-        );
-        ctx.log.info('candidate evaluated', { model: input.model, passed: failures.length === 0, metrics: evaluation.metrics });
-        return {
-          passed: failures.length === 0,
-          metrics: evaluation.metrics,
-          champion: current && championEval ? { version: current.version, metrics: championEval.metrics } : undefined,
-          failures,
-          report,
-          card,
-        };
-      });
+        }),
+      );
     },
   };
+}
+
+/** Whether a failure to load or score the production version is noted (not fatal): anything but an outage or a bug of ours. */
+function canBeNoted(err: unknown): boolean {
+  if (isMlopsError(err)) return err.type !== FailureType.Unavailable;
+  return !isProgrammingError(err);
+}
+
+function cannotCompare(version: number, alias: string, what: string, err: unknown): string {
+  return `${alias} version ${version} ${what} (${(err as Error).message}); this run is judged on its thresholds alone.`;
 }

@@ -9,6 +9,7 @@ import type { MlopsDependencies } from './dependencies';
 import { createEvaluateActivities } from './evaluate';
 import { createIngestActivities } from './ingest';
 import { createMonitorActivities } from './monitor';
+import { createServabilityActivities } from './servability';
 import { createTrainActivities } from './train';
 
 /** Creates every activity, bound to its dependencies. */
@@ -18,6 +19,7 @@ export function createActivities(deps: MlopsDependencies) {
     ...createIngestActivities(deps),
     ...createTrainActivities(deps),
     ...createEvaluateActivities(deps),
+    ...createServabilityActivities(deps),
     ...createDeployActivities(deps),
     ...createMonitorActivities(deps),
   };

@@ -80,15 +80,63 @@ export interface EvaluateInput {
   alias: string;
 }
 
+/** A metric the training program claimed about itself, against what we measured on the sealed holdout. */
+export interface ClaimedMetric {
+  metric: string;
+  claimed: number;
+  measured: number;
+  /** Further apart than `validation.claims.tolerance`. */
+  mismatch: boolean;
+  /** One plain sentence, e.g. "the program claimed accuracy 0.99; measured on 69 sealed holdout rows: 0.35 (...)". */
+  message: string;
+}
+
 /** Output of the validate stage: the blessing (passed), the metrics and the report. */
 export interface EvaluateResult {
   passed: boolean;
+  /** Measured by us on the sealed holdout; never taken from the program that trained the model. */
   metrics: Metrics;
+  /** Holdout rows the metrics were computed on. */
+  holdoutRows?: number;
   champion?: { version: number; metrics: Metrics };
   failures: string[];
+  /** What the reader must know that is not a failure, e.g. a production version that could not be loaded. */
+  notes?: string[];
+  /** The program's claims (metrics.json) held against our measurement. */
+  claims?: ClaimedMetric[];
+  /** The claims further from our measurement than the tolerance, one sentence each. */
+  claimMismatches?: string[];
   report: ArtifactRef;
   /** The run's model card: one self-contained HTML page (text/html); absent when it could not be drawn. */
   card?: ArtifactRef;
+}
+
+/** Input of the servability check: the candidate, and the snapshot whose holdout it predicts a sample of. */
+export interface ServabilityInput {
+  model: string;
+  candidate: ArtifactRef;
+  snapshot: ArtifactRef;
+  schema: DatasetSchema;
+  split: PipelineSpec['dataset']['split'];
+  /** Holdout rows to predict (default 200). */
+  sampleRows?: number;
+}
+
+/** Output of the servability check: whether the candidate can be served as it is, and the report. */
+export interface ServabilityResult {
+  passed: boolean;
+  /** Why it cannot be served, one sentence each; empty when it passed. */
+  problems: string[];
+  /** What the reader should know, e.g. that there were no check predictions to compare with. */
+  notes: string[];
+  flavor: string;
+  /** Holdout rows predicted. */
+  sampleRows: number;
+  /** The program's check rows, when it wrote its own predictions for them, and how many disagree. */
+  checkRows?: number;
+  disagreeing?: number;
+  /** The stored report (temporal-mlops/servability@1), listing the disagreeing rows. */
+  report: ArtifactRef;
 }
 
 /** Input of the deploy stage. */

@@ -24,7 +24,7 @@ export function renderRun(view: RunView): string {
   const lines = [`${view.workflowId}  ${view.execution}${s ? `  model ${s.model}, trigger ${s.trigger}, requested by ${s.requestedBy}` : ''}`];
   if (s) {
     for (const stage of s.stages) {
-      let line = `  ${ICON[stage.state] ?? '?'} ${stage.name.padEnd(9)} ${stage.state.padEnd(8)} ${seconds(stage.durationMs).padStart(9)}`;
+      let line = `  ${ICON[stage.state] ?? '?'} ${stage.name.padEnd(11)} ${stage.state.padEnd(8)} ${seconds(stage.durationMs).padStart(9)}`;
       if (stage.name === 'train' && stage.state === 'running' && view.trainingProgress !== undefined) line += `  ${progressBar(view.trainingProgress)}`;
       if (stage.note) line += `  ${stage.note}`;
       lines.push(line);
@@ -36,6 +36,11 @@ export function renderRun(view: RunView): string {
       for (const [k, v] of Object.entries(s.candidate)) lines.push(`    ${k.padEnd(18)} ${num(v).padStart(8)}  ${num(champ[k]).padStart(8)}`);
     }
     if (s.validationFailures?.length) lines.push(`  validation failed: ${s.validationFailures.join('; ')}`);
+    for (const m of s.claimMismatches ?? []) lines.push(`  ! claimed vs measured: ${m}`);
+    for (const n of s.validationNotes ?? []) lines.push(`  note: ${n}`);
+    if (s.servability && !s.servability.passed) lines.push(`  servability check failed: ${s.servability.problems.join('; ')}`);
+    for (const n of s.servability?.notes ?? []) lines.push(`  note (servability): ${n}`);
+    if (s.servability) lines.push(`  servability report: ${s.servability.report.uri}`);
     if (s.approval) {
       const a = s.approval;
       lines.push(`  approval: ${a.state}, ${a.approvals.length} of ${a.quorum} from ${a.approvers.join(', ')}${a.deadline && (a.state === 'waiting' || a.state === 'escalated') ? `, deadline ${a.deadline}` : ''}`);

@@ -1,11 +1,13 @@
 /**
  * The evaluator: holdout metrics of a model, and the judgement of a candidate against the
- * validation policy (metric thresholds, and the champion comparison with its margin).
- * Its verdict is what deploy requires, in the manner of TFX's Evaluator "blessing".
+ * validation policy (metric thresholds, and the champion comparison with its margin). Its verdict is
+ * what deploy requires, in the manner of TFX's Evaluator "blessing". Every number it judges is one it
+ * measured through the model seam; what a training program says about itself is only compared with it.
  */
 import { classificationMetrics, regressionMetrics, type ConfusionMatrix } from './metrics';
+import { metricHigherIsBetter, metricInfo } from './metric-catalog';
 import type { Predictions, Predictor } from './predictor';
-import type { Frame } from './types';
+import type { DatasetSchema, Frame } from './types';
 
 /** Metric name to value; only defined metrics appear. */
 export type MetricValues = Record<string, number>;
@@ -17,12 +19,21 @@ export interface Evaluation {
   confusionMatrix?: ConfusionMatrix;
 }
 
-/** Metrics where smaller is better; every other metric is better when larger. */
-const LOWER_IS_BETTER = new Set(['logLoss', 'rmse', 'mae']);
-
-/** Whether a larger value of this metric is better. */
+/** Whether a larger value of this metric is better (the metric catalog decides; kept here for its callers). */
 export function higherIsBetter(metric: string): boolean {
-  return !LOWER_IS_BETTER.has(metric);
+  return metricHigherIsBetter(metric);
+}
+
+/**
+ * The target of a classification frame as class labels, the way the trainers name classes: text stays
+ * text, booleans become "true"/"false" and numbers their decimal text ("0", "1"); missing is null.
+ */
+export function classLabels(frame: Frame, schema: Pick<DatasetSchema, 'target' | 'columns'>): (string | null)[] {
+  const target = frame.columns[schema.target];
+  if (!target) throw new Error(`the holdout has no target column "${schema.target}"`);
+  if (!(target instanceof Float64Array)) return target;
+  const boolean = schema.columns.find((c) => c.name === schema.target)?.type === 'boolean';
+  return Array.from(target, (v) => (Number.isNaN(v) ? null : boolean ? String(v === 1) : String(v)));
 }
 
 /** Evaluates a model, through the model seam, on a frame holding its features and the target. */
@@ -39,8 +50,9 @@ export function evaluatePredictions(model: Pick<Predictor, 'schema' | 'task' | '
     return { metrics: defined({ rmse: m.rmse, mae: m.mae, r2: m.r2 }), rows: frame.rowCount };
   }
   // Rows whose label is missing cannot be scored.
-  const labels = target as (string | null)[];
-  const keep = labels.flatMap((l, i) => (l === null ? [] : [i]));
+  const labels = classLabels(frame, model.schema);
+  const keep: number[] = [];
+  labels.forEach((l, i) => l !== null && keep.push(i));
   const m = classificationMetrics(keep.map((i) => labels[i]!), keep.map((i) => p.probabilities![i]!), [...model.classes]);
   return {
     metrics: defined({ accuracy: m.accuracy, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1, logLoss: m.logLoss, rocAuc: m.rocAuc }),
@@ -57,6 +69,12 @@ function defined(m: Record<string, number | null>): MetricValues {
 export interface ValidationPolicy {
   thresholds: Record<string, { min?: number; max?: number }>;
   champion?: { metric: string; margin: number };
+  /** How a training program's own claims are held against our measurement (default: tolerance 0.05, warn). */
+  claims?: { tolerance: number; onMismatch: 'warn' | 'fail' };
+}
+
+function fixed(v: number): string {
+  return v.toFixed(4);
 }
 
 /** Every way the candidate fails the policy, one sentence each; empty when it passes. */
@@ -68,8 +86,9 @@ export function judgeCandidate(candidate: MetricValues, champion: MetricValues |
       failures.push(`${metric}: not computed for this model (available: ${Object.keys(candidate).join(', ')})`);
       continue;
     }
-    if (t.min !== undefined && v < t.min) failures.push(`${metric} ${v.toFixed(4)} is below the minimum ${t.min}`);
-    if (t.max !== undefined && v > t.max) failures.push(`${metric} ${v.toFixed(4)} is above the maximum ${t.max}`);
+    const better = higherIsBetter(metric) ? 'higher' : 'lower';
+    if (t.min !== undefined && v < t.min) failures.push(`${metric} ${fixed(v)} is below the minimum ${t.min} (${better} is better)`);
+    if (t.max !== undefined && v > t.max) failures.push(`${metric} ${fixed(v)} is above the maximum ${t.max} (${better} is better)`);
   }
   if (policy.champion && champion) {
     const { metric, margin } = policy.champion;
@@ -79,8 +98,73 @@ export function judgeCandidate(candidate: MetricValues, champion: MetricValues |
       failures.push(`champion comparison: ${metric} is missing for the ${c === undefined ? 'candidate' : 'production version'}`);
     } else {
       const worseBy = higherIsBetter(metric) ? p - c : c - p;
-      if (worseBy > margin) failures.push(`${metric} ${c.toFixed(4)} is worse than production's ${p.toFixed(4)} by ${worseBy.toFixed(4)}, more than the allowed margin ${margin}`);
+      const side = higherIsBetter(metric) ? 'lower' : 'higher';
+      if (worseBy > margin) {
+        failures.push(`${metric} ${fixed(c)} is worse than production's ${fixed(p)} (${side} by ${fixed(worseBy)}; ${side === 'lower' ? 'higher' : 'lower'} is better), more than the allowed margin ${margin}`);
+      }
     }
   }
   return failures;
+}
+
+/** Default claims policy: a claim more than 0.05 away from our measurement is reported, not failed. */
+export const DEFAULT_CLAIMS_POLICY = { tolerance: 0.05, onMismatch: 'warn' } as const;
+
+/** One metric a training program claimed, against what we measured on the sealed holdout. */
+export interface ClaimCheck {
+  metric: string;
+  claimed: number;
+  measured: number;
+  /** |claimed − measured|, relative to the measurement for unbounded metrics (rmse, mae, logLoss). */
+  difference: number;
+  /** Whether the difference is beyond the tolerance. */
+  mismatch: boolean;
+  /** One plain sentence, e.g. "the program claimed accuracy 0.99; measured on 69 sealed holdout rows: 0.35". */
+  message: string;
+}
+
+/**
+ * The metric names of a program's claims, as our catalog names them: the old `validationAccuracy`
+ * style becomes `accuracy`. Non-numbers are dropped.
+ */
+export function normalizeClaims(claimed: Record<string, unknown>): MetricValues {
+  const out: MetricValues = {};
+  for (const [key, value] of Object.entries(claimed ?? {})) {
+    if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+    const m = /^validation([A-Z].*)$/.exec(key);
+    const name = m ? m[1]!.charAt(0).toLowerCase() + m[1]!.slice(1) : key;
+    if (out[name] === undefined || !m) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * Holds each claimed metric we also measured against our measurement. Metrics in [0, 1] (accuracy,
+ * rocAuc, ...) and r2 are compared by absolute difference; errors and losses, whose scale depends on
+ * the data, by difference relative to our measurement.
+ */
+export function compareClaims(claimed: Record<string, unknown>, measured: MetricValues, rows: number, tolerance: number = DEFAULT_CLAIMS_POLICY.tolerance): ClaimCheck[] {
+  const claims = normalizeClaims(claimed);
+  const out: ClaimCheck[] = [];
+  for (const [metric, c] of Object.entries(claims)) {
+    const m = measured[metric];
+    if (m === undefined) continue;
+    const unbounded = metricInfo(metric)?.range.max === Infinity;
+    const difference = unbounded ? Math.abs(c - m) / Math.max(Math.abs(m), 1e-12) : Math.abs(c - m);
+    const mismatch = difference > tolerance;
+    const how = unbounded ? `${(difference * 100).toFixed(1)}% apart` : `${fixed(difference)} apart`;
+    out.push({
+      metric,
+      claimed: c,
+      measured: m,
+      difference,
+      mismatch,
+      message: `the program claimed ${metric} ${short(c)}; measured on ${rows} sealed holdout rows: ${short(m)}${mismatch ? ` (${how}, more than the tolerance ${tolerance})` : ''}`,
+    });
+  }
+  return out;
+}
+
+function short(v: number): string {
+  return Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : String(Number(v.toPrecision(4)));
 }

@@ -5,6 +5,7 @@
  */
 import { binCounts, psiFromCounts } from '../ml/drift';
 import { rocCurvesByClass } from '../ml/curves';
+import { classLabels } from '../ml/evaluate';
 import type { DatasetProfile, NumericColumnProfile } from '../ml/profile';
 import type { Predictions, Predictor } from '../ml/predictor';
 import type { Frame } from '../ml/types';
@@ -23,8 +24,9 @@ export function holdoutDiagnostics(model: Pick<Predictor, 'schema' | 'task' | 'c
   if (!target) throw new Error(`the holdout has no target column "${model.schema.target}"`);
   if (model.task === 'regression') return { residuals: residualSample(target as Float64Array, p.values!) };
   // As in the evaluation, rows without a label cannot be scored.
-  const labels = target as (string | null)[];
-  const keep = labels.flatMap((l, i) => (l === null ? [] : [i]));
+  const labels = classLabels(frame, model.schema);
+  const keep: number[] = [];
+  labels.forEach((l, i) => l !== null && keep.push(i));
   if (keep.length === 0) return {};
   const curves = rocCurvesByClass(keep.map((i) => labels[i]!), keep.map((i) => p.probabilities![i]!), [...model.classes]);
   return { roc: curves.map((c) => ({ label: String(c.label), fpr: c.curve.fpr, tpr: c.curve.tpr, auc: c.auc })) };

@@ -35,7 +35,7 @@ svg{max-width:none}code{font-size:12px;background:#f3f3f3;padding:1px 4px;border
 
 /** Renders a model card as one HTML document. Deterministic: the same input gives the same bytes. */
 export function buildModelCard(input: ModelCardInput): string {
-  const sections = [header(input), metricsSection(input), dataSection(input), validationSection(input), diagnosticsSection(input), driftSection(input), trainingSection(input), artifactsSection(input)];
+  const sections = [header(input), metricsSection(input), claimsSection(input), dataSection(input), validationSection(input), diagnosticsSection(input), driftSection(input), trainingSection(input), artifactsSection(input)];
   return [
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8">',
@@ -62,6 +62,7 @@ function table(head: string[], rows: string[][], numeric: boolean[] = []): strin
 
 function header(input: ModelCardInput): string {
   const { verdict, candidate } = input;
+  const mismatches = (input.claims ?? []).filter((c) => c.mismatch);
   const who = [candidate.trainer ? `trainer <b>${esc(candidate.trainer)}</b>` : '', input.run ? `run <code>${esc(input.run.workflowId)}</code>` : ''].filter(Boolean).join(', ');
   return lines([
     `<h1>${esc(input.model)} <span class="badge ${verdict.passed ? 'pass' : 'fail'}">${verdict.passed ? 'passed validation' : 'failed validation'}</span></h1>`,
@@ -70,6 +71,25 @@ function header(input: ModelCardInput): string {
     verdict.passed
       ? `<p>The candidate meets every threshold of the validation policy${input.champion && input.policy.champion ? ' and the champion comparison' : ''}; it may go on to approval.</p>`
       : `<p>The candidate was stopped at validation:</p><ul>${verdict.failures.map((f) => `<li class="fail">${esc(f)}</li>`).join('')}</ul>`,
+    mismatches.length
+      ? `<p class="fail">The training program's own claims do not match what we measured:</p><ul>${mismatches.map((c) => `<li class="fail">${esc(capital(c.message))}</li>`).join('')}</ul>`
+      : '',
+    input.notes?.length ? `<p><b>Notes:</b></p><ul>${input.notes.map((n) => `<li>${esc(capital(n))}</li>`).join('')}</ul>` : '',
+  ]);
+}
+
+function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** The program's claims (its metrics.json) beside our measurement: information, never what gates the run. */
+function claimsSection(input: ModelCardInput): string {
+  if (!input.claims?.length) return '';
+  const rows = input.claims.map((c) => [esc(c.metric), metric(c.claimed), metric(c.measured), c.mismatch ? '<span class="fail">does not match</span>' : '<span class="pass">matches</span>']);
+  return lines([
+    '<h2>What the training program claimed</h2>',
+    `<p class="muted">The program's metrics.json, measured on data it held out itself, beside our measurement on ${input.holdoutRows !== undefined ? `${num(input.holdoutRows)} sealed holdout rows` : 'the sealed holdout'}, which the program never saw. Only our measurement gates the run.</p>`,
+    table(['metric', 'claimed', 'measured by us', ''], rows, [false, true, true, false]),
   ]);
 }
 

@@ -78,6 +78,10 @@ export interface ModelCardInput {
   champion?: CardEvaluation & { version: number; alias?: string };
   /** Why there is no champion comparison although a production version exists. */
   championNote?: string;
+  /** What the reader must know that is not a failure (e.g. the production version could not be loaded). */
+  notes?: string[];
+  /** What the training program claimed about itself, against our measurement on the holdout. */
+  claims?: { metric: string; claimed: number; measured: number; mismatch: boolean; message: string }[];
   policy: ValidationPolicy;
   /** The evaluator's decision: passed, or every failure in one sentence each. */
   verdict: { passed: boolean; failures: string[] };

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { FailureType, MlopsError } from '../errors';
-import { higherIsBetter } from '../ml/evaluate';
+import { metricBoundProblem, metricHigherIsBetter as higherIsBetter, metricNameProblem } from '../ml/metric-catalog';
 import { datasetSchemaSchema, formatIssues } from '../ml/schema';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
@@ -99,6 +99,15 @@ const trainerSchema = z.discriminatedUnion('name', [
     .strict(),
 ]);
 
+/** A metric name from the catalog (src/ml/metric-catalog.ts); an unknown one is refused listing the known ones. */
+const metricName = z
+  .string()
+  .min(1, 'expected a metric name')
+  .superRefine((m, ctx) => {
+    const problem = metricNameProblem(m);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 const thresholdSchema = z
   .object({ min: z.number().optional(), max: z.number().optional() })
   .strict()
@@ -110,11 +119,33 @@ const validationSchema = z
     thresholds: z.record(z.string(), thresholdSchema).default({}),
     /** The candidate may not be worse than the production version by more than `margin` on `metric`. */
     champion: z
-      .object({ metric: z.string().min(1), margin: z.number().min(0).default(0) })
+      .object({ metric: metricName, margin: z.number().min(0).default(0) })
+      .strict()
+      .optional(),
+    /**
+     * What a training program claims about itself (its metrics.json) is held against our measurement on the
+     * sealed holdout: a claim further than `tolerance` from it is reported (warn, the default) or fails validation.
+     * Absent means { tolerance: 0.05, onMismatch: warn }.
+     */
+    claims: z
+      .object({ tolerance: z.number().min(0, 'expected a tolerance of 0 or more').default(0.05), onMismatch: z.enum(['warn', 'fail']).default('warn') })
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    for (const [metric, t] of Object.entries(v.thresholds)) {
+      const unknown = metricNameProblem(metric);
+      if (unknown) {
+        ctx.addIssue({ code: 'custom', path: ['thresholds', metric], message: unknown });
+        continue;
+      }
+      for (const which of ['min', 'max'] as const) {
+        const problem = t[which] === undefined ? undefined : metricBoundProblem(metric, t[which], which);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['thresholds', metric, which], message: problem });
+      }
+    }
+  });
 
 const approvalSchema = z
   .object({
@@ -176,7 +207,7 @@ const monitorSchema = z
      * `{metric, max}` for a lower-is-better one (rmse, mae, logLoss). Crossing it counts as a breach (retraining).
      */
     performance: z
-      .object({ metric: z.string().min(1), min: z.number().optional(), max: z.number().optional() })
+      .object({ metric: metricName, min: z.number().optional(), max: z.number().optional() })
       .strict()
       .superRefine((p, ctx) => {
         const problem = performanceBoundProblem(p);
@@ -189,7 +220,7 @@ const monitorSchema = z
      * direction), the alias goes back to the previous version.
      */
     guardrail: z
-      .object({ metric: z.string().min(1), margin: z.number().min(0).default(0.05), watch: duration.default(durationMs('7d')), minLabelled: z.number().int().min(1).default(30) })
+      .object({ metric: metricName, margin: z.number().min(0).default(0.05), watch: duration.default(durationMs('7d')), minLabelled: z.number().int().min(1).default(30) })
       .strict()
       .optional(),
     /** No new retraining within this time of the last one. */
@@ -222,7 +253,40 @@ export const pipelineSpecSchema = z
     monitor: monitorSchema.optional(),
     schedule: scheduleSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(checkMetricsFitTask);
+
+/**
+ * Metric names are checked when the spec is parsed, not after training (each field refuses names outside the
+ * catalog); here, once the whole spec is known, a metric of the other task is refused when the schema declares
+ * the task, and a live performance bound must be a value the metric can take.
+ */
+function checkMetricsFitTask(
+  spec: {
+    dataset: { schema?: { task: 'classification' | 'regression' } };
+    validation: { thresholds: Record<string, unknown>; champion?: { metric: string } };
+    monitor?: { performance?: { metric: string; min?: number; max?: number }; guardrail?: { metric: string } };
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const task = spec.dataset.schema?.task;
+  const fits = (metric: string, path: (string | number)[]) => {
+    const problem = task ? metricNameProblem(metric, task) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', path, message: problem });
+  };
+  for (const metric of Object.keys(spec.validation.thresholds)) fits(metric, ['validation', 'thresholds', metric]);
+  if (spec.validation.champion) fits(spec.validation.champion.metric, ['validation', 'champion', 'metric']);
+  const performance = spec.monitor?.performance;
+  if (performance) {
+    fits(performance.metric, ['monitor', 'performance', 'metric']);
+    for (const which of ['min', 'max'] as const) {
+      const bound = performance[which];
+      const problem = bound === undefined ? undefined : metricBoundProblem(performance.metric, bound, which);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['monitor', 'performance', which], message: problem });
+    }
+  }
+  if (spec.monitor?.guardrail) fits(spec.monitor.guardrail.metric, ['monitor', 'guardrail', 'metric']);
+}
 
 /** A validated pipeline spec (durations in milliseconds). */
 export type PipelineSpec = z.output<typeof pipelineSpecSchema>;

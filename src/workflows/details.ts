@@ -26,6 +26,11 @@ export function approvalDetails(args: { spec: PipelineSpec; workflowId: string; 
     '',
     `**Data**: ${status.data?.rows ?? '?'} rows, snapshot \`${status.data?.snapshot.slice(0, 12) ?? '?'}\`${classes ? `; classes ${classes}` : ''}.`,
     `**Validation**: passed${spec.validation.champion ? ` (may not be worse than production on ${spec.validation.champion.metric} by more than ${spec.validation.champion.margin})` : ''}.`,
+    ...(status.claimMismatches ?? []).map((m) => `**Claimed vs measured**: ${m}.`),
+    ...(status.validationNotes ?? []).map((n) => `**Note**: ${n}`),
+    status.servability
+      ? `**Servability**: the ${status.servability.flavor} model loads as the server loads it and answered ${status.servability.sampleRows} holdout rows${status.servability.checkRows ? `; it agrees with its training program on ${status.servability.checkRows} check rows` : ''}.`
+      : '',
     status.card ? `**Model card**: \`${status.card.uri}\` (a link to open it: \`mlops status ${workflowId}\`)` : '',
     status.report ? `**Evaluation report**: \`${status.report.uri}\`` : '',
     '',

@@ -1,13 +1,13 @@
 /**
  * `pipelineRun`: one pass through a model's lifecycle.
  *
- *   ingest -> train -> validate -> approve -> deploy -> monitor
+ *   ingest -> train -> validate -> servability -> approve -> deploy -> monitor
  *
  * Deterministic orchestration only: every stage is an activity that receives and returns references.
  * A failed validation ends the run with its report and asks no one; the approval gate waits for
  * signals (or the `decide` Update) from the Temporal UI or the CLI.
  */
-import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { EvaluateResult, IngestResult, TrainResult } from '../activities/types';
 import { defaultRetry, storageActivity } from './options';
@@ -19,7 +19,7 @@ import type { PipelineRunInput, PipelineRunResult, PipelineRunStatus, StageName 
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { ingestDataset, evaluateCandidate, deployCandidate, ensureMonitor } = proxyActivities<Activities>({
+const { ingestDataset, evaluateCandidate, checkServability, deployCandidate, ensureMonitor } = proxyActivities<Activities>({
   ...storageActivity,
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '1 minute',
@@ -51,7 +51,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   const finish = (result: PipelineRunResult): PipelineRunResult => {
     timeline.finish(`run ended: ${result.status}`);
     status.result = result;
-    setCurrentDetails(`**${spec.model}**: ${result.status}${result.version ? ` (version ${result.version})` : ''}${result.reason ? `\n\n${result.reason}` : ''}`);
+    setCurrentDetails(finalDetails(spec.model, result, status));
     return result;
   };
   /** Runs one stage, recording it in the timeline; a failure ends the run as `failed`. */
@@ -98,6 +98,8 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   status.champion = evaluation.champion;
   status.report = evaluation.report;
   status.card = evaluation.card;
+  if (evaluation.notes?.length) status.validationNotes = evaluation.notes;
+  if (evaluation.claimMismatches?.length) status.claimMismatches = evaluation.claimMismatches;
   if (!evaluation.passed) {
     status.validationFailures = evaluation.failures;
     timeline.end('validate', 'failed', new Date(), evaluation.failures.join('; '));
@@ -109,6 +111,32 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
       report: evaluation.report,
       reason: evaluation.failures.join('; '),
     });
+  }
+
+  // servability: load the candidate as the server will and check its answers, before anyone is asked to approve.
+  // Runs started before this stage existed replay without it (their history has no marker).
+  if (patched('servability-check')) {
+    const checked = await stage('servability', () =>
+      checkServability({ model: spec.model, candidate: training.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split }),
+    );
+    if (isResult(checked)) return checked;
+    const { passed, problems, notes, report, flavor, sampleRows, checkRows, disagreeing } = checked;
+    status.servability = { passed, problems, notes, report, flavor, sampleRows, checkRows, disagreeing };
+    if (!passed) {
+      timeline.end('servability', 'failed', new Date(), problems.join('; '));
+      return finish({
+        status: 'failed',
+        model: spec.model,
+        metrics: evaluation.metrics,
+        championMetrics: evaluation.champion?.metrics,
+        report,
+        reason: `servability check failed: ${problems.join('; ')}`,
+      });
+    }
+    const agreed = checkRows ? `, agrees with its program on ${checkRows} check rows` : '';
+    timeline.note('servability', `${flavor} model loads as the server loads it; ${sampleRows} holdout rows predicted${agreed}`);
+  } else {
+    timeline.skip('servability', 'not run: this run started before the servability check existed');
   }
 
   // approve: the human gate
@@ -205,6 +233,15 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     card: evaluation.card,
     reason: input.reason,
   });
+}
+
+/** The Temporal UI details of a finished run: the outcome, and what the validate stage wants read. */
+function finalDetails(model: string, result: PipelineRunResult, status: PipelineRunStatus): string {
+  const parts = [`**${model}**: ${result.status}${result.version ? ` (version ${result.version})` : ''}`];
+  if (result.reason) parts.push(result.reason);
+  if (status.claimMismatches?.length) parts.push(`**Claimed vs measured**: ${status.claimMismatches.join('; ')}.`);
+  if (status.validationNotes?.length) parts.push(`**Notes**: ${status.validationNotes.join(' ')}`);
+  return parts.join('\n\n');
 }
 
 /** The most useful message of an activity failure: its cause's message. */

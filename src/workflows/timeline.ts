@@ -21,6 +21,18 @@ export class Timeline {
     if (note) s.note = note;
   }
 
+  /** Adds a note to a stage (what it found). */
+  note(name: StageName, note: string): void {
+    this.get(name).note = note;
+  }
+
+  /** Marks one stage as skipped, with why. */
+  skip(name: StageName, note: string): void {
+    const s = this.get(name);
+    s.state = 'skipped';
+    s.note = note;
+  }
+
   /** Marks every stage not yet run as skipped, with why. */
   finish(note: string): void {
     for (const s of this.stages) {

@@ -39,7 +39,7 @@ export interface PipelineRunResult {
 }
 
 /** The lifecycle stages, in order. */
-export const STAGES = ['ingest', 'train', 'validate', 'approve', 'deploy', 'monitor'] as const;
+export const STAGES = ['ingest', 'train', 'validate', 'servability', 'approve', 'deploy', 'monitor'] as const;
 export type StageName = (typeof STAGES)[number];
 
 /** One stage in the status timeline. */
@@ -64,6 +64,21 @@ export interface PipelineRunStatus {
   candidate?: Metrics;
   champion?: { version: number; metrics: Metrics };
   validationFailures?: string[];
+  /** What the validate stage wants read that is not a failure (e.g. a production version that could not be loaded). */
+  validationNotes?: string[];
+  /** The training program's claims further from our measurement than the tolerance, one sentence each. */
+  claimMismatches?: string[];
+  /** The servability check: whether the candidate loads and answers as the server will run it. */
+  servability?: {
+    passed: boolean;
+    problems: string[];
+    notes: string[];
+    report: ArtifactRef;
+    flavor: string;
+    sampleRows: number;
+    checkRows?: number;
+    disagreeing?: number;
+  };
   report?: ArtifactRef;
   /** The HTML model card of the run. */
   card?: ArtifactRef;

@@ -42,6 +42,10 @@ export function fakeStages(opts: { passed?: boolean } = {}) {
         count('validate');
         return { passed: opts.passed ?? true, metrics: { accuracy: 0.9 }, failures: opts.passed === false ? ['accuracy 0.5000 is below the minimum 0.8'] : [], report: ref('eval') };
       },
+      async checkServability() {
+        count('servability');
+        return { passed: true, problems: [], notes: [], flavor: 'builtin', sampleRows: 2, report: ref('servability') };
+      },
       async deployCandidate(input: unknown) {
         count('deploy');
         deployed.push(input);

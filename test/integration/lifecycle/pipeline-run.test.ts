@@ -94,6 +94,7 @@ describe('a whole seattle-weather run on the dev server', () => {
       ['ingest', 'done'],
       ['train', 'done'],
       ['validate', 'done'],
+      ['servability', 'done'],
       ['approve', 'done'],
       ['deploy', 'done'],
       ['monitor', 'skipped'],

@@ -58,8 +58,8 @@ export function metricHigherIsBetter(name: string): boolean {
  */
 export function metricNameProblem(name: string, task?: Task): string | undefined {
   const info = metricInfo(name);
-  if (!info) return `unknown metric "${name}"; known metrics: ${metricNames(task).join(', ')}`;
-  if (task && info.task !== task) return `"${name}" is a ${info.task} metric, but this model's task is ${task}; use one of ${metricNames(task).join(', ')}`;
+  if (!info) return `unknown metric "${name}" (known metrics: ${metricNames(task).join(', ')})`;
+  if (task && info.task !== task) return `"${name}" is a ${info.task} metric, but this model's task is ${task} (use one of ${metricNames(task).join(', ')})`;
   return undefined;
 }
 

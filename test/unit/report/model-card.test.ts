@@ -125,3 +125,21 @@ describe('a model card', () => {
     expect(count(html, /<svg\b/g)).toBe(0);
   });
 });
+
+describe("a model card and the training program's claims", () => {
+  const claim = { metric: 'accuracy', claimed: 0.99, measured: 0.35, mismatch: true, message: 'the program claimed accuracy 0.99; measured on 69 sealed holdout rows: 0.35 (0.6400 apart, more than the tolerance 0.05)' };
+
+  test('says plainly, at the top, when a claim does not match our measurement, and lists claims beside measurements', () => {
+    const html = buildModelCard({ ...regressionCard(), candidate: { metrics: { accuracy: 0.35 } }, policy: { thresholds: {} }, holdoutRows: 69, claims: [claim] });
+    const top = html.slice(0, html.indexOf('<h2>'));
+    expect(top).toContain('The program claimed accuracy 0.99; measured on 69 sealed holdout rows: 0.35');
+    expect(html).toMatch(/<h2>What the training program claimed<\/h2>/);
+    expect(html).toMatch(/does not match/);
+  });
+
+  test('states a note (a production version that could not be loaded) near the top', () => {
+    const note = 'production version 3 could not be loaded (Not servable: old format); this run is judged on its thresholds alone.';
+    const html = buildModelCard({ ...regressionCard(), notes: [note], championNote: note });
+    expect(html.slice(0, html.indexOf('<h2>'))).toContain('Production version 3 could not be loaded (Not servable: old format); this run is judged on its thresholds alone.');
+  });
+});

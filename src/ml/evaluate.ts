@@ -5,6 +5,7 @@
  * measured through the model seam; what a training program says about itself is only compared with it.
  */
 import { classificationMetrics, regressionMetrics, type ConfusionMatrix } from './metrics';
+import { claimedMetrics } from './external/model';
 import { metricHigherIsBetter, metricInfo } from './metric-catalog';
 import type { Predictions, Predictor } from './predictor';
 import type { DatasetSchema, Frame } from './types';
@@ -124,27 +125,12 @@ export interface ClaimCheck {
 }
 
 /**
- * The metric names of a program's claims, as our catalog names them: the old `validationAccuracy`
- * style becomes `accuracy`. Non-numbers are dropped.
- */
-export function normalizeClaims(claimed: Record<string, unknown>): MetricValues {
-  const out: MetricValues = {};
-  for (const [key, value] of Object.entries(claimed ?? {})) {
-    if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-    const m = /^validation([A-Z].*)$/.exec(key);
-    const name = m ? m[1]!.charAt(0).toLowerCase() + m[1]!.slice(1) : key;
-    if (out[name] === undefined || !m) out[name] = value;
-  }
-  return out;
-}
-
-/**
  * Holds each claimed metric we also measured against our measurement. Metrics in [0, 1] (accuracy,
  * rocAuc, ...) and r2 are compared by absolute difference; errors and losses, whose scale depends on
  * the data, by difference relative to our measurement.
  */
 export function compareClaims(claimed: Record<string, unknown>, measured: MetricValues, rows: number, tolerance: number = DEFAULT_CLAIMS_POLICY.tolerance): ClaimCheck[] {
-  const claims = normalizeClaims(claimed);
+  const claims = claimedMetrics(claimed);
   const out: ClaimCheck[] = [];
   for (const [metric, c] of Object.entries(claims)) {
     const m = measured[metric];

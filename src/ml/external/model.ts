@@ -26,19 +26,6 @@ export function isExternalModel(value: unknown): value is ExternalModel {
 }
 
 /**
- * The `validation<Metric>` entries of a v1 manifest as metric names (`validationAccuracy` becomes
- * `accuracy`). Kept only while the validate stage still reads v1 manifests.
- */
-export function holdoutMetrics(model: ExternalModel): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [key, value] of Object.entries(model.metrics)) {
-    const m = /^validation([A-Z].*)$/.exec(key);
-    if (m) out[m[1]!.charAt(0).toLowerCase() + m[1]!.slice(1)] = value;
-  }
-  return out;
-}
-
-/**
  * A program's metrics.json as metric names to numbers: the v1 style `validationAccuracy` is read as
  * `accuracy` (an explicit `accuracy` wins), and entries that are not finite numbers are left out,
  * since these numbers are information, never a gate.

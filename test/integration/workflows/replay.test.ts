@@ -2,6 +2,8 @@
  * Replays recorded histories of representative runs against today's workflow code, so a
  * non-deterministic change fails CI. Re-record (after a deliberate, versioned change) with:
  *   MLOPS_RECORD_HISTORIES=1 npx jest test/integration/lifecycle -t "whole seattle"
+ * Histories recorded before a versioned change are kept under a `before-<change>-` name: they are runs still
+ * in flight when a worker is upgraded (the servability stage was added under patched('servability-check')).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,7 +16,14 @@ describe('recorded runs replay deterministically', () => {
   const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json'));
 
   it('has the representative histories to replay', () => {
-    expect(files.sort()).toEqual(['deployed-after-approval.json', 'rejected.json', 'validation-failed.json']);
+    expect(files.sort()).toEqual([
+      'before-servability-deployed-after-approval.json',
+      'before-servability-rejected.json',
+      'before-servability-validation-failed.json',
+      'deployed-after-approval.json',
+      'rejected.json',
+      'validation-failed.json',
+    ]);
   });
 
   it('replays every recorded history without a nondeterminism error', async () => {

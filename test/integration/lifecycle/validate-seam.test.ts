@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
+import { createEvaluateActivities } from '../../../src/activities/evaluate';
 import type { MlopsDependencies } from '../../../src/activities/dependencies';
 import { startRun } from '../../../src/client';
 import { stageDataset } from '../../../src/cli/upload';
@@ -115,6 +116,30 @@ describe('champion and challenger of different kinds', () => {
     const status = await env.client.workflow.getHandle(two.workflowId).query(pipelineStatusQuery);
     expect(status.stages.find((s) => s.name === 'servability')).toMatchObject({ state: 'done', note: expect.stringMatching(/loads as the server loads it; \d+ holdout rows predicted/) });
   }, 10 * 60_000);
+});
+
+describe('the validate stage heartbeats', () => {
+  it('beats with the step it is on, from loading through scoring both models to the card', async () => {
+    // Version 2 of builtin-then-onnx (an ONNX model) against version 1 (built-in), as the stage does it.
+    const version = await deps.registry.getVersion('builtin-then-onnx', 2);
+    const activity = new MockActivityEnvironment({ heartbeatTimeoutMs: 300 });
+    const beats: { step: string }[] = [];
+    activity.on('heartbeat', (d: { step: string }) => beats.push(d));
+    const s = await spec('builtin-then-onnx', 'gbdt');
+    const result = await activity.run(createEvaluateActivities(deps).evaluateCandidate, {
+      model: 'builtin-then-onnx',
+      candidate: version.artifact,
+      snapshot: version.dataset.snapshot!,
+      schema: version.schema as PipelineSpec['dataset']['schema'] & object,
+      split: s.dataset.split,
+      policy: s.validation,
+      alias: 'production',
+    });
+    expect(result.champion?.version).toBe(2);
+    const steps = beats.map((b) => b.step).filter((step, i, all) => all[i - 1] !== step);
+    expect(steps[0]).toMatch(/^loading/);
+    expect(steps).toEqual(expect.arrayContaining([expect.stringMatching(/^scoring the candidate on \d+ holdout rows$/), 'scoring production version 2 on the same rows', 'drawing the model card']));
+  }, 5 * 60_000);
 });
 
 describe("a training program's claims", () => {

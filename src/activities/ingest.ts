@@ -1,10 +1,14 @@
-/** The ingest stage: snapshot the data, validate it, profile it; store all three and return references. */
+/** The ingest stage: snapshot the data (Parquet, through the engine), validate it, profile it; store all three and return references. */
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { prepareSnapshot } from '../ml/dataset';
 import type { MlopsDependencies } from './dependencies';
+import { withHeartbeat } from './heartbeat';
 import type { IngestInput, IngestResult } from './types';
 import { withWorkdir } from './workdir';
+
+/** Content type of Parquet snapshots. */
+const PARQUET = 'application/vnd.apache.parquet';
 
 /** Creates the ingest activity. */
 export function createIngestActivities({ store, snapshots }: MlopsDependencies) {
@@ -13,37 +17,53 @@ export function createIngestActivities({ store, snapshots }: MlopsDependencies) 
     async ingestDataset(input: IngestInput): Promise<IngestResult> {
       const ctx = Context.current();
       const { dataset } = input;
-      return withWorkdir(async (dir) => {
-        const outFile = join(dir, 'snapshot.jsonl');
-        const prepared = await prepareSnapshot({
-          sources: [dataset.source, ...(input.window?.sources ?? [])],
-          format: dataset.format,
-          delimiter: dataset.delimiter,
-          schema: dataset.schema,
-          target: dataset.target,
-          filter: dataset.filter,
-          windowFormat: input.window?.format,
-          openS3: (bucket, key) => store.openObject(bucket, key),
-          outFile,
-          onRows: (rows) => ctx.heartbeat({ rows }),
-        });
-        const snapshot = await store.putFile(outFile, { contentType: 'application/x-ndjson' });
-        const [profile, report] = await Promise.all([
-          store.putJson(prepared.profile, { contentType: 'application/json' }),
-          store.putJson(prepared.validation, { contentType: 'application/json' }),
-        ]);
-        await snapshots.register({ name: dataset.name ?? input.model, sha256: snapshot.sha256, sourceUri: [dataset.source, ...(input.window?.sources ?? [])].join(' + '), schema: prepared.schema, rowCount: prepared.rowCount, profile, data: snapshot });
-        const blocking = prepared.validation.issues.filter((i) => i.severity === 'blocking').map((i) => i.message);
-        ctx.log.info('dataset ingested', { model: input.model, rows: prepared.rowCount, snapshot: snapshot.sha256, blocking: blocking.length });
-        return {
-          snapshot,
-          schema: prepared.schema,
-          rowCount: prepared.rowCount,
-          profile,
-          validation: { ok: prepared.validation.ok, report, blocking, warnings: prepared.validation.issues.length - blocking.length },
-          summary: { rows: prepared.rowCount, columns: prepared.schema.columns.length, classCounts: prepared.classCounts },
-        };
-      });
+      const sources = [dataset.source, ...(input.window?.sources ?? [])];
+      return withWorkdir(async (dir) =>
+        withHeartbeat({ stage: 'reading' }, async (beat) => {
+          const outFile = join(dir, 'snapshot.parquet');
+          const prepared = await prepareSnapshot({
+            sources,
+            format: dataset.format,
+            delimiter: dataset.delimiter,
+            schema: dataset.schema,
+            target: dataset.target,
+            filter: dataset.filter,
+            columns: dataset.columns,
+            where: dataset.where,
+            hashSeed: dataset.split.seed,
+            windowFormat: input.window?.format,
+            openS3: (bucket, key) => store.openObject(bucket, key),
+            outFile,
+            scratchDir: join(dir, 'scratch'),
+          });
+          beat.update({ stage: 'storing' });
+          const snapshot = await store.putFile(outFile, { contentType: PARQUET });
+          const [profile, report] = await Promise.all([
+            store.putJson(prepared.profile, { contentType: 'application/json' }),
+            store.putJson(prepared.validation, { contentType: 'application/json' }),
+          ]);
+          await snapshots.register({
+            name: dataset.name ?? input.model,
+            sha256: snapshot.sha256,
+            sourceUri: sources.join(' + '),
+            schema: prepared.schema,
+            rowCount: prepared.rowCount,
+            profile,
+            data: snapshot,
+            lineage: { ...prepared.lineage, validation: report },
+          });
+          const blocking = prepared.validation.issues.filter((i) => i.severity === 'blocking').map((i) => i.message);
+          ctx.log.info('dataset ingested', { model: input.model, rows: prepared.rowCount, snapshot: snapshot.sha256, blocking: blocking.length });
+          return {
+            snapshot,
+            schema: prepared.schema,
+            rowCount: prepared.rowCount,
+            profile,
+            validation: { ok: prepared.validation.ok, report, blocking, warnings: prepared.validation.issues.length - blocking.length },
+            summary: { rows: prepared.rowCount, columns: prepared.schema.columns.length, classCounts: prepared.classCounts },
+          };
+        }),
+      );
     },
   };
 }

@@ -16,6 +16,8 @@ import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
  */
 export async function stageDataset(config: MlopsConfig, dataset: PipelineSpec['dataset'], say: (line: string) => void = () => {}): Promise<PipelineSpec['dataset']> {
   const source = dataset.source;
+  // Derived columns and the row filter are SQL: a bad one is refused here, before any upload or workflow.
+  if (dataset.columns || dataset.where) await (await import('../data/expressions')).checkDatasetExpressions(dataset);
   if (!isLocalSource(source)) return dataset;
   const { format, delimiter } = detectFormat(source, dataset);
   let size: number;

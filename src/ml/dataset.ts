@@ -1,22 +1,26 @@
 /**
- * Building a dataset snapshot: read one or more sources, keep the rows in the filter window, write
- * them as canonical JSON lines (the snapshot, content-addressed by the caller), then validate and
- * profile them in streaming passes. Memory stays constant in the input size.
+ * Dataset snapshots for the lifecycle stages: ingest builds one with the engine (src/data: Parquet
+ * with typed columns, source row numbers and hash-split keys, validated and profiled out of core);
+ * train and validate read its split back column by column. JSON-lines snapshots made before the
+ * engine are still read, split and served the same way.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { FailureType, MlopsError } from '../errors';
-import { profileSource, type DatasetProfile } from './profile';
-import { inferSchema, readBatches, readFrame, type OpenS3, type Row } from './readers';
+import { hashSides, isParquetFile, writeParquetSide } from '../data/frame';
+import { buildSnapshot, type SnapshotLineage } from '../data/snapshot';
+import type { DatasetProfile } from './profile';
+import { readFrame, type OpenS3 } from './readers';
 import { splitFrame, takeRows, type SplitOptions } from './split';
 import type { DatasetSchema, Frame } from './types';
-import { validateSource, type ValidationReport } from './validate';
-import { toDatetime } from './values';
+import type { ValidationReport } from './validate';
 
-/** Rows used to infer a schema when the spec declares none. */
-const INFERENCE_SAMPLE = 5000;
+export type { SnapshotLineage } from '../data/snapshot';
 
 /** What to read and how to keep it. */
 export interface SnapshotOptions {
@@ -24,18 +28,26 @@ export interface SnapshotOptions {
   sources: string[];
   format?: 'csv' | 'jsonl' | 'json' | 'parquet';
   delimiter?: string;
-  /** The declared schema; when absent it is inferred from the first rows with `target`. */
+  /** The declared schema; when absent it is inferred from every row with `target`. */
   schema?: DatasetSchema;
   target?: string;
   /** Keep only rows of the first source whose datetime column lies in [from, to]; extra sources are kept whole. */
   filter?: { column: string; from?: string; to?: string };
+  /** Derived columns: name to SQL expression over the typed columns. */
+  columns?: Record<string, string>;
+  /** Keep only rows where this SQL condition holds. */
+  where?: string;
+  /** The hash split's seed (the spec's dataset.split.seed); default 42. */
+  hashSeed?: number;
   /** The format of the extra sources, when their names do not tell it. */
   windowFormat?: 'csv' | 'jsonl' | 'json' | 'parquet';
   openS3?: OpenS3;
-  /** Where to write the snapshot (JSON lines). */
+  /** Where to write the snapshot (Parquet). */
   outFile: string;
-  /** Progress: rows written so far. */
-  onRows?: (rows: number) => void;
+  /** Scratch space for the engine and copies of remote sources (default: a temporary directory, removed after). */
+  scratchDir?: string;
+  /** Most bytes of remote sources copied into scratch space (default 20 GiB, or MLOPS_SCRATCH_BUDGET bytes). */
+  scratchBudget?: number;
 }
 
 /** The built snapshot, before it is stored. */
@@ -45,59 +57,34 @@ export interface PreparedSnapshot {
   validation: ValidationReport;
   profile: DatasetProfile;
   classCounts?: Record<string, number>;
+  /** How the snapshot was made: sources, filter, derived columns, engine. */
+  lineage: SnapshotLineage;
 }
 
-function bound(text: string | undefined, what: string): number | undefined {
-  if (text === undefined) return undefined;
-  const ms = toDatetime(text);
-  if (ms === undefined || Number.isNaN(ms)) throw new MlopsError(FailureType.InvalidInput, `dataset.filter.${what}: "${text}" is not an ISO date`);
-  return ms;
-}
-
-/** Reads the sources into one JSON-lines snapshot file, then validates and profiles it. */
+/** Reads the sources into one Parquet snapshot file, validated and profiled by the engine. */
 export async function prepareSnapshot(o: SnapshotOptions): Promise<PreparedSnapshot> {
-  const from = bound(o.filter?.from, 'from');
-  // An ISO date as "to" includes that whole day.
-  const to = bound(o.filter?.to, 'to');
-  const toInclusive = to !== undefined && o.filter?.to && /^\d{4}-\d{2}-\d{2}$/.test(o.filter.to) ? to + 86_399_999 : to;
-  const out = createWriteStream(o.outFile);
-  const sample: Row[] = [];
-  let rowCount = 0;
-  for (const [i, source] of o.sources.entries()) {
-    // The spec's format applies to the main source; extra sources (new data windows) have their own.
-    const options = i === 0 ? { format: o.format, delimiter: o.delimiter, openS3: o.openS3 } : { format: o.windowFormat, openS3: o.openS3 };
-    for await (const batch of readBatches(source, options)) {
-      let text = '';
-      for (const row of batch.rows) {
-        if (i === 0 && o.filter) {
-          const t = toDatetime(row[o.filter.column]);
-          if (t === undefined || Number.isNaN(t)) continue;
-          if ((from !== undefined && t < from) || (toInclusive !== undefined && t > toInclusive)) continue;
-        }
-        if (sample.length < INFERENCE_SAMPLE) sample.push(row);
-        text += `${JSON.stringify(row)}\n`;
-        rowCount++;
-      }
-      if (!out.write(text)) await once(out, 'drain');
-      o.onRows?.(rowCount);
-    }
+  const own = o.scratchDir ? undefined : await mkdtemp(join(tmpdir(), 'mlops-ingest-'));
+  const budget = o.scratchBudget ?? (process.env.MLOPS_SCRATCH_BUDGET ? Number(process.env.MLOPS_SCRATCH_BUDGET) : undefined);
+  try {
+    return await buildSnapshot({
+      sources: o.sources,
+      format: o.format,
+      delimiter: o.delimiter,
+      windowFormat: o.windowFormat,
+      openS3: o.openS3,
+      schema: o.schema,
+      target: o.target,
+      filter: o.filter,
+      columns: o.columns,
+      where: o.where,
+      hashSeed: o.hashSeed,
+      outFile: o.outFile,
+      dir: o.scratchDir ?? own!,
+      scratchBudget: budget,
+    });
+  } finally {
+    if (own) await rm(own, { recursive: true, force: true });
   }
-  out.end();
-  await finished(out);
-  if (rowCount === 0) {
-    throw new MlopsError(FailureType.DataValidation, `The dataset is empty${o.filter ? ` after the filter ${o.filter.column} in [${o.filter.from ?? '…'}, ${o.filter.to ?? '…'}]` : ''}: no rows were read from ${o.sources.join(', ')}`);
-  }
-  if (!o.schema && !o.target) throw new MlopsError(FailureType.InvalidInput, 'dataset: give either a schema or the target column');
-  const schema = o.schema ?? inferSchema(sample, { target: o.target! });
-  const validation = await validateSource(o.outFile, schema, { format: 'jsonl' });
-  const profile = await profileSource(o.outFile, schema, { format: 'jsonl' });
-  const classCounts = schema.task === 'classification' ? categoryCounts(profile, schema.target) : undefined;
-  return { schema, rowCount, validation, profile, classCounts };
-}
-
-function categoryCounts(profile: DatasetProfile, column: string): Record<string, number> | undefined {
-  const col = profile.columns.find((c) => c.name === column);
-  return col?.kind === 'categorical' ? Object.fromEntries(col.frequencies.map((f) => [f.value, f.count])) : undefined;
 }
 
 /** How a snapshot is split into training and holdout rows (as in the pipeline spec). */
@@ -118,7 +105,7 @@ async function splitIndices(file: string, frame: Frame, schema: DatasetSchema, s
   const test = await hashedTestRows(file, split.testFraction, split.seed);
   if (test.length !== frame.rowCount) throw new Error(`snapshot ${file}: ${test.length} lines but ${frame.rowCount} rows`);
   const indices = { train: [] as number[], test: [] as number[] };
-  test.forEach((isTest, i) => (isTest ? indices.test : indices.train).push(i));
+  for (let i = 0; i < test.length; i++) (test[i] ? indices.test : indices.train).push(i);
   if (indices.train.length === 0 || indices.test.length === 0) {
     throw new MlopsError(FailureType.InvalidInput, `A hash split of ${frame.rowCount} row(s) with testFraction ${split.testFraction} left the ${indices.train.length === 0 ? 'training' : 'test'} set empty; add rows or change testFraction`);
   }
@@ -127,6 +114,7 @@ async function splitIndices(file: string, frame: Frame, schema: DatasetSchema, s
 
 async function readSplitFrame(file: string, schema: DatasetSchema, split: SplitSpec): Promise<Frame> {
   const columns = [...new Set([...schema.features, schema.target, ...(split.column ? [split.column] : [])])];
+  // A Parquet snapshot is recognised by its content; older snapshots are JSON lines.
   return readFrame(file, schema, { format: 'jsonl', columns });
 }
 
@@ -150,6 +138,10 @@ export async function writeTrainingRows(
   const indices = await splitIndices(file, await readSplitFrame(file, schema, split), schema, split);
   const isTest = new Uint8Array(indices.train.length + indices.test.length);
   for (const i of indices.test) isTest[i] = 1;
+  if (await isParquetFile(file)) {
+    await writeParquetSide(file, isTest, 0, trainFile);
+    return { trainRows: indices.train.length, testRows: indices.test.length };
+  }
   const train = createWriteStream(trainFile);
   let i = 0;
   for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
@@ -177,7 +169,8 @@ function hashFraction(text: string): number {
  * content and the seed, so it keeps its side as the dataset grows (TFX's hash buckets). A champion
  * is then never scored on rows it was trained on, whatever data was appended since.
  */
-export async function hashedTestRows(file: string, testFraction: number, seed: number): Promise<boolean[]> {
+export async function hashedTestRows(file: string, testFraction: number, seed: number): Promise<ArrayLike<boolean | number>> {
+  if (await isParquetFile(file)) return hashSides(file, testFraction, seed);
   const out: boolean[] = [];
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   for await (const line of lines) if (line.length > 0) out.push(hashFraction(`${seed}:${line}`) < testFraction);

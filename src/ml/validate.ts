@@ -8,7 +8,7 @@
  * sample row numbers.
  */
 import { FailureType, MlopsError } from '../errors';
-import { readBatches, type ReadOptions } from './readers';
+import { localParquet, readBatches, type ReadOptions } from './readers';
 import { describeSource } from './readers/source';
 import type { Row, RowBatch } from './readers/batch';
 import { typeBatch, type TypedBatch } from './typed-batch';
@@ -90,6 +90,16 @@ class Tally {
     this.count++;
     if (this.rows.length < this.limit) this.rows.push(row);
   }
+  merge(other: TallyCounts): void {
+    this.count += other.count;
+    for (const row of other.rows) if (this.rows.length < this.limit) this.rows.push(row);
+  }
+}
+
+/** A count and the first few row numbers, as kept by a tally. */
+export interface TallyCounts {
+  count: number;
+  rows: number[];
 }
 
 interface ColumnState {
@@ -202,6 +212,50 @@ export class Validator {
         }
       }
     });
+  }
+
+  /**
+   * Adds counts computed elsewhere (the engine's aggregate queries) for a whole dataset: per column of
+   * `specs`, in order, the tallies `addTyped` would have kept, and the target's classes in order of
+   * first appearance.
+   */
+  addCounts(counts: {
+    rowCount: number;
+    extra: { name: string; firstRow: number }[];
+    columns: {
+      present: boolean;
+      invalid: TallyCounts;
+      invalidExamples: unknown[];
+      nulls: TallyCounts;
+      below: TallyCounts;
+      above: TallyCounts;
+      lowest: number;
+      highest: number;
+      unseen: TallyCounts;
+      unseenValues: string[];
+    }[];
+    classes: { label: string; count: number; rows: number[] }[];
+  }): void {
+    this.rowCount += counts.rowCount;
+    for (const e of counts.extra) if (!this.extra.has(e.name)) this.extra.set(e.name, e.firstRow);
+    counts.columns.forEach((c, k) => {
+      const s = this.states[k];
+      if (c.present) s.present = true;
+      s.invalid.merge(c.invalid);
+      s.invalidExamples.push(...c.invalidExamples.slice(0, 3 - s.invalidExamples.length));
+      s.nulls.merge(c.nulls);
+      s.below.merge(c.below);
+      s.above.merge(c.above);
+      s.lowest = Math.min(s.lowest, c.lowest);
+      s.highest = Math.max(s.highest, c.highest);
+      s.unseen.merge(c.unseen);
+      for (const v of c.unseenValues) if (s.unseenValues.size < 10) s.unseenValues.add(v);
+    });
+    for (const c of counts.classes) {
+      const tally = this.classes.get(c.label) ?? new Tally(this.opts.sampleSize);
+      tally.merge(c);
+      this.classes.set(c.label, tally);
+    }
   }
 
   private countClass(label: string, row: number): void {
@@ -353,12 +407,17 @@ export async function validateRows(
   return validator.finish();
 }
 
-/** Validates a data source in one streaming pass. */
+/** Validates a data source in one streaming pass (a local Parquet file, such as a snapshot, in the engine). */
 export async function validateSource(
   source: string,
   schema: DatasetSchema,
   options: ValidationOptions & ReadOptions = {},
 ): Promise<ValidationReport> {
+  const parquet = await localParquet(source);
+  if (parquet) {
+    const { validateParquet } = await import('../data/frame');
+    return { ...(await validateParquet(parquet, schema, options)), source: describeSource(source) };
+  }
   const validator = new Validator(schema, options);
   for await (const batch of readBatches(source, options)) validator.addBatch(batch);
   return { ...validator.finish(), source: describeSource(source) };

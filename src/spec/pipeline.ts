@@ -63,6 +63,18 @@ const datasetSchema = z
       .object({ column: z.string().min(1), from: z.string().optional(), to: z.string().optional() })
       .strict()
       .optional(),
+    /**
+     * Derived columns, name to a SQL expression over the source's typed columns run by the engine at
+     * ingest, e.g. { delayed: "delay > 15" }; recorded in the snapshot's lineage.
+     */
+    columns: z
+      .record(
+        z.string().min(1, 'expected a column name').refine((n) => !n.startsWith('__'), 'names starting with "__" are reserved for snapshots'),
+        z.string().min(1, 'expected a SQL expression, e.g. "delay > 15"'),
+      )
+      .optional(),
+    /** Keep only rows where this SQL condition over the source's typed columns holds, e.g. "distance > 0". */
+    where: z.string().min(1, 'expected a SQL condition, e.g. "distance > 0"').optional(),
     split: splitSchema.default({ method: 'hash', testFraction: 0.2, seed: 42 }),
   })
   .strict()

@@ -101,6 +101,7 @@ export class DatasetSnapshots {
     };
     if (input.profile) snapshot.profile = input.profile;
     if (input.data) snapshot.data = input.data;
+    if (input.lineage !== undefined) snapshot.lineage = input.lineage;
     return snapshot;
   }
 }

@@ -136,6 +136,8 @@ export interface RegisterSnapshotInput {
   profile?: ArtifactRef;
   /** The stored data itself. */
   data?: ArtifactRef;
+  /** How the data was made: sources, filters, derived columns, engine (opaque to the store). */
+  lineage?: unknown;
 }
 
 /** A dataset snapshot, as stored. */

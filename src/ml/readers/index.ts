@@ -1,6 +1,9 @@
 /**
  * Reading datasets: rows streamed from CSV, JSON lines, JSON arrays or Parquet, from a local path,
  * an http(s) URL or `s3://bucket/key`, and `readFrame` to materialise only the columns a model needs.
+ * Ingest reads sources with the engine (src/data); these row readers stay for row-at-a-time
+ * consumers (monitor windows, demo, small in-memory checks). `readFrame` of a local Parquet file
+ * (every snapshot) goes through the engine, column by column.
  */
 import { FailureType, MlopsError } from '../../errors';
 import type { Column, DatasetSchema, Frame } from '../types';
@@ -10,7 +13,7 @@ import { malformed, recordBatch, type Row, type RowBatch } from './batch';
 import { readCsvBatches } from './csv';
 import { readJsonArrayBatches, readJsonLinesBatches } from './json';
 import { readParquetBatches } from './parquet';
-import { describeSource, detectFormat, openSource, type SourceOptions } from './source';
+import { describeSource, detectFormat, openSource, parseLocation, type SourceOptions } from './source';
 
 export type { Row, RowBatch } from './batch';
 export type { DataFormat, OpenS3, SourceOptions } from './source';
@@ -94,6 +97,17 @@ export function readRows(source: string, options: ReadOptions = {}): RowStream {
   return new RowStream(source, options);
 }
 
+/**
+ * The path of a local source that is Parquet by its content (snapshots are Parquet whatever a
+ * caller's `format` says), read column by column by the engine; undefined otherwise.
+ */
+export async function localParquet(source: string): Promise<string | undefined> {
+  const location = parseLocation(source);
+  if (location.kind !== 'file') return undefined;
+  const { isParquetFile } = await import('../../data/frame');
+  return (await isParquetFile(location.path)) ? location.path : undefined;
+}
+
 /** Options for `readFrame`. */
 export interface ReadFrameOptions extends ReadOptions {
   /** Columns to materialise; default: the schema's features and target. */
@@ -131,6 +145,11 @@ class ColumnBuilder {
  */
 export async function readFrame(source: string, schema: DatasetSchema, options: ReadFrameOptions = {}): Promise<Frame> {
   const wanted = options.columns ?? [...schema.features, schema.target];
+  const parquet = await localParquet(source);
+  if (parquet) {
+    const { readParquetFrame } = await import('../../data/frame');
+    return readParquetFrame(parquet, schema, wanted, describeSource(source));
+  }
   const specs = wanted.map((name) => {
     const spec = schema.columns.find((c) => c.name === name);
     if (!spec) throw new MlopsError(FailureType.InvalidInput, `Column "${name}" is not in the dataset schema`);

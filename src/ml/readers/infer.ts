@@ -50,10 +50,19 @@ export function inferSchema(rows: Iterable<Row>, options: InferOptions): Dataset
     }
   }
   if (names.length === 0) throw new MlopsError(FailureType.InvalidInput, 'Cannot infer a schema from no rows');
-  if (!values.has(options.target)) {
+  return schemaFromTypes(names.map((name) => ({ name, type: inferType(values.get(name)!) })), options);
+}
+
+/**
+ * Assembles a schema from inferred column types: the target's task (classification when it is
+ * categorical or boolean, regression when numeric, unless `task` says otherwise) and the features.
+ */
+export function schemaFromTypes(inferred: ColumnSpec[], options: InferOptions): DatasetSchema {
+  const names = inferred.map((c) => c.name);
+  if (!names.includes(options.target)) {
     throw new MlopsError(FailureType.InvalidInput, `Target column "${options.target}" is not in the data (columns: ${names.join(', ')})`);
   }
-  const columns: ColumnSpec[] = names.map((name) => ({ name, type: inferType(values.get(name)!) }));
+  const columns: ColumnSpec[] = inferred.map((c) => ({ ...c }));
   const target = columns.find((c) => c.name === options.target)!;
   let task: Task;
   if (options.task === 'classification') {
@@ -73,7 +82,7 @@ export function inferSchema(rows: Iterable<Row>, options: InferOptions): Dataset
   const features =
     options.features ?? columns.filter((c) => c.name !== target.name && c.type !== 'datetime').map((c) => c.name);
   for (const f of features) {
-    if (!values.has(f)) throw new MlopsError(FailureType.InvalidInput, `Feature "${f}" is not in the data`);
+    if (!names.includes(f)) throw new MlopsError(FailureType.InvalidInput, `Feature "${f}" is not in the data`);
   }
   return { columns, target: target.name, features, task };
 }

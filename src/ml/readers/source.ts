@@ -82,7 +82,7 @@ export async function openSource(source: string, options: SourceOptions = {}): P
   return source.replace(/[?#].*$/, '').toLowerCase().endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
 }
 
-async function openRaw(source: string, options: SourceOptions): Promise<Readable> {
+export async function openRaw(source: string, options: SourceOptions): Promise<Readable> {
   const location = parseLocation(source);
   switch (location.kind) {
     case 'file':

@@ -8,6 +8,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { writeParquetSide } from '../../../../src/data/frame';
 import { ensurePython } from '../../../../src/dev/python';
 import { hashedTestRows, loadSplit, prepareSnapshot, writeTrainingRows } from '../../../../src/ml/dataset';
 import { evaluateModel } from '../../../../src/ml/evaluate';
@@ -42,13 +43,14 @@ const readLines = async (file: string) =>
 async function trainExample(name: string, params?: Record<string, unknown>) {
   const spec = loadSpecFile(join(ROOT, 'examples', name, 'pipeline.yaml'));
   const trainer = spec.trainer as Extract<PipelineSpec['trainer'], { name: 'command' }>;
-  const snapshot = join(dir, 'snapshot.jsonl');
+  const snapshot = join(dir, 'snapshot.parquet');
   const { schema, validation } = await prepareSnapshot({
     sources: [spec.dataset.source],
     format: spec.dataset.format,
     schema: spec.dataset.schema,
     target: spec.dataset.target,
     filter: spec.dataset.filter,
+    hashSeed: spec.dataset.split.seed,
     outFile: snapshot,
   });
   // The example's data passes ingest's validation, or a run would stop before training.
@@ -99,7 +101,10 @@ it('the scikit-learn example: its ONNX answers the check rows as scikit-learn di
 
     // The program never saw a holdout row: what it was given and the holdout are disjoint.
     const holdout = await hashedTestRows(snapshot, spec.dataset.split.testFraction, spec.dataset.split.seed);
-    const lines = (await readFile(snapshot, 'utf8')).split('\n').filter((l) => l.length > 0);
+    // Every row of the (Parquet) snapshot as the program gets rows: JSON lines.
+    const all = join(dir, 'all.jsonl');
+    await writeParquetSide(snapshot, new Uint8Array(holdout.length), 0, all);
+    const lines = (await readFile(all, 'utf8')).split('\n').filter((l) => l.length > 0);
     const holdoutLines = new Set(lines.filter((_, i) => holdout[i]));
     const given = (await readFile(trainFile, 'utf8')).split('\n').filter((l) => l.length > 0);
     expect(holdoutLines.size).toBe(rows);

@@ -1,0 +1,172 @@
+/**
+ * Validation and profiling run by the engine over a typed relation, with the same rules, messages
+ * and report shapes as the streaming `Validator` and `ProfileBuilder` of src/ml (which stay for rows
+ * held in memory): one aggregate query per concern, whatever the number of rows.
+ *
+ * A typed relation has `__row` (the source row number) and, for the i-th column of the schema,
+ * `v_i` (the typed value), `b_i` (a present value not of the type) and `x_i` (the raw value as
+ * JSON, for examples in messages; only read where `b_i`).
+ */
+import type { CategoricalColumnProfile, DatasetProfile, NumericColumnProfile, ProfileOptions } from '../ml/profile';
+import { quantileName } from '../ml/profile';
+import type { ColumnSpec, DatasetSchema } from '../ml/types';
+import { isNumericType } from '../ml/values';
+import { Validator, type ValidationOptions, type ValidationReport } from '../ml/validate';
+import { literal, type Engine } from './engine';
+import { jsNumberText } from './typing';
+
+/** A relation typed against a schema's columns. */
+export interface TypedRelation {
+  relation: string;
+  specs: ColumnSpec[];
+  /** Whether the data has the i-th column at all. */
+  present: boolean[];
+  /** Columns of the data that the schema does not declare, with the first row that has them. */
+  extra: { name: string; firstRow: number }[];
+}
+
+const DEFAULT_QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
+
+type Row = Record<string, unknown>;
+/** A double literal read exactly as JavaScript wrote it (a bare 0.1 would be a DECIMAL to DuckDB). */
+const dbl = (x: number): string => `CAST('${x}' AS DOUBLE)`;
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const rows5 = (v: unknown): number[] => (Array.isArray(v) ? v.map(Number) : []);
+
+/** Validates a typed relation; the report is the one `Validator` gives for the same rows. */
+export async function validateTyped(engine: Engine, t: TypedRelation, schema: DatasetSchema, options: ValidationOptions = {}): Promise<ValidationReport> {
+  const sample = options.sampleSize ?? 5;
+  const parts: string[] = ['count(*) AS n'];
+  t.specs.forEach((spec, i) => {
+    const v = `v_${i}`;
+    const b = `b_${i}`;
+    parts.push(`count_if(${b}) AS bad_${i}`, `min(__row, ${sample}) FILTER (WHERE ${b}) AS badrows_${i}`, `arg_min(x_${i}, __row, 3) FILTER (WHERE ${b}) AS badx_${i}`);
+    parts.push(`count_if(${v} IS NULL AND NOT ${b}) AS nulls_${i}`, `min(__row, ${sample}) FILTER (WHERE ${v} IS NULL AND NOT ${b}) AS nullrows_${i}`);
+    if (isNumericType(spec.type)) {
+      if (spec.min !== undefined) {
+        const c = `${v} < ${dbl(spec.min)}`;
+        parts.push(`count_if(${c}) AS below_${i}`, `min(__row, ${sample}) FILTER (WHERE ${c}) AS belowrows_${i}`, `min(${v}) AS lowest_${i}`);
+      }
+      if (spec.max !== undefined) {
+        const c = `${v} > ${dbl(spec.max)}`;
+        parts.push(`count_if(${c}) AS above_${i}`, `min(__row, ${sample}) FILTER (WHERE ${c}) AS aboverows_${i}`, `max(${v}) AS highest_${i}`);
+      }
+    } else if (spec.allowed) {
+      const c = `${v} NOT IN (${spec.allowed.map(literal).join(', ')})`;
+      parts.push(`count_if(${c}) AS unseen_${i}`, `min(__row, ${sample}) FILTER (WHERE ${c}) AS unseenrows_${i}`);
+    }
+  });
+  const r = await engine.one<Row>(`SELECT ${parts.join(', ')} FROM ${t.relation}`);
+  const validator = new Validator(schema, options);
+  const counts: Parameters<Validator['addCounts']>[0] = { rowCount: num(r.n), extra: t.extra, columns: [], classes: [] };
+  for (const [i, spec] of t.specs.entries()) {
+    let unseenValues: string[] = [];
+    if (spec.allowed && num(r[`unseen_${i}`]) > 0) {
+      const values = await engine.rows<{ v: string }>(
+        `SELECT v_${i} AS v FROM ${t.relation} WHERE v_${i} NOT IN (${spec.allowed.map(literal).join(', ')}) GROUP BY v_${i} ORDER BY min(__row) LIMIT 10`,
+      );
+      unseenValues = values.map((x) => x.v);
+    }
+    counts.columns.push({
+      present: t.present[i],
+      invalid: { count: num(r[`bad_${i}`]), rows: rows5(r[`badrows_${i}`]) },
+      invalidExamples: Array.isArray(r[`badx_${i}`]) ? (r[`badx_${i}`] as string[]).map((x) => JSON.parse(x) as unknown) : [],
+      nulls: { count: num(r[`nulls_${i}`]), rows: rows5(r[`nullrows_${i}`]) },
+      below: { count: num(r[`below_${i}`]), rows: rows5(r[`belowrows_${i}`]) },
+      above: { count: num(r[`above_${i}`]), rows: rows5(r[`aboverows_${i}`]) },
+      lowest: r[`lowest_${i}`] === null || r[`lowest_${i}`] === undefined ? Infinity : Number(r[`lowest_${i}`]),
+      highest: r[`highest_${i}`] === null || r[`highest_${i}`] === undefined ? -Infinity : Number(r[`highest_${i}`]),
+      unseen: { count: num(r[`unseen_${i}`]), rows: rows5(r[`unseenrows_${i}`]) },
+      unseenValues,
+    });
+  }
+  const targetIndex = t.specs.findIndex((s) => s.name === schema.target);
+  if (schema.task === 'classification' && targetIndex >= 0 && t.present[targetIndex]) {
+    const v = `v_${targetIndex}`;
+    const label = isNumericType(t.specs[targetIndex].type) ? jsNumberText(v) : v;
+    const classes = await engine.rows<{ label: string; n: number; rows: number[] }>(
+      `SELECT ${label} AS label, count(*) AS n, min(__row, ${sample}) AS rows FROM ${t.relation} WHERE ${v} IS NOT NULL GROUP BY ALL ORDER BY min(__row) LIMIT ${options.maxClasses ?? 10_000}`,
+    );
+    counts.classes = classes.map((c) => ({ label: c.label, count: num(c.n), rows: rows5(c.rows) }));
+  }
+  validator.addCounts(counts);
+  return validator.finish();
+}
+
+/** Profiles a typed relation; the profile has the shape `ProfileBuilder` gives, with exact quantiles at any size. */
+export async function profileTyped(engine: Engine, t: TypedRelation, options: ProfileOptions = {}): Promise<DatasetProfile> {
+  const quantiles = options.quantiles ?? DEFAULT_QUANTILES;
+  const bins = options.bins ?? 10;
+  const maxCategories = options.maxCategories ?? 10_000;
+  const edgeQs = Array.from({ length: bins + 1 }, (_, i) => (i === bins ? 1 : i * (1 / bins)));
+  const qList = `[${[...quantiles, ...edgeQs].join(', ')}]`;
+  const parts: string[] = ['count(*) AS n'];
+  t.specs.forEach((spec, i) => {
+    const v = `v_${i}`;
+    parts.push(`count(${v}) AS count_${i}`, `count_if(b_${i}) AS bad_${i}`);
+    if (isNumericType(spec.type)) {
+      parts.push(`avg(${v}) AS mean_${i}`, `stddev_pop(${v}) AS std_${i}`, `min(${v}) AS min_${i}`, `max(${v}) AS max_${i}`, `quantile_cont(${v}, ${qList}) AS q_${i}`);
+    } else {
+      parts.push(`approx_count_distinct(${v}) AS approx_${i}`);
+    }
+  });
+  const r = await engine.one<Row>(`SELECT ${parts.join(', ')} FROM ${t.relation}`);
+  const rowCount = num(r.n);
+  const numericEdges = new Map<number, number[]>();
+  const columns: (NumericColumnProfile | CategoricalColumnProfile)[] = [];
+  for (const [i, spec] of t.specs.entries()) {
+    const count = num(r[`count_${i}`]);
+    const invalid = num(r[`bad_${i}`]);
+    const nulls = rowCount - count - invalid;
+    if (!isNumericType(spec.type)) {
+      const top = count === 0 ? [] : await engine.rows<{ value: string; count: number }>(
+        `SELECT v_${i} AS value, count(*) AS count FROM ${t.relation} WHERE v_${i} IS NOT NULL GROUP BY ALL ORDER BY count DESC, value LIMIT ${maxCategories}`,
+      );
+      const tracked = top.reduce((s, f) => s + num(f.count), 0);
+      columns.push({
+        name: spec.name,
+        type: 'categorical',
+        kind: 'categorical',
+        count,
+        nulls,
+        invalid: 0,
+        distinct: top.length,
+        frequencies: top.map((f) => ({ value: f.value, count: num(f.count) })),
+        otherCount: count - tracked,
+      });
+      continue;
+    }
+    const base = { name: spec.name, type: spec.type as NumericColumnProfile['type'], kind: 'numeric' as const, count, nulls, invalid, quantileMethod: 'exact' as const, rankError: 0 };
+    if (count === 0) {
+      columns.push({ ...base, mean: null, std: null, min: null, max: null, quantiles: Object.fromEntries(quantiles.map((q) => [quantileName(q), null])), histogram: { edges: [], counts: [] } });
+      continue;
+    }
+    const qs = (r[`q_${i}`] as number[]).map(Number);
+    const edges = qs.slice(quantiles.length).filter((e, k, all) => k === 0 || e !== all[k - 1]);
+    numericEdges.set(i, edges);
+    columns.push({
+      ...base,
+      mean: Number(r[`mean_${i}`]),
+      std: Number(r[`std_${i}`]),
+      min: Number(r[`min_${i}`]),
+      max: Number(r[`max_${i}`]),
+      quantiles: Object.fromEntries(quantiles.map((q, k) => [quantileName(q), qs[k]])),
+      histogram: { edges, counts: [] },
+    });
+  }
+  // Bin counts follow numpy.histogram: [lo, hi) for every bin but the last, which is closed.
+  const binParts: string[] = [];
+  for (const [i, edges] of numericEdges) {
+    if (edges.length === 1) continue;
+    for (let k = 0; k < edges.length - 1; k++) {
+      const last = k === edges.length - 2;
+      binParts.push(`count_if(v_${i} >= ${dbl(edges[k])} AND v_${i} ${last ? '<=' : '<'} ${dbl(edges[k + 1])}) AS h_${i}_${k}`);
+    }
+  }
+  const bins_ = binParts.length > 0 ? await engine.one<Row>(`SELECT ${binParts.join(', ')} FROM ${t.relation}`) : {};
+  for (const [i, edges] of numericEdges) {
+    const profile = columns[i] as NumericColumnProfile;
+    profile.histogram.counts = edges.length === 1 ? [profile.count] : edges.slice(0, -1).map((_, k) => num(bins_[`h_${i}_${k}`]));
+  }
+  return { rowCount, columns };
+}

@@ -1,0 +1,134 @@
+/**
+ * The embedded analytical engine of the data plane: one DuckDB database per task, on disk in the
+ * task's scratch directory, so reading, validating, profiling and splitting run out of core with a
+ * bounded memory limit. The core talks to it in SQL; results come back as small JS objects or as
+ * columnar chunks, never as one JS object per data row.
+ */
+import { join } from 'node:path';
+import { promises as fs } from 'node:fs';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
+import { FailureType, MlopsError } from '../errors';
+
+/** How an engine is opened. */
+export interface EngineOptions {
+  /** Scratch directory for the database file and spills; default: in memory (small inputs, tests). */
+  dir?: string;
+  /** DuckDB's memory limit (default 320MB: the engine spills beyond it, keeping a worker's RSS bounded). */
+  memoryLimit?: string;
+  /** Worker threads (default 2). */
+  threads?: number;
+}
+
+/** A scalar value as read back from a small query. */
+export type SqlValue = string | number | boolean | null | SqlValue[] | { [key: string]: SqlValue };
+
+function plain(value: unknown): SqlValue {
+  if (typeof value === 'bigint') return Number(value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value instanceof Date) return value.toISOString();
+  if (value && typeof value === 'object') {
+    const out: Record<string, SqlValue> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = plain(v);
+    return out;
+  }
+  return value as SqlValue;
+}
+
+/** One open DuckDB database and connection. Close it when done (the scratch directory is the caller's). */
+export class Engine {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    readonly connection: DuckDBConnection,
+  ) {}
+
+  /** Opens an engine; with `dir`, the database and its spill files live there. */
+  static async open(options: EngineOptions = {}): Promise<Engine> {
+    const settings: Record<string, string> = {
+      threads: String(options.threads ?? 2),
+      memory_limit: options.memoryLimit ?? '320MB',
+      preserve_insertion_order: 'true',
+    };
+    let path = ':memory:';
+    if (options.dir) {
+      await fs.mkdir(options.dir, { recursive: true });
+      path = join(options.dir, 'engine.duckdb');
+      settings.temp_directory = join(options.dir, 'spill');
+    }
+    const instance = await DuckDBInstance.create(path, settings);
+    const connection = await instance.connect();
+    // Datetimes without an offset are UTC everywhere, never the worker's local time.
+    await connection.run("SET TimeZone = 'UTC'");
+    return new Engine(instance, connection);
+  }
+
+  /** Runs statements for their effect. */
+  async run(sql: string): Promise<void> {
+    await this.connection.run(sql);
+  }
+
+  /** Rows of a (small) result as plain objects. */
+  async rows<T = Record<string, SqlValue>>(sql: string): Promise<T[]> {
+    const reader = await this.connection.runAndReadAll(sql);
+    return reader.getRowObjectsJS().map((r) => plain(r) as T);
+  }
+
+  /** The first row of a result. */
+  async one<T = Record<string, SqlValue>>(sql: string): Promise<T> {
+    const [row] = await this.rows<T>(sql);
+    return row;
+  }
+
+  /** Streams a result chunk by chunk (about 2,048 rows each). */
+  async *chunks(sql: string): AsyncGenerator<DuckDBDataChunk> {
+    const result = await this.connection.stream(sql);
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) return;
+      yield chunk;
+    }
+  }
+
+  /** Column names and DuckDB types of a relation (a table, view or table function call). */
+  async describe(relation: string): Promise<{ name: string; type: string }[]> {
+    const rows = await this.rows<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${relation}`);
+    return rows.map((r) => ({ name: r.column_name, type: r.column_type }));
+  }
+
+  /** Closes the connection and the database. */
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** Opens an engine, runs `work`, and always closes it. */
+export async function withEngine<T>(options: EngineOptions, work: (engine: Engine) => Promise<T>): Promise<T> {
+  const engine = await Engine.open(options);
+  try {
+    return await work(engine);
+  } finally {
+    engine.close();
+  }
+}
+
+/** A SQL string literal. */
+export function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** A quoted SQL identifier (column names come from users' files). */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The engine's message without DuckDB's boilerplate, for errors shown to users. */
+export function engineMessage(err: unknown): string {
+  const text = (err as Error).message.split(/\nPossible fixes|\n\s*LINE \d+:|\nThe search space used|\n\s*Candidates:/)[0];
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** Wraps an engine error raised while reading a source as `MlopsInvalidInput` naming the source. */
+export function sourceError(source: string, err: unknown): MlopsError {
+  if (err instanceof MlopsError) return err;
+  return new MlopsError(FailureType.InvalidInput, `${source}: cannot be read (${engineMessage(err)})`, { source }, { cause: err });
+}

@@ -1,0 +1,336 @@
+/**
+ * Building a dataset snapshot with the engine: the sources are loaded into an on-disk DuckDB
+ * database in the task's scratch directory, typed from every row (not a sample), filtered
+ * (`filter`, `where`), extended with the spec's derived columns, validated and profiled with
+ * aggregate queries, and written as one Parquet file (zstd, bounded row groups) with the typed
+ * columns, each row's source row number (`__row`) and its hash-split key (`__hash`).
+ *
+ * Row numbers in messages are source rows: data rows counted from 1 across the sources in order,
+ * before any filter.
+ */
+import { join } from 'node:path';
+import { DuckDBScalarFunction, UINTEGER, VARCHAR, version as duckdbVersion } from '@duckdb/node-api';
+import { FailureType, MlopsError } from '../errors';
+import type { DatasetProfile } from '../ml/profile';
+import { schemaFromTypes } from '../ml/readers/infer';
+import type { OpenS3 } from '../ml/readers/source';
+import type { ColumnSpec, ColumnType, DatasetSchema } from '../ml/types';
+import type { ValidationOptions, ValidationReport } from '../ml/validate';
+import { toDatetime } from '../ml/values';
+import { profileTyped, validateTyped, type TypedRelation } from './checks';
+import { Engine, engineMessage, ident, literal, sourceError } from './engine';
+import { readerSql, Scratch, type LocalSource } from './sources';
+import { columnTypeOf, jsLiteralSql, rawKind, storageSql, typedSql, type RawKind } from './typing';
+
+/** Parquet row groups: bounded, so a reader's memory is bounded by one group of the columns it reads. */
+export const SNAPSHOT_ROW_GROUP = 122_880;
+/** Key of the hash seed in the snapshot's Parquet metadata. */
+export const HASH_SEED_KEY = 'temporal-mlops.hash-seed';
+/** Share of present values that may fail a column's inferred type before it is inferred as categorical. */
+export const INFERENCE_TOLERANCE = 0.01;
+
+/** What to read, how to shape it, and where to write the snapshot. */
+export interface BuildSnapshotOptions {
+  /** The main source, then any extra sources (new data windows), all with the same columns. */
+  sources: string[];
+  format?: 'csv' | 'jsonl' | 'json' | 'parquet';
+  delimiter?: string;
+  /** The format of the extra sources, when their names do not tell it. */
+  windowFormat?: 'csv' | 'jsonl' | 'json' | 'parquet';
+  openS3?: OpenS3;
+  /** The declared schema; when absent it is inferred from every row with `target`. */
+  schema?: DatasetSchema;
+  target?: string;
+  /** Keep only rows of the first source whose datetime column lies in [from, to]; extra sources are kept whole. */
+  filter?: { column: string; from?: string; to?: string };
+  /** Derived columns: name to SQL expression over the typed columns (e.g. `delayed: "delay > 15"`). */
+  columns?: Record<string, string>;
+  /** Keep only rows where this SQL condition over the typed columns (and derived ones) is true. */
+  where?: string;
+  /** The seed of the hash split (the spec's split.seed). */
+  hashSeed?: number;
+  /** The Parquet file to write. */
+  outFile: string;
+  /** Scratch directory for the engine's database and copies of remote sources. */
+  dir: string;
+  /** Most bytes of remote sources copied into `dir` (default 20 GiB). */
+  scratchBudget?: number;
+  /** Engine memory limit (default 320MB). */
+  memoryLimit?: string;
+  validation?: ValidationOptions;
+}
+
+/** How a snapshot was made, stored with it (its lineage). */
+export interface SnapshotLineage {
+  engine: string;
+  format: 'parquet';
+  sources: { name: string; format: string; rows: number }[];
+  filter?: { column: string; from?: string; to?: string };
+  where?: string;
+  derived?: Record<string, string>;
+  hashSeed: number;
+  rowsRead: number;
+  rowsKept: number;
+}
+
+/** The built snapshot, before it is stored. */
+export interface BuiltSnapshot {
+  schema: DatasetSchema;
+  rowCount: number;
+  validation: ValidationReport;
+  profile: DatasetProfile;
+  classCounts?: Record<string, number>;
+  lineage: SnapshotLineage;
+}
+
+/** FNV-1a (32 bit) over UTF-16 code units, as the JSON-lines snapshots hashed their lines. */
+export function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Registers `mlops_fnv(text)` with the engine. */
+export function registerHash(engine: Engine): void {
+  const fn = DuckDBScalarFunction.create({
+    name: 'mlops_fnv',
+    returnType: UINTEGER,
+    parameterTypes: [VARCHAR],
+    mainFunction: (_info, input, output) => {
+      const v = input.getColumnVector(0);
+      for (let i = 0; i < input.rowCount; i++) output.setItem(i, fnv1a(v.getItem(i) as string));
+      output.flush();
+    },
+  });
+  engine.connection.registerScalarFunction(fn);
+}
+
+function bound(text: string | undefined, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = toDatetime(text);
+  if (ms === undefined || Number.isNaN(ms)) throw new MlopsError(FailureType.InvalidInput, `dataset.filter.${what}: "${text}" is not an ISO date`);
+  return ms;
+}
+
+interface RawColumn {
+  name: string;
+  kind: RawKind;
+}
+
+/**
+ * Infers the type of each raw column from every row: a DuckDB-typed column keeps its type; a text
+ * column is boolean when every present value is true/false, else numeric (or datetime) when at most
+ * `INFERENCE_TOLERANCE` of its present values fail to parse (validation then names their rows),
+ * else categorical. One bad token never turns a numeric column into a categorical one.
+ */
+async function inferTypes(engine: Engine, relation: string, raw: RawColumn[]): Promise<ColumnSpec[]> {
+  const text = raw.filter((c) => c.kind === 'text' || c.kind === 'json');
+  const stats: Record<string, unknown> = {};
+  if (text.length > 0) {
+    const parts = text.flatMap((c, i) => {
+      const present = `${typedSql('categorical', c.name, c.kind).value} IS NOT NULL`;
+      const col = c.kind === 'json' ? `json_extract_string(${ident(c.name)}, '$')` : ident(c.name);
+      const num = typedSql('numeric', c.name, c.kind);
+      const dt = typedSql('datetime', c.name, c.kind);
+      return [
+        `count_if(${present}) AS p_${i}`,
+        `count_if(${present} AND lower(trim(${col})) NOT IN ('true', 'false')) AS nb_${i}`,
+        `count_if(${num.bad}) AS nn_${i}`,
+        `count(${num.value}) AS n_${i}`,
+        `count_if(${dt.bad}) AS nd_${i}`,
+        `count(${dt.value}) AS d_${i}`,
+      ];
+    });
+    Object.assign(stats, await engine.one(`SELECT ${parts.join(', ')} FROM ${relation}`));
+  }
+  return raw.map((c): ColumnSpec => {
+    if (c.kind !== 'text' && c.kind !== 'json') return { name: c.name, type: columnTypeOf(c.kind) };
+    const i = text.indexOf(c);
+    const n = (k: string): number => Number(stats[`${k}_${i}`] ?? 0);
+    const present = n('p');
+    let type: ColumnType = 'categorical';
+    if (present > 0 && n('nb') === 0) type = 'boolean';
+    else if (n('n') > 0 && n('nn') <= INFERENCE_TOLERANCE * present) type = 'numeric';
+    else if (n('d') > 0 && n('nd') <= INFERENCE_TOLERANCE * present) type = 'datetime';
+    return { name: c.name, type };
+  });
+}
+
+async function loadSources(engine: Engine, locals: LocalSource[]): Promise<number[]> {
+  const counts: number[] = [];
+  let before = 0;
+  for (const [i, source] of locals.entries()) {
+    try {
+      if (i === 0) await engine.run(`CREATE TABLE raw AS SELECT * FROM ${readerSql(source)}`);
+      else await engine.run(`INSERT INTO raw BY NAME SELECT * FROM ${readerSql(source)}`);
+    } catch (err) {
+      throw sourceError(source.name, err);
+    }
+    const { n } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM raw');
+    counts.push(n - before);
+    before = n;
+  }
+  return counts;
+}
+
+function expressionError(what: string, expression: string, err: unknown): MlopsError {
+  return new MlopsError(FailureType.InvalidInput, `${what} "${expression}" is not a valid expression over the dataset's columns: ${engineMessage(err)}`, { expression });
+}
+
+/** Reads the sources into one Parquet snapshot, validates and profiles it, all in the engine. */
+export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnapshot> {
+  if (!o.schema && !o.target) throw new MlopsError(FailureType.InvalidInput, 'dataset: give either a schema or the target column');
+  const from = bound(o.filter?.from, 'from');
+  // An ISO date as "to" includes that whole day.
+  const to = bound(o.filter?.to, 'to');
+  const toInclusive = to !== undefined && o.filter?.to && /^\d{4}-\d{2}-\d{2}$/.test(o.filter.to) ? to + 86_399_999 : to;
+  const engine = await Engine.open({ dir: join(o.dir, 'engine'), memoryLimit: o.memoryLimit });
+  try {
+    registerHash(engine);
+    const scratch = new Scratch(join(o.dir, 'sources'), o.scratchBudget);
+    const locals: LocalSource[] = [];
+    for (const [i, source] of o.sources.entries()) {
+      // The spec's format applies to the main source; extra sources (new data windows) have their own.
+      const options = i === 0 ? { format: o.format, delimiter: o.delimiter, openS3: o.openS3 } : { format: o.windowFormat, openS3: o.openS3 };
+      locals.push(await scratch.localSource(source, options));
+    }
+    const counts = await loadSources(engine, locals);
+    const rowsRead = counts.reduce((a, b) => a + b, 0);
+    const csv = locals[0].format === 'csv';
+    const raw: RawColumn[] = (await engine.describe('raw')).map((c) => ({ name: c.name, kind: rawKind(c.type) }));
+    for (const reserved of ['__row', '__hash']) {
+      if (raw.some((c) => c.name === reserved)) throw new MlopsError(FailureType.InvalidInput, `${locals[0].name}: the column name "${reserved}" is reserved for snapshots; rename it`);
+    }
+    const declared = new Map((o.schema?.columns ?? []).map((c) => [c.name, c]));
+    const rawTypes = o.schema
+      ? raw.filter((c) => declared.has(c.name)).map((c) => declared.get(c.name)!)
+      : await inferTypes(engine, 'raw', raw);
+    const typeOf = new Map(rawTypes.map((c) => [c.name, c.type]));
+
+    // The typed rows: schema columns in their storage types, with a bad-value flag and the raw text
+    // for messages; other columns as read; the hash key of the row as the JSON-lines snapshots had it.
+    const seed = o.hashSeed ?? 42;
+    const line = `'{' || ${raw.map((c) => `${literal(`${JSON.stringify(c.name)}:`)} || ${jsLiteralSql(c.name, c.kind, csv)}`).join(` || ',' || `) || "''"} || '}'`;
+    const select = ['rowid + 1 AS __row', `mlops_fnv(${literal(`${seed}:`)} || ${line}) AS __hash`];
+    for (const c of raw) {
+      const type = typeOf.get(c.name);
+      if (!type) {
+        select.push(ident(c.name));
+        continue;
+      }
+      const t = typedSql(type, c.name, c.kind);
+      select.push(`${storageSql(type, t.value)} AS ${ident(c.name)}`, `${t.bad} AS ${ident(`__bad:${c.name}`)}`, `CASE WHEN ${t.bad} THEN ${jsLiteralSql(c.name, c.kind, csv)} END AS ${ident(`__x:${c.name}`)}`);
+    }
+    await engine.run(`CREATE VIEW typed AS SELECT ${select.join(', ')} FROM raw`);
+
+    const conditions: string[] = [];
+    if (o.filter) {
+      if (!typeOf.has(o.filter.column) && !raw.some((c) => c.name === o.filter!.column)) {
+        throw new MlopsError(FailureType.InvalidInput, `dataset.filter.column: "${o.filter.column}" is not a column of ${locals[0].name}`);
+      }
+      const kind = typeOf.get(o.filter.column) === 'datetime' ? 'timestamp' : raw.find((c) => c.name === o.filter!.column)!.kind;
+      const t = typedSql('datetime', o.filter.column, kind).value;
+      const window = [`${t} IS NOT NULL`];
+      if (from !== undefined) window.push(`${t} >= ${from}`);
+      if (toInclusive !== undefined) window.push(`${t} <= ${toInclusive}`);
+      conditions.push(`(__row > ${counts[0]} OR (${window.join(' AND ')}))`);
+    }
+    const derived = Object.entries(o.columns ?? {});
+    for (const [name, expression] of derived) {
+      if (raw.some((c) => c.name === name)) throw new MlopsError(FailureType.InvalidInput, `dataset.columns.${name}: the data already has a column "${name}"`);
+      try {
+        await engine.run(`DESCRIBE SELECT (${expression}) AS x FROM typed`);
+      } catch (err) {
+        throw expressionError(`dataset.columns.${name}:`, expression, err);
+      }
+    }
+    if (o.where) {
+      try {
+        await engine.run(`DESCRIBE SELECT * FROM typed WHERE (${o.where})`);
+      } catch (err) {
+        throw expressionError('dataset.where:', o.where, err);
+      }
+      conditions.push(`(${o.where})`);
+    }
+    const derivedSql = derived.map(([name, expression]) => `, (${expression}) AS ${ident(name)}`).join('');
+    try {
+      await engine.run(`CREATE TABLE kept AS SELECT *${derivedSql} FROM typed${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''}`);
+    } catch (err) {
+      throw new MlopsError(FailureType.InvalidInput, `The dataset's derived columns or filter failed on the data: ${engineMessage(err)}`, undefined, { cause: err });
+    }
+    const keptColumns = new Map((await engine.describe('kept')).map((c) => [c.name, rawKind(c.type)]));
+    const { n: rowCount } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM kept');
+    if (rowCount === 0) {
+      const why = [o.filter ? ` after the filter ${o.filter.column} in [${o.filter.from ?? '…'}, ${o.filter.to ?? '…'}]` : '', o.where ? ` where ${o.where}` : ''].join('');
+      throw new MlopsError(FailureType.DataValidation, `The dataset is empty${why}: no rows were read from ${o.sources.join(', ')}`);
+    }
+
+    const derivedTypes = derived.map(([name]): ColumnSpec => ({ name, type: columnTypeOf(keptColumns.get(name)!) }));
+    const schema = o.schema ?? schemaFromTypes([...rawTypes, ...derivedTypes], { target: o.target! });
+    const rawNames = new Set(raw.map((c) => c.name));
+    const derivedNames = new Set(derived.map(([name]) => name));
+
+    // The relation validation and profiling read: v_i, b_i, x_i per schema column.
+    const v: string[] = ['__row'];
+    const present: boolean[] = [];
+    schema.columns.forEach((spec, i) => {
+      const stored = keptColumns.get(spec.name);
+      if (stored === undefined) {
+        present.push(false);
+        v.push(`${spec.type === 'categorical' ? 'CAST(NULL AS VARCHAR)' : 'CAST(NULL AS DOUBLE)'} AS v_${i}`, `false AS b_${i}`, `CAST(NULL AS VARCHAR) AS x_${i}`);
+        return;
+      }
+      present.push(true);
+      const t = typedSql(spec.type, spec.name, stored);
+      if (rawNames.has(spec.name) && typeOf.has(spec.name)) {
+        v.push(`${t.value} AS v_${i}`, `(${ident(`__bad:${spec.name}`)} OR ${t.bad}) AS b_${i}`, `${ident(`__x:${spec.name}`)} AS x_${i}`);
+      } else {
+        v.push(`${t.value} AS v_${i}`, `${t.bad} AS b_${i}`, `${jsLiteralSql(spec.name, stored)} AS x_${i}`);
+      }
+    });
+    await engine.run(`CREATE VIEW checked AS SELECT ${v.join(', ')} FROM kept`);
+    const declaredNames = new Set(schema.columns.map((c) => c.name));
+    const relation: TypedRelation = {
+      relation: 'checked',
+      specs: schema.columns,
+      present,
+      extra: [...raw.map((c) => c.name), ...derivedNames].filter((n) => !declaredNames.has(n)).map((name) => ({ name, firstRow: 1 })),
+    };
+    const validation = { ...(await validateTyped(engine, relation, schema, o.validation)), source: locals[0].name };
+    const profile = await profileTyped(engine, relation);
+
+    // The snapshot: schema columns in their storage types, other columns as read, then __row and __hash.
+    const out: string[] = [];
+    for (const name of [...raw.map((c) => c.name), ...derived.map(([n]) => n)]) {
+      const spec = schema.columns.find((c) => c.name === name);
+      const stored = keptColumns.get(name)!;
+      if (spec && derivedNames.has(name) && columnTypeOf(stored) !== spec.type) out.push(`${storageSql(spec.type, typedSql(spec.type, name, stored).value)} AS ${ident(name)}`);
+      else out.push(ident(name));
+    }
+    out.push('__row', '__hash');
+    // One thread writes, so the same data always gives the same bytes (the snapshot's identity).
+    await engine.run('SET threads = 1');
+    await engine.run(
+      `COPY (SELECT ${out.join(', ')} FROM kept) TO ${literal(o.outFile)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${SNAPSHOT_ROW_GROUP}, KV_METADATA {${literal(HASH_SEED_KEY)}: ${literal(String(seed))}})`,
+    );
+    const target = profile.columns.find((c) => c.name === schema.target);
+    const classCounts = schema.task === 'classification' && target?.kind === 'categorical' ? Object.fromEntries(target.frequencies.map((f) => [f.value, f.count])) : undefined;
+    const lineage: SnapshotLineage = {
+      engine: `duckdb ${duckdbVersion()}`,
+      format: 'parquet',
+      sources: locals.map((l, i) => ({ name: l.name, format: l.format, rows: counts[i] })),
+      ...(o.filter ? { filter: o.filter } : {}),
+      ...(o.where ? { where: o.where } : {}),
+      ...(derived.length ? { derived: Object.fromEntries(derived) } : {}),
+      hashSeed: seed,
+      rowsRead,
+      rowsKept: rowCount,
+    };
+    return { schema, rowCount, validation, profile, classCounts, lineage };
+  } finally {
+    engine.close();
+  }
+}

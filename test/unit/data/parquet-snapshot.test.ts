@@ -1,0 +1,81 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSplit, prepareSnapshot, writeTrainingRows } from '../../../src/ml/dataset';
+import { profileSource } from '../../../src/ml/profile';
+import { readFrame, readRows } from '../../../src/ml/readers';
+import type { DatasetSchema } from '../../../src/ml/types';
+import { validateSource } from '../../../src/ml/validate';
+import { SEATTLE } from '../../helpers/ml-reference';
+
+const SCHEMA: DatasetSchema = {
+  columns: [
+    { name: 'date', type: 'datetime' },
+    { name: 'precipitation', type: 'numeric' },
+    { name: 'temp_max', type: 'numeric' },
+    { name: 'temp_min', type: 'numeric' },
+    { name: 'wind', type: 'numeric' },
+    { name: 'weather', type: 'categorical' },
+  ],
+  target: 'weather',
+  features: ['precipitation', 'temp_max', 'temp_min', 'wind'],
+  task: 'classification',
+};
+const SPLIT = { method: 'hash' as const, testFraction: 0.2, seed: 42 };
+
+let dir: string;
+let parquet: string;
+let jsonl: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mlops-parquet-snapshot-'));
+  parquet = join(dir, 'snapshot.parquet');
+  await prepareSnapshot({ sources: [SEATTLE], schema: SCHEMA, hashSeed: SPLIT.seed, outFile: parquet });
+  // A snapshot as ingest wrote them before the engine: the rows as read, as JSON lines.
+  jsonl = join(dir, 'snapshot.jsonl');
+  let text = '';
+  for await (const row of readRows(SEATTLE)) text += `${JSON.stringify(row)}\n`;
+  writeFileSync(jsonl, text);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('Parquet snapshots through the entry points train, validate and monitor use', () => {
+  test('loadSplit gives the same training and holdout rows, with the same values, as the JSON-lines snapshot did', async () => {
+    for (const split of [SPLIT, { ...SPLIT, method: 'stratified' as const }, { ...SPLIT, method: 'time' as const, column: 'date' }]) {
+      const fromParquet = await loadSplit(parquet, SCHEMA, split);
+      const fromJsonl = await loadSplit(jsonl, SCHEMA, split);
+      expect(fromParquet.test.rowCount).toBeGreaterThan(200);
+      expect(fromParquet).toEqual(fromJsonl);
+    }
+  });
+
+  test('readFrame reads typed columns of the snapshot whatever format the caller names', async () => {
+    const frame = await readFrame(parquet, SCHEMA, { format: 'jsonl', columns: ['date', 'wind', 'weather'] });
+    expect(frame).toEqual(await readFrame(jsonl, SCHEMA, { format: 'jsonl', columns: ['date', 'wind', 'weather'] }));
+    expect(frame.columns.wind).toBeInstanceOf(Float64Array);
+  });
+
+  test('the card\'s validation and profile of the snapshot are the ones of the data, without the snapshot\'s own columns', async () => {
+    const [v1, v2] = [await validateSource(parquet, SCHEMA, { format: 'jsonl' }), await validateSource(jsonl, SCHEMA, { format: 'jsonl' })];
+    expect(v1.issues).toEqual(v2.issues);
+    expect(v1.issues.filter((i) => i.rule === 'extra_column')).toEqual([]);
+    const [p1, p2] = [await profileSource(parquet, SCHEMA, { format: 'jsonl' }), await profileSource(jsonl, SCHEMA, { format: 'jsonl' })];
+    expect(p1.columns.map((c) => c.count)).toEqual(p2.columns.map((c) => c.count));
+    expect(p1.columns.find((c) => c.name === 'weather')).toEqual(p2.columns.find((c) => c.name === 'weather'));
+  });
+
+  test('an external trainer gets exactly the training rows as JSON lines, typed, without the holdout', async () => {
+    const trainFile = join(dir, 'train.jsonl');
+    const { trainRows, testRows } = await writeTrainingRows(parquet, SCHEMA, SPLIT, trainFile);
+    const lines = readFileSync(trainFile, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.length).toBe(trainRows);
+    const { train } = await loadSplit(parquet, SCHEMA, SPLIT);
+    expect(lines.map((l) => l.wind)).toEqual(Array.from(train.columns.wind as Float64Array));
+    expect(lines.map((l) => l.weather)).toEqual(train.columns.weather);
+    expect(Object.keys(lines[0])).toEqual(['date', 'precipitation', 'temp_max', 'temp_min', 'wind', 'weather']);
+    expect(trainRows + testRows).toBe(1461);
+  });
+
+  test('a snapshot hashed with another seed is refused, not split differently in silence', async () => {
+    await expect(loadSplit(parquet, SCHEMA, { ...SPLIT, seed: 7 })).rejects.toThrow(/hashed with split seed 42, not 7/);
+  });
+});

@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withEngine } from '../../../src/data/engine';
+import { buildSnapshot, fnv1a, type BuildSnapshotOptions } from '../../../src/data/snapshot';
+import { profileSource } from '../../../src/ml/profile';
+import { readRows } from '../../../src/ml/readers';
+import type { DatasetSchema } from '../../../src/ml/types';
+import { validateSource } from '../../../src/ml/validate';
+import { SEATTLE } from '../../helpers/ml-reference';
+
+const SCHEMA: DatasetSchema = {
+  columns: [
+    { name: 'date', type: 'datetime' },
+    { name: 'precipitation', type: 'numeric', min: 0, max: 40 },
+    { name: 'temp_max', type: 'numeric' },
+    { name: 'temp_min', type: 'numeric' },
+    { name: 'wind', type: 'numeric' },
+    { name: 'weather', type: 'categorical', allowed: ['rain', 'sun', 'fog', 'drizzle'] },
+  ],
+  target: 'weather',
+  features: ['precipitation', 'temp_max', 'temp_min', 'wind'],
+  task: 'classification',
+};
+
+let dir: string;
+let n = 0;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'mlops-snapshot-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+async function build(options: Omit<BuildSnapshotOptions, 'outFile' | 'dir'>) {
+  const outFile = join(dir, `snapshot-${++n}.parquet`);
+  const built = await buildSnapshot({ ...options, outFile, dir: join(dir, `work-${n}`) });
+  return { ...built, outFile };
+}
+
+async function parquetRows(path: string, sql = 'SELECT * FROM snapshot'): Promise<Record<string, unknown>[]> {
+  return withEngine({}, async (engine) => {
+    await engine.run(`CREATE VIEW snapshot AS SELECT * FROM read_parquet('${path}')`);
+    return engine.rows(sql);
+  });
+}
+
+describe('ingest through the engine', () => {
+  test('validation of the Seattle file reports what the streaming validator reports, with the same rows', async () => {
+    const built = await build({ sources: [SEATTLE], schema: SCHEMA });
+    const streaming = await validateSource(SEATTLE, SCHEMA);
+    expect(built.validation.issues.map((i) => i.rule)).toEqual(expect.arrayContaining(['range', 'unseen_category']));
+    expect(built.validation.issues).toEqual(streaming.issues);
+    expect(built.validation.ok).toBe(streaming.ok);
+    expect(built.rowCount).toBe(streaming.rowCount);
+  });
+
+  test('the profile has the streaming profile\'s shape and numbers (exact quantiles, same histograms and frequencies)', async () => {
+    const built = await build({ sources: [SEATTLE], schema: SCHEMA });
+    const streaming = await profileSource(SEATTLE, SCHEMA);
+    expect(built.profile.rowCount).toBe(streaming.rowCount);
+    built.profile.columns.forEach((col, i) => {
+      const ref = streaming.columns[i];
+      expect(Object.keys(col).sort()).toEqual(Object.keys(ref).sort());
+      if (col.kind === 'numeric' && ref.kind === 'numeric') {
+        expect({ ...col, mean: 0, std: 0 }).toEqual({ ...ref, mean: 0, std: 0 });
+        expect(col.mean).toBeCloseTo(ref.mean!, 9);
+        expect(col.std).toBeCloseTo(ref.std!, 9);
+      } else expect(col).toEqual(ref);
+    });
+  });
+
+  test('a row keeps the hash-split key the JSON-lines snapshot gave it', async () => {
+    const built = await build({ sources: [SEATTLE], schema: SCHEMA, hashSeed: 7 });
+    const rows = await parquetRows(built.outFile, 'SELECT __row, __hash FROM snapshot');
+    const expected: number[] = [];
+    for await (const row of readRows(SEATTLE)) expected.push(fnv1a(`7:${JSON.stringify(row)}`));
+    expect(rows.map((r) => Number(r.__hash))).toEqual(expected);
+    expect(rows.map((r) => Number(r.__row))).toEqual(expected.map((_, i) => i + 1));
+  });
+
+  test('a snapshot is zstd Parquet, content-addressed (same data, same bytes) and much smaller than JSON lines', async () => {
+    const a = await build({ sources: [SEATTLE], schema: SCHEMA });
+    const b = await build({ sources: [SEATTLE], schema: SCHEMA });
+    const bytes = readFileSync(a.outFile);
+    expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
+    const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+    expect(sha(a.outFile)).toBe(sha(b.outFile));
+    let jsonl = 0;
+    for await (const row of readRows(SEATTLE)) jsonl += JSON.stringify(row).length + 1;
+    expect(statSync(a.outFile).size).toBeLessThan(jsonl / 3);
+    const meta = await withEngine({}, (e) => e.rows<{ c: string }>(`SELECT DISTINCT compression AS c FROM parquet_metadata('${a.outFile}')`));
+    expect(meta.map((m) => m.c)).toEqual(['ZSTD']);
+  });
+
+  test('one bad token makes a numeric column fail validation naming its rows, wherever it sits, instead of turning it categorical', async () => {
+    const lines = ['x,y'];
+    for (let i = 1; i <= 300; i++) lines.push(`${i % 17},${i % 2 ? 'a' : 'b'}`);
+    for (const [row, token] of [[3, 'inf'], [250, '1e999'], [120, '"1,5"']] as const) {
+      const text = lines.slice();
+      text[row] = `${token},a`;
+      const built = await build({ sources: [file(`bad-${row}.csv`, `${text.join('\n')}\n`)], target: 'y' });
+      expect(built.schema.columns.find((c) => c.name === 'x')!.type).toBe('numeric');
+      const issue = built.validation.issues.find((i) => i.rule === 'type' && i.column === 'x');
+      expect(issue).toMatchObject({ severity: 'blocking', sampleRows: [row] });
+      expect(issue!.message).toContain(JSON.stringify(token.replace(/"/g, '')));
+      expect(built.validation.ok).toBe(false);
+    }
+  });
+
+  test('a column of words stays categorical and true/false text is boolean', async () => {
+    const built = await build({ sources: [file('kinds.csv', 'w,b,n,t\nx,true,1.5,2020-01-01\ny,FALSE,2,2020-01-02T03:04:05Z\nz,,3,\n')], target: 'w' });
+    expect(built.schema.columns.map((c) => c.type)).toEqual(['categorical', 'boolean', 'numeric', 'datetime']);
+  });
+
+  test('a derived label and a row filter run in the engine and are recorded in the lineage', async () => {
+    const source = file('flights.csv', 'delay,distance,origin\n20,100,SEA\n-3,0,SFO\n5,300,SEA\n40,250,LAX\n16,80,SFO\n0,90,SEA\n')
+    const built = await build({ sources: [source], target: 'delayed', columns: { delayed: 'delay > 15' }, where: 'distance > 0' });
+    expect(built.rowCount).toBe(5);
+    expect(built.schema).toMatchObject({ target: 'delayed', task: 'classification', features: ['delay', 'distance', 'origin'] });
+    expect(built.schema.columns.find((c) => c.name === 'delayed')!.type).toBe('boolean');
+    expect(built.lineage).toMatchObject({ derived: { delayed: 'delay > 15' }, where: 'distance > 0', rowsRead: 6, rowsKept: 5 });
+    const rows = await parquetRows(built.outFile, 'SELECT delayed, __row FROM snapshot');
+    expect(rows).toEqual([
+      { delayed: true, __row: 1 },
+      { delayed: false, __row: 3 },
+      { delayed: true, __row: 4 },
+      { delayed: true, __row: 5 },
+      { delayed: false, __row: 6 },
+    ]);
+  });
+
+  test('a bad expression is refused naming the expression and the engine\'s message', async () => {
+    const source = file('f2.csv', 'delay,distance\n20,100\n');
+    await expect(build({ sources: [source], target: 'delay', columns: { late: 'dealy > 15' } })).rejects.toThrow(/dataset\.columns\.late: "dealy > 15" is not a valid expression.*dealy/);
+    await expect(build({ sources: [source], target: 'delay', where: 'distance >' })).rejects.toThrow(/dataset\.where: "distance >" is not a valid expression.*syntax error/i);
+  });
+
+  test('a malformed CSV is refused naming the source', async () => {
+    const source = file('ragged.csv', 'a,b\n1,2\n3\n');
+    await expect(build({ sources: [source], target: 'a' })).rejects.toThrow(/ragged\.csv: cannot be read/);
+  });
+});

@@ -1,5 +1,5 @@
 /**
- * The embedded analytical engine of the data plane: one DuckDB database per task, on disk in the
+ * The embedded analytical engine of the data plane: one DuckDB database per task, spilling to the
  * task's scratch directory, so reading, validating, profiling and splitting run out of core with a
  * bounded memory limit. The core talks to it in SQL; results come back as small JS objects or as
  * columnar chunks, never as one JS object per data row.
@@ -11,7 +11,7 @@ import { FailureType, MlopsError } from '../errors';
 
 /** How an engine is opened. */
 export interface EngineOptions {
-  /** Scratch directory for the database file and spills; default: in memory (small inputs, tests). */
+  /** Scratch directory the engine spills to past its memory limit; default: DuckDB's own (small inputs, tests). */
   dir?: string;
   /** DuckDB's memory limit (default 320MB: the engine spills beyond it, keeping a worker's RSS bounded). */
   memoryLimit?: string;
@@ -34,6 +34,11 @@ function plain(value: unknown): SqlValue {
   return value as SqlValue;
 }
 
+/** With MLOPS_ENGINE_TRACE set, every statement and its wall time go to stderr (for tuning). */
+function trace(sql: string, started: number): void {
+  if (process.env.MLOPS_ENGINE_TRACE) process.stderr.write(`[engine ${Date.now() - started} ms] ${sql.slice(0, 300)}\n`);
+}
+
 /** One open DuckDB database and connection. Close it when done (the scratch directory is the caller's). */
 export class Engine {
   private constructor(
@@ -48,13 +53,13 @@ export class Engine {
       memory_limit: options.memoryLimit ?? '320MB',
       preserve_insertion_order: 'true',
     };
-    let path = ':memory:';
+    // An in-memory database whose blocks spill to the scratch directory past the memory limit: out of
+    // core without the write-ahead log and checkpoints an on-disk database file would cost.
     if (options.dir) {
       await fs.mkdir(options.dir, { recursive: true });
-      path = join(options.dir, 'engine.duckdb');
       settings.temp_directory = join(options.dir, 'spill');
     }
-    const instance = await DuckDBInstance.create(path, settings);
+    const instance = await DuckDBInstance.create(':memory:', settings);
     const connection = await instance.connect();
     // Datetimes without an offset are UTC everywhere, never the worker's local time.
     await connection.run("SET TimeZone = 'UTC'");
@@ -63,12 +68,16 @@ export class Engine {
 
   /** Runs statements for their effect. */
   async run(sql: string): Promise<void> {
+    const started = Date.now();
     await this.connection.run(sql);
+    trace(sql, started);
   }
 
   /** Rows of a (small) result as plain objects. */
   async rows<T = Record<string, SqlValue>>(sql: string): Promise<T[]> {
+    const started = Date.now();
     const reader = await this.connection.runAndReadAll(sql);
+    trace(sql, started);
     return reader.getRowObjectsJS().map((r) => plain(r) as T);
   }
 

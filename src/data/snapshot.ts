@@ -58,6 +58,8 @@ export interface BuildSnapshotOptions {
   /** Engine memory limit (default 320MB). */
   memoryLimit?: string;
   validation?: ValidationOptions;
+  /** Called after each step with its name and wall time in milliseconds (benchmarks, logs). */
+  onStep?: (step: string, ms: number) => void;
 }
 
 /** How a snapshot was made, stored with it (its lineage). */
@@ -128,51 +130,78 @@ interface RawColumn {
  */
 async function inferTypes(engine: Engine, relation: string, raw: RawColumn[]): Promise<ColumnSpec[]> {
   const text = raw.filter((c) => c.kind === 'text' || c.kind === 'json');
-  const stats: Record<string, unknown> = {};
-  if (text.length > 0) {
-    const parts = text.flatMap((c, i) => {
-      const present = `${typedSql('categorical', c.name, c.kind).value} IS NOT NULL`;
-      const col = c.kind === 'json' ? `json_extract_string(${ident(c.name)}, '$')` : ident(c.name);
-      const num = typedSql('numeric', c.name, c.kind);
-      const dt = typedSql('datetime', c.name, c.kind);
-      return [
-        `count_if(${present}) AS p_${i}`,
-        `count_if(${present} AND lower(trim(${col})) NOT IN ('true', 'false')) AS nb_${i}`,
-        `count_if(${num.bad}) AS nn_${i}`,
-        `count(${num.value}) AS n_${i}`,
-        `count_if(${dt.bad}) AS nd_${i}`,
-        `count(${dt.value}) AS d_${i}`,
-      ];
-    });
-    Object.assign(stats, await engine.one(`SELECT ${parts.join(', ')} FROM ${relation}`));
-  }
+  const parts = (i: number, c: RawColumn, checks: ('bool' | 'numeric' | 'datetime')[]): string[] => {
+    const present = `${typedSql('categorical', c.name, c.kind).value} IS NOT NULL`;
+    const col = c.kind === 'json' ? `json_extract_string(${ident(c.name)}, '$')` : ident(c.name);
+    const out = [`count_if(${present}) AS p_${i}`];
+    if (checks.includes('bool')) out.push(`count_if(${present} AND lower(trim(${col})) NOT IN ('true', 'false')) AS nb_${i}`);
+    for (const [type, key] of [['numeric', 'n'], ['datetime', 'd']] as const) {
+      if (!checks.includes(type)) continue;
+      const t = typedSql(type, c.name, c.kind);
+      out.push(`count_if(${t.bad}) AS ${key}bad_${i}`, `count(${t.value}) AS ${key}_${i}`);
+    }
+    return out;
+  };
+  const fits = (stats: Record<string, unknown>, i: number, key: 'n' | 'd'): boolean => {
+    const n = (k: string): number => Number(stats[`${k}_${i}`] ?? 0);
+    return n(key) > 0 && n(`${key}bad`) <= INFERENCE_TOLERANCE * n('p');
+  };
+  // A first look at the opening rows proposes a type; every row then has its say on that type, so
+  // where a bad token sits changes nothing. Columns with no number or date in the opening rows are
+  // categorical without a second pass (parsing every value as a date is the costly part).
+  const opening = text.length === 0 ? {} : await engine.one(`SELECT ${text.flatMap((c, i) => parts(i, c, ['bool', 'numeric', 'datetime'])).join(', ')} FROM (SELECT * FROM ${relation} LIMIT 10000)`);
+  const proposal = text.map((c, i): ColumnType | 'mixed' => {
+    const n = (k: string): number => Number(opening[`${k}_${i}`] ?? 0);
+    if (n('p') > 0 && n('nb') === 0) return 'boolean';
+    if (n('n') > 0) return 'numeric';
+    if (n('d') > 0) return 'datetime';
+    return n('p') === 0 ? 'mixed' : 'categorical';
+  });
+  const full = text.flatMap((c, i) =>
+    proposal[i] === 'categorical' ? [] : parts(i, c, proposal[i] === 'boolean' ? ['bool'] : proposal[i] === 'numeric' ? ['numeric', 'datetime'] : ['bool', 'numeric', 'datetime']),
+  );
+  const stats = full.length === 0 ? {} : await engine.one(`SELECT ${full.join(', ')} FROM ${relation}`);
   return raw.map((c): ColumnSpec => {
     if (c.kind !== 'text' && c.kind !== 'json') return { name: c.name, type: columnTypeOf(c.kind) };
     const i = text.indexOf(c);
+    if (proposal[i] === 'categorical') return { name: c.name, type: 'categorical' };
     const n = (k: string): number => Number(stats[`${k}_${i}`] ?? 0);
-    const present = n('p');
     let type: ColumnType = 'categorical';
-    if (present > 0 && n('nb') === 0) type = 'boolean';
-    else if (n('n') > 0 && n('nn') <= INFERENCE_TOLERANCE * present) type = 'numeric';
-    else if (n('d') > 0 && n('nd') <= INFERENCE_TOLERANCE * present) type = 'datetime';
+    if (proposal[i] !== 'numeric' && n('p') > 0 && n('nb') === 0) type = 'boolean';
+    else if (fits(stats, i, 'n')) type = 'numeric';
+    else if (fits(stats, i, 'd')) type = 'datetime';
     return { name: c.name, type };
   });
 }
 
+/**
+ * Loads the sources as the relation `raw` with a source row number `__src_row`: one Parquet file is
+ * read in place (a view; Parquet is already columnar and typed); anything else is copied into a table.
+ */
 async function loadSources(engine: Engine, locals: LocalSource[]): Promise<number[]> {
+  if (locals.length === 1 && locals[0].format === 'parquet') {
+    try {
+      await engine.run(`CREATE VIEW raw AS SELECT file_row_number + 1 AS __src_row, * EXCLUDE (file_row_number) FROM read_parquet(${literal(locals[0].path)}, file_row_number = true)`);
+      const { n } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM raw');
+      return [n];
+    } catch (err) {
+      throw sourceError(locals[0].name, err);
+    }
+  }
   const counts: number[] = [];
   let before = 0;
   for (const [i, source] of locals.entries()) {
     try {
-      if (i === 0) await engine.run(`CREATE TABLE raw AS SELECT * FROM ${readerSql(source)}`);
-      else await engine.run(`INSERT INTO raw BY NAME SELECT * FROM ${readerSql(source)}`);
+      if (i === 0) await engine.run(`CREATE TABLE raw_rows AS SELECT * FROM ${readerSql(source)}`);
+      else await engine.run(`INSERT INTO raw_rows BY NAME SELECT * FROM ${readerSql(source)}`);
     } catch (err) {
       throw sourceError(source.name, err);
     }
-    const { n } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM raw');
+    const { n } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM raw_rows');
     counts.push(n - before);
     before = n;
   }
+  await engine.run('CREATE VIEW raw AS SELECT rowid + 1 AS __src_row, * FROM raw_rows');
   return counts;
 }
 
@@ -188,6 +217,12 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
   const to = bound(o.filter?.to, 'to');
   const toInclusive = to !== undefined && o.filter?.to && /^\d{4}-\d{2}-\d{2}$/.test(o.filter.to) ? to + 86_399_999 : to;
   const engine = await Engine.open({ dir: join(o.dir, 'engine'), memoryLimit: o.memoryLimit });
+  let last = Date.now();
+  const step = (name: string): void => {
+    const now = Date.now();
+    o.onStep?.(name, now - last);
+    last = now;
+  };
   try {
     registerHash(engine);
     const scratch = new Scratch(join(o.dir, 'sources'), o.scratchBudget);
@@ -198,10 +233,11 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       locals.push(await scratch.localSource(source, options));
     }
     const counts = await loadSources(engine, locals);
+    step('load');
     const rowsRead = counts.reduce((a, b) => a + b, 0);
     const csv = locals[0].format === 'csv';
-    const raw: RawColumn[] = (await engine.describe('raw')).map((c) => ({ name: c.name, kind: rawKind(c.type) }));
-    for (const reserved of ['__row', '__hash']) {
+    const raw: RawColumn[] = (await engine.describe('raw')).filter((c) => c.name !== '__src_row').map((c) => ({ name: c.name, kind: rawKind(c.type) }));
+    for (const reserved of ['__row', '__hash', '__src_row']) {
       if (raw.some((c) => c.name === reserved)) throw new MlopsError(FailureType.InvalidInput, `${locals[0].name}: the column name "${reserved}" is reserved for snapshots; rename it`);
     }
     const declared = new Map((o.schema?.columns ?? []).map((c) => [c.name, c]));
@@ -209,12 +245,13 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       ? raw.filter((c) => declared.has(c.name)).map((c) => declared.get(c.name)!)
       : await inferTypes(engine, 'raw', raw);
     const typeOf = new Map(rawTypes.map((c) => [c.name, c.type]));
+    step('infer');
 
     // The typed rows: schema columns in their storage types, with a bad-value flag and the raw text
     // for messages; other columns as read; the hash key of the row as the JSON-lines snapshots had it.
     const seed = o.hashSeed ?? 42;
     const line = `'{' || ${raw.map((c) => `${literal(`${JSON.stringify(c.name)}:`)} || ${jsLiteralSql(c.name, c.kind, csv)}`).join(` || ',' || `) || "''"} || '}'`;
-    const select = ['rowid + 1 AS __row', `mlops_fnv(${literal(`${seed}:`)} || ${line}) AS __hash`];
+    const select = ['__src_row AS __row', `${line} AS __line`];
     for (const c of raw) {
       const type = typeOf.get(c.name);
       if (!type) {
@@ -255,12 +292,14 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       }
       conditions.push(`(${o.where})`);
     }
+    const keep = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
     const derivedSql = derived.map(([name, expression]) => `, (${expression}) AS ${ident(name)}`).join('');
     try {
-      await engine.run(`CREATE TABLE kept AS SELECT *${derivedSql} FROM typed${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''}`);
+      await engine.run(`CREATE TABLE kept AS SELECT * EXCLUDE (__line)${derivedSql} FROM typed${keep}`);
     } catch (err) {
       throw new MlopsError(FailureType.InvalidInput, `The dataset's derived columns or filter failed on the data: ${engineMessage(err)}`, undefined, { cause: err });
     }
+    step('type');
     const keptColumns = new Map((await engine.describe('kept')).map((c) => [c.name, rawKind(c.type)]));
     const { n: rowCount } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM kept');
     if (rowCount === 0) {
@@ -300,7 +339,9 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       extra: [...raw.map((c) => c.name), ...derivedNames].filter((n) => !declaredNames.has(n)).map((name) => ({ name, firstRow: 1 })),
     };
     const validation = { ...(await validateTyped(engine, relation, schema, o.validation)), source: locals[0].name };
+    step('validate');
     const profile = await profileTyped(engine, relation);
+    step('profile');
 
     // The snapshot: schema columns in their storage types, other columns as read, then __row and __hash.
     const out: string[] = [];
@@ -311,11 +352,14 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       else out.push(ident(name));
     }
     out.push('__row', '__hash');
+    // The hash keys of the same rows in the same order (the filter is deterministic), joined by position.
+    const keys = `SELECT mlops_fnv(${literal(`${seed}:`)} || __line) AS __hash FROM typed${keep}`;
     // One thread writes, so the same data always gives the same bytes (the snapshot's identity).
     await engine.run('SET threads = 1');
     await engine.run(
-      `COPY (SELECT ${out.join(', ')} FROM kept) TO ${literal(o.outFile)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${SNAPSHOT_ROW_GROUP}, KV_METADATA {${literal(HASH_SEED_KEY)}: ${literal(String(seed))}})`,
+      `COPY (SELECT ${out.join(', ')} FROM kept POSITIONAL JOIN (${keys})) TO ${literal(o.outFile)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${SNAPSHOT_ROW_GROUP}, KV_METADATA {${literal(HASH_SEED_KEY)}: ${literal(String(seed))}})`,
     );
+    step('write');
     const target = profile.columns.find((c) => c.name === schema.target);
     const classCounts = schema.task === 'classification' && target?.kind === 'categorical' ? Object.fromEntries(target.frequencies.map((f) => [f.value, f.count])) : undefined;
     const lineage: SnapshotLineage = {

@@ -72,8 +72,8 @@ export function readerSql(source: LocalSource): string {
       // Every field as text: the typing rules decide what is a number; quoted empty strings stay empty strings.
       return `read_csv(${path}, header = true, all_varchar = true, delim = ${literal(source.delimiter)}, quote = '"', escape = '"', allow_quoted_nulls = false, strict_mode = true)`;
     case 'jsonl':
-      return `read_json(${path}, format = 'newline_delimited', records = true, sample_size = -1, maximum_object_size = 67108864)`;
+      return `read_json(${path}, format = 'newline_delimited', records = true, sample_size = -1)`;
     case 'json':
-      return `read_json(${path}, format = 'array', records = true, sample_size = -1, maximum_object_size = 1073741824)`;
+      return `read_json(${path}, format = 'array', records = true, sample_size = -1)`;
   }
 }

@@ -16,7 +16,7 @@ import { ensureMinio, ensureTemporalCli } from '../dev/tools';
 import { writeResults, type BenchFigures, type Goal } from './report';
 
 /** The suites, in the order `npm run bench` runs them. */
-export const SUITES = ['storage', 'ml', 'orchestration', 'serving', 'models'] as const;
+export const SUITES = ['storage', 'ml', 'data', 'orchestration', 'serving', 'models'] as const;
 export type Suite = (typeof SUITES)[number];
 
 /** The reference Python packages the ml suite compares against, pinned. */
@@ -64,6 +64,8 @@ Suites (none given: all, in this order):
   storage        ArtifactStore put/get against raw minio-js on one 1 GiB file, peak RSS
   ml             drift (KS + PSI) vs scipy, ingest throughput and RSS, gbdt and
                  logistic regression vs scikit-learn (creates the reference venv if missing)
+  data           ingest through the engine (read + validate + profile) vs pandas read + describe():
+                 the 3M-row flights Parquet and the ml suite's 1 GB CSV, peak RSS
   orchestration  Temporal's overhead per pipeline stage, and 1,000 concurrent pipeline runs
   serving        model server vs a bare Fastify handler, with and without the prediction log
   models         ONNX and built-in models served vs a bare Fastify handler, and ONNX scoring
@@ -235,6 +237,7 @@ interface SuiteOutput {
 const SUITE_RUNNERS: Record<Suite, (ctx: SuiteContext) => Promise<SuiteOutput>> = {
   storage: runStorage,
   ml: runMl,
+  data: runData,
   orchestration: runOrchestration,
   serving: runServing,
   models: runModels,
@@ -263,6 +266,33 @@ async function runStorage({ servers, sizes, log }: SuiteContext): Promise<SuiteO
       'ArtifactStore verifies the sha256 of every byte it reads, which costs about 0.7 CPU-seconds per GiB on this machine, while minio-js hands the bytes over unchecked. ' +
         'Blobs of 8 MiB and more are therefore read with a presigned GET on a socket read into 256 KiB buffers (`src/storage/direct-get.ts`): Node\'s HTTP client spends about a CPU-second per GiB on 64 KiB chunks, and the lean read spends a third of that, which pays for the hashing. ' +
         'Most of the get\'s peak is read buffers the reader has dropped and V8 has not collected yet.',
+    ],
+  };
+}
+
+async function runData({ sizes, log }: SuiteContext): Promise<SuiteOutput> {
+  const { ensurePython } = await import('../dev/python');
+  const python = await ensurePython(log);
+  const { benchFlightsIngest, benchCsvIngest } = await import('./data-ingest');
+  log('ingest: the 3M-row flights Parquet (label delayed = delay > 15 derived in SQL), ours and pandas read_parquet + describe()');
+  const flights = await benchFlightsIngest({ python, rounds: 3, log });
+  log(`ingest: ${flights.ingestVsPandas.toFixed(3)} x pandas, peak RSS ${flights.ingestPeakRssMb.toFixed(0)} MiB`);
+  log(`ingest: a generated ${Math.round(sizes.ingestBytes / 1e6)} MB CSV, ours and pandas read_csv + describe()`);
+  const csv = await benchCsvIngest({ python, bytes: sizes.ingestBytes, rounds: 1, log });
+  log(`ingest: ${csv.csvIngestVsPandas.toFixed(3)} x pandas, peak RSS ${csv.csvIngestPeakRssMb.toFixed(0)} MiB`);
+  return {
+    figures: { ...flights, ...csv },
+    goals: [
+      { key: 'ingestVsPandas', op: '<=', value: 1.0 },
+      { key: 'ingestPeakRssMb', op: '<', value: 500 },
+      { key: 'csvIngestVsPandas', op: '<=', value: 1.0 },
+    ],
+    notes: [
+      'Ingest (`src/data`): our side is `buildSnapshot` in a child process, whose own peak RSS is reported; its time is reading, typing every value (whole-file inference ' +
+        'or the declared schema), the derived label, every validation rule and the full profile (exact quantiles, histograms, frequencies), which is what pandas does in ' +
+        '`read_parquet`/`read_csv` + `describe()` (pandas validates nothing and profiles numeric columns only). Writing the snapshot (hash-split keys and zstd Parquet) is ' +
+        'reported apart (`*SnapshotWriteS`), with the whole ingest (`ingestTotalS`). Flights: best of 3 runs per side, the side going first alternating; CSV: one run per side. ' +
+        'Both sides run on the same cores in the same minutes.',
     ],
   };
 }

@@ -11,7 +11,7 @@ import type { ValidationOptions, ValidationReport } from '../ml/validate';
 import { isNumericType } from '../ml/values';
 import { profileTyped, validateTyped, type TypedRelation } from './checks';
 import { Engine, ident, literal, withEngine } from './engine';
-import { HASH_SEED_KEY } from './snapshot';
+import { HASH_SEED_KEY, registerHash } from './snapshot';
 import { jsLiteralSql, rawKind, typedSql, type RawKind } from './typing';
 
 /** Columns a snapshot adds to the data: the source row number and the hash-split key. */
@@ -131,25 +131,33 @@ export async function readParquetFrame(path: string, schema: DatasetSchema, want
   });
 }
 
-/** Whether each row of a snapshot is in the holdout of a hash split with this seed and fraction (1 = holdout). */
+/**
+ * Whether each row of a snapshot is in the holdout of a hash split with this seed and fraction (1 =
+ * holdout). The snapshot stores each row's key for the seed of the spec it was ingested with (the
+ * key the JSON-lines snapshots gave the same row); another seed hashes the row's stored values, so
+ * a row still keeps its side whatever is appended.
+ */
 export async function hashSides(path: string, testFraction: number, seed: number): Promise<Uint8Array> {
   return withEngine(READ_ENGINE, async (engine) => {
     const kv = await engine.rows<{ key: string; value: string }>(
       `SELECT CAST(key AS VARCHAR) AS key, CAST(value AS VARCHAR) AS value FROM parquet_kv_metadata(${literal(path)})`,
     );
     const stored = kv.find((k) => k.key === HASH_SEED_KEY)?.value;
-    if (stored === undefined) throw new MlopsError(FailureType.InvalidInput, `${path} is not a dataset snapshot: it has no hash-split keys`);
-    if (Number(stored) !== seed) {
-      throw new MlopsError(
-        FailureType.InvalidInput,
-        `The snapshot's rows were hashed with split seed ${stored}, not ${seed}: ingest the data again with this spec (the seed is part of a snapshot)`,
-      );
+    const kinds = await kindsOf(engine, path);
+    let keys = '__hash';
+    if (stored === undefined || Number(stored) !== seed) {
+      registerHash(engine);
+      const line = [...kinds.keys()]
+        .filter((c) => !SNAPSHOT_COLUMNS.has(c) && c !== 'file_row_number')
+        .map((c) => `${literal(`${JSON.stringify(c)}:`)} || ${jsLiteralSql(c, kinds.get(c)!)}`)
+        .join(` || ',' || `);
+      keys = `mlops_fnv(${literal(`${seed}:{`)} || ${line || "''"} || '}')`;
     }
     const { n } = await engine.one<{ n: number }>(`SELECT count(*) AS n FROM ${relationOf(path)}`);
     const sides = new Uint8Array(n);
     const limit = testFraction * 2 ** 32;
     let at = 0;
-    for await (const chunk of engine.chunks(`SELECT __hash FROM read_parquet(${literal(path)})`)) {
+    for await (const chunk of engine.chunks(`SELECT ${keys} FROM read_parquet(${literal(path)})`)) {
       const vector = chunk.getColumnVector(0);
       for (let i = 0; i < chunk.rowCount; i++) sides[at + i] = (vector.getItem(i) as number) < limit ? 1 : 0;
       at += chunk.rowCount;

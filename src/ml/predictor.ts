@@ -1,7 +1,7 @@
 /**
  * The model seam: one small interface through which everything that uses a model (validate, the
  * servability check, the model server, the monitor, the guardrail, the model card) predicts, whatever
- * trained it. Two flavors implement it: the built-in JSON models (`temporal-mlops/model@1`) and ONNX
+ * trained it. Two flavors implement it: the built-in JSON models (`temporal-mlops/model@1`, and `@2` for gbdt with native categories) and ONNX
  * models run by ONNX Runtime (`temporal-mlops/onnx-model@1`, written by external trainers).
  *
  * A stored model document is loaded with `loadPredictor`; files it refers to (the `.onnx` bytes) are
@@ -9,7 +9,7 @@
  */
 import { FailureType, MlopsError } from '../errors';
 import type { ArtifactRef } from '../storage/refs';
-import { parseModel, predict as predictBuiltin, rowsToFrame, type Model, type Predictions } from './trainers';
+import { MODEL_FORMATS, parseModel, predict as predictBuiltin, rowsToFrame, type Model, type Predictions } from './trainers';
 import { EXTERNAL_MODEL_FORMAT } from './external/model';
 import { ONNX_MODEL_FORMAT, loadOnnxPredictor, type OnnxModel } from './onnx';
 import type { DatasetSchema, Frame, Task } from './types';
@@ -51,7 +51,7 @@ export function modelFlavor(document: unknown): ModelFlavor | 'legacy-external' 
   const format = typeof document === 'object' && document !== null ? (document as { format?: unknown }).format : undefined;
   if (format === ONNX_MODEL_FORMAT) return 'onnx';
   if (format === EXTERNAL_MODEL_FORMAT) return 'legacy-external';
-  if (format === 'temporal-mlops/model@1') return 'builtin';
+  if (typeof format === 'string' && MODEL_FORMATS.includes(format)) return 'builtin';
   return undefined;
 }
 

@@ -11,6 +11,10 @@
  * - categorical: one-hot, one output per category seen in training, in sorted order. A missing value becomes
  *   the most frequent category, or a `(missing)` category of its own when training had missing values. A
  *   category never seen in training (or a missing value with nowhere to go) sets every output of the feature to 0.
+ *   With `categoricalEncoding: 'codes'` (gbdt's native categories) a categorical feature is one output instead:
+ *   the index of its category in `categories` (the at most `maxCategories` most frequent ones with at least
+ *   `MIN_CATEGORY_COUNT` training rows, sorted); any other category, rare or never seen in training, is the
+ *   code `categories.length` ("other"), and a missing value stays NaN.
  * - datetime (epoch milliseconds, UTC): five outputs, `year` (fractional, e.g. 2012.5), `dayOfYearSin/Cos`
  *   and `dayOfWeekSin/Cos` (a position on the yearly and weekly cycle, so December 31 sits next to January 1),
  *   and `timeOfDaySin/Cos` for the position in the day. A missing timestamp is replaced by the training median.
@@ -30,9 +34,16 @@ export interface PreprocessingOptions {
   standardize: boolean;
   /** How a missing numeric, boolean or datetime value is filled; `none` leaves NaN for trainers that handle it. */
   numericImpute: 'median' | 'mean' | 'none';
-  /** How a missing categorical value is encoded. */
+  /** How a missing categorical value is encoded (one-hot only; codes keep missing values as NaN). */
   categoricalImpute: 'most-frequent' | 'missing-token';
+  /** One-hot outputs (the default, and what models without this field used), or one output of category codes. */
+  categoricalEncoding?: 'one-hot' | 'codes';
+  /** With codes: the most categories a feature keeps; the rest share the "other" code. */
+  maxCategories?: number;
 }
+
+/** With category codes, a category seen on fewer training rows than this shares the "other" code. */
+export const MIN_CATEGORY_COUNT = 10;
 
 /** The learned recipe for one input feature. */
 export type FeatureTransform =
@@ -59,7 +70,8 @@ export interface DesignMatrix {
   names: string[];
 }
 
-const DATETIME_PARTS = ['year', 'dayOfYearSin', 'dayOfYearCos', 'dayOfWeekSin', 'dayOfWeekCos', 'timeOfDaySin', 'timeOfDayCos'] as const;
+/** The outputs of a datetime feature, in order. */
+export const DATETIME_PARTS = ['year', 'dayOfYearSin', 'dayOfYearCos', 'dayOfWeekSin', 'dayOfWeekCos', 'timeOfDaySin', 'timeOfDayCos'] as const;
 const MS_PER_DAY = 86_400_000;
 
 /** Learns the preprocessing of `schema.features` from a training frame. */
@@ -76,7 +88,7 @@ export function fitTransform(frame: Frame, schema: DatasetSchema, options: Prepr
   const scale: number[] = [];
   // Learn centre and scale from the unscaled training outputs themselves, then scale those in place
   // (which needs private copies; without scaling the frame's own columns serve as they are).
-  const raw = encode(frame, features, options.standardize);
+  const raw = encode(frame, features, options, options.standardize);
   for (let j = 0; j < raw.columns.length; j++) {
     outputs.push(raw.names[j]);
     if (options.standardize && raw.scalable[j]) {
@@ -106,7 +118,7 @@ export function fitTransformRows(
 ): { preprocessing: Preprocessing; X: Float64Array; width: number } {
   const scratch = new Float64Array(options.numericImpute === 'none' ? 0 : frame.rowCount);
   const features = schema.features.map((name) => fitFeature(frame, columnSpec(schema, name), options, scratch));
-  const raw = encode(frame, features, false);
+  const raw = encode(frame, features, options, false);
   const center: number[] = [];
   const scale: number[] = [];
   raw.columns.forEach((col, j) => {
@@ -126,7 +138,7 @@ export function fitTransformRows(
 
 /** Applies a learned preprocessing to a frame, giving the model inputs. */
 export function transformFrame(recipe: Preprocessing, frame: Frame): DesignMatrix {
-  const raw = encode(frame, recipe.features);
+  const raw = encode(frame, recipe.features, recipe.options);
   applyScaling(recipe, raw.columns);
   return { rowCount: frame.rowCount, columns: raw.columns, names: raw.names };
 }
@@ -157,6 +169,7 @@ function fitFeature(frame: Frame, spec: ColumnSpec, options: PreprocessingOption
       if (v === null) missing++;
       else counts.set(v, (counts.get(v) ?? 0) + 1);
     }
+    if (options.categoricalEncoding === 'codes') return { name: spec.name, type: 'categorical', categories: keptCategories(counts, options.maxCategories), fill: null };
     const categories = [...counts.keys()].sort();
     let fill: string | null = null;
     if (options.categoricalImpute === 'missing-token' && missing > 0) {
@@ -176,6 +189,19 @@ function fitFeature(frame: Frame, spec: ColumnSpec, options: PreprocessingOption
   return { name: spec.name, type: spec.type, fill };
 }
 
+/**
+ * The categories that get codes of their own: the most frequent ones (ties to the smaller name), at most
+ * `max`, each seen on at least MIN_CATEGORY_COUNT rows, in sorted order.
+ */
+function keptCategories(counts: Map<string, number>, max = Number.MAX_SAFE_INTEGER): string[] {
+  const frequent = [...counts].filter(([, c]) => c >= MIN_CATEGORY_COUNT);
+  frequent.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return frequent
+    .slice(0, max)
+    .map(([k]) => k)
+    .sort();
+}
+
 interface RawEncoding {
   columns: Float64Array[];
   names: string[];
@@ -186,11 +212,16 @@ interface RawEncoding {
  * Encodes the features as numeric outputs, unscaled. With `copy` false, a numeric column that needs no
  * filling is the frame's own array, not a copy: the caller must then not write to it.
  */
-function encode(frame: Frame, features: FeatureTransform[], copy = true): RawEncoding {
+function encode(frame: Frame, features: FeatureTransform[], options: PreprocessingOptions, copy = true): RawEncoding {
+  const codes = options.categoricalEncoding === 'codes';
   const out: RawEncoding = { columns: [], names: [], scalable: [] };
   const n = frame.rowCount;
   for (const f of features) {
-    if (f.type === 'categorical') {
+    if (f.type === 'categorical' && codes) {
+      out.columns.push(categoryCodes(categoricalColumn(frame, f.name), f.categories));
+      out.names.push(f.name);
+      out.scalable.push(false);
+    } else if (f.type === 'categorical') {
       const values = categoricalColumn(frame, f.name);
       const index = new Map(f.categories.map((c, k) => [c, k]));
       const cols = f.categories.map(() => new Float64Array(n));
@@ -228,6 +259,18 @@ function encode(frame: Frame, features: FeatureTransform[], copy = true): RawEnc
       out.names.push(f.name);
       out.scalable.push(f.type === 'numeric');
     }
+  }
+  return out;
+}
+
+/** Category codes: the index in `categories`, `categories.length` for any other category, NaN for missing. */
+function categoryCodes(values: (string | null)[], categories: string[]): Float64Array {
+  const index = new Map(categories.map((c, k) => [c, k]));
+  const other = categories.length;
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    out[i] = v === null ? NaN : (index.get(v) ?? other);
   }
   return out;
 }

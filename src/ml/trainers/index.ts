@@ -10,10 +10,10 @@ import { transformFrame } from '../preprocess';
 import type { Frame } from '../types';
 import { fitGbdt, gbdtRawScores } from './gbdt';
 import { fitLogisticRegression, logisticProbabilities } from './logistic-regression';
-import { MODEL_FORMAT, TRAINER_NAMES, type Model, type Predictions, type TrainInput, type TrainerName } from './model';
+import { MODEL_FORMAT, MODEL_FORMAT_CATEGORIES, MODEL_FORMATS, TRAINER_NAMES, type Model, type Predictions, type TrainInput, type TrainerName } from './model';
 import { rowsToFrame } from './rows';
 
-export { MODEL_FORMAT, TRAINER_NAMES } from './model';
+export { MODEL_FORMAT, MODEL_FORMAT_CATEGORIES, MODEL_FORMATS, TRAINER_NAMES } from './model';
 export type { GbdtModel, LogisticRegressionModel, Model, ModelTree, Predictions, TrainInput, TrainerName, TrainingSummary } from './model';
 export { gbdtParamsSchema } from './gbdt';
 export { logisticRegressionParamsSchema } from './logistic-regression';
@@ -74,9 +74,9 @@ export function predictRows(model: Model, rows: Record<string, unknown>[]): Pred
 /** Checks that a parsed JSON document is a model this version can serve. */
 export function parseModel(value: unknown): Model {
   const m = value as Partial<Model> | null;
-  if (typeof m !== 'object' || m === null || m.format !== MODEL_FORMAT) {
+  if (typeof m !== 'object' || m === null || !MODEL_FORMATS.includes(m.format as string)) {
     const found = typeof m === 'object' && m !== null ? String(m.format) : typeof m;
-    throw new MlopsError(FailureType.InvalidInput, `Not a ${MODEL_FORMAT} model (format: ${found}); it was not written by a built-in trainer of this version.`, { format: found });
+    throw new MlopsError(FailureType.InvalidInput, `Not a ${MODEL_FORMAT} model, nor ${MODEL_FORMAT_CATEGORIES} (format: ${found}); it was not written by a built-in trainer of this version.`, { format: found });
   }
   if (m.kind !== 'logistic-regression' && m.kind !== 'gbdt') {
     throw new MlopsError(FailureType.InvalidInput, `Unknown model kind "${String(m.kind)}"; expected ${TRAINER_NAMES.join(' or ')}.`, { kind: m.kind });

@@ -6,8 +6,16 @@ import type { Preprocessing } from '../preprocess';
 import type { CheckpointStore, DatasetSchema, Frame, ProgressCallback, Task } from '../types';
 import type { Tree } from './gbdt/grower';
 
-/** The format tag of every model this package writes; a reader refuses any other. */
+/** The format tag of the models this package writes; a reader refuses formats it does not know. */
 export const MODEL_FORMAT = 'temporal-mlops/model@1';
+/**
+ * The format of a gbdt model with native categorical features (category codes, set splits): version 1 plus
+ * `categoricalEncoding: 'codes'` in its preprocessing and `categories` in its trees. Only such models carry
+ * it, so every model a version-1 reader can predict correctly still says version 1, and one it cannot is refused.
+ */
+export const MODEL_FORMAT_CATEGORIES = 'temporal-mlops/model@2';
+/** Every built-in model format this version reads. */
+export const MODEL_FORMATS: readonly string[] = [MODEL_FORMAT, MODEL_FORMAT_CATEGORIES];
 
 /** The built-in trainers, by the name a pipeline spec uses. */
 export const TRAINER_NAMES = ['logistic-regression', 'gbdt'] as const;
@@ -43,7 +51,7 @@ export interface TrainingSummary {
 }
 
 interface ModelCommon {
-  format: typeof MODEL_FORMAT;
+  format: typeof MODEL_FORMAT | typeof MODEL_FORMAT_CATEGORIES;
   task: Task;
   schema: DatasetSchema;
   /** Class labels in sorted order; probability columns follow it. Empty for regression. */

@@ -7,6 +7,9 @@
  * percentiles. Bin b holds values with thresholds[b−1] < x ≤ thresholds[b], so "bin ≤ b" and
  * "x ≤ thresholds[b]" select the same rows, which lets a tree trained on bins predict on raw values.
  * Missing values (NaN) get their own bin, `MISSING_BIN`, whatever the feature's number of bins.
+ *
+ * A categorical feature arrives as category codes (preprocess.ts, `categoricalEncoding: 'codes'`: 0..m−1 for
+ * the kept categories, m for "other") and its bin is its code: one byte per row, however many categories.
  */
 import type { Rng } from '../../random';
 
@@ -21,19 +24,34 @@ const BINNING_SUBSAMPLE = 200_000;
 
 /** The learned thresholds of every feature. */
 export interface Binner {
-  /** Per feature, increasing thresholds; feature f has thresholds[f].length + 1 bins for real values. */
+  /** Per feature, increasing thresholds; feature f has thresholds[f].length + 1 bins for real values (none if categorical). */
   thresholds: Float64Array[];
+  /** Per feature, 0 for a numeric feature, else its number of category codes (kept categories plus "other"). */
+  categoryCodes: Int32Array;
 }
 
-/** Learns bin thresholds from the columns of the training inputs. */
-export function fitBinner(columns: Float64Array[], maxBins: number, rng: Rng): Binner {
-  const n = columns.length > 0 ? columns[0].length : 0;
+/**
+ * Learns bin thresholds from the training inputs: the rows `trainRows` of `columns` (all rows when omitted).
+ * `categoryCodes[f]` > 0 marks feature f as categorical with that many codes.
+ */
+export function fitBinner(columns: Float64Array[], maxBins: number, rng: Rng, categoryCodes?: Int32Array, trainRows?: Uint32Array): Binner {
+  const n = trainRows ? trainRows.length : columns.length > 0 ? columns[0].length : 0;
   let rows: Uint32Array | undefined;
   if (n > BINNING_SUBSAMPLE) {
     // A sorted random subset, the same one for every feature.
     rows = sampleWithoutReplacement(n, BINNING_SUBSAMPLE, rng);
+    if (trainRows) rows = rows.map((k) => trainRows[k]);
+  } else {
+    rows = trainRows;
   }
-  return { thresholds: columns.map((col) => featureThresholds(col, rows, maxBins)) };
+  const codes = categoryCodes ?? new Int32Array(columns.length);
+  const thresholds = columns.map((col, f) => (codes[f] > 0 ? new Float64Array(0) : featureThresholds(col, rows, maxBins)));
+  return { thresholds, categoryCodes: codes };
+}
+
+/** Real-value bins per feature: thresholds + 1 for a numeric feature, the number of codes for a categorical one. */
+export function realBinCounts(binner: Binner): Int32Array {
+  return Int32Array.from(binner.thresholds, (t, f) => (binner.categoryCodes[f] > 0 ? binner.categoryCodes[f] : t.length + 1));
 }
 
 function featureThresholds(col: Float64Array, rows: Uint32Array | undefined, maxBins: number): Float64Array {
@@ -63,11 +81,12 @@ function featureThresholds(col: Float64Array, rows: Uint32Array | undefined, max
 
 /**
  * Maps the inputs to bins, row-major (`rowCount × featureCount` bytes), the layout histogram building reads
- * one row at a time. Writes into `out` when given (e.g. shared memory for worker threads).
+ * one row at a time: the rows `rows` of `columns` in that order (all rows when omitted), so a subset is binned
+ * without copying its values first. Writes into `out` when given (e.g. shared memory for worker threads).
  */
-export function binRows(binner: Binner, columns: Float64Array[], out?: Uint8Array): Uint8Array {
+export function binRows(binner: Binner, columns: Float64Array[], out?: Uint8Array, rows?: Uint32Array): Uint8Array {
   const F = columns.length;
-  const n = F > 0 ? columns[0].length : 0;
+  const n = rows ? rows.length : F > 0 ? columns[0].length : 0;
   const binned = out ?? new Uint8Array(n * F);
   // Thresholds padded with +Infinity to 256 entries make the search a fixed eight halvings.
   const padded = binner.thresholds.map((thr) => {
@@ -78,8 +97,15 @@ export function binRows(binner: Binner, columns: Float64Array[], out?: Uint8Arra
   for (let f = 0; f < F; f++) {
     const thr = padded[f];
     const col = columns[f];
+    if (binner.categoryCodes[f] > 0) {
+      for (let i = 0, o = f; i < n; i++, o += F) {
+        const v = col[rows ? rows[i] : i];
+        binned[o] = v !== v ? MISSING_BIN : v;
+      }
+      continue;
+    }
     for (let i = 0, o = f; i < n; i++, o += F) {
-      const v = col[i];
+      const v = col[rows ? rows[i] : i];
       if (v !== v) {
         binned[o] = MISSING_BIN;
         continue;

@@ -8,6 +8,13 @@
  * the smaller's (the histogram subtraction trick), which roughly halves the work per level.
  * Missing values sit in their own bin and are sent to whichever side gains more; when a node has none,
  * they go to the child with more rows, so predictions on data with missing values stay sensible.
+ *
+ * A categorical feature (bins are category codes) splits by a set of categories, found as LightGBM and
+ * scikit-learn find it (Fisher's grouping): the categories with enough support at the node (hessian sum,
+ * scaled to rows, of at least CATEGORY_SUPPORT; missing values count as a category) are sorted by
+ * gradient / (hessian + CATEGORY_SUPPORT), and prefixes of that order are scanned from both ends, up to
+ * half the categories, as the left set. Categories below the support go right; bins with no rows at the
+ * node (a category, "other" or missing values the node never saw) go to the child with more rows.
  */
 import { BINS_PER_FEATURE, MISSING_BIN } from './binning';
 import { FEATURE_STRIDE, HistogramBuilder, SLOT } from './histograms';
@@ -25,6 +32,8 @@ export interface GrowerSettings {
 /**
  * A fitted tree, as arrays indexed by node (node 0 is the root). A leaf has `left = -1`. A row goes left
  * when its bin is ≤ `bin` (raw value ≤ `threshold`), or, when its value is missing, when `missingLeft` is 1.
+ * At a categorical split (`categories[node]` not null) a row goes left when its category code is in
+ * `categories[node]`, or, when missing, when `missingLeft` is 1; `threshold` and `bin` are then 0.
  */
 export interface Tree {
   feature: number[];
@@ -34,12 +43,16 @@ export interface Tree {
   left: number[];
   right: number[];
   value: number[];
+  /** Per node, the category codes going left at a categorical split, else null; absent when no feature is categorical. */
+  categories?: (number[] | null)[];
 }
 
 /** Below this sum of hessians a child is not worth creating (scikit-learn's `min_hessian_to_split`). */
 const MIN_HESSIAN = 1e-3;
 /** Histograms are large (6 KB per feature); at most this much memory holds them at once. */
 const HISTOGRAM_MEMORY = 256 * 1024 * 1024;
+/** Least support (rows, or hessian scaled to rows) for a category to be placed on its own; also the smoothing of its ratio. */
+const CATEGORY_SUPPORT = 10;
 
 interface Split {
   gain: number;
@@ -49,6 +62,8 @@ interface Split {
   leftG: number;
   leftH: number;
   leftCount: number;
+  /** For a categorical split, 1 for each bin (the missing one included) that goes left. */
+  leftBins?: Uint8Array;
 }
 
 interface Node {
@@ -79,6 +94,10 @@ export class TreeGrower {
   private readonly builder: HistogramBuilder;
   private readonly pool: Float64Array;
   private readonly F: number;
+  private readonly categorical: boolean;
+  /** Scratch for the categorical split search: the bins in use, and their sort keys. */
+  private readonly catBins = new Int32Array(BINS_PER_FEATURE);
+  private readonly catKeys = new Float64Array(BINS_PER_FEATURE);
 
   /** Row-major binned inputs (`rowCount × features`): fill it (e.g. with `binRows`) before growing trees. */
   readonly binned: Uint8Array;
@@ -89,8 +108,11 @@ export class TreeGrower {
     private readonly thresholds: Float64Array[],
     private readonly settings: GrowerSettings,
     threads = 1,
+    /** Per feature, the number of category codes of a categorical feature, 0 for a numeric one. */
+    private readonly categoryCodes: Int32Array = new Int32Array(realBins.length),
   ) {
     this.F = realBins.length;
+    this.categorical = categoryCodes.some((c) => c > 0);
     // Every open leaf keeps its histogram until it is split, plus two for the node being split.
     const leaves = Math.min(settings.maxLeafNodes, 2 ** Math.min(settings.maxDepth, 30), Math.floor(rowCount / settings.minSamplesLeaf) + 1);
     const affordable = Math.max(8, Math.floor(HISTOGRAM_MEMORY / (8 * this.F * FEATURE_STRIDE)));
@@ -156,10 +178,22 @@ export class TreeGrower {
   private finish(nodes: Node[], children: Map<number, [Node, Node]>): { tree: Tree; leaves: LeafRows[] } {
     const s = this.settings;
     const tree: Tree = { feature: [], bin: [], threshold: [], missingLeft: [], left: [], right: [], value: [] };
+    const categories: (number[] | null)[] = [];
+    if (this.categorical) tree.categories = categories;
     const leaves: LeafRows[] = [];
     for (const node of nodes) {
       const kids = children.get(node.id);
-      if (kids && node.split) {
+      const leftBins = node.split?.leftBins;
+      categories.push(kids && leftBins ? leftCodes(leftBins, this.realBins[node.split!.feature]) : null);
+      if (kids && leftBins) {
+        tree.feature.push(node.split!.feature);
+        tree.bin.push(0);
+        tree.threshold.push(0);
+        tree.missingLeft.push(leftBins[MISSING_BIN]);
+        tree.left.push(kids[0].id);
+        tree.right.push(kids[1].id);
+        tree.value.push(0);
+      } else if (kids && node.split) {
         const { feature, bin, missingLeft } = node.split;
         const thr = this.thresholds[feature];
         tree.feature.push(feature);
@@ -188,7 +222,9 @@ export class TreeGrower {
   /** Partitions the node's rows (stable), builds the smaller child's histogram and derives the larger's. */
   private splitNode(node: Node, nextId: number, mayGrow: boolean): [Node, Node] {
     const split = node.split!;
-    const nl = this.builder.partition(node.start, node.end, split.feature, split.bin, split.missingLeft);
+    const nl = split.leftBins
+      ? this.builder.partitionByBins(node.start, node.end, split.feature, split.leftBins)
+      : this.builder.partition(node.start, node.end, split.feature, split.bin, split.missingLeft);
     const depth = node.depth + 1;
     const left: Node = { id: nextId, start: node.start, end: nl, depth, sumG: split.leftG, sumH: split.leftH, hist: null, split: null };
     const right: Node = { id: nextId + 1, start: nl, end: node.end, depth, sumG: node.sumG - split.leftG, sumH: node.sumH - split.leftH, hist: null, split: null };
@@ -228,6 +264,14 @@ export class TreeGrower {
     for (let f = 0; f < this.F; f++) {
       const base = nodeBase + f * FEATURE_STRIDE;
       const nb = this.realBins[f];
+      if (this.categoryCodes[f] > 0) {
+        const split = this.categoricalSplit(f, base, count, G, H, parentScore, bestGain);
+        if (split) {
+          best = split;
+          bestGain = split.gain;
+        }
+        continue;
+      }
       const mo = base + MISSING_BIN * SLOT;
       const missG = hist[mo];
       const missH = hist[mo + 1];
@@ -280,6 +324,68 @@ export class TreeGrower {
     return best !== null;
   }
 
+  /**
+   * The best categorical split of feature f gaining more than `minGain`, if any (see the module comment):
+   * the bins with enough support, sorted by gradient / (hessian + support), prefixes scanned from both ends.
+   */
+  private categoricalSplit(f: number, base: number, count: number, G: number, H: number, parentScore: number, minGain: number): Split | null {
+    const hist = this.pool;
+    const { l2Regularization: l2, minSamplesLeaf: minLeaf } = this.settings;
+    const supportFactor = count / H;
+    const bins = this.catBins;
+    const keys = this.catKeys;
+    let used = 0;
+    const consider = (b: number) => {
+      const o = base + b * SLOT;
+      if (hist[o + 1] * supportFactor >= CATEGORY_SUPPORT) {
+        bins[used] = b;
+        keys[b] = hist[o] / (hist[o + 1] + CATEGORY_SUPPORT);
+        used++;
+      }
+    };
+    for (let b = 0; b < this.realBins[f]; b++) consider(b);
+    consider(MISSING_BIN);
+    if (used <= 1) return null;
+    const order = Array.from(bins.subarray(0, used)).sort((a, b) => keys[a] - keys[b] || a - b);
+    let best: Split | null = null;
+    let bestGain = minGain;
+    let bestEnd = 0;
+    let bestFromEnd = false;
+    for (const fromEnd of [false, true]) {
+      const middle = fromEnd ? ((used + 1) >> 1) - 1 : (used + 1) >> 1;
+      let gl = 0;
+      let hl = 0;
+      let cl = 0;
+      for (let i = 0; i < middle; i++) {
+        const o = base + order[fromEnd ? used - 1 - i : i] * SLOT;
+        gl += hist[o];
+        hl += hist[o + 1];
+        cl += hist[o + 2];
+        if (cl < minLeaf || hl < MIN_HESSIAN) continue;
+        const cr = count - cl;
+        const hr = H - hl;
+        if (cr < minLeaf || hr < MIN_HESSIAN) break;
+        const gr = G - gl;
+        const gain = (gl * gl) / (hl + l2) + (gr * gr) / (hr + l2) - parentScore;
+        if (gain > bestGain) {
+          bestGain = gain;
+          best = { gain, feature: f, bin: 0, missingLeft: false, leftG: gl, leftH: hl, leftCount: cl };
+          bestEnd = i + 1;
+          bestFromEnd = fromEnd;
+        }
+      }
+    }
+    if (!best) return null;
+    // Bins without rows here follow the larger child; then the chosen prefix goes left, everything else right.
+    const leftBins = new Uint8Array(BINS_PER_FEATURE);
+    const emptyLeft = best.leftCount > count - best.leftCount ? 1 : 0;
+    for (let b = 0; b < BINS_PER_FEATURE; b++) if (hist[base + b * SLOT + 2] === 0) leftBins[b] = emptyLeft;
+    for (let i = 0; i < bestEnd; i++) leftBins[order[bestFromEnd ? used - 1 - i : i]] = 1;
+    best.leftBins = leftBins;
+    best.missingLeft = leftBins[MISSING_BIN] === 1;
+    return best;
+  }
+
   /** The node's sums of gradients and hessians, read from the first feature's histogram (every row is in it). */
   private sumsOf(offset: number): [number, number] {
     let sg = 0;
@@ -309,23 +415,70 @@ function popBest(open: Node[]): Node {
   return node;
 }
 
-/** The raw prediction of one tree for row `i` of a row-major binned matrix with F features. */
-export function predictBinned(tree: Tree, binned: Uint8Array, F: number, i: number): number {
-  let node = 0;
-  const row = i * F;
-  while (tree.left[node] >= 0) {
-    const v = binned[row + tree.feature[node]];
-    node = (v === MISSING_BIN ? tree.missingLeft[node] === 1 : v <= tree.bin[node]) ? tree.left[node] : tree.right[node];
-  }
-  return tree.value[node];
+/** The codes (bins below the missing one) a categorical split sends left, in increasing order. */
+function leftCodes(leftBins: Uint8Array, codes: number): number[] {
+  const out: number[] = [];
+  for (let b = 0; b < codes; b++) if (leftBins[b] === 1) out.push(b);
+  return out;
 }
 
-/** The raw prediction of one tree for row `i` of raw input columns (NaN is missing). */
-export function predictRaw(tree: Pick<Tree, 'feature' | 'threshold' | 'missingLeft' | 'left' | 'right' | 'value'>, columns: Float64Array[], i: number): number {
-  let node = 0;
-  while (tree.left[node] >= 0) {
-    const v = columns[tree.feature[node]][i];
-    node = (v !== v ? tree.missingLeft[node] === 1 : v <= tree.threshold[node]) ? tree.left[node] : tree.right[node];
+/**
+ * Per node of a tree, null or (at a categorical split) a 256-entry table: 1 where that code, or missing
+ * (MISSING_BIN), goes left. Built once per tree and kept while the tree lives.
+ */
+const leftTables = new WeakMap<object, (Uint8Array | null)[]>();
+
+function leftTablesOf(tree: PredictTree): (Uint8Array | null)[] | undefined {
+  const categories = tree.categories;
+  if (!categories) return undefined;
+  let tables = leftTables.get(categories);
+  if (!tables) {
+    tables = categories.map((codes, node) => {
+      if (!codes) return null;
+      const t = new Uint8Array(BINS_PER_FEATURE);
+      for (const c of codes) t[c] = 1;
+      t[MISSING_BIN] = tree.missingLeft[node] === 1 ? 1 : 0;
+      return t;
+    });
+    leftTables.set(categories, tables);
   }
-  return tree.value[node];
+  return tables;
+}
+
+/** What prediction reads from a tree (a stored model's trees have no bins). */
+export type PredictTree = Pick<Tree, 'feature' | 'threshold' | 'missingLeft' | 'left' | 'right' | 'value' | 'categories'>;
+
+/** Adds one tree's raw prediction for rows 0..n−1 of a row-major binned matrix with F features to `out[offset + i]`. */
+export function addBinnedPredictions(tree: Tree, binned: Uint8Array, F: number, n: number, out: Float64Array, offset: number): void {
+  const tables = leftTablesOf(tree);
+  const { feature, bin, missingLeft, left, right, value } = tree;
+  for (let i = 0, row = 0; i < n; i++, row += F) {
+    let node = 0;
+    while (left[node] >= 0) {
+      const v = binned[row + feature[node]];
+      const table = tables?.[node];
+      const goLeft = table ? table[v] === 1 : v === MISSING_BIN ? missingLeft[node] === 1 : v <= bin[node];
+      node = goLeft ? left[node] : right[node];
+    }
+    out[offset + i] += value[node];
+  }
+}
+
+/** Adds one tree's raw prediction for rows 0..n−1 of raw input columns (NaN is missing) to `out[offset + i]`. */
+export function addRawPredictions(tree: PredictTree, columns: Float64Array[], n: number, out: Float64Array, offset: number): void {
+  const tables = leftTablesOf(tree);
+  const { feature, threshold, missingLeft, left, right, value } = tree;
+  for (let i = 0; i < n; i++) {
+    let node = 0;
+    while (left[node] >= 0) {
+      const v = columns[feature[node]][i];
+      const table = tables?.[node];
+      let goLeft: boolean;
+      if (v !== v) goLeft = missingLeft[node] === 1;
+      else if (table) goLeft = table[v] === 1;
+      else goLeft = v <= threshold[node];
+      node = goLeft ? left[node] : right[node];
+    }
+    out[offset + i] += value[node];
+  }
 }

@@ -308,6 +308,28 @@ export class HistogramBuilder {
     return nl;
   }
 
+  /**
+   * Partitions rows[start..end) by a categorical split: a row goes left when `left[bin]` is 1 (the flags
+   * cover every bin, the missing one included). Keeps the order within each side, returns where the right begins.
+   */
+  partitionByBins(start: number, end: number, feature: number, left: Uint8Array): number {
+    const n = this.rows.length;
+    const { rows, scratch, columns } = this;
+    const offset = feature * n;
+    let nl = start;
+    let nr = 0;
+    for (let k = start; k < end; k++) {
+      const i = rows[k];
+      const l = left[columns[offset + i]];
+      rows[nl] = i;
+      scratch[nr] = i;
+      nl += l;
+      nr += 1 - l;
+    }
+    rows.set(scratch.subarray(0, end - nl), nl);
+    return nl;
+  }
+
   /** Takes a free histogram slot (its offset in `pool`), or undefined when all are in use. */
   take(): number | undefined {
     return this.free.pop();

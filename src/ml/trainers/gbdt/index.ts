@@ -8,16 +8,24 @@
  * of `train`) and stops when the last `nIterNoChange` iterations did not beat the one before them by more than
  * `tol`; as in scikit-learn, `auto` turns it on above 10,000 training rows, and the model keeps every tree fitted.
  *
- * Inputs need no scaling or imputation: numeric values are binned with missing values in a bin of their own,
- * categoricals are one-hot encoded with missing values as a category.
+ * Inputs need no scaling or imputation: numeric values are binned with missing values in a bin of their own.
+ * Categorical features are native, as in LightGBM and scikit-learn's `categorical_features`: each is one
+ * column of category codes, one byte per row in the binned matrix whatever the number of categories, and
+ * trees split it by sets of categories (grower.ts). The most frequent `maxBins − 1` categories seen on at
+ * least 10 training rows keep codes of their own; rarer ones share an "other" code, and so does a category
+ * never seen in training when predicting: it goes wherever the training's "other" rows went at each split
+ * (or, at a split whose node had none, to the child that had more rows, as missing values do then).
+ *
+ * Memory: the rows are binned straight from the frame's columns into the training and held-out matrices
+ * (a byte per cell each, the held-out rows picked by index, never copied as floats), next to the gradients.
  */
 import { z } from 'zod';
-import { fitTransform, transformFrame, type Preprocessing, type PreprocessingOptions } from '../../preprocess';
+import { DATETIME_PARTS, fitTransform, transformFrame, type Preprocessing, type PreprocessingOptions } from '../../preprocess';
 import { createRng, permutation, type Rng } from '../../random';
 import { TrainingLoop, checkTrainInput, classTarget, loadCheckpoint, numericTarget, parseParams, trainingFingerprint } from '../common';
-import { MODEL_FORMAT, type GbdtModel, type TrainInput } from '../model';
-import { binRows, fitBinner } from './binning';
-import { TreeGrower, predictBinned, predictRaw, type Tree } from './grower';
+import { MODEL_FORMAT, MODEL_FORMAT_CATEGORIES, type GbdtModel, type TrainInput } from '../model';
+import { binRows, fitBinner, realBinCounts } from './binning';
+import { TreeGrower, addBinnedPredictions, addRawPredictions, type Tree } from './grower';
 import { histogramThreads } from './histograms';
 
 /** The hyperparameters of `gbdt`, with scikit-learn's defaults. */
@@ -42,7 +50,8 @@ export const gbdtParamsSchema = z
 
 export type GbdtParams = z.infer<typeof gbdtParamsSchema>;
 
-const TREE_PREPROCESSING: PreprocessingOptions = { standardize: false, numericImpute: 'none', categoricalImpute: 'missing-token' };
+/** Inputs as trees want them: unscaled, missing values left missing, categories as codes (maxCategories set per fit). */
+const TREE_PREPROCESSING: PreprocessingOptions = { standardize: false, numericImpute: 'none', categoricalImpute: 'missing-token', categoricalEncoding: 'codes' };
 /** `earlyStopping: 'auto'` turns it on above this many training rows, as scikit-learn does. */
 const AUTO_EARLY_STOPPING_ROWS = 10_000;
 
@@ -61,7 +70,7 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
   const params = parseParams('gbdt', gbdtParamsSchema, input.params);
   const { schema } = input;
   const rng = createRng(input.seed);
-  const { preprocessing, design } = fitTransform(input.train, schema, TREE_PREPROCESSING);
+  const { preprocessing, design } = fitTransform(input.train, schema, { ...TREE_PREPROCESSING, maxCategories: params.maxBins - 1 });
   const target = readTarget(input);
   const loss = makeLoss(target.classes.length, schema.task);
 
@@ -69,12 +78,12 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
   const useEarlyStopping = params.earlyStopping === 'auto' ? input.train.rowCount > AUTO_EARLY_STOPPING_ROWS : params.earlyStopping;
   const sets = holdOut(input, params, useEarlyStopping, all, target, preprocessing, rng);
   const n = sets.yTrain.length;
-  const F = sets.trainCols.length;
+  const F = all.length;
 
-  const binner = fitBinner(sets.trainCols, params.maxBins, rng);
+  const binner = fitBinner(all, params.maxBins, rng, categoryCodeCounts(preprocessing), sets.trainRows);
   const threads = histogramThreads(n, F);
-  const valBinned = sets.valCols ? binRows(binner, sets.valCols) : undefined;
-  const realBins = Int32Array.from(binner.thresholds, (t) => t.length + 1);
+  const valBinned = sets.val ? binRows(binner, sets.val.columns, undefined, sets.val.rows) : undefined;
+  const realBins = realBinCounts(binner);
   const settings = {
     maxLeafNodes: params.maxLeafNodes ?? Number.MAX_SAFE_INTEGER,
     maxDepth: params.maxDepth ?? Infinity,
@@ -82,16 +91,18 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
     l2Regularization: params.l2Regularization,
     learningRate: params.learningRate,
   };
-  const grower = new TreeGrower(n, realBins, binner.thresholds, settings, threads);
-  const binned = binRows(binner, sets.trainCols, grower.binned);
+  const grower = new TreeGrower(n, realBins, binner.thresholds, settings, threads, binner.categoryCodes);
+  const binned = binRows(binner, all, grower.binned, sets.trainRows);
   let fitted: Boosted;
   try {
     fitted = await boost({ input, params, loss, grower, binned, F, yTrain: sets.yTrain, valBinned, yVal: sets.yVal });
   } finally {
     grower.close();
   }
+  const categorical = binner.categoryCodes.some((c) => c > 0);
   return {
-    format: MODEL_FORMAT,
+    // Category codes and set splits are what an older reader cannot predict: only such models carry the new format.
+    format: categorical ? MODEL_FORMAT_CATEGORIES : MODEL_FORMAT,
     kind: 'gbdt',
     task: schema.task,
     schema,
@@ -146,8 +157,8 @@ async function boost({ input, params, loss, grower, binned, F, yTrain, valBinned
   // come out bit-for-bit identical, and so does everything fitted after them.
   trees.forEach((tree, t) => {
     const k = t % K;
-    for (let i = 0; i < n; i++) raw[k * n + i] += predictBinned(tree, binned, F, i);
-    if (valBinned) for (let i = 0; i < nv; i++) rawVal[k * nv + i] += predictBinned(tree, valBinned, F, i);
+    addBinnedPredictions(tree, binned, F, n, raw, k * n);
+    if (valBinned) addBinnedPredictions(tree, valBinned, F, nv, rawVal, k * nv);
   });
   if (yVal && scores.length === 0) scores.push(-loss.value(rawVal, yVal));
 
@@ -163,7 +174,7 @@ async function boost({ input, params, loss, grower, binned, F, yTrain, valBinned
       const rows = grower.rows;
       const offset = k * n;
       for (const leaf of leaves) for (let r = leaf.start; r < leaf.end; r++) raw[offset + rows[r]] += leaf.value;
-      if (valBinned) for (let i = 0; i < nv; i++) rawVal[k * nv + i] += predictBinned(tree, valBinned, F, i);
+      if (valBinned) addBinnedPredictions(tree, valBinned, F, nv, rawVal, k * nv);
     }
     iteration++;
     if (yVal) {
@@ -182,11 +193,20 @@ export function gbdtRawScores(model: GbdtModel, columns: Float64Array[], rowCoun
   const K = model.treesPerIteration;
   const raw = new Float64Array(rowCount * K);
   for (let k = 0; k < K; k++) raw.fill(model.baseline[k], k * rowCount, (k + 1) * rowCount);
-  model.trees.forEach((tree, t) => {
-    const offset = (t % K) * rowCount;
-    for (let i = 0; i < rowCount; i++) raw[offset + i] += predictRaw(tree, columns, i);
-  });
+  model.trees.forEach((tree, t) => addRawPredictions(tree, columns, rowCount, raw, (t % K) * rowCount));
   return raw;
+}
+
+/** Per model input, its number of category codes (kept categories plus "other") if it is a categorical feature, else 0. */
+function categoryCodeCounts(preprocessing: Preprocessing): Int32Array {
+  const counts: number[] = [];
+  for (const f of preprocessing.features) {
+    if (f.type === 'categorical') counts.push(f.categories.length + 1);
+    else if (f.type === 'datetime') counts.push(...DATETIME_PARTS.map(() => 0));
+    else counts.push(0);
+  }
+  if (counts.length !== preprocessing.outputs.length) throw new Error('gbdt: the preprocessing outputs do not line up with its features.');
+  return Int32Array.from(counts);
 }
 
 /** scikit-learn's rule: stop when none of the last `patience` scores beats the one before them by more than `tol`. */
@@ -209,33 +229,35 @@ function readTarget(input: TrainInput): Target {
   return { classes, y: Float64Array.from(y) };
 }
 
+/**
+ * The rows boosting fits on and the rows early stopping watches, as row indices into the model inputs
+ * (`trainRows` undefined: every training row), so neither side's inputs are copied before binning.
+ */
 interface HeldOut {
-  trainCols: Float64Array[];
+  trainRows?: Uint32Array;
   yTrain: Float64Array;
-  valCols?: Float64Array[];
+  /** The held-out rows: `rows` of `columns` (the training inputs, or the validation frame's). */
+  val?: { columns: Float64Array[]; rows: Uint32Array };
   yVal?: Float64Array;
 }
 
-/** The rows boosting fits on and the rows early stopping watches. */
 function holdOut(input: TrainInput, params: GbdtParams, enabled: boolean, all: Float64Array[], target: Target, preprocessing: Preprocessing, rng: Rng): HeldOut {
-  if (!enabled) return { trainCols: all, yTrain: target.y };
+  if (!enabled) return { yTrain: target.y };
   if (input.validation && input.validation.rowCount > 0) {
-    const cols = transformFrame(preprocessing, input.validation).columns;
-    if (input.schema.task === 'regression') return { trainCols: all, yTrain: target.y, valCols: cols, yVal: numericTarget(input.validation, input.schema) };
+    const columns = transformFrame(preprocessing, input.validation).columns;
+    if (input.schema.task === 'regression') {
+      const yVal = numericTarget(input.validation, input.schema);
+      return { yTrain: target.y, val: { columns, rows: rowsWhere(yVal.length, () => true) }, yVal };
+    }
     // Rows of a class the training data never saw cannot be scored; they are left out of early stopping.
     const { y } = classTarget(input.validation, input.schema, target.classes, 'skip');
     const keep = rowsWhere(y.length, (i) => y[i] >= 0);
-    return { trainCols: all, yTrain: target.y, valCols: cols.map((c) => pick(c, keep)), yVal: pick(Float64Array.from(y), keep) };
+    return { yTrain: target.y, val: { columns, rows: keep }, yVal: pick(Float64Array.from(y), keep) };
   }
   const isVal = stratifiedHoldout(target, input.schema.task === 'classification', params.validationFraction, rng);
   const trainRows = rowsWhere(target.y.length, (i) => isVal[i] === 0);
   const valRows = rowsWhere(target.y.length, (i) => isVal[i] === 1);
-  return {
-    trainCols: all.map((c) => pick(c, trainRows)),
-    yTrain: pick(target.y, trainRows),
-    valCols: all.map((c) => pick(c, valRows)),
-    yVal: pick(target.y, valRows),
-  };
+  return { trainRows, yTrain: pick(target.y, trainRows), val: { columns: all, rows: valRows }, yVal: pick(target.y, valRows) };
 }
 
 /**

@@ -89,7 +89,20 @@ export function registerMonitor(program: Command, run: Runner): void {
     try {
       await fn(client.workflow.getHandle(monitorWorkflowId(model)), client);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new MlopsError(FailureType.NotFound, `No monitor runs for model "${model}": it starts when a version of the model is deployed with a monitor section in its spec.`);
+      if (err instanceof WorkflowNotFoundError) {
+        // A signal to a monitor that has ended finds no running workflow, but the monitor did exist: say how it ended.
+        const ended = await client.workflow
+          .getHandle(monitorWorkflowId(model))
+          .describe()
+          .then((d) => d.status.name, () => undefined);
+        if (ended) {
+          throw new MlopsError(
+            FailureType.InvalidInput,
+            `The monitor of "${model}" has ended (${ended}); see why with "mlops monitor status ${model}". Deploying a version of the model starts it again.`,
+          );
+        }
+        throw new MlopsError(FailureType.NotFound, `No monitor runs for model "${model}": it starts when a version of the model is deployed with a monitor section in its spec.`);
+      }
       if (err instanceof QueryNotRegisteredError || /failed to query/i.test((err as Error).message)) {
         throw new MlopsError(FailureType.Unavailable, `The monitor of "${model}" did not answer: is a worker running? Start one with "mlops worker".`);
       }

@@ -28,6 +28,25 @@ import { startTemporal, TestMinio } from '../../helpers/servers';
 import { startWorkers, testConfig } from '../../helpers/worker';
 
 const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../../..');
+
+/** Runs the built mlops command (dist/, from npx tsc) against the test servers. */
+function mlops(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const vars = {
+    TEMPORAL_ADDRESS: env.address,
+    MINIO_ENDPOINT: `http://127.0.0.1:${minio.port}`,
+    MINIO_ACCESS_KEY: minio.accessKey,
+    MINIO_SECRET_KEY: minio.secretKey,
+    MINIO_BUCKET: config.minio.bucket,
+    MLOPS_TASK_QUEUE: config.taskQueue,
+    MLOPS_TRAINING_TASK_QUEUE: config.trainingTaskQueue,
+  };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(ROOT, 'bin/mlops.js'), ...args], { env: { ...process.env, ...vars } }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const schema: DatasetSchema = {
@@ -318,6 +337,40 @@ describe('the monitor on real servers', () => {
     expect(closed.execution).toBe('TERMINATED');
     expect(renderMonitor(closed)).toMatch(/^monitor-legacy-then-onnx: TERMINATED \(not checking\)/);
     expect(renderMonitor(closed)).not.toMatch(/active/);
+
+    // The same through the mlops command, as an operator runs it.
+    const status = await mlops('monitor', 'status', model, '--json');
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ execution: 'TERMINATED', failure: expect.stringMatching(/an operator stopped it/) });
+    const text = await mlops('monitor', 'status', model);
+    expect(text.stdout).toMatch(/^monitor-legacy-then-onnx: TERMINATED \(not checking\)/);
+    const check = await mlops('monitor', 'check', model);
+    expect(check.code).toBe(1);
+    expect(check.stderr).toMatch(/The monitor of "legacy-then-onnx" has ended \(TERMINATED\)/);
+  });
+
+  it('a window that cannot be read fails the check naming the object; once it is removed, the next check reads the window', async () => {
+    const model = 'bad-batch';
+    const v1 = await registerOnnx(model, good);
+    await promote(model, v1);
+    const handle = await startMonitor(model, v1, { performance: { metric: 'rmse', max: 10 } });
+    try {
+      await land(model, live);
+      const key = `batches/${model}/broken.jsonl`;
+      await deps.store.client.putObject(deps.store.bucket, key, Buffer.from('{"x1": 1, "x2": 2, "y": 3}\n{not json\n'));
+      const failed = await checkNow(handle);
+      expect(failed).toMatchObject({ action: 'check-failed', failure: { type: 'MlopsInvalidInput' } });
+      expect(failed.failure!.message).toMatch(new RegExp(`${key} line 2: invalid JSON`));
+
+      await deps.store.delete(deps.store.uri(key));
+      const next = await checkNow(handle);
+      // The failed check consumed nothing: this one reads the same window (from the start), the good batch included.
+      expect(next).toMatchObject({ action: 'none', rows: live.length });
+      expect(next.window.from).toBe(failed.window.from);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+    } finally {
+      await handle.terminate('test done');
+    }
   });
 
   it('a check heartbeats on a timer while it reads a large window, with the rows read so far', async () => {

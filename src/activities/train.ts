@@ -1,17 +1,20 @@
 /**
  * The train stage, on its own task queue: fit the spec's trainer on the training side of the snapshot
  * and store the model. Built-in trainers write a JSON model; the `command` trainer runs an external
- * program under contract v2 and its output becomes an ONNX model manifest.
+ * program under contract v2 and its output becomes an ONNX model manifest; unless `trainer.data: local`,
+ * that program also gets the training rows as presigned Parquet parts in MinIO, for a cluster to read.
  *
  * Heartbeats go out on a timer for the whole stage (download, split, a silent external program), and
  * carry progress and the latest checkpoint reference, so when a worker dies the retry on another
  * worker resumes from that checkpoint instead of starting over.
  */
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { loadSplit, writeTrainingRows } from '../ml/dataset';
 import { OUTPUT_FILES, runExternalTrainer } from '../ml/external/command';
 import { onnxManifest } from '../ml/external/model';
+import { publishTrainingParts, urlExpirySeconds, writeTrainingParts } from '../ml/external/remote-data';
 import { trainModel as fitBuiltIn } from '../ml/trainers';
 import type { CheckpointStore } from '../ml/types';
 import type { ArtifactRef } from '../storage/refs';
@@ -49,11 +52,25 @@ export function createTrainActivities({ store, logger }: MlopsDependencies) {
     const trainFile = join(dir, 'train.jsonl');
     beat.update({ message: 'writing the training rows' });
     const { trainRows } = await writeTrainingRows(file, input.schema, input.split, trainFile);
+    const data = trainer.data ?? 'both';
+    let trainUris: string | undefined;
+    if (data !== 'local') {
+      beat.update({ message: `writing the ${trainRows} training rows as Parquet parts` });
+      const local = await writeTrainingParts(trainFile, trainRows, input.schema, join(dir, 'parts'));
+      const parts = await publishTrainingParts(store, local, input.schema, urlExpirySeconds(trainer.timeout));
+      trainUris = join(dir, 'train-uris.json');
+      // The URLs are credentials: they go to the program in this private file, never into a log or an artifact.
+      await writeFile(trainUris, JSON.stringify(parts, null, 2), { mode: 0o600 });
+      await rm(join(dir, 'parts'), { recursive: true, force: true });
+      ctx.log.info('training parts stored', { model: input.model, parts: parts.parts.map((p) => p.uri), rows: parts.rows, expires: parts.expires });
+    }
     beat.update({ message: `running ${trainer.command.join(' ')} on ${trainRows} rows` });
     const result = await runExternalTrainer(
       { command: trainer.command, cwd: trainer.workingDirectory, env: trainer.env, timeoutMs: trainer.timeout, killGraceMs: trainer.killGrace },
       {
         trainData: trainFile,
+        localTrainData: data !== 'remote',
+        trainUris,
         schema: input.schema,
         params: trainer.params,
         seed: input.split.seed,

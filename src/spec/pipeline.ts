@@ -90,7 +90,7 @@ const trainerSchema = z.discriminatedUnion('name', [
       name: z.literal('command'),
       /**
        * The program and its arguments, e.g. ["{python}", "train.py"], run under contract v2 (docs/external-trainers.md);
-       * {python} is the project's pinned Python, {train} {check} {schema} {params} {output} {seed} the run's paths and seed.
+       * {python} is the project's pinned Python, {train} {uris} {check} {schema} {params} {output} {seed} the run's paths and seed.
        */
       command: z
         .array(z.string().min(1))
@@ -107,8 +107,23 @@ const trainerSchema = z.discriminatedUnion('name', [
       timeout: duration.optional(),
       /** How long the program has to exit after SIGTERM (on cancel or timeout) before it is killed (default 10s). */
       killGrace: duration.optional(),
+      /**
+       * How the program gets the training rows: `both` (default) a local JSON-lines file and presigned Parquet parts in MinIO,
+       * `remote` the parts only (the worker keeps no copy while the program runs: for a cluster), `local` the file only.
+       */
+      data: z.enum(['both', 'remote', 'local']).default('both'),
     })
-    .strict(),
+    .strict()
+    .superRefine((t, ctx) => {
+      const uses = (p: string) => t.command.some((a) => a.includes(p));
+      if (t.data === 'remote' && uses('{train}')) {
+        const message = 'with data: remote there is no local copy for {train}, read {uris} (MLOPS_TRAIN_URIS) instead';
+        ctx.addIssue({ code: 'custom', path: ['command'], message });
+      }
+      if (t.data === 'local' && uses('{uris}')) {
+        ctx.addIssue({ code: 'custom', path: ['command'], message: 'with data: local no remote parts are made for {uris}, use {train} or data: both' });
+      }
+    }),
 ]);
 
 /** A metric name from the catalog (src/ml/metric-catalog.ts); an unknown one is refused listing the known ones. */

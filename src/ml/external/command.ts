@@ -1,6 +1,7 @@
 /**
  * Runs a trainer written as any program (Python, R, a shell script) under contract v2 of
- * docs/external-trainers.md: it receives the training side of the split (never the holdout), a sample
+ * docs/external-trainers.md: it receives the training side of the split (never the holdout) as a local
+ * JSON-lines file, as presigned Parquet parts in MinIO (remote-data.ts, for a cluster), or both, a sample
  * of those rows to predict itself, the schema and the parameters, through environment variables and
  * argv placeholders, and writes `model.onnx` and `signature.json` (plus anything else) into its output
  * directory. It may report progress by printing `PROGRESS <fraction>` lines.
@@ -14,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -40,7 +41,7 @@ export const OUTPUT_FILES = { model: 'model.onnx', signature: 'signature.json', 
 /** How to run an external trainer. */
 export interface ExternalTrainerCommand {
   /**
-   * The program and its arguments; `{train}`, `{check}`, `{schema}`, `{params}`, `{output}` and `{seed}` are
+   * The program and its arguments; `{train}`, `{uris}`, `{check}`, `{schema}`, `{params}`, `{output}` and `{seed}` are
    * replaced by the paths and seed of the run, `{python}` by the project's pinned Python (created on first use).
    */
   command: string[];
@@ -56,8 +57,15 @@ export interface ExternalTrainerCommand {
 
 /** What an external trainer is given. */
 export interface ExternalTrainInput {
-  /** Path of the training rows (JSON lines): the training side of the split only. */
+  /** Path of the training rows (JSON lines): the training side of the split only. The check rows are drawn from it. */
   trainData: string;
+  /**
+   * Whether the program is given `trainData` (MLOPS_TRAIN_DATA, `{train}`); default true. When false the file is
+   * removed once the check rows are drawn, before the program starts, and the program reads `trainUris` instead.
+   */
+  localTrainData?: boolean;
+  /** Path of the MLOPS_TRAIN_URIS file (`TrainParts` of remote-data.ts): the training rows as presigned Parquet parts. */
+  trainUris?: string;
   schema: DatasetSchema;
   params: Record<string, unknown>;
   seed: number;
@@ -94,7 +102,7 @@ export interface ExternalTrainResult {
 /** Lines of stderr kept for the error message of a failed run. */
 const STDERR_TAIL_LINES = 20;
 const PROGRESS_LINE = /^PROGRESS\s+([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$/;
-const PLACEHOLDER = /\{(train|check|schema|params|output|seed|python)\}/g;
+const PLACEHOLDER = /\{(train|uris|check|schema|params|output|seed|python)\}/g;
 
 /** Runs the program and returns its outputs; fails with `MlopsTrainerFailed` when what it wrote cannot be served. */
 export async function runExternalTrainer(spec: ExternalTrainerCommand, input: ExternalTrainInput): Promise<ExternalTrainResult> {
@@ -107,6 +115,17 @@ export async function runExternalTrainer(spec: ExternalTrainerCommand, input: Ex
       'The {validation} placeholder is gone in contract v2: the program never sees the holdout. Carve early-stopping data out of {train} instead.',
     );
   }
+  const local = input.localTrainData ?? true;
+  const uses = (placeholder: string) => spec.command.some((a) => a.includes(placeholder));
+  const missing = !local && uses('{train}') ? '{train}' : !input.trainUris && uses('{uris}') ? '{uris}' : undefined;
+  if (missing) {
+    const why =
+      missing === '{train}' ? 'the training rows are not copied to the worker (trainer.data: remote)' : 'no remote training data is given (trainer.data: local)';
+    throw new MlopsError(FailureType.InvalidInput, `The command uses ${missing}, but ${why}; use the other placeholder or change trainer.data.`);
+  }
+  if (!local && !input.trainUris) {
+    throw new MlopsError(FailureType.InvalidInput, 'An external trainer must be given its training rows: locally, as remote parts, or both.');
+  }
   input.signal?.throwIfAborted();
   const outputDir = input.outputDir ?? join(input.workDir, 'output');
   const schemaPath = join(input.workDir, 'schema.json');
@@ -116,9 +135,12 @@ export async function runExternalTrainer(spec: ExternalTrainerCommand, input: Ex
   await writeFile(schemaPath, JSON.stringify(input.schema, null, 2));
   await writeFile(paramsPath, JSON.stringify(input.params ?? {}, null, 2));
   const checkRows = await writeCheckRows(input.trainData, input.schema, input.seed, checkPath, CHECK_ROWS);
+  // Remote data only: the worker's disk does not keep a copy of the rows while the program runs.
+  if (!local) await rm(input.trainData, { force: true });
 
   const values: Record<string, string> = {
-    train: input.trainData,
+    train: local ? input.trainData : '',
+    uris: input.trainUris ?? '',
     check: checkPath,
     schema: schemaPath,
     params: paramsPath,
@@ -130,9 +152,13 @@ export async function runExternalTrainer(spec: ExternalTrainerCommand, input: Ex
   const env: NodeJS.ProcessEnv = { ...process.env, ...spec.env };
   // An inherited variable of the old contract would point at a file that does not exist.
   delete env.MLOPS_VALIDATION_DATA;
+  // Nor may an inherited MLOPS_TRAIN_DATA or MLOPS_TRAIN_URIS stand in for data this run does not give.
+  delete env.MLOPS_TRAIN_DATA;
+  delete env.MLOPS_TRAIN_URIS;
+  if (local) env.MLOPS_TRAIN_DATA = input.trainData;
+  if (input.trainUris) env.MLOPS_TRAIN_URIS = input.trainUris;
   Object.assign(env, {
     MLOPS_CONTRACT: String(CONTRACT_VERSION),
-    MLOPS_TRAIN_DATA: values.train,
     MLOPS_CHECK_DATA: checkPath,
     MLOPS_SCHEMA: schemaPath,
     MLOPS_PARAMS: paramsPath,

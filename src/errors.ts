@@ -111,5 +111,8 @@ function isErrorLike(e: unknown): e is Error {
 
 /** The message a user sees for a bug: what happened, that it is ours, and where the details are. */
 export function bugMessage(err: Error): string {
-  return `Internal error in temporal-mlops (a bug, not a problem with your data or model, so it is not retried): ${err.name}: ${err.message}. The stack is in the worker log; please report it with that stack.`;
+  return (
+    `Internal error in temporal-mlops (a bug, not a problem with your data or model, so it is not retried): ${err.name}: ${err.message}. ` +
+    'The stack is in the worker log; please report it with that stack.'
+  );
 }

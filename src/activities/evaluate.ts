@@ -75,14 +75,22 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
     const { input, test } = c;
     let html: string;
     try {
-      const [profile, validation] = await Promise.all([profileSource(c.file, input.schema, { format: 'jsonl' }), validateSource(c.file, input.schema, { format: 'jsonl' })]);
+      const [profile, validation] = await Promise.all([
+        profileSource(c.file, input.schema, { format: 'jsonl' }),
+        validateSource(c.file, input.schema, { format: 'jsonl' }),
+      ]);
       const builtin = modelFlavor(c.document) === 'builtin' ? (c.document as Model) : undefined;
       const onnx = modelFlavor(c.document) === 'onnx' ? (c.document as OnnxModel) : undefined;
       const run = Context.current().info.workflowExecution;
       html = buildModelCard({
         model: input.model,
         run: run && { workflowId: run.workflowId, runId: run.runId },
-        candidate: { ...c.evaluation, trainer: c.candidate.description, params: builtin?.params ?? onnx?.trainer.params, training: builtin ? { ...builtin.training } : undefined },
+        candidate: {
+          ...c.evaluation,
+          trainer: c.candidate.description,
+          params: builtin?.params ?? onnx?.trainer.params,
+          training: builtin ? { ...builtin.training } : undefined,
+        },
         champion: c.champion && { version: c.champion.version, alias: input.alias, ...c.champion.evaluation },
         championNote: c.notes[0],
         notes: c.notes,
@@ -117,7 +125,11 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
       return withHeartbeat<EvaluateHeartbeat, EvaluateResult>({ step: 'loading the candidate, the production version and the snapshot' }, (beat) =>
         withWorkdir(async (dir) => {
           const file = join(dir, 'snapshot.jsonl');
-          const [document, current] = await Promise.all([store.getJson(input.candidate), champion(input.model, input.alias), store.getFile(input.snapshot, file)]);
+          const [document, current] = await Promise.all([
+            store.getJson(input.candidate),
+            champion(input.model, input.alias),
+            store.getFile(input.snapshot, file),
+          ]);
           const loaded: Predictor[] = current && 'predictor' in current ? [current.predictor] : [];
           try {
             const candidate = await loadPredictor(document, fetchBytes);
@@ -148,14 +160,24 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
             if (claimsPolicy.onMismatch === 'fail') failures.push(...mismatches.map((m) => `${m} (validation.claims.onMismatch is fail)`));
             beat.update({ step: 'drawing the model card' });
             const diagnostics = holdoutDiagnostics(candidate, test, predictions);
-            const card = await storeModelCard({ input, file, test, document, candidate, diagnostics, evaluation, champion: championEval, notes, claims, failures });
+            const card = await storeModelCard({
+              ...{ input, file, test, document, candidate, diagnostics, evaluation },
+              ...{ champion: championEval, notes, claims, failures },
+            });
             const report = await store.putJson(
               {
                 kind: 'temporal-mlops/evaluation@1',
                 model: input.model,
                 holdoutRows: evaluation.rows,
-                candidate: { flavor: candidate.flavor, description: candidate.description, metrics: evaluation.metrics, confusionMatrix: evaluation.confusionMatrix, artifact: input.candidate },
-                champion: championEval && { version: championEval.version, metrics: championEval.evaluation.metrics, confusionMatrix: championEval.evaluation.confusionMatrix },
+                candidate: {
+                  ...{ flavor: candidate.flavor, description: candidate.description, artifact: input.candidate },
+                  ...{ metrics: evaluation.metrics, confusionMatrix: evaluation.confusionMatrix },
+                },
+                champion: championEval && {
+                  version: championEval.version,
+                  metrics: championEval.evaluation.metrics,
+                  confusionMatrix: championEval.evaluation.confusionMatrix,
+                },
                 notes,
                 claims: { policy: claimsPolicy, checks: claims, mismatches },
                 policy: input.policy,
@@ -165,7 +187,8 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
               },
               { contentType: 'application/json' },
             );
-            ctx.log.info('candidate evaluated', { model: input.model, passed: failures.length === 0, metrics: evaluation.metrics, claimMismatches: mismatches.length });
+            const passed = failures.length === 0;
+            ctx.log.info('candidate evaluated', { model: input.model, passed, metrics: evaluation.metrics, claimMismatches: mismatches.length });
             return {
               passed: failures.length === 0,
               metrics: evaluation.metrics,

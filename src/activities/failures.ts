@@ -12,7 +12,8 @@ import { bugMessage, FailureType, isMlopsError, isProgrammingError } from '../er
 /** Converts an error thrown by an activity into the failure Temporal records. */
 export function toFailure(err: unknown): unknown {
   if (isProgrammingError(err)) {
-    return ApplicationFailure.create({ message: bugMessage(err), type: FailureType.Bug, nonRetryable: true, details: [{ error: err.name, message: err.message }], cause: err });
+    const details = [{ error: err.name, message: err.message }];
+    return ApplicationFailure.create({ message: bugMessage(err), type: FailureType.Bug, nonRetryable: true, details, cause: err });
   }
   if (!isMlopsError(err)) return err;
   return ApplicationFailure.create({

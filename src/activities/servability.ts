@@ -65,7 +65,10 @@ export function createServabilityActivities({ store }: MlopsDependencies) {
                 beat.update({ step: "comparing with the program's own predictions" });
                 check = await compareCheck(manifest, predictor, problems);
               } else if (flavor === 'onnx') {
-                notes.push("the program wrote no check_predictions.jsonl, so its ONNX model could not be compared with its own predictions; only the shape of the answers was checked");
+                notes.push(
+                  'the program wrote no check_predictions.jsonl, so its ONNX model could not be compared with its own predictions; ' +
+                    'only the shape of the answers was checked',
+                );
               }
             } finally {
               await predictor.release().catch(() => undefined);
@@ -117,7 +120,8 @@ export function createServabilityActivities({ store }: MlopsDependencies) {
         if (d.length > 0) {
           const first = d[0]!;
           problems.push(
-            `the model, run as the server runs it, disagrees with the program that trained it on ${d.length} of ${rows.length} check rows (e.g. row ${first.row}: ${first.why}); the rows are listed in the servability report`,
+            `the model, run as the server runs it, disagrees with the program that trained it on ${d.length} of ${rows.length} check rows ` +
+              `(e.g. row ${first.row}: ${first.why}); the rows are listed in the servability report`,
           );
         }
         return { rows: rows.length, disagreeing: d.length, disagreements: d };

@@ -101,7 +101,9 @@ export function judgeCandidate(candidate: MetricValues, champion: MetricValues |
       const worseBy = higherIsBetter(metric) ? p - c : c - p;
       const side = higherIsBetter(metric) ? 'lower' : 'higher';
       if (worseBy > margin) {
-        failures.push(`${metric} ${fixed(c)} is worse than production's ${fixed(p)} (${side} by ${fixed(worseBy)}; ${side === 'lower' ? 'higher' : 'lower'} is better), more than the allowed margin ${margin}`);
+        const better = side === 'lower' ? 'higher' : 'lower';
+        const how = `${side} by ${fixed(worseBy)}; ${better} is better`;
+        failures.push(`${metric} ${fixed(c)} is worse than production's ${fixed(p)} (${how}), more than the allowed margin ${margin}`);
       }
     }
   }
@@ -129,7 +131,12 @@ export interface ClaimCheck {
  * rocAuc, ...) and r2 are compared by absolute difference; errors and losses, whose scale depends on
  * the data, by difference relative to our measurement.
  */
-export function compareClaims(claimed: Record<string, unknown>, measured: MetricValues, rows: number, tolerance: number = DEFAULT_CLAIMS_POLICY.tolerance): ClaimCheck[] {
+export function compareClaims(
+  claimed: Record<string, unknown>,
+  measured: MetricValues,
+  rows: number,
+  tolerance: number = DEFAULT_CLAIMS_POLICY.tolerance,
+): ClaimCheck[] {
   const claims = claimedMetrics(claimed);
   const out: ClaimCheck[] = [];
   for (const [metric, c] of Object.entries(claims)) {
@@ -139,13 +146,14 @@ export function compareClaims(claimed: Record<string, unknown>, measured: Metric
     const difference = unbounded ? Math.abs(c - m) / Math.max(Math.abs(m), 1e-12) : Math.abs(c - m);
     const mismatch = difference > tolerance;
     const how = unbounded ? `${(difference * 100).toFixed(1)}% apart` : `${fixed(difference)} apart`;
+    const beyond = mismatch ? ` (${how}, more than the tolerance ${tolerance})` : '';
     out.push({
       metric,
       claimed: c,
       measured: m,
       difference,
       mismatch,
-      message: `the program claimed ${metric} ${short(c)}; measured on ${rows} sealed holdout rows: ${short(m)}${mismatch ? ` (${how}, more than the tolerance ${tolerance})` : ''}`,
+      message: `the program claimed ${metric} ${short(c)}; measured on ${rows} sealed holdout rows: ${short(m)}${beyond}`,
     });
   }
   return out;

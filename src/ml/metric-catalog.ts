@@ -25,7 +25,7 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = {
   accuracy: { task: 'classification', higherIsBetter: true, range: UNIT, description: 'fraction of rows predicted right' },
   balancedAccuracy: { task: 'classification', higherIsBetter: true, range: UNIT, description: 'mean recall over the classes' },
   macroF1: { task: 'classification', higherIsBetter: true, range: UNIT, description: 'unweighted mean of per-class F1' },
-  rocAuc: { task: 'classification', higherIsBetter: true, range: UNIT, description: 'area under the ROC curve (one-vs-rest, macro, for more than two classes)' },
+  rocAuc: { task: 'classification', higherIsBetter: true, range: UNIT, description: 'area under the ROC curve (macro one-vs-rest beyond two classes)' },
   logLoss: { task: 'classification', higherIsBetter: false, range: { min: 0, max: Infinity }, description: 'mean negative log-likelihood of the true class' },
   rmse: { task: 'regression', higherIsBetter: false, range: { min: 0, max: Infinity }, description: 'root mean squared error' },
   mae: { task: 'regression', higherIsBetter: false, range: { min: 0, max: Infinity }, description: 'mean absolute error' },

@@ -37,7 +37,8 @@ export interface Disagreement {
 /** Every way predictions for `rows` rows are malformed, one sentence each (at most a few examples per kind). */
 export function predictionProblems(task: Task, classes: readonly string[], p: Predictions, rows: number): string[] {
   const problems: string[] = [];
-  const examples = (what: string, bad: number[]) => bad.length && problems.push(`${what} in ${bad.length} row(s), e.g. row${bad.length > 1 ? 's' : ''} ${bad.slice(0, 5).join(', ')}`);
+  const examples = (what: string, bad: number[]) =>
+    bad.length && problems.push(`${what} in ${bad.length} row(s), e.g. row${bad.length > 1 ? 's' : ''} ${bad.slice(0, 5).join(', ')}`);
   if (task === 'regression') {
     if (!p.values || p.values.length !== rows) return [`expected ${rows} predicted values, got ${p.values?.length ?? 'none'}`];
     examples('a value that is not a finite number', indices(rows, (i) => !Number.isFinite(p.values![i])));
@@ -47,8 +48,10 @@ export function predictionProblems(task: Task, classes: readonly string[], p: Pr
   if (!p.labels || p.labels.length !== rows) problems.push(`expected ${rows} predicted labels, got ${p.labels?.length ?? 'none'}`);
   const probs = p.probabilities;
   examples(`a number of probabilities other than ${classes.length} (one per class)`, indices(rows, (i) => probs[i]?.length !== classes.length));
-  examples('a probability that is not a finite number in [0, 1]', indices(rows, (i) => (probs[i] ?? []).some((v) => !Number.isFinite(v) || v < -SUM_TOLERANCE || v > 1 + SUM_TOLERANCE)));
-  examples(`probabilities that do not sum to 1 (within ${SUM_TOLERANCE})`, indices(rows, (i) => Math.abs((probs[i] ?? []).reduce((s, v) => s + v, 0) - 1) > SUM_TOLERANCE));
+  const outside = (v: number) => !Number.isFinite(v) || v < -SUM_TOLERANCE || v > 1 + SUM_TOLERANCE;
+  examples('a probability that is not a finite number in [0, 1]', indices(rows, (i) => (probs[i] ?? []).some(outside)));
+  const sum = (i: number) => (probs[i] ?? []).reduce((s, v) => s + v, 0);
+  examples(`probabilities that do not sum to 1 (within ${SUM_TOLERANCE})`, indices(rows, (i) => Math.abs(sum(i) - 1) > SUM_TOLERANCE));
   if (p.labels) examples(`a label that is not one of the classes (${classes.join(', ')})`, indices(rows, (i) => !classes.includes(p.labels![i]!)));
   return problems;
 }
@@ -78,7 +81,7 @@ export function parseCheckPredictions(text: string, task: Task, classes: readonl
     if (!Array.isArray(probabilities) || probabilities.some((p) => typeof p !== 'number') || probabilities.length !== classes.length) {
       throw badCheck(i, `needs "probabilities": ${classes.length} numbers, one per class in signature.json's "classes" order`);
     }
-    if (o.label !== undefined && typeof o.label !== 'string' && typeof o.label !== 'number' && typeof o.label !== 'boolean') throw badCheck(i, 'has a "label" that is not a class');
+    if (o.label !== undefined && !['string', 'number', 'boolean'].includes(typeof o.label)) throw badCheck(i, 'has a "label" that is not a class');
     return { label: o.label === undefined ? undefined : String(o.label), probabilities: probabilities as number[] };
   });
 }
@@ -91,7 +94,12 @@ function badCheck(line: number, what: string): MlopsError {
  * Compares our predictions for the check rows with the program's: labels identical (when the program
  * gave one), each probability within PROBABILITY_TOLERANCE, values within VALUE_TOLERANCE relative.
  */
-export function compareWithCheck(task: Task, classes: readonly string[], ours: Predictions, theirs: CheckPrediction[]): { disagreements: Disagreement[]; problems: string[] } {
+export function compareWithCheck(
+  task: Task,
+  classes: readonly string[],
+  ours: Predictions,
+  theirs: CheckPrediction[],
+): { disagreements: Disagreement[]; problems: string[] } {
   const n = task === 'regression' ? (ours.values?.length ?? 0) : (ours.probabilities?.length ?? 0);
   if (n !== theirs.length) return { disagreements: [], problems: [`the program predicted ${theirs.length} check rows, but there are ${n}`] };
   const disagreements: Disagreement[] = [];
@@ -101,7 +109,8 @@ export function compareWithCheck(task: Task, classes: readonly string[], ours: P
       const a = ours.values![i]!;
       const b = t.value!;
       const allowed = VALUE_TOLERANCE * Math.max(Math.abs(a), Math.abs(b), 1e-12);
-      if (!(Math.abs(a - b) <= allowed)) disagreements.push({ row: i, ours: { value: a }, theirs: t, why: `values differ by ${relative(a, b)} (relative), more than ${VALUE_TOLERANCE}` });
+      const why = `values differ by ${relative(a, b)} (relative), more than ${VALUE_TOLERANCE}`;
+      if (!(Math.abs(a - b) <= allowed)) disagreements.push({ row: i, ours: { value: a }, theirs: t, why });
       continue;
     }
     const mine: CheckPrediction = { label: ours.labels?.[i], probabilities: ours.probabilities![i] };

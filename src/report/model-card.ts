@@ -72,10 +72,15 @@ function header(input: ModelCardInput): string {
       ? `<p>The candidate meets every threshold of the validation policy${input.champion && input.policy.champion ? ' and the champion comparison' : ''}; it may go on to approval.</p>`
       : `<p>The candidate was stopped at validation:</p><ul>${verdict.failures.map((f) => `<li class="fail">${esc(f)}</li>`).join('')}</ul>`,
     mismatches.length
-      ? `<p class="fail">The training program's own claims do not match what we measured:</p><ul>${mismatches.map((c) => `<li class="fail">${esc(capital(c.message))}</li>`).join('')}</ul>`
+      ? `<p class="fail">The training program's own claims do not match what we measured:</p>${list(mismatches.map((c) => c.message), 'fail')}`
       : '',
-    input.notes?.length ? `<p><b>Notes:</b></p><ul>${input.notes.map((n) => `<li>${esc(capital(n))}</li>`).join('')}</ul>` : '',
+    input.notes?.length ? `<p><b>Notes:</b></p>${list(input.notes)}` : '',
   ]);
+}
+
+/** Sentences as a list, each starting with a capital; escaped. */
+function list(items: string[], cls?: string): string {
+  return `<ul>${items.map((t) => `<li${cls ? ` class="${cls}"` : ''}>${esc(capital(t))}</li>`).join('')}</ul>`;
 }
 
 function capital(s: string): string {
@@ -85,10 +90,13 @@ function capital(s: string): string {
 /** The program's claims (its metrics.json) beside our measurement: information, never what gates the run. */
 function claimsSection(input: ModelCardInput): string {
   if (!input.claims?.length) return '';
-  const rows = input.claims.map((c) => [esc(c.metric), metric(c.claimed), metric(c.measured), c.mismatch ? '<span class="fail">does not match</span>' : '<span class="pass">matches</span>']);
+  const holdout = input.holdoutRows !== undefined ? `${num(input.holdoutRows)} sealed holdout rows` : 'the sealed holdout';
+  const verdict = (c: { mismatch: boolean }) => (c.mismatch ? '<span class="fail">does not match</span>' : '<span class="pass">matches</span>');
+  const rows = input.claims.map((c) => [esc(c.metric), metric(c.claimed), metric(c.measured), verdict(c)]);
   return lines([
     '<h2>What the training program claimed</h2>',
-    `<p class="muted">The program's metrics.json, measured on data it held out itself, beside our measurement on ${input.holdoutRows !== undefined ? `${num(input.holdoutRows)} sealed holdout rows` : 'the sealed holdout'}, which the program never saw. Only our measurement gates the run.</p>`,
+    `<p class="muted">The program's metrics.json, measured on data it held out itself, beside our measurement on ${holdout}, ` +
+      'which the program never saw. Only our measurement gates the run.</p>',
     table(['metric', 'claimed', 'measured by us', ''], rows, [false, true, true, false]),
   ]);
 }

@@ -247,7 +247,12 @@ const monitorSchema = z
      * direction), the alias goes back to the previous version.
      */
     guardrail: z
-      .object({ metric: metricName, margin: z.number().min(0).default(0.05), watch: duration.default(durationMs('7d')), minLabelled: z.number().int().min(1).default(30) })
+      .object({
+        metric: metricName,
+        margin: z.number().min(0).default(0.05),
+        watch: duration.default(durationMs('7d')),
+        minLabelled: z.number().int().min(1).default(30),
+      })
       .strict()
       .optional(),
     /** No new retraining within this time of the last one. */

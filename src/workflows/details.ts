@@ -28,9 +28,7 @@ export function approvalDetails(args: { spec: PipelineSpec; workflowId: string; 
     `**Validation**: passed${spec.validation.champion ? ` (may not be worse than production on ${spec.validation.champion.metric} by more than ${spec.validation.champion.margin})` : ''}.`,
     ...(status.claimMismatches ?? []).map((m) => `**Claimed vs measured**: ${m}.`),
     ...(status.validationNotes ?? []).map((n) => `**Note**: ${n}`),
-    status.servability
-      ? `**Servability**: the ${status.servability.flavor} model loads as the server loads it and answered ${status.servability.sampleRows} holdout rows${status.servability.checkRows ? `; it agrees with its training program on ${status.servability.checkRows} check rows` : ''}.`
-      : '',
+    servabilityLine(status.servability),
     status.card ? `**Model card**: \`${status.card.uri}\` (a link to open it: \`mlops status ${workflowId}\`)` : '',
     status.report ? `**Evaluation report**: \`${status.report.uri}\`` : '',
     '',
@@ -42,4 +40,10 @@ export function approvalDetails(args: { spec: PipelineSpec; workflowId: string; 
     `From a terminal: \`mlops approve ${workflowId} --as <name>\` or \`temporal workflow signal --workflow-id ${workflowId} --name approve --input '{"approver":"<name>"}'\`.`,
   ];
   return lines.filter((l, i, all) => !(l === '' && all[i - 1] === '')).join('\n');
+}
+
+function servabilityLine(s: PipelineRunStatus['servability']): string {
+  if (!s) return '';
+  const agreed = s.checkRows ? `; it agrees with its training program on ${s.checkRows} check rows` : '';
+  return `**Servability**: the ${s.flavor} model loads as the server loads it and answered ${s.sampleRows} holdout rows${agreed}.`;
 }

@@ -7,7 +7,17 @@
  * A failed validation ends the run with its report and asks no one; the approval gate waits for
  * signals (or the `decide` Update) from the Temporal UI or the CLI.
  */
-import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  log,
+  patched,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { EvaluateResult, IngestResult, TrainResult } from '../activities/types';
 import { defaultRetry, storageActivity } from './options';

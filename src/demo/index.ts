@@ -15,7 +15,7 @@ import { stackUp } from '../dev/stack';
 import { stageDataset } from '../cli/upload';
 import { uiLink } from '../cli/runs';
 import { loadSpecFile } from '../spec/load';
-import { registrySource, startModelServer, type ModelServer } from '../serving';
+import { instanceFor, registrySource, startModelServer, type ModelServer } from '../serving';
 import { createStorage, type Storage } from '../storage';
 import { checkNowSignal, monitorStatusQuery } from '../workflows/definitions';
 import { monitorWorkflowId, retrainWorkflowId } from '../workflows/ids';
@@ -142,12 +142,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     let served = 0;
     let feedback = 0;
     const retrains = new Set<string>();
+    // The server takes exactly the model's features, typed as its metadata says (CSV values are text).
+    const { inputs } = (await (await fetch(`${server.url}/v2/models/${spec.model}`)).json()) as { inputs: { name: string; datatype: string }[] };
     for (const [month, days] of months) {
       for (const day of days) {
         const id = `${spec.model}-${day.date}`;
-        const { weather, ...features } = day;
-        await post(`${server.url}/v1/models/${spec.model}:predict`, { id, instances: [features] });
-        await post(`${server.url}/v2/models/${spec.model}/feedback`, { id, label: weather });
+        await post(`${server.url}/v1/models/${spec.model}:predict`, { id, instances: [instanceFor(inputs, day)] });
+        await post(`${server.url}/v2/models/${spec.model}/feedback`, { id, label: day.weather });
         served++;
         feedback++;
       }

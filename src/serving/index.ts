@@ -17,4 +17,5 @@ export {
   type WindowPrediction,
 } from './prediction-log';
 export { createServingMetrics, registerDriftGauge, DRIFT_GAUGE_NAME, type ServingErrorKind, type ServingMetrics } from './metrics';
+export { instanceFor } from './protocol';
 export { ServedModel, type LoadedModel, type ModelReadiness, type ModelState, type RefreshResult } from './served-model';

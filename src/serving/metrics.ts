@@ -19,6 +19,8 @@ export interface ServingMetrics {
   requestDuration: Histogram<'route' | 'method' | 'status'>;
   /** Rows predicted, by model and version. */
   predictions: Counter<'model' | 'version'>;
+  /** Values of a categorical feature the model never saw in training, by model and feature (zero from load). */
+  unknownCategories: Counter<'model' | 'feature'>;
   /** Failed requests, by model and kind. */
   errors: Counter<'model' | 'kind'>;
   /** Records waiting in a log's queue. */
@@ -55,6 +57,12 @@ export function createServingMetrics(options: { processMetrics?: boolean } = {})
       registers,
     }),
     predictions: new Counter({ name: 'mlops_predictions_total', help: 'Rows predicted, by model and version.', labelNames: ['model', 'version'], registers }),
+    unknownCategories: new Counter({
+      name: 'mlops_unknown_categories_total',
+      help: 'Predicted rows whose categorical feature held a category the model was not trained on, by model and feature.',
+      labelNames: ['model', 'feature'],
+      registers,
+    }),
     errors: new Counter({ name: 'mlops_serving_errors_total', help: 'Failed requests, by model and kind of failure.', labelNames: ['model', 'kind'], registers }),
     logQueueDepth: new Gauge({ name: 'mlops_prediction_log_queue_depth', help: 'Records waiting to be written to MinIO, by log.', labelNames: ['log'], registers }),
     logDropped: new Counter({ name: 'mlops_prediction_log_dropped_total', help: 'Records dropped because the queue was full (overload), by log.', labelNames: ['log'], registers }),

@@ -6,6 +6,7 @@
 import { FailureType, MlopsError } from '../errors';
 import type { Predictions } from '../ml/predictor';
 import type { ColumnType } from '../ml/types';
+import { isMissing, toBoolean, toNumeric } from '../ml/values';
 import type { PredictionOutput } from './prediction-log';
 import type { LoadedModel } from './served-model';
 
@@ -30,14 +31,28 @@ export interface V2Output {
 /** The longest client-chosen request id kept; longer ones are refused. */
 const MAX_ID_LENGTH = 256;
 
-const NUMBER_TYPES = ['FP16', 'FP32', 'FP64', 'INT8', 'INT16', 'INT32', 'INT64', 'UINT8', 'UINT16', 'UINT32', 'UINT64'];
-
-/** The v2 datatypes each column type accepts. */
+/**
+ * The v2 datatypes each column type accepts: its own (what the metadata says), and for numbers the
+ * datatypes every value of which FP64 holds exactly (a lossless widening). INT64 and UINT64 are
+ * refused for numbers, since FP64 cannot hold all of their values; datetimes also take INT64 epoch
+ * milliseconds. Nothing else is converted: a BOOL is not a number, a number is not a category.
+ */
 const ACCEPTED: Record<ColumnType, readonly string[]> = {
-  numeric: NUMBER_TYPES,
-  boolean: ['BOOL', ...NUMBER_TYPES],
+  numeric: ['FP64', 'FP32', 'FP16', 'INT32', 'INT16', 'INT8', 'UINT32', 'UINT16', 'UINT8'],
+  boolean: ['BOOL'],
   categorical: ['BYTES'],
-  datetime: ['BYTES', 'INT64', 'FP64'],
+  datetime: ['BYTES', 'INT64'],
+};
+
+/** The range of each integer datatype, for checking JSON data against the datatype it claims. */
+const INT_RANGE: Record<string, [number, number]> = {
+  INT8: [-128, 127],
+  INT16: [-32768, 32767],
+  INT32: [-2147483648, 2147483647],
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  UINT8: [0, 255],
+  UINT16: [0, 65535],
+  UINT32: [0, 4294967295],
 };
 
 function invalid(message: string, details?: Record<string, unknown>): MlopsError {
@@ -69,6 +84,24 @@ export function v1Rows(body: Record<string, unknown>): Record<string, unknown>[]
   return instances as Record<string, unknown>[];
 }
 
+/**
+ * For clients that read rows from files (CSV values are text): the v1 instance the server takes for a
+ * row, built from the model's v2 metadata inputs. Keeps only the model's features, each read as its
+ * input's datatype (FP64 a number, BOOL a boolean, BYTES a string), with null for a missing value. A
+ * value that does not read as its type is passed as it is, so the server's 400 names it.
+ */
+export function instanceFor(inputs: readonly { name: string; datatype: string }[], row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { name, datatype } of inputs) {
+    const value = row[name];
+    if (isMissing(value)) out[name] = null;
+    else if (datatype === 'BYTES') out[name] = typeof value === 'string' ? value : value instanceof Date ? value.toISOString() : String(value);
+    else if (datatype === 'BOOL') out[name] = toBoolean(value) === undefined ? value : toBoolean(value) === 1;
+    else out[name] = toNumeric(value) ?? value;
+  }
+  return out;
+}
+
 /** The rows of a v2 request: one columnar input per feature, all of the same length. */
 export function v2Rows(loaded: LoadedModel, body: Record<string, unknown>): Record<string, unknown>[] {
   const inputs = body.inputs;
@@ -90,9 +123,17 @@ export function v2Rows(loaded: LoadedModel, body: Record<string, unknown>): Reco
     }
     const data = flatten(input.name, input.data);
     checkShape(input.name, input.shape, data.length);
+    checkValues(input.name, input.datatype, data);
     if (n === undefined) n = data.length;
     else if (data.length !== n) throw invalid(`Input "${input.name}" has ${data.length} values but earlier inputs have ${n}; every input holds one value per row.`, { field: input.name });
     columns.set(input.name, data);
+  }
+  for (const f of loaded.features) {
+    if (!columns.has(f.name)) {
+      throw invalid(`Input "${f.name}" is missing: send one input per feature of ${loaded.name} (${loaded.features.map((x) => x.name).join(', ')}), with null for a missing value.`, {
+        field: f.name,
+      });
+    }
   }
   const rows: Record<string, unknown>[] = new Array(n ?? 0);
   for (let i = 0; i < rows.length; i++) {
@@ -108,6 +149,24 @@ export function v2Rows(loaded: LoadedModel, body: Record<string, unknown>): Reco
 function flatten(name: string, data: unknown): unknown[] {
   if (!Array.isArray(data)) throw invalid(`Input "${name}" must carry "data": an array of values.`, { field: name });
   return data.some(Array.isArray) ? (data as unknown[]).flat(Infinity) : data;
+}
+
+/** Every value of JSON data is of the datatype the input claims (or null, a missing value). */
+function checkValues(name: string, datatype: string, data: unknown[]): void {
+  const range = INT_RANGE[datatype];
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v === null) continue;
+    const ok =
+      datatype === 'BYTES' ? typeof v === 'string'
+      : datatype === 'BOOL' ? typeof v === 'boolean'
+      : range ? typeof v === 'number' && Number.isInteger(v) && v >= range[0] && v <= range[1]
+      : typeof v === 'number' && !(v === Infinity || v === -Infinity);
+    if (!ok) {
+      const shown = JSON.stringify(v) ?? String(v);
+      throw invalid(`Row ${i}: input "${name}" is ${datatype}, so ${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown} is not one of its values.`, { row: i, field: name });
+    }
+  }
 }
 
 /** A feature's tensor is `[n]` or `[n, 1]`. */

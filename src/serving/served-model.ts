@@ -12,7 +12,8 @@
 import { FailureType, MlopsError, isMlopsError } from '../errors';
 import type { Logger } from '../logger';
 import { MODEL_FILE_MAX_BYTES, loadPredictor, modelFlavor, type ModelFlavor, type Predictor } from '../ml/predictor';
-import type { ColumnType, Task } from '../ml/types';
+import { MISSING_CATEGORY, type Preprocessing } from '../ml/preprocess';
+import type { ColumnType, DatasetSchema, Task } from '../ml/types';
 import type { ArtifactStore } from '../storage/artifact-store';
 import type { ArtifactRef } from '../storage/refs';
 import { batchingPredictor } from './batcher';
@@ -41,6 +42,11 @@ export interface LoadedModel {
   description: string;
   /** The model's features with their column types, in schema order. */
   features: readonly { name: string; type: ColumnType }[];
+  /**
+   * The categories each categorical feature was trained on (or allowed by the schema), where the model
+   * says: values outside them are unknown categories, counted and flagged in the prediction log.
+   */
+  categories: ReadonlyMap<string, ReadonlySet<string>>;
   inputs: readonly TensorMetadata[];
   outputs: readonly TensorMetadata[];
   /** ISO time it went into service. */
@@ -193,14 +199,16 @@ export class ServedModel {
       return { model: this.name, version: cur?.version, changed: false, error: this.lastProblem };
     }
     let predictor: Predictor;
+    let document: unknown;
     try {
-      const document = await this.store.getJson(target.artifact);
+      document = await this.store.getJson(target.artifact);
       if (modelFlavor(document) === 'legacy-external') return this.refuse(target, 'not_servable', new Error(notServable(target.version)));
       predictor = await loadPredictor(document, (ref) => this.store.getBuffer(ref, MODEL_FILE_MAX_BYTES));
     } catch (err) {
       return this.refuse(target, refusalReason(err), err);
     }
-    const loaded = describe(this.name, this.alias, target, predictor);
+    const loaded = describe(this.name, this.alias, target, predictor, knownCategories(document, predictor.schema));
+    for (const feature of loaded.categories.keys()) this.metrics.unknownCategories.inc({ model: this.name, feature }, 0);
     this.current = loaded;
     this.refused = undefined;
     this.lastProblem = undefined;
@@ -270,7 +278,22 @@ function refusalReason(err: unknown): RefusalReason {
   return type === FailureType.NotFound ? 'missing' : 'unavailable';
 }
 
-function describe(name: string, alias: string, target: ServedVersion, predictor: Predictor): LoadedModel {
+/**
+ * The known categories of each categorical feature: those a built-in model's preprocessing learned
+ * (its one-hot columns), else the schema's `allowed` list. An ONNX model keeps its categories inside
+ * its graph, so only a schema's `allowed` list says what it knows.
+ */
+function knownCategories(document: unknown, schema: DatasetSchema): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const c of schema.columns) if (c.type === 'categorical' && schema.features.includes(c.name) && c.allowed) out.set(c.name, new Set(c.allowed));
+  if (modelFlavor(document) === 'builtin') {
+    const features = (document as { preprocessing?: Preprocessing }).preprocessing?.features ?? [];
+    for (const f of features) if (f.type === 'categorical') out.set(f.name, new Set(f.categories.filter((c) => c !== MISSING_CATEGORY)));
+  }
+  return out;
+}
+
+function describe(name: string, alias: string, target: ServedVersion, predictor: Predictor, categories: Map<string, Set<string>>): LoadedModel {
   const schema = predictor.schema;
   const features = schema.features.map((f) => {
     const spec = schema.columns.find((c) => c.name === f);
@@ -295,6 +318,7 @@ function describe(name: string, alias: string, target: ServedVersion, predictor:
     classes: predictor.classes,
     description: predictor.description,
     features,
+    categories,
     inputs: features.map((f) => ({ name: f.name, datatype: DATATYPE_OF[f.type], shape: [-1] })),
     outputs,
     loadedAt: new Date().toISOString(),

@@ -3,7 +3,7 @@
  * models, over Open Inference Protocol v2 REST and the v1 `instances` format, with every prediction
  * logged to MinIO and metrics for Prometheus.
  *
- *   GET  /v2/health/live, /v2/health/ready, /v2/models/{name}, /v2/models/{name}/ready
+ *   GET  /v2/health/live, /v2/health/ready, /v2/models/{name}[/versions/{v}], /v2/models/{name}[/versions/{v}]/ready
  *   POST /v2/models/{name}/infer, /v2/models/{name}/versions/{v}/infer, /v2/models/{name}/feedback
  *   POST /v1/models/{name}:predict
  *   POST /admin/reload   GET /metrics
@@ -24,7 +24,9 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { FailureType, MlopsError, isMlopsError } from '../errors';
 import type { Logger } from '../logger';
-import { predictRows, type Predictions } from '../ml/predictor';
+import type { Predictions } from '../ml/predictor';
+import { rowsToFrame } from '../ml/trainers';
+import { isMissing } from '../ml/values';
 import type { ArtifactStore } from '../storage/artifact-store';
 import { assertName } from '../storage/names';
 import { createServingMetrics, type ServingErrorKind, type ServingMetrics } from './metrics';
@@ -214,6 +216,19 @@ function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => P
     return reply.code(status).send({ error: status === 500 ? 'Internal error; the server log has the details.' : err.message });
   });
 
+  // OIP v2 clients (tritonclient among them) send JSON without a Content-Type: such a body is read as JSON.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if (request.headers['content-type'] !== undefined) {
+      const err = Object.assign(new Error(`Unsupported Content-Type ${JSON.stringify(request.headers['content-type'])}: send application/json (or no Content-Type).`), { statusCode: 415 });
+      return done(err, undefined);
+    }
+    try {
+      done(null, (body as string).length === 0 ? undefined : JSON.parse(body as string));
+    } catch (err) {
+      done(Object.assign(new Error(`The body is not JSON: ${(err as Error).message}.`), { statusCode: 400 }), undefined);
+    }
+  });
+
   app.get('/v2/health/live', async () => ({ live: true }));
   app.get('/v2/health/ready', async (_request, reply) => {
     const readiness = serverReadiness(ctx.models);
@@ -223,14 +238,10 @@ function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => P
 
   app.get<NameParams>('/v2/models/:name', async (request, reply) => metadata(ctx, reply, request.params.name));
   app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version', async (request, reply) => metadata(ctx, reply, request.params.name, request.params.version));
-  app.get<NameParams>('/v2/models/:name/ready', async (request, reply) => {
-    try {
-      const readiness = lookup(ctx, request.params.name).readiness();
-      return reply.code(readiness.ready ? 200 : 503).send(readiness);
-    } catch (err) {
-      return fail(ctx, reply, request.params.name, err);
-    }
-  });
+  app.get<NameParams>('/v2/models/:name/ready', async (request, reply) => modelReady(ctx, reply, request.params.name));
+  app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/ready', async (request, reply) =>
+    modelReady(ctx, reply, request.params.name, request.params.version),
+  );
 
   // Inference requests may carry binary tensors after their JSON (Triton's clients do by default, with
   // no content type), so these routes take the body as bytes and parse it themselves.
@@ -268,6 +279,21 @@ function lookup(ctx: RouteContext, name: string): ServedModel {
   return served;
 }
 
+/** One model's readiness (200 ready, 503 not), or with a version: 404 when that version is not the one served. */
+async function modelReady(ctx: RouteContext, reply: FastifyReply, name: string, version?: string) {
+  try {
+    const served = lookup(ctx, name);
+    const readiness = served.readiness();
+    if (version !== undefined && readiness.ready && String(readiness.version) !== version) {
+      const message = `Model "${name}" version ${version} is not served; version ${readiness.version} is (alias "${served.alias}").`;
+      throw new MlopsError(FailureType.NotFound, message, { model: name, version });
+    }
+    return reply.code(readiness.ready ? 200 : 503).send(readiness);
+  } catch (err) {
+    return fail(ctx, reply, name, err);
+  }
+}
+
 async function metadata(ctx: RouteContext, reply: FastifyReply, name: string, version?: string) {
   try {
     const loaded = await lookup(ctx, name).use((l) => l, version);
@@ -301,7 +327,7 @@ async function infer(ctx: RouteContext, reply: FastifyReply, name: string, rawBo
       body = objectBody(parsed, 'a v2 inference request {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
       const id = clientId(body) ?? randomUUID();
       const rows = v2Rows(loaded, body);
-      const preds = await predictRows(loaded.predictor, rows);
+      const preds = await predictStrict(loaded, rows);
       const outputs = v2Outputs(loaded, preds, rows.length, body.outputs);
       record(ctx, loaded, id, rows, preds);
       return { model_name: name, model_version: String(loaded.version), id, outputs };
@@ -320,7 +346,7 @@ async function predictV1(ctx: RouteContext, reply: FastifyReply, name: string, r
       const body = objectBody(rawBody, 'a v1 prediction request {"instances": [{feature: value, ...}, ...]}');
       const id = clientId(body) ?? randomUUID();
       const rows = v1Rows(body);
-      const preds = await predictRows(loaded.predictor, rows);
+      const preds = await predictStrict(loaded, rows);
       const predictions = new Array(rows.length);
       for (let i = 0; i < rows.length; i++) predictions[i] = outputOf(loaded, preds, i);
       record(ctx, loaded, id, rows, preds);
@@ -332,9 +358,33 @@ async function predictV1(ctx: RouteContext, reply: FastifyReply, name: string, r
   }
 }
 
+/** Predicts rows read strictly: exactly the model's features, each of its type (a 400 naming the row and key otherwise). */
+function predictStrict(loaded: LoadedModel, rows: Record<string, unknown>[]): Promise<Predictions> {
+  return loaded.predictor.predict(rowsToFrame(loaded.predictor.schema, rows, { strict: true }));
+}
+
+/**
+ * Per row, the categorical features whose value the model was not trained on (undefined when none),
+ * counted in `mlops_unknown_categories_total`.
+ */
+function unknownCategories(ctx: RouteContext, loaded: LoadedModel, rows: readonly Record<string, unknown>[]): (string[] | undefined)[] | undefined {
+  let out: (string[] | undefined)[] | undefined;
+  for (const [feature, known] of loaded.categories) {
+    for (let i = 0; i < rows.length; i++) {
+      const v = rows[i]![feature];
+      if (typeof v !== 'string' || known.has(v) || isMissing(v)) continue;
+      ctx.metrics.unknownCategories.inc({ model: loaded.name, feature });
+      out ??= new Array(rows.length);
+      (out[i] ??= []).push(feature);
+    }
+  }
+  return out;
+}
+
 /** Counts the rows and hands them to the prediction log (never waits). */
 function record(ctx: RouteContext, loaded: LoadedModel, id: string, rows: readonly Record<string, unknown>[], preds: Predictions): void {
   ctx.metrics.predictions.inc({ model: loaded.name, version: String(loaded.version) }, rows.length);
+  unknownCategories(ctx, loaded, rows);
   ctx.predictionLog?.append(loaded, id, rows, preds);
 }
 

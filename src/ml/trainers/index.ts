@@ -17,7 +17,7 @@ export { MODEL_FORMAT, MODEL_FORMAT_CATEGORIES, MODEL_FORMATS, TRAINER_NAMES } f
 export type { GbdtModel, LogisticRegressionModel, Model, ModelTree, Predictions, TrainInput, TrainerName, TrainingSummary } from './model';
 export { gbdtParamsSchema } from './gbdt';
 export { logisticRegressionParamsSchema } from './logistic-regression';
-export { rowsToFrame } from './rows';
+export { rowsToFrame, type RowsOptions } from './rows';
 
 /** Whether a name is a built-in trainer. */
 export function isTrainerName(name: string): name is TrainerName {

@@ -55,11 +55,11 @@ describe('predictions over v1 and v2', () => {
   it('a row with a value of the wrong type gets a 400 naming the row and the field', async () => {
     const res = await postJson(`${server.url}/v1/models/iris:predict`, { instances: [requestRows[0], { x: 'seven', y: 1, color: 'red' }] });
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatch(/Row 1: field "x" must be a number/);
+    expect(res.body.error).toMatch(/Row 1: field "x" must be a JSON number or null/);
 
     const v2 = await postJson(`${server.url}/v2/models/iris/infer`, { inputs: [{ name: 'x', shape: [1], datatype: 'FP64', data: [{ nested: true }] }] });
     expect(v2.status).toBe(400);
-    expect(v2.body.error).toMatch(/Row 0: field "x"/);
+    expect(v2.body.error).toMatch(/Row 0: input "x" is FP64, so \{"nested":true\} is not one of its values/);
   });
 
   it('v2 inputs that are not features, have the wrong datatype or disagree in length get a 400 saying so', async () => {
@@ -115,9 +115,14 @@ describe('predictions over v1 and v2', () => {
   });
 
   it('a version named in the path must be the one served', async () => {
-    const ok = await postJson(`${server.url}/v2/models/iris/versions/1/infer`, { inputs: [{ name: 'x', shape: [1], datatype: 'FP64', data: [1] }] });
+    const inputs = [
+      { name: 'x', shape: [1], datatype: 'FP64', data: [1] },
+      { name: 'y', shape: [1], datatype: 'FP64', data: [2] },
+      { name: 'color', shape: [1], datatype: 'BYTES', data: ['red'] },
+    ];
+    const ok = await postJson(`${server.url}/v2/models/iris/versions/1/infer`, { inputs });
     expect(ok.status).toBe(200);
-    const other = await postJson(`${server.url}/v2/models/iris/versions/9/infer`, { inputs: [{ name: 'x', shape: [1], datatype: 'FP64', data: [1] }] });
+    const other = await postJson(`${server.url}/v2/models/iris/versions/9/infer`, { inputs });
     expect(other.status).toBe(404);
     expect(other.body.error).toMatch(/version 9 is not served; version 1 is/);
   });

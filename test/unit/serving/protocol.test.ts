@@ -1,5 +1,5 @@
 import { FailureType, isMlopsError } from '../../../src/errors';
-import { binaryResponse, parseInferBody, type V2Output } from '../../../src/serving/protocol';
+import { binaryResponse, instanceFor, parseInferBody, type V2Output } from '../../../src/serving/protocol';
 
 /** A body as tritonclient builds it: the JSON request, then each binary input's bytes in order. */
 function binaryBody(request: object, ...parts: Buffer[]): { body: Buffer; header: string } {
@@ -87,5 +87,21 @@ describe("Open Inference Protocol v2's binary tensor data", () => {
     const all = binaryResponse(response, { parameters: { binary_data_output: true } })!;
     expect(all.body.subarray(all.jsonLength)).toEqual(Buffer.concat([bytes('Adelie', 'Gentoo'), fp64(0.75, 0.25, 0.125, 0.875)]));
     expect(binaryResponse(response, {})).toBeUndefined();
+  });
+});
+
+describe('instanceFor: a row read from a file, as the strict server takes it', () => {
+  const inputs = [
+    { name: 'temp', datatype: 'FP64' },
+    { name: 'rainy', datatype: 'BOOL' },
+    { name: 'city', datatype: 'BYTES' },
+  ];
+  it('keeps only the features, each typed as its datatype, with null for missing values', () => {
+    expect(instanceFor(inputs, { id: 7, temp: '10.5', rainy: 'true', city: 'Oslo', label: 'x' })).toEqual({ temp: 10.5, rainy: true, city: 'Oslo' });
+    expect(instanceFor(inputs, { temp: '', rainy: 'NA', city: null })).toEqual({ temp: null, rainy: null, city: null });
+    expect(instanceFor(inputs, { temp: 3, rainy: 0, city: 12 })).toEqual({ temp: 3, rainy: false, city: '12' });
+  });
+  it('passes a value that does not read as its type through, so the server names it', () => {
+    expect(instanceFor(inputs, { temp: 'warm', rainy: 'maybe', city: 'Oslo' })).toEqual({ temp: 'warm', rainy: 'maybe', city: 'Oslo' });
   });
 });

@@ -74,7 +74,9 @@ export function renderMonitor(v: MonitorView): string {
     const drift = Object.entries(c.drift)
       .map(([f, d]) => `${f} ${d.psi.toFixed(2)}${d.breached ? '!' : ''}`)
       .join(', ');
-    const perf = c.performance ? `, ${c.performance.metric} ${c.performance.value.toFixed(3)} on ${c.performance.labelled} labels` : '';
+    const also = c.also ? ` (${c.also.metric} ${c.also.value.toFixed(3)})` : '';
+    const p = c.performance;
+    const perf = p ? `, ${p.metric} ${p.value.toFixed(3)}${p.breached ? '!' : ''}${also} on ${p.labelled} labels` : '';
     const why = c.rollback ? ` (${c.rollback.reason})` : c.failure ? ` (${c.failure.message})` : '';
     lines.push(`  ${c.at}  v${c.version}  ${c.rows} rows  PSI ${drift || '-'}${perf}  -> ${c.action}${why}`);
   }

@@ -3,7 +3,7 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startTimeSkipping } from '../../helpers/servers';
 import { fakeStages, testSpec } from '../../helpers/fake-stages';
-import { checkNowSignal, monitorStatusQuery, pauseSignal, resumeSignal } from '../../../src/workflows/definitions';
+import { checkNowSignal, monitorStatusQuery, pauseSignal, pipelineStatusQuery, resumeSignal } from '../../../src/workflows/definitions';
 import type { CheckModelInput } from '../../../src/activities/types';
 import type { MonitorStatus } from '../../../src/workflows/types';
 
@@ -153,9 +153,11 @@ describe('the guardrail (time-skipping)', () => {
 });
 
 /** Runs a guardrail monitor whose checks report `value(version)` of `metric` with its direction; returns the checks and rollbacks. */
-async function guardrailRun(metric: string, higherIsBetter: boolean, value: (version: number) => number) {
+async function guardrailRun(metric: string, higherIsBetter: boolean, value: (version: number) => number, performanceMetric?: { metric: string; min: number }) {
   const guardrail = { metric, margin: 0.05, watch: '1d', minLabelled: 20 };
-  const spec = testSpec({ approval: { required: false }, monitor: { interval: '1h', source: 's3://test/batches/', minRows: 10, retrain: false, guardrail } });
+  const performance = performanceMetric ? { performance: performanceMetric } : {};
+  const monitor = { interval: '1h', source: 's3://test/batches/', minRows: 10, retrain: false, guardrail, ...performance };
+  const spec = testSpec({ approval: { required: false }, monitor });
   const rollbacks: { from: number; to: number; reason: string }[] = [];
   const taskQueue = `guardrail-${Math.random().toString(36).slice(2)}`;
   const worker = await Worker.create({
@@ -164,8 +166,11 @@ async function guardrailRun(metric: string, higherIsBetter: boolean, value: (ver
     workflowsPath: require.resolve('../../../src/workflows'),
     activities: {
       async checkModel(input: CheckModelInput) {
-        const performance = { metric, value: value(input.version), labelled: 40, breached: false, higherIsBetter };
-        return { at: input.until, version: input.version, rows: 40, window: { to: input.until }, drift: {}, breachedFeatures: [], performance };
+        const live = { metric, value: value(input.version), higherIsBetter };
+        // With a performance section on another metric, the guardrail's metric comes beside it as `also`.
+        const bounded = performanceMetric && { metric: performanceMetric.metric, value: 0.9, labelled: 40, breached: false, higherIsBetter: true };
+        const measured = bounded ? { performance: bounded, also: live } : { performance: { ...live, labelled: 40, breached: false } };
+        return { at: input.until, version: input.version, rows: 40, window: { to: input.until }, drift: {}, breachedFeatures: [], ...measured };
       },
       async rollbackModel(input: { from: number; to: number; reason: string }) {
         rollbacks.push(input);
@@ -199,11 +204,54 @@ describe('the guardrail honours the direction of its metric (time-skipping)', ()
     expect(rollbacks).toHaveLength(1);
   });
 
+  it("an rmse guardrail beside an r2 performance bound judges the new version on rmse, measured on the same rows", async () => {
+    const { status: s, rollbacks } = await guardrailRun('rmse', false, (v) => (v === 1 ? 1.2 : 2.5), { metric: 'r2', min: 0.5 });
+    expect(s.checks[1]).toMatchObject({ version: 2, action: 'rolled-back', rollback: { from: 2, to: 1 } });
+    expect(s.checks[1]!.rollback!.reason).toMatch(/live rmse of v2 is 2\.500, above v1's 1\.200/);
+    expect(rollbacks).toHaveLength(1);
+  });
+
   it('an rmse guardrail keeps a new version whose live rmse is lower', async () => {
     const { status: s, rollbacks } = await guardrailRun('rmse', false, (v) => (v === 1 ? 2.5 : 1.2));
     expect(s.checks[1]).toMatchObject({ version: 2, action: 'none' });
     expect(s.version).toBe(2);
     expect(rollbacks).toEqual([]);
+  });
+});
+
+describe('live performance (time-skipping)', () => {
+  it("a live rmse above its maximum starts retraining, and the run's reason says it is above the maximum", async () => {
+    const monitor = { interval: '1h', source: 's3://test/batches/', minRows: 10, performance: { metric: 'rmse', max: 3.5 } };
+    const spec = testSpec({ approval: { required: false }, monitor });
+    const stages = fakeStages();
+    const taskQueue = `performance-${Math.random().toString(36).slice(2)}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: require.resolve('../../../src/workflows'),
+      activities: {
+        ...stages.activities,
+        async checkModel(input: CheckModelInput) {
+          const performance = { metric: 'rmse', value: 4.12, labelled: 50, breached: true, higherIsBetter: false, max: 3.5 };
+          const window = { from: input.since, to: input.until };
+          return { at: input.until, version: input.version, rows: 50, window, drift: {}, breachedFeatures: [], performance };
+        },
+      },
+    });
+    await worker.runUntil(async () => {
+      const args = [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }];
+      const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `performance-${Date.now()}`, args });
+      try {
+        await env.sleep('61m');
+        const s = await settled(handle, 1);
+        expect(s.checks[0]).toMatchObject({ action: 'retrain-started', retrainWorkflowId: 'retrain-toy' });
+        const retrain = await env.client.workflow.getHandle('retrain-toy').query(pipelineStatusQuery);
+        expect(retrain.reason).toBe('drift on 50 new rows: rmse 4.120 above the maximum 3.5');
+      } finally {
+        await handle.terminate('test done');
+        await env.client.workflow.getHandle('retrain-toy').terminate('test done').catch(() => undefined);
+      }
+    });
   });
 });
 

@@ -37,29 +37,37 @@ const rows5 = (v: unknown): number[] => (Array.isArray(v) ? v.map(Number) : []);
 /** Validates a typed relation; the report is the one `Validator` gives for the same rows. */
 export async function validateTyped(engine: Engine, t: TypedRelation, schema: DatasetSchema, options: ValidationOptions = {}): Promise<ValidationReport> {
   const sample = options.sampleSize ?? 5;
-  const parts: string[] = ['count(*) AS n'];
+  // First the counts (one cheap pass); then the sample rows and examples, only for what was found.
+  const counts: string[] = ['count(*) AS n'];
+  const conditions = new Map<string, string>();
   t.specs.forEach((spec, i) => {
     const v = `v_${i}`;
-    const b = `b_${i}`;
-    parts.push(`count_if(${b}) AS bad_${i}`, `min(__row, ${sample}) FILTER (WHERE ${b}) AS badrows_${i}`, `arg_min(x_${i}, __row, 3) FILTER (WHERE ${b}) AS badx_${i}`);
-    parts.push(`count_if(${v} IS NULL AND NOT ${b}) AS nulls_${i}`, `min(__row, ${sample}) FILTER (WHERE ${v} IS NULL AND NOT ${b}) AS nullrows_${i}`);
+    conditions.set(`bad_${i}`, `b_${i}`);
+    conditions.set(`nulls_${i}`, `${v} IS NULL AND NOT b_${i}`);
     if (isNumericType(spec.type)) {
       if (spec.min !== undefined) {
-        const c = `${v} < ${dbl(spec.min)}`;
-        parts.push(`count_if(${c}) AS below_${i}`, `min(__row, ${sample}) FILTER (WHERE ${c}) AS belowrows_${i}`, `min(${v}) AS lowest_${i}`);
+        conditions.set(`below_${i}`, `${v} < ${dbl(spec.min)}`);
+        counts.push(`min(${v}) AS lowest_${i}`);
       }
       if (spec.max !== undefined) {
-        const c = `${v} > ${dbl(spec.max)}`;
-        parts.push(`count_if(${c}) AS above_${i}`, `min(__row, ${sample}) FILTER (WHERE ${c}) AS aboverows_${i}`, `max(${v}) AS highest_${i}`);
+        conditions.set(`above_${i}`, `${v} > ${dbl(spec.max)}`);
+        counts.push(`max(${v}) AS highest_${i}`);
       }
     } else if (spec.allowed) {
-      const c = `${v} NOT IN (${spec.allowed.map(literal).join(', ')})`;
-      parts.push(`count_if(${c}) AS unseen_${i}`, `min(__row, ${sample}) FILTER (WHERE ${c}) AS unseenrows_${i}`);
+      conditions.set(`unseen_${i}`, `${v} NOT IN (${spec.allowed.map(literal).join(', ')})`);
     }
   });
-  const r = await engine.one<Row>(`SELECT ${parts.join(', ')} FROM ${t.relation}`);
+  for (const [key, condition] of conditions) counts.push(`count_if(${condition}) AS ${key}`);
+  const r = await engine.one<Row>(`SELECT ${counts.join(', ')} FROM ${t.relation}`);
+  const samples: string[] = [];
+  for (const [key, condition] of conditions) {
+    if (num(r[key]) === 0) continue;
+    samples.push(`min(__row, ${sample}) FILTER (WHERE ${condition}) AS s_${key}`);
+    if (key.startsWith('bad_')) samples.push(`arg_min(x_${key.slice(4)}, __row, 3) FILTER (WHERE ${condition}) AS ${key.replace('bad_', 'badx_')}`);
+  }
+  if (samples.length > 0) Object.assign(r, await engine.one<Row>(`SELECT ${samples.join(', ')} FROM ${t.relation}`));
   const validator = new Validator(schema, options);
-  const counts: Parameters<Validator['addCounts']>[0] = { rowCount: num(r.n), extra: t.extra, columns: [], classes: [] };
+  const tallies: Parameters<Validator['addCounts']>[0] = { rowCount: num(r.n), extra: t.extra, columns: [], classes: [] };
   for (const [i, spec] of t.specs.entries()) {
     let unseenValues: string[] = [];
     if (spec.allowed && num(r[`unseen_${i}`]) > 0) {
@@ -68,16 +76,16 @@ export async function validateTyped(engine: Engine, t: TypedRelation, schema: Da
       );
       unseenValues = values.map((x) => x.v);
     }
-    counts.columns.push({
+    tallies.columns.push({
       present: t.present[i],
-      invalid: { count: num(r[`bad_${i}`]), rows: rows5(r[`badrows_${i}`]) },
+      invalid: { count: num(r[`bad_${i}`]), rows: rows5(r[`s_bad_${i}`]) },
       invalidExamples: Array.isArray(r[`badx_${i}`]) ? (r[`badx_${i}`] as string[]).map((x) => JSON.parse(x) as unknown) : [],
-      nulls: { count: num(r[`nulls_${i}`]), rows: rows5(r[`nullrows_${i}`]) },
-      below: { count: num(r[`below_${i}`]), rows: rows5(r[`belowrows_${i}`]) },
-      above: { count: num(r[`above_${i}`]), rows: rows5(r[`aboverows_${i}`]) },
+      nulls: { count: num(r[`nulls_${i}`]), rows: rows5(r[`s_nulls_${i}`]) },
+      below: { count: num(r[`below_${i}`]), rows: rows5(r[`s_below_${i}`]) },
+      above: { count: num(r[`above_${i}`]), rows: rows5(r[`s_above_${i}`]) },
       lowest: r[`lowest_${i}`] === null || r[`lowest_${i}`] === undefined ? Infinity : Number(r[`lowest_${i}`]),
       highest: r[`highest_${i}`] === null || r[`highest_${i}`] === undefined ? -Infinity : Number(r[`highest_${i}`]),
-      unseen: { count: num(r[`unseen_${i}`]), rows: rows5(r[`unseenrows_${i}`]) },
+      unseen: { count: num(r[`unseen_${i}`]), rows: rows5(r[`s_unseen_${i}`]) },
       unseenValues,
     });
   }
@@ -89,10 +97,22 @@ export async function validateTyped(engine: Engine, t: TypedRelation, schema: Da
       `SELECT ${label} AS label, n, rows FROM (SELECT ${v} AS v, count(*) AS n, min(__row, ${sample}) AS rows, min(__row) AS first FROM ${t.relation} ` +
         `WHERE ${v} IS NOT NULL GROUP BY ${v}) ORDER BY first LIMIT ${options.maxClasses ?? 10_000}`,
     );
-    counts.classes = classes.map((c) => ({ label: c.label, count: num(c.n), rows: rows5(c.rows) }));
+    tallies.classes = classes.map((c) => ({ label: c.label, count: num(c.n), rows: rows5(c.rows) }));
   }
-  validator.addCounts(counts);
+  validator.addCounts(tallies);
   return validator.finish();
+}
+
+/** Histogram counts (numpy.histogram's edges convention) from the counts of each distinct value. */
+function binCounts(groups: { v: number; n: number }[], edges: number[], count: number): number[] {
+  if (edges.length === 1) return [count];
+  const counts = new Array<number>(edges.length - 1).fill(0);
+  for (const { v, n } of groups) {
+    let k = 0;
+    while (k < edges.length - 2 && v >= edges[k + 1]) k++;
+    if (v >= edges[0] && v <= edges[edges.length - 1]) counts[k] += n;
+  }
+  return counts;
 }
 
 /**
@@ -100,7 +120,7 @@ export async function validateTyped(engine: Engine, t: TypedRelation, schema: Da
  * ranks the quantiles need, from one sort (DuckDB's quantile_cont selects once per quantile, which
  * costs several times more for the 18 a profile asks for).
  */
-async function exactQuantiles(engine: Engine, relation: string, column: string, count: number, distinct: number, qs: number[]): Promise<number[]> {
+async function exactQuantiles(engine: Engine, relation: string, column: string, count: number, distinct: number, qs: number[]): Promise<{ qs: number[]; groups?: { v: number; n: number }[] }> {
   const ranks = new Set<number>();
   for (const q of qs) {
     const lo = Math.floor((count - 1) * q);
@@ -117,14 +137,14 @@ async function exactQuantiles(engine: Engine, relation: string, column: string, 
       at += Number(g.n);
       while (k < wanted.length && wanted[k] < at) sorted[wanted[k++]] = Number(g.v);
     }
-    return qs.map((q) => quantileSorted(sorted, q));
+    return { qs: qs.map((q) => quantileSorted(sorted, q)), groups: groups.map((g) => ({ v: Number(g.v), n: Number(g.n) })) };
   }
   const rows = await engine.rows<{ r: number; v: number }>(
     `SELECT r, v FROM (SELECT ${column} AS v, row_number() OVER (ORDER BY ${column}) - 1 AS r FROM ${relation} WHERE ${column} IS NOT NULL) WHERE r IN (${[...ranks].join(', ')})`,
   );
   const sorted: { length: number; [rank: number]: number } = { length: count };
   for (const row of rows) sorted[Number(row.r)] = Number(row.v);
-  return qs.map((q) => quantileSorted(sorted, q));
+  return { qs: qs.map((q) => quantileSorted(sorted, q)) };
 }
 
 /** Profiles a typed relation; the profile has the shape `ProfileBuilder` gives, with exact quantiles at any size. */
@@ -146,6 +166,7 @@ export async function profileTyped(engine: Engine, t: TypedRelation, options: Pr
   const r = await engine.one<Row>(`SELECT ${parts.join(', ')} FROM ${t.relation}`);
   const rowCount = num(r.n);
   const numericEdges = new Map<number, number[]>();
+  const valueCounts = new Map<number, { v: number; n: number }[]>();
   const columns: (NumericColumnProfile | CategoricalColumnProfile)[] = [];
   for (const [i, spec] of t.specs.entries()) {
     const count = num(r[`count_${i}`]);
@@ -175,9 +196,11 @@ export async function profileTyped(engine: Engine, t: TypedRelation, options: Pr
       continue;
     }
     // approx_count_distinct errs by a few per cent: it only picks between two exact methods.
-    const qs = await exactQuantiles(engine, t.relation, `v_${i}`, count, num(r[`approx_${i}`]), [...quantiles, ...edgeQs]);
+    const exact = await exactQuantiles(engine, t.relation, `v_${i}`, count, num(r[`approx_${i}`]), [...quantiles, ...edgeQs]);
+    const qs = exact.qs;
     const edges = qs.slice(quantiles.length).filter((e, k, all) => k === 0 || e !== all[k - 1]);
-    numericEdges.set(i, edges);
+    if (exact.groups) valueCounts.set(i, exact.groups);
+    else numericEdges.set(i, edges);
     columns.push({
       ...base,
       mean: Number(r[`mean_${i}`]),
@@ -185,7 +208,7 @@ export async function profileTyped(engine: Engine, t: TypedRelation, options: Pr
       min: Number(r[`min_${i}`]),
       max: Number(r[`max_${i}`]),
       quantiles: Object.fromEntries(quantiles.map((q, k) => [quantileName(q), qs[k]])),
-      histogram: { edges, counts: [] },
+      histogram: { edges, counts: valueCounts.has(i) ? binCounts(valueCounts.get(i)!, edges, count) : [] },
     });
   }
   // Bin counts follow numpy.histogram: [lo, hi) for every bin but the last, which is closed. From

@@ -20,7 +20,7 @@ import { toDatetime } from '../ml/values';
 import { profileTyped, validateTyped, type TypedRelation } from './checks';
 import { Engine, engineMessage, ident, literal, sourceError } from './engine';
 import { readerSql, Scratch, type LocalSource } from './sources';
-import { columnTypeOf, jsLiteralSql, rawKind, storageSql, typedSql, type RawKind } from './typing';
+import { columnTypeOf, jsLiteralSql, parseSql, rawKind, storageSql, typedSql, type RawKind } from './typing';
 
 /** Parquet row groups: bounded, so a reader's memory is bounded by one group of the columns it reads. */
 export const SNAPSHOT_ROW_GROUP = 122_880;
@@ -252,16 +252,24 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const seed = o.hashSeed ?? 42;
     const line = `'{' || ${raw.map((c) => `${literal(`${JSON.stringify(c.name)}:`)} || ${jsLiteralSql(c.name, c.kind, csv)}`).join(` || ',' || `) || "''"} || '}'`;
     const select = ['__src_row AS __row', `${line} AS __line`];
+    const parsed: string[] = [];
+    const flagless = new Set<string>();
     for (const c of raw) {
       const type = typeOf.get(c.name);
       if (!type) {
         select.push(ident(c.name));
         continue;
       }
-      const t = typedSql(type, c.name, c.kind);
-      select.push(`${storageSql(type, t.value)} AS ${ident(c.name)}`, `${t.bad} AS ${ident(`__bad:${c.name}`)}`, `CASE WHEN ${t.bad} THEN ${jsLiteralSql(c.name, c.kind, csv)} END AS ${ident(`__x:${c.name}`)}`);
+      const parse = parseSql(type, c.name, c.kind);
+      if (parse) parsed.push(`${parse} AS ${ident(`__p:${c.name}`)}`);
+      const t = typedSql(type, c.name, c.kind, parse && ident(`__p:${c.name}`));
+      select.push(`${storageSql(type, t.value)} AS ${ident(c.name)}`);
+      // Columns whose values cannot be wrong (typed by the source) carry no flags.
+      if (t.bad !== 'false') select.push(`${t.bad} AS ${ident(`__bad:${c.name}`)}`, `CASE WHEN ${t.bad} THEN ${jsLiteralSql(c.name, c.kind, csv)} END AS ${ident(`__x:${c.name}`)}`);
+      else flagless.add(c.name);
     }
-    await engine.run(`CREATE VIEW typed AS SELECT ${select.join(', ')} FROM raw`);
+    // Text is parsed once per value, in the inner query.
+    await engine.run(`CREATE VIEW typed AS SELECT ${select.join(', ')} FROM (SELECT *${parsed.map((p) => `, ${p}`).join('')} FROM raw)`);
 
     const conditions: string[] = [];
     if (o.filter) {
@@ -324,7 +332,9 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       }
       present.push(true);
       const t = typedSql(spec.type, spec.name, stored);
-      if (rawNames.has(spec.name) && typeOf.has(spec.name)) {
+      if (rawNames.has(spec.name) && typeOf.has(spec.name) && flagless.has(spec.name)) {
+        v.push(`${t.value} AS v_${i}`, `${t.bad} AS b_${i}`, `CAST(NULL AS VARCHAR) AS x_${i}`);
+      } else if (rawNames.has(spec.name) && typeOf.has(spec.name)) {
         v.push(`${t.value} AS v_${i}`, `(${ident(`__bad:${spec.name}`)} OR ${t.bad}) AS b_${i}`, `${ident(`__x:${spec.name}`)} AS x_${i}`);
       } else {
         v.push(`${t.value} AS v_${i}`, `${t.bad} AS b_${i}`, `${jsLiteralSql(spec.name, stored)} AS x_${i}`);

@@ -49,19 +49,30 @@ function isoText(x: string): string {
   return `strftime(CAST(${x} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%gZ')`;
 }
 
-/** SQL typing a column `name` of the given kind as `type`. */
-export function typedSql(type: ColumnType, name: string, kind: RawKind): TypedSql {
+/**
+ * The one parse a text column needs for a numeric or datetime type, for callers that project it
+ * once in an inner query and pass its name to `typedSql` as `parsed` (the parse is the costly part).
+ */
+export function parseSql(type: ColumnType, name: string, kind: RawKind): string | undefined {
+  if (kind !== 'text' && kind !== 'json') return undefined;
+  const t = text(ident(name), kind);
+  if (type === 'numeric') return `TRY_CAST(${t} AS DOUBLE)`;
+  if (type === 'datetime') return `TRY_CAST(trim(${t}) AS TIMESTAMPTZ)`;
+  return undefined;
+}
+
+/** SQL typing a column `name` of the given kind as `type` (`parsed`: the column holding `parseSql`'s result, if projected). */
+export function typedSql(type: ColumnType, name: string, kind: RawKind, parsed?: string): TypedSql {
   const col = ident(name);
   if (kind === 'text' || kind === 'json') {
     const t = text(col, kind);
     const missing = `(${t} IS NULL OR ${t} IN ${MISSING})`;
     switch (type) {
       case 'numeric': {
-        const cast = `TRY_CAST(${t} AS DOUBLE)`;
+        const cast = parsed ?? parseSql(type, name, kind)!;
         // DuckDB also reads 1_000 as a number; JavaScript (and pandas) do not.
-        const wrong = `(${cast} IS NULL OR NOT isfinite(${cast}) OR strpos(${t}, '_') > 0)`;
-        const blank = `(${missing} OR trim(${t}) = '')`;
-        return { value: `CASE WHEN ${blank} OR ${wrong} THEN NULL ELSE ${cast} END`, bad: `(NOT ${blank} AND ${wrong})` };
+        const value = `CASE WHEN isfinite(${cast}) AND strpos(${t}, '_') = 0 THEN ${cast} END`;
+        return { value, bad: `(${value} IS NULL AND NOT ${missing} AND trim(${t}) <> '')` };
       }
       case 'boolean': {
         const l = `lower(trim(${t}))`;
@@ -71,9 +82,9 @@ export function typedSql(type: ColumnType, name: string, kind: RawKind): TypedSq
         };
       }
       case 'datetime': {
-        const ts = `TRY_CAST(trim(${t}) AS TIMESTAMPTZ)`;
-        const wrong = `(${ts} IS NULL OR NOT isfinite(${ts}))`;
-        return { value: `CASE WHEN ${missing} OR ${wrong} THEN NULL ELSE CAST(epoch_ms(${ts}) AS DOUBLE) END`, bad: `(NOT ${missing} AND ${wrong})` };
+        const ts = parsed ?? parseSql(type, name, kind)!;
+        const value = `CASE WHEN isfinite(${ts}) THEN CAST(epoch_ms(${ts}) AS DOUBLE) END`;
+        return { value, bad: `(${value} IS NULL AND NOT ${missing})` };
       }
       case 'categorical':
         return { value: `CASE WHEN ${missing} THEN NULL ELSE ${t} END`, bad: 'false' };

@@ -146,3 +146,16 @@ describe('ingest through the engine', () => {
     await expect(build({ sources: [source], target: 'a' })).rejects.toThrow(/ragged\.csv: cannot be read/);
   });
 });
+
+describe('bytes that are not UTF-8', () => {
+  test('are refused naming the source, never replaced in silence', async () => {
+    for (const [name, bytes] of [
+      ['latin1.csv', Buffer.concat([Buffer.from('city,n\nK'), Buffer.from([0xf6]), Buffer.from('ln,1\nBonn,2\n')])],
+      ['latin1.jsonl', Buffer.concat([Buffer.from('{"city":"K'), Buffer.from([0xf6]), Buffer.from('ln","n":1}\n{"city":"Bonn","n":2}\n')])],
+    ] as const) {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      await expect(build({ sources: [path], target: 'n' })).rejects.toThrow(new RegExp(`${name.replace('.', '\\.')}: cannot be read .*(unicode|UTF-8)`, 'i'));
+    }
+  });
+});

@@ -49,9 +49,10 @@ export function registerRuns(program: Command, run: Runner): void {
       run(async (json, specPath: string, opts: { follow?: boolean; requestedBy: string; reason?: string; workflowId?: string }) => {
         const config = loadConfig();
         const spec = loadSpecFile(specPath);
-        spec.dataset = await stageDataset(config, spec.dataset, (line: string) => void (json || process.stderr.write(`${line}\n`)));
+        // Temporal must answer before anything is uploaded: an unreachable server leaves no orphaned upload.
         const client = await connectClient(config);
         try {
+          spec.dataset = await stageDataset(config, spec.dataset, (line: string) => void (json || process.stderr.write(`${line}\n`)));
           const started = await startRun(client, config, spec, { requestedBy: opts.requestedBy, reason: opts.reason, workflowId: opts.workflowId });
           if (!opts.follow) {
             emit(json, started, `Started ${started.workflowId}\nFollow it: mlops status ${started.workflowId} --follow\nTemporal UI: ${uiLink(config, started.workflowId)}`);

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { FailureType, MlopsError } from '../errors';
+import { trainerParamProblems } from './check';
 import { parsePipelineSpec, type PipelineSpec } from './pipeline';
 
 /** Whether a dataset source is a local file path (not a URL or s3:// URI). */
@@ -25,6 +26,10 @@ export function loadSpecFile(file: string): PipelineSpec {
     throw new MlopsError(FailureType.InvalidInput, `The pipeline spec ${where} is not valid YAML/JSON: ${first.message.split('\n')[0]}`);
   }
   const spec = parsePipelineSpec(doc.toJS(), path.basename(file));
+  const problems = trainerParamProblems(spec, path.basename(file));
+  if (problems.length > 0) {
+    throw new MlopsError(FailureType.InvalidInput, `Invalid pipeline spec:\n${problems.map((l) => `  - ${l}`).join('\n')}`, { problems });
+  }
   const dir = path.dirname(path.resolve(file));
   if (isLocalSource(spec.dataset.source)) {
     spec.dataset.source = path.resolve(dir, spec.dataset.source);

@@ -8,6 +8,13 @@ import { FailureType, MlopsError } from '../errors';
 import { metricBoundProblem, metricHigherIsBetter as higherIsBetter, metricNameProblem } from '../ml/metric-catalog';
 import { datasetSchemaSchema, formatIssues } from '../ml/schema';
 
+/** An ISO date or date-time (2024-01-31, 2024-01-31T12:00:00Z), as the dataset filter takes it; 2024-02-30 is refused. */
+const isoDate = z.string().refine((s) => {
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) || Number.isNaN(Date.parse(s))) return false;
+  const day = new Date(`${s.slice(0, 10)}T00:00:00Z`);
+  return !Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === s.slice(0, 10);
+}, 'expected an ISO date like 2024-01-31 or 2024-01-31T12:00:00Z');
+
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -60,8 +67,9 @@ const datasetSchema = z
     target: z.string().min(1).optional(),
     /** Keep only rows whose datetime column lies in [from, to] (ISO dates). */
     filter: z
-      .object({ column: z.string().min(1), from: z.string().optional(), to: z.string().optional() })
+      .object({ column: z.string().min(1), from: isoDate.optional(), to: isoDate.optional() })
       .strict()
+      .refine((f) => f.from === undefined || f.to === undefined || Date.parse(f.from) <= Date.parse(f.to), { message: 'from must not be later than to', path: ['to'] })
       .optional(),
     /**
      * Derived columns, name to a SQL expression over the source's typed columns run by the engine at
@@ -170,6 +178,9 @@ const validationSchema = z
       for (const which of ['min', 'max'] as const) {
         const problem = t[which] === undefined ? undefined : metricBoundProblem(metric, t[which], which);
         if (problem) ctx.addIssue({ code: 'custom', path: ['thresholds', metric, which], message: problem });
+      }
+      if (t.min !== undefined && t.max !== undefined && t.min > t.max) {
+        ctx.addIssue({ code: 'custom', path: ['thresholds', metric], message: `min ${t.min} is above max ${t.max}: no value can pass` });
       }
     }
   });

@@ -71,6 +71,8 @@ export interface ApprovalStatus {
   approvals: Approval[];
   rejections: Rejection[];
   refused: RefusedRequest[];
+  /** Refused requests past the first 100, counted but not kept (so a flood cannot grow the workflow's state). */
+  refusedNotKept?: number;
   /** How the decision was reached (quorum, rejection by someone, deadline outcome). */
   decidedBy?: string;
 }
@@ -86,12 +88,32 @@ function approverOf(payload: unknown): { approver: string } | { problem: string 
   if (typeof approver !== 'string' || approver.trim() === '') {
     return { problem: 'malformed payload: "approver" must be a non-empty string, e.g. {"approver": "alice"}' };
   }
+  if (approver.trim().length > MAX_APPROVER_NAME) {
+    return { problem: `malformed payload: "approver" has ${approver.trim().length} characters, more than the ${MAX_APPROVER_NAME} a name may have` };
+  }
   return { approver: approver.trim() };
 }
 
+/** Longest comment or reason an approval keeps; a longer one is refused, never cut. */
+export const MAX_APPROVAL_TEXT = 2000;
+
+/** Longest approver name accepted (as in the spec's approver lists). */
+export const MAX_APPROVER_NAME = 128;
+
 function optionalText(payload: unknown, key: string): string | undefined {
   const v = (payload as Record<string, unknown>)[key];
-  return typeof v === 'string' && v.length > 0 ? v.slice(0, 2000) : undefined;
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** Why a payload's free text cannot be kept whole, or undefined when it fits. */
+function textProblem(payload: unknown, key: 'comment' | 'reason'): string | undefined {
+  const v = (payload as Record<string, unknown>)[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') return `malformed payload: "${key}" must be a string`;
+  if (v.length > MAX_APPROVAL_TEXT) {
+    return `the ${key} has ${v.length} characters, more than the ${MAX_APPROVAL_TEXT} an approval keeps: shorten it (link to a longer note instead) and send it again`;
+  }
+  return undefined;
 }
 
 /** The gate's state machine. `now` is passed in so the workflow supplies deterministic time. */
@@ -102,6 +124,7 @@ export class ApprovalGate {
   private readonly approvals: Approval[] = [];
   private readonly rejections: Rejection[] = [];
   private readonly refused: RefusedRequest[] = [];
+  private refusedNotKept = 0;
   private decidedBy?: string;
   private deadline?: string;
 
@@ -191,6 +214,7 @@ export class ApprovalGate {
       approvals: [...this.approvals],
       rejections: [...this.rejections],
       refused: [...this.refused],
+      ...(this.refusedNotKept > 0 ? { refusedNotKept: this.refusedNotKept } : {}),
       decidedBy: this.decidedBy,
     };
   }
@@ -199,6 +223,8 @@ export class ApprovalGate {
     const parsed = approverOf(payload);
     if ('problem' in parsed) return { refused: this.refuse(kind, undefined, now, parsed.problem, payload) };
     const { approver } = parsed;
+    const tooLong = textProblem(payload, kind === 'approve' ? 'comment' : 'reason');
+    if (tooLong) return { refused: this.refuse(kind, approver, now, tooLong, payload) };
     if (this.decided) return { refused: this.refuse(kind, approver, now, `the decision was already made (${this.state}); this ${kind} was not counted`, payload) };
     if (!this.allowed.includes(approver)) {
       return { refused: this.refuse(kind, approver, now, `${approver} is not an allowed approver (allowed: ${this.allowed.join(', ')})`, payload) };
@@ -211,6 +237,7 @@ export class ApprovalGate {
 
   private refuse(kind: 'approve' | 'reject', approver: string | undefined, now: string, reason: string, payload: unknown): GateAnswer {
     if (this.refused.length < MAX_REFUSED) this.refused.push({ kind, approver, at: now, reason, payload: safePayload(payload) });
+    else this.refusedNotKept += 1;
     return { accepted: false, reason, state: this.state };
   }
 }

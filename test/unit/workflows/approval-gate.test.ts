@@ -88,4 +88,25 @@ describe('the approval gate', () => {
     expect(gate.expire(t(2))).toBeUndefined();
     expect(gate.status().state).toBe('timed-out');
   });
+
+  it('a comment or reason longer than an approval keeps is refused whole, never cut', () => {
+    const gate = new ApprovalGate(policy);
+    const long = 'x'.repeat(2001);
+    const answer = gate.approve({ approver: 'alice', comment: long }, t(1));
+    expect(answer).toMatchObject({ accepted: false, state: 'waiting' });
+    expect(answer.reason).toMatch(/the comment has 2001 characters, more than the 2000 an approval keeps: shorten it/);
+    expect(gate.status().approvals).toEqual([]);
+    const rejected = gate.reject({ approver: 'bob', reason: long }, t(2));
+    expect(rejected).toMatchObject({ accepted: false, state: 'waiting' });
+    expect(rejected.reason).toMatch(/the reason has 2001 characters/);
+    expect(gate.approve({ approver: 'alice', comment: 'y'.repeat(2000) }, t(3))).toMatchObject({ accepted: true });
+    expect(gate.approvedBy[0]!.comment).toHaveLength(2000);
+  });
+
+  it('refused requests past the hundred kept are counted, not dropped in silence', () => {
+    const gate = new ApprovalGate(policy);
+    for (let i = 0; i < 103; i++) gate.approve({ approver: 'mallory' }, t(1));
+    expect(gate.status().refused).toHaveLength(100);
+    expect(gate.status().refusedNotKept).toBe(3);
+  });
 });

@@ -18,16 +18,32 @@ function num(v: number | undefined): string {
   return v === undefined ? '-' : v.toFixed(4);
 }
 
+/** The header's word for a run: running, or how it ended. */
+function outcomeOf(view: RunView): string {
+  const outcome = view.outcome ?? view.execution.toLowerCase();
+  return outcome === 'running' ? 'RUNNING' : outcome.toUpperCase();
+}
+
+/** `attempt 3 of 20, last error: ... (next attempt in 4 s)` for an activity being retried. */
+function retryLine(r: NonNullable<RunView['retrying']>[number]): string {
+  const of = r.maximumAttempts > 0 ? ` of ${r.maximumAttempts}` : '';
+  const wait = r.nextAttemptAt ? Math.max(0, Math.round((Date.parse(r.nextAttemptAt) - Date.now()) / 1000)) : undefined;
+  return `↻ ${r.activity}: attempt ${r.attempt}${of}${r.lastError ? `, last error: ${r.lastError}` : ''}${wait !== undefined ? ` (next attempt in ${wait} s)` : ''}`;
+}
+
 /** Renders a run for the terminal. */
 export function renderRun(view: RunView): string {
   const s = view.status;
-  const lines = [`${view.workflowId}  ${view.execution}${s ? `  model ${s.model}, trigger ${s.trigger}, requested by ${s.requestedBy}` : ''}`];
+  // The header says how the run ended (deployed, rejected, failed, terminated...), not Temporal's execution status alone.
+  const lines = [`${view.workflowId}  ${outcomeOf(view)}${s ? `  model ${s.model}, trigger ${s.trigger}, requested by ${s.requestedBy}` : ''}`];
+  for (const w of view.workerWarnings ?? []) lines.push(`  ! ${w}`);
   if (s) {
     for (const stage of s.stages) {
       let line = `  ${ICON[stage.state] ?? '?'} ${stage.name.padEnd(11)} ${stage.state.padEnd(8)} ${seconds(stage.durationMs).padStart(9)}`;
       if (stage.name === 'train' && stage.state === 'running' && view.trainingProgress !== undefined) line += `  ${progressBar(view.trainingProgress)}`;
       if (stage.note) line += `  ${stage.note}`;
       lines.push(line);
+      if (stage.state === 'running') for (const r of view.retrying ?? []) lines.push(`      ${retryLine(r)}`);
     }
     if (s.data) lines.push(`  data: ${s.data.rows} rows, snapshot ${s.data.snapshot.slice(0, 12)}`);
     if (s.candidate) {
@@ -47,11 +63,13 @@ export function renderRun(view: RunView): string {
       for (const x of a.approvals) lines.push(`    ✔ ${x.approver} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`);
       for (const x of a.rejections) lines.push(`    ✘ ${x.approver} at ${x.at}${x.reason ? `: ${x.reason}` : ''}`);
       for (const x of a.refused) lines.push(`    ! refused ${x.kind}${x.approver ? ` from ${x.approver}` : ''}: ${x.reason}`);
+      if (a.refusedNotKept) lines.push(`    ! ${a.refusedNotKept} more refused requests were counted but not kept`);
       if (a.state === 'waiting' || a.state === 'escalated') lines.push(`  decide: mlops approve ${view.workflowId} --as <name>   |   mlops reject ${view.workflowId} --as <name> --reason <text>`);
     }
     if (s.card) lines.push(`  model card: ${view.cardUrl ?? s.card.uri}`);
     if (s.report) lines.push(`  evaluation report: ${s.report.uri}`);
   }
+  if (!s) for (const r of view.retrying ?? []) lines.push(`  ${retryLine(r)}`);
   if (view.result) lines.push(`result: ${view.result.status}${view.result.version ? `, version ${view.result.version}` : ''}${view.result.reason ? ` (${view.result.reason})` : ''}`);
   if (view.failure) lines.push(`failed: ${view.failure}`);
   return lines.join('\n');

@@ -1,6 +1,6 @@
 /** `mlops run|status|approve|reject|check|worker`: starting and following pipeline runs, and deciding approvals. */
 import type { Command } from 'commander';
-import { connectClient, decide, describeRun, startRun, type RunView } from '../client';
+import { connectClient, decide, describeRun, hasPollers, noWorkerMessage, requireWorkers, startRun, type RunView } from '../client';
 import { loadConfig } from '../config';
 import { FailureType, MlopsError } from '../errors';
 import { loadSpecFile } from '../spec/load';
@@ -13,11 +13,14 @@ type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls a run until it finishes, redrawing the stage view when it changes (or printing JSON once at the end). */
-export async function followRun(json: boolean, workflowId: string, client: Awaited<ReturnType<typeof connectClient>>): Promise<RunView> {
+/**
+ * Polls a run until it ends, however it ends (deployed, failed, terminated, cancelled, timed out),
+ * redrawing the stage view when it changes (or printing JSON once at the end).
+ */
+export async function followRun(json: boolean, workflowId: string, client: Awaited<ReturnType<typeof connectClient>>, trainingTaskQueue?: string): Promise<RunView> {
   let last = '';
   for (;;) {
-    const view = await describeRun(client, workflowId);
+    const view = await describeRun(client, workflowId, { trainingTaskQueue });
     if (!json) {
       const text = renderRun(view);
       if (text !== last) {
@@ -54,14 +57,15 @@ export function registerRuns(program: Command, run: Runner): void {
         try {
           spec.dataset = await stageDataset(config, spec.dataset, (line: string) => void (json || process.stderr.write(`${line}\n`)));
           const started = await startRun(client, config, spec, { requestedBy: opts.requestedBy, reason: opts.reason, workflowId: opts.workflowId });
+          if (!(await hasPollers(client, config.taskQueue, 'workflow').catch(() => true))) process.stderr.write(`Warning: ${noWorkerMessage(config.taskQueue, 'workflow')}\n`);
           if (!opts.follow) {
             emit(json, started, `Started ${started.workflowId}\nFollow it: mlops status ${started.workflowId} --follow\nTemporal UI: ${uiLink(config, started.workflowId)}`);
             return;
           }
           if (!json) process.stdout.write(`Started ${started.workflowId}  (Temporal UI: ${uiLink(config, started.workflowId)})\n`);
-          const view = await followRun(json, started.workflowId, client);
+          const view = await followRun(json, started.workflowId, client, config.trainingTaskQueue);
           if (json) emit(true, { ...started, ...view }, '');
-          if (outcomeFailed(view)) throw new MlopsError(FailureType.InvalidInput, `run ended ${view.result?.status ?? view.execution.toLowerCase()}${view.result?.reason ? `: ${view.result.reason}` : view.failure ? `: ${view.failure}` : ''}`);
+          if (outcomeFailed(view)) throw new MlopsError(FailureType.InvalidInput, `run ended ${view.outcome}${view.result?.reason ? `: ${view.result.reason}` : view.failure ? `: ${view.failure}` : ''}`);
         } finally {
           await client.connection.close();
         }
@@ -78,7 +82,7 @@ export function registerRuns(program: Command, run: Runner): void {
         const config = loadConfig();
         const client = await connectClient(config);
         try {
-          const view = opts.follow ? await followRun(json, workflowId, client) : await describeRun(client, workflowId);
+          const view = opts.follow ? await followRun(json, workflowId, client, config.trainingTaskQueue) : await describeRun(client, workflowId, { trainingTaskQueue: config.trainingTaskQueue });
           if (view.status?.card) {
             const store = new ArtifactStore(createMinioClient(config.minio), config.minio.bucket);
             view.cardUrl = await store.presignedGetUrl(view.status.card, 24 * 3600).catch(() => undefined);
@@ -126,6 +130,8 @@ export function registerRuns(program: Command, run: Runner): void {
         const config = loadConfig();
         const client = await connectClient(config);
         try {
+          // Without a worker the round trip would wait for ever: say so at once instead.
+          await requireWorkers(client, config);
           const result = await client.workflow.execute('artifactRoundTrip', { taskQueue: config.taskQueue, workflowId: `check-${Date.now()}`, args: [{ sizeBytes: size, seed: Date.now() % 1000 }] });
           emit(json, result, `Round trip ${result.verified ? 'verified' : 'FAILED'}: ${result.artifact.uri} (${result.readBytes} bytes, sha256 ${result.artifact.sha256})`);
         } finally {

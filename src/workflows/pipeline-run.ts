@@ -20,7 +20,7 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { EvaluateResult, IngestResult, TrainResult } from '../activities/types';
-import { defaultRetry, storageActivity } from './options';
+import { stageActivity, trainingActivity } from './options';
 import { ApprovalGate } from './approval-gate';
 import { approveSignal, decideUpdate, pipelineStatusQuery, rejectSignal } from './definitions';
 import { approvalDetails } from './details';
@@ -29,22 +29,13 @@ import type { PipelineRunInput, PipelineRunResult, PipelineRunStatus, StageName 
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { ingestDataset, evaluateCandidate, checkServability, deployCandidate, ensureMonitor } = proxyActivities<Activities>({
-  ...storageActivity,
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
-});
+const { ingestDataset, evaluateCandidate, checkServability, deployCandidate, ensureMonitor } = proxyActivities<Activities>(stageActivity);
 
 /** Runs the lifecycle once and returns how it ended. */
 export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunResult> {
   const { spec } = input;
-  const { trainModel } = proxyActivities<Activities>({
-    taskQueue: input.trainingTaskQueue ?? 'mlops-training',
-    startToCloseTimeout: '12 hours',
-    // A worker that dies mid-training is noticed within this time; the retry resumes from the last checkpoint.
-    heartbeatTimeout: '30 seconds',
-    retry: defaultRetry,
-  });
+  // A worker that dies mid-training is noticed within seconds; the retry resumes from the last checkpoint.
+  const { trainModel } = proxyActivities<Activities>(trainingActivity(input.trainingTaskQueue ?? 'mlops-training'));
   const timeline = new Timeline();
   const status: PipelineRunStatus = {
     model: spec.model,
@@ -86,6 +77,8 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   const data: IngestResult = ingest;
   status.data = { rows: data.rowCount, snapshot: data.snapshot.sha256, classCounts: data.summary.classCounts };
   if (!data.validation.ok) {
+    // The ingest ran, but its data blocks the run: the stage is shown failed, not done.
+    timeline.stages[0]!.state = 'failed';
     timeline.stages[0]!.note = 'blocking data validation issues';
     return finish({ status: 'failed', model: spec.model, report: data.validation.report, reason: `data validation failed: ${data.validation.blocking.join('; ')}` });
   }

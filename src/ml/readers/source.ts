@@ -115,6 +115,13 @@ async function openHttp(url: string): Promise<Readable> {
   try {
     response = await fetch(url);
   } catch (err) {
+    // Nothing listening, or no such host: retrying for minutes would not help, so the stage fails at once.
+    const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') {
+      const { host } = new URL(url);
+      const why = code === 'ECONNREFUSED' ? `connection refused at ${host} (nothing listens there)` : `the host ${host} does not exist`;
+      throw new MlopsError(FailureType.NotFound, `Could not read ${describeSource(url)}: ${why}. Check the dataset source URL, or start its server.`, { host, code }, { cause: err });
+    }
     throw new MlopsError(FailureType.Unavailable, `Could not reach ${describeSource(url)}: ${(err as Error).message}`, undefined, { cause: err });
   }
   if (!response.ok || !response.body) {

@@ -8,6 +8,7 @@ import { SimplePlugin } from '@temporalio/plugin';
 import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { failureInterceptor } from './activities/failures';
+import { livenessInterceptor } from './activities/liveness';
 import { createDependencies, type MlopsDependencies } from './activities/dependencies';
 import { loadConfig, type MlopsConfig } from './config';
 
@@ -32,7 +33,8 @@ export class MlopsPlugin extends SimplePlugin {
       name: 'temporal-mlops',
       activities: createActivities(dependencies),
       workflowsPath: options.workflows === false ? undefined : require.resolve('./workflows'),
-      workerInterceptors: { activity: [failureInterceptor] },
+      // Liveness wraps the failure conversion: timer heartbeats in every stage, activities handed back on shutdown.
+      workerInterceptors: { activity: [livenessInterceptor(), failureInterceptor] },
     });
     this.dependencies = dependencies;
   }

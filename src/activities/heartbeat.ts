@@ -6,8 +6,8 @@
  */
 import { Context } from '@temporalio/activity';
 
-/** How often the timer heartbeats; well under every heartbeat timeout the workflows set (one minute). */
-export const HEARTBEAT_EVERY_MS = 5_000;
+/** How often the timer heartbeats; well under the heartbeat timeout the workflows set (7 s, src/workflows/options.ts). */
+export const HEARTBEAT_EVERY_MS = 2_000;
 
 /** The details a stage's heartbeats carry; `update` merges into them and heartbeats at once. */
 export interface Heartbeat<T extends object> {

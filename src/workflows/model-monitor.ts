@@ -23,7 +23,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { monitorWorkflowId, retrainWorkflowId } from './ids';
-import { storageActivity } from './options';
+import { stageActivity } from './options';
 import { checkNowSignal, deployedSignal, monitorStatusQuery, pauseSignal, resumeSignal } from './definitions';
 import { pipelineRun } from './pipeline-run';
 export { monitorWorkflowId, retrainWorkflowId };
@@ -31,7 +31,7 @@ import type { MonitorCarry, MonitorCheck, ModelMonitorInput } from './types';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { checkModel, rollbackModel } = proxyActivities<Activities>({ ...storageActivity, startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute' });
+const { checkModel, rollbackModel } = proxyActivities<Activities>(stageActivity);
 
 /** Checks kept in status (and carried across continue-as-new). */
 const KEPT_CHECKS = 20;

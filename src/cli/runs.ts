@@ -147,6 +147,8 @@ export function registerRuns(program: Command, run: Runner): void {
       run(async () => {
         const { runWorker } = await import('../worker');
         await runWorker();
+        // Activities handed back at shutdown may still hold a socket or a timer: the process is done anyway.
+        setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
       }),
     );
 }

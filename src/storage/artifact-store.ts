@@ -183,7 +183,7 @@ export class ArtifactStore {
     const { sha256, size } = await this.uploadParts(tmpKey, prepend([first.value, second.value], parts), options.contentType);
     try {
       const existing = await this.statKey(blobKey(sha256));
-      if (!existing || existing.size !== size) await this.copyWithin(tmpKey, blobKey(sha256), size);
+      if (!existing || !(await this.blobIntact(blobKey(sha256), sha256, size, existing))) await this.copyWithin(tmpKey, blobKey(sha256), size);
     } finally {
       await this.client.removeObject(this.bucket, tmpKey).catch(() => undefined);
     }
@@ -420,8 +420,8 @@ export class ArtifactStore {
     const key = blobKey(sha256);
     await this.ensureBucket();
     const existing = await this.statKey(key);
-    // A blob of the wrong size is a damaged copy; writing it again repairs it.
-    if (existing && existing.size === size) return this.refOf(key, sha256, size, options.contentType);
+    // An existing blob is trusted only once its bytes hash to its name; a damaged copy is written over.
+    if (existing && (await this.blobIntact(key, sha256, size, existing))) return this.refOf(key, sha256, size, options.contentType);
     if (size > this.singleLimit) {
       const source = open();
       const uploaded = await this.uploadParts(key, Buffer.isBuffer(source) ? [source] : source, options.contentType, sha256);
@@ -575,6 +575,23 @@ export class ArtifactStore {
       return await parts.next();
     } catch (err) {
       throw err instanceof SourceFailure ? err.cause : err;
+    }
+  }
+
+  /**
+   * Whether the stored blob at `key` is whole: the right size, and its bytes hash to `sha256` (read back
+   * through the same digest check as every read). A damaged blob answers false, so storing the same
+   * bytes again repairs it; a read that fails for another reason (MinIO down) is thrown.
+   */
+  private async blobIntact(key: string, sha256: string, size: number, existing: ObjectInfo): Promise<boolean> {
+    if (existing.size !== size) return false;
+    try {
+      const stream = await this.get({ uri: this.uri(key), sha256, size });
+      for await (const chunk of stream) void chunk;
+      return true;
+    } catch (err) {
+      if (isMlopsError(err) && err.type === FailureType.Integrity) return false;
+      throw err;
     }
   }
 

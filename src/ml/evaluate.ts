@@ -4,6 +4,7 @@
  * what deploy requires, in the manner of TFX's Evaluator "blessing". Every number it judges is one it
  * measured through the model seam; what a training program says about itself is only compared with it.
  */
+import { FailureType, MlopsError } from '../errors';
 import { classificationMetrics, regressionMetrics, type ConfusionMatrix } from './metrics';
 import { claimedMetrics } from './external/model';
 import { metricHigherIsBetter, metricInfo } from './metric-catalog';
@@ -54,12 +55,36 @@ export function evaluatePredictions(model: Pick<Predictor, 'schema' | 'task' | '
   const labels = classLabels(frame, model.schema);
   const keep: number[] = [];
   labels.forEach((l, i) => l !== null && keep.push(i));
+  unknownLabels(model, new Set(keep.map((i) => labels[i]!)));
   const m = classificationMetrics(keep.map((i) => labels[i]!), keep.map((i) => p.probabilities![i]!), [...model.classes]);
   return {
     metrics: defined({ accuracy: m.accuracy, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1, logLoss: m.logLoss, rocAuc: m.rocAuc }),
     rows: keep.length,
     confusionMatrix: m.confusionMatrix,
   };
+}
+
+/**
+ * Refuses holdout labels the model has no class for, saying how labels are named: a model trained elsewhere
+ * that calls a boolean target's classes "True"/"False" would otherwise score as if it were always wrong.
+ */
+function unknownLabels(model: Pick<Predictor, 'schema' | 'classes'>, seen: Set<string>): void {
+  const unknown = [...seen].filter((l) => !model.classes.includes(l)).sort();
+  if (unknown.length === 0) return;
+  const type = model.schema.columns.find((c) => c.name === model.schema.target)?.type;
+  const naming =
+    type === 'boolean'
+      ? 'A true/false target is labelled "true" and "false"; name the classes so.'
+      : type === 'numeric'
+        ? 'A numeric target is labelled by its decimal text ("0", "1", "2.5"); name the classes so.'
+        : 'Retrain on data that has every class, or drop those rows.';
+  const shown = unknown.slice(0, 10).map((l) => JSON.stringify(l)).join(', ');
+  const classes = model.classes.map((c) => JSON.stringify(c)).join(', ');
+  throw new MlopsError(
+    FailureType.InvalidInput,
+    `The holdout's "${model.schema.target}" has label(s) ${shown} that the model has no class for (its classes: ${classes}). ${naming}`,
+    { unknown: unknown.slice(0, 10), classes: [...model.classes] },
+  );
 }
 
 function defined(m: Record<string, number | null>): MetricValues {

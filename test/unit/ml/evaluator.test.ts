@@ -122,6 +122,16 @@ describe('true/false, 0/1 and string labels', () => {
     expect(roc!.length).toBeGreaterThan(0);
   });
 
+  test('a model whose classes are named otherwise ("True"/"False") is refused, saying how labels are named', async () => {
+    const schema = schemaOf('boolean');
+    const target = Float64Array.from({ length: n }, (_, i) => (i % 10 >= 5 ? 1 : 0));
+    const model = await trainModel('logistic-regression', { train: frame(target, n), schema, params: {}, seed: 1 });
+    const renamed = { ...builtinPredictor(model), classes: ['False', 'True'] };
+    await expect(evaluateModel(renamed, frame(target, n))).rejects.toThrow(
+      /The holdout's "y" has label\(s\) "false", "true" that the model has no class for \(its classes: "False", "True"\)\. A true\/false target is labelled "true" and "false"/,
+    );
+  });
+
   test('a missing boolean label is left out of the scored rows', async () => {
     const schema = schemaOf('boolean');
     const target = Float64Array.from({ length: n }, (_, i) => (i % 10 >= 5 ? 1 : 0));

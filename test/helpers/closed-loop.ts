@@ -69,6 +69,14 @@ export async function approveThrough(client: Client, workflowId: string, timeout
   throw new Error(`run ${workflowId} did not finish within ${timeoutMs} ms`);
 }
 
+/** A value as a typed client sends it: a number for numeric tensors, text for BYTES, null when missing. */
+function typed(value: unknown, datatype: string): unknown {
+  if (value === null || value === undefined || value === '') return null;
+  if (datatype === 'BYTES') return String(value);
+  if (datatype === 'BOOL') return value === true || value === 'true' || value === 1 || value === '1';
+  return Number(value);
+}
+
 async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const json = (await res.json()) as Record<string, unknown>;
@@ -134,15 +142,12 @@ export async function runClosedLoop(client: Client, config: MlopsConfig, deps: M
       let v2Answer: Record<string, unknown> = {};
       let v1Answer: Record<string, unknown> = {};
       for (const row of batch) {
-        const { [target]: _label, ...features } = row;
+        // Rows from a file carry text; a client sends each feature as the type the server's metadata gives.
+        const features = Object.fromEntries(metadata.map(({ name, datatype }) => [name, typed(row[name], datatype)]));
         const id = `loop-${serial++}`;
         let answer: unknown;
         if (serial % 2 === 0) {
-          const inputs = metadata.map(({ name, datatype }) => {
-            const value = features[name];
-            const missing = value === null || value === undefined || value === '';
-            return { name, shape: [1], datatype, data: [missing ? null : datatype === 'BYTES' ? String(value) : Number(value)] };
-          });
+          const inputs = metadata.map(({ name, datatype }) => ({ name, shape: [1], datatype, data: [features[name]] }));
           v2Answer = await post(`${server.url}/v2/models/${spec.model}/infer`, { id, inputs });
           const outputs = v2Answer.outputs as { name: string; data: unknown[] }[];
           answer = (outputs.find((o) => o.name === 'label') ?? outputs.find((o) => o.name === 'value'))!.data[0];
@@ -187,7 +192,8 @@ export async function runClosedLoop(client: Client, config: MlopsConfig, deps: M
     await server.reload();
 
     // 3. Feedback on which v2 is wrong: the guardrail must move production back to v1.
-    const before = checks[0]!.performance?.value ?? 0;
+    // The guardrail compares with v1's latest live figure: the one from the drifted window.
+    const before = drifted.performance?.value ?? 0;
     const margin = 0.05;
     await serve(pick(5), (row, answer) => {
       if (typeof answer === 'number') {

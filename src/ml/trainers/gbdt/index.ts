@@ -69,6 +69,35 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
   checkTrainInput(input);
   const params = parseParams('gbdt', gbdtParamsSchema, input.params);
   const { schema } = input;
+  const { preprocessing, target, loss, grower, categorical, ...data } = prepare(input, params);
+  let fitted: Boosted;
+  try {
+    fitted = await boost({ input, params, loss, grower, ...data });
+  } finally {
+    grower.close();
+  }
+  return {
+    // Category codes and set splits are what an older reader cannot predict: only such models carry the new format.
+    format: categorical ? MODEL_FORMAT_CATEGORIES : MODEL_FORMAT,
+    kind: 'gbdt',
+    task: schema.task,
+    schema,
+    classes: target.classes,
+    preprocessing,
+    params,
+    training: { rows: input.train.rowCount, iterations: fitted.iterations, seed: input.seed, converged: fitted.stopped, validationRows: data.yVal?.length ?? 0 },
+    baseline: fitted.baseline,
+    treesPerIteration: loss.K,
+    trees: fitted.trees.map(({ bin: _bin, ...tree }) => tree),
+  };
+}
+
+/**
+ * Learns the preprocessing and the bins and bins the training and held-out rows. The model inputs as floats
+ * (category codes, datetime parts) live only while this runs: boosting keeps bytes.
+ */
+function prepare(input: TrainInput, params: GbdtParams) {
+  const { schema } = input;
   const rng = createRng(input.seed);
   const { preprocessing, design } = fitTransform(input.train, schema, { ...TREE_PREPROCESSING, maxCategories: params.maxBins - 1 });
   const target = readTarget(input);
@@ -83,7 +112,6 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
   const binner = fitBinner(all, params.maxBins, rng, categoryCodeCounts(preprocessing), sets.trainRows);
   const threads = histogramThreads(n, F);
   const valBinned = sets.val ? binRows(binner, sets.val.columns, undefined, sets.val.rows) : undefined;
-  const realBins = realBinCounts(binner);
   const settings = {
     maxLeafNodes: params.maxLeafNodes ?? Number.MAX_SAFE_INTEGER,
     maxDepth: params.maxDepth ?? Infinity,
@@ -91,29 +119,15 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
     l2Regularization: params.l2Regularization,
     learningRate: params.learningRate,
   };
-  const grower = new TreeGrower(n, realBins, binner.thresholds, settings, threads, binner.categoryCodes);
-  const binned = binRows(binner, all, grower.binned, sets.trainRows);
-  let fitted: Boosted;
+  const grower = new TreeGrower(n, realBinCounts(binner), binner.thresholds, settings, threads, binner.categoryCodes);
   try {
-    fitted = await boost({ input, params, loss, grower, binned, F, yTrain: sets.yTrain, valBinned, yVal: sets.yVal });
-  } finally {
+    const binned = binRows(binner, all, grower.binned, sets.trainRows);
+    const categorical = binner.categoryCodes.some((c) => c > 0);
+    return { preprocessing, target, loss, grower, binned, F, yTrain: sets.yTrain, valBinned, yVal: sets.yVal, categorical };
+  } catch (err) {
     grower.close();
+    throw err;
   }
-  const categorical = binner.categoryCodes.some((c) => c > 0);
-  return {
-    // Category codes and set splits are what an older reader cannot predict: only such models carry the new format.
-    format: categorical ? MODEL_FORMAT_CATEGORIES : MODEL_FORMAT,
-    kind: 'gbdt',
-    task: schema.task,
-    schema,
-    classes: target.classes,
-    preprocessing,
-    params,
-    training: { rows: input.train.rowCount, iterations: fitted.iterations, seed: input.seed, converged: fitted.stopped, validationRows: sets.yVal?.length ?? 0 },
-    baseline: fitted.baseline,
-    treesPerIteration: loss.K,
-    trees: fitted.trees.map(({ bin: _bin, ...tree }) => tree),
-  };
 }
 
 interface BoostInput {

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { rocAuc } from '../../../../src/ml/metrics';
+import { loadPredictor, modelFlavor } from '../../../../src/ml/predictor';
 import { fitTransform } from '../../../../src/ml/preprocess';
 import { createRng } from '../../../../src/ml/random';
 import { binRows, fitBinner } from '../../../../src/ml/trainers/gbdt/binning';
@@ -120,6 +121,34 @@ describe('categories that are rare, never seen, or missing', () => {
     const p = predictRows(model, [{ cat: null }, {}]);
     expect(p.probabilities![0]).toEqual(p.probabilities![1]);
     expect(p.probabilities![0].reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+  });
+
+  it('a training cancelled midway resumes from its checkpoint (set splits stored as JSON) and ends with the same model', async () => {
+    const input = { train: table(10_000, 4), schema: catSchema, params: { maxIter: 12, earlyStopping: true, nIterNoChange: 50 }, seed: 2 };
+    const uninterrupted = await trainModel('gbdt', input);
+    let saved: string | undefined;
+    const controller = new AbortController();
+    const store = {
+      load: async () => undefined,
+      save: async (state: unknown) => {
+        saved = JSON.stringify(state);
+        controller.abort(new Error('worker killed'));
+      },
+    };
+    await expect(trainModel('gbdt', { ...input, checkpoint: store, checkpointEvery: { iterations: 5 }, signal: controller.signal })).rejects.toThrow('worker killed');
+    expect(JSON.parse(saved!).iteration).toBe(5);
+    const resumed = await trainModel('gbdt', { ...input, checkpoint: { load: async () => JSON.parse(saved!), save: async () => {} } });
+    expect(JSON.stringify(resumed)).toBe(JSON.stringify(uninterrupted));
+  });
+
+  it('is served through the Predictor seam as any built-in model, predicting what predict() does', async () => {
+    const document = JSON.parse(JSON.stringify(model));
+    expect(modelFlavor(document)).toBe('builtin');
+    const predictor = await loadPredictor(document, async () => {
+      throw new Error('a built-in model needs no files');
+    });
+    const frame = table(500, 12);
+    expect(await predictor.predict(frame)).toEqual(predict(model, frame));
   });
 
   it('survives a round trip through JSON, predicting identically', () => {

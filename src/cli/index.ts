@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo';
 import { registerDev } from './dev';
+import { registerGc } from './gc';
 import { registerModels } from './models';
 import { registerMonitor } from './monitor';
 import { registerRuns } from './runs';
@@ -40,6 +41,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerMonitor(program, run);
   registerSchedules(program, run);
   registerServe(program, run);
+  registerGc(program, run);
   registerDev(program, run as never);
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.commands.forEach(function exitOverrideAll(c: Command) {

@@ -3,12 +3,14 @@
  * s3:// URI and any worker, on any machine, can read them.
  */
 import { statSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { MlopsConfig } from '../config';
 import { FailureType, MlopsError } from '../errors';
 import { isLocalSource } from '../spec/load';
 import { detectFormat } from '../ml/readers/source';
 import type { PipelineSpec } from '../spec/pipeline';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
+import { recordSourceUpload } from '../storage/gc';
 
 /**
  * Returns the dataset unchanged when its source is a URL or s3:// URI; otherwise uploads the file and
@@ -29,5 +31,7 @@ export async function stageDataset(config: MlopsConfig, dataset: PipelineSpec['d
   say(`Uploading ${source} (${(size / 2 ** 20).toFixed(1)} MiB) to MinIO...`);
   const store = new ArtifactStore(createMinioClient(config.minio), config.minio.bucket);
   const ref = await store.putFile(source, { contentType: source.endsWith('.csv') ? 'text/csv' : 'application/octet-stream' });
+  // Recorded so `mlops gc` can remove it if its ingest fails and nothing ever refers to it.
+  await recordSourceUpload(store, ref, basename(source));
   return { ...dataset, source: ref.uri, format, delimiter: format === 'csv' ? delimiter : undefined };
 }

@@ -39,7 +39,7 @@ export const gbdtParamsSchema = z
     maxDepth: z.number().int().min(1).nullable().default(null),
     minSamplesLeaf: z.number().int().min(1).default(20),
     l2Regularization: z.number().min(0).default(0),
-    /** Bins for real values per feature, 2..255 (missing values always get one more). */
+    /** Bins for real values per feature, 2..255 (missing values always get one more); a categorical feature keeps maxBins − 1 categories at most. */
     maxBins: z.number().int().min(2).max(255).default(255),
     earlyStopping: z.union([z.literal('auto'), z.boolean()]).default('auto'),
     validationFraction: z.number().gt(0).lt(1).default(0.1),

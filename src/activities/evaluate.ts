@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { loadSplit } from '../ml/dataset';
 import { compareClaims, DEFAULT_CLAIMS_POLICY, evaluatePredictions, judgeCandidate, type ClaimCheck, type Evaluation } from '../ml/evaluate';
-import { profileSource } from '../ml/profile';
+import { profileSource, type DatasetProfile } from '../ml/profile';
 import { loadPredictor, MODEL_FILE_MAX_BYTES, modelFlavor, type FetchBytes, type Predictor } from '../ml/predictor';
 import type { OnnxModel } from '../ml/onnx';
 import type { Model } from '../ml/trainers';
 import type { Frame } from '../ml/types';
-import { validateSource } from '../ml/validate';
+import { validateSource, type ValidationReport } from '../ml/validate';
 import { FailureType, isMlopsError, isProgrammingError } from '../errors';
 import { buildModelCard, compareWithProfile, holdoutDiagnostics, MODEL_CARD_CONTENT_TYPE } from '../report';
 import type { MlopsDependencies } from './dependencies';
@@ -56,8 +56,8 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
 
   /**
    * Draws the run's model card and stores it; undefined when drawing fails, because a report must not
-   * stop a candidate that passed. Profile and validation are recomputed from the snapshot file: ingest
-   * computed them from the same bytes with the same schema, so they come out the same.
+   * stop a candidate that passed. The profile and the validation report are the ones ingest stored; runs
+   * started before the workflow passed them recompute them from the snapshot (same bytes, same schema).
    */
   async function storeModelCard(c: {
     input: EvaluateInput;
@@ -76,8 +76,9 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
     let html: string;
     try {
       const [profile, validation] = await Promise.all([
-        profileSource(c.file, input.schema, { format: 'jsonl' }),
-        validateSource(c.file, input.schema, { format: 'jsonl' }),
+        // A Parquet snapshot is recognised by its content; older snapshots are JSON lines.
+        input.profile ? store.getJson<DatasetProfile>(input.profile) : profileSource(c.file, input.schema, { format: 'jsonl' }),
+        input.validationReport ? store.getJson<ValidationReport>(input.validationReport) : validateSource(c.file, input.schema, { format: 'jsonl' }),
       ]);
       const builtin = modelFlavor(c.document) === 'builtin' ? (c.document as Model) : undefined;
       const onnx = modelFlavor(c.document) === 'onnx' ? (c.document as OnnxModel) : undefined;
@@ -124,7 +125,7 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
       const ctx = Context.current();
       return withHeartbeat<EvaluateHeartbeat, EvaluateResult>({ step: 'loading the candidate, the production version and the snapshot' }, (beat) =>
         withWorkdir(async (dir) => {
-          const file = join(dir, 'snapshot.jsonl');
+          const file = join(dir, 'snapshot');
           const [document, current] = await Promise.all([
             store.getJson(input.candidate),
             champion(input.model, input.alias),

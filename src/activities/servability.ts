@@ -54,7 +54,7 @@ export function createServabilityActivities({ store }: MlopsDependencies) {
           else {
             try {
               beat.update({ step: 'predicting a sample of holdout rows' });
-              const file = join(dir, 'snapshot.jsonl');
+              const file = join(dir, 'snapshot');
               await store.getFile(input.snapshot, file);
               const { test } = await loadSplit(file, input.schema, input.split);
               const sample = takeRows(test, evenly(test.rowCount, input.sampleRows ?? SERVABILITY_SAMPLE_ROWS));

@@ -78,6 +78,9 @@ export interface EvaluateInput {
   split: PipelineSpec['dataset']['split'];
   policy: PipelineSpec['validation'];
   alias: string;
+  /** The snapshot's profile and validation report, as ingest stored them (for the model card; recomputed when absent). */
+  profile?: ArtifactRef;
+  validationReport?: ArtifactRef;
 }
 
 /** A metric the training program claimed about itself, against what we measured on the sealed holdout. */

@@ -93,7 +93,10 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
 
   // validate: holdout metrics, thresholds, champion/challenger
   const evaluated = await stage('validate', () =>
-    evaluateCandidate({ model: spec.model, candidate: training.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split, policy: spec.validation, alias: spec.deploy.alias }),
+    evaluateCandidate({
+      ...{ model: spec.model, candidate: training.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split },
+      ...{ policy: spec.validation, alias: spec.deploy.alias, profile: data.profile, validationReport: data.validation.report },
+    }),
   );
   if (isResult(evaluated)) return evaluated;
   const evaluation: EvaluateResult = evaluated;

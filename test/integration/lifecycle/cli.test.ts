@@ -62,7 +62,7 @@ async function waitForGate(workflowId: string): Promise<void> {
 
 describe('the mlops command', () => {
   it('every command answers --help with exit 0, and bad usage exits 2', async () => {
-    for (const cmd of [[], ['run'], ['status'], ['approve'], ['reject'], ['models', 'show'], ['promote'], ['rollback'], ['schedule', 'create'], ['dev', 'up'], ['worker'], ['check']]) {
+    for (const cmd of [[], ['run'], ['status'], ['approve'], ['reject'], ['models', 'show'], ['promote'], ['rollback'], ['schedule', 'create'], ['dev', 'up'], ['worker'], ['check'], ['gc']]) {
       const help = await mlops(...cmd, '--help');
       expect([cmd.join(' '), help.code]).toEqual([cmd.join(' '), 0]);
       expect(help.stdout).toMatch(/Usage: mlops/);
@@ -71,6 +71,9 @@ describe('the mlops command', () => {
     expect((await mlops('frobnicate')).code).toBe(2);
     expect((await mlops('reject', 'some-run', '--as', 'bob')).code).toBe(2);
     expect((await mlops('promote', 'm', 'not-a-number')).code).toBe(2);
+    const gc = await mlops('gc', '--older-than', 'soon');
+    expect(gc.code).toBe(2);
+    expect(gc.stderr).toMatch(/--older-than: expected a duration like 30s/);
   });
 
   it('run --json prints the workflow and run ids; approve through the CLI deploys; models show lists the approver', async () => {

@@ -42,7 +42,7 @@ function outcomeFailed(view: RunView): boolean {
 export function registerRuns(program: Command, run: Runner): void {
   program
     .command('run <spec>')
-    .description('Start a pipeline run of the spec (YAML or JSON): ingest, train, validate, approve, deploy, monitor')
+    .description('Start a pipeline run of the spec (YAML or JSON): ingest, train, validate, servability check, approve, deploy, monitor')
     .option('--follow', 'follow the run until it ends, with a live stage view')
     .option('--requested-by <name>', 'who asks for the run (they cannot approve it)', process.env.USER ?? 'cli')
     .option('--reason <text>', 'why the run is started (shown to approvers)')

@@ -120,15 +120,24 @@ function binCounts(groups: { v: number; n: number }[], edges: number[], count: n
  * ranks the quantiles need, from one sort (DuckDB's quantile_cont selects once per quantile, which
  * costs several times more for the 18 a profile asks for).
  */
-async function exactQuantiles(engine: Engine, relation: string, column: string, count: number, distinct: number, qs: number[]): Promise<{ qs: number[]; groups?: { v: number; n: number }[] }> {
+async function exactQuantiles(engine: Engine, relation: string, column: string, count: number, qs: number[], fewValues: boolean): Promise<{ qs: number[]; groups?: { v: number; n: number }[] }> {
   const ranks = new Set<number>();
   for (const q of qs) {
     const lo = Math.floor((count - 1) * q);
     ranks.add(lo).add(Math.min(lo + 1, count - 1));
   }
-  if (distinct <= 100_000) {
-    // Few distinct values (codes, counts, flags): their counts give every rank without sorting the rows.
-    const groups = await engine.rows<{ v: number; n: number }>(`SELECT ${column} AS v, count(*) AS n FROM ${relation} WHERE ${column} IS NOT NULL GROUP BY ALL ORDER BY v`);
+  // Few distinct values (codes, counts, flags, coarse times): their counts give every rank without
+  // sorting the rows, and the histogram too.
+  const limit = 100_000;
+  if (fewValues) {
+    // A look at the opening rows: if most of them are distinct, so is the column; skip the counting.
+    const { d, n } = await engine.one<{ d: number; n: number }>(`SELECT count(DISTINCT v) AS d, count(v) AS n FROM (SELECT ${column} AS v FROM ${relation} LIMIT 20000)`);
+    fewValues = Number(d) <= Number(n) / 4;
+  }
+  const groups = !fewValues ? [] : await engine.rows<{ v: number; n: number }>(
+    `SELECT v, n FROM (SELECT ${column} AS v, count(*) AS n FROM ${relation} WHERE ${column} IS NOT NULL GROUP BY ALL) ORDER BY v LIMIT ${limit + 1}`,
+  );
+  if (fewValues && groups.length <= limit) {
     const sorted: { length: number; [rank: number]: number } = { length: count };
     const wanted = [...ranks].sort((a, b) => a - b);
     let at = 0;
@@ -158,9 +167,7 @@ export async function profileTyped(engine: Engine, t: TypedRelation, options: Pr
     const v = `v_${i}`;
     parts.push(`count(${v}) AS count_${i}`, `count_if(b_${i}) AS bad_${i}`);
     if (isNumericType(spec.type)) {
-      parts.push(`avg(${v}) AS mean_${i}`, `stddev_pop(${v}) AS std_${i}`, `min(${v}) AS min_${i}`, `max(${v}) AS max_${i}`, `approx_count_distinct(${v}) AS approx_${i}`);
-    } else {
-      parts.push(`approx_count_distinct(${v}) AS approx_${i}`);
+      parts.push(`avg(${v}) AS mean_${i}`, `stddev_pop(${v}) AS std_${i}`, `min(${v}) AS min_${i}`, `max(${v}) AS max_${i}`);
     }
   });
   const r = await engine.one<Row>(`SELECT ${parts.join(', ')} FROM ${t.relation}`);
@@ -195,8 +202,8 @@ export async function profileTyped(engine: Engine, t: TypedRelation, options: Pr
       columns.push({ ...base, mean: null, std: null, min: null, max: null, quantiles: Object.fromEntries(quantiles.map((q) => [quantileName(q), null])), histogram: { edges: [], counts: [] } });
       continue;
     }
-    // approx_count_distinct errs by a few per cent: it only picks between two exact methods.
-    const exact = await exactQuantiles(engine, t.relation, `v_${i}`, count, num(r[`approx_${i}`]), [...quantiles, ...edgeQs]);
+    // Datetimes rarely repeat; other numbers often do (codes, counts, flags, rounded measures).
+    const exact = await exactQuantiles(engine, t.relation, `v_${i}`, count, [...quantiles, ...edgeQs], spec.type !== 'datetime');
     const qs = exact.qs;
     const edges = qs.slice(quantiles.length).filter((e, k, all) => k === 0 || e !== all[k - 1]);
     if (exact.groups) valueCounts.set(i, exact.groups);

@@ -13,7 +13,7 @@ import { FailureType, MlopsError } from '../errors';
 export interface EngineOptions {
   /** Scratch directory the engine spills to past its memory limit; default: DuckDB's own (small inputs, tests). */
   dir?: string;
-  /** DuckDB's memory limit (default 320MB: the engine spills beyond it, keeping a worker's RSS bounded). */
+  /** DuckDB's memory limit (default 256MB: the engine spills beyond it, keeping a worker's RSS bounded). */
   memoryLimit?: string;
   /** Worker threads (default 2). */
   threads?: number;
@@ -50,7 +50,7 @@ export class Engine {
   static async open(options: EngineOptions = {}): Promise<Engine> {
     const settings: Record<string, string> = {
       threads: String(options.threads ?? 2),
-      memory_limit: options.memoryLimit ?? '320MB',
+      memory_limit: options.memoryLimit ?? '256MB',
       preserve_insertion_order: 'true',
     };
     // An in-memory database whose blocks spill to the scratch directory past the memory limit: out of

@@ -55,7 +55,7 @@ export interface BuildSnapshotOptions {
   dir: string;
   /** Most bytes of remote sources copied into `dir` (default 20 GiB). */
   scratchBudget?: number;
-  /** Engine memory limit (default 320MB). */
+  /** Engine memory limit (default 256MB). */
   memoryLimit?: string;
   validation?: ValidationOptions;
   /** Called after each step with its name and wall time in milliseconds (benchmarks, logs). */
@@ -316,7 +316,15 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     }
 
     const derivedTypes = derived.map(([name]): ColumnSpec => ({ name, type: columnTypeOf(keptColumns.get(name)!) }));
-    const schema = o.schema ?? schemaFromTypes([...rawTypes, ...derivedTypes], { target: o.target! });
+    const inferred = [...rawTypes, ...derivedTypes];
+    const label = inferred.find((c) => c.name === o.target);
+    if (!o.schema && label?.type === 'numeric') {
+      // A target of only 0s and 1s is a label (docs/data.md lists 1/0 as booleans), not a quantity:
+      // classification, unless a declared schema says regression.
+      const { other, n } = await engine.one<{ other: number; n: number }>(`SELECT count_if(${ident(label.name)} NOT IN (0, 1)) AS other, count(${ident(label.name)}) AS n FROM kept`);
+      if (Number(other) === 0 && Number(n) > 0) label.type = 'boolean';
+    }
+    const schema = o.schema ?? schemaFromTypes(inferred, { target: o.target! });
     const rawNames = new Set(raw.map((c) => c.name));
     const derivedNames = new Set(derived.map(([name]) => name));
 

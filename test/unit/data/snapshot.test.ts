@@ -118,6 +118,16 @@ describe('ingest through the engine', () => {
     expect(built.schema.columns.map((c) => c.type)).toEqual(['categorical', 'boolean', 'numeric', 'datetime']);
   });
 
+  test('a 0/1 target is a classification label, a target of other numbers a regression one', async () => {
+    const rows = ['x,y,z', ...Array.from({ length: 40 }, (_, i) => `${i},${i % 2},${i * 1.5}`)].join('\n');
+    const source = file('zero-one.csv', `${rows}\n`);
+    const binary = await build({ sources: [source], target: 'y' });
+    expect(binary.schema).toMatchObject({ task: 'classification', target: 'y' });
+    expect(binary.schema.columns.find((c) => c.name === 'y')!.type).toBe('boolean');
+    expect(binary.validation.ok).toBe(true);
+    expect((await build({ sources: [source], target: 'z' })).schema.task).toBe('regression');
+  });
+
   test('a derived label and a row filter run in the engine and are recorded in the lineage', async () => {
     const source = file('flights.csv', 'delay,distance,origin\n20,100,SEA\n-3,0,SFO\n5,300,SEA\n40,250,LAX\n16,80,SFO\n0,90,SEA\n')
     const built = await build({ sources: [source], target: 'delayed', columns: { delayed: 'delay > 15' }, where: 'distance > 0' });

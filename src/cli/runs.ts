@@ -5,7 +5,7 @@ import { loadConfig } from '../config';
 import { FailureType, MlopsError } from '../errors';
 import { loadSpecFile } from '../spec/load';
 import { emit, UsageError } from './output';
-import { stageDataset } from './upload';
+import { checkDatasetSql, stageDataset } from './upload';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
 import { renderRun } from './render';
 
@@ -52,6 +52,7 @@ export function registerRuns(program: Command, run: Runner): void {
       run(async (json, specPath: string, opts: { follow?: boolean; requestedBy: string; reason?: string; workflowId?: string }) => {
         const config = loadConfig();
         const spec = loadSpecFile(specPath);
+        await checkDatasetSql(spec.dataset);
         // Temporal must answer before anything is uploaded: an unreachable server leaves no orphaned upload.
         const client = await connectClient(config);
         try {

@@ -6,7 +6,7 @@ import { loadConfig } from '../config';
 import { FailureType, MlopsError } from '../errors';
 import { loadSpecFile } from '../spec/load';
 import { emit, UsageError } from './output';
-import { stageDataset } from './upload';
+import { checkDatasetSql, stageDataset } from './upload';
 
 type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
 
@@ -36,6 +36,7 @@ export function registerSchedules(program: Command, run: Runner): void {
     .action(
       run(async (json, specPath: string) => {
         const spec = loadSpecFile(specPath);
+        await checkDatasetSql(spec.dataset);
         await withClient(async (client, config) => {
           spec.dataset = await stageDataset(config, spec.dataset);
           const scheduleId = await createSchedule(client, config, spec);

@@ -12,14 +12,17 @@ import type { PipelineSpec } from '../spec/pipeline';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
 import { recordSourceUpload } from '../storage/gc';
 
+/** Refuses derived columns or a row filter whose SQL does not parse or bind; run before connecting or uploading anything. */
+export async function checkDatasetSql(dataset: PipelineSpec['dataset']): Promise<void> {
+  if (dataset.columns || dataset.where) await (await import('../data/expressions')).checkDatasetExpressions(dataset);
+}
+
 /**
  * Returns the dataset unchanged when its source is a URL or s3:// URI; otherwise uploads the file and
  * returns the dataset pointing at its s3:// URI, with the format fixed from the file name.
  */
 export async function stageDataset(config: MlopsConfig, dataset: PipelineSpec['dataset'], say: (line: string) => void = () => {}): Promise<PipelineSpec['dataset']> {
   const source = dataset.source;
-  // Derived columns and the row filter are SQL: a bad one is refused here, before any upload or workflow.
-  if (dataset.columns || dataset.where) await (await import('../data/expressions')).checkDatasetExpressions(dataset);
   if (!isLocalSource(source)) return dataset;
   const { format, delimiter } = detectFormat(source, dataset);
   let size: number;

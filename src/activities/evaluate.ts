@@ -39,18 +39,14 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
    * Storage outages and our own bugs still fail the stage, so they are retried or reported.
    */
   async function champion(model: string, alias: string): Promise<Champion> {
-    let version: { version: number; artifact: ArtifactRef };
+    const pointer = await registry.findAlias(model, alias);
+    if (!pointer) return undefined;
     try {
-      ({ version } = await registry.resolveAlias(model, alias));
-    } catch (err) {
-      if (isMlopsError(err) && err.type === FailureType.NotFound) return undefined;
-      throw err;
-    }
-    try {
-      return { version: version.version, predictor: await loadPredictor(await store.getJson(version.artifact), fetchBytes) };
+      const version = await registry.getVersion(model, pointer.to);
+      return { version: pointer.to, predictor: await loadPredictor(await store.getJson(version.artifact), fetchBytes) };
     } catch (err) {
       if (!canBeNoted(err)) throw err;
-      return { version: version.version, note: cannotCompare(version.version, alias, 'could not be loaded', err) };
+      return { version: pointer.to, note: cannotCompare(pointer.to, alias, 'could not be loaded', err) };
     }
   }
 

@@ -207,23 +207,39 @@ describe('a production version that cannot be loaded', () => {
     expect((await deps.store.getBuffer(status.card!)).toString('utf8')).toContain('Production version 1 could not be evaluated on this holdout');
   }, 10 * 60_000);
 
-  it('one stored in the old external format leaves the run judged on its thresholds, with that said', async () => {
-    const legacy = await deps.store.putJson({ format: 'temporal-mlops/external-model@1', command: ['python', 'old.py'], files: {}, metrics: { validationAccuracy: 0.99 } });
+  /** Registers version 1 of `model` with this artifact and points production at it, as an older release would have. */
+  async function production(model: string, artifact: { uri: string; sha256: string; size: number }): Promise<void> {
     const v = await deps.registry.registerVersion({
-      model: 'old-external',
-      artifact: legacy,
+      model,
+      artifact,
       dataset: { sha256: 'a'.repeat(64) },
       trainer: { name: 'command', params: {} },
       metrics: { accuracy: 0.99 },
-      workflowId: 'old-external-run',
+      workflowId: `${model}-old-run`,
       runId: 'r1',
     });
-    await deps.registry.moveAlias({ model: 'old-external', alias: 'production', version: v.version.version, by: 'test', reason: 'an old version', expectedVersion: null });
+    await deps.registry.moveAlias({ model, alias: 'production', version: v.version.version, by: 'test', reason: 'an old version', expectedVersion: null });
+  }
+
+  it('one stored in the old external format leaves the run judged on its thresholds, with that said', async () => {
+    const legacy = { format: 'temporal-mlops/external-model@1', command: ['python', 'old.py'], files: {}, metrics: { validationAccuracy: 0.99 } };
+    await production('old-external', await deps.store.putJson(legacy));
     const { workflowId, result } = await runToEnd(await spec('old-external', 'gbdt'));
     expect(result.status).toBe('deployed');
     const status = await env.client.workflow.getHandle(workflowId).query(pipelineStatusQuery);
     expect(status.validationNotes![0]).toMatch(/production version 1 could not be loaded \(Not servable: .*retrain it with a trainer that writes model\.onnx.*\); this run is judged on its thresholds alone/i);
     expect(status.champion).toBeUndefined();
+  }, 10 * 60_000);
+
+  it('one whose model file is missing from storage leaves the run judged on its thresholds, with that said', async () => {
+    // A model document unique to this test, registered, then removed from storage behind the registry's back.
+    const artifact = await deps.store.putJson({ format: 'temporal-mlops/model@1', gone: Date.now() });
+    await production('file-gone', artifact);
+    await deps.store.delete(artifact);
+    const { workflowId, result } = await runToEnd(await spec('file-gone', 'gbdt'));
+    expect(result.status).toBe('deployed');
+    const status = await env.client.workflow.getHandle(workflowId).query(pipelineStatusQuery);
+    expect(status.validationNotes![0]).toMatch(/^production version 1 could not be loaded \(.+\); this run is judged on its thresholds alone\.$/);
   }, 10 * 60_000);
 });
 

@@ -122,11 +122,9 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
       return withHeartbeat<EvaluateHeartbeat, EvaluateResult>({ step: 'loading the candidate, the production version and the snapshot' }, (beat) =>
         withWorkdir(async (dir) => {
           const file = join(dir, 'snapshot');
-          const [document, current] = await Promise.all([
-            store.getJson(input.candidate),
-            champion(input.model, input.alias),
-            store.getFile(input.snapshot, file),
-          ]);
+          const [document] = await Promise.all([store.getJson(input.candidate), store.getFile(input.snapshot, file)]);
+          // Loaded after the downloads, so that a failed download never leaves the champion's session open.
+          const current = await champion(input.model, input.alias);
           const loaded: Predictor[] = current && 'predictor' in current ? [current.predictor] : [];
           try {
             const candidate = await loadPredictor(document, fetchBytes);
@@ -187,7 +185,7 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
             const passed = failures.length === 0;
             ctx.log.info('candidate evaluated', { model: input.model, passed, metrics: evaluation.metrics, claimMismatches: mismatches.length });
             return {
-              passed: failures.length === 0,
+              passed,
               metrics: evaluation.metrics,
               holdoutRows: evaluation.rows,
               champion: championEval && { version: championEval.version, metrics: championEval.evaluation.metrics },

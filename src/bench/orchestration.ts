@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { DeployResult, EvaluateResult, IngestResult, TrainResult } from '../activities/types';
+import type { DeployResult, EvaluateResult, IngestResult, ServabilityResult, TrainResult } from '../activities/types';
 import { connectClient, startRun } from '../client';
 import type { MlopsConfig } from '../config';
 import { parsePipelineSpec, type PipelineSpec } from '../spec/pipeline';
@@ -48,7 +48,7 @@ export const WORKER_TUNING = {
 } satisfies Partial<WorkerOptions>;
 
 /** The stages that are activities when approval is not required and no monitor is enabled. */
-export const MEASURED_STAGES = ['ingestDataset', 'trainModel', 'evaluateCandidate', 'deployCandidate'] as const;
+export const MEASURED_STAGES = ['ingestDataset', 'trainModel', 'evaluateCandidate', 'checkServability', 'deployCandidate'] as const;
 
 /** What `runOrchestrationBench` measured. Percentiles are nearest-rank over the measured runs. */
 export interface OrchestrationBenchResult extends ThroughputFigures {
@@ -229,6 +229,7 @@ async function noopActivities(config: MlopsConfig) {
     stages: {
       ingestDataset: timed(() => ingest),
       evaluateCandidate: timed(() => evaluate),
+      checkServability: timed((): ServabilityResult => ({ passed: true, problems: [], notes: [], flavor: 'builtin', sampleRows: 2, report: report! })),
       deployCandidate: timed((): DeployResult => ({ version: ++version })),
       ensureMonitor: timed(() => undefined),
     },

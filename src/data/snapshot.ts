@@ -192,8 +192,11 @@ async function loadSources(engine: Engine, locals: LocalSource[]): Promise<numbe
   let before = 0;
   for (const [i, source] of locals.entries()) {
     try {
-      if (i === 0) await engine.run(`CREATE TABLE raw_rows AS SELECT * FROM ${readerSql(source)}`);
-      else await engine.run(`INSERT INTO raw_rows BY NAME SELECT * FROM ${readerSql(source)}`);
+      // One JSON source is read as JSON text; with extra sources, values must share one SQL type, so DuckDB's types stay.
+      const json = locals.length === 1 && (source.format === 'json' || source.format === 'jsonl');
+      const reader = json ? readerSql(source, (await engine.describe(readerSql(source))).map((c) => c.name)) : readerSql(source);
+      if (i === 0) await engine.run(`CREATE TABLE raw_rows AS SELECT * FROM ${reader}`);
+      else await engine.run(`INSERT INTO raw_rows BY NAME SELECT * FROM ${reader}`);
     } catch (err) {
       throw sourceError(source.name, err);
     }

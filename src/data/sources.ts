@@ -62,8 +62,13 @@ export class Scratch {
   }
 }
 
-/** The DuckDB table function reading a local source, every row and column as the row readers would. */
-export function readerSql(source: LocalSource): string {
+/**
+ * The DuckDB table function reading a local source, every row and column as the row readers would.
+ * For JSON, `columns` (the names DuckDB found) reads every value as JSON text, so our rules, not
+ * DuckDB's guesses (it takes "1970-01-01" for a date), decide types, and a row hashes as it was written.
+ */
+export function readerSql(source: LocalSource, columns?: string[]): string {
+  const asJson = columns ? `, columns = {${columns.map((c) => `${literal(c)}: 'JSON'`).join(', ')}}` : '';
   const path = literal(source.path);
   switch (source.format) {
     case 'parquet':
@@ -72,8 +77,8 @@ export function readerSql(source: LocalSource): string {
       // Every field as text: the typing rules decide what is a number; quoted empty strings stay empty strings.
       return `read_csv(${path}, header = true, all_varchar = true, delim = ${literal(source.delimiter)}, quote = '"', escape = '"', allow_quoted_nulls = false, strict_mode = true)`;
     case 'jsonl':
-      return `read_json(${path}, format = 'newline_delimited', records = true, sample_size = -1)`;
+      return `read_json(${path}, format = 'newline_delimited', records = true, sample_size = -1${asJson})`;
     case 'json':
-      return `read_json(${path}, format = 'array', records = true, sample_size = -1)`;
+      return `read_json(${path}, format = 'array', records = true, sample_size = -1${asJson})`;
   }
 }

@@ -84,6 +84,16 @@ describe('ingest through the engine', () => {
     expect(rows.map((r) => Number(r.__row))).toEqual(expected.map((_, i) => i + 1));
   });
 
+  test('rows of a JSON source keep their hash-split keys too, date-like strings included', async () => {
+    const cars = join(__dirname, '../../../node_modules/vega-datasets/data/cars.json');
+    const built = await build({ sources: [cars], target: 'Origin' });
+    expect(built.schema.columns.find((c) => c.name === 'Year')!.type).toBe('datetime');
+    const rows = await parquetRows(built.outFile, 'SELECT __hash FROM snapshot');
+    const expected: number[] = [];
+    for await (const row of readRows(cars)) expected.push(fnv1a(`42:${JSON.stringify(row)}`));
+    expect(rows.map((r) => Number(r.__hash))).toEqual(expected);
+  });
+
   test('a snapshot is zstd Parquet, content-addressed (same data, same bytes) and much smaller than JSON lines', async () => {
     const a = await build({ sources: [SEATTLE], schema: SCHEMA });
     const b = await build({ sources: [SEATTLE], schema: SCHEMA });

@@ -8,9 +8,16 @@ import { temporal } from '@temporalio/proto';
 import type { MlopsConfig } from './config';
 import { FailureType, MlopsError } from './errors';
 import type { PipelineSpec } from './spec/pipeline';
-import { decideUpdate, pipelineStatusQuery, type DecideRequest } from './workflows/definitions';
-import type { GateAnswer } from './workflows/approval-gate';
-import type { PipelineRunInput, PipelineRunResult, PipelineRunStatus, Trigger } from './workflows/types';
+import {
+  type DecideRequest,
+  decideUpdate,
+  type GateAnswer,
+  type PipelineRunInput,
+  type PipelineRunResult,
+  type PipelineRunStatus,
+  pipelineStatusQuery,
+  type Trigger,
+} from './contracts';
 
 /** Connects a Temporal client as configured, and checks that the server answers and the namespace exists; close it with `client.connection.close()`. */
 export async function connectClient(config: MlopsConfig): Promise<Client> {

@@ -5,9 +5,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { MlopsDependencies } from './dependencies';
-import type { DeployInput, DeployResult, EnsureMonitorInput } from './types';
-import { monitorWorkflowId } from '../workflows/ids';
-import { deployedSignal } from '../workflows/definitions';
+import { deployedSignal, type DeployInput, type DeployResult, type EnsureMonitorInput, monitorWorkflowId } from '../contracts';
 
 /** Creates the deploy and ensure-monitor activities. */
 export function createDeployActivities({ registry, config }: MlopsDependencies) {

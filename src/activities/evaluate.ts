@@ -18,7 +18,7 @@ import { FailureType, isMlopsError, isProgrammingError } from '../errors';
 import { buildModelCard, compareWithProfile, holdoutDiagnostics, MODEL_CARD_CONTENT_TYPE } from '../report';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat } from './heartbeat';
-import type { ArtifactRef, EvaluateInput, EvaluateResult } from './types';
+import type { ArtifactRef, EvaluateInput, EvaluateResult } from '../contracts';
 import { withWorkdir } from './workdir';
 
 /** Heartbeat details of the validate stage: which step it is on. */

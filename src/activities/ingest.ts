@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import { prepareSnapshot } from '../ml/dataset';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat } from './heartbeat';
-import type { IngestInput, IngestResult } from './types';
+import type { IngestInput, IngestResult } from '../contracts';
 import { withWorkdir } from './workdir';
 
 /** Content type of Parquet snapshots. */

@@ -15,7 +15,7 @@ import { registerDriftGauge } from '../serving/metrics';
 import { readPredictionWindow } from '../serving/prediction-log';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat, type Heartbeat } from './heartbeat';
-import type { CheckModelInput, CheckModelResult } from './types';
+import type { CheckModelInput, CheckModelResult } from '../contracts';
 import { withWorkdir } from './workdir';
 
 /** Training values kept per numeric feature for the KS test. */

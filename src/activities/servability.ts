@@ -15,7 +15,7 @@ import { takeRows } from '../ml/split';
 import { FailureType, isMlopsError } from '../errors';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat } from './heartbeat';
-import type { ServabilityInput, ServabilityResult } from './types';
+import type { ServabilityInput, ServabilityResult } from '../contracts';
 import { withWorkdir } from './workdir';
 
 /** Holdout rows the candidate predicts in the check, spread evenly through the holdout. */

@@ -20,7 +20,7 @@ import type { CheckpointStore } from '../ml/types';
 import type { ArtifactRef } from '../storage/refs';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat, type Heartbeat } from './heartbeat';
-import type { TrainHeartbeat, TrainInput, TrainResult } from './types';
+import type { TrainHeartbeat, TrainInput, TrainResult } from '../contracts';
 import { withWorkdir } from './workdir';
 
 type CommandTrainer = Extract<TrainInput['trainer'], { name: 'command' }>;

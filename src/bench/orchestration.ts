@@ -14,12 +14,11 @@ import { performance } from 'node:perf_hooks';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { DeployResult, EvaluateResult, IngestResult, ServabilityResult, TrainResult } from '../activities/types';
+import type { DeployResult, EvaluateResult, IngestResult, PipelineRunResult, ServabilityResult, TrainResult } from '../contracts';
 import { connectClient, startRun } from '../client';
 import type { MlopsConfig } from '../config';
 import { parsePipelineSpec, type PipelineSpec } from '../spec/pipeline';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
-import type { PipelineRunResult } from '../workflows/types';
 
 /** Inputs of `runOrchestrationBench`. */
 export interface OrchestrationBenchOptions {

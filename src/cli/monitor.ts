@@ -4,9 +4,7 @@ import { QueryNotRegisteredError, WorkflowNotFoundError, type Client } from '@te
 import { connectClient } from '../client';
 import { loadConfig } from '../config';
 import { FailureType, MlopsError } from '../errors';
-import { checkNowSignal, monitorStatusQuery, pauseSignal, resumeSignal } from '../workflows/definitions';
-import { monitorWorkflowId } from '../workflows/ids';
-import type { MonitorStatus } from '../workflows/types';
+import { checkNowSignal, type MonitorStatus, monitorStatusQuery, monitorWorkflowId, pauseSignal, resumeSignal } from '../contracts';
 import { emit } from './output';
 
 type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;

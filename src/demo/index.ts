@@ -17,9 +17,7 @@ import { uiLink } from '../cli/runs';
 import { loadSpecFile } from '../spec/load';
 import { instanceFor, registrySource, startModelServer, type ModelServer } from '../serving';
 import { createStorage, type Storage } from '../storage';
-import { checkNowSignal, monitorStatusQuery } from '../workflows/definitions';
-import { monitorWorkflowId, retrainWorkflowId } from '../workflows/ids';
-import type { MonitorStatus, PipelineRunResult } from '../workflows/types';
+import { checkNowSignal, type MonitorStatus, monitorStatusQuery, monitorWorkflowId, type PipelineRunResult, retrainWorkflowId } from '../contracts';
 
 /** Options of the demo. */
 export interface DemoOptions {

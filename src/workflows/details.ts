@@ -1,7 +1,6 @@
 /** The markdown an approver reads in the Temporal UI (the workflow's current details) while the gate waits. */
 import type { PipelineSpec } from '../spec/pipeline';
-import type { ApprovalStatus } from './approval-gate';
-import type { PipelineRunStatus } from './types';
+import type { ApprovalStatus, PipelineRunStatus } from '../contracts';
 
 function fmt(v: number | undefined): string {
   return v === undefined || !Number.isFinite(v) ? '-' : Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(4);

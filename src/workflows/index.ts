@@ -1,11 +1,9 @@
 /**
  * The workflow-side entry point (`temporal-mlops/workflow`): safe inside the workflow sandbox.
- * Workers load it as their workflowsPath; clients import its definitions to signal and query.
+ * Workers load it as their workflowsPath; clients import its definitions (re-exported from src/contracts) to signal and query.
  */
 export { pipelineRun } from './pipeline-run';
-export { modelMonitor, monitorWorkflowId, retrainWorkflowId } from './model-monitor';
+export { modelMonitor } from './model-monitor';
 export { artifactRoundTrip } from './artifact-round-trip';
-export * from './definitions';
-export type * from './types';
-export type { Approval, ApprovalPolicy, ApprovalStatus, ApproveRequest, GateAnswer, RejectRequest } from './approval-gate';
+export * from '../contracts';
 export { NON_RETRYABLE_FAILURE_TYPES, FailureType } from '../errors';

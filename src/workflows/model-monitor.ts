@@ -22,12 +22,20 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createActivities } from '../activities';
-import { monitorWorkflowId, retrainWorkflowId } from './ids';
+import {
+  checkNowSignal,
+  deployedSignal,
+  type ModelMonitorInput,
+  type MonitorCarry,
+  type MonitorCheck,
+  monitorStatusQuery,
+  monitorWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  retrainWorkflowId,
+} from '../contracts';
 import { stageActivity } from './options';
-import { checkNowSignal, deployedSignal, monitorStatusQuery, pauseSignal, resumeSignal } from './definitions';
 import { pipelineRun } from './pipeline-run';
-export { monitorWorkflowId, retrainWorkflowId };
-import type { MonitorCarry, MonitorCheck, ModelMonitorInput } from './types';
 
 type Activities = ReturnType<typeof createActivities>;
 

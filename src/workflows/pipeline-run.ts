@@ -19,13 +19,23 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import type { EvaluateResult, IngestResult, TrainResult } from '../activities/types';
+import {
+  approveSignal,
+  decideUpdate,
+  type EvaluateResult,
+  type IngestResult,
+  type PipelineRunInput,
+  type PipelineRunResult,
+  type PipelineRunStatus,
+  pipelineStatusQuery,
+  rejectSignal,
+  type StageName,
+  type TrainResult,
+} from '../contracts';
 import { stageActivity, trainingActivity } from './options';
 import { ApprovalGate } from './approval-gate';
-import { approveSignal, decideUpdate, pipelineStatusQuery, rejectSignal } from './definitions';
 import { approvalDetails } from './details';
 import { Timeline } from './timeline';
-import type { PipelineRunInput, PipelineRunResult, PipelineRunStatus, StageName } from './types';
 
 type Activities = ReturnType<typeof createActivities>;
 

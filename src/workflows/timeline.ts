@@ -1,5 +1,5 @@
 /** The stage timeline shown by `status`: plain deterministic bookkeeping, fed the workflow's clock. */
-import { STAGES, type StageName, type StageStatus } from './types';
+import { STAGES, type StageName, type StageStatus } from '../contracts';
 
 /** Tracks when each stage started and ended. */
 export class Timeline {

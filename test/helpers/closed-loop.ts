@@ -20,9 +20,15 @@ import { registrySource, startModelServer, type ModelServer } from '../../src/se
 import { loadSpecFile } from '../../src/spec/load';
 import type { PipelineSpec } from '../../src/spec/pipeline';
 import type { MlopsDependencies } from '../../src/activities/dependencies';
-import { checkNowSignal, monitorStatusQuery } from '../../src/workflows/definitions';
-import { monitorWorkflowId, retrainWorkflowId } from '../../src/workflows/ids';
-import type { MonitorCheck, MonitorStatus, PipelineRunResult } from '../../src/workflows/types';
+import {
+  checkNowSignal,
+  type MonitorCheck,
+  type MonitorStatus,
+  monitorStatusQuery,
+  monitorWorkflowId,
+  type PipelineRunResult,
+  retrainWorkflowId,
+} from '../../src/contracts';
 
 /** What a closed-loop test needs to know about an example. */
 export interface ClosedLoopExample {

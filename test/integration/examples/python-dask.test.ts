@@ -13,7 +13,7 @@ import type { MlopsConfig } from '../../../src/config';
 import { ensurePython } from '../../../src/dev/python';
 import type { OnnxModel } from '../../../src/ml/onnx';
 import { loadSpecFile } from '../../../src/spec/load';
-import type { PipelineRunResult } from '../../../src/workflows/types';
+import type { PipelineRunResult } from '../../../src/contracts';
 import { startTemporal, TestMinio } from '../../helpers/servers';
 import { startWorkers, testConfig } from '../../helpers/worker';
 

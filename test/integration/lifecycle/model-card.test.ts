@@ -8,7 +8,7 @@ import { createDependencies, type MlopsDependencies } from '../../../src/activit
 import { createEvaluateActivities } from '../../../src/activities/evaluate';
 import { createIngestActivities } from '../../../src/activities/ingest';
 import { createTrainActivities } from '../../../src/activities/train';
-import type { EvaluateResult, IngestResult, TrainResult } from '../../../src/activities/types';
+import type { EvaluateResult, IngestResult, TrainResult } from '../../../src/contracts';
 import { loadConfig } from '../../../src/config';
 import { createLogger } from '../../../src/logger';
 import { loadSpecFile } from '../../../src/spec/load';

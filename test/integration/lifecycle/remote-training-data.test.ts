@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createDependencies, type MlopsDependencies } from '../../../src/activities/dependencies';
-import type { TrainInput, TrainResult } from '../../../src/activities/types';
+import type { TrainInput, TrainResult } from '../../../src/contracts';
 import { ensurePython } from '../../../src/dev/python';
 import { createLogger } from '../../../src/logger';
 import { MlopsPlugin } from '../../../src/plugin';

@@ -13,7 +13,7 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { createDependencies, type MlopsDependencies } from '../../../src/activities/dependencies';
-import type { TrainHeartbeat, TrainInput, TrainResult } from '../../../src/activities/types';
+import type { TrainHeartbeat, TrainInput, TrainResult } from '../../../src/contracts';
 import { createLogger } from '../../../src/logger';
 import { MlopsPlugin } from '../../../src/plugin';
 import { prepareSnapshot } from '../../../src/ml/dataset';

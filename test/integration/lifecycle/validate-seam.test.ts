@@ -18,8 +18,7 @@ import { stageDataset } from '../../../src/cli/upload';
 import type { MlopsConfig } from '../../../src/config';
 import { ensurePython } from '../../../src/dev/python';
 import { parsePipelineSpec, type PipelineSpec } from '../../../src/spec/pipeline';
-import { pipelineStatusQuery } from '../../../src/workflows/definitions';
-import type { PipelineRunResult } from '../../../src/workflows/types';
+import { type PipelineRunResult, pipelineStatusQuery } from '../../../src/contracts';
 import { startTemporal, TestMinio } from '../../helpers/servers';
 import { startWorkers, testConfig } from '../../helpers/worker';
 

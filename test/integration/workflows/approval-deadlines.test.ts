@@ -2,8 +2,7 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startTimeSkipping } from '../../helpers/servers';
 import { fakeStages, testSpec } from '../../helpers/fake-stages';
-import { approveSignal, pipelineStatusQuery } from '../../../src/workflows/definitions';
-import type { PipelineRunResult } from '../../../src/workflows/types';
+import { approveSignal, type PipelineRunResult, pipelineStatusQuery } from '../../../src/contracts';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {

@@ -3,9 +3,15 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startTimeSkipping } from '../../helpers/servers';
 import { fakeStages, testSpec } from '../../helpers/fake-stages';
-import { checkNowSignal, monitorStatusQuery, pauseSignal, pipelineStatusQuery, resumeSignal } from '../../../src/workflows/definitions';
-import type { CheckModelInput } from '../../../src/activities/types';
-import type { MonitorStatus } from '../../../src/workflows/types';
+import {
+  type CheckModelInput,
+  checkNowSignal,
+  type MonitorStatus,
+  monitorStatusQuery,
+  pauseSignal,
+  pipelineStatusQuery,
+  resumeSignal,
+} from '../../../src/contracts';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {

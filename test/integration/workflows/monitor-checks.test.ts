@@ -20,10 +20,8 @@ import { ONNX_MODEL_FORMAT, type OnnxModel, type OnnxSignature } from '../../../
 import { profileRows } from '../../../src/ml/profile';
 import type { DatasetSchema } from '../../../src/ml/types';
 import { parsePipelineSpec } from '../../../src/spec/pipeline';
-import { checkNowSignal, deployedSignal, monitorStatusQuery } from '../../../src/workflows/definitions';
-import { monitorWorkflowId } from '../../../src/workflows/ids';
+import { checkNowSignal, deployedSignal, type MonitorCheck, monitorStatusQuery, monitorWorkflowId } from '../../../src/contracts';
 import type { ArtifactRef } from '../../../src/storage/refs';
-import type { MonitorCheck } from '../../../src/workflows/types';
 import { startTemporal, TestMinio } from '../../helpers/servers';
 import { startWorkers, testConfig } from '../../helpers/worker';
 

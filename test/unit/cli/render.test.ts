@@ -1,5 +1,5 @@
 import { renderRun } from '../../../src/cli/render';
-import { STAGES, type PipelineRunStatus } from '../../../src/workflows/types';
+import { STAGES, type PipelineRunStatus } from '../../../src/contracts';
 
 const ref = { uri: 's3://mlops/blobs/sha256/ab/abc', sha256: 'ab'.repeat(32), size: 10 };
 

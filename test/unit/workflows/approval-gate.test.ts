@@ -1,4 +1,5 @@
-import { ApprovalGate, type ApprovalPolicy } from '../../../src/workflows/approval-gate';
+import type { ApprovalPolicy } from '../../../src/contracts';
+import { ApprovalGate } from '../../../src/workflows/approval-gate';
 
 const policy: ApprovalPolicy = { approvers: ['alice', 'bob', 'carol'], quorum: 2, timeout: 86_400_000, onTimeout: 'reject' };
 const t = (n: number) => `2026-11-22T10:00:0${n}.000Z`;

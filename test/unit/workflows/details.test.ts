@@ -1,6 +1,6 @@
 import { ApprovalGate } from '../../../src/workflows/approval-gate';
 import { approvalDetails } from '../../../src/workflows/details';
-import { STAGES, type PipelineRunStatus } from '../../../src/workflows/types';
+import { STAGES, type PipelineRunStatus } from '../../../src/contracts';
 import { testSpec } from '../../helpers/fake-stages';
 
 const ref = { uri: 's3://mlops/blobs/sha256/ab/abc', sha256: 'ab'.repeat(32), size: 10 };

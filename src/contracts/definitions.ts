@@ -3,8 +3,9 @@
  * and tests. Their names are what approvers type into the Temporal UI's signal dialog.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ApproveRequest, GateAnswer, RejectRequest } from './approval-gate';
-import type { MonitorStatus, PipelineRunStatus } from './types';
+import type { ApproveRequest, GateAnswer, RejectRequest } from './approval';
+import type { MonitorStatus } from './monitor';
+import type { PipelineRunStatus } from './pipeline-run';
 
 /** Approve the candidate: `{"approver": "alice", "comment": "..."}`. */
 export const approveSignal = defineSignal<[ApproveRequest]>('approve');

@@ -1,14 +1,13 @@
 /**
  * What each lifecycle stage consumes and produces. Stages exchange references (an s3:// URI plus a
- * sha256), never data. Types only: workflows import this file with `import type`.
+ * sha256), never data. Types only: workflows import this file with `import type`;
+ * each reference says what kind of artifact it points at (src/contracts/refs.ts).
  */
 import type { DatasetSchema } from '../ml/types';
 import type { PipelineSpec } from '../spec/pipeline';
-import type { ArtifactRef } from '../storage/refs';
-import type { Approval } from '../workflows/approval-gate';
-import type { MonitorCheck } from '../workflows/types';
-
-export type { ArtifactRef };
+import type { Approval } from './approval';
+import type { MonitorCheck } from './monitor';
+import type { CheckpointRef, ModelRef, ProfileRef, ReportRef, SnapshotRef } from './refs';
 
 /** Metric name to value, e.g. { accuracy: 0.84, macroF1: 0.61 }. */
 export type Metrics = Record<string, number>;
@@ -32,18 +31,18 @@ export interface IngestInput {
 
 /** Output of the ingest stage: the snapshot, its frozen schema, profile and validation report. */
 export interface IngestResult {
-  snapshot: ArtifactRef;
+  snapshot: SnapshotRef;
   schema: DatasetSchema;
   rowCount: number;
-  profile: ArtifactRef;
-  validation: { ok: boolean; report: ArtifactRef; blocking: string[]; warnings: number };
+  profile: ProfileRef;
+  validation: { ok: boolean; report: ReportRef; blocking: string[]; warnings: number };
   summary: { rows: number; columns: number; classCounts?: Record<string, number> };
 }
 
 /** Input of the train stage. */
 export interface TrainInput {
   model: string;
-  snapshot: ArtifactRef;
+  snapshot: SnapshotRef;
   schema: DatasetSchema;
   split: PipelineSpec['dataset']['split'];
   trainer: PipelineSpec['trainer'];
@@ -51,11 +50,11 @@ export interface TrainInput {
 
 /** Output of the train stage. */
 export interface TrainResult {
-  model: ArtifactRef;
+  model: ModelRef;
   trainer: string;
   params: Record<string, unknown>;
   /** Set when training resumed from a checkpoint after a crash or retry. */
-  resumedFrom?: { checkpoint: ArtifactRef; progress: number };
+  resumedFrom?: { checkpoint: CheckpointRef; progress: number };
   trainRows: number;
   durationMs: number;
   /** What an external program said it measured (its metrics.json): information, never a gate. */
@@ -65,22 +64,22 @@ export interface TrainResult {
 /** Heartbeat details of the train stage: progress, the latest checkpoint to resume from, and what it is doing. */
 export interface TrainHeartbeat {
   progress: number;
-  checkpoint?: ArtifactRef;
+  checkpoint?: CheckpointRef;
   message?: string;
 }
 
 /** Input of the validate stage (the evaluator). */
 export interface EvaluateInput {
   model: string;
-  candidate: ArtifactRef;
-  snapshot: ArtifactRef;
+  candidate: ModelRef;
+  snapshot: SnapshotRef;
   schema: DatasetSchema;
   split: PipelineSpec['dataset']['split'];
   policy: PipelineSpec['validation'];
   alias: string;
   /** The snapshot's profile and validation report, as ingest stored them (for the model card; recomputed when absent). */
-  profile?: ArtifactRef;
-  validationReport?: ArtifactRef;
+  profile?: ProfileRef;
+  validationReport?: ReportRef;
 }
 
 /** A metric the training program claimed about itself, against what we measured on the sealed holdout. */
@@ -109,16 +108,16 @@ export interface EvaluateResult {
   claims?: ClaimedMetric[];
   /** The claims further from our measurement than the tolerance, one sentence each. */
   claimMismatches?: string[];
-  report: ArtifactRef;
+  report: ReportRef;
   /** The run's model card: one self-contained HTML page (text/html); absent when it could not be drawn. */
-  card?: ArtifactRef;
+  card?: ReportRef;
 }
 
 /** Input of the servability check: the candidate, and the snapshot whose holdout it predicts a sample of. */
 export interface ServabilityInput {
   model: string;
-  candidate: ArtifactRef;
-  snapshot: ArtifactRef;
+  candidate: ModelRef;
+  snapshot: SnapshotRef;
   schema: DatasetSchema;
   split: PipelineSpec['dataset']['split'];
   /** Holdout rows to predict (default 200). */
@@ -139,17 +138,17 @@ export interface ServabilityResult {
   checkRows?: number;
   disagreeing?: number;
   /** The stored report (temporal-mlops/servability@1), listing the disagreeing rows. */
-  report: ArtifactRef;
+  report: ReportRef;
 }
 
 /** Input of the deploy stage. */
 export interface DeployInput {
   model: string;
   alias: string;
-  candidate: ArtifactRef;
-  snapshot: ArtifactRef;
+  candidate: ModelRef;
+  snapshot: SnapshotRef;
   schema: DatasetSchema;
-  profile: ArtifactRef;
+  profile: ProfileRef;
   trainer: string;
   params: Record<string, unknown>;
   metrics: Metrics;
@@ -160,7 +159,7 @@ export interface DeployInput {
   reason?: string;
   workflowId: string;
   runId: string;
-  report?: ArtifactRef;
+  report?: ReportRef;
 }
 
 /** Output of the deploy stage. */

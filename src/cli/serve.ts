@@ -1,4 +1,6 @@
 /** `mlops serve`: the model server for the aliased version of one or more models, until SIGTERM or SIGINT. */
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import pino from 'pino';
 import { loadConfig } from '../config';
@@ -16,6 +18,18 @@ interface ServeOptions {
   port: string;
   host: string;
   poll: string;
+  spool?: string;
+}
+
+/**
+ * The default spool: lasting (a restarted server must find what its predecessor left), one per bucket
+ * (the records are shipped to the bucket they were meant for): `MLOPS_SPOOL_DIR`, else
+ * `$XDG_STATE_HOME/temporal-mlops/spool/<bucket>` (`~/.local/state/...`).
+ */
+function defaultSpool(bucket: string): string {
+  if (process.env.MLOPS_SPOOL_DIR) return process.env.MLOPS_SPOOL_DIR;
+  const state = process.env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
+  return path.join(state, 'temporal-mlops', 'spool', bucket);
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -59,7 +73,8 @@ export function registerServe(program: Command, run: Runner): void {
     .option('--port <port>', 'TCP port (0 picks a free one)', '8080')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--poll <duration>', 'how often to check the alias for a move (0 turns polling off)', '5s')
-    .option('--json', 'print {"url", "models", "alias", "ready", "notReady"} as JSON once listening; logs go to stderr')
+    .option('--spool <dir>', 'the local spool every answered prediction is written to before it is answered (default $MLOPS_SPOOL_DIR, else ~/.local/state/temporal-mlops/spool/<bucket>)')
+    .option('--json', 'print {"url", "models", "alias", "spool", "ready", "notReady"} as JSON once listening; logs go to stderr')
     .action(
       run(async (json, opts: ServeOptions) => {
         if (opts.model.length === 0) throw new UsageError('name a model to serve with --model <name>');
@@ -69,19 +84,32 @@ export function registerServe(program: Command, run: Runner): void {
         const logger = json ? createLogger(config.log, pino.destination(2)) : createLogger(config.log);
         const { store, registry } = createStorage(config.minio);
         const signal = shutdownSignal();
-        const server = await startModelServer({ store, source: registrySource(registry), models: opts.model, alias: opts.alias, port, host: opts.host, pollMs: poll, logger });
+        const spoolDir = opts.spool ?? defaultSpool(config.minio.bucket);
+        const server = await startModelServer({
+          store,
+          source: registrySource(registry),
+          models: opts.model,
+          alias: opts.alias,
+          port,
+          host: opts.host,
+          pollMs: poll,
+          logger,
+          predictionLog: { spoolDir },
+        });
         const readiness = server.readiness();
         const versions = readiness.models.map((m) => `${m.name} v${m.version ?? '(not ready)'}`).join(', ');
         const notReady = readiness.models.filter((m) => !m.ready).map((m) => `\n  NOT READY ${m.name}: ${m.reason}`).join('');
         emit(
           json,
-          { url: server.url, models: opts.model, alias: opts.alias, ready: readiness.ready, notReady: readiness.models.filter((m) => !m.ready).map(({ name, state, reason }) => ({ name, state, reason })) },
+          { url: server.url, models: opts.model, alias: opts.alias, spool: spoolDir, ready: readiness.ready, notReady: readiness.models.filter((m) => !m.ready).map(({ name, state, reason }) => ({ name, state, reason })) },
           `Serving ${versions} (alias "${opts.alias}") on ${server.url}${notReady}\n  POST ${server.url}/v2/models/<name>/infer\n  POST ${server.url}/v1/models/<name>:predict\n  GET  ${server.url}/v2/health/ready (ready while any model serves; says which are not and why)\n  GET  ${server.url}/metrics\nStop with Ctrl-C.`,
         );
         const received = await signal;
         logger.info({ signal: received }, 'shutting down: finishing requests in flight and writing the prediction log');
         const { predictions } = await server.close();
-        if (!json) process.stdout.write(`Stopped; ${predictions?.written ?? 0} predictions logged, ${predictions?.dropped ?? 0} dropped, ${predictions?.queued ?? 0} lost.\n`);
+        const recovered = predictions?.recovered ? ` (and ${predictions.recovered} a previous server left in the spool)` : '';
+        const left = predictions?.queued ? `, ${predictions.queued} left in the spool ${spoolDir} for the next start` : '';
+        if (!json) process.stdout.write(`Stopped; ${predictions?.written ?? 0} predictions logged${recovered}, ${predictions?.dropped ?? 0} dropped${left}.\n`);
       }),
     );
 }

@@ -18,4 +18,5 @@ export {
 } from './prediction-log';
 export { createServingMetrics, registerDriftGauge, DRIFT_GAUGE_NAME, type ServingErrorKind, type ServingMetrics } from './metrics';
 export { instanceFor } from './protocol';
+export { PredictionLog, type PredictionLogOptions, type PredictionLogStats } from './prediction-writer';
 export { ServedModel, type LoadedModel, type ModelReadiness, type ModelState, type RefreshResult } from './served-model';

@@ -2,10 +2,11 @@
  * The prediction log: every answered prediction, and every ground-truth label sent back as feedback,
  * written to MinIO as gzip-compressed JSON lines partitioned by model and date:
  *
- *   predictions/<model>/date=YYYY-MM-DD/<ISO time of its first record>-<uuid>.jsonl.gz
+ *   predictions/<model>/date=YYYY-MM-DD/<ISO time of its first record>-<spool segment>-<offset>.jsonl.gz
  *   feedback/<model>/date=YYYY-MM-DD/<ISO time of its first record>-<uuid>.jsonl.gz
  *
- * Appending never waits: records go into a bounded in-memory queue, and a full queue drops the record
+ * Predictions go through a local spool first (`prediction-writer.ts`). Feedback goes through a
+ * `RecordLog`, defined here. Appending to it never waits: records go into a bounded in-memory queue, and a full queue drops the record
  * and counts the drop rather than slowing responses. Batches are written when the queue holds a batch or
  * the flush interval passes, and `close()` writes everything still queued, so a clean shutdown loses no
  * record that was appended. A failed write keeps its batch in the queue and is retried.
@@ -47,6 +48,8 @@ export interface PredictionRecord {
   /** The row's feature values as received (absent features as null). */
   features: Record<string, unknown>;
   output: PredictionOutput;
+  /** The categorical features whose value the model was not trained on, when there are any. */
+  unknown?: string[];
 }
 
 /** A ground-truth label for an earlier prediction. */

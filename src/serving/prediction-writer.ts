@@ -1,14 +1,27 @@
 /**
- * The model server's side of the prediction log. Answering a request costs the log next to nothing: the
- * server copies each row's feature values, the request's id and time, and the model's outputs into flat
- * arrays, and hands them in small batches to a writer thread (`prediction-writer-thread.ts`). That
- * thread turns them into `PredictionRecord`s and writes them through a `RecordLog`, so building,
- * serialising, compressing and uploading the records never run on the event loop that answers requests.
+ * The model server's side of the prediction log: a local append-only spool, shipped to MinIO by a thread.
  *
- * The bound is kept here: a request whose rows do not fit in `capacity` (records handed over but not yet
- * written) is dropped and counted, never waited for. `close()` hands over what is pending and waits until
- * the thread has written everything it can, so a clean shutdown loses no answered prediction.
+ * Every answered prediction is appended to a spool file (one JSON line per row) before its answer is
+ * sent, with one write(2) per request and no fsync: once the write returns, the record is in the
+ * operating system's page cache, which outlives the process, so a server killed with SIGKILL loses no
+ * answered prediction (a machine that loses power can lose the records of the last seconds that were
+ * not shipped yet). A writer thread (`prediction-writer-thread.ts`) reads the spool behind the server
+ * and ships it to MinIO in gzip JSON-lines objects, so compressing and uploading never run on the event
+ * loop that answers requests.
+ *
+ * Shipping is idempotent: an object's key is made of the spool segment and the byte offset its batch
+ * starts at, and the offset shipped so far is saved next to the segment after each batch. A server
+ * that starts on the same spool ships what its predecessor left from the saved offset; a batch that was
+ * stored but whose offset was not saved is stored again under the same key, replacing it, so no record
+ * is ever in MinIO twice.
+ *
+ * The bound is kept here: a request whose rows would take the records not yet in MinIO past `capacity`
+ * is answered but not logged, and counted as dropped. `close()` ships everything and removes the
+ * spooled segments; what cannot be shipped stays in the spool for the next server.
  */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { MlopsConfig } from '../config';
@@ -16,179 +29,239 @@ import type { Logger } from '../logger';
 import type { Predictions } from '../ml/trainers';
 import { startModuleThread } from '../threads';
 import type { ServingMetrics } from './metrics';
-import { positive, type RecordLogOptions, type RecordLogStats } from './prediction-log';
+import { isoOfMs, positive, type RecordLogOptions, type RecordLogStats } from './prediction-log';
 import type { LoadedModel } from './served-model';
 
 /** The MinIO the writer thread connects to. */
 export type MinioConnection = MlopsConfig['minio'];
 
-/** What the writer thread knows of a served model version (sent once, then named by `key`). */
-export interface ModelDescriptor {
-  key: number;
-  name: string;
-  version: number;
-  features: LoadedModel['features'];
-  /** Class names, in the order of each row's scores (classification); absent for regression. */
-  classes?: string[];
+/** Tuning of the prediction log: the record log's, and where its spool lives. */
+export interface PredictionLogOptions extends RecordLogOptions {
+  /**
+   * The spool directory. A server started on the spool of one that died ships what it left. By default
+   * a fresh temporary directory, removed when the server closes with everything shipped (`mlops serve`
+   * always names a lasting one).
+   */
+  spoolDir?: string;
+  /** Size in bytes past which the spool starts a new segment file (default 64 MiB). */
+  segmentBytes?: number;
 }
 
-/**
- * Answered requests, as flat arrays of plain values (cheap to copy to a thread): per request its model,
- * row count, id and time; per row its feature values in the model's feature order (absent ones as
- * null), its label (classification) and its scores (the probabilities in class order, or the value).
- */
-export interface RequestBatch {
-  type: 'requests';
-  models: number[];
-  rows: number[];
-  ids: string[];
-  ats: number[];
-  values: unknown[];
-  labels: string[];
-  scores: number[];
+/** Counts of the prediction log: those of every log, and the records of a predecessor's spool shipped. */
+export interface PredictionLogStats extends RecordLogStats {
+  /** Records a server that ran on this spool before left unshipped, shipped by this one. */
+  recovered: number;
 }
 
 /** Messages to the writer thread. */
-export type ToWriter = { type: 'models'; models: ModelDescriptor[] } | RequestBatch | { type: 'flush'; id: number } | { type: 'close'; id: number };
+export type ToWriter =
+  | { type: 'segment'; path: string }
+  | { type: 'sealed'; path: string }
+  | { type: 'flush'; id: number }
+  | { type: 'close'; id: number };
 
 /** Messages from the writer thread. */
 export type FromWriter =
   | { type: 'ready' }
-  | { type: 'written'; records: number; objects: number }
+  | { type: 'written'; records: number; objects: number; recovered: boolean }
   | { type: 'write-failed'; records: number; message: string }
-  | { type: 'lost'; records: number; message: string }
+  | { type: 'lost'; records: number; message: string; recovered: boolean }
+  | { type: 'removed'; path: string }
   | { type: 'done'; id: number; error?: string }
-  | { type: 'closed'; id: number; objects: number; written: number };
+  | { type: 'closed'; id: number; error?: string };
 
 /** What the writer thread is started with. */
 export interface WriterData {
   connection: MinioConnection;
   options: RecordLogOptions;
+  spoolDir: string;
+  /** This server's segments, oldest first; the last one is being written. */
+  segments: string[];
 }
+
+/** The name of a spool segment: `predictions-<created ms>-<pid>-<random>.jsonl`. */
+export const SEGMENT_NAME = /^predictions-(\d+)-(\d+)-([0-9a-f]+)\.jsonl$/;
 
 /** Threads that may fail in a row, none of them getting as far as ready, before the log gives up. */
 const MAX_START_FAILURES = 3;
 
-/** Requests are handed to the thread at least this often (ms)... */
-const HANDOFF_MS = 10;
-/** ...or as soon as this many rows are pending. */
-const HANDOFF_ROWS = 256;
-
 const THREAD_FILE = join(__dirname, 'prediction-writer-thread');
 
-function emptyBatch(): RequestBatch {
-  return { type: 'requests', models: [], rows: [], ids: [], ats: [], values: [], labels: [], scores: [] };
-}
-
-/** The prediction log of a model server, written by a thread of its own. */
+/** The prediction log of a model server: a local spool, shipped to MinIO by a thread of its own. */
 export class PredictionLog {
+  /** Where the spool lives. */
+  readonly spoolDir: string;
+  private readonly ephemeral: boolean;
   private thread!: Worker;
-  private pending = emptyBatch();
-  private pendingRows = 0;
-  private handoffTimer?: NodeJS.Timeout;
-  private readonly keys = new WeakMap<LoadedModel, number>();
-  /** Every model version described so far, so that a replacement thread can be told them all. */
-  private readonly described = new Map<number, ModelDescriptor>();
-  private newModels: ModelDescriptor[] = [];
-  private nextKey = 0;
+  private fd = -1;
+  private segmentSize = 0;
+  private readonly segmentBytes: number;
+  /** This server's segments not yet shipped and removed, oldest first. */
+  private readonly segments: string[] = [];
+  /** Start a new segment before the next write (after a failed write, which may have left part of a line). */
+  private rotate = false;
+  private lastMs = 0;
+  private readonly classesJson = new WeakMap<LoadedModel, string[]>();
   private nextRequest = 0;
   private readonly waiting = new Map<number, { resolve: (value: FromWriter) => void; reject: (err: Error) => void }>();
-  private readonly stats = { appended: 0, written: 0, dropped: 0, lost: 0, objects: 0 };
+  private readonly stats = { appended: 0, written: 0, dropped: 0, lost: 0, objects: 0, recovered: 0 };
   private readonly capacity: number;
-  private closing?: Promise<RecordLogStats>;
+  private closing?: Promise<PredictionLogStats>;
   private startFailures = 0;
   /** Why no writer thread can run, once the log has given up starting one. */
   private broken?: Error;
+  private lastWriteError = 0;
   private readonly labels = { log: 'predictions' as const };
 
   constructor(
     private readonly connection: MinioConnection,
-    private readonly options: RecordLogOptions,
+    private readonly options: PredictionLogOptions,
     private readonly metrics: ServingMetrics,
     private readonly logger: Logger,
   ) {
-    this.capacity = positive('capacity', options.capacity ?? 100_000);
+    this.capacity = positive('capacity', options.capacity ?? 1_000_000);
+    this.segmentBytes = positive('segmentBytes', options.segmentBytes ?? 64 * 1024 * 1024);
+    this.ephemeral = options.spoolDir === undefined;
+    this.spoolDir = options.spoolDir ?? fs.mkdtempSync(join(os.tmpdir(), 'mlops-spool-'));
+    fs.mkdirSync(this.spoolDir, { recursive: true });
+    this.openSegment();
     this.start();
   }
 
-  /** Queues the rows of an answered request without waiting; false when they did not fit (or the log is closed) and were dropped. */
-  append(loaded: LoadedModel, id: string, rowValues: readonly Record<string, unknown>[], preds: Predictions): boolean {
-    const rows = rowValues.length;
-    if (this.closing || this.broken || this.depth + rows > this.capacity) {
-      this.stats.dropped += rows;
-      this.metrics.logDropped.inc(this.labels, rows);
-      return false;
-    }
-    const p = this.pending;
-    p.models.push(this.keyOf(loaded));
-    p.rows.push(rows);
-    p.ids.push(id);
-    p.ats.push(Date.now());
-    const features = loaded.features;
-    for (let i = 0; i < rows; i++) {
-      const row = rowValues[i]!;
-      for (let f = 0; f < features.length; f++) p.values.push(row[features[f]!.name] ?? null);
-    }
-    if (preds.values) {
-      for (let i = 0; i < rows; i++) p.scores.push(preds.values[i]!);
-    } else {
-      for (let i = 0; i < rows; i++) {
-        p.labels.push(preds.labels![i]!);
-        const probabilities = preds.probabilities![i]!;
-        for (let k = 0; k < probabilities.length; k++) p.scores.push(probabilities[k]!);
+  /**
+   * Spools the rows of an answered request (one write, before the answer is sent); false when they did
+   * not fit in `capacity` (or the log is closed, or the spool cannot be written) and were dropped.
+   * `unknown` names, per row, the categorical features whose value the model was not trained on.
+   */
+  append(loaded: LoadedModel, id: string, rows: readonly Record<string, unknown>[], preds: Predictions, unknown?: readonly (readonly string[] | undefined)[]): boolean {
+    const n = rows.length;
+    if (this.closing || this.depth + n > this.capacity) return this.drop(n);
+    try {
+      this.write(Buffer.from(this.lines(loaded, id, rows, preds, unknown)));
+    } catch (err) {
+      this.rotate = true;
+      if (Date.now() - this.lastWriteError > 10_000) {
+        this.lastWriteError = Date.now();
+        this.logger.error({ err, spool: this.spoolDir }, `cannot write the prediction spool in ${this.spoolDir} (${(err as Error).message}); predictions are answered but not logged until it can`);
       }
+      return this.drop(n);
     }
-    this.stats.appended += rows;
-    this.pendingRows += rows;
-    if (this.pendingRows >= HANDOFF_ROWS) this.handoff();
-    else this.handoffTimer ??= setTimeout(() => this.handoff(), HANDOFF_MS);
+    this.stats.appended += n;
     return true;
   }
 
-  /** Records taken and not yet written. */
+  /** Records spooled and not yet in MinIO. */
   get depth(): number {
-    return this.stats.appended - this.stats.written - this.stats.lost;
+    return Math.max(0, this.stats.appended - this.stats.written - this.stats.lost);
   }
 
   /** The log's counts so far. */
-  snapshot(): RecordLogStats {
-    return { appended: this.stats.appended, written: this.stats.written, dropped: this.stats.dropped, queued: this.depth, objects: this.stats.objects };
+  snapshot(): PredictionLogStats {
+    const { appended, written, dropped, objects, recovered } = this.stats;
+    return { appended, written, dropped, queued: this.depth, objects, recovered };
   }
 
-  /** Writes everything taken so far; rejects when a write fails (the records stay queued and are retried). */
+  /** Ships everything spooled so far; rejects when a write fails (the records stay spooled and are retried). */
   async flush(): Promise<void> {
-    if (this.broken) throw new Error(`The prediction log is not written: ${this.broken.message}`);
-    this.handoff();
+    if (this.broken) throw new Error(`The prediction log is not shipped to MinIO: ${this.broken.message}; the records stay in the spool ${this.spoolDir}`);
     const reply = await this.ask((id) => ({ type: 'flush', id }));
     if (reply.type === 'done' && reply.error) throw new Error(`Writing the prediction log to MinIO failed: ${reply.error}`);
   }
 
   /**
-   * Stops taking records, writes what was taken (retrying failed writes a few times) and stops the thread.
-   * Resolves to the final counts; `queued` in them is what could not be written (and is logged as an error).
+   * Stops taking records, ships what is spooled (retrying failed writes a few times) and stops the
+   * thread. Resolves to the final counts; `queued` in them is what could not be shipped, which stays in
+   * the spool for the next server started on it (and is logged as an error).
    */
-  close(): Promise<RecordLogStats> {
+  close(): Promise<PredictionLogStats> {
     this.closing ??= this.finish();
     return this.closing;
   }
 
-  private async finish(): Promise<RecordLogStats> {
+  private async finish(): Promise<PredictionLogStats> {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
     if (!this.broken) {
-      this.handoff();
       try {
-        await this.ask((id) => ({ type: 'close', id }));
+        const reply = await this.ask((id) => ({ type: 'close', id }));
+        if (reply.type === 'closed' && reply.error) this.logger.error({ error: reply.error }, `shipping the prediction spool at shutdown failed: ${reply.error}`);
       } catch (err) {
-        this.logger.error({ err }, 'the prediction log thread stopped before it finished writing');
+        this.logger.error({ err }, 'the prediction log thread stopped before it finished shipping');
       }
     }
     await this.thread.terminate();
-    const stats = { ...this.snapshot(), queued: this.stats.appended - this.stats.written };
-    if (stats.queued > 0) this.logger.error({ log: 'predictions', lost: stats.queued }, `${stats.queued} predictions records could not be written to MinIO before shutdown and are lost`);
+    const stats = this.snapshot();
+    if (stats.queued > 0) {
+      this.logger.error(
+        { log: 'predictions', unshipped: stats.queued, spool: this.spoolDir },
+        `${stats.queued} predictions could not be shipped to MinIO before shutdown; they stay in the spool ${this.spoolDir}, and a server started on it ships them`,
+      );
+    } else if (this.ephemeral) {
+      fs.rmSync(this.spoolDir, { recursive: true, force: true });
+    }
     return stats;
   }
 
+  private drop(rows: number): false {
+    this.stats.dropped += rows;
+    this.metrics.logDropped.inc(this.labels, rows);
+    return false;
+  }
+
+  /** One JSON line per row, its time first and its model second (the thread reads both without parsing the line). */
+  private lines(loaded: LoadedModel, id: string, rows: readonly Record<string, unknown>[], preds: Predictions, unknown?: readonly (readonly string[] | undefined)[]): string {
+    // Times never go back within the spool, so a batch's first line holds its earliest time.
+    const ms = Math.max(Date.now(), this.lastMs);
+    this.lastMs = ms;
+    const head = `{"at":"${isoOfMs(ms)}","model":"${loaded.name}","version":${loaded.version},"id":`;
+    const classes = preds.values ? undefined : this.classesOf(loaded);
+    let text = '';
+    for (let i = 0; i < rows.length; i++) {
+      let output: string;
+      if (classes) {
+        const p = preds.probabilities![i]!;
+        output = `{"label":${JSON.stringify(preds.labels![i])},"probabilities":{`;
+        for (let k = 0; k < classes.length; k++) output += `${k > 0 ? ',' : ''}${classes[k]}:${JSON.stringify(p[k])}`;
+        output += '}}';
+      } else {
+        output = `{"value":${JSON.stringify(preds.values![i])}}`;
+      }
+      const flagged = unknown?.[i];
+      text += `${head}${JSON.stringify(rows.length === 1 ? id : `${id}:${i}`)},"features":${JSON.stringify(rows[i])},"output":${output}${flagged ? `,"unknown":${JSON.stringify(flagged)}` : ''}}\n`;
+    }
+    return text;
+  }
+
+  private classesOf(loaded: LoadedModel): string[] {
+    let out = this.classesJson.get(loaded);
+    if (!out) this.classesJson.set(loaded, (out = loaded.classes.map((c) => JSON.stringify(c))));
+    return out;
+  }
+
+  private write(bytes: Buffer): void {
+    if (this.fd < 0 || this.rotate || this.segmentSize >= this.segmentBytes) this.openSegment();
+    for (let at = 0; at < bytes.length; ) at += fs.writeSync(this.fd, bytes, at);
+    this.segmentSize += bytes.length;
+  }
+
+  /** Starts a new segment; the one before is sealed (the thread ships it to its end, then removes it). */
+  private openSegment(): void {
+    const previous = this.segments[this.segments.length - 1];
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+    const path = join(this.spoolDir, `predictions-${Date.now()}-${process.pid}-${randomBytes(4).toString('hex')}.jsonl`);
+    this.fd = fs.openSync(path, 'a');
+    this.segmentSize = 0;
+    this.rotate = false;
+    this.segments.push(path);
+    if (this.thread) {
+      if (previous) this.thread.postMessage({ type: 'sealed', path: previous } satisfies ToWriter);
+      this.thread.postMessage({ type: 'segment', path } satisfies ToWriter);
+    }
+  }
+
   private start(): void {
-    const data: WriterData = { connection: this.connection, options: this.options };
+    const data: WriterData = { connection: this.connection, options: this.options, spoolDir: this.spoolDir, segments: [...this.segments] };
     const thread = startModuleThread(THREAD_FILE, { workerData: data, name: 'prediction-log' });
     thread.on('message', (m: FromWriter) => this.receive(m));
     thread.on('error', (err) => this.threadFailed(thread, err));
@@ -200,30 +273,25 @@ export class PredictionLog {
   }
 
   /**
-   * A thread that died loses what it held, and the log carries on with a new one; when threads keep
-   * failing before they are ready, it gives up, and predictions are answered but not logged (counted as
-   * dropped).
+   * A thread that died loses nothing (the records are in the spool); a new one takes over from the
+   * offsets saved on disk. When threads keep failing before they are ready, the log gives up: the
+   * predictions are still spooled, and the next server started on the spool ships them.
    */
   private threadFailed(thread: Worker, err: Error): void {
     if (this.thread !== thread || this.broken) return;
     this.startFailures += 1;
-    const lost = this.depth - this.pendingRows;
-    this.stats.lost += lost;
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
     if (this.startFailures >= MAX_START_FAILURES) {
       this.broken = err;
-      const pendingLost = this.pendingRows;
-      this.stats.lost += pendingLost;
-      this.pending = emptyBatch();
-      this.pendingRows = 0;
-      this.logger.error({ err, lost: lost + pendingLost }, `the prediction log's writer thread failed to start ${this.startFailures} times (${err.message}); from now on predictions are answered but not logged, and are counted as dropped`);
+      this.logger.error(
+        { err, spool: this.spoolDir },
+        `the prediction log's writer thread failed to start ${this.startFailures} times (${err.message}); predictions are still spooled in ${this.spoolDir} but not shipped to MinIO until a server starts on that spool with working settings`,
+      );
       return;
     }
-    this.logger.error({ err, lost }, `the prediction log thread failed; ${lost} predictions it held are lost${this.closing ? '' : ', and a new thread takes over'}`);
-    if (this.closing) return;
-    this.start();
-    this.newModels = [...this.described.values()];
+    this.logger.error({ err }, `the prediction log thread failed (${err.message}); ${this.closing ? 'shutting down' : 'a new thread takes over from the spool'}`);
+    if (!this.closing) this.start();
   }
 
   private receive(m: FromWriter): void {
@@ -232,7 +300,8 @@ export class PredictionLog {
         this.startFailures = 0;
         break;
       case 'written':
-        this.stats.written += m.records;
+        if (m.recovered) this.stats.recovered += m.records;
+        else this.stats.written += m.records;
         this.stats.objects += m.objects;
         this.metrics.logWritten.inc(this.labels, m.records);
         this.metrics.logQueueDepth.set(this.labels, this.depth);
@@ -240,12 +309,17 @@ export class PredictionLog {
       case 'write-failed':
         this.metrics.logFlushFailures.inc(this.labels);
         this.metrics.logQueueDepth.set(this.labels, this.depth);
-        this.logger.warn({ log: 'predictions', records: m.records, error: m.message }, `writing ${m.records} predictions records to MinIO failed; they stay queued and are retried`);
+        this.logger.warn({ log: 'predictions', records: m.records, error: m.message }, `writing ${m.records} predictions records to MinIO failed; they stay spooled and are retried`);
         break;
       case 'lost':
-        this.stats.lost += m.records;
+        if (!m.recovered) this.stats.lost += m.records;
         this.logger.error({ log: 'predictions', lost: m.records, error: m.message }, `${m.records} predictions records could not be logged: ${m.message}`);
         break;
+      case 'removed': {
+        const i = this.segments.indexOf(m.path);
+        if (i >= 0) this.segments.splice(i, 1);
+        break;
+      }
       case 'done':
       case 'closed': {
         const w = this.waiting.get(m.id);
@@ -262,34 +336,8 @@ export class PredictionLog {
     const id = this.nextRequest++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-        this.thread.ref();
+      this.thread.ref();
       this.thread.postMessage(message(id));
     });
-  }
-
-  /** Sends the pending requests (and any model the thread has not seen) to the thread. */
-  private handoff(): void {
-    clearTimeout(this.handoffTimer);
-    this.handoffTimer = undefined;
-    if (this.newModels.length > 0) {
-      this.thread.postMessage({ type: 'models', models: this.newModels } satisfies ToWriter);
-      this.newModels = [];
-    }
-    if (this.pendingRows === 0) return;
-    this.thread.postMessage(this.pending);
-    this.pending = emptyBatch();
-    this.pendingRows = 0;
-  }
-
-  private keyOf(loaded: LoadedModel): number {
-    let key = this.keys.get(loaded);
-    if (key === undefined) {
-      key = this.nextKey++;
-      this.keys.set(loaded, key);
-      const descriptor = { key, name: loaded.name, version: loaded.version, features: loaded.features, classes: loaded.task === 'regression' ? undefined : [...loaded.classes] };
-      this.described.set(key, descriptor);
-      this.newModels.push(descriptor);
-    }
-    return key;
   }
 }

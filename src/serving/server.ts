@@ -21,6 +21,7 @@
  * out of a load balancer; its body names every model that is not ready and why (docs/serving.md).
  */
 import { randomUUID } from 'node:crypto';
+import * as net from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { FailureType, MlopsError, isMlopsError } from '../errors';
 import type { Logger } from '../logger';
@@ -31,8 +32,8 @@ import type { ArtifactStore } from '../storage/artifact-store';
 import { assertName } from '../storage/names';
 import { createServingMetrics, type ServingErrorKind, type ServingMetrics } from './metrics';
 import type { ModelSource } from './model-source';
-import { RecordLog, metricsObserver, nowIso, type FeedbackRecord, type RecordLogOptions, type RecordLogStats } from './prediction-log';
-import { PredictionLog } from './prediction-writer';
+import { RecordLog, metricsObserver, nowIso, type FeedbackRecord, type RecordLogStats } from './prediction-log';
+import { PredictionLog, type PredictionLogOptions, type PredictionLogStats } from './prediction-writer';
 import { BINARY_HEADER, binaryResponse, clientId, objectBody, outputOf, parseInferBody, v1Rows, v2Outputs, v2Rows } from './protocol';
 import { ServedModel, type LoadedModel, type ModelReadiness, type RefreshResult } from './served-model';
 
@@ -59,12 +60,14 @@ export interface ModelServerOptions {
   /** How often the alias is checked for a move, in ms (default 5,000; 0 turns polling off). */
   pollMs?: number;
   logger: Logger;
-  /** Prediction and feedback log tuning, or false to log nothing (benchmarks only). */
-  predictionLog?: RecordLogOptions | false;
+  /** Prediction and feedback log tuning (and the prediction spool's directory), or false to log nothing (benchmarks only). */
+  predictionLog?: PredictionLogOptions | false;
   /** Largest request body in bytes (default 8 MiB). */
   bodyLimit?: number;
   /** Metrics to record into; a fresh registry by default. */
   metrics?: ServingMetrics;
+  /** Longest `close()` waits for requests in flight before closing their connections anyway, in ms (default 30,000). */
+  drainTimeoutMs?: number;
 }
 
 /** A running model server. */
@@ -86,7 +89,7 @@ export interface ModelServer {
    * Stops polling, stops accepting requests, lets those in flight finish, then writes every queued
    * log record. Resolves to the logs' final counts.
    */
-  close(): Promise<{ predictions?: RecordLogStats; feedback?: RecordLogStats }>;
+  close(): Promise<{ predictions?: PredictionLogStats; feedback?: RecordLogStats }>;
 }
 
 /**
@@ -121,8 +124,21 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const reload = () => Promise.all([...models.values()].map((m) => m.refresh(true)));
   await Promise.all([...models.values()].map((m) => m.refresh()));
 
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024, return503OnClosing: true, forceCloseConnections: 'idle' });
+  // Shutdown is handled here (see `drain`), not by Fastify's 503s and forced closes.
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024, return503OnClosing: false, forceCloseConnections: false });
   const ctx: RouteContext = { models, metrics, predictionLog, feedbackLog, logger };
+  const shutdown = { draining: false, inFlight: 0, lastActivity: 0 };
+  app.addHook('onRequest', async (_request, reply) => {
+    shutdown.inFlight += 1;
+    shutdown.lastActivity = Date.now();
+    // 'close' comes once per response, whether it was sent or its client went away.
+    reply.raw.once('close', () => {
+      shutdown.inFlight -= 1;
+      shutdown.lastActivity = Date.now();
+    });
+    // While draining, every answer tells its client to close the connection rather than send another request on it.
+    if (shutdown.draining) reply.header('connection', 'close');
+  });
   registerRoutes(app, ctx, reload);
 
   const pollMs = options.pollMs ?? 5_000;
@@ -153,6 +169,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const close = () => {
     closing ??= (async () => {
       clearInterval(poll);
+      await drain(app, shutdown, options.drainTimeoutMs ?? 30_000);
       await app.close();
       await Promise.all([...models.values()].map((m) => m.close()));
       const [predictions, feedback] = await Promise.all([predictionLog?.close(), feedbackLog?.close()]);
@@ -162,6 +179,26 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     return closing;
   };
   return { url, server: app, metrics, models, predictionLog, feedbackLog, reload, readiness: () => serverReadiness(models), close };
+}
+
+/** A drain ends once no request has been in flight for this long (ms): a keep-alive client between two requests sends its next one well within it. */
+const QUIET_MS = 100;
+
+/**
+ * Stops accepting connections and lets the requests in flight finish, answering every request that
+ * still arrives on an open connection (with `Connection: close`, so its client sends no further request
+ * on it); once no request has come for a moment, closes the connections that are left, all idle. So a
+ * client's connection is not reset under a request: it gets its answer, or its new connection is refused.
+ */
+async function drain(app: FastifyInstance, shutdown: { draining: boolean; inFlight: number; lastActivity: number }, timeoutMs: number): Promise<void> {
+  shutdown.draining = true;
+  shutdown.lastActivity = Date.now();
+  // net.Server's close stops listening only; http.Server's would also drop idle keep-alive connections at once.
+  net.Server.prototype.close.call(app.server);
+  const deadline = Date.now() + timeoutMs;
+  while ((shutdown.inFlight > 0 || Date.now() - shutdown.lastActivity < QUIET_MS) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  app.server.closeIdleConnections();
+  if (shutdown.inFlight > 0) app.server.closeAllConnections();
 }
 
 interface RouteContext {
@@ -384,8 +421,8 @@ function unknownCategories(ctx: RouteContext, loaded: LoadedModel, rows: readonl
 /** Counts the rows and hands them to the prediction log (never waits). */
 function record(ctx: RouteContext, loaded: LoadedModel, id: string, rows: readonly Record<string, unknown>[], preds: Predictions): void {
   ctx.metrics.predictions.inc({ model: loaded.name, version: String(loaded.version) }, rows.length);
-  unknownCategories(ctx, loaded, rows);
-  ctx.predictionLog?.append(loaded, id, rows, preds);
+  const unknown = unknownCategories(ctx, loaded, rows);
+  ctx.predictionLog?.append(loaded, id, rows, preds, unknown);
 }
 
 async function feedback(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown) {

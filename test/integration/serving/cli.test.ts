@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Command } from 'commander';
 import { registerServe } from '../../../src/cli/serve';
 import { readPredictionWindow } from '../../../src/serving';
@@ -37,7 +40,7 @@ describe('mlops serve', () => {
   it('serves the aliased version, and on SIGTERM finishes and writes every answered prediction before returning', async () => {
     const cfg = fx.minio.config('serving-cli');
     const saved = { ...process.env };
-    Object.assign(process.env, { MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`, MINIO_ACCESS_KEY: cfg.accessKey, MINIO_SECRET_KEY: cfg.secretKey, MINIO_BUCKET: 'serving-cli', MLOPS_LOG_LEVEL: 'silent' });
+    Object.assign(process.env, { MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`, MINIO_ACCESS_KEY: cfg.accessKey, MINIO_SECRET_KEY: cfg.secretKey, MINIO_BUCKET: 'serving-cli', MLOPS_LOG_LEVEL: 'silent', MLOPS_SPOOL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cli-spool-')) });
     const out: string[] = [];
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       out.push(String(chunk));
@@ -80,7 +83,7 @@ describe('mlops serve', () => {
     await fx.moveAlias('cli-legacy', version.version);
     const cfg = fx.minio.config('serving-cli');
     const saved = { ...process.env };
-    Object.assign(process.env, { MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`, MINIO_ACCESS_KEY: cfg.accessKey, MINIO_SECRET_KEY: cfg.secretKey, MINIO_BUCKET: 'serving-cli', MLOPS_LOG_LEVEL: 'silent' });
+    Object.assign(process.env, { MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`, MINIO_ACCESS_KEY: cfg.accessKey, MINIO_SECRET_KEY: cfg.secretKey, MINIO_BUCKET: 'serving-cli', MLOPS_LOG_LEVEL: 'silent', MLOPS_SPOOL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cli-spool-')) });
     const out: string[] = [];
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       out.push(String(chunk));

@@ -306,6 +306,7 @@ export interface WindowPrediction {
   version: number;
   at: string;
   features: Record<string, unknown>;
+  unknown?: string[];
   output: PredictionOutput;
   label?: string | number;
 }

@@ -2,7 +2,7 @@
  * The model server's side of the prediction log: a local append-only spool, shipped to MinIO by a thread.
  *
  * Every answered prediction is appended to a spool file (one JSON line per row) before its answer is
- * sent, with one write(2) per request and no fsync: once the write returns, the record is in the
+ * sent, with one write(2) for the requests answered in the same turn of the event loop and no fsync: once the write returns, the record is in the
  * operating system's page cache, which outlives the process, so a server killed with SIGKILL loses no
  * answered prediction (a machine that loses power can lose the records of the last seconds that were
  * not shipped yet). A writer thread (`prediction-writer-thread.ts`) reads the spool behind the server
@@ -101,6 +101,9 @@ export class PredictionLog {
   /** Start a new segment before the next write (after a failed write, which may have left part of a line). */
   private rotate = false;
   private lastMs = 0;
+  private pendingText = '';
+  private pendingRows = 0;
+  private commit?: Promise<void>;
   private readonly classesJson = new WeakMap<LoadedModel, string[]>();
   private nextRequest = 0;
   private readonly waiting = new Map<number, { resolve: (value: FromWriter) => void; reject: (err: Error) => void }>();
@@ -129,25 +132,50 @@ export class PredictionLog {
   }
 
   /**
-   * Spools the rows of an answered request (one write, before the answer is sent); false when they did
-   * not fit in `capacity` (or the log is closed, or the spool cannot be written) and were dropped.
-   * `unknown` names, per row, the categorical features whose value the model was not trained on.
+   * Takes the rows of a request about to be answered; false when they did not fit in `capacity` (or the
+   * log is closed) and were dropped. They are in the spool once `spooled()` resolves, which the server
+   * waits for before it answers. `unknown` names, per row, the categorical features whose value the
+   * model was not trained on.
    */
   append(loaded: LoadedModel, id: string, rows: readonly Record<string, unknown>[], preds: Predictions, unknown?: readonly (readonly string[] | undefined)[]): boolean {
     const n = rows.length;
     if (this.closing || this.depth + n > this.capacity) return this.drop(n);
+    this.pendingText += this.lines(loaded, id, rows, preds, unknown);
+    this.pendingRows += n;
+    this.stats.appended += n;
+    // Group commit: the requests answered in one turn of the event loop share one write.
+    this.commit ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.writePending();
+        resolve();
+      }),
+    );
+    return true;
+  }
+
+  /** Resolves once every row taken so far is in the spool file (or was dropped because the spool cannot be written). */
+  spooled(): Promise<void> {
+    return this.commit ?? Promise.resolve();
+  }
+
+  private writePending(): void {
+    const text = this.pendingText;
+    const rows = this.pendingRows;
+    this.pendingText = '';
+    this.pendingRows = 0;
+    this.commit = undefined;
+    if (rows === 0) return;
     try {
-      this.write(Buffer.from(this.lines(loaded, id, rows, preds, unknown)));
+      this.write(text);
     } catch (err) {
       this.rotate = true;
+      this.stats.appended -= rows;
+      this.drop(rows);
       if (Date.now() - this.lastWriteError > 10_000) {
         this.lastWriteError = Date.now();
         this.logger.error({ err, spool: this.spoolDir }, `cannot write the prediction spool in ${this.spoolDir} (${(err as Error).message}); predictions are answered but not logged until it can`);
       }
-      return this.drop(n);
     }
-    this.stats.appended += n;
-    return true;
   }
 
   /** Records spooled and not yet in MinIO. */
@@ -179,6 +207,7 @@ export class PredictionLog {
   }
 
   private async finish(): Promise<PredictionLogStats> {
+    this.writePending();
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
     if (!this.broken) {
@@ -238,10 +267,16 @@ export class PredictionLog {
     return out;
   }
 
-  private write(bytes: Buffer): void {
+  private write(text: string): void {
     if (this.fd < 0 || this.rotate || this.segmentSize >= this.segmentBytes) this.openSegment();
-    for (let at = 0; at < bytes.length; ) at += fs.writeSync(this.fd, bytes, at);
-    this.segmentSize += bytes.length;
+    // A string is written without a Buffer copy; a short write (rare: a full disk) writes the rest from bytes.
+    const written = fs.writeSync(this.fd, text);
+    const size = written === text.length ? written : Buffer.byteLength(text);
+    if (written < size) {
+      const bytes = Buffer.from(text);
+      for (let at = written; at < bytes.length; ) at += fs.writeSync(this.fd, bytes, at);
+    }
+    this.segmentSize += size;
   }
 
   /** Starts a new segment; the one before is sealed (the thread ships it to its end, then removes it). */

@@ -366,7 +366,7 @@ async function infer(ctx: RouteContext, reply: FastifyReply, name: string, rawBo
       const rows = v2Rows(loaded, body);
       const preds = await predictStrict(loaded, rows);
       const outputs = v2Outputs(loaded, preds, rows.length, body.outputs);
-      record(ctx, loaded, id, rows, preds);
+      await record(ctx, loaded, id, rows, preds);
       return { model_name: name, model_version: String(loaded.version), id, outputs };
     }, version);
     const binary = binaryResponse(answer, body!);
@@ -386,7 +386,7 @@ async function predictV1(ctx: RouteContext, reply: FastifyReply, name: string, r
       const preds = await predictStrict(loaded, rows);
       const predictions = new Array(rows.length);
       for (let i = 0; i < rows.length; i++) predictions[i] = outputOf(loaded, preds, i);
-      record(ctx, loaded, id, rows, preds);
+      await record(ctx, loaded, id, rows, preds);
       return { predictions, model_version: loaded.version, id };
     });
     return reply.send(answer);
@@ -418,11 +418,15 @@ function unknownCategories(ctx: RouteContext, loaded: LoadedModel, rows: readonl
   return out;
 }
 
-/** Counts the rows and hands them to the prediction log (never waits). */
-function record(ctx: RouteContext, loaded: LoadedModel, id: string, rows: readonly Record<string, unknown>[], preds: Predictions): void {
+/**
+ * Counts the rows and spools them: resolves once they are in the spool file, so the answer is sent
+ * only after its prediction would survive the process (never waits on MinIO).
+ */
+function record(ctx: RouteContext, loaded: LoadedModel, id: string, rows: readonly Record<string, unknown>[], preds: Predictions): Promise<void> | undefined {
   ctx.metrics.predictions.inc({ model: loaded.name, version: String(loaded.version) }, rows.length);
   const unknown = unknownCategories(ctx, loaded, rows);
-  ctx.predictionLog?.append(loaded, id, rows, preds, unknown);
+  if (!ctx.predictionLog?.append(loaded, id, rows, preds, unknown)) return undefined;
+  return ctx.predictionLog.spooled();
 }
 
 async function feedback(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown) {

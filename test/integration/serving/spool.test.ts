@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readPredictionWindow } from '../../../src/serving';
+import { listWindowObjects, readPredictionWindow } from '../../../src/serving';
 import { requestRows, ServingFixture } from './fixtures';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -19,7 +19,7 @@ const dirs: string[] = [];
 
 beforeAll(async () => {
   fx = await ServingFixture.start(BUCKET);
-  for (const name of ['killed', 'stopped']) {
+  for (const name of ['killed', 'stopped', 'reshipped']) {
     const { version } = await fx.registerModel(name);
     await fx.moveAlias(name, version);
   }
@@ -136,6 +136,39 @@ describe('the prediction spool of mlops serve', () => {
     expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
     // Shipped and removed: the spool keeps nothing once a server has closed cleanly.
     expect(fs.readdirSync(spool)).toEqual([]);
+  }, 5 * 60_000);
+
+  it('a batch shipped again because its offset was never saved replaces its object: still no prediction twice', async () => {
+    const spool = spoolDir();
+    const first = await serve('reshipped', spool);
+    const traffic = load(first.url, 'reshipped', 4);
+    while (traffic.answered.length < 300) await new Promise((r) => setTimeout(r, 10));
+    await traffic.stop();
+    const answered = [...traffic.answered];
+    let logged = await loggedIds('reshipped');
+    const deadline = Date.now() + 30_000;
+    while (logged.length < answered.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      logged = await loggedIds('reshipped');
+    }
+    expect(logged.sort()).toEqual([...answered].sort());
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // As if the process had died between storing its last batch and saving how far it had shipped: the
+    // saved offset goes back to where that batch starts (the offset in its objects' keys).
+    const keys = (await listWindowObjects(fx.storage.store, 'reshipped', { until: FAR_FUTURE })).map((o) => o.key);
+    const lastStart = Math.max(...keys.map((k) => Number(/-(\d+)\.jsonl\.gz$/.exec(k)![1])));
+    const saved = fs.readdirSync(spool).filter((f) => f.endsWith('.shipped'));
+    expect(saved).toHaveLength(1);
+    expect(Number(fs.readFileSync(path.join(spool, saved[0]!), 'utf8'))).toBeGreaterThan(lastStart);
+    fs.writeFileSync(path.join(spool, saved[0]!), String(lastStart));
+
+    const second = await serve('reshipped', spool);
+    const until = Date.now() + 30_000;
+    while (fs.readdirSync(spool).some((f) => !f.includes(`-${second.child.pid}-`)) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect((await loggedIds('reshipped')).sort()).toEqual([...answered].sort());
   }, 5 * 60_000);
 
   it('SIGTERM under load: requests in flight are answered, no connection is reset, and every answer is logged', async () => {

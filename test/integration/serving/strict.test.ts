@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { ensurePython } from '../../../src/dev/python';
-import { registrySource, startModelServer, type ModelServer } from '../../../src/serving';
+import { readPredictionWindow, registrySource, startModelServer, type ModelServer, type WindowPrediction } from '../../../src/serving';
 import { capturingLogger, getJson, postJson, requestRows, ServingFixture } from './fixtures';
 
 const run = promisify(execFile);
@@ -103,6 +103,15 @@ describe('strict serving', () => {
     expect(res.status).toBe(200);
     const after = (await getJson(`${server.url}/metrics`)).body as string;
     expect(after).toMatch(/mlops_unknown_categories_total\{model="strict",feature="color"\} 2/);
+    // ...and flagged on their records in the prediction log.
+    await server.predictionLog!.flush();
+    const logged: WindowPrediction[] = [];
+    for await (const p of readPredictionWindow(fx.storage.store, 'strict', { until: '2999-01-01T00:00:00Z' })) if (p.id.startsWith(res.body.id)) logged.push(p);
+    expect(logged.map((p) => [p.features.color, p.unknown])).toEqual([
+      ['purple', ['color']],
+      ['teal', ['color']],
+      ['red', undefined],
+    ]);
   });
 });
 

@@ -87,7 +87,13 @@ describe('the prediction log', () => {
       expect(statuses.every((s) => s === 200)).toBe(true);
       expect(elapsed).toBeLessThan(3_000);
       expect(server.predictionLog!.snapshot()).toMatchObject({ appended: 20, dropped: 40, queued: 20 });
-      const metrics = (await getJson(`${server.url}/metrics`)).body as string;
+      // A write to a paused MinIO fails only once the client gives up on it: wait for the first failure.
+      let metrics = (await getJson(`${server.url}/metrics`)).body as string;
+      const deadline = Date.now() + 60_000;
+      while (!/mlops_prediction_log_flush_failures_total\{log="predictions"\} [1-9]/.test(metrics) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        metrics = (await getJson(`${server.url}/metrics`)).body as string;
+      }
       expect(metrics).toMatch(/mlops_prediction_log_dropped_total\{log="predictions"\} 40/);
       expect(metrics).toMatch(/mlops_prediction_log_queue_depth\{log="predictions"\} 20/);
       expect(metrics).toMatch(/mlops_prediction_log_flush_failures_total\{log="predictions"\} [1-9]/);
@@ -98,7 +104,7 @@ describe('the prediction log', () => {
     const stats = (await server.close()).predictions!;
     expect(stats).toMatchObject({ written: 20, queued: 0, dropped: 40 });
     expect(await collect('overloaded')).toHaveLength(20);
-  });
+  }, 3 * 60_000);
 
   it('feedback labels join their predictions by id in readPredictionWindow, within the window only', async () => {
     const server = await serve('labelled', { flushIntervalMs: 100 });

@@ -30,6 +30,8 @@ export function createIngestActivities({ store, snapshots }: MlopsDependencies) 
             filter: dataset.filter,
             columns: dataset.columns,
             where: dataset.where,
+            encoding: dataset.encoding,
+            dropMissingTarget: dataset.dropMissingTarget,
             hashSeed: dataset.split.seed,
             windowFormat: input.window?.format,
             openS3: (bucket, key) => store.openObject(bucket, key),

@@ -19,6 +19,7 @@ import type { ValidationOptions, ValidationReport } from '../ml/validate';
 import { toDatetime } from '../ml/values';
 import { profileTyped, validateTyped, type TypedRelation } from './checks';
 import { Engine, engineMessage, ident, literal, sourceError } from './engine';
+import { asUtf8, encodingError, type SourceEncoding } from './encoding';
 import { readerSql, Scratch, type LocalSource } from './sources';
 import { columnTypeOf, jsLiteralSql, parseSql, rawKind, storageSql, typedSql, type RawKind } from './typing';
 
@@ -35,6 +36,10 @@ export interface BuildSnapshotOptions {
   sources: string[];
   format?: 'csv' | 'jsonl' | 'json' | 'parquet';
   delimiter?: string;
+  /** The main source's text encoding (default UTF-8); another one is transcoded to UTF-8 before the engine reads it. */
+  encoding?: SourceEncoding;
+  /** Drop the rows whose target is missing (counted in the lineage as `droppedMissingTarget`) instead of failing validation. */
+  dropMissingTarget?: boolean;
   /** The format of the extra sources, when their names do not tell it. */
   windowFormat?: 'csv' | 'jsonl' | 'json' | 'parquet';
   openS3?: OpenS3;
@@ -73,6 +78,8 @@ export interface SnapshotLineage {
   hashSeed: number;
   rowsRead: number;
   rowsKept: number;
+  /** Rows dropped because their target was missing (`dataset.dropMissingTarget`), after the filter and `where`. */
+  droppedMissingTarget?: number;
 }
 
 /** The built snapshot, before it is stored. */
@@ -198,7 +205,7 @@ async function loadSources(engine: Engine, locals: LocalSource[]): Promise<numbe
       if (i === 0) await engine.run(`CREATE TABLE raw_rows AS SELECT * FROM ${reader}`);
       else await engine.run(`INSERT INTO raw_rows BY NAME SELECT * FROM ${reader}`);
     } catch (err) {
-      throw sourceError(source.name, err);
+      throw (await encodingError(source, err)) ?? sourceError(source.name, err);
     }
     const { n } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM raw_rows');
     counts.push(n - before);
@@ -233,7 +240,8 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     for (const [i, source] of o.sources.entries()) {
       // The spec's format applies to the main source; extra sources (new data windows) have their own.
       const options = i === 0 ? { format: o.format, delimiter: o.delimiter, openS3: o.openS3 } : { format: o.windowFormat, openS3: o.openS3 };
-      locals.push(await scratch.localSource(source, options));
+      const local = await scratch.localSource(source, options);
+      locals.push(i === 0 ? await asUtf8(local, o.encoding, scratch.dir) : local);
     }
     const counts = await loadSources(engine, locals);
     step('load');
@@ -303,6 +311,20 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       }
       conditions.push(`(${o.where})`);
     }
+    let droppedMissingTarget: number | undefined;
+    const targetName = o.schema?.target ?? o.target;
+    if (o.dropMissingTarget && targetName) {
+      // Missing, not invalid: a target value of the wrong type stays a validation issue naming its row.
+      const fromSource = typeOf.has(targetName);
+      const expression = derived.find(([name]) => name === targetName)?.[1];
+      if (!fromSource && !expression) throw new MlopsError(FailureType.InvalidInput, `dataset.dropMissingTarget: the target "${targetName}" is not a column of ${locals[0].name}`);
+      const present = fromSource
+        ? `(${ident(targetName)} IS NOT NULL${flagless.has(targetName) ? '' : ` OR ${ident(`__bad:${targetName}`)}`})`
+        : `((${expression}) IS NOT NULL)`;
+      const before = conditions.length ? `${conditions.join(' AND ')} AND ` : '';
+      droppedMissingTarget = Number((await engine.one<{ n: number }>(`SELECT count(*) AS n FROM typed WHERE ${before}NOT ${present}`)).n);
+      conditions.push(present);
+    }
     const keep = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
     const derivedSql = derived.map(([name, expression]) => `, (${expression}) AS ${ident(name)}`).join('');
     try {
@@ -314,7 +336,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const keptColumns = new Map((await engine.describe('kept')).map((c) => [c.name, rawKind(c.type)]));
     const { n: rowCount } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM kept');
     if (rowCount === 0) {
-      const why = [o.filter ? ` after the filter ${o.filter.column} in [${o.filter.from ?? '…'}, ${o.filter.to ?? '…'}]` : '', o.where ? ` where ${o.where}` : ''].join('');
+      const why = [o.filter ? ` after the filter ${o.filter.column} in [${o.filter.from ?? '…'}, ${o.filter.to ?? '…'}]` : '', o.where ? ` where ${o.where}` : '', droppedMissingTarget ? ` after dropping ${droppedMissingTarget} rows whose target is missing` : ''].join('');
       throw new MlopsError(FailureType.DataValidation, `The dataset is empty${why}: no rows were read from ${o.sources.join(', ')}`);
     }
 
@@ -393,6 +415,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       hashSeed: seed,
       rowsRead,
       rowsKept: rowCount,
+      ...(droppedMissingTarget !== undefined ? { droppedMissingTarget } : {}),
     };
     return { schema, rowCount, validation, profile, classCounts, lineage };
   } finally {

@@ -37,6 +37,10 @@ export interface SnapshotOptions {
   columns?: Record<string, string>;
   /** Keep only rows where this SQL condition holds. */
   where?: string;
+  /** The main source's text encoding (default UTF-8). */
+  encoding?: 'utf-8' | 'latin1' | 'windows-1252';
+  /** Drop rows whose target is missing, counting them in the lineage. */
+  dropMissingTarget?: boolean;
   /** The hash split's seed (the spec's dataset.split.seed); default 42. */
   hashSeed?: number;
   /** The format of the extra sources, when their names do not tell it. */
@@ -77,6 +81,8 @@ export async function prepareSnapshot(o: SnapshotOptions): Promise<PreparedSnaps
       filter: o.filter,
       columns: o.columns,
       where: o.where,
+      encoding: o.encoding,
+      dropMissingTarget: o.dropMissingTarget,
       hashSeed: o.hashSeed,
       outFile: o.outFile,
       dir: o.scratchDir ?? own!,

@@ -61,6 +61,8 @@ const datasetSchema = z
     source: z.string().min(1, 'expected a file path, http(s) URL or s3:// URI'),
     format: z.enum(['csv', 'jsonl', 'json', 'parquet']).optional(),
     delimiter: z.string().length(1, 'expected one character').optional(),
+    /** The text encoding of a CSV or JSON source (default utf-8); bytes that are not UTF-8 in an undeclared source are an error naming their offset. */
+    encoding: z.enum(['utf-8', 'latin1', 'windows-1252']).optional(),
     /** The declared schema; when omitted it is inferred from the data (with `target`) and frozen into the snapshot. */
     schema: datasetSchemaSchema.optional(),
     /** The target column, when the schema is inferred. */
@@ -83,6 +85,8 @@ const datasetSchema = z
       .optional(),
     /** Keep only rows where this SQL condition over the source's typed columns holds, e.g. "distance > 0". */
     where: z.string().min(1, 'expected a SQL condition, e.g. "distance > 0"').optional(),
+    /** Drop rows whose target is missing (after filter and where) instead of failing validation; the count is in the run's status and card. */
+    dropMissingTarget: z.boolean().optional(),
     split: splitSchema.default({ method: 'hash', testFraction: 0.2, seed: 42 }),
   })
   .strict()

@@ -175,7 +175,58 @@ describe('bytes that are not UTF-8', () => {
     ] as const) {
       const path = join(dir, name);
       writeFileSync(path, bytes);
-      await expect(build({ sources: [path], target: 'n' })).rejects.toThrow(new RegExp(`${name.replace('.', '\\.')}: cannot be read .*(unicode|UTF-8)`, 'i'));
+      await expect(build({ sources: [path], target: 'n' })).rejects.toThrow(new RegExp(`${name.replace('.', '\\.')}: is not valid UTF-8: byte 0xF6 at byte offset \\d+ \\(line [12], data row 1\\)`));
     }
+  });
+});
+
+describe('declared encodings and the first bad byte', () => {
+  test('a latin1 or windows-1252 source declared as such is read as its text', async () => {
+    const latin1 = join(dir, 'cities-latin1.csv');
+    writeFileSync(latin1, Buffer.concat([Buffer.from('city,n\nBonn,2\nK'), Buffer.from([0xf6]), Buffer.from('ln,1\n')]));
+    const read = await build({ sources: [latin1], target: 'n', encoding: 'latin1' });
+    expect(await parquetRows(read.outFile, 'SELECT city FROM snapshot ORDER BY __row')).toEqual([{ city: 'Bonn' }, { city: 'Köln' }]);
+    const cp1252 = join(dir, 'prices-1252.csv');
+    writeFileSync(cp1252, Buffer.concat([Buffer.from('price,n\n'), Buffer.from([0x80]), Buffer.from('5,1\n'), Buffer.from([0x93]), Buffer.from('x'), Buffer.from([0x94]), Buffer.from(',2\n')]));
+    const priced = await build({ sources: [cp1252], target: 'n', encoding: 'windows-1252' });
+    expect(await parquetRows(priced.outFile, 'SELECT price FROM snapshot ORDER BY __row')).toEqual([{ price: '€5' }, { price: '“x”' }]);
+  });
+
+  test('an undeclared non-UTF-8 byte is refused with its byte offset, line and data row, and what to declare', async () => {
+    const csv = join(dir, 'bad-row.csv');
+    // A quoted field spans lines 3 and 4, so the bad byte on line 5 is in data row 3.
+    const head = 'city,note\nBonn,ok\n"Ulm","two\nlines"\nK';
+    writeFileSync(csv, Buffer.concat([Buffer.from(head), Buffer.from([0xf6]), Buffer.from('ln,x\nHamm,y\n')]));
+    await expect(build({ sources: [csv], target: 'city' })).rejects.toThrow(
+      `bad-row.csv: is not valid UTF-8: byte 0xF6 at byte offset ${Buffer.byteLength(head)} (line 5, data row 3). Declare the file's encoding in the spec (dataset.encoding: latin1 or windows-1252)`,
+    );
+    const jsonl = join(dir, 'bad-row.jsonl');
+    const first = '{"city":"Bonn","n":1}\n{"city":"K';
+    writeFileSync(jsonl, Buffer.concat([Buffer.from(first), Buffer.from([0xe9, 0x41]), Buffer.from('","n":2}\n')]));
+    await expect(build({ sources: [jsonl], target: 'n' })).rejects.toThrow(`byte 0xE9 at byte offset ${Buffer.byteLength(first)} (line 2, data row 2)`);
+  });
+});
+
+describe('rows whose target is missing', () => {
+  const text = 'x,y\n1,a\n2,\n3,b\n4,NA\n5,a\n6,b\n7,a\n8,b\n9,a\n10,b\n';
+
+  test('fail validation naming their source rows unless the spec drops them', async () => {
+    const strict = await build({ sources: [file('no-label.csv', text)], target: 'y' });
+    expect(strict.validation.ok).toBe(false);
+    expect(strict.validation.issues.find((i) => i.rule === 'missing_label')).toMatchObject({ sampleRows: [2, 4] });
+  });
+
+  test('are dropped and counted with dropMissingTarget, the kept rows keeping their source row numbers', async () => {
+    const built = await build({ sources: [file('drop-label.csv', text)], target: 'y', dropMissingTarget: true, where: 'x < 10' });
+    expect(built.validation.ok).toBe(true);
+    expect(built.lineage).toMatchObject({ rowsRead: 10, rowsKept: 7, droppedMissingTarget: 2 });
+    expect((await parquetRows(built.outFile, 'SELECT __row FROM snapshot ORDER BY __row')).map((r) => r.__row)).toEqual([1, 3, 5, 6, 7, 8, 9]);
+  });
+
+  test('a target of the wrong type is not "missing": it stays a validation issue with its row', async () => {
+    const schema: DatasetSchema = { columns: [{ name: 'x', type: 'numeric' }, { name: 'y', type: 'numeric' }], target: 'y', features: ['x'], task: 'regression' };
+    const built = await build({ sources: [file('typed-label.csv', 'x,y\n1,1.5\n2,\n3,abc\n4,2.5\n')], schema, dropMissingTarget: true });
+    expect(built.lineage.droppedMissingTarget).toBe(1);
+    expect(built.validation.issues.find((i) => i.rule === 'type' && i.column === 'y')).toMatchObject({ sampleRows: [3] });
   });
 });

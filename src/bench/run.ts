@@ -496,7 +496,7 @@ async function runServing({ servers, sizes, log }: SuiteContext): Promise<SuiteO
     ],
     notes: [
       `Single-row predictions of a small logistic-regression model over HTTP, load from autocannon (${r.connections} connections) in a second process on the same machine, ` +
-        `${r.durationS} s per target split into ${r.rounds} interleaved rounds after a warm-up. Targets: a bare Fastify handler answering a fixed body of the same shape, the model server with the prediction log off, and with it on (logging to MinIO). ` +
+        `${r.durationS} s per target split into ${r.rounds} interleaved rounds after a warm-up. Targets: a bare Fastify handler answering a fixed body of the same shape, the model server with the prediction log off, and with it on (each answered prediction written to the local spool before it is answered, shipped to MinIO by a thread). ` +
         '`throughputVsBare` = log-on requests/s over bare requests/s; `p99Ms` = the log-on server\'s p99 (median over rounds); `loggingOverheadPct` = throughput lost by turning the log on. ' +
         'Load generator, servers and MinIO share the 2 cores, so absolute figures are low and noisy.',
       '',

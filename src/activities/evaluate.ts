@@ -95,7 +95,7 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
         policy: input.policy,
         verdict: { passed: c.failures.length === 0, failures: c.failures },
         holdoutRows: c.evaluation.rows,
-        dataset: { profile, target: input.schema.target, features: input.schema.features },
+        dataset: { profile, target: input.schema.target, features: input.schema.features, droppedMissingTarget: input.droppedMissingTarget },
         validation,
         ...c.diagnostics,
         drift: {

@@ -55,14 +55,19 @@ export function createIngestActivities({ store, snapshots }: MlopsDependencies) 
             lineage: { ...prepared.lineage, validation: report },
           });
           const blocking = prepared.validation.issues.filter((i) => i.severity === 'blocking').map((i) => i.message);
+          const warningMessages = prepared.validation.issues.filter((i) => i.severity !== 'blocking').map((i) => i.message);
+          const dropped = prepared.lineage.droppedMissingTarget;
           ctx.log.info('dataset ingested', { model: input.model, rows: prepared.rowCount, snapshot: snapshot.sha256, blocking: blocking.length });
           return {
             snapshot,
             schema: prepared.schema,
             rowCount: prepared.rowCount,
             profile,
-            validation: { ok: prepared.validation.ok, report, blocking, warnings: prepared.validation.issues.length - blocking.length },
-            summary: { rows: prepared.rowCount, columns: prepared.schema.columns.length, classCounts: prepared.classCounts },
+            validation: { ok: prepared.validation.ok, report, blocking, warnings: warningMessages.length, warningMessages },
+            summary: {
+              ...{ rows: prepared.rowCount, columns: prepared.schema.columns.length, classCounts: prepared.classCounts },
+              ...(dropped !== undefined ? { droppedMissingTarget: dropped } : {}),
+            },
           };
         }),
       );

@@ -45,7 +45,11 @@ export function renderRun(view: RunView): string {
       lines.push(line);
       if (stage.state === 'running') for (const r of view.retrying ?? []) lines.push(`      ${retryLine(r)}`);
     }
-    if (s.data) lines.push(`  data: ${s.data.rows} rows, snapshot ${s.data.snapshot.slice(0, 12)}`);
+    if (s.data) {
+      const dropped = s.data.droppedMissingTarget ? `, ${s.data.droppedMissingTarget} rows dropped (target missing)` : '';
+      lines.push(`  data: ${s.data.rows} rows, snapshot ${s.data.snapshot.slice(0, 12)}${dropped}`);
+      for (const w of s.data.warnings ?? []) lines.push(`  ! data warning: ${w}`);
+    }
     if (s.candidate) {
       const champ = s.champion?.metrics ?? {};
       lines.push(`  metrics (candidate vs production${s.champion ? ` v${s.champion.version}` : ', none yet'}):`);

@@ -60,7 +60,8 @@ export interface PipelineRunStatus {
   reason?: string;
   stage: StageName | 'finished';
   stages: StageStatus[];
-  data?: { rows: number; snapshot: string; classCounts?: Record<string, number> };
+  /** The ingested data; `warnings`: the validation warnings' messages; `droppedMissingTarget`: rows dropped for a missing target. */
+  data?: { rows: number; snapshot: string; classCounts?: Record<string, number>; droppedMissingTarget?: number; warnings?: string[] };
   candidate?: Metrics;
   champion?: { version: number; metrics: Metrics };
   validationFailures?: string[];

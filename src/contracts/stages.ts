@@ -35,8 +35,10 @@ export interface IngestResult {
   schema: DatasetSchema;
   rowCount: number;
   profile: ProfileRef;
-  validation: { ok: boolean; report: ReportRef; blocking: string[]; warnings: number };
-  summary: { rows: number; columns: number; classCounts?: Record<string, number> };
+  /** `warningMessages`: the message of each validation warning (an unseen category, an extra column...), shown where people look. */
+  validation: { ok: boolean; report: ReportRef; blocking: string[]; warnings: number; warningMessages?: string[] };
+  /** `droppedMissingTarget`: rows dropped by `dataset.dropMissingTarget`. */
+  summary: { rows: number; columns: number; classCounts?: Record<string, number>; droppedMissingTarget?: number };
 }
 
 /** Input of the train stage. */
@@ -80,6 +82,8 @@ export interface EvaluateInput {
   /** The snapshot's profile and validation report, as ingest stored them (for the model card; recomputed when absent). */
   profile?: ProfileRef;
   validationReport?: ReportRef;
+  /** Rows ingest dropped because their target was missing (`dataset.dropMissingTarget`), for the model card. */
+  droppedMissingTarget?: number;
 }
 
 /** A metric the training program claimed about itself, against what we measured on the sealed holdout. */

@@ -15,7 +15,7 @@ import type { DatasetProfile } from '../ml/profile';
 import { schemaFromTypes } from '../ml/readers/infer';
 import type { OpenS3 } from '../ml/readers/source';
 import type { ColumnSpec, ColumnType, DatasetSchema } from '../ml/types';
-import type { ValidationOptions, ValidationReport } from '../ml/validate';
+import type { ValidationIssue, ValidationOptions, ValidationReport } from '../ml/validate';
 import { toDatetime } from '../ml/values';
 import { profileTyped, validateTyped, type TypedRelation } from './checks';
 import { Engine, engineMessage, ident, literal, sourceError } from './engine';
@@ -135,7 +135,7 @@ interface RawColumn {
  * `INFERENCE_TOLERANCE` of its present values fail to parse (validation then names their rows),
  * else categorical. One bad token never turns a numeric column into a categorical one.
  */
-async function inferTypes(engine: Engine, relation: string, raw: RawColumn[]): Promise<ColumnSpec[]> {
+async function inferTypes(engine: Engine, relation: string, raw: RawColumn[], mixed?: Map<string, 'numeric' | 'datetime'>): Promise<ColumnSpec[]> {
   const text = raw.filter((c) => c.kind === 'text' || c.kind === 'json');
   const parts = (i: number, c: RawColumn, checks: ('bool' | 'numeric' | 'datetime')[]): string[] => {
     const present = `${typedSql('categorical', c.name, c.kind).value} IS NOT NULL`;
@@ -177,6 +177,8 @@ async function inferTypes(engine: Engine, relation: string, raw: RawColumn[]): P
     if (proposal[i] !== 'numeric' && n('p') > 0 && n('nb') === 0) type = 'boolean';
     else if (fits(stats, i, 'n')) type = 'numeric';
     else if (fits(stats, i, 'd')) type = 'datetime';
+    // Numbers or dates mixed with other text (dates in several formats, decimal commas): categorical, but the caller checks it.
+    else if (n('n') > 0 || n('d') > 0) mixed?.set(c.name, n('n') >= n('d') ? 'numeric' : 'datetime');
     return { name: c.name, type };
   });
 }
@@ -213,6 +215,38 @@ async function loadSources(engine: Engine, locals: LocalSource[]): Promise<numbe
   }
   await engine.run('CREATE VIEW raw AS SELECT rowid + 1 AS __src_row, * FROM raw_rows');
   return counts;
+}
+
+/** A column's share of numbers or dates from which a mix with other text is refused rather than read as categories. */
+export const MIXED_SHARE = 0.1;
+
+/**
+ * Blocking issues for inferred columns that mix numbers or ISO dates with other text (dates in three
+ * formats, decimal commas): read as categories they would make one category per value in silence.
+ */
+async function mixedColumnIssues(engine: Engine, mixed: Map<string, 'numeric' | 'datetime'>, inSchema: Set<string>): Promise<ValidationIssue[]> {
+  const issues: ValidationIssue[] = [];
+  for (const [name, type] of mixed) {
+    if (!inSchema.has(name)) continue;
+    const t = typedSql(type, name, 'text');
+    const { parsed, present } = await engine.one<{ parsed: number; present: number }>(`SELECT count(${t.value}) AS parsed, count(${typedSql('categorical', name, 'text').value}) AS present FROM kept`);
+    if (Number(parsed) < MIXED_SHARE * Number(present) || Number(parsed) === Number(present)) continue;
+    const bad = await engine.rows<{ row: number; value: string }>(`SELECT __row AS row, ${ident(name)} AS value FROM kept WHERE ${t.bad} ORDER BY __row LIMIT 5`);
+    const what = type === 'numeric' ? 'numbers' : 'ISO 8601 dates';
+    const examples = bad.map((b) => `${JSON.stringify(b.value)} (row ${b.row})`).join(', ');
+    issues.push({
+      column: name,
+      rule: 'type',
+      severity: 'blocking',
+      observed: `${Number(present) - Number(parsed)} of ${present} values are not ${what}`,
+      expected: type,
+      sampleRows: bad.map((b) => Number(b.row)),
+      message:
+        `column "${name}" mixes ${what} (${parsed} of ${present} present values) with other text, e.g. ${examples}; ` +
+        `write every value as ${type === 'numeric' ? 'a number with a decimal point' : 'an ISO 8601 date'}, or declare the column's type in dataset.schema`,
+    });
+  }
+  return issues;
 }
 
 function expressionError(what: string, expression: string, err: unknown): MlopsError {
@@ -252,9 +286,10 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       if (raw.some((c) => c.name === reserved)) throw new MlopsError(FailureType.InvalidInput, `${locals[0].name}: the column name "${reserved}" is reserved for snapshots; rename it`);
     }
     const declared = new Map((o.schema?.columns ?? []).map((c) => [c.name, c]));
+    const mixed = new Map<string, 'numeric' | 'datetime'>();
     const rawTypes = o.schema
       ? raw.filter((c) => declared.has(c.name)).map((c) => declared.get(c.name)!)
-      : await inferTypes(engine, 'raw', raw);
+      : await inferTypes(engine, 'raw', raw, mixed);
     const typeOf = new Map(rawTypes.map((c) => [c.name, c.type]));
     step('infer');
 
@@ -382,6 +417,10 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       extra: [...raw.map((c) => c.name), ...derivedNames].filter((n) => !declaredNames.has(n)).map((name) => ({ name, firstRow: 1 })),
     };
     const validation = { ...(await validateTyped(engine, relation, schema, o.validation)), source: locals[0].name };
+    for (const issue of await mixedColumnIssues(engine, mixed, new Set(schema.columns.map((c) => c.name)))) {
+      validation.issues.push(issue);
+      validation.ok = false;
+    }
     step('validate');
     const profile = await profileTyped(engine, relation);
     step('profile');

@@ -188,6 +188,7 @@ function dataSection(input: ModelCardInput): string {
     '<h2>Data</h2>',
     `<p>${num(profile.rowCount)} rows and ${num(profile.columns.length)} columns${ds.target ? `; target <b>${esc(ds.target)}</b>` : ''}${ds.features ? `, ${num(ds.features.length)} features` : ''}${input.holdoutRows !== undefined ? `; ${num(input.holdoutRows)} rows held out for evaluation` : ''}.</p>`,
   ];
+  if (ds.droppedMissingTarget) parts.push(`<p class="dropped">${num(ds.droppedMissingTarget)} rows whose target is missing were dropped at ingest (dataset.dropMissingTarget); they are not in these counts.</p>`);
   if (classCounts) {
     parts.push('<h3>Classes</h3>');
     parts.push(table(['class', 'rows', 'share'], Object.entries(classCounts).sort((a, b) => b[1] - a[1]).map(([k, v]) => [esc(k), num(v), pct(total > 0 ? v / total : NaN)]), [false, true, true]));

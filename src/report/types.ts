@@ -92,6 +92,8 @@ export interface ModelCardInput {
     target?: string;
     features?: string[];
     classCounts?: Record<string, number>;
+    /** Rows dropped at ingest because their target was missing (`dataset.dropMissingTarget`). */
+    droppedMissingTarget?: number;
   };
   validation?: ValidationReport;
   /** Classification: one ROC curve per class (or one for a binary task). */

@@ -25,6 +25,8 @@ export function approvalDetails(args: { spec: PipelineSpec; workflowId: string; 
     '',
     `**Data**: ${status.data?.rows ?? '?'} rows, snapshot \`${status.data?.snapshot.slice(0, 12) ?? '?'}\`${classes ? `; classes ${classes}` : ''}.`,
     `**Validation**: passed${spec.validation.champion ? ` (may not be worse than production on ${spec.validation.champion.metric} by more than ${spec.validation.champion.margin})` : ''}.`,
+    ...(status.data?.droppedMissingTarget ? [`**Dropped**: ${status.data.droppedMissingTarget} rows whose target is missing (dataset.dropMissingTarget).`] : []),
+    ...(status.data?.warnings ?? []).map((w) => `**Data warning**: ${w}`),
     ...(status.claimMismatches ?? []).map((m) => `**Claimed vs measured**: ${m}.`),
     ...(status.validationNotes ?? []).map((n) => `**Note**: ${n}`),
     servabilityLine(status.servability),

@@ -86,6 +86,11 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   if (isResult(ingest)) return ingest;
   const data: IngestResult = ingest;
   status.data = { rows: data.rowCount, snapshot: data.snapshot.sha256, classCounts: data.summary.classCounts };
+  if (data.summary.droppedMissingTarget !== undefined) status.data.droppedMissingTarget = data.summary.droppedMissingTarget;
+  if (data.validation.warningMessages?.length) status.data.warnings = data.validation.warningMessages;
+  // Seen in the Temporal UI while the run goes on, not only once it ends.
+  const dataNotes = dataDetails(status);
+  if (dataNotes) setCurrentDetails(`**${spec.model}**: running\n\n${dataNotes}`);
   if (!data.validation.ok) {
     // The ingest ran, but its data blocks the run: the stage is shown failed, not done.
     timeline.stages[0]!.state = 'failed';
@@ -106,6 +111,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     evaluateCandidate({
       ...{ model: spec.model, candidate: training.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split },
       ...{ policy: spec.validation, alias: spec.deploy.alias, profile: data.profile, validationReport: data.validation.report },
+      ...(data.summary.droppedMissingTarget ? { droppedMissingTarget: data.summary.droppedMissingTarget } : {}),
     }),
   );
   if (isResult(evaluated)) return evaluated;
@@ -255,8 +261,18 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
 function finalDetails(model: string, result: PipelineRunResult, status: PipelineRunStatus): string {
   const parts = [`**${model}**: ${result.status}${result.version ? ` (version ${result.version})` : ''}`];
   if (result.reason) parts.push(result.reason);
+  const dataNotes = dataDetails(status);
+  if (dataNotes) parts.push(dataNotes);
   if (status.claimMismatches?.length) parts.push(`**Claimed vs measured**: ${status.claimMismatches.join('; ')}.`);
   if (status.validationNotes?.length) parts.push(`**Notes**: ${status.validationNotes.join(' ')}`);
+  return parts.join('\n\n');
+}
+
+/** The data's validation warnings and dropped rows as markdown for the Temporal UI; empty when there are none. */
+function dataDetails(status: PipelineRunStatus): string {
+  const parts: string[] = [];
+  if (status.data?.droppedMissingTarget) parts.push(`**Dropped**: ${status.data.droppedMissingTarget} rows whose target is missing (dataset.dropMissingTarget).`);
+  for (const w of status.data?.warnings ?? []) parts.push(`**Data warning**: ${w}`);
   return parts.join('\n\n');
 }
 

@@ -123,6 +123,48 @@ describe('ingest through the engine', () => {
     }
   });
 
+  test('one inf, -Infinity, 1e999 or 1,5 fails validation at row 3 as at row 5,500 of 6,000', async () => {
+    const lines = ['x,y'];
+    for (let i = 1; i <= 6000; i++) lines.push(`${(i * 7) % 23}.5,${i % 2 ? 'a' : 'b'}`);
+    for (const token of ['inf', '-Infinity', '1e999', '"1,5"']) {
+      for (const row of [3, 5500]) {
+        const text = lines.slice();
+        text[row] = `${token},a`;
+        const built = await build({ sources: [file(`tok-${row}.csv`, `${text.join('\n')}\n`)], target: 'y' });
+        expect(built.schema.columns.find((c) => c.name === 'x')!.type).toBe('numeric');
+        expect(built.validation.issues.find((i) => i.rule === 'type' && i.column === 'x')).toMatchObject({ severity: 'blocking', sampleRows: [row] });
+      }
+    }
+  });
+
+  test('NaN, nan and NA are missing values of a numeric column, as docs/data.md lists them', async () => {
+    const built = await build({ sources: [file('nan.csv', 'x,y\n1.5,a\nNaN,b\nnan,a\nNA,b\n2,a\n')], target: 'y' });
+    expect(built.schema.columns.find((c) => c.name === 'x')!.type).toBe('numeric');
+    expect(built.validation.ok).toBe(true);
+    expect(built.profile.columns.find((c) => c.name === 'x')).toMatchObject({ nulls: 3 });
+  });
+
+  test('dates in three formats, or numbers with decimal commas, are refused naming rows, not read as one category per value', async () => {
+    const dates = ['d,y'];
+    for (let i = 0; i < 300; i++) {
+      const day = String((i % 28) + 1).padStart(2, '0');
+      dates.push(`${i % 3 === 0 ? `2024-01-${day}` : i % 3 === 1 ? `01/${day}/2024` : `${day} Jan 2024`},${i % 2 ? 'a' : 'b'}`);
+    }
+    const built = await build({ sources: [file('three-formats.csv', `${dates.join('\n')}\n`)], target: 'y' });
+    expect(built.validation.ok).toBe(false);
+    const issue = built.validation.issues.find((i) => i.column === 'd')!;
+    expect(issue).toMatchObject({ rule: 'type', severity: 'blocking', expected: 'datetime', sampleRows: [2, 3, 5, 6, 8] });
+    expect(issue.message).toContain('column "d" mixes ISO 8601 dates (100 of 300 present values) with other text, e.g. "01/02/2024" (row 2), "03 Jan 2024" (row 3)');
+    expect(issue.message).toContain('declare the column\'s type in dataset.schema');
+    const commas = await build({ sources: [file('commas.csv', 'x,y\n"1,5",a\n2,b\n"3,25",a\n4,b\n')], target: 'y' });
+    expect(commas.validation.issues.find((i) => i.column === 'x')).toMatchObject({ rule: 'type', severity: 'blocking', sampleRows: [1, 3] });
+    // Codes that are mostly words stay categories.
+    const codes = ['c,y', ...Array.from({ length: 40 }, (_, i) => `${i === 7 ? '12' : `K${i}`},${i % 2 ? 'a' : 'b'}`)];
+    const ok = await build({ sources: [file('codes.csv', `${codes.join('\n')}\n`)], target: 'y' });
+    expect(ok.validation.ok).toBe(true);
+    expect(ok.schema.columns.find((c) => c.name === 'c')!.type).toBe('categorical');
+  });
+
   test('a column of words stays categorical and true/false text is boolean', async () => {
     const built = await build({ sources: [file('kinds.csv', 'w,b,n,t\nx,true,1.5,2020-01-01\ny,FALSE,2,2020-01-02T03:04:05Z\nz,,3,\n')], target: 'w' });
     expect(built.schema.columns.map((c) => c.type)).toEqual(['categorical', 'boolean', 'numeric', 'datetime']);

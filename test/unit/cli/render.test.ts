@@ -26,6 +26,13 @@ describe('mlops status', () => {
     expect(text).toContain('note: production version 2 could not be loaded');
   });
 
+  test('shows the data warnings and how many rows were dropped for a missing target', () => {
+    const data = { rows: 190, snapshot: 'ab'.repeat(32), droppedMissingTarget: 10, warnings: ['column "extra" is not in the schema and is ignored'] };
+    const text = renderRun(view({ data }));
+    expect(text).toContain(`data: 190 rows, snapshot ${'ab'.repeat(6)}, 10 rows dropped (target missing)`);
+    expect(text).toContain('! data warning: column "extra" is not in the schema and is ignored');
+  });
+
   test('a failed servability check shows its problems and where its report is', () => {
     const servability = { passed: false, problems: ['the model disagrees with the program on 3 of 50 check rows'], notes: [], report: ref, flavor: 'onnx', sampleRows: 40 };
     const text = renderRun(view({ servability }));

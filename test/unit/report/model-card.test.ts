@@ -84,6 +84,13 @@ describe('a model card', () => {
     expect(html).toContain('<td class="n">2024-01-01</td>');
   });
 
+  test('says how many rows ingest dropped because their target was missing', async () => {
+    const input = await classificationCard();
+    const html = buildModelCard({ ...input, dataset: { ...input.dataset!, droppedMissingTarget: 7 } });
+    expect(html).toContain('7 rows whose target is missing were dropped at ingest (dataset.dropMissingTarget)');
+    expect(buildModelCard(input)).not.toContain('dropped at ingest');
+  });
+
   test('lists the validation issues of the data', async () => {
     const html = buildModelCard(await classificationCard());
     expect(html).toContain('1 issue(s) in 60 rows; none blocks the pipeline');

@@ -127,18 +127,8 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   // Shutdown is handled here (see `drain`), not by Fastify's 503s and forced closes.
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024, return503OnClosing: false, forceCloseConnections: false });
   const ctx: RouteContext = { models, metrics, predictionLog, feedbackLog, logger };
-  const shutdown = { draining: false, inFlight: 0, lastActivity: 0 };
-  app.addHook('onRequest', async (_request, reply) => {
-    shutdown.inFlight += 1;
-    shutdown.lastActivity = Date.now();
-    // 'close' comes once per response, whether it was sent or its client went away.
-    reply.raw.once('close', () => {
-      shutdown.inFlight -= 1;
-      shutdown.lastActivity = Date.now();
-    });
-    // While draining, every answer tells its client to close the connection rather than send another request on it.
-    if (shutdown.draining) reply.header('connection', 'close');
-  });
+  const shutdown: Shutdown = { draining: false, connections: new Map() };
+  trackConnections(app, shutdown);
   registerRoutes(app, ctx, reload);
 
   const pollMs = options.pollMs ?? 5_000;
@@ -181,24 +171,57 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   return { url, server: app, metrics, models, predictionLog, feedbackLog, reload, readiness: () => serverReadiness(models), close };
 }
 
-/** A drain ends once no request has been in flight for this long (ms): a keep-alive client between two requests sends its next one well within it. */
-const QUIET_MS = 100;
+/** A connection with no request in flight is closed in a drain once it has been idle this long (ms): a keep-alive client between two requests sends its next one well within it. */
+const QUIET_MS = 1_000;
+
+/** What the server knows of its connections for a clean shutdown. */
+interface Shutdown {
+  draining: boolean;
+  /** Per open connection: requests in flight on it, and when it last started or finished one. */
+  connections: Map<net.Socket, { inFlight: number; lastActive: number }>;
+}
+
+/** Tracks connections and their requests; while draining, every answer says `Connection: close`. */
+function trackConnections(app: FastifyInstance, shutdown: Shutdown): void {
+  app.server.on('connection', (socket: net.Socket) => {
+    shutdown.connections.set(socket, { inFlight: 0, lastActive: Date.now() });
+    socket.once('close', () => shutdown.connections.delete(socket));
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    const c = shutdown.connections.get(request.raw.socket);
+    if (c) {
+      c.inFlight += 1;
+      c.lastActive = Date.now();
+      // 'close' comes once per response, whether it was sent or its client went away.
+      reply.raw.once('close', () => {
+        c.inFlight -= 1;
+        c.lastActive = Date.now();
+      });
+    }
+    // So the client sends no further request on this connection, and closes it itself.
+    if (shutdown.draining) reply.header('connection', 'close');
+  });
+}
 
 /**
  * Stops accepting connections and lets the requests in flight finish, answering every request that
- * still arrives on an open connection (with `Connection: close`, so its client sends no further request
- * on it); once no request has come for a moment, closes the connections that are left, all idle. So a
- * client's connection is not reset under a request: it gets its answer, or its new connection is refused.
+ * still arrives on an open connection (with `Connection: close`, so its client closes it after the
+ * answer); a connection with no request in flight is closed once it has been idle for a moment. So a
+ * client's connection is not closed under a request: it gets its answer, or its new connection is refused.
  */
-async function drain(app: FastifyInstance, shutdown: { draining: boolean; inFlight: number; lastActivity: number }, timeoutMs: number): Promise<void> {
+async function drain(app: FastifyInstance, shutdown: Shutdown, timeoutMs: number): Promise<void> {
   shutdown.draining = true;
-  shutdown.lastActivity = Date.now();
+  const started = Date.now();
   // net.Server's close stops listening only; http.Server's would also drop idle keep-alive connections at once.
   net.Server.prototype.close.call(app.server);
-  const deadline = Date.now() + timeoutMs;
-  while ((shutdown.inFlight > 0 || Date.now() - shutdown.lastActivity < QUIET_MS) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  app.server.closeIdleConnections();
-  if (shutdown.inFlight > 0) app.server.closeAllConnections();
+  while (shutdown.connections.size > 0 && Date.now() - started < timeoutMs) {
+    const now = Date.now();
+    for (const [socket, c] of shutdown.connections) {
+      if (c.inFlight === 0 && now - Math.max(c.lastActive, started) >= QUIET_MS) socket.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  app.server.closeAllConnections();
 }
 
 interface RouteContext {

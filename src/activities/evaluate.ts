@@ -6,10 +6,10 @@
  */
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { loadSplit } from '../ml/dataset';
+import { loadSide } from '../ml/dataset';
 import { compareClaims, DEFAULT_CLAIMS_POLICY, evaluatePredictions, judgeCandidate, type ClaimCheck, type Evaluation } from '../ml/evaluate';
 import { profileSource, type DatasetProfile } from '../ml/profile';
-import { loadPredictor, MODEL_FILE_MAX_BYTES, modelFlavor, type FetchBytes, type Predictor } from '../ml/predictor';
+import { loadPredictor, MODEL_FILE_MAX_BYTES, modelFlavor, predictInBatches, type FetchBytes, type Predictor } from '../ml/predictor';
 import type { OnnxModel } from '../ml/onnx';
 import type { Model } from '../ml/trainers';
 import type { Frame } from '../ml/types';
@@ -130,9 +130,10 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
             const candidate = await loadPredictor(document, fetchBytes);
             loaded.push(candidate);
             beat.update({ step: 'reading the holdout' });
-            const { test } = await loadSplit(file, input.schema, input.split);
+            // Only the holdout side is read, and it is scored in slices (predictInBatches).
+            const test = await loadSide(file, input.schema, input.split, 'test');
             beat.update({ step: `scoring the candidate on ${test.rowCount} holdout rows` });
-            const predictions = await candidate.predict(test);
+            const predictions = await predictInBatches(candidate, test);
             const evaluation = evaluatePredictions(candidate, test, predictions);
             const notes: string[] = [];
             let championEval: { version: number; evaluation: Evaluation } | undefined;
@@ -140,7 +141,7 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
             if (current && 'predictor' in current) {
               beat.update({ step: `scoring production version ${current.version} on the same rows` });
               try {
-                championEval = { version: current.version, evaluation: evaluatePredictions(current.predictor, test, await current.predictor.predict(test)) };
+                championEval = { version: current.version, evaluation: evaluatePredictions(current.predictor, test, await predictInBatches(current.predictor, test)) };
               } catch (err) {
                 // A production model whose features no longer exist in the data cannot be compared on it.
                 if (!canBeNoted(err)) throw err;

@@ -7,11 +7,10 @@
  * the disagreeing rows.
  */
 import { join } from 'node:path';
-import { loadSplit } from '../ml/dataset';
+import { loadSide } from '../ml/dataset';
 import type { OnnxModel } from '../ml/onnx';
 import { loadPredictor, MODEL_FILE_MAX_BYTES, modelFlavor, predictRows, type FetchBytes, type Predictor } from '../ml/predictor';
 import { compareWithCheck, parseCheckPredictions, predictionProblems, type Disagreement } from '../ml/servability';
-import { takeRows } from '../ml/split';
 import { FailureType, isMlopsError } from '../errors';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat } from './heartbeat';
@@ -56,8 +55,8 @@ export function createServabilityActivities({ store }: MlopsDependencies) {
               beat.update({ step: 'predicting a sample of holdout rows' });
               const file = join(dir, 'snapshot');
               await store.getFile(input.snapshot, file);
-              const { test } = await loadSplit(file, input.schema, input.split);
-              const sample = takeRows(test, evenly(test.rowCount, input.sampleRows ?? SERVABILITY_SAMPLE_ROWS));
+              // Only the sampled rows are read from the snapshot, not the whole holdout.
+              const sample = await loadSide(file, input.schema, input.split, 'test', { sample: input.sampleRows ?? SERVABILITY_SAMPLE_ROWS });
               sampleRows = sample.rowCount;
               problems.push(...(await answer(() => predictor.predict(sample), predictor, sampleRows, 'holdout sample')));
               const manifest = flavor === 'onnx' ? (document as OnnxModel) : undefined;
@@ -138,10 +137,4 @@ async function answer(run: () => ReturnType<Predictor['predict']>, predictor: Pr
     if (!isMlopsError(err) || err.type === FailureType.Unavailable) throw err;
     return [`${what}: the model cannot predict these rows: ${err.message}`];
   }
-}
-
-/** Up to `n` row indices spread evenly over `total` rows. */
-function evenly(total: number, n: number): number[] {
-  if (total <= n) return Array.from({ length: total }, (_, i) => i);
-  return Array.from({ length: n }, (_, k) => Math.floor((k * total) / n));
 }

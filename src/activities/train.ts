@@ -11,7 +11,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { loadSplit, writeTrainingRows } from '../ml/dataset';
+import { loadSide, writeTrainingRows } from '../ml/dataset';
 import { OUTPUT_FILES, runExternalTrainer } from '../ml/external/command';
 import { onnxManifest } from '../ml/external/model';
 import { publishTrainingParts, urlExpirySeconds, writeTrainingParts } from '../ml/external/remote-data';
@@ -117,7 +117,7 @@ export function createTrainActivities({ store, logger }: MlopsDependencies) {
           await store.getFile(input.snapshot, file);
           if (input.trainer.name === 'command') return trainExternal(input, input.trainer, file, dir, beat, started);
           beat.update({ message: 'reading the training rows' });
-          const { train } = await loadSplit(file, input.schema, input.split);
+          const train = await loadSide(file, input.schema, input.split, 'train');
           beat.update({ message: `training ${input.trainer.name} on ${train.rowCount} rows` });
           const checkpoints = heartbeatCheckpoints(store, previous?.checkpoint, beat);
           const model = await fitBuiltIn(input.trainer.name, {

@@ -80,9 +80,11 @@ export async function profileParquet(path: string, columns: DatasetSchema | Colu
 
 /**
  * Reads columns of a Parquet file into a Frame, typed by the schema. A value that does not fit its
- * column's type raises `MlopsInvalidInput` naming the source row and column.
+ * column's type raises `MlopsInvalidInput` naming the source row and column. With `keep` (one byte per
+ * row of the file, 1 = keep), only those rows are materialised, in file order: a stage that needs one
+ * side of a split, or a few rows of it, holds only those rows, never the whole file.
  */
-export async function readParquetFrame(path: string, schema: DatasetSchema, wanted: string[], name = path): Promise<Frame> {
+export async function readParquetFrame(path: string, schema: DatasetSchema, wanted: string[], name = path, keep?: Uint8Array): Promise<Frame> {
   const specs = wanted.map((c) => {
     const spec = schema.columns.find((s) => s.name === c);
     if (!spec) throw new MlopsError(FailureType.InvalidInput, `Column "${c}" is not in the dataset schema`);
@@ -109,25 +111,31 @@ export async function readParquetFrame(path: string, schema: DatasetSchema, want
         throw new MlopsError(FailureType.InvalidInput, `${name}: row ${bad[0].row}, column "${spec.name}": ${raw} is not ${spec.type}`, { source: name, row: bad[0].row });
       }
     }
-    const columns: Column[] = specs.map((s) => (isNumericType(s.type) ? new Float64Array(n) : new Array<string | null>(n)));
-    if (specs.length > 0) {
+    if (keep && keep.length !== n) throw new Error(`${name}: a row mask of ${keep.length} rows for a file of ${n}`);
+    const kept = keep ? keep.reduce((sum, k) => sum + (k ? 1 : 0), 0) : n;
+    const columns: Column[] = specs.map((s) => (isNumericType(s.type) ? new Float64Array(kept) : new Array<string | null>(kept)));
+    if (specs.length > 0 && kept > 0) {
+      let read = 0;
       let at = 0;
       for await (const chunk of engine.chunks(`SELECT ${typed.map((t, k) => `${t.value} AS c${k}`).join(', ')} FROM ${relation}`)) {
         const rows = chunk.rowCount;
+        const picked: number[] = [];
+        for (let i = 0; i < rows; i++) if (!keep || keep[read + i]) picked.push(i);
         specs.forEach((_, k) => {
           const vector = chunk.getColumnVector(k);
           const out = columns[k];
           if (out instanceof Float64Array) {
-            for (let i = 0; i < rows; i++) {
-              const v = vector.getItem(i) as number | null;
-              out[at + i] = v === null ? NaN : v;
+            for (let j = 0; j < picked.length; j++) {
+              const v = vector.getItem(picked[j]) as number | null;
+              out[at + j] = v === null ? NaN : v;
             }
-          } else for (let i = 0; i < rows; i++) out[at + i] = vector.getItem(i) as string | null;
+          } else for (let j = 0; j < picked.length; j++) out[at + j] = vector.getItem(picked[j]) as string | null;
         });
-        at += rows;
+        read += rows;
+        at += picked.length;
       }
     }
-    return { rowCount: n, columns: Object.fromEntries(specs.map((s, k) => [s.name, columns[k]])) };
+    return { rowCount: kept, columns: Object.fromEntries(specs.map((s, k) => [s.name, columns[k]])) };
   });
 }
 

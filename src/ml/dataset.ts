@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { FailureType, MlopsError } from '../errors';
-import { hashSides, isParquetFile, writeParquetSide } from '../data/frame';
+import { hashSides, isParquetFile, readParquetFrame, writeParquetSide } from '../data/frame';
 import { buildSnapshot, type SnapshotLineage } from '../data/snapshot';
 import type { DatasetProfile } from './profile';
 import { readFrame, type OpenS3 } from './readers';
@@ -112,14 +112,21 @@ async function splitIndices(file: string, frame: Frame, schema: DatasetSchema, s
   if (test.length !== frame.rowCount) throw new Error(`snapshot ${file}: ${test.length} lines but ${frame.rowCount} rows`);
   const indices = { train: [] as number[], test: [] as number[] };
   for (let i = 0; i < test.length; i++) (test[i] ? indices.test : indices.train).push(i);
-  if (indices.train.length === 0 || indices.test.length === 0) {
-    throw new MlopsError(FailureType.InvalidInput, `A hash split of ${frame.rowCount} row(s) with testFraction ${split.testFraction} left the ${indices.train.length === 0 ? 'training' : 'test'} set empty; add rows or change testFraction`);
-  }
+  if (indices.train.length === 0 || indices.test.length === 0) throw emptySide(frame.rowCount, split, indices.train.length === 0);
   return indices;
 }
 
+function emptySide(rows: number, split: SplitSpec, trainEmpty: boolean): MlopsError {
+  const side = trainEmpty ? 'training' : 'test';
+  return new MlopsError(FailureType.InvalidInput, `A hash split of ${rows} row(s) with testFraction ${split.testFraction} left the ${side} set empty; add rows or change testFraction`);
+}
+
+function splitColumns(schema: DatasetSchema, split: SplitSpec): string[] {
+  return [...new Set([...schema.features, schema.target, ...(split.column ? [split.column] : [])])];
+}
+
 async function readSplitFrame(file: string, schema: DatasetSchema, split: SplitSpec): Promise<Frame> {
-  const columns = [...new Set([...schema.features, schema.target, ...(split.column ? [split.column] : [])])];
+  const columns = splitColumns(schema, split);
   // A Parquet snapshot is recognised by its content; older snapshots are JSON lines.
   return readFrame(file, schema, { format: 'jsonl', columns });
 }
@@ -129,6 +136,40 @@ export async function loadSplit(file: string, schema: DatasetSchema, split: Spli
   const frame = await readSplitFrame(file, schema, split);
   const indices = await splitIndices(file, frame, schema, split);
   return { train: takeRows(frame, indices.train), test: takeRows(frame, indices.test) };
+}
+
+/**
+ * One side of a snapshot's split, the same rows in the same order as that side of `loadSplit`; with `sample`,
+ * that many of them spread evenly over the side. A Parquet snapshot split by hash is read for those rows only
+ * (each row's side is known from its stored key before any value is read), so a stage holds the side it
+ * needs, or a few rows of it, never the whole snapshot. Other splits need the whole frame to decide.
+ */
+export async function loadSide(file: string, schema: DatasetSchema, split: SplitSpec, side: 'train' | 'test', options: { sample?: number } = {}): Promise<Frame> {
+  if (split.method !== 'hash' || !(await isParquetFile(file))) {
+    const frame = (await loadSplit(file, schema, split))[side];
+    return options.sample === undefined ? frame : takeRows(frame, evenly(frame.rowCount, options.sample));
+  }
+  const sides = await hashSides(file, split.testFraction, split.seed);
+  const wanted = side === 'test' ? 1 : 0;
+  let count = 0;
+  for (let i = 0; i < sides.length; i++) if (sides[i] === wanted) count++;
+  const tests = side === 'test' ? count : sides.length - count;
+  if (tests === 0 || tests === sides.length) throw emptySide(sides.length, split, tests === sides.length);
+  const keep = new Uint8Array(sides.length);
+  const picks = options.sample === undefined ? undefined : evenly(count, options.sample);
+  for (let i = 0, k = 0, p = 0; i < sides.length; i++) {
+    if (sides[i] !== wanted) continue;
+    if (!picks) keep[i] = 1;
+    else if (picks[p] === k) (keep[i] = 1), p++;
+    k++;
+  }
+  return readParquetFrame(file, schema, splitColumns(schema, split), file, keep);
+}
+
+/** `n` row positions out of `total`, spread evenly from the first (all of them when `total` <= `n`). */
+export function evenly(total: number, n: number): number[] {
+  if (total <= n) return Array.from({ length: total }, (_, i) => i);
+  return Array.from({ length: n }, (_, k) => Math.floor((k * total) / n));
 }
 
 /**

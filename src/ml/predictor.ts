@@ -12,6 +12,7 @@ import type { ArtifactRef } from '../storage/refs';
 import { MODEL_FORMATS, parseModel, predict as predictBuiltin, rowsToFrame, type Model, type Predictions } from './trainers';
 import { EXTERNAL_MODEL_FORMAT } from './external/model';
 import { ONNX_MODEL_FORMAT, loadOnnxPredictor, type OnnxModel } from './onnx';
+import { sliceRows } from './split';
 import type { DatasetSchema, Frame, Task } from './types';
 
 export type { Predictions } from './trainers';
@@ -44,6 +45,33 @@ export type FetchBytes = (ref: ArtifactRef) => Promise<Uint8Array>;
 /** Predicts JSON rows, as a model server receives them; a field of the wrong type fails naming the row and field. */
 export function predictRows(predictor: Predictor, rows: Record<string, unknown>[]): Promise<Predictions> {
   return predictor.predict(rowsToFrame(predictor.schema, rows));
+}
+
+/** Rows a predictor is handed at a time by `predictInBatches`. */
+export const PREDICT_BATCH_ROWS = 65_536;
+
+/**
+ * Predicts a frame in slices of `batchRows` rows and joins the answers, so what a model builds on the way
+ * (design matrices, ONNX tensors) is bounded by the slice, not by the frame: validate scores millions of
+ * holdout rows this way.
+ */
+export async function predictInBatches(predictor: Predictor, frame: Frame, batchRows = PREDICT_BATCH_ROWS): Promise<Predictions> {
+  if (frame.rowCount <= batchRows) return predictor.predict(frame);
+  const labels: string[] = [];
+  const probabilities: number[][] = [];
+  let values: Float64Array | undefined;
+  let some: Predictions = {};
+  for (let start = 0; start < frame.rowCount; start += batchRows) {
+    const end = Math.min(frame.rowCount, start + batchRows);
+    some = await predictor.predict(sliceRows(frame, start, end));
+    if (some.labels) for (const l of some.labels) labels.push(l);
+    if (some.probabilities) for (const p of some.probabilities) probabilities.push(p);
+    if (some.values) {
+      values ??= new Float64Array(frame.rowCount);
+      values.set(some.values, start);
+    }
+  }
+  return { ...(some.labels && { labels }), ...(some.probabilities && { probabilities }), ...(values && { values }) };
 }
 
 /** The flavor of a stored model document, or undefined when it is no model this version knows. */

@@ -144,6 +144,13 @@ export function splitFrame(frame: Frame, schema: DatasetSchema, options: SplitOp
   }
 }
 
+/** Rows [start, end) of a frame; numeric columns are views, not copies. */
+export function sliceRows(frame: Frame, start: number, end: number): Frame {
+  const columns: Record<string, Column> = {};
+  for (const [name, column] of Object.entries(frame.columns)) columns[name] = column instanceof Float64Array ? column.subarray(start, end) : column.slice(start, end);
+  return { rowCount: end - start, columns };
+}
+
 /** The rows of a frame at the given indices, in that order. */
 export function takeRows(frame: Frame, indices: ArrayLike<number>): Frame {
   const columns: Record<string, Column> = {};

@@ -24,7 +24,7 @@ import { DATETIME_PARTS, fitTransform, transformFrame, type Preprocessing, type 
 import { createRng, permutation, type Rng } from '../../random';
 import { TrainingLoop, checkTrainInput, classTarget, loadCheckpoint, numericTarget, parseParams, trainingFingerprint } from '../common';
 import { MODEL_FORMAT, MODEL_FORMAT_CATEGORIES, type GbdtModel, type TrainInput } from '../model';
-import { binRows, fitBinner, realBinCounts } from './binning';
+import { binRows, fitBinner, realBinCounts, type Binner } from './binning';
 import { TreeGrower, addBinnedPredictions, addRawPredictions, type Tree } from './grower';
 import { histogramThreads } from './histograms';
 
@@ -69,7 +69,7 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
   checkTrainInput(input);
   const params = parseParams('gbdt', gbdtParamsSchema, input.params);
   const { schema } = input;
-  const { preprocessing, target, loss, grower, categorical, ...data } = prepare(input, params);
+  const { preprocessing, target, loss, grower, categorical, ...data } = await prepare(input, params);
   let fitted: Boosted;
   try {
     fitted = await boost({ input, params, loss, grower, ...data });
@@ -92,15 +92,37 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
   };
 }
 
+/** Rows binned between two turns of the event loop. */
+const BIN_SLICE_ROWS = 1 << 20;
+
+/** Gives the event loop a turn, so the activity's heartbeat timer fires between long steps on millions of rows. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** `binRows` a slice of rows at a time, with a turn of the event loop between slices. */
+async function binInSlices(binner: Binner, columns: Float64Array[], out: Uint8Array, rows?: Uint32Array): Promise<Uint8Array> {
+  const F = columns.length;
+  const n = rows ? rows.length : F > 0 ? columns[0].length : 0;
+  for (let start = 0; start < n; start += BIN_SLICE_ROWS) {
+    const end = Math.min(n, start + BIN_SLICE_ROWS);
+    const slice = rows ? columns : columns.map((c) => c.subarray(start, end));
+    binRows(binner, slice, out.subarray(start * F, end * F), rows?.subarray(start, end));
+    await turn();
+  }
+  return out;
+}
+
 /**
  * Learns the preprocessing and the bins and bins the training and held-out rows. The model inputs as floats
- * (category codes, datetime parts) live only while this runs: boosting keeps bytes.
+ * (category codes, datetime parts) live only while this runs: boosting keeps bytes. Each step on all the rows
+ * is followed by a turn of the event loop: at 10M rows a step takes seconds, and the heartbeat must not wait.
  */
-function prepare(input: TrainInput, params: GbdtParams) {
+async function prepare(input: TrainInput, params: GbdtParams) {
   const { schema } = input;
   const rng = createRng(input.seed);
   const { preprocessing, design } = fitTransform(input.train, schema, { ...TREE_PREPROCESSING, maxCategories: params.maxBins - 1 });
+  await turn();
   const target = readTarget(input);
+  await turn();
   const loss = makeLoss(target.classes.length, schema.task);
 
   const all = design.columns;
@@ -108,8 +130,10 @@ function prepare(input: TrainInput, params: GbdtParams) {
   const sets = holdOut(input, params, useEarlyStopping, all, target, preprocessing, rng);
   const n = sets.yTrain.length;
   const F = all.length;
+  await turn();
 
   const binner = fitBinner(all, params.maxBins, rng, categoryCodeCounts(preprocessing), sets.trainRows);
+  await turn();
   const threads = histogramThreads(n, F);
   const valBinned = sets.val ? binRows(binner, sets.val.columns, undefined, sets.val.rows) : undefined;
   const settings = {
@@ -119,9 +143,10 @@ function prepare(input: TrainInput, params: GbdtParams) {
     l2Regularization: params.l2Regularization,
     learningRate: params.learningRate,
   };
+  await turn();
   const grower = new TreeGrower(n, realBinCounts(binner), binner.thresholds, settings, threads, binner.categoryCodes);
   try {
-    const binned = binRows(binner, all, grower.binned, sets.trainRows);
+    const binned = await binInSlices(binner, all, grower.binned, sets.trainRows);
     const categorical = binner.categoryCodes.some((c) => c > 0);
     return { preprocessing, target, loss, grower, binned, F, yTrain: sets.yTrain, valBinned, yVal: sets.yVal, categorical };
   } catch (err) {

@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSplit, prepareSnapshot, writeTrainingRows } from '../../../src/ml/dataset';
+import { evenly, loadSide, loadSplit, prepareSnapshot, writeTrainingRows } from '../../../src/ml/dataset';
+import { takeRows } from '../../../src/ml/split';
 import { profileSource } from '../../../src/ml/profile';
 import { readFrame, readRows } from '../../../src/ml/readers';
 import type { DatasetSchema } from '../../../src/ml/types';
@@ -83,5 +84,22 @@ describe('Parquet snapshots through the entry points train, validate and monitor
     expect(a.test.columns.wind).not.toEqual(usual.test.columns.wind);
     expect(a.test.rowCount + a.train.rowCount).toBe(1461);
     expect(a.test.rowCount / 1461).toBeCloseTo(0.2, 1);
+  });
+
+  test('a stage reading one side, or a sample of it, gets exactly those rows of loadSplit, for either seed and either snapshot format', async () => {
+    for (const split of [SPLIT, { ...SPLIT, seed: 7 }]) {
+      for (const file of [parquet, jsonl]) {
+        const both = await loadSplit(file, SCHEMA, split);
+        expect(await loadSide(file, SCHEMA, split, 'train')).toEqual(both.train);
+        expect(await loadSide(file, SCHEMA, split, 'test')).toEqual(both.test);
+        const sample = await loadSide(file, SCHEMA, split, 'test', { sample: 50 });
+        expect(sample.rowCount).toBe(50);
+        expect(sample).toEqual(takeRows(both.test, evenly(both.test.rowCount, 50)));
+      }
+    }
+  });
+
+  test('a side read from a split that leaves it empty is refused, saying what to change', async () => {
+    await expect(loadSide(parquet, SCHEMA, { ...SPLIT, testFraction: 0.0000001 }, 'test')).rejects.toThrow(/left the test set empty; add rows or change testFraction/);
   });
 });

@@ -1,6 +1,6 @@
 import { compareClaims, evaluateModel, higherIsBetter, judgeCandidate } from '../../../src/ml/evaluate';
 import { metricNameProblem, metricNames, METRICS } from '../../../src/ml/metric-catalog';
-import { builtinPredictor } from '../../../src/ml/predictor';
+import { builtinPredictor, predictInBatches } from '../../../src/ml/predictor';
 import { trainModel } from '../../../src/ml/trainers';
 import type { DatasetSchema, Frame } from '../../../src/ml/types';
 import { parsePipelineSpec } from '../../../src/spec/pipeline';
@@ -138,5 +138,30 @@ describe('true/false, 0/1 and string labels', () => {
     const model = await trainModel('logistic-regression', { train: frame(target, n), schema, params: {}, seed: 1 });
     const withMissing = Float64Array.from(target, (v, i) => (i === 3 ? NaN : v));
     expect((await evaluateModel(builtinPredictor(model), frame(withMissing, n))).rows).toBe(n - 1);
+  });
+});
+
+describe('scoring a large holdout in slices', () => {
+  test('the answers of a model scored slice by slice are the answers it gives the whole holdout at once', async () => {
+    const n = 1003;
+    const x = Float64Array.from({ length: n }, (_, i) => (i * 7919) % 101);
+    const z = Array.from({ length: n }, (_, i) => ['a', 'b', 'c'][i % 3]);
+    const classes = Array.from({ length: n }, (_, i) => (x[i] + (z[i] === 'b' ? 30 : 0) > 60 ? 'late' : 'on time'));
+    const schema: DatasetSchema = {
+      columns: [{ name: 'x', type: 'numeric' }, { name: 'z', type: 'categorical' }, { name: 'y', type: 'categorical' }, { name: 'v', type: 'numeric' }],
+      target: 'y',
+      features: ['x', 'z'],
+      task: 'classification',
+    };
+    const holdout: Frame = { rowCount: n, columns: { x, z, y: classes } };
+    const gbdt = builtinPredictor(await trainModel('gbdt', { train: holdout, schema, params: { maxIter: 5 }, seed: 1 }));
+    const whole = await gbdt.predict(holdout);
+    expect(await predictInBatches(gbdt, holdout, 100)).toEqual(whole);
+    expect(whole.labels).toContain('late');
+
+    const regression: DatasetSchema = { ...schema, target: 'v', task: 'regression' };
+    const values: Frame = { rowCount: n, columns: { x, z, v: Float64Array.from(x, (v) => 2 * v + 1) } };
+    const linear = builtinPredictor(await trainModel('gbdt', { train: values, schema: regression, params: { maxIter: 5 }, seed: 1 }));
+    expect(await predictInBatches(linear, values, 64)).toEqual(await linear.predict(values));
   });
 });

@@ -45,7 +45,7 @@ interface ChildJob {
   dir: string;
 }
 
-const READ_STEPS = new Set(['load', 'infer', 'type', 'validate', 'profile']);
+const READ_STEPS = new Set(['load', 'infer', 'type', 'check']);
 
 async function ingestOnce(job: ChildJob): Promise<Omit<OursRun, 'peakRssMb'>> {
   const steps: Record<string, number> = {};

@@ -34,31 +34,109 @@ const dbl = (x: number): string => `CAST('${x}' AS DOUBLE)`;
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 const rows5 = (v: unknown): number[] => (Array.isArray(v) ? v.map(Number) : []);
 
+/** What `checkTyped` computes: the validation report, the profile, or both from shared scans. */
+export interface CheckOptions {
+  validation?: ValidationOptions | false;
+  profile?: ProfileOptions | false;
+}
+
+let groupTables = 0;
+
+/**
+ * The counts of each distinct value of several columns in one scan (GROUPING SETS), kept as a small
+ * table: `v_i` and `g_i` (0 in the rows of column i's set), `n` and `first` (the first source row).
+ * Category frequencies, the target's classes and the quantiles and histograms of columns with few
+ * distinct values are then read from it instead of the data.
+ */
+async function groupCounts(engine: Engine, t: TypedRelation, columns: number[]): Promise<string | undefined> {
+  if (columns.length === 0) return undefined;
+  const table = `__mlops_groups_${++groupTables}`;
+  const keys = columns.map((i) => `v_${i}`);
+  const flags = columns.map((i) => `grouping(v_${i}) AS g_${i}`);
+  await engine.run(
+    `CREATE TEMP TABLE ${table} AS SELECT ${[...keys, ...flags].join(', ')}, count(*) AS n, min(__row) AS first FROM ${t.relation} ` +
+      `GROUP BY GROUPING SETS (${keys.map((k) => `(${k})`).join(', ')})`,
+  );
+  return table;
+}
+
+/** The rows of column i's set in a `groupCounts` table (present values only). */
+const setOf = (table: string, i: number): string => `(SELECT v_${i} AS v, n, first FROM ${table} WHERE g_${i} = 0 AND v_${i} IS NOT NULL)`;
+
+/** Whether a numeric column looks like it has few distinct values (codes, counts, flags, coarse times), from its opening rows. */
+async function fewValues(engine: Engine, t: TypedRelation, i: number): Promise<boolean> {
+  const { d, n } = await engine.one<{ d: number; n: number }>(`SELECT count(DISTINCT v) AS d, count(v) AS n FROM (SELECT v_${i} AS v FROM ${t.relation} LIMIT 20000)`);
+  return Number(d) <= Number(n) / 4;
+}
+
+/**
+ * Validates and profiles a typed relation with as few scans as the rules allow: one aggregate for the
+ * validation counts and the profile's moments, one GROUPING SETS scan for the value counts (categories,
+ * classes, numeric columns with few distinct values), one sort per other numeric column and one scan
+ * for their histograms; sample rows only for what was found. Results are exactly those of
+ * `Validator` and `ProfileBuilder` (exact quantiles) for the same rows.
+ */
+export async function checkTyped(engine: Engine, t: TypedRelation, schema: DatasetSchema, o: CheckOptions = {}): Promise<{ validation?: ValidationReport; profile?: DatasetProfile }> {
+  const aggregates = new Map<string, string>([['n', 'count(*)']]);
+  const conditions = new Map<string, string>();
+  if (o.validation !== false) {
+    t.specs.forEach((spec, i) => {
+      const v = `v_${i}`;
+      conditions.set(`bad_${i}`, `b_${i}`);
+      conditions.set(`nulls_${i}`, `${v} IS NULL AND NOT b_${i}`);
+      if (isNumericType(spec.type)) {
+        if (spec.min !== undefined) {
+          conditions.set(`below_${i}`, `${v} < ${dbl(spec.min)}`);
+          aggregates.set(`lowest_${i}`, `min(${v})`);
+        }
+        if (spec.max !== undefined) {
+          conditions.set(`above_${i}`, `${v} > ${dbl(spec.max)}`);
+          aggregates.set(`highest_${i}`, `max(${v})`);
+        }
+      } else if (spec.allowed) {
+        conditions.set(`unseen_${i}`, `${v} NOT IN (${spec.allowed.map(literal).join(', ')})`);
+      }
+    });
+    for (const [key, condition] of conditions) aggregates.set(key, `count_if(${condition})`);
+  }
+  if (o.profile !== false) {
+    t.specs.forEach((spec, i) => {
+      const v = `v_${i}`;
+      aggregates.set(`count_${i}`, `count(${v})`).set(`bad_${i}`, `count_if(b_${i})`);
+      if (isNumericType(spec.type)) aggregates.set(`mean_${i}`, `avg(${v})`).set(`std_${i}`, `stddev_pop(${v})`).set(`min_${i}`, `min(${v})`).set(`max_${i}`, `max(${v})`);
+    });
+  }
+  const r = await engine.one<Row>(`SELECT ${[...aggregates].map(([k, e]) => `${e} AS ${k}`).join(', ')} FROM ${t.relation}`);
+
+  // The columns whose value counts are needed, counted in one scan.
+  const targetIndex = t.specs.findIndex((s) => s.name === schema.target);
+  const classes = o.validation !== false && schema.task === 'classification' && targetIndex >= 0 && t.present[targetIndex];
+  const grouped = new Set<number>();
+  if (classes) grouped.add(targetIndex);
+  if (o.profile !== false) {
+    for (const [i, spec] of t.specs.entries()) {
+      if (num(r[`count_${i}`]) === 0) continue;
+      if (!isNumericType(spec.type) || (await fewValues(engine, t, i))) grouped.add(i);
+    }
+  }
+  const groups = await groupCounts(engine, t, [...grouped].sort((a, b) => a - b));
+  try {
+    const validation = o.validation === false ? undefined : await finishValidation(engine, t, schema, o.validation ?? {}, r, conditions, classes ? groups : undefined);
+    const profile = o.profile === false ? undefined : await finishProfile(engine, t, o.profile ?? {}, r, groups, grouped);
+    return { validation, profile };
+  } finally {
+    if (groups) await engine.run(`DROP TABLE ${groups}`);
+  }
+}
+
 /** Validates a typed relation; the report is the one `Validator` gives for the same rows. */
 export async function validateTyped(engine: Engine, t: TypedRelation, schema: DatasetSchema, options: ValidationOptions = {}): Promise<ValidationReport> {
+  return (await checkTyped(engine, t, schema, { validation: options, profile: false })).validation!;
+}
+
+async function finishValidation(engine: Engine, t: TypedRelation, schema: DatasetSchema, options: ValidationOptions, r: Row, conditions: Map<string, string>, groups?: string): Promise<ValidationReport> {
   const sample = options.sampleSize ?? 5;
-  // First the counts (one cheap pass); then the sample rows and examples, only for what was found.
-  const counts: string[] = ['count(*) AS n'];
-  const conditions = new Map<string, string>();
-  t.specs.forEach((spec, i) => {
-    const v = `v_${i}`;
-    conditions.set(`bad_${i}`, `b_${i}`);
-    conditions.set(`nulls_${i}`, `${v} IS NULL AND NOT b_${i}`);
-    if (isNumericType(spec.type)) {
-      if (spec.min !== undefined) {
-        conditions.set(`below_${i}`, `${v} < ${dbl(spec.min)}`);
-        counts.push(`min(${v}) AS lowest_${i}`);
-      }
-      if (spec.max !== undefined) {
-        conditions.set(`above_${i}`, `${v} > ${dbl(spec.max)}`);
-        counts.push(`max(${v}) AS highest_${i}`);
-      }
-    } else if (spec.allowed) {
-      conditions.set(`unseen_${i}`, `${v} NOT IN (${spec.allowed.map(literal).join(', ')})`);
-    }
-  });
-  for (const [key, condition] of conditions) counts.push(`count_if(${condition}) AS ${key}`);
-  const r = await engine.one<Row>(`SELECT ${counts.join(', ')} FROM ${t.relation}`);
+  // The counts are in; now the sample rows and examples, only for what was found.
   const samples: string[] = [];
   for (const [key, condition] of conditions) {
     if (num(r[key]) === 0) continue;
@@ -90,90 +168,73 @@ export async function validateTyped(engine: Engine, t: TypedRelation, schema: Da
     });
   }
   const targetIndex = t.specs.findIndex((s) => s.name === schema.target);
-  if (schema.task === 'classification' && targetIndex >= 0 && t.present[targetIndex]) {
-    const v = `v_${targetIndex}`;
+  if (groups) {
     const label = isNumericType(t.specs[targetIndex].type) ? jsNumberText('v') : 'v';
-    const classes = await engine.rows<{ label: string; n: number; rows: number[] }>(
-      `SELECT ${label} AS label, n, rows FROM (SELECT ${v} AS v, count(*) AS n, min(__row, ${sample}) AS rows, min(__row) AS first FROM ${t.relation} ` +
-        `WHERE ${v} IS NOT NULL GROUP BY ${v}) ORDER BY first LIMIT ${options.maxClasses ?? 10_000}`,
+    const classes = await engine.rows<{ label: string; n: number; first: number }>(
+      `SELECT ${label} AS label, n, first FROM ${setOf(groups, targetIndex)} ORDER BY first LIMIT ${options.maxClasses ?? 10_000}`,
     );
-    tallies.classes = classes.map((c) => ({ label: c.label, count: num(c.n), rows: rows5(c.rows) }));
+    // Sample rows matter only for classes too small to train on: one more scan, only when there are any.
+    const minRows = options.minRowsPerClass ?? 2;
+    const rowsOf = new Map<string, number[]>();
+    if (classes.some((c) => num(c.n) < minRows)) {
+      const small = await engine.rows<{ label: string; rows: number[] }>(
+        `SELECT ${label} AS label, rows FROM (SELECT v_${targetIndex} AS v, min(__row, ${sample}) AS rows FROM ${t.relation} WHERE v_${targetIndex} IS NOT NULL GROUP BY ALL HAVING count(*) < ${minRows})`,
+      );
+      for (const c of small) rowsOf.set(c.label, rows5(c.rows));
+    }
+    tallies.classes = classes.map((c) => ({ label: c.label, count: num(c.n), rows: rowsOf.get(c.label) ?? [] }));
   }
   validator.addCounts(tallies);
   return validator.finish();
 }
 
-/** Histogram counts (numpy.histogram's edges convention) from the counts of each distinct value. */
-function binCounts(groups: { v: number; n: number }[], edges: number[], count: number): number[] {
-  if (edges.length === 1) return [count];
-  const counts = new Array<number>(edges.length - 1).fill(0);
-  for (const { v, n } of groups) {
-    let k = 0;
-    while (k < edges.length - 2 && v >= edges[k + 1]) k++;
-    if (v >= edges[0] && v <= edges[edges.length - 1]) counts[k] += n;
-  }
-  return counts;
-}
+/** The values at the given ranks (0-based, ascending order) of a column's present values. */
+type Ranked = { length: number; [rank: number]: number };
 
 /**
  * numpy's 'linear' quantiles of a column's `count` present values, exactly: the values at the few
- * ranks the quantiles need, from one sort (DuckDB's quantile_cont selects once per quantile, which
- * costs several times more for the 18 a profile asks for).
+ * ranks the quantiles need. From the column's value counts when it has few distinct values (a running
+ * sum over the counts finds each rank), else from one sort of the rows (DuckDB's quantile_cont
+ * selects once per quantile, which costs several times more for the 18 a profile asks for).
  */
-async function exactQuantiles(engine: Engine, relation: string, column: string, count: number, qs: number[], fewValues: boolean): Promise<{ qs: number[]; groups?: { v: number; n: number }[] }> {
+async function exactQuantiles(engine: Engine, t: TypedRelation, i: number, count: number, qs: number[], groups?: string): Promise<number[]> {
   const ranks = new Set<number>();
   for (const q of qs) {
     const lo = Math.floor((count - 1) * q);
     ranks.add(lo).add(Math.min(lo + 1, count - 1));
   }
-  // Few distinct values (codes, counts, flags, coarse times): their counts give every rank without
-  // sorting the rows, and the histogram too.
-  const limit = 100_000;
-  if (fewValues) {
-    // A look at the opening rows: if most of them are distinct, so is the column; skip the counting.
-    const { d, n } = await engine.one<{ d: number; n: number }>(`SELECT count(DISTINCT v) AS d, count(v) AS n FROM (SELECT ${column} AS v FROM ${relation} LIMIT 20000)`);
-    fewValues = Number(d) <= Number(n) / 4;
-  }
-  const groups = !fewValues ? [] : await engine.rows<{ v: number; n: number }>(
-    `SELECT v, n FROM (SELECT ${column} AS v, count(*) AS n FROM ${relation} WHERE ${column} IS NOT NULL GROUP BY ALL) ORDER BY v LIMIT ${limit + 1}`,
-  );
-  if (fewValues && groups.length <= limit) {
-    const sorted: { length: number; [rank: number]: number } = { length: count };
-    const wanted = [...ranks].sort((a, b) => a - b);
-    let at = 0;
-    let k = 0;
-    for (const g of groups) {
-      at += Number(g.n);
-      while (k < wanted.length && wanted[k] < at) sorted[wanted[k++]] = Number(g.v);
+  const sorted: Ranked = { length: count };
+  if (groups) {
+    const hits = await engine.rows<{ v: number; below: number; n: number }>(
+      `SELECT v, below, n FROM (SELECT v, n, sum(n) OVER (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS below FROM ${setOf(groups, i)}) ` +
+        `WHERE ${[...ranks].map((k) => `(coalesce(below, 0) <= ${k} AND ${k} < coalesce(below, 0) + n)`).join(' OR ')}`,
+    );
+    for (const h of hits) {
+      const from = num(h.below);
+      for (const k of ranks) if (k >= from && k < from + num(h.n)) sorted[k] = Number(h.v);
     }
-    return { qs: qs.map((q) => quantileSorted(sorted, q)), groups: groups.map((g) => ({ v: Number(g.v), n: Number(g.n) })) };
+  } else {
+    const rows = await engine.rows<{ r: number; v: number }>(
+      `SELECT r, v FROM (SELECT v_${i} AS v, row_number() OVER (ORDER BY v_${i}) - 1 AS r FROM ${t.relation} WHERE v_${i} IS NOT NULL) WHERE r IN (${[...ranks].join(', ')})`,
+    );
+    for (const row of rows) sorted[Number(row.r)] = Number(row.v);
   }
-  const rows = await engine.rows<{ r: number; v: number }>(
-    `SELECT r, v FROM (SELECT ${column} AS v, row_number() OVER (ORDER BY ${column}) - 1 AS r FROM ${relation} WHERE ${column} IS NOT NULL) WHERE r IN (${[...ranks].join(', ')})`,
-  );
-  const sorted: { length: number; [rank: number]: number } = { length: count };
-  for (const row of rows) sorted[Number(row.r)] = Number(row.v);
-  return { qs: qs.map((q) => quantileSorted(sorted, q)) };
+  return qs.map((q) => quantileSorted(sorted, q));
 }
 
 /** Profiles a typed relation; the profile has the shape `ProfileBuilder` gives, with exact quantiles at any size. */
 export async function profileTyped(engine: Engine, t: TypedRelation, options: ProfileOptions = {}): Promise<DatasetProfile> {
+  const schema = { columns: t.specs, target: '', features: [], task: 'regression' as const };
+  return (await checkTyped(engine, t, schema, { validation: false, profile: options })).profile!;
+}
+
+async function finishProfile(engine: Engine, t: TypedRelation, options: ProfileOptions, r: Row, groups: string | undefined, grouped: Set<number>): Promise<DatasetProfile> {
   const quantiles = options.quantiles ?? DEFAULT_QUANTILES;
   const bins = options.bins ?? 10;
   const maxCategories = options.maxCategories ?? 10_000;
   const edgeQs = Array.from({ length: bins + 1 }, (_, i) => (i === bins ? 1 : i * (1 / bins)));
-  const parts: string[] = ['count(*) AS n'];
-  t.specs.forEach((spec, i) => {
-    const v = `v_${i}`;
-    parts.push(`count(${v}) AS count_${i}`, `count_if(b_${i}) AS bad_${i}`);
-    if (isNumericType(spec.type)) {
-      parts.push(`avg(${v}) AS mean_${i}`, `stddev_pop(${v}) AS std_${i}`, `min(${v}) AS min_${i}`, `max(${v}) AS max_${i}`);
-    }
-  });
-  const r = await engine.one<Row>(`SELECT ${parts.join(', ')} FROM ${t.relation}`);
   const rowCount = num(r.n);
   const numericEdges = new Map<number, number[]>();
-  const valueCounts = new Map<number, { v: number; n: number }[]>();
   const columns: (NumericColumnProfile | CategoricalColumnProfile)[] = [];
   for (const [i, spec] of t.specs.entries()) {
     const count = num(r[`count_${i}`]);
@@ -181,7 +242,7 @@ export async function profileTyped(engine: Engine, t: TypedRelation, options: Pr
     const nulls = rowCount - count - invalid;
     if (!isNumericType(spec.type)) {
       const top = count === 0 ? [] : await engine.rows<{ value: string; count: number }>(
-        `SELECT v_${i} AS value, count(*) AS count FROM ${t.relation} WHERE v_${i} IS NOT NULL GROUP BY ALL ORDER BY count DESC, value LIMIT ${maxCategories}`,
+        `SELECT v AS value, n AS count FROM ${setOf(groups!, i)} ORDER BY count DESC, value LIMIT ${maxCategories}`,
       );
       const tracked = top.reduce((s, f) => s + num(f.count), 0);
       columns.push({
@@ -202,12 +263,10 @@ export async function profileTyped(engine: Engine, t: TypedRelation, options: Pr
       columns.push({ ...base, mean: null, std: null, min: null, max: null, quantiles: Object.fromEntries(quantiles.map((q) => [quantileName(q), null])), histogram: { edges: [], counts: [] } });
       continue;
     }
-    // Datetimes rarely repeat; other numbers often do (codes, counts, flags, rounded measures).
-    const exact = await exactQuantiles(engine, t.relation, `v_${i}`, count, [...quantiles, ...edgeQs], spec.type !== 'datetime');
-    const qs = exact.qs;
+    const few = grouped.has(i) ? groups : undefined;
+    const qs = await exactQuantiles(engine, t, i, count, [...quantiles, ...edgeQs], few);
     const edges = qs.slice(quantiles.length).filter((e, k, all) => k === 0 || e !== all[k - 1]);
-    if (exact.groups) valueCounts.set(i, exact.groups);
-    else numericEdges.set(i, edges);
+    numericEdges.set(i, edges);
     columns.push({
       ...base,
       mean: Number(r[`mean_${i}`]),
@@ -215,17 +274,23 @@ export async function profileTyped(engine: Engine, t: TypedRelation, options: Pr
       min: Number(r[`min_${i}`]),
       max: Number(r[`max_${i}`]),
       quantiles: Object.fromEntries(quantiles.map((q, k) => [quantileName(q), qs[k]])),
-      histogram: { edges, counts: valueCounts.has(i) ? binCounts(valueCounts.get(i)!, edges, count) : [] },
+      histogram: { edges, counts: [] },
     });
   }
   // Bin counts follow numpy.histogram: [lo, hi) for every bin but the last, which is closed. From
-  // counts below each edge: one comparison per edge and value instead of two per bin.
-  const below: string[] = [];
+  // counts below each edge: one comparison per edge and value instead of two per bin; from the value
+  // counts where a column has them, else in one scan of the rows for all other columns.
+  const below = (v: string, e: number, last: boolean): string => `${v} ${last ? '<=' : '<'} ${dbl(e)}`;
+  const scanned: string[] = [];
+  const counts: Row = {};
   for (const [i, edges] of numericEdges) {
     if (edges.length === 1) continue;
-    edges.forEach((e, k) => below.push(k === edges.length - 1 ? `count_if(v_${i} <= ${dbl(e)}) AS h_${i}_${k}` : `count_if(v_${i} < ${dbl(e)}) AS h_${i}_${k}`));
+    if (grouped.has(i)) {
+      const parts = edges.map((e, k) => `sum(n) FILTER (WHERE ${below('v', e, k === edges.length - 1)}) AS h_${i}_${k}`);
+      Object.assign(counts, await engine.one<Row>(`SELECT ${parts.join(', ')} FROM ${setOf(groups!, i)}`));
+    } else edges.forEach((e, k) => scanned.push(`count_if(${below(`v_${i}`, e, k === edges.length - 1)}) AS h_${i}_${k}`));
   }
-  const counts = below.length > 0 ? await engine.one<Row>(`SELECT ${below.join(', ')} FROM ${t.relation}`) : {};
+  if (scanned.length > 0) Object.assign(counts, await engine.one<Row>(`SELECT ${scanned.join(', ')} FROM ${t.relation}`));
   for (const [i, edges] of numericEdges) {
     const profile = columns[i] as NumericColumnProfile;
     profile.histogram.counts = edges.length === 1 ? [profile.count] : edges.slice(0, -1).map((_, k) => num(counts[`h_${i}_${k + 1}`]) - num(counts[`h_${i}_${k}`]));

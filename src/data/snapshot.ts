@@ -17,7 +17,7 @@ import type { OpenS3 } from '../ml/readers/source';
 import type { ColumnSpec, ColumnType, DatasetSchema } from '../ml/types';
 import type { ValidationIssue, ValidationOptions, ValidationReport } from '../ml/validate';
 import { toDatetime } from '../ml/values';
-import { profileTyped, validateTyped, type TypedRelation } from './checks';
+import { checkTyped, type TypedRelation } from './checks';
 import { Engine, engineMessage, ident, literal, sourceError } from './engine';
 import { asUtf8, encodingError, type SourceEncoding } from './encoding';
 import { readerSql, Scratch, type LocalSource } from './sources';
@@ -416,14 +416,15 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       present,
       extra: [...raw.map((c) => c.name), ...derivedNames].filter((n) => !declaredNames.has(n)).map((name) => ({ name, firstRow: 1 })),
     };
-    const validation = { ...(await validateTyped(engine, relation, schema, o.validation)), source: locals[0].name };
+    // Validation and profile share their scans.
+    const checked = await checkTyped(engine, relation, schema, { validation: o.validation ?? {}, profile: {} });
+    const validation = { ...checked.validation!, source: locals[0].name };
     for (const issue of await mixedColumnIssues(engine, mixed, new Set(schema.columns.map((c) => c.name)))) {
       validation.issues.push(issue);
       validation.ok = false;
     }
-    step('validate');
-    const profile = await profileTyped(engine, relation);
-    step('profile');
+    const profile = checked.profile!;
+    step('check');
 
     // The snapshot: schema columns in their storage types, other columns as read, then __row and __hash.
     const out: string[] = [];

@@ -24,6 +24,12 @@ export interface TypedRelation {
   present: boolean[];
   /** Columns of the data that the schema does not declare, with the first row that has them. */
   extra: { name: string; firstRow: number }[];
+  /**
+   * Where the examples of bad values of some columns are read instead (their `x_i` in `relation` is
+   * then NULL): a relation of the same rows with `__row`, `b_i` and `x_i`, scanned only when bad values
+   * were found, so the raw text need not be stored beside every typed value.
+   */
+  examples?: { relation: string; columns: Set<number> };
 }
 
 const DEFAULT_QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
@@ -138,12 +144,16 @@ async function finishValidation(engine: Engine, t: TypedRelation, schema: Datase
   const sample = options.sampleSize ?? 5;
   // The counts are in; now the sample rows and examples, only for what was found.
   const samples: string[] = [];
+  const elsewhere: string[] = [];
   for (const [key, condition] of conditions) {
     if (num(r[key]) === 0) continue;
     samples.push(`min(__row, ${sample}) FILTER (WHERE ${condition}) AS s_${key}`);
-    if (key.startsWith('bad_')) samples.push(`arg_min(x_${key.slice(4)}, __row, 3) FILTER (WHERE ${condition}) AS ${key.replace('bad_', 'badx_')}`);
+    if (!key.startsWith('bad_')) continue;
+    const i = Number(key.slice(4));
+    (t.examples?.columns.has(i) ? elsewhere : samples).push(`arg_min(x_${i}, __row, 3) FILTER (WHERE ${condition}) AS badx_${i}`);
   }
   if (samples.length > 0) Object.assign(r, await engine.one<Row>(`SELECT ${samples.join(', ')} FROM ${t.relation}`));
+  if (elsewhere.length > 0) Object.assign(r, await engine.one<Row>(`SELECT ${elsewhere.join(', ')} FROM ${t.examples!.relation}`));
   const validator = new Validator(schema, options);
   const tallies: Parameters<Validator['addCounts']>[0] = { rowCount: num(r.n), extra: t.extra, columns: [], classes: [] };
   for (const [i, spec] of t.specs.entries()) {

@@ -300,6 +300,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const select = ['__src_row AS __row', `${line} AS __line`];
     const parsed: string[] = [];
     const flagless = new Set<string>();
+    const exampleNames = new Map<string, string>();
     for (const c of raw) {
       const type = typeOf.get(c.name);
       if (!type) {
@@ -311,8 +312,10 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       const t = typedSql(type, c.name, c.kind, parse && ident(`__p:${c.name}`));
       select.push(`${storageSql(type, t.value)} AS ${ident(c.name)}`);
       // Columns whose values cannot be wrong (typed by the source) carry no flags.
-      if (t.bad !== 'false') select.push(`${t.bad} AS ${ident(`__bad:${c.name}`)}`, `CASE WHEN ${t.bad} THEN ${jsLiteralSql(c.name, c.kind, csv)} END AS ${ident(`__x:${c.name}`)}`);
-      else flagless.add(c.name);
+      if (t.bad !== 'false') {
+        select.push(`${t.bad} AS ${ident(`__bad:${c.name}`)}`, `CASE WHEN ${t.bad} THEN ${jsLiteralSql(c.name, c.kind, csv)} END AS ${ident(`__x:${c.name}`)}`);
+        exampleNames.set(c.name, ident(`__x:${c.name}`));
+      } else flagless.add(c.name);
     }
     // Text is parsed once per value, in the inner query.
     await engine.run(`CREATE VIEW typed AS SELECT ${select.join(', ')} FROM (SELECT *${parsed.map((p) => `, ${p}`).join('')} FROM raw)`);
@@ -363,7 +366,8 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const keep = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
     const derivedSql = derived.map(([name, expression]) => `, (${expression}) AS ${ident(name)}`).join('');
     try {
-      await engine.run(`CREATE TABLE kept AS SELECT * EXCLUDE (__line)${derivedSql} FROM typed${keep}`);
+      // The raw text of bad values stays out of the table: read again from the source where examples are needed.
+      await engine.run(`CREATE TABLE kept AS SELECT * EXCLUDE (${['__line', ...exampleNames.values()].join(', ')})${derivedSql} FROM typed${keep}`);
     } catch (err) {
       throw new MlopsError(FailureType.InvalidInput, `The dataset's derived columns or filter failed on the data: ${engineMessage(err)}`, undefined, { cause: err });
     }
@@ -390,6 +394,8 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
 
     // The relation validation and profiling read: v_i, b_i, x_i per schema column.
     const v: string[] = ['__row'];
+    const examples: string[] = ['__row'];
+    const exampleColumns = new Set<number>();
     const present: boolean[] = [];
     schema.columns.forEach((spec, i) => {
       const stored = keptColumns.get(spec.name);
@@ -403,18 +409,24 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       if (rawNames.has(spec.name) && typeOf.has(spec.name) && flagless.has(spec.name)) {
         v.push(`${t.value} AS v_${i}`, `${t.bad} AS b_${i}`, `CAST(NULL AS VARCHAR) AS x_${i}`);
       } else if (rawNames.has(spec.name) && typeOf.has(spec.name)) {
-        v.push(`${t.value} AS v_${i}`, `(${ident(`__bad:${spec.name}`)} OR ${t.bad}) AS b_${i}`, `${ident(`__x:${spec.name}`)} AS x_${i}`);
+        // A stored value is never bad (typing made it NULL), so the source's flag alone marks the bad values.
+        v.push(`${t.value} AS v_${i}`, `(${ident(`__bad:${spec.name}`)} OR ${t.bad}) AS b_${i}`, `CAST(NULL AS VARCHAR) AS x_${i}`);
+        examples.push(`${ident(`__bad:${spec.name}`)} AS b_${i}`, `${ident(`__x:${spec.name}`)} AS x_${i}`);
+        exampleColumns.add(i);
       } else {
         v.push(`${t.value} AS v_${i}`, `${t.bad} AS b_${i}`, `${jsLiteralSql(spec.name, stored)} AS x_${i}`);
       }
     });
     await engine.run(`CREATE VIEW checked AS SELECT ${v.join(', ')} FROM kept`);
+    // The same rows as kept, in the same order (the filter is deterministic), typed again from the source.
+    await engine.run(`CREATE VIEW examples AS SELECT ${examples.join(', ')} FROM typed${keep}`);
     const declaredNames = new Set(schema.columns.map((c) => c.name));
     const relation: TypedRelation = {
       relation: 'checked',
       specs: schema.columns,
       present,
       extra: [...raw.map((c) => c.name), ...derivedNames].filter((n) => !declaredNames.has(n)).map((name) => ({ name, firstRow: 1 })),
+      examples: { relation: 'examples', columns: exampleColumns },
     };
     // Validation and profile share their scans.
     const checked = await checkTyped(engine, relation, schema, { validation: o.validation ?? {}, profile: {} });

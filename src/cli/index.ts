@@ -10,6 +10,7 @@ import { registerModels } from './models';
 import { registerMonitor } from './monitor';
 import { registerRuns } from './runs';
 import { registerSchedules } from './schedules';
+import { registerSchema } from './schema';
 import { registerServe } from './serve';
 import { EXIT, reportError } from './output';
 
@@ -40,6 +41,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerModels(program, run);
   registerMonitor(program, run);
   registerSchedules(program, run);
+  registerSchema(program, run);
   registerServe(program, run);
   registerGc(program, run);
   registerDev(program, run as never);

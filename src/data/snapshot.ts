@@ -243,7 +243,7 @@ async function mixedColumnIssues(engine: Engine, mixed: Map<string, 'numeric' | 
       sampleRows: bad.map((b) => Number(b.row)),
       message:
         `column "${name}" mixes ${what} (${parsed} of ${present} present values) with other text, e.g. ${examples}; ` +
-        `write every value as ${type === 'numeric' ? 'a number with a decimal point' : 'an ISO 8601 date'}, or declare the column's type in dataset.schema`,
+        `write every value as ${type === 'numeric' ? 'a finite number in decimal or exponent notation (a point, not a comma)' : 'an ISO 8601 date'}, or declare the column's type in dataset.schema`,
     });
   }
   return issues;
@@ -470,6 +470,27 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       ...(droppedMissingTarget !== undefined ? { droppedMissingTarget } : {}),
     };
     return { schema, rowCount, validation, profile, classCounts, lineage };
+  } finally {
+    engine.close();
+  }
+}
+
+/** The column types ingest would infer for a source (every row read), without a target: for `mlops schema infer` before the target is chosen. */
+export async function inferSourceColumns(o: {
+  source: string;
+  format?: BuildSnapshotOptions['format'];
+  delimiter?: string;
+  encoding?: SourceEncoding;
+  openS3?: OpenS3;
+  dir: string;
+}): Promise<{ columns: ColumnSpec[]; rows: number }> {
+  const engine = await Engine.open({ dir: join(o.dir, 'engine') });
+  try {
+    const scratch = new Scratch(join(o.dir, 'sources'));
+    const local = await asUtf8(await scratch.localSource(o.source, { format: o.format, delimiter: o.delimiter, openS3: o.openS3 }), o.encoding, scratch.dir);
+    const [rows] = await loadSources(engine, [local]);
+    const raw: RawColumn[] = (await engine.describe('raw')).filter((c) => c.name !== '__src_row').map((c) => ({ name: c.name, kind: rawKind(c.type) }));
+    return { columns: await inferTypes(engine, 'raw', raw), rows };
   } finally {
     engine.close();
   }

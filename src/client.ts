@@ -18,6 +18,7 @@ import {
   pipelineStatusQuery,
   type Trigger,
 } from './contracts';
+import { activityName } from './workflows/activity-names';
 
 /** Connects a Temporal client as configured, and checks that the server answers and the namespace exists; close it with `client.connection.close()`. */
 export async function connectClient(config: MlopsConfig): Promise<Client> {
@@ -182,7 +183,7 @@ export async function describeRun(client: Client, workflowId: string, options: D
   }
   const pending = description.raw.pendingActivities ?? [];
   const converter = client.options.loadedDataConverter.payloadConverter;
-  const training = pending.find((a) => a.activityType?.name === 'trainModel');
+  const training = pending.find((a) => activityName(a.activityType?.name ?? '') === 'trainModel');
   if (training?.heartbeatDetails?.payloads?.length) {
     const details = converter.fromPayload<{ progress?: number }>(training.heartbeatDetails.payloads[0]!);
     view.trainingProgress = typeof details?.progress === 'number' ? details.progress : undefined;
@@ -192,7 +193,7 @@ export async function describeRun(client: Client, workflowId: string, options: D
     .map((a): RetryingActivity => {
       const next = optionalTsToMs(a.nextAttemptScheduleTime);
       return {
-        activity: a.activityType?.name ?? '?',
+        activity: activityName(a.activityType?.name ?? '?'),
         attempt: a.attempt ?? 1,
         maximumAttempts: a.maximumAttempts ?? 0,
         lastError: a.lastFailure?.message || a.lastFailure?.cause?.message || undefined,
@@ -203,7 +204,7 @@ export async function describeRun(client: Client, workflowId: string, options: D
   if (execution === 'RUNNING') {
     for (const a of pending) {
       if (a.state !== temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED) continue;
-      const activityQueue = a.activityType?.name === 'trainModel' ? (options.trainingTaskQueue ?? 'mlops-training') : queue;
+      const activityQueue = activityName(a.activityType?.name ?? '') === 'trainModel' ? (options.trainingTaskQueue ?? 'mlops-training') : queue;
       if (!(await hasPollers(client, activityQueue, 'activity').catch(() => true))) warnings.push(noWorkerMessage(activityQueue, 'activity'));
     }
   }

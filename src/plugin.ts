@@ -1,16 +1,23 @@
 /**
- * `MlopsPlugin`: add it to your own Worker to get this package's workflows and activities, with their
- * dependencies (configuration, artifact store, registry, logger) injected rather than reached for globally.
+ * `MlopsPlugin`: add it to your own Worker to get this package's activities (and, unless the worker has its own
+ * workflows, its workflows), with their dependencies (configuration, artifact store, registry, logger) injected
+ * rather than reached for globally. It adds to what the host registered and never replaces it: the host's
+ * activities, interceptors and workflows stay. A host that bundles its own workflows re-exports ours:
  *
- *   const worker = await Worker.create({ connection, taskQueue: 'mlops', plugins: [new MlopsPlugin()] });
+ *   export * from 'temporal-mlops/workflow';   // in the host's workflows file
+ *
+ * Runs use two task queues: the orchestration queue (`mlops`: workflows and the short stages) and the training
+ * queue (`mlops-training`: training alone, one at a time per worker, so it scales by adding workers). One plugin
+ * instance can serve both workers; a plugin that serves only one of them says so at start.
  */
 import { SimplePlugin } from '@temporalio/plugin';
-import type { WorkerOptions } from '@temporalio/worker';
+import type { ActivityInterceptorsFactory, ReplayWorkerOptions, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { failureInterceptor } from './activities/failures';
 import { livenessInterceptor } from './activities/liveness';
 import { createDependencies, type MlopsDependencies } from './activities/dependencies';
 import { loadConfig, type MlopsConfig } from './config';
+import { namespacedActivities } from './workflows/activity-names';
 
 /** Options of the plugin; everything defaults from the environment. */
 export interface MlopsPluginOptions {
@@ -18,37 +25,112 @@ export interface MlopsPluginOptions {
   config?: MlopsConfig;
   /** Ready-made dependencies, for embedding into an application that already has them. */
   dependencies?: MlopsDependencies;
-  /** Whether to register the workflows as well as the activities (default true). */
+  /**
+   * Whether to give the worker our workflows when it has none of its own (default true). A worker on the training
+   * queue never gets them; a worker with its own `workflowsPath` or `workflowBundle` keeps it.
+   */
   workflows?: boolean;
+  /**
+   * Whether to also register the bare activity names of earlier versions (`trainModel` beside `mlops.trainModel`),
+   * for activities scheduled before an upgrade (default true). A host activity of the same name always wins.
+   */
+  legacyActivityNames?: boolean;
 }
+
+/** How long after a worker starts the plugin checks that both task queues are served. */
+const QUEUE_CHECK_DELAY_MS = 3_000;
 
 /** The temporal-mlops Temporal plugin. */
 export class MlopsPlugin extends SimplePlugin {
   /** The dependencies the activities were built with. */
   readonly dependencies: MlopsDependencies;
+  private readonly addWorkflows: boolean;
+  /** The task queues this plugin's workers poll, for the start-up notice. */
+  private readonly servedQueues = new Set<string>();
+  private queueCheck: NodeJS.Timeout | undefined;
 
   constructor(options: MlopsPluginOptions = {}) {
     const dependencies = options.dependencies ?? createDependencies(options.config ?? loadConfig());
+    const activities = createActivities(dependencies);
+    const names = new Set(Object.keys(activities));
+    const namespaced = namespacedActivities(activities);
+    for (const name of Object.keys(namespaced)) names.add(name);
+    const legacy = options.legacyActivityNames === false ? {} : activities;
+    // Our interceptors wrap our activities only: the host's activities run exactly as the host wrote them.
+    const ours = (factory: ActivityInterceptorsFactory): ActivityInterceptorsFactory => (ctx) => (names.has(ctx.info.activityType) ? factory(ctx) : {});
     super({
       name: 'temporal-mlops',
-      activities: createActivities(dependencies),
-      workflowsPath: options.workflows === false ? undefined : require.resolve('./workflows'),
+      // Host activities win over the legacy bare names; the namespaced names are ours alone.
+      activities: (existing) => ({ ...legacy, ...(existing ?? {}), ...namespaced }),
       // Liveness wraps the failure conversion: timer heartbeats in every stage, activities handed back on shutdown.
-      workerInterceptors: { activity: [livenessInterceptor(), failureInterceptor] },
+      workerInterceptors: { activity: [ours(livenessInterceptor()), ours(failureInterceptor)] },
     });
     this.dependencies = dependencies;
+    this.addWorkflows = options.workflows !== false;
+  }
+
+  /** Where our workflows are, for `workflowsPath` (what a host's own workflows file re-exports instead). */
+  static get workflowsPath(): string {
+    return require.resolve('./workflows');
   }
 
   /**
-   * Heartbeats carry training progress and checkpoints: send them to the server within seconds rather
-   * than Temporal's default (0.8 x the heartbeat timeout), unless the user chose otherwise.
+   * Adds our workflows when the worker has none (never on the training queue), and sends heartbeats (training
+   * progress, checkpoints) to the server within seconds rather than at 0.8 x the heartbeat timeout, unless the
+   * user chose otherwise.
    */
   override configureWorker(options: WorkerOptions): WorkerOptions {
     const configured = super.configureWorker(options);
+    const training = configured.taskQueue === this.dependencies.config.trainingTaskQueue;
+    const own = configured.workflowsPath !== undefined || configured.workflowBundle !== undefined;
     return {
       ...configured,
+      ...(this.addWorkflows && !training && !own ? { workflowsPath: MlopsPlugin.workflowsPath } : {}),
       defaultHeartbeatThrottleInterval: configured.defaultHeartbeatThrottleInterval ?? '1s',
       maxHeartbeatThrottleInterval: configured.maxHeartbeatThrottleInterval ?? '2s',
     };
+  }
+
+  /** Replays our workflows when the replayer was given none. */
+  override configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
+    const configured = super.configureReplayWorker(options);
+    if (configured.workflowsPath !== undefined || configured.workflowBundle !== undefined) return configured;
+    return { ...configured, workflowsPath: MlopsPlugin.workflowsPath };
+  }
+
+  /** Says which of the two task queues each worker serves, and warns when one of them has no worker here. */
+  override async runWorker(worker: Worker, next: (w: Worker) => Promise<void>): Promise<void> {
+    const { taskQueue, trainingTaskQueue } = this.dependencies.config;
+    const queue = worker.options.taskQueue;
+    const role = queue === taskQueue ? 'orchestration (workflows and stages)' : queue === trainingTaskQueue ? 'training' : 'activities only';
+    this.dependencies.logger.info({ taskQueue: queue, role }, `temporal-mlops serves task queue ${queue}: ${role}`);
+    this.servedQueues.add(queue);
+    this.queueCheck ??= setTimeout(() => this.warnUnservedQueues(), QUEUE_CHECK_DELAY_MS);
+    this.queueCheck.unref();
+    try {
+      await super.runWorker(worker, next);
+    } finally {
+      this.servedQueues.delete(queue);
+    }
+  }
+
+  private warnUnservedQueues(): void {
+    const { taskQueue, trainingTaskQueue } = this.dependencies.config;
+    const log = this.dependencies.logger;
+    if (this.servedQueues.size === 0) return;
+    if (!this.servedQueues.has(trainingTaskQueue)) {
+      log.warn(
+        { taskQueue: trainingTaskQueue },
+        `no worker of this plugin polls the training task queue ${trainingTaskQueue}: runs wait at train until one does ` +
+          `(add a Worker on ${trainingTaskQueue} with this plugin, or run \`npx mlops worker\`; MLOPS_TRAINING_TASK_QUEUE names it)`,
+      );
+    }
+    if (!this.servedQueues.has(taskQueue)) {
+      log.warn(
+        { taskQueue },
+        `no worker of this plugin polls the orchestration task queue ${taskQueue}, where runs start: ` +
+          `add a Worker on ${taskQueue} with this plugin, or run \`npx mlops worker\` (MLOPS_TASK_QUEUE names it)`,
+      );
+    }
   }
 }

@@ -113,14 +113,11 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   try {
     const dependencies = createDependencies(config, logger);
     const common = { connection, namespace: config.temporal.namespace };
-    const orchestration = await Worker.create({ ...common, taskQueue: config.taskQueue, plugins: [new MlopsPlugin({ dependencies })] });
+    // One plugin for both queues: workflows and the short stages on one, training on the other.
+    const plugin = new MlopsPlugin({ dependencies });
+    const orchestration = await Worker.create({ ...common, taskQueue: config.taskQueue, plugins: [plugin] });
     // Training runs one activity at a time per worker: scale training by adding workers on this queue.
-    const training = await Worker.create({
-      ...common,
-      taskQueue: config.trainingTaskQueue,
-      plugins: [new MlopsPlugin({ dependencies, workflows: false })],
-      maxConcurrentActivityTaskExecutions: 1,
-    });
+    const training = await Worker.create({ ...common, taskQueue: config.trainingTaskQueue, plugins: [plugin], maxConcurrentActivityTaskExecutions: 1 });
     const stop = () => {
       orchestration.shutdown();
       training.shutdown();

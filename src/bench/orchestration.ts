@@ -19,6 +19,7 @@ import { connectClient, startRun } from '../client';
 import type { MlopsConfig } from '../config';
 import { parsePipelineSpec, type PipelineSpec } from '../spec/pipeline';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
+import { activityName, namespacedActivities } from '../workflows/activity-names';
 
 /** Inputs of `runOrchestrationBench`. */
 export interface OrchestrationBenchOptions {
@@ -125,11 +126,11 @@ async function withBenchWorkers<T>(options: OrchestrationBenchOptions, fn: (benc
   const connection = await NativeConnection.connect(config.temporal.connection);
   const client = await connectClient(config);
   const common = { connection, namespace: config.temporal.namespace };
-  const orchestration = await Worker.create({ ...common, taskQueue: config.taskQueue, workflowsPath: require.resolve('../workflows'), activities: activities.stages, ...tuning });
+  const orchestration = await Worker.create({ ...common, taskQueue: config.taskQueue, workflowsPath: require.resolve('../workflows'), activities: namespacedActivities(activities.stages), ...tuning });
   const training = await Worker.create({
     ...common,
     taskQueue: config.trainingTaskQueue,
-    activities: { trainModel: activities.trainModel },
+    activities: namespacedActivities({ trainModel: activities.trainModel }),
     maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions,
     maxConcurrentActivityTaskPolls: tuning.maxConcurrentActivityTaskPolls,
   });
@@ -283,7 +284,7 @@ async function timingFromHistory(client: Client, workflowId: string, roundTripMs
     else if (event.workflowExecutionCompletedEventAttributes) closedAt = at;
     else if (event.activityTaskScheduledEventAttributes) {
       const a = event.activityTaskScheduledEventAttributes;
-      scheduled.set(String(event.eventId), { name: a.activityType?.name ?? '?', activityId: a.activityId ?? '', at });
+      scheduled.set(String(event.eventId), { name: activityName(a.activityType?.name ?? '?'), activityId: a.activityId ?? '', at });
     } else if (event.activityTaskCompletedEventAttributes) {
       const s = scheduled.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId));
       if (!s || previous === undefined) throw new Error(`${workflowId}: activity completion without its scheduling`);

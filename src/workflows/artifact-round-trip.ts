@@ -3,13 +3,13 @@
  * MinIO and returns its reference; a second activity reads it back and checks its sha256.
  * `mlops check` runs it against the configured servers.
  */
-import { proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { ArtifactRef } from '../storage/refs';
+import { mlopsActivities } from './activity-names';
 import { storageActivity } from './options';
 
 type Activities = ReturnType<typeof createActivities>;
-const { writeProbeArtifact, verifyArtifact } = proxyActivities<Activities>(storageActivity);
+const { writeProbeArtifact, verifyArtifact } = mlopsActivities<Activities>(storageActivity);
 
 /** What the round trip proved. */
 export interface RoundTripResult {

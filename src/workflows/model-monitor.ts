@@ -15,7 +15,6 @@ import {
   condition,
   continueAsNew,
   log,
-  proxyActivities,
   setHandler,
   startChild,
   workflowInfo,
@@ -34,12 +33,13 @@ import {
   resumeSignal,
   retrainWorkflowId,
 } from '../contracts';
+import { mlopsActivities } from './activity-names';
 import { stageActivity } from './options';
 import { pipelineRun } from './pipeline-run';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { checkModel, rollbackModel } = proxyActivities<Activities>(stageActivity);
+const { checkModel, rollbackModel } = mlopsActivities<Activities>(stageActivity);
 
 /** Checks kept in status (and carried across continue-as-new). */
 const KEPT_CHECKS = 20;

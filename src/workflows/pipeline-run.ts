@@ -13,7 +13,6 @@ import {
   condition,
   log,
   patched,
-  proxyActivities,
   setCurrentDetails,
   setHandler,
   workflowInfo,
@@ -32,6 +31,7 @@ import {
   type StageName,
   type TrainResult,
 } from '../contracts';
+import { mlopsActivities } from './activity-names';
 import { stageActivity, trainingActivity } from './options';
 import { ApprovalGate } from './approval-gate';
 import { approvalDetails } from './details';
@@ -39,13 +39,13 @@ import { Timeline } from './timeline';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { ingestDataset, evaluateCandidate, checkServability, deployCandidate, ensureMonitor } = proxyActivities<Activities>(stageActivity);
+const { ingestDataset, evaluateCandidate, checkServability, deployCandidate, ensureMonitor } = mlopsActivities<Activities>(stageActivity);
 
 /** Runs the lifecycle once and returns how it ended. */
 export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunResult> {
   const { spec } = input;
   // A worker that dies mid-training is noticed within seconds; the retry resumes from the last checkpoint.
-  const { trainModel } = proxyActivities<Activities>(trainingActivity(input.trainingTaskQueue ?? 'mlops-training'));
+  const { trainModel } = mlopsActivities<Activities>(trainingActivity(input.trainingTaskQueue ?? 'mlops-training'));
   const timeline = new Timeline();
   const status: PipelineRunStatus = {
     model: spec.model,

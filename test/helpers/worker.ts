@@ -29,8 +29,9 @@ export async function startWorkers(env: TestWorkflowEnvironment, config: MlopsCo
     // Another test file in this jest worker process installed the Runtime already.
   }
   const deps = createDependencies(config, logger);
-  const orchestration = await Worker.create({ connection: env.nativeConnection, taskQueue: config.taskQueue, plugins: [new MlopsPlugin({ dependencies: deps })], ...extra });
-  const training = await Worker.create({ connection: env.nativeConnection, taskQueue: config.trainingTaskQueue, plugins: [new MlopsPlugin({ dependencies: deps, workflows: false })] });
+  const plugin = new MlopsPlugin({ dependencies: deps });
+  const orchestration = await Worker.create({ connection: env.nativeConnection, taskQueue: config.taskQueue, plugins: [plugin], ...extra });
+  const training = await Worker.create({ connection: env.nativeConnection, taskQueue: config.trainingTaskQueue, plugins: [plugin] });
   const running = Promise.all([orchestration.run(), training.run()]);
   return {
     deps,

@@ -238,7 +238,7 @@ describe('a worker killed during training', () => {
       let checkpointed = false;
       for (let i = 0; i < 600 && !checkpointed; i++) {
         const pending = (await handle.describe()).raw.pendingActivities ?? [];
-        const training = pending.find((a) => a.activityType?.name === 'trainModel');
+        const training = pending.find((a) => a.activityType?.name === 'mlops.trainModel');
         const payload = training?.heartbeatDetails?.payloads?.[0];
         if (payload) {
           const details = env.client.options.loadedDataConverter.payloadConverter.fromPayload<{ checkpoint?: unknown; progress: number }>(payload);

@@ -140,7 +140,7 @@ describe('a dead worker is replaced within seconds', () => {
     // A trainer that runs for a minute; only its restart is measured here.
     const trainer = { name: 'command', command: [process.execPath, '-e', 'setTimeout(() => {}, 60000)'] };
     const { workflowId } = await startRun(env.client, config, spec('killed-in-training', `http://127.0.0.1:${dataPort}/fast.csv`, trainer), { requestedBy: 'dave' });
-    await waitFor('training to start', () => startedAttempt(workflowId, 'trainModel'), 120_000, 200).catch(async (err) => {
+    await waitFor('training to start', () => startedAttempt(workflowId, 'mlops.trainModel'), 120_000, 200).catch(async (err) => {
       const d = await env.client.workflow.getHandle(workflowId).describe();
       console.log(JSON.stringify(d.raw.pendingActivities, null, 1), d.status.name, await env.client.workflow.getHandle(workflowId).result().catch((e) => e));
       throw err;
@@ -150,7 +150,7 @@ describe('a dead worker is replaced within seconds', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const killedAt = Date.now();
     workerA.kill('SIGKILL');
-    await waitFor('the second training attempt', async () => ((await startedAttempt(workflowId, 'trainModel')) ?? 0) >= 2 || undefined, 60_000, 100).catch(async (err) => {
+    await waitFor('the second training attempt', async () => ((await startedAttempt(workflowId, 'mlops.trainModel')) ?? 0) >= 2 || undefined, 60_000, 100).catch(async (err) => {
       const d = await env.client.workflow.getHandle(workflowId).describe();
       console.log(JSON.stringify(d.raw.pendingActivities, null, 1), d.status.name);
       throw err;

@@ -108,7 +108,7 @@ it('a program silent for three heartbeat timeouts finishes, and its PROGRESS rea
   let seen: TrainHeartbeat | undefined;
   while (!seen && Date.now() - started < silentMs) {
     const pending = (await handle.describe()).raw.pendingActivities ?? [];
-    const payload = pending.find((a) => a.activityType?.name === 'trainModel')?.heartbeatDetails?.payloads?.[0];
+    const payload = pending.find((a) => a.activityType?.name === 'mlops.trainModel')?.heartbeatDetails?.payloads?.[0];
     const details = payload ? env.client.options.loadedDataConverter.payloadConverter.fromPayload<TrainHeartbeat>(payload) : undefined;
     if (details?.progress === 0.4) seen = details;
     else await new Promise((r) => setTimeout(r, 100));

@@ -1,4 +1,5 @@
 import { Worker } from '@temporalio/worker';
+import { namespacedActivities } from '../../../src/workflows/activity-names';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startTimeSkipping } from '../../helpers/servers';
 import { fakeStages, testSpec } from '../../helpers/fake-stages';
@@ -17,7 +18,7 @@ async function runWith(spec: ReturnType<typeof testSpec>, during?: (h: { workflo
     connection: env.nativeConnection,
     taskQueue,
     workflowsPath: require.resolve('../../../src/workflows'),
-    activities: stages.activities,
+    activities: namespacedActivities(stages.activities),
   });
   const result = await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('pipelineRun', { taskQueue, workflowId: `deadline-${Date.now()}-${Math.random()}`, args: [{ spec, requestedBy: 'dave', trigger: 'manual', trainingTaskQueue: taskQueue }] });

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
+import { namespacedActivities } from '../../../src/workflows/activity-names';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startTimeSkipping } from '../../helpers/servers';
 import { fakeStages, testSpec } from '../../helpers/fake-stages';
@@ -33,14 +34,14 @@ async function withMonitor(drifting: (n: number) => boolean, body: (h: ReturnTyp
     connection: env.nativeConnection,
     taskQueue,
     workflowsPath: require.resolve('../../../src/workflows'),
-    activities: {
+    activities: namespacedActivities({
       ...stages.activities,
       async checkModel(input: CheckModelInput) {
         checks.push(input);
         const drift = drifting(checks.length);
         return { at: input.until, version: input.version, rows: 50, window: { from: input.since, to: input.until }, sources: ['s3://test/batches/b1.csv'], drift: { temp_max: { psi: drift ? 0.6 : 0.01, breached: drift } }, breachedFeatures: drift ? ['temp_max'] : [] };
       },
-    },
+    }),
   });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `monitor-toy-${Date.now()}-${Math.random()}`, args: [{ spec: monitorSpec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }] });
@@ -127,7 +128,7 @@ describe('the guardrail (time-skipping)', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowsPath: require.resolve('../../../src/workflows'),
-      activities: {
+      activities: namespacedActivities({
         async checkModel(input: CheckModelInput) {
           // v1 answered 90% right on live traffic; v2 only 70%.
           const value = input.version === 1 ? 0.9 : 0.7;
@@ -137,7 +138,7 @@ describe('the guardrail (time-skipping)', () => {
           rollbacks.push(input);
           return { changed: true };
         },
-      },
+      }),
     });
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `guardrail-${Date.now()}`, args: [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }] });
@@ -170,7 +171,7 @@ async function guardrailRun(metric: string, higherIsBetter: boolean, value: (ver
     connection: env.nativeConnection,
     taskQueue,
     workflowsPath: require.resolve('../../../src/workflows'),
-    activities: {
+    activities: namespacedActivities({
       async checkModel(input: CheckModelInput) {
         const live = { metric, value: value(input.version), higherIsBetter };
         // With a performance section on another metric, the guardrail's metric comes beside it as `also`.
@@ -182,7 +183,7 @@ async function guardrailRun(metric: string, higherIsBetter: boolean, value: (ver
         rollbacks.push(input);
         return { changed: true };
       },
-    },
+    }),
   });
   let s: MonitorStatus | undefined;
   await worker.runUntil(async () => {
@@ -235,14 +236,14 @@ describe('live performance (time-skipping)', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowsPath: require.resolve('../../../src/workflows'),
-      activities: {
+      activities: namespacedActivities({
         ...stages.activities,
         async checkModel(input: CheckModelInput) {
           const performance = { metric: 'rmse', value: 4.12, labelled: 50, breached: true, higherIsBetter: false, max: 3.5 };
           const window = { from: input.since, to: input.until };
           return { at: input.until, version: input.version, rows: 50, window, drift: {}, breachedFeatures: [], performance };
         },
-      },
+      }),
     });
     await worker.runUntil(async () => {
       const args = [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }];
@@ -269,7 +270,7 @@ describe('a failed check (time-skipping)', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowsPath: require.resolve('../../../src/workflows'),
-      activities: {
+      activities: namespacedActivities({
         async checkModel(input: CheckModelInput) {
           attempts.push(input.version);
           if (attempts.length === 1) {
@@ -277,7 +278,7 @@ describe('a failed check (time-skipping)', () => {
           }
           return { at: input.until, version: input.version, rows: 50, window: { from: input.since, to: input.until }, drift: {}, breachedFeatures: [] };
         },
-      },
+      }),
     });
     await worker.runUntil(async () => {
       const args = [{ spec: monitorSpec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }];

@@ -3,7 +3,8 @@
  * non-deterministic change fails CI. Re-record (after a deliberate, versioned change) with:
  *   MLOPS_RECORD_HISTORIES=1 npx jest test/integration/lifecycle -t "whole seattle"
  * Histories recorded before a versioned change are kept under a `before-<change>-` name: they are runs still
- * in flight when a worker is upgraded (the servability stage was added under patched('servability-check')).
+ * in flight when a worker is upgraded (the servability stage was added under patched('servability-check'), the
+ * `mlops.` activity namespace under patched('mlops-activity-names')).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,6 +18,9 @@ describe('recorded runs replay deterministically', () => {
 
   it('has the representative histories to replay', () => {
     expect(files.sort()).toEqual([
+      'before-activity-names-deployed-after-approval.json',
+      'before-activity-names-rejected.json',
+      'before-activity-names-validation-failed.json',
       'before-servability-deployed-after-approval.json',
       'before-servability-rejected.json',
       'before-servability-validation-failed.json',
@@ -24,6 +28,19 @@ describe('recorded runs replay deterministically', () => {
       'rejected.json',
       'validation-failed.json',
     ]);
+  });
+
+  it('runs recorded before the activity namespace scheduled bare names, and runs after it namespaced ones', () => {
+    const types = (f: string) =>
+      (JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as { events: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }[] }).events
+        .map((e) => e.activityTaskScheduledEventAttributes?.activityType.name)
+        .filter((name): name is string => name !== undefined);
+    for (const f of files) {
+      const names = types(f);
+      expect(names.length).toBeGreaterThan(0);
+      if (f.startsWith('before-')) expect(names.filter((n) => n.startsWith('mlops.'))).toEqual([]);
+      else expect(names.every((n) => n.startsWith('mlops.'))).toBe(true);
+    }
   });
 
   it('replays every recorded history without a nondeterminism error', async () => {

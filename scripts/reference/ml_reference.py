@@ -24,7 +24,7 @@ from scipy import stats
 from sklearn import metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SEATTLE = os.path.join(ROOT, "node_modules", "vega-datasets", "data", "seattle-weather.csv")
+SEATTLE = os.path.join(ROOT, "examples", "data", "seattle-weather.csv")
 QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
 PSI_EPSILON = 1e-4
 

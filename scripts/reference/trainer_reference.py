@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-DATA = os.path.join(ROOT, 'node_modules', 'vega-datasets', 'data', 'seattle-weather.csv')
+DATA = os.path.join(ROOT, 'examples', 'data', 'seattle-weather.csv')
 OUT = os.path.join(ROOT, 'test', 'fixtures', 'trainer-reference.json')
 NUMERIC = ['precipitation', 'temp_max', 'temp_min', 'wind']
 SPLIT_SEED = 20240601
@@ -85,7 +85,7 @@ def main():
     fixture = {
         'generatedBy': 'scripts/reference/trainer_reference.py',
         'sklearnVersion': sklearn.__version__,
-        'dataset': 'node_modules/vega-datasets/data/seattle-weather.csv',
+        'dataset': 'examples/data/seattle-weather.csv',
         'features': NUMERIC + ['date'],
         'target': 'weather',
         'split': {'seed': SPLIT_SEED, 'train': train.tolist(), 'test': test.tolist()},

@@ -14,4 +14,4 @@ export function expectClose(actual: number | null | undefined, expected: number,
   }
 }
 
-export const SEATTLE = join(__dirname, '../../node_modules/vega-datasets/data/seattle-weather.csv');
+export const SEATTLE = join(__dirname, '../../examples/data/seattle-weather.csv');

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatasetSchema, Frame } from '../../src/ml/types';
 
-export const SEATTLE_CSV = join(__dirname, '..', '..', 'node_modules', 'vega-datasets', 'data', 'seattle-weather.csv');
+export const SEATTLE_CSV = join(__dirname, '..', '..', 'examples', 'data', 'seattle-weather.csv');
 
 /** Parses the (quote-free) CSV by hand, so these tests depend on no reader. */
 export function seattleWeather(): Frame {

@@ -85,7 +85,7 @@ describe('ingest through the engine', () => {
   });
 
   test('rows of a JSON source keep their hash-split keys too, date-like strings included', async () => {
-    const cars = join(__dirname, '../../../node_modules/vega-datasets/data/cars.json');
+    const cars = join(__dirname, '../../../examples/data/cars.json');
     const built = await build({ sources: [cars], target: 'Origin' });
     expect(built.schema.columns.find((c) => c.name === 'Year')!.type).toBe('datetime');
     const rows = await parquetRows(built.outFile, 'SELECT __hash FROM snapshot');

@@ -293,6 +293,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
       connections: o.connections,
       durationS: o.durationS,
       rounds: o.rounds,
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a package's own version, read as JSON
       nodeOnnxruntime: (require('onnxruntime-node/package.json') as { version: string }).version,
       met,
     };

@@ -42,7 +42,8 @@ export function batchingPredictor(inner: Predictor): Predictor {
     queue = queue.slice(take);
     queuedRows -= rows;
     running = true;
-    run(batch).finally(() => {
+    // run() settles every waiting request itself (resolve or reject); nothing is left to handle here.
+    void run(batch).finally(() => {
       running = false;
       // Requests that came in during the run make the next batch at once.
       if (queue.length > 0) flush();

@@ -16,6 +16,7 @@ type Hyparquet = typeof import('hyparquet');
 let hyparquet: Promise<Hyparquet> | undefined;
 /** hyparquet is an ES module; Node 20 loads it through require(esm), jest through its transform. */
 function loadHyparquet(): Promise<Hyparquet> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a dynamic import() would stay an import under jest's CommonJS runtime
   hyparquet ??= Promise.resolve().then(() => require('hyparquet') as Hyparquet);
   return hyparquet;
 }

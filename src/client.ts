@@ -18,7 +18,7 @@ import {
   pipelineStatusQuery,
   type Trigger,
 } from './contracts';
-import { activityName } from './workflows/activity-names';
+import { activityName } from './contracts/activity-names';
 
 /** Connects a Temporal client as configured, and checks that the server answers and the namespace exists; close it with `client.connection.close()`. */
 export async function connectClient(config: MlopsConfig): Promise<Client> {

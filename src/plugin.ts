@@ -17,7 +17,7 @@ import { failureInterceptor } from './activities/failures';
 import { livenessInterceptor } from './activities/liveness';
 import { createDependencies, type MlopsDependencies } from './activities/dependencies';
 import { loadConfig, type MlopsConfig } from './config';
-import { namespacedActivities } from './workflows/activity-names';
+import { namespacedActivities } from './contracts/activity-names';
 
 /** Options of the plugin; everything defaults from the environment. */
 export interface MlopsPluginOptions {

@@ -19,7 +19,7 @@ import { connectClient, startRun } from '../client';
 import type { MlopsConfig } from '../config';
 import { parsePipelineSpec, type PipelineSpec } from '../spec/pipeline';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
-import { activityName, namespacedActivities } from '../workflows/activity-names';
+import { activityName, namespacedActivities } from '../contracts/activity-names';
 
 /** Inputs of `runOrchestrationBench`. */
 export interface OrchestrationBenchOptions {

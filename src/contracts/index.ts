@@ -12,3 +12,4 @@ export type * from './monitor';
 export * from './pipeline-run';
 export type * from './refs';
 export type * from './stages';
+export * from './activity-names';

@@ -1,5 +1,5 @@
 import { Worker } from '@temporalio/worker';
-import { namespacedActivities } from '../../../src/workflows/activity-names';
+import { namespacedActivities } from '../../../src/contracts/activity-names';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startTimeSkipping } from '../../helpers/servers';
 import { fakeStages, testSpec } from '../../helpers/fake-stages';

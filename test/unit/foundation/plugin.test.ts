@@ -46,3 +46,42 @@ describe('MlopsPlugin in a host worker', () => {
     }
   });
 });
+
+describe('MlopsPlugin at worker start', () => {
+  const start = (plugin: MlopsPlugin, taskQueue: string, until: Promise<void>) =>
+    plugin.runWorker({ options: { taskQueue } } as never, () => until);
+  const pluginWithLog = () => {
+    const lines: string[] = [];
+    const logger = { info: (_: unknown, msg: string) => lines.push(msg), warn: (_: unknown, msg: string) => lines.push(`WARN ${msg}`) };
+    const base = new MlopsPlugin({ config });
+    return { plugin: new MlopsPlugin({ dependencies: { ...base.dependencies, logger: logger as never } }), lines };
+  };
+  const waitFor = async (check: () => boolean) => {
+    for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
+  };
+
+  it('warns that runs wait at train when no worker of the plugin serves the training queue', async () => {
+    const { plugin, lines } = pluginWithLog();
+    let stop!: () => void;
+    const running = start(plugin, config.taskQueue, new Promise<void>((r) => (stop = r)));
+    await waitFor(() => lines.some((l) => l.startsWith('WARN')));
+    stop();
+    await running;
+    expect(lines[0]).toBe(`temporal-mlops serves task queue ${config.taskQueue}: orchestration (workflows and stages)`);
+    expect(lines.filter((l) => l.startsWith('WARN'))).toEqual([expect.stringContaining(`training task queue ${config.trainingTaskQueue}: runs wait at train`)]);
+  });
+
+  it('says nothing more when one plugin serves both queues', async () => {
+    const { plugin, lines } = pluginWithLog();
+    let stop!: () => void;
+    const until = new Promise<void>((r) => (stop = r));
+    const running = Promise.all([start(plugin, config.taskQueue, until), start(plugin, config.trainingTaskQueue, until)]);
+    await new Promise((r) => setTimeout(r, 4_000));
+    stop();
+    await running;
+    expect(lines).toEqual([
+      `temporal-mlops serves task queue ${config.taskQueue}: orchestration (workflows and stages)`,
+      `temporal-mlops serves task queue ${config.trainingTaskQueue}: training`,
+    ]);
+  });
+});

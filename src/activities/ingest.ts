@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { prepareSnapshot } from '../ml/dataset';
+import type { ValidationIssue } from '../ml/validate';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat } from './heartbeat';
 import type { IngestInput, IngestResult } from '../contracts';
@@ -9,6 +10,12 @@ import { withWorkdir } from './workdir';
 
 /** Content type of Parquet snapshots. */
 const PARQUET = 'application/vnd.apache.parquet';
+
+/** An issue's message with the source rows it was found in (up to five), unless it names them already. */
+function withRows(issue: ValidationIssue): string {
+  if (issue.sampleRows.length === 0 || /\(rows? \d/.test(issue.message)) return issue.message;
+  return `${issue.message} (source row${issue.sampleRows.length > 1 ? 's' : ''} ${issue.sampleRows.join(', ')})`;
+}
 
 /** Creates the ingest activity. */
 export function createIngestActivities({ store, snapshots }: MlopsDependencies) {
@@ -54,8 +61,8 @@ export function createIngestActivities({ store, snapshots }: MlopsDependencies) 
             data: snapshot,
             lineage: { ...prepared.lineage, validation: report },
           });
-          const blocking = prepared.validation.issues.filter((i) => i.severity === 'blocking').map((i) => i.message);
-          const warningMessages = prepared.validation.issues.filter((i) => i.severity !== 'blocking').map((i) => i.message);
+          const blocking = prepared.validation.issues.filter((i) => i.severity === 'blocking').map(withRows);
+          const warningMessages = prepared.validation.issues.filter((i) => i.severity !== 'blocking').map(withRows);
           const dropped = prepared.lineage.droppedMissingTarget;
           ctx.log.info('dataset ingested', { model: input.model, rows: prepared.rowCount, snapshot: snapshot.sha256, blocking: blocking.length });
           return {

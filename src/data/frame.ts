@@ -17,6 +17,9 @@ import { jsLiteralSql, rawKind, typedSql, type RawKind } from './typing';
 /** Columns a snapshot adds to the data: the source row number and the hash-split key. */
 export const SNAPSHOT_COLUMNS: ReadonlySet<string> = new Set(['__row', '__hash']);
 
+/** Distinct strings of a column shared between rows; past this the column is taken for free text. */
+const INTERN_LIMIT = 1 << 16;
+
 /** Engine settings for reading one file: small, since Parquet is read a row group at a time. */
 const READ_ENGINE = { memoryLimit: '256MB' };
 
@@ -117,6 +120,7 @@ export async function readParquetFrame(path: string, schema: DatasetSchema, want
     if (specs.length > 0 && kept > 0) {
       let read = 0;
       let at = 0;
+      const interned = specs.map(() => new Map<string, string>());
       for await (const chunk of engine.chunks(`SELECT ${typed.map((t, k) => `${t.value} AS c${k}`).join(', ')} FROM ${relation}`)) {
         const rows = chunk.rowCount;
         const picked: number[] = [];
@@ -129,7 +133,20 @@ export async function readParquetFrame(path: string, schema: DatasetSchema, want
               const v = vector.getItem(picked[j]) as number | null;
               out[at + j] = v === null ? NaN : v;
             }
-          } else for (let j = 0; j < picked.length; j++) out[at + j] = vector.getItem(picked[j]) as string | null;
+          } else {
+            // One string per distinct value, not per row: millions of rows then hold a few hundred strings,
+            // which keeps the heap (and the garbage collector's pauses) bounded by the categories.
+            const seen = interned[k];
+            for (let j = 0; j < picked.length; j++) {
+              const v = vector.getItem(picked[j]) as string | null;
+              if (v === null || seen.size >= INTERN_LIMIT) out[at + j] = v;
+              else {
+                const known = seen.get(v);
+                if (known === undefined) seen.set(v, v);
+                out[at + j] = known ?? v;
+              }
+            }
+          }
         });
         read += rows;
         at += picked.length;

@@ -249,6 +249,31 @@ async function mixedColumnIssues(engine: Engine, mixed: Map<string, 'numeric' | 
   return issues;
 }
 
+/**
+ * No trainer learns from a row without a target, so a target's missing values that its `maxNullRate`
+ * lets through would only fail training later, on an index into the training split. They are refused
+ * here, naming their source rows and the spec field that drops them.
+ */
+async function unlabelledRowsIssue(engine: Engine, schema: DatasetSchema, issues: ValidationIssue[]): Promise<ValidationIssue[]> {
+  const i = schema.columns.findIndex((c) => c.name === schema.target);
+  if (i < 0 || issues.some((x) => x.column === schema.target && x.rule === 'missing_label')) return [];
+  const missing = `v_${i} IS NULL AND NOT b_${i}`;
+  const { n } = await engine.one<{ n: number }>(`SELECT count_if(${missing}) AS n FROM checked`);
+  if (Number(n) === 0) return [];
+  const rows = (await engine.rows<{ r: number }>(`SELECT __row AS r FROM checked WHERE ${missing} ORDER BY __row LIMIT 5`)).map((x) => Number(x.r));
+  return [
+    {
+      column: schema.target,
+      rule: 'missing_label',
+      severity: 'blocking',
+      observed: Number(n),
+      expected: 0,
+      sampleRows: rows,
+      message: `target "${schema.target}" is missing in ${n} rows (source rows ${rows.join(', ')}${Number(n) > rows.length ? ', …' : ''}), which no trainer can learn from; set dataset.dropMissingTarget: true to drop them`,
+    },
+  ];
+}
+
 function expressionError(what: string, expression: string, err: unknown): MlopsError {
   return new MlopsError(FailureType.InvalidInput, `${what} "${expression}" is not a valid expression over the dataset's columns: ${engineMessage(err)}`, { expression });
 }
@@ -431,7 +456,8 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     // Validation and profile share their scans.
     const checked = await checkTyped(engine, relation, schema, { validation: o.validation ?? {}, profile: {} });
     const validation = { ...checked.validation!, source: locals[0].name };
-    for (const issue of await mixedColumnIssues(engine, mixed, new Set(schema.columns.map((c) => c.name)))) {
+    const unlabelled = await unlabelledRowsIssue(engine, schema, validation.issues);
+    for (const issue of [...(await mixedColumnIssues(engine, mixed, new Set(schema.columns.map((c) => c.name)))), ...unlabelled]) {
       validation.issues.push(issue);
       validation.ok = false;
     }

@@ -148,6 +148,13 @@ describe('data cases of a run, through the CLI and the worker', () => {
     expect(strict.code).toBe(1);
     expect(strict.view.result.reason).toContain('target "y" is missing in 2 of 300 rows (rate 0.006667, at most 0 allowed) (source rows 11, 40)');
 
+    // With the target's maxNullRate raised, the run still stops at ingest on source rows, not in training on a split index.
+    const raised = { ...schema, columns: schema.columns.map((c) => (c.name === 'y' ? { ...c, maxNullRate: 0.5 } : c)) };
+    const lenient = await runToEnd(specFile('target-raised', { source, schema: raised }));
+    expect(lenient.code).toBe(1);
+    expect(lenient.view.status.stages[0]).toMatchObject({ name: 'ingest', state: 'failed' });
+    expect(lenient.view.result.reason).toContain('target "y" is missing in 2 rows (source rows 11, 40), which no trainer can learn from; set dataset.dropMissingTarget: true');
+
     const spec = specFile('target-dropped', { source, schema, dropMissingTarget: true });
     const { code, view } = await runToEnd(spec);
     expect(view.result.status).toBe('deployed');

@@ -265,6 +265,21 @@ describe('rows whose target is missing', () => {
     expect((await parquetRows(built.outFile, 'SELECT __row FROM snapshot ORDER BY __row')).map((r) => r.__row)).toEqual([1, 3, 5, 6, 7, 8, 9]);
   });
 
+  test('with the target\'s maxNullRate raised they are still refused at ingest, naming source rows and dropMissingTarget, never left for training', async () => {
+    const schema: DatasetSchema = {
+      columns: [{ name: 'x', type: 'numeric' }, { name: 'y', type: 'categorical', maxNullRate: 0.5 }],
+      target: 'y',
+      features: ['x'],
+      task: 'classification',
+    };
+    const built = await build({ sources: [file('raised.csv', text)], schema });
+    expect(built.validation.ok).toBe(false);
+    const issue = built.validation.issues.find((i) => i.rule === 'missing_label')!;
+    expect(issue).toMatchObject({ severity: 'blocking', sampleRows: [2, 4] });
+    expect(issue.message).toBe('target "y" is missing in 2 rows (source rows 2, 4), which no trainer can learn from; set dataset.dropMissingTarget: true to drop them');
+    expect((await build({ sources: [file('raised-drop.csv', text)], schema, dropMissingTarget: true })).validation.ok).toBe(true);
+  });
+
   test('a target of the wrong type is not "missing": it stays a validation issue with its row', async () => {
     const schema: DatasetSchema = { columns: [{ name: 'x', type: 'numeric' }, { name: 'y', type: 'numeric' }], target: 'y', features: ['x'], task: 'regression' };
     const built = await build({ sources: [file('typed-label.csv', 'x,y\n1,1.5\n2,\n3,abc\n4,2.5\n')], schema, dropMissingTarget: true });

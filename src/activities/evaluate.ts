@@ -134,7 +134,9 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
             const test = await loadSide(file, input.schema, input.split, 'test');
             beat.update({ step: `scoring the candidate on ${test.rowCount} holdout rows` });
             const predictions = await predictInBatches(candidate, test);
+            await turn();
             const evaluation = evaluatePredictions(candidate, test, predictions);
+            await turn();
             const notes: string[] = [];
             let championEval: { version: number; evaluation: Evaluation } | undefined;
             if (current && 'note' in current) notes.push(current.note);
@@ -156,6 +158,7 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
             if (claimsPolicy.onMismatch === 'fail') failures.push(...mismatches.map((m) => `${m} (validation.claims.onMismatch is fail)`));
             beat.update({ step: 'drawing the model card' });
             const diagnostics = holdoutDiagnostics(candidate, test, predictions);
+            await turn();
             const card = await storeModelCard({
               ...{ input, file, test, document, candidate, diagnostics, evaluation },
               ...{ champion: championEval, notes, claims, failures },
@@ -205,6 +208,9 @@ export function createEvaluateActivities({ store, registry }: MlopsDependencies)
     },
   };
 }
+
+/** A turn of the event loop between steps that each take seconds on millions of holdout rows, so the heartbeat timer fires. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Whether a failure to load or score the production version is noted (not fatal): anything but an outage or a bug of ours. */
 function canBeNoted(err: unknown): boolean {

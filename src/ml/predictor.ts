@@ -52,8 +52,8 @@ export const PREDICT_BATCH_ROWS = 65_536;
 
 /**
  * Predicts a frame in slices of `batchRows` rows and joins the answers, so what a model builds on the way
- * (design matrices, ONNX tensors) is bounded by the slice, not by the frame: validate scores millions of
- * holdout rows this way.
+ * (design matrices, ONNX tensors) is bounded by the slice, not by the frame, and the event loop gets a turn
+ * between slices: validate scores millions of holdout rows this way.
  */
 export async function predictInBatches(predictor: Predictor, frame: Frame, batchRows = PREDICT_BATCH_ROWS): Promise<Predictions> {
   if (frame.rowCount <= batchRows) return predictor.predict(frame);
@@ -64,6 +64,8 @@ export async function predictInBatches(predictor: Predictor, frame: Frame, batch
   for (let start = 0; start < frame.rowCount; start += batchRows) {
     const end = Math.min(frame.rowCount, start + batchRows);
     some = await predictor.predict(sliceRows(frame, start, end));
+    // A built-in model predicts synchronously: a turn of the event loop between slices lets the stage heartbeat.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (some.labels) for (const l of some.labels) labels.push(l);
     if (some.probabilities) for (const p of some.probabilities) probabilities.push(p);
     if (some.values) {

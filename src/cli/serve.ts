@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import pino from 'pino';
 import { loadConfig } from '../config';
+import { FailureType, MlopsError } from '../errors';
 import { createLogger } from '../logger';
 import { registrySource, startModelServer } from '../serving';
 import { durationMs } from '../spec/pipeline';
@@ -19,6 +20,7 @@ interface ServeOptions {
   host: string;
   poll: string;
   spool?: string;
+  waitForModels?: boolean;
 }
 
 /**
@@ -74,6 +76,7 @@ export function registerServe(program: Command, run: Runner): void {
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--poll <duration>', 'how often to check the alias for a move (0 turns polling off)', '5s')
     .option('--spool <dir>', 'the local spool every answered prediction is written to before it is answered (default $MLOPS_SPOOL_DIR, else ~/.local/state/temporal-mlops/spool/<bucket>)')
+    .option('--wait-for-models', 'start even when a named model cannot be served yet (no alias, unloadable version): it stays not ready until its alias points at a loadable version')
     .option('--json', 'print {"url", "models", "alias", "spool", "ready", "notReady"} as JSON once listening; logs go to stderr')
     .action(
       run(async (json, opts: ServeOptions) => {
@@ -97,6 +100,16 @@ export function registerServe(program: Command, run: Runner): void {
           predictionLog: { spoolDir },
         });
         const readiness = server.readiness();
+        const unready = readiness.models.filter((m) => !m.ready);
+        if (unready.length > 0 && !opts.waitForModels) {
+          // A mistyped --model or an unreadable version must not leave a server running that serves nothing.
+          await server.close();
+          throw new MlopsError(
+            FailureType.NotFound,
+            `Cannot serve ${unready.map((m) => `${m.name} (${m.state}): ${(m.reason ?? "not ready").replace(/\.$/, "")}`).join('; ')}. Check the model names and their "${opts.alias}" alias (mlops models show <name>), or pass --wait-for-models to start anyway and serve each model once its alias points at a loadable version.`,
+            { models: unready.map(({ name, state, reason }) => ({ name, state, reason })) },
+          );
+        }
         const versions = readiness.models.map((m) => `${m.name} v${m.version ?? '(not ready)'}`).join(', ');
         const notReady = readiness.models.filter((m) => !m.ready).map((m) => `\n  NOT READY ${m.name}: ${m.reason}`).join('');
         emit(

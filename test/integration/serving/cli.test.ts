@@ -69,7 +69,7 @@ describe('mlops serve', () => {
     }
   });
 
-  it('starts with an old-format model among the served ones, and says which model is not ready and why', async () => {
+  it('with --wait-for-models, starts with an old-format model among the served ones, and says which model is not ready and why', async () => {
     const artifact = await fx.storage.store.putJson({ format: 'temporal-mlops/external-model@1', command: ['python', 'train.py'], files: {}, metrics: {} });
     const { version } = await fx.storage.registry.registerVersion({
       model: 'cli-legacy',
@@ -91,7 +91,7 @@ describe('mlops serve', () => {
     });
     let exit: { code: number; err?: unknown } | undefined;
     try {
-      const done = program((code, err) => (exit = { code, err })).parseAsync(['serve', '--model', 'cli-model', '--model', 'cli-legacy', '--port', '0', '--poll', '0'], { from: 'user' });
+      const done = program((code, err) => (exit = { code, err })).parseAsync(['serve', '--model', 'cli-model', '--model', 'cli-legacy', '--port', '0', '--poll', '0', '--wait-for-models'], { from: 'user' });
       while (out.length === 0 && !exit) await new Promise((r) => setTimeout(r, 20));
       expect(exit).toBeUndefined();
       expect(out[0]).toMatch(/Serving cli-model v\d+, cli-legacy v\(not ready\)/);
@@ -101,6 +101,25 @@ describe('mlops serve', () => {
       expect(exit).toEqual({ code: 0 });
     } finally {
       write.mockRestore();
+      process.env = saved;
+    }
+  });
+
+  it('exits non-zero at start, saying why, when a named model is mistyped or its version cannot be served', async () => {
+    const cfg = fx.minio.config('serving-cli');
+    const saved = { ...process.env };
+    Object.assign(process.env, { MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`, MINIO_ACCESS_KEY: cfg.accessKey, MINIO_SECRET_KEY: cfg.secretKey, MINIO_BUCKET: 'serving-cli', MLOPS_LOG_LEVEL: 'silent', MLOPS_SPOOL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cli-spool-')) });
+    try {
+      for (const [models, why] of [
+        [['cli-model', 'cli-modle'], /Cannot serve cli-modle \(no_version\): .*No model named "cli-modle" is registered \(registered: .*cli-model.*\)\. Check .*--wait-for-models/],
+        [['cli-legacy'], /Cannot serve cli-legacy \(not_servable\): .*retrain with a trainer that writes ONNX/],
+      ] as const) {
+        let exit: { code: number; err?: unknown } | undefined;
+        await program((code, err) => (exit = { code, err })).parseAsync(['serve', ...models.flatMap((m) => ['--model', m]), '--port', '0', '--poll', '0'], { from: 'user' });
+        expect(exit?.code).toBe(1);
+        expect((exit?.err as Error).message).toMatch(why);
+      }
+    } finally {
       process.env = saved;
     }
   });

@@ -7,34 +7,22 @@
  * A failed validation ends the run with its report and asks no one; the approval gate waits for
  * signals (or the `decide` Update) from the Temporal UI or the CLI.
  */
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  condition,
-  log,
-  patched,
-  setCurrentDetails,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log, patched, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import {
-  approveSignal,
-  decideUpdate,
+  pipelineStatusQuery,
+  type Approval,
   type EvaluateResult,
-  type IngestResult,
   type PipelineRunInput,
   type PipelineRunResult,
   type PipelineRunStatus,
-  pipelineStatusQuery,
-  rejectSignal,
+  type ReportRef,
   type StageName,
-  type TrainResult,
 } from '../contracts';
 import { mlopsActivities } from './activity-names';
-import { stageActivity, trainingActivity } from './options';
-import { ApprovalGate } from './approval-gate';
+import { awaitApproval } from './approval-wait';
 import { approvalDetails } from './details';
+import { stageActivity, trainingActivity } from './options';
 import { Timeline } from './timeline';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -66,25 +54,33 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     return result;
   };
   /** Runs one stage, recording it in the timeline; a failure ends the run as `failed`. */
-  const stage = async <T>(name: StageName, run: () => Promise<T>): Promise<T | PipelineRunResult> => {
+  const stage = async <T>(name: StageName, run: () => Promise<T>): Promise<StageOutcome<T>> => {
     timeline.start(name, new Date());
     try {
-      const out = await run();
+      const output = await run();
       timeline.end(name, 'done', new Date());
-      return out;
+      return { done: true, output };
     } catch (err) {
       const reason = failureMessage(err);
       timeline.end(name, 'failed', new Date(), reason);
       log.warn('stage failed', { stage: name, reason });
-      return finish({ status: 'failed', model: spec.model, reason: `${name} failed: ${reason}` });
+      return { done: false, ended: finish({ status: 'failed', model: spec.model, reason: `${name} failed: ${reason}` }) };
     }
   };
-  const isResult = (v: unknown): v is PipelineRunResult => typeof v === 'object' && v !== null && 'status' in v && 'model' in v;
+  /** How a run that ends after validation reports itself: the measured metrics and the report beside the reason. */
+  const endAfterValidation = (evaluation: EvaluateResult, ending: Pick<PipelineRunResult, 'status' | 'reason'> & { report?: ReportRef }) =>
+    finish({
+      model: spec.model,
+      metrics: evaluation.metrics,
+      championMetrics: evaluation.champion?.metrics,
+      report: evaluation.report,
+      ...ending,
+    });
 
   // ingest: snapshot, validation, profile
   const ingest = await stage('ingest', () => ingestDataset({ model: spec.model, dataset: spec.dataset, window: input.window }));
-  if (isResult(ingest)) return ingest;
-  const data: IngestResult = ingest;
+  if (!ingest.done) return ingest.ended;
+  const data = ingest.output;
   status.data = { rows: data.rowCount, snapshot: data.snapshot.sha256, classCounts: data.summary.classCounts };
   if (data.summary.droppedMissingTarget !== undefined) status.data.droppedMissingTarget = data.summary.droppedMissingTarget;
   if (data.validation.warningMessages?.length) status.data.warnings = data.validation.warningMessages;
@@ -93,17 +89,16 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   if (dataNotes) setCurrentDetails(`**${spec.model}**: running\n\n${dataNotes}`);
   if (!data.validation.ok) {
     // The ingest ran, but its data blocks the run: the stage is shown failed, not done.
-    timeline.stages[0]!.state = 'failed';
-    timeline.stages[0]!.note = 'blocking data validation issues';
+    timeline.mark('ingest', 'failed', 'blocking data validation issues');
     return finish({ status: 'failed', model: spec.model, report: data.validation.report, reason: `data validation failed: ${data.validation.blocking.join('; ')}` });
   }
 
   // train, on the training task queue
   const trained = await stage('train', () => trainModel({ model: spec.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split, trainer: spec.trainer }));
-  if (isResult(trained)) return trained;
-  const training: TrainResult = trained;
+  if (!trained.done) return trained.ended;
+  const training = trained.output;
   if (training.resumedFrom) {
-    timeline.stages[1]!.note = `resumed from a checkpoint at ${Math.round(training.resumedFrom.progress * 100)}% after a retry`;
+    timeline.note('train', `resumed from a checkpoint at ${Math.round(training.resumedFrom.progress * 100)}% after a retry`);
   }
 
   // validate: holdout metrics, thresholds, champion/challenger
@@ -114,8 +109,8 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
       ...(data.summary.droppedMissingTarget ? { droppedMissingTarget: data.summary.droppedMissingTarget } : {}),
     }),
   );
-  if (isResult(evaluated)) return evaluated;
-  const evaluation: EvaluateResult = evaluated;
+  if (!evaluated.done) return evaluated.ended;
+  const evaluation = evaluated.output;
   status.candidate = evaluation.metrics;
   status.champion = evaluation.champion;
   status.report = evaluation.report;
@@ -125,14 +120,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   if (!evaluation.passed) {
     status.validationFailures = evaluation.failures;
     timeline.end('validate', 'failed', new Date(), evaluation.failures.join('; '));
-    return finish({
-      status: 'validation-failed',
-      model: spec.model,
-      metrics: evaluation.metrics,
-      championMetrics: evaluation.champion?.metrics,
-      report: evaluation.report,
-      reason: evaluation.failures.join('; '),
-    });
+    return endAfterValidation(evaluation, { status: 'validation-failed', reason: evaluation.failures.join('; ') });
   }
 
   // servability: load the candidate as the server will and check its answers, before anyone is asked to approve.
@@ -141,19 +129,12 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     const checked = await stage('servability', () =>
       checkServability({ model: spec.model, candidate: training.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split }),
     );
-    if (isResult(checked)) return checked;
-    const { passed, problems, notes, report, flavor, sampleRows, checkRows, disagreeing } = checked;
+    if (!checked.done) return checked.ended;
+    const { passed, problems, notes, report, flavor, sampleRows, checkRows, disagreeing } = checked.output;
     status.servability = { passed, problems, notes, report, flavor, sampleRows, checkRows, disagreeing };
     if (!passed) {
       timeline.end('servability', 'failed', new Date(), problems.join('; '));
-      return finish({
-        status: 'failed',
-        model: spec.model,
-        metrics: evaluation.metrics,
-        championMetrics: evaluation.champion?.metrics,
-        report,
-        reason: `servability check failed: ${problems.join('; ')}`,
-      });
+      return endAfterValidation(evaluation, { status: 'failed', report, reason: `servability check failed: ${problems.join('; ')}` });
     }
     const agreed = checkRows ? `, agrees with its program on ${checkRows} check rows` : '';
     timeline.note('servability', `${flavor} model loads as the server loads it; ${sampleRows} holdout rows predicted${agreed}`);
@@ -162,52 +143,20 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   }
 
   // approve: the human gate
-  const gate = new ApprovalGate(spec.approval, input.requestedBy);
   timeline.start('approve', new Date());
+  let approvals: Approval[] = [];
   if (spec.approval.required) {
-    status.approval = gate.status();
-    const refresh = () => {
-      status.approval = gate.status();
-      setCurrentDetails(approvalDetails({ spec, workflowId: workflowInfo().workflowId, status, gate: gate.status() }));
-    };
-    setHandler(approveSignal, (req) => void (gate.approve(req, new Date().toISOString()), refresh()), {
-      description: 'Approve the candidate model. Input: {"approver": "alice", "comment": "optional"}',
+    const gate = await awaitApproval(spec.approval, input.requestedBy, (approval) => {
+      status.approval = approval;
+      setCurrentDetails(approvalDetails({ spec, workflowId: workflowInfo().workflowId, status, gate: approval }));
     });
-    setHandler(rejectSignal, (req) => void (gate.reject(req, new Date().toISOString()), refresh()), {
-      description: 'Reject the candidate model. Input: {"approver": "bob", "reason": "why"}',
-    });
-    setHandler(
-      decideUpdate,
-      (req) => {
-        const now = new Date().toISOString();
-        const payload = req && typeof req === 'object' ? req : {};
-        const answer = (payload as { decision?: string }).decision === 'reject' ? gate.reject(payload, now) : gate.approve(payload, now);
-        refresh();
-        return answer;
-      },
-      { description: 'Approve or reject, answering whether the decision was accepted and why not. Input: {"decision": "approve", "approver": "alice"}' },
-    );
-    let timeout: number | undefined = spec.approval.timeout;
-    while (timeout !== undefined) {
-      gate.setDeadline(new Date(Date.now() + timeout).toISOString());
-      refresh();
-      if (await condition(() => gate.decided, timeout)) break;
-      timeout = gate.expire(new Date().toISOString());
-    }
-    refresh();
     const decision = gate.status();
     if (decision.state !== 'approved') {
       timeline.end('approve', 'failed', new Date(), decision.decidedBy);
-      return finish({
-        status: decision.state === 'rejected' ? 'rejected' : 'approval-timed-out',
-        model: spec.model,
-        metrics: evaluation.metrics,
-        championMetrics: evaluation.champion?.metrics,
-        report: evaluation.report,
-        reason: decision.decidedBy,
-      });
+      return endAfterValidation(evaluation, { status: decision.state === 'rejected' ? 'rejected' : 'approval-timed-out', reason: decision.decidedBy });
     }
     timeline.end('approve', 'done', new Date(), decision.decidedBy);
+    approvals = gate.approvedBy;
   } else {
     timeline.end('approve', 'done', new Date(), 'approval not required by the spec');
   }
@@ -225,7 +174,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
       trainer: training.trainer,
       params: training.params,
       metrics: evaluation.metrics,
-      approvals: gate.approvedBy,
+      approvals,
       requestedBy: input.requestedBy,
       trigger: input.trigger,
       reason: input.reason,
@@ -234,21 +183,20 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
       report: evaluation.card ?? evaluation.report,
     }),
   );
-  if (isResult(deployed)) return deployed;
+  if (!deployed.done) return deployed.ended;
+  const { version, previousVersion } = deployed.output;
 
   // monitor: make sure the model's monitor watches the new version
   if (spec.monitor?.enabled) {
-    const monitored = await stage('monitor', () =>
-      ensureMonitor({ model: spec.model, alias: spec.deploy.alias, version: deployed.version, previousVersion: deployed.previousVersion, spec, workflowId }),
-    );
-    if (isResult(monitored)) return monitored;
+    const monitored = await stage('monitor', () => ensureMonitor({ model: spec.model, alias: spec.deploy.alias, version, previousVersion, spec, workflowId }));
+    if (!monitored.done) return monitored.ended;
   }
 
   return finish({
     status: 'deployed',
     model: spec.model,
-    version: deployed.version,
-    previousVersion: deployed.previousVersion,
+    version,
+    previousVersion,
     metrics: evaluation.metrics,
     championMetrics: evaluation.champion?.metrics,
     report: evaluation.report,
@@ -256,6 +204,9 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     reason: input.reason,
   });
 }
+
+/** A stage either produced its output, or failed and so ended the run with this result. */
+type StageOutcome<T> = { done: true; output: T } | { done: false; ended: PipelineRunResult };
 
 /** The Temporal UI details of a finished run: the outcome, and what the validate stage wants read. */
 function finalDetails(model: string, result: PipelineRunResult, status: PipelineRunStatus): string {

@@ -21,6 +21,13 @@ export class Timeline {
     if (note) s.note = note;
   }
 
+  /** Sets a finished stage's state after the fact (ingest ran, but its data blocks the run), keeping its timings. */
+  mark(name: StageName, state: 'done' | 'failed', note: string): void {
+    const s = this.get(name);
+    s.state = state;
+    s.note = note;
+  }
+
   /** Adds a note to a stage (what it found). */
   note(name: StageName, note: string): void {
     this.get(name).note = note;

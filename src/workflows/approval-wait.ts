@@ -1,0 +1,43 @@
+/**
+ * The approval wait of `pipelineRun`, as Temporal's expense sample has it: handlers that feed the gate, then
+ * `condition(() => decided, timeout)`. The rules (quorum, allowlist, deadline outcomes) are the gate's
+ * (approval-gate.ts); this file only wires them to signals, the Update and the workflow's clock.
+ */
+import { condition, setHandler } from '@temporalio/workflow';
+import { approveSignal, decideUpdate, rejectSignal, type ApprovalPolicy, type ApprovalStatus } from '../contracts';
+import { ApprovalGate } from './approval-gate';
+
+/**
+ * Waits until the gate decides (or its deadlines, escalation included, run out) and returns the gate.
+ * `onChange` is called with the gate's status after every request and deadline, so `status` and the UI stay current.
+ */
+export async function awaitApproval(policy: ApprovalPolicy, requestedBy: string, onChange: (status: ApprovalStatus) => void): Promise<ApprovalGate> {
+  const gate = new ApprovalGate(policy, requestedBy);
+  const changed = () => onChange(gate.status());
+  const now = () => new Date().toISOString();
+  setHandler(approveSignal, (req) => void (gate.approve(req, now()), changed()), {
+    description: 'Approve the candidate model. Input: {"approver": "alice", "comment": "optional"}',
+  });
+  setHandler(rejectSignal, (req) => void (gate.reject(req, now()), changed()), {
+    description: 'Reject the candidate model. Input: {"approver": "bob", "reason": "why"}',
+  });
+  setHandler(
+    decideUpdate,
+    (req) => {
+      const payload = req && typeof req === 'object' ? req : {};
+      const answer = (payload as { decision?: string }).decision === 'reject' ? gate.reject(payload, now()) : gate.approve(payload, now());
+      changed();
+      return answer;
+    },
+    { description: 'Approve or reject, answering whether the decision was accepted and why not. Input: {"decision": "approve", "approver": "alice"}' },
+  );
+  let timeout: number | undefined = policy.timeout;
+  while (timeout !== undefined) {
+    gate.setDeadline(new Date(Date.now() + timeout).toISOString());
+    changed();
+    if (await condition(() => gate.decided, timeout)) break;
+    timeout = gate.expire(now());
+  }
+  changed();
+  return gate;
+}

@@ -6,11 +6,11 @@
 import { createCheckActivities } from './check';
 import { createDeployActivities } from './deploy';
 import type { MlopsDependencies } from './dependencies';
-import { createEvaluateActivities } from './evaluate';
 import { createIngestActivities } from './ingest';
 import { createMonitorActivities } from './monitor';
 import { createServabilityActivities } from './servability';
 import { createTrainActivities } from './train';
+import { createValidateActivities } from './validate';
 
 /** Creates every activity, bound to its dependencies. */
 export function createActivities(deps: MlopsDependencies) {
@@ -18,7 +18,7 @@ export function createActivities(deps: MlopsDependencies) {
     ...createCheckActivities(deps),
     ...createIngestActivities(deps),
     ...createTrainActivities(deps),
-    ...createEvaluateActivities(deps),
+    ...createValidateActivities(deps),
     ...createServabilityActivities(deps),
     ...createDeployActivities(deps),
     ...createMonitorActivities(deps),

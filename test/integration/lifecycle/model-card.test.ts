@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createDependencies, type MlopsDependencies } from '../../../src/activities/dependencies';
-import { createEvaluateActivities } from '../../../src/activities/evaluate';
+import { createValidateActivities } from '../../../src/activities/validate';
 import { createIngestActivities } from '../../../src/activities/ingest';
 import { createTrainActivities } from '../../../src/activities/train';
 import type { EvaluateResult, IngestResult, TrainResult } from '../../../src/contracts';
@@ -23,7 +23,7 @@ let spec: PipelineSpec;
 let data: IngestResult;
 
 function activities() {
-  return { ...createIngestActivities(deps), ...createTrainActivities(deps), ...createEvaluateActivities(deps) };
+  return { ...createIngestActivities(deps), ...createTrainActivities(deps), ...createValidateActivities(deps) };
 }
 
 async function trainAndEvaluate(trainer: PipelineSpec['trainer'], runId: string): Promise<{ trained: TrainResult; evaluated: EvaluateResult }> {

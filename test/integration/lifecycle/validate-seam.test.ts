@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
-import { createEvaluateActivities } from '../../../src/activities/evaluate';
+import { createValidateActivities } from '../../../src/activities/validate';
 import type { MlopsDependencies } from '../../../src/activities/dependencies';
 import { startRun } from '../../../src/client';
 import { stageDataset } from '../../../src/cli/upload';
@@ -125,7 +125,7 @@ describe('the validate stage heartbeats', () => {
     const beats: { step: string }[] = [];
     activity.on('heartbeat', (d: { step: string }) => beats.push(d));
     const s = await spec('builtin-then-onnx', 'gbdt');
-    const result = await activity.run(createEvaluateActivities(deps).evaluateCandidate, {
+    const result = await activity.run(createValidateActivities(deps).evaluateCandidate, {
       model: 'builtin-then-onnx',
       candidate: version.artifact,
       snapshot: version.dataset.snapshot!,

@@ -29,8 +29,8 @@ export interface EvaluateHeartbeat {
 /** The production version, loaded; or why it could not be, which leaves the run judged on its thresholds. */
 type Champion = { version: number; predictor: Predictor } | { version: number; note: string } | undefined;
 
-/** Creates the evaluate activity. */
-export function createEvaluateActivities({ store, registry }: MlopsDependencies) {
+/** Creates the validate stage's activity (registered as `evaluateCandidate`, the name recorded in run histories). */
+export function createValidateActivities({ store, registry }: MlopsDependencies) {
   const fetchBytes: FetchBytes = (ref) => store.getBuffer(ref, MODEL_FILE_MAX_BYTES);
 
   /**

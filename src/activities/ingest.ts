@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { prepareSnapshot } from '../ml/dataset';
-import type { ValidationIssue } from '../ml/validate';
+import type { ValidationIssue } from '../ml/data-validation';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat } from './heartbeat';
 import type { IngestInput, IngestResult } from '../contracts';

@@ -13,7 +13,7 @@ import { loadPredictor, MODEL_FILE_MAX_BYTES, modelFlavor, predictInBatches, typ
 import type { OnnxModel } from '../ml/onnx';
 import type { Model } from '../ml/trainers';
 import type { Frame } from '../ml/types';
-import { validateSource, type ValidationReport } from '../ml/validate';
+import { validateSource, type ValidationReport } from '../ml/data-validation';
 import { FailureType, isMlopsError, isProgrammingError } from '../errors';
 import { buildModelCard, compareWithProfile, holdoutDiagnostics, MODEL_CARD_CONTENT_TYPE } from '../report';
 import type { MlopsDependencies } from './dependencies';

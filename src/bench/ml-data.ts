@@ -18,7 +18,7 @@ import { createRng } from '../ml/random';
 import { readBatches } from '../ml/readers';
 import { typeBatch } from '../ml/typed-batch';
 import type { DatasetSchema } from '../ml/types';
-import { Validator } from '../ml/validate';
+import { Validator } from '../ml/data-validation';
 
 const run = promisify(execFile);
 

@@ -12,7 +12,7 @@ import { SOURCE_ENCODINGS, type SourceEncoding } from '../data/encoding';
 import { buildSnapshot, inferSourceColumns } from '../data/snapshot';
 import { schemaFromTypes } from '../ml/readers/infer';
 import type { ColumnSpec, DatasetSchema } from '../ml/types';
-import type { ValidationIssue } from '../ml/validate';
+import type { ValidationIssue } from '../ml/data-validation';
 import { emit, UsageError } from './output';
 
 type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;

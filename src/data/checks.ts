@@ -12,7 +12,7 @@ import { quantileName } from '../ml/profile';
 import { quantileSorted } from '../ml/stats/quantile';
 import type { ColumnSpec, DatasetSchema } from '../ml/types';
 import { isNumericType } from '../ml/values';
-import { Validator, type ValidationOptions, type ValidationReport } from '../ml/validate';
+import { Validator, type ValidationOptions, type ValidationReport } from '../ml/data-validation';
 import { literal, type Engine } from './engine';
 import { jsNumberText } from './typing';
 

@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { FailureType, MlopsError } from '../errors';
 import type { DatasetProfile, ProfileOptions } from '../ml/profile';
 import type { Column, ColumnSpec, DatasetSchema, Frame } from '../ml/types';
-import type { ValidationOptions, ValidationReport } from '../ml/validate';
+import type { ValidationOptions, ValidationReport } from '../ml/data-validation';
 import { isNumericType } from '../ml/values';
 import { profileTyped, validateTyped, type TypedRelation } from './checks';
 import { Engine, ident, literal, withEngine } from './engine';

@@ -15,7 +15,7 @@ import type { DatasetProfile } from '../ml/profile';
 import { schemaFromTypes } from '../ml/readers/infer';
 import type { OpenS3 } from '../ml/readers/source';
 import type { ColumnSpec, ColumnType, DatasetSchema } from '../ml/types';
-import type { ValidationIssue, ValidationOptions, ValidationReport } from '../ml/validate';
+import type { ValidationIssue, ValidationOptions, ValidationReport } from '../ml/data-validation';
 import { toDatetime } from '../ml/values';
 import { checkTyped, type TypedRelation } from './checks';
 import { Engine, engineMessage, ident, literal, sourceError } from './engine';

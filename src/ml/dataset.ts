@@ -18,7 +18,7 @@ import type { DatasetProfile } from './profile';
 import { readFrame, type OpenS3 } from './readers';
 import { splitFrame, takeRows, type SplitOptions } from './split';
 import type { DatasetSchema, Frame } from './types';
-import type { ValidationReport } from './validate';
+import type { ValidationReport } from './data-validation';
 
 export type { SnapshotLineage } from '../data/snapshot';
 

@@ -7,7 +7,7 @@
  */
 import { higherIsBetter } from '../ml/evaluate';
 import type { CategoricalColumnProfile, ColumnProfile, NumericColumnProfile } from '../ml/profile';
-import type { ValidationIssue } from '../ml/validate';
+import type { ValidationIssue } from '../ml/data-validation';
 import { confusionHeatmap, histogramChart, residualChart, rocChart } from './charts';
 import { date, esc, metric, num, pct } from './html';
 import type { ModelCardInput } from './types';

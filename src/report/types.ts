@@ -5,7 +5,7 @@
 import type { ValidationPolicy } from '../ml/evaluate';
 import type { ConfusionMatrix } from '../ml/metrics';
 import type { DatasetProfile } from '../ml/profile';
-import type { ValidationReport } from '../ml/validate';
+import type { ValidationReport } from '../ml/data-validation';
 
 /** Metric name to value. */
 export type MetricValues = Record<string, number>;

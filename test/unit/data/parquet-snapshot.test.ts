@@ -6,7 +6,7 @@ import { takeRows } from '../../../src/ml/split';
 import { profileSource } from '../../../src/ml/profile';
 import { readFrame, readRows } from '../../../src/ml/readers';
 import type { DatasetSchema } from '../../../src/ml/types';
-import { validateSource } from '../../../src/ml/validate';
+import { validateSource } from '../../../src/ml/data-validation';
 import { SEATTLE } from '../../helpers/ml-reference';
 
 const SCHEMA: DatasetSchema = {

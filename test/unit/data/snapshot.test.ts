@@ -7,7 +7,7 @@ import { buildSnapshot, fnv1a, type BuildSnapshotOptions } from '../../../src/da
 import { profileSource } from '../../../src/ml/profile';
 import { readRows } from '../../../src/ml/readers';
 import type { DatasetSchema } from '../../../src/ml/types';
-import { validateSource } from '../../../src/ml/validate';
+import { validateSource } from '../../../src/ml/data-validation';
 import { SEATTLE } from '../../helpers/ml-reference';
 
 const SCHEMA: DatasetSchema = {

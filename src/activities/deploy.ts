@@ -5,10 +5,10 @@
  */
 import { Context } from '@temporalio/activity';
 import type { MlopsDependencies } from './dependencies';
-import { deployedSignal, type DeployInput, type DeployResult, type EnsureMonitorInput, monitorWorkflowId } from '../contracts';
+import type { DeployInput, DeployResult } from '../contracts';
 
-/** Creates the deploy and ensure-monitor activities. */
-export function createDeployActivities({ registry, config }: MlopsDependencies) {
+/** Creates the deploy activity. */
+export function createDeployActivities({ registry }: MlopsDependencies) {
   return {
     /** Registers the version and moves the alias to it. */
     async deployCandidate(input: DeployInput): Promise<DeployResult> {
@@ -41,19 +41,6 @@ export function createDeployActivities({ registry, config }: MlopsDependencies) 
       const previousVersion = move.to === version.version && move.from !== null ? move.from : before !== version.version ? before : undefined;
       ctx.log.info('version deployed', { model: input.model, version: version.version, alias: input.alias, previousVersion });
       return { version: version.version, previousVersion: previousVersion ?? undefined };
-    },
-
-    /** Starts the model's monitor, or tells the running one about the new version (signal-with-start). */
-    async ensureMonitor(input: EnsureMonitorInput): Promise<void> {
-      const { client } = Context.current();
-      await client.workflow.signalWithStart('modelMonitor', {
-        workflowId: monitorWorkflowId(input.model),
-        taskQueue: config.taskQueue,
-        args: [{ spec: input.spec, alias: input.alias, version: input.version, trainingTaskQueue: config.trainingTaskQueue }],
-        signal: deployedSignal,
-        signalArgs: [{ version: input.version, previousVersion: input.previousVersion, at: new Date().toISOString(), workflowId: input.workflowId }],
-        staticSummary: `Monitor of ${input.model} (${input.alias})`,
-      });
     },
   };
 }

@@ -1,5 +1,6 @@
 /**
- * The monitor's check: gather the window of new data (objects landed under an s3:// prefix, or the model
+ * The monitor stage and the monitor's activities. The stage (`ensureMonitor`) starts the model's monitor workflow, or
+ * tells the running one about the newly deployed version. The check: gather the window of new data (objects landed under an s3:// prefix, or the model
  * server's prediction logs joined with feedback), and assess it against the production version's
  * training profile. Labelled rows of the window are stored, so a retraining run can train on them.
  */
@@ -15,7 +16,8 @@ import { registerDriftGauge } from '../serving/metrics';
 import { readPredictionWindow } from '../serving/prediction-log';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat, type Heartbeat } from './heartbeat';
-import type { CheckModelInput, CheckModelResult } from '../contracts';
+import { Context } from '@temporalio/activity';
+import { deployedSignal, monitorWorkflowId, type CheckModelInput, type CheckModelResult, type EnsureMonitorInput } from '../contracts';
 import { withWorkdir } from './workdir';
 
 /** Training values kept per numeric feature for the KS test. */
@@ -36,9 +38,9 @@ interface Window {
   format?: 'jsonl';
 }
 
-/** Creates the monitor's check activity. */
+/** Creates the monitor stage's activity and the monitor workflow's check and rollback. */
 export function createMonitorActivities(deps: MlopsDependencies) {
-  const { store, registry } = deps;
+  const { store, registry, config } = deps;
 
   /** Rows of objects that landed under an s3:// prefix of the artifact bucket in (since, until]. */
   async function landedWindow(prefixUri: string, since: string | undefined, until: string, beat: Heartbeat<CheckProgress>): Promise<Window> {
@@ -104,6 +106,19 @@ export function createMonitorActivities(deps: MlopsDependencies) {
   }
 
   return {
+    /** Starts the model's monitor, or tells the running one about the new version (signal-with-start). */
+    async ensureMonitor(input: EnsureMonitorInput): Promise<void> {
+      const { client } = Context.current();
+      await client.workflow.signalWithStart('modelMonitor', {
+        workflowId: monitorWorkflowId(input.model),
+        taskQueue: config.taskQueue,
+        args: [{ spec: input.spec, alias: input.alias, version: input.version, trainingTaskQueue: config.trainingTaskQueue }],
+        signal: deployedSignal,
+        signalArgs: [{ version: input.version, previousVersion: input.previousVersion, at: new Date().toISOString(), workflowId: input.workflowId }],
+        staticSummary: `Monitor of ${input.model} (${input.alias})`,
+      });
+    },
+
     /** Moves the alias back to the previous version (the guardrail), unless it was moved meanwhile. */
     async rollbackModel(input: { model: string; alias: string; from: number; to: number; reason: string; workflowId: string }): Promise<{ changed: boolean }> {
       try {

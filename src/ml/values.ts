@@ -175,20 +175,6 @@ export function toCategory(value: unknown): string | null {
   return String(value);
 }
 
-/** Converts a raw value for a column of the given type: a number (NaN if missing) or a category. */
-export function toTyped(type: ColumnType, value: unknown): number | string | null | undefined {
-  switch (type) {
-    case 'numeric':
-      return toNumeric(value);
-    case 'boolean':
-      return toBoolean(value);
-    case 'datetime':
-      return toDatetime(value);
-    case 'categorical':
-      return toCategory(value);
-  }
-}
-
 /** Whether columns of this type are stored as numbers (Float64Array in a Frame). */
 export function isNumericType(type: ColumnType): boolean {
   return type !== 'categorical';

@@ -60,14 +60,6 @@ function upperFraction(a: number, x: number): number {
   return h * gammaPrefactor(a, x);
 }
 
-/** Regularized lower incomplete gamma P(a, x) = γ(a, x) / Γ(a). */
-export function gammaP(a: number, x: number): number {
-  if (!(a > 0) || !(x >= 0)) return NaN;
-  if (x === 0) return 0;
-  if (x === Infinity) return 1;
-  return x < a + 1 ? lowerSeries(a, x) : 1 - upperFraction(a, x);
-}
-
 /** Regularized upper incomplete gamma Q(a, x) = Γ(a, x) / Γ(a) = 1 − P(a, x), accurate when small. */
 export function gammaQ(a: number, x: number): number {
   if (!(a > 0) || !(x >= 0)) return NaN;

@@ -19,11 +19,6 @@ export { gbdtParamsSchema } from './gbdt';
 export { logisticRegressionParamsSchema } from './logistic-regression';
 export { rowsToFrame, type RowsOptions } from './rows';
 
-/** Whether a name is a built-in trainer. */
-export function isTrainerName(name: string): name is TrainerName {
-  return (TRAINER_NAMES as readonly string[]).includes(name);
-}
-
 /** Fits a built-in trainer to `input.train` and returns the model. */
 export async function trainModel(name: TrainerName, input: TrainInput): Promise<Model> {
   switch (name) {

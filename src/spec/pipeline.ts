@@ -189,9 +189,13 @@ const validationSchema = z
     }
   });
 
+/**
+ * The approval section. `required` defaults to whether approvers are listed, so an omitted section, `approval: {}`
+ * and a section without approvers all mean the same (no approval), and listing approvers means they must approve.
+ */
 const approvalSchema = z
   .object({
-    required: z.boolean().default(true),
+    required: z.boolean().optional(),
     approvers: z.array(personName).default([]),
     quorum: z.number().int().min(1, 'expected at least 1 approver').default(1),
     timeout: duration.default(durationMs('24h')),
@@ -202,6 +206,7 @@ const approvalSchema = z
       .optional(),
   })
   .strict()
+  .transform((a) => ({ ...a, required: a.required ?? a.approvers.length > 0 }))
   .superRefine((a, ctx) => {
     if (!a.required) return;
     if (a.approvers.length === 0) ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'list who may approve, or set required: false' });
@@ -295,7 +300,7 @@ export const pipelineSpecSchema = z
     dataset: datasetSchema,
     trainer: trainerSchema,
     validation: validationSchema.default({ thresholds: {} }),
-    approval: approvalSchema.default({ required: false, approvers: [], quorum: 1, timeout: durationMs('24h'), onTimeout: 'reject' }),
+    approval: approvalSchema.prefault({}),
     deploy: z.object({ alias: modelName.default('production') }).strict().default({ alias: 'production' }),
     monitor: monitorSchema.optional(),
     schedule: scheduleSchema.optional(),

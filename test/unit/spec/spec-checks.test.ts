@@ -48,3 +48,22 @@ describe('a pipeline spec is checked whole', () => {
     expect(problemsOf(specWith({ trainer: { name: 'gbdt', params: { learningRate: 0.05, maxIter: 50 } }, validation: { thresholds: { accuracy: { min: 0.7 }, r2: { min: -2 } } } }))).toBe('');
   });
 });
+
+describe('the approval section', () => {
+  const approvalOf = (patch: Record<string, unknown>) => loadSpecFile(specWith(patch)).approval;
+
+  it('an omitted section and an empty one mean the same: no approval', () => {
+    expect(approvalOf({}).required).toBe(false);
+    expect(approvalOf({ approval: {} }).required).toBe(false);
+    expect(approvalOf({ approval: {} })).toEqual(approvalOf({}));
+  });
+
+  it('listing approvers means they must approve, unless required: false says otherwise', () => {
+    expect(approvalOf({ approval: { approvers: ['alice'] } })).toMatchObject({ required: true, approvers: ['alice'], quorum: 1 });
+    expect(approvalOf({ approval: { approvers: ['alice'], required: false } }).required).toBe(false);
+  });
+
+  it('required: true without approvers is refused, naming the field', () => {
+    expect(problemsOf(specWith({ approval: { required: true } }))).toMatch(/approval\.approvers: list who may approve, or set required: false/);
+  });
+});

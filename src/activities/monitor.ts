@@ -150,7 +150,7 @@ export function createMonitorActivities(deps: MlopsDependencies) {
               ? await predictionWindow(input.model, model.schema.target, input.since, input.until, beat)
               : await landedWindow(input.monitor.source, input.since, input.until, beat);
           beat.update({ step: 'reference', rows: window.rows.length });
-          const refs = input.monitor.drift.ksPValue !== undefined ? await referenceValues(version.dataset.snapshot, model.schema) : {};
+          const refs = needsReferenceValues(input.monitor) ? await referenceValues(version.dataset.snapshot, model.schema) : {};
           beat.update({ step: 'assess' });
           assessment = await assessWindow(model, profile, window.rows, thresholds(input.monitor), refs);
         } finally {
@@ -181,8 +181,14 @@ function thresholds(monitor: CheckModelInput['monitor']): MonitorThresholds {
   return {
     psi: monitor.drift.psi,
     ksPValue: monitor.drift.ksPValue,
+    chiSquarePValue: monitor.drift.chiSquarePValue,
     features: monitor.drift.features,
     performance,
     alsoMeasure: guardrail !== undefined && guardrail !== performance?.metric ? guardrail : undefined,
   };
+}
+
+/** Whether a limit needs training values, not just the profile's histogram: KS and Wasserstein compare samples. */
+function needsReferenceValues(monitor: CheckModelInput['monitor']): boolean {
+  return monitor.drift.ksPValue !== undefined || Object.values(monitor.drift.features).some((f) => f.wasserstein !== undefined);
 }

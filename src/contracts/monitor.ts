@@ -36,7 +36,7 @@ export interface MonitorCheck {
   version: number;
   rows: number;
   window: { from?: string; to: string };
-  drift: Record<string, { psi: number; ksPValue?: number; breached: boolean }>;
+  drift: Record<string, { psi: number; ksPValue?: number; wasserstein?: number; chiSquarePValue?: number; breached: boolean }>;
   breachedFeatures: string[];
   /** Live performance on the window's labelled rows (the spec's performance metric, else the guardrail's). */
   performance?: {

@@ -13,7 +13,10 @@ import { toCategory, toNumeric } from './values';
 export interface MonitorThresholds {
   psi: number;
   ksPValue?: number;
-  features: Record<string, { psi: number }>;
+  /** Chi-square p-value below which a categorical feature has drifted. */
+  chiSquarePValue?: number;
+  /** Per-feature PSI and Wasserstein limits (Wasserstein is in the feature's own units). */
+  features: Record<string, { psi?: number; wasserstein?: number }>;
   /**
    * Live performance on the labelled rows: breached below `min` for a higher-is-better metric, above `max`
    * for a lower-is-better one (rmse, mae, logLoss). With neither bound it is measured but never breached
@@ -46,7 +49,7 @@ export interface LivePerformance {
 /** What one assessment found. */
 export interface WindowAssessment {
   rows: number;
-  drift: Record<string, { psi: number; ksPValue?: number; breached: boolean }>;
+  drift: Record<string, { psi: number; ksPValue?: number; wasserstein?: number; chiSquarePValue?: number; breached: boolean }>;
   breachedFeatures: string[];
   performance?: LivePerformance;
   /** `alsoMeasure`'s value on the same rows. */
@@ -64,11 +67,11 @@ export async function assessWindow(model: Predictor, profile: DatasetProfile, ro
   if (rows.length === 0) return out;
   const frame = rowsToFrame({ ...schema, features }, rows.map((r) => pick(r, features)));
   const report = driftReport(referenceFromProfile(profile, features, referenceValues), frame, {
-    thresholds: { psi: limits.psi, ksPValue: limits.ksPValue },
+    thresholds: { psi: limits.psi, ksPValue: limits.ksPValue, chiSquarePValue: limits.chiSquarePValue },
     perFeature: limits.features,
   });
   for (const f of report.features) {
-    out.drift[f.feature] = { psi: f.psi, ksPValue: f.ks?.pValue, breached: f.breached };
+    out.drift[f.feature] = { psi: f.psi, ksPValue: f.ks?.pValue, wasserstein: f.wasserstein, chiSquarePValue: f.chiSquare?.pValue, breached: f.breached };
     if (f.breached) out.breachedFeatures.push(f.feature);
   }
   if (limits.performance) {

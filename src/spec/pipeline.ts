@@ -242,8 +242,18 @@ const monitorSchema = z
       .object({
         psi: z.number().positive().default(0.2),
         ksPValue: z.number().gt(0).lt(1).optional(),
-        /** Per-feature overrides of the PSI threshold. */
-        features: z.record(z.string(), z.object({ psi: z.number().positive() }).strict()).default({}),
+        /** Also flag a categorical feature whose chi-square test p-value is below this. */
+        chiSquarePValue: z.number().gt(0).lt(1).optional(),
+        /** Per-feature thresholds: PSI, and the Wasserstein distance (in the feature's own units, so only per feature). */
+        features: z
+          .record(
+            z.string(),
+            z
+              .object({ psi: z.number().positive().optional(), wasserstein: z.number().positive().optional() })
+              .strict()
+              .refine((f) => f.psi !== undefined || f.wasserstein !== undefined, 'give psi, wasserstein or both'),
+          )
+          .default({}),
         /** How many features must breach before retraining (default 1). */
         minFeatures: z.number().int().min(1).default(1),
       })

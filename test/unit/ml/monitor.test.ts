@@ -105,3 +105,48 @@ describe("the spec's monitor.performance takes a bound on the side a worse value
     expect(() => parsePipelineSpec(spec({ metric: 'logLoss' }))).toThrow(/for logLoss, lower is better.*give the bound as \{ metric: logLoss, max: \.\.\. \}/);
   });
 });
+
+describe("the spec's Wasserstein and chi-square limits flag drift the PSI limit lets through", () => {
+  const shifted = (by: number) => rows(400, 3).map((r) => ({ ...r, x: (r.x as number) + by }));
+  const trainingX = Float64Array.from(training, (r) => r.x as number);
+
+  it("a feature moved by about 1 in its own units breaches a Wasserstein limit of 0.5, not one of 2, and the check records the distance", async () => {
+    const profile = await profileRows(training, schema);
+    const tight = await assessWindow(model, profile, shifted(1), { psi: 10, features: { x: { wasserstein: 0.5 } } }, { x: trainingX });
+    expect(tight.breachedFeatures).toEqual(['x']);
+    expect(tight.drift.x!.wasserstein).toBeGreaterThan(0.8);
+    expect(tight.drift.x!.wasserstein).toBeLessThan(1.2);
+    const loose = await assessWindow(model, profile, shifted(1), { psi: 10, features: { x: { wasserstein: 2 } } }, { x: trainingX });
+    expect(loose.breachedFeatures).toEqual([]);
+  });
+
+  it('a category whose share changed breaches a chi-square p-value limit, and an unchanged mix does not', async () => {
+    const catSchema: DatasetSchema = {
+      columns: [
+        { name: 'c', type: 'categorical' },
+        { name: 'y', type: 'categorical' },
+      ],
+      target: 'y',
+      features: ['c'],
+      task: 'classification',
+    };
+    const mix = (aShare: number, n: number) => Array.from({ length: n }, (_, i) => ({ c: i < aShare * n ? 'a' : 'b', y: i % 2 ? 'yes' : 'no' }));
+    const train = mix(0.5, 400);
+    const catModel = builtinPredictor(await trainModel('logistic-regression', { train: rowsToFrame({ ...catSchema, features: ['c', 'y'] }, train), schema: catSchema, params: {}, seed: 1 }));
+    const profile = await profileRows(train, catSchema);
+    const limits = { psi: 10, chiSquarePValue: 0.01, features: {} };
+    const moved = await assessWindow(catModel, profile, mix(0.7, 400), limits);
+    expect(moved.drift.c!.chiSquarePValue).toBeLessThan(0.01);
+    expect(moved.breachedFeatures).toEqual(['c']);
+    const same = await assessWindow(catModel, profile, mix(0.5, 400), limits);
+    expect(same.drift.c!.chiSquarePValue).toBeGreaterThan(0.5);
+    expect(same.breachedFeatures).toEqual([]);
+  });
+
+  it('the spec takes chiSquarePValue for every feature and wasserstein per feature, and refuses an empty override', () => {
+    const base = { model: 'm', dataset: { source: 'data.csv', target: 'y' }, trainer: { name: 'logistic-regression' } };
+    const spec = parsePipelineSpec({ ...base, monitor: { drift: { chiSquarePValue: 0.001, features: { x: { wasserstein: 2.5 } } } } });
+    expect(spec.monitor!.drift).toMatchObject({ psi: 0.2, chiSquarePValue: 0.001, features: { x: { wasserstein: 2.5 } } });
+    expect(() => parsePipelineSpec({ ...base, monitor: { drift: { features: { x: {} } } } })).toThrow(/features\.x.*give psi, wasserstein or both/);
+  });
+});

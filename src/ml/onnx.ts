@@ -8,7 +8,7 @@
  */
 import { FailureType, MlopsError } from '../errors';
 import type { ArtifactRef } from '../storage/refs';
-import type { FetchBytes, Predictor } from './predictor';
+import type { FetchBytes, Predictor } from './predictor-types';
 import type { Predictions } from './trainers';
 import type { DatasetSchema, Frame, Task } from './types';
 

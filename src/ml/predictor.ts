@@ -8,7 +8,6 @@
  * fetched through the `fetchBytes` the caller passes, so this module does no storage I/O itself.
  */
 import { FailureType, MlopsError } from '../errors';
-import type { ArtifactRef } from '../storage/refs';
 import { MODEL_FORMATS, parseModel, predict as predictBuiltin, rowsToFrame, type Model, type Predictions } from './trainers';
 import { EXTERNAL_MODEL_FORMAT } from './external/model';
 import { ONNX_MODEL_FORMAT, loadOnnxPredictor, type OnnxModel } from './onnx';
@@ -16,31 +15,11 @@ import { sliceRows } from './split';
 import type { DatasetSchema, Frame, Task } from './types';
 
 export type { Predictions } from './trainers';
-
-/** How a model is stored and run: the built-in JSON models, or ONNX through ONNX Runtime. */
-export type ModelFlavor = 'builtin' | 'onnx';
-
-/** A loaded model, ready to predict batches of rows; never changed once built. */
-export interface Predictor {
-  readonly flavor: ModelFlavor;
-  /** The dataset schema the model was trained on: its features, target and task. */
-  readonly schema: DatasetSchema;
-  readonly task: Task;
-  /** Class labels; probability columns follow this order. Empty for regression. */
-  readonly classes: readonly string[];
-  /** One line saying what the model is, for model cards and logs ("gbdt", "onnx from python train.py"). */
-  readonly description: string;
-  /** Predicts every row of a frame holding (at least) the model's features. */
-  predict(frame: Frame): Promise<Predictions>;
-  /** Frees native resources (an ONNX Runtime session); the predictor must not be used afterwards. */
-  release(): Promise<void>;
-}
+export type { FetchBytes, ModelFlavor, Predictor } from './predictor-types';
+import type { FetchBytes, ModelFlavor, Predictor } from './predictor-types';
 
 /** Largest model file (an .onnx) read into memory to load it. */
 export const MODEL_FILE_MAX_BYTES = 2 ** 30;
-
-/** Fetches the bytes of a stored artifact, verified against its digest. */
-export type FetchBytes = (ref: ArtifactRef) => Promise<Uint8Array>;
 
 /** Predicts JSON rows, as a model server receives them; a field of the wrong type fails naming the row and field. */
 export function predictRows(predictor: Predictor, rows: Record<string, unknown>[]): Promise<Predictions> {

@@ -90,7 +90,6 @@ function cycles(graph: Map<string, Set<string>>): string[] {
 const KNOWN_CYCLES = [
   'cli/dev <-> cli/index',
   'data/checks <-> data/frame <-> data/snapshot <-> ml/data-validation <-> ml/profile <-> ml/readers/index',
-  'ml/external/model <-> ml/onnx <-> ml/predictor',
 ];
 
 describe('the layer order of src/', () => {

@@ -10,6 +10,11 @@
  * whatever the model.
  */
 import type { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ensurePython } from '../../src/dev/python';
+import { modelFlavor } from '../../src/ml/predictor';
+import { startTemporal, TestMinio } from './servers';
+import { startWorkers, testConfig } from './worker';
 import { decide, describeRun, startRun } from '../../src/client';
 import type { MlopsConfig } from '../../src/config';
 import { stageDataset } from '../../src/cli/upload';
@@ -222,3 +227,44 @@ export async function runClosedLoop(client: Client, config: MlopsConfig, deps: M
 
 /** Serves a model server for tests that need it outside the loop. */
 export type { ModelServer };
+
+/**
+ * Registers one test file's closed-loop test on servers of its own: the example is deployed as v1 (of the
+ * expected flavor), served over both protocols, monitored, retrained on drift as v2, and the guardrail moves
+ * production back to v1.
+ */
+export function closedLoopTest(title: string, example: ClosedLoopExample, flavor: 'builtin' | 'onnx'): void {
+  let env: TestWorkflowEnvironment;
+  let minio: TestMinio;
+  let config: MlopsConfig;
+  let deps: MlopsDependencies;
+  let stop: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    if (flavor === 'onnx') await ensurePython();
+    [env, minio] = await Promise.all([startTemporal(), TestMinio.start()]);
+    config = testConfig(env, minio);
+    ({ deps, stop } = await startWorkers(env, config));
+  }, 15 * 60_000);
+
+  afterAll(async () => {
+    await stop?.();
+    await env?.teardown();
+    await minio?.stop();
+  });
+
+  it(title, async () => {
+    const report = await runClosedLoop(env.client, config, deps, example);
+    expect(report.first).toMatchObject({ status: 'deployed', version: 1 });
+    const v1 = await deps.registry.getVersion(report.model, 1);
+    expect(modelFlavor(await deps.store.getJson(v1.artifact))).toBe(flavor);
+    expect(report.v1Answer.predictions).toHaveLength(1);
+    expect(report.v2Answer.model_version).toBe('1');
+    expect(report.checks[0]!.performance!.labelled).toBeGreaterThan(0);
+    expect(report.checks[1]!.action).toBe('retrain-started');
+    expect([report.retrain.status, report.retrain.status === 'deployed' ? '' : report.retrain.reason]).toEqual(['deployed', '']);
+    expect(report.retrain.version).toBe(2);
+    expect(report.checks[2]).toMatchObject({ action: 'rolled-back', rollback: { from: 2, to: 1 } });
+    expect(report.productionAfter).toBe(1);
+  }, 20 * 60_000);
+}

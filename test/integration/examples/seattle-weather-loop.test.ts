@@ -3,44 +3,14 @@
  * approved, deployed, served over OIP v2 and v1, monitored, retrained on drift, rolled back by the guardrail.
  */
 import * as path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { MlopsConfig } from '../../../src/config';
-import type { MlopsDependencies } from '../../../src/activities/dependencies';
-import { startTemporal, TestMinio } from '../../helpers/servers';
-import { startWorkers, testConfig } from '../../helpers/worker';
-import { runClosedLoop } from '../../helpers/closed-loop';
+import { closedLoopTest } from '../../helpers/closed-loop';
 
-const ROOT = path.resolve(__dirname, '../../..');
-let env: TestWorkflowEnvironment;
-let minio: TestMinio;
-let config: MlopsConfig;
-let deps: MlopsDependencies;
-let stop: (() => Promise<void>) | undefined;
-
-beforeAll(async () => {
-  [env, minio] = await Promise.all([startTemporal(), TestMinio.start()]);
-  config = testConfig(env, minio);
-  ({ deps, stop } = await startWorkers(env, config));
-}, 15 * 60_000);
-
-afterAll(async () => {
-  await stop?.();
-  await env?.teardown();
-  await minio?.stop();
-});
-
-it('a built-in model is deployed, served, retrained on drift and rolled back by its accuracy guardrail', async () => {
-  const report = await runClosedLoop(env.client, config, deps, {
-    specPath: path.join(ROOT, 'examples/seattle-weather/pipeline.yaml'),
+closedLoopTest(
+  'a built-in model is deployed, served, retrained on drift and rolled back by its accuracy guardrail',
+  {
+    specPath: path.resolve(__dirname, '../../../examples/seattle-weather/pipeline.yaml'),
     guardrailMetric: 'accuracy',
     shift: (row) => ({ ...row, temp_max: Number(row.temp_max) + 15, temp_min: Number(row.temp_min) + 15, wind: Number(row.wind) * 3 }),
-  });
-  expect(report.first).toMatchObject({ status: 'deployed', version: 1 });
-  expect(report.v1Answer.predictions).toHaveLength(1);
-  expect(report.v2Answer.model_version).toBe('1');
-  expect(report.checks[0]!.performance!.labelled).toBeGreaterThan(0);
-  expect(report.checks[1]!.action).toBe('retrain-started');
-  expect(report.retrain).toMatchObject({ status: 'deployed', version: 2 });
-  expect(report.checks[2]).toMatchObject({ action: 'rolled-back', rollback: { from: 2, to: 1 } });
-  expect(report.productionAfter).toBe(1);
-}, 20 * 60_000);
+  },
+  'builtin',
+);

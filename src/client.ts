@@ -57,7 +57,10 @@ export async function hasPollers(client: Client, taskQueue: string, kind: 'workf
     client.workflowService.describeTaskQueue({
       namespace: client.options.namespace,
       taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-      taskQueueType: kind === 'workflow' ? temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW : temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      taskQueueType:
+        kind === 'workflow'
+          ? temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
+          : temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
     }),
   );
   const now = Date.now();
@@ -77,13 +80,17 @@ export async function requireWorkers(client: Client, config: MlopsConfig, needs:
   ];
   if (needs.training) checks.push([config.trainingTaskQueue, 'activity']);
   for (const [queue, kind] of checks) {
-    if (!(await hasPollers(client, queue, kind))) throw new MlopsError(FailureType.Unavailable, noWorkerMessage(queue, kind).replace(/^no/, 'No'));
+    if (!(await hasPollers(client, queue, kind)))
+      throw new MlopsError(FailureType.Unavailable, noWorkerMessage(queue, kind).replace(/^no/, 'No'));
   }
 }
 
 /** The id of a new pipeline run: `<model>-<trigger>-<time>`, readable in the Temporal UI. */
 export function newRunId(model: string, trigger: Trigger, now = new Date()): string {
-  return `${model}-${trigger}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${Math.random().toString(36).slice(2, 6)}`;
+  return `${model}-${trigger}-${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
 /** Starts a `pipelineRun`; returns its workflowId and runId. */
@@ -94,7 +101,13 @@ export async function startRun(
   opts: { requestedBy: string; trigger?: Trigger; workflowId?: string; reason?: string },
 ): Promise<{ workflowId: string; runId: string }> {
   const trigger = opts.trigger ?? 'manual';
-  const input: PipelineRunInput = { spec, requestedBy: opts.requestedBy, trigger, trainingTaskQueue: config.trainingTaskQueue, reason: opts.reason };
+  const input: PipelineRunInput = {
+    spec,
+    requestedBy: opts.requestedBy,
+    trigger,
+    trainingTaskQueue: config.trainingTaskQueue,
+    reason: opts.reason,
+  };
   const handle = await client.workflow.start('pipelineRun', {
     taskQueue: config.taskQueue,
     workflowId: opts.workflowId ?? newRunId(spec.model, trigger),
@@ -165,11 +178,20 @@ export async function describeRun(client: Client, workflowId: string, options: D
   try {
     description = await handle.describe();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new MlopsError(FailureType.NotFound, `No run with workflow id "${workflowId}"; list runs in the Temporal UI or with "temporal workflow list".`);
+    if (err instanceof WorkflowNotFoundError)
+      throw new MlopsError(
+        FailureType.NotFound,
+        `No run with workflow id "${workflowId}"; list runs in the Temporal UI or with "temporal workflow list".`,
+      );
     throw err;
   }
   const execution = description.status.name;
-  const view: RunView = { workflowId, runId: description.runId, execution, outcome: EXECUTION_OUTCOME[execution] ?? execution.toLowerCase() };
+  const view: RunView = {
+    workflowId,
+    runId: description.runId,
+    execution,
+    outcome: EXECUTION_OUTCOME[execution] ?? execution.toLowerCase(),
+  };
   const queue = description.taskQueue;
   const warnings: string[] = [];
   const workflowWorkers = await hasPollers(client, queue, 'workflow').catch(() => true);
@@ -204,8 +226,10 @@ export async function describeRun(client: Client, workflowId: string, options: D
   if (execution === 'RUNNING') {
     for (const a of pending) {
       if (a.state !== temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED) continue;
-      const activityQueue = activityName(a.activityType?.name ?? '') === 'trainModel' ? (options.trainingTaskQueue ?? 'mlops-training') : queue;
-      if (!(await hasPollers(client, activityQueue, 'activity').catch(() => true))) warnings.push(noWorkerMessage(activityQueue, 'activity'));
+      const activityQueue =
+        activityName(a.activityType?.name ?? '') === 'trainModel' ? (options.trainingTaskQueue ?? 'mlops-training') : queue;
+      if (!(await hasPollers(client, activityQueue, 'activity').catch(() => true)))
+        warnings.push(noWorkerMessage(activityQueue, 'activity'));
     }
   }
   if (warnings.length) view.workerWarnings = [...new Set(warnings)];
@@ -232,12 +256,19 @@ export async function decide(client: Client, workflowId: string, req: DecideRequ
         (d) => d.status.name,
         () => undefined,
       );
-      if (state) throw new MlopsError(FailureType.InvalidInput, `Run "${workflowId}" has already ended (${state}); approvals are taken only while it waits at its approval gate.`);
+      if (state)
+        throw new MlopsError(
+          FailureType.InvalidInput,
+          `Run "${workflowId}" has already ended (${state}); approvals are taken only while it waits at its approval gate.`,
+        );
       throw new MlopsError(FailureType.NotFound, `No run with workflow id "${workflowId}".`);
     }
     const message = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
     if (/not found|unknown update|no handler/i.test(message)) {
-      throw new MlopsError(FailureType.InvalidInput, `Run "${workflowId}" is not waiting for an approval (it has not reached the approval gate, or needs none).`);
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `Run "${workflowId}" is not waiting for an approval (it has not reached the approval gate, or needs none).`,
+      );
     }
     throw err;
   }
@@ -260,13 +291,29 @@ const OVERLAP: Record<NonNullable<PipelineSpec['schedule']>['overlap'], Schedule
 /** Creates a Temporal Schedule that starts `pipelineRun` (trigger `schedule`) as the spec's schedule says. */
 export async function createSchedule(client: Client, config: MlopsConfig, spec: PipelineSpec, requestedBy = 'schedule'): Promise<string> {
   const s = spec.schedule;
-  if (!s) throw new MlopsError(FailureType.InvalidInput, `The spec of "${spec.model}" has no schedule section; add schedule: { cron: "0 3 * * *" } or { interval: 1d }.`);
+  if (!s)
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `The spec of "${spec.model}" has no schedule section; add schedule: { cron: "0 3 * * *" } or { interval: 1d }.`,
+    );
   const scheduleId = scheduleIdFor(spec.model);
-  const input: PipelineRunInput = { spec, requestedBy, trigger: 'schedule', trainingTaskQueue: config.trainingTaskQueue, reason: 'scheduled retraining' };
+  const input: PipelineRunInput = {
+    spec,
+    requestedBy,
+    trigger: 'schedule',
+    trainingTaskQueue: config.trainingTaskQueue,
+    reason: 'scheduled retraining',
+  };
   await client.schedule.create({
     scheduleId,
     spec: s.cron ? { cronExpressions: [s.cron] } : { intervals: [{ every: s.interval! }] },
-    action: { type: 'startWorkflow', workflowType: 'pipelineRun', taskQueue: config.taskQueue, workflowId: `${spec.model}-schedule`, args: [input] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'pipelineRun',
+      taskQueue: config.taskQueue,
+      workflowId: `${spec.model}-schedule`,
+      args: [input],
+    },
     policies: { overlap: OVERLAP[s.overlap], catchupWindow: s.catchupWindow },
     state: { paused: s.paused, note: `Retraining of ${spec.model}` },
     memo: { model: spec.model },
@@ -292,6 +339,9 @@ export function scheduleView(scheduleId: string, d: ScheduleDescription): Schedu
     note: d.state.note,
     spec: d.spec,
     nextActionTimes: d.info.nextActionTimes.map((t) => t.toISOString()),
-    recentActions: d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt.toISOString(), workflowId: a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : undefined })),
+    recentActions: d.info.recentActions.map((a) => ({
+      scheduledAt: a.scheduledAt.toISOString(),
+      workflowId: a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : undefined,
+    })),
   };
 }

@@ -61,7 +61,9 @@ const port = (dflt: number) =>
     .default(dflt);
 
 const bool = () =>
-  z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' }).transform((v) => v === 'true' || v === '1' || v === 'yes');
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const name = (dflt: string) =>
   z
@@ -132,11 +134,7 @@ function readConfigFile(file: string): Env {
 }
 
 function configError(problems: string[]): MlopsError {
-  return new MlopsError(
-    FailureType.Configuration,
-    `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
-    { problems },
-  );
+  return new MlopsError(FailureType.Configuration, `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { problems });
 }
 
 function parseMinioEndpoint(raw: string | undefined, dfltPort: number): { host: string; port?: number; ssl?: boolean } {

@@ -82,7 +82,8 @@ export function isMlopsError(err: unknown): err is MlopsError {
 const PROGRAMMING_ERRORS = new Set(['TypeError', 'ReferenceError', 'RangeError', 'SyntaxError', 'EvalError', 'URIError']);
 
 /** Codes of network errors (Node's and the operating system's) that are outages, worth retrying. */
-const NETWORK_CODES = /^(ECONNREFUSED|ECONNRESET|ECONNABORTED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ENETDOWN|UND_ERR_\w+)$/;
+const NETWORK_CODES =
+  /^(ECONNREFUSED|ECONNRESET|ECONNABORTED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ENETDOWN|UND_ERR_\w+)$/;
 
 /** Whether an error (or one of its causes) is a network failure: `fetch failed`, a refused or reset connection. */
 export function isNetworkError(err: unknown): boolean {

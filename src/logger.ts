@@ -4,7 +4,13 @@
  * (which carry workflowId, runId and activity context), through the same pino instance.
  */
 import pino, { type Logger as PinoLogger } from 'pino';
-import { Runtime, makeTelemetryFilterString, type LogLevel as TemporalLogLevel, type LogMetadata, type Logger as TemporalLogger } from '@temporalio/worker';
+import {
+  Runtime,
+  makeTelemetryFilterString,
+  type LogLevel as TemporalLogLevel,
+  type LogMetadata,
+  type Logger as TemporalLogger,
+} from '@temporalio/worker';
 import type { MlopsConfig } from './config';
 
 export type Logger = PinoLogger;
@@ -40,7 +46,13 @@ export function createLogger(log: MlopsConfig['log'], destination?: pino.Destina
   if (destination) return pino(options, destination);
   // Logs go to stderr, so a command's --json output on stdout stays parseable.
   if (log.format === 'pretty') {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 2 } } });
+    return pino({
+      ...options,
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 2 },
+      },
+    });
   }
   return pino(options, pino.destination(2));
 }

@@ -57,7 +57,10 @@ export class MlopsPlugin extends SimplePlugin {
     for (const name of Object.keys(namespaced)) names.add(name);
     const legacy = options.legacyActivityNames === false ? {} : activities;
     // Our interceptors wrap our activities only: the host's activities run exactly as the host wrote them.
-    const ours = (factory: ActivityInterceptorsFactory): ActivityInterceptorsFactory => (ctx) => (names.has(ctx.info.activityType) ? factory(ctx) : {});
+    const ours =
+      (factory: ActivityInterceptorsFactory): ActivityInterceptorsFactory =>
+      (ctx) =>
+        names.has(ctx.info.activityType) ? factory(ctx) : {};
     super({
       name: 'temporal-mlops',
       // Host activities win over the legacy bare names; the namespaced names are ours alone.
@@ -102,7 +105,8 @@ export class MlopsPlugin extends SimplePlugin {
   override async runWorker(worker: Worker, next: (w: Worker) => Promise<void>): Promise<void> {
     const { taskQueue, trainingTaskQueue } = this.dependencies.config;
     const queue = worker.options.taskQueue;
-    const role = queue === taskQueue ? 'orchestration (workflows and stages)' : queue === trainingTaskQueue ? 'training' : 'activities only';
+    const role =
+      queue === taskQueue ? 'orchestration (workflows and stages)' : queue === trainingTaskQueue ? 'training' : 'activities only';
     this.dependencies.logger.info({ taskQueue: queue, role }, `temporal-mlops serves task queue ${queue}: ${role}`);
     this.servedQueues.add(queue);
     this.queueCheck ??= setTimeout(() => this.warnUnservedQueues(), QUEUE_CHECK_DELAY_MS);

@@ -35,7 +35,9 @@ function serveMetrics(port: number, logger: Logger): Server | undefined {
       (err: Error) => res.writeHead(500).end(err.message),
     );
   });
-  server.on('error', (err) => logger.warn({ err: err.message, port }, 'worker metrics endpoint not started (set MLOPS_WORKER_METRICS_PORT, or 0 to turn it off)'));
+  server.on('error', (err) =>
+    logger.warn({ err: err.message, port }, 'worker metrics endpoint not started (set MLOPS_WORKER_METRICS_PORT, or 0 to turn it off)'),
+  );
   server.listen(port, '127.0.0.1');
   return server;
 }
@@ -48,7 +50,10 @@ function connectionProblem(err: unknown): string {
   if (/timed? ?out|deadline/i.test(text)) return 'no answer in time';
   if (/certificate|tls|handshake/i.test(text)) return 'the TLS handshake failed (check TEMPORAL_TLS* settings)';
   if (/unauthenticated|permission denied|api key/i.test(text)) return 'the server refused the credentials (check TEMPORAL_API_KEY)';
-  return text.split('\n')[0]!.replace(/tonic::transport::Error\(|\)+$/g, '').slice(0, 200);
+  return text
+    .split('\n')[0]!
+    .replace(/tonic::transport::Error\(|\)+$/g, '')
+    .slice(0, 200);
 }
 
 /**
@@ -62,16 +67,25 @@ export async function connectTemporal(config: MlopsConfig): Promise<NativeConnec
   try {
     connection = await withTimeout(NativeConnection.connect(config.temporal.connection), 15_000);
   } catch (err) {
-    throw new MlopsError(FailureType.Unavailable, `Cannot reach Temporal at ${address}: ${connectionProblem(err)}. Start it (npm run stack:up), or set TEMPORAL_ADDRESS.`);
+    throw new MlopsError(
+      FailureType.Unavailable,
+      `Cannot reach Temporal at ${address}: ${connectionProblem(err)}. Start it (npm run stack:up), or set TEMPORAL_ADDRESS.`,
+    );
   }
   try {
     await withTimeout(connection.workflowService.describeNamespace({ namespace }), 10_000);
   } catch (err) {
     await connection.close().catch(() => undefined);
     if ((err as { code?: number }).code === 5) {
-      throw new MlopsError(FailureType.Configuration, `Temporal at ${address} has no namespace "${namespace}": create it (temporal operator namespace create ${namespace}) or set TEMPORAL_NAMESPACE.`);
+      throw new MlopsError(
+        FailureType.Configuration,
+        `Temporal at ${address} has no namespace "${namespace}": create it (temporal operator namespace create ${namespace}) or set TEMPORAL_NAMESPACE.`,
+      );
     }
-    throw new MlopsError(FailureType.Unavailable, `Temporal at ${address} did not answer for namespace "${namespace}": ${connectionProblem(err)}.`);
+    throw new MlopsError(
+      FailureType.Unavailable,
+      `Temporal at ${address} did not answer for namespace "${namespace}": ${connectionProblem(err)}.`,
+    );
   }
   return connection;
 }
@@ -87,10 +101,18 @@ export async function checkStorage(config: MlopsConfig): Promise<void> {
     await withTimeout(store.list('blobs/sha256/00/'), 15_000);
   } catch (err) {
     const where = `MinIO at ${store.endpoint} (bucket ${config.minio.bucket})`;
-    if (isMlopsError(err) && err.type === FailureType.AccessDenied) throw new MlopsError(FailureType.AccessDenied, `${where} refused the credentials: check MINIO_ACCESS_KEY and MINIO_SECRET_KEY.`);
+    if (isMlopsError(err) && err.type === FailureType.AccessDenied)
+      throw new MlopsError(FailureType.AccessDenied, `${where} refused the credentials: check MINIO_ACCESS_KEY and MINIO_SECRET_KEY.`);
     if (isMlopsError(err) && err.type === FailureType.Configuration) throw err;
     const code = isMlopsError(err) ? (err.details?.code as string | undefined) : undefined;
-    const why = code === 'ECONNREFUSED' ? 'connection refused (nothing listens there)' : code ? code : err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const why =
+      code === 'ECONNREFUSED'
+        ? 'connection refused (nothing listens there)'
+        : code
+          ? code
+          : err instanceof Error
+            ? err.message.split('\n')[0]
+            : String(err);
     throw new MlopsError(FailureType.Unavailable, `Cannot use ${where}: ${why}. Start it (npm run stack:up), or set MINIO_ENDPOINT.`);
   }
 }
@@ -117,13 +139,25 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     const plugin = new MlopsPlugin({ dependencies });
     const orchestration = await Worker.create({ ...common, taskQueue: config.taskQueue, plugins: [plugin] });
     // Training runs one activity at a time per worker: scale training by adding workers on this queue.
-    const training = await Worker.create({ ...common, taskQueue: config.trainingTaskQueue, plugins: [plugin], maxConcurrentActivityTaskExecutions: 1 });
+    const training = await Worker.create({
+      ...common,
+      taskQueue: config.trainingTaskQueue,
+      plugins: [plugin],
+      maxConcurrentActivityTaskExecutions: 1,
+    });
     const stop = () => {
       orchestration.shutdown();
       training.shutdown();
     };
     options.signal?.addEventListener('abort', stop);
-    logger.info({ address: config.temporal.connection.address, namespace: config.temporal.namespace, taskQueues: [config.taskQueue, config.trainingTaskQueue] }, 'worker started');
+    logger.info(
+      {
+        address: config.temporal.connection.address,
+        namespace: config.temporal.namespace,
+        taskQueues: [config.taskQueue, config.trainingTaskQueue],
+      },
+      'worker started',
+    );
     const running = Promise.all([orchestration.run(), training.run()]);
     options.onReady?.();
     await running;

@@ -5,7 +5,7 @@ import type { MlopsDependencies } from './dependencies';
 
 /** Deterministic pseudo-random bytes (so a retry writes the same content, stored once). */
 function* seededChunks(sizeBytes: number, seed: number): Generator<Buffer> {
-  let state = (seed >>> 0) || 1;
+  let state = seed >>> 0 || 1;
   const chunk = 64 * 1024;
   for (let done = 0; done < sizeBytes; done += chunk) {
     const buf = Buffer.allocUnsafe(Math.min(chunk, sizeBytes - done));

@@ -38,7 +38,8 @@ export function createDeployActivities({ registry }: MlopsDependencies) {
         reason: `${input.trigger} run ${input.workflowId}`,
         workflowId: input.workflowId,
       });
-      const previousVersion = move.to === version.version && move.from !== null ? move.from : before !== version.version ? before : undefined;
+      const previousVersion =
+        move.to === version.version && move.from !== null ? move.from : before !== version.version ? before : undefined;
       ctx.log.info('version deployed', { model: input.model, version: version.version, alias: input.alias, previousVersion });
       return { version: version.version, previousVersion: previousVersion ?? undefined };
     },

@@ -22,7 +22,11 @@ export interface Heartbeat<T extends object> {
  * the start), then stops the timer whatever the outcome. A heartbeat timeout shorter than three
  * periods shortens the period to a third of it, so the timer always beats in time.
  */
-export async function withHeartbeat<T extends object, R>(initial: T, work: (beat: Heartbeat<T>) => Promise<R>, everyMs?: number): Promise<R> {
+export async function withHeartbeat<T extends object, R>(
+  initial: T,
+  work: (beat: Heartbeat<T>) => Promise<R>,
+  everyMs?: number,
+): Promise<R> {
   const ctx = Context.current();
   const timeout = ctx.info.heartbeatTimeoutMs;
   everyMs ??= timeout ? Math.max(100, Math.min(HEARTBEAT_EVERY_MS, Math.floor(timeout / 3))) : HEARTBEAT_EVERY_MS;

@@ -64,7 +64,12 @@ export function createIngestActivities({ store, snapshots }: MlopsDependencies) 
           const blocking = prepared.validation.issues.filter((i) => i.severity === 'blocking').map(withRows);
           const warningMessages = prepared.validation.issues.filter((i) => i.severity !== 'blocking').map(withRows);
           const dropped = prepared.lineage.droppedMissingTarget;
-          ctx.log.info('dataset ingested', { model: input.model, rows: prepared.rowCount, snapshot: snapshot.sha256, blocking: blocking.length });
+          ctx.log.info('dataset ingested', {
+            model: input.model,
+            rows: prepared.rowCount,
+            snapshot: snapshot.sha256,
+            blocking: blocking.length,
+          });
           return {
             snapshot,
             schema: prepared.schema,

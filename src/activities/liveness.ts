@@ -37,7 +37,12 @@ export function livenessInterceptor(everyMs = LIVENESS_EVERY_MS): ActivityInterc
         const handedBack = new Promise<never>((_, reject) => (stop = reject));
         ctx.cancelled.catch((err: Error) => {
           if (err?.message === 'WORKER_SHUTDOWN') {
-            stop(ApplicationFailure.retryable(`the worker running ${ctx.info.activityType} is shutting down; another worker takes this activity over`, WORKER_SHUTDOWN_FAILURE));
+            stop(
+              ApplicationFailure.retryable(
+                `the worker running ${ctx.info.activityType} is shutting down; another worker takes this activity over`,
+                WORKER_SHUTDOWN_FAILURE,
+              ),
+            );
           }
         });
         try {

@@ -43,14 +43,24 @@ export function createMonitorActivities(deps: MlopsDependencies) {
   const { store, registry, config } = deps;
 
   /** Rows of objects that landed under an s3:// prefix of the artifact bucket in (since, until]. */
-  async function landedWindow(prefixUri: string, since: string | undefined, until: string, beat: Heartbeat<CheckProgress>): Promise<Window> {
+  async function landedWindow(
+    prefixUri: string,
+    since: string | undefined,
+    until: string,
+    beat: Heartbeat<CheckProgress>,
+  ): Promise<Window> {
     const loc = parseS3Uri(prefixUri);
     if (!loc || loc.bucket !== store.bucket) {
-      throw new MlopsError(FailureType.InvalidInput, `monitor.source ${prefixUri}: new batches must land under a prefix of the artifact bucket s3://${store.bucket}/`);
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `monitor.source ${prefixUri}: new batches must land under a prefix of the artifact bucket s3://${store.bucket}/`,
+      );
     }
     const from = since ? Date.parse(since) : -Infinity;
     const to = Date.parse(until);
-    const objects = (await store.list(loc.key)).filter((o) => o.lastModified.getTime() > from && o.lastModified.getTime() <= to && !o.key.endsWith('/'));
+    const objects = (await store.list(loc.key)).filter(
+      (o) => o.lastModified.getTime() > from && o.lastModified.getTime() <= to && !o.key.endsWith('/'),
+    );
     const rows: Row[] = [];
     for (const o of objects) {
       for await (const row of readRows(o.uri, { openS3: (b, k) => store.openObject(b, k) })) {
@@ -66,7 +76,13 @@ export function createMonitorActivities(deps: MlopsDependencies) {
    * The model server's predictions in (since, until], each with its ground-truth label once feedback
    * arrived; the labelled rows are stored as one JSON-lines object so a retraining run can use them.
    */
-  async function predictionWindow(model: string, target: string, since: string | undefined, until: string, beat: Heartbeat<CheckProgress>): Promise<Window> {
+  async function predictionWindow(
+    model: string,
+    target: string,
+    since: string | undefined,
+    until: string,
+    beat: Heartbeat<CheckProgress>,
+  ): Promise<Window> {
     const rows: Row[] = [];
     let labelled = '';
     for await (const p of readPredictionWindow(store, model, { since, until })) {
@@ -84,7 +100,10 @@ export function createMonitorActivities(deps: MlopsDependencies) {
   }
 
   /** A sample of the training values of each numeric feature, for KS and Wasserstein. */
-  async function referenceValues(snapshot: { uri: string; sha256: string; size?: number } | undefined, schema: DatasetSchema): Promise<Record<string, Float64Array>> {
+  async function referenceValues(
+    snapshot: { uri: string; sha256: string; size?: number } | undefined,
+    schema: DatasetSchema,
+  ): Promise<Record<string, Float64Array>> {
     if (!snapshot) return {};
     return withWorkdir(async (dir) => {
       const file = join(dir, 'reference.jsonl');
@@ -101,7 +120,9 @@ export function createMonitorActivities(deps: MlopsDependencies) {
       return await loadPredictor(await store.getJson(artifact), (ref) => store.getBuffer(ref, MODEL_FILE_MAX_BYTES));
     } catch (err) {
       if (!isMlopsError(err)) throw err;
-      throw new MlopsError(err.type, `${model} v${version} (${alias}) cannot be loaded for the check: ${err.message}`, err.details, { cause: err });
+      throw new MlopsError(err.type, `${model} v${version} (${alias}) cannot be loaded for the check: ${err.message}`, err.details, {
+        cause: err,
+      });
     }
   }
 
@@ -114,15 +135,32 @@ export function createMonitorActivities(deps: MlopsDependencies) {
         taskQueue: config.taskQueue,
         args: [{ spec: input.spec, alias: input.alias, version: input.version, trainingTaskQueue: config.trainingTaskQueue }],
         signal: deployedSignal,
-        signalArgs: [{ version: input.version, previousVersion: input.previousVersion, at: new Date().toISOString(), workflowId: input.workflowId }],
+        signalArgs: [
+          { version: input.version, previousVersion: input.previousVersion, at: new Date().toISOString(), workflowId: input.workflowId },
+        ],
         staticSummary: `Monitor of ${input.model} (${input.alias})`,
       });
     },
 
     /** Moves the alias back to the previous version (the guardrail), unless it was moved meanwhile. */
-    async rollbackModel(input: { model: string; alias: string; from: number; to: number; reason: string; workflowId: string }): Promise<{ changed: boolean }> {
+    async rollbackModel(input: {
+      model: string;
+      alias: string;
+      from: number;
+      to: number;
+      reason: string;
+      workflowId: string;
+    }): Promise<{ changed: boolean }> {
       try {
-        const { changed } = await registry.moveAlias({ model: input.model, alias: input.alias, version: input.to, expectedVersion: input.from, by: `monitor-${input.model}`, reason: input.reason, workflowId: input.workflowId });
+        const { changed } = await registry.moveAlias({
+          model: input.model,
+          alias: input.alias,
+          version: input.to,
+          expectedVersion: input.from,
+          by: `monitor-${input.model}`,
+          reason: input.reason,
+          workflowId: input.workflowId,
+        });
         return { changed };
       } catch (err) {
         // Someone moved the alias since (a new deploy, a manual promote): theirs is the newer decision.
@@ -138,7 +176,11 @@ export function createMonitorActivities(deps: MlopsDependencies) {
     async checkModel(input: CheckModelInput): Promise<CheckModelResult> {
       return withHeartbeat<CheckProgress, CheckModelResult>({ step: 'model', rows: 0 }, async (beat) => {
         const { version } = await registry.resolveAlias(input.model, input.alias);
-        if (!version.dataset.profile) throw new MlopsError(FailureType.NotFound, `Version ${version.version} of ${input.model} has no training profile to compare drift against`);
+        if (!version.dataset.profile)
+          throw new MlopsError(
+            FailureType.NotFound,
+            `Version ${version.version} of ${input.model} has no training profile to compare drift against`,
+          );
         const profile = await store.getJson<DatasetProfile>(version.dataset.profile);
         const model = await loadProduction(input.model, input.alias, version.version, version.artifact);
         let assessment;

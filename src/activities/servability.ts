@@ -32,7 +32,8 @@ export function createServabilityActivities({ store }: MlopsDependencies) {
     try {
       return await loadPredictor(document, fetchBytes);
     } catch (err) {
-      if (isMlopsError(err) && err.type !== FailureType.Unavailable) return `the model does not load as the server loads it: ${err.message}`;
+      if (isMlopsError(err) && err.type !== FailureType.Unavailable)
+        return `the model does not load as the server loads it: ${err.message}`;
       throw err;
     }
   }
@@ -56,7 +57,9 @@ export function createServabilityActivities({ store }: MlopsDependencies) {
               const file = join(dir, 'snapshot');
               await store.getFile(input.snapshot, file);
               // Only the sampled rows are read from the snapshot, not the whole holdout.
-              const sample = await loadSide(file, input.schema, input.split, 'test', { sample: input.sampleRows ?? SERVABILITY_SAMPLE_ROWS });
+              const sample = await loadSide(file, input.schema, input.split, 'test', {
+                sample: input.sampleRows ?? SERVABILITY_SAMPLE_ROWS,
+              });
               sampleRows = sample.rowCount;
               problems.push(...(await answer(() => predictor.predict(sample), predictor, sampleRows, 'holdout sample')));
               const manifest = flavor === 'onnx' ? (document as OnnxModel) : undefined;
@@ -84,18 +87,38 @@ export function createServabilityActivities({ store }: MlopsDependencies) {
               problems,
               notes,
               holdoutSample: { rows: sampleRows },
-              check: check && { rows: check.rows, disagreeing: check.disagreeing, disagreements: check.disagreements.slice(0, MAX_REPORTED_ROWS) },
+              check: check && {
+                rows: check.rows,
+                disagreeing: check.disagreeing,
+                disagreements: check.disagreements.slice(0, MAX_REPORTED_ROWS),
+              },
             },
             { contentType: 'application/json' },
           );
-          return { passed, problems, notes, flavor: flavor ?? 'unknown', sampleRows, checkRows: check?.rows, disagreeing: check?.disagreeing, report };
+          return {
+            passed,
+            problems,
+            notes,
+            flavor: flavor ?? 'unknown',
+            sampleRows,
+            checkRows: check?.rows,
+            disagreeing: check?.disagreeing,
+            report,
+          };
         }),
       );
 
       /** The program's check rows, predicted by us and compared with its own predictions. */
       async function compareCheck(manifest: OnnxModel, predictor: Predictor, problems: string[]) {
-        const [rowsText, predictionsText] = await Promise.all([store.getBuffer(manifest.check!.rows), store.getBuffer(manifest.check!.predictions)]);
-        const rows = rowsText.toString('utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+        const [rowsText, predictionsText] = await Promise.all([
+          store.getBuffer(manifest.check!.rows),
+          store.getBuffer(manifest.check!.predictions),
+        ]);
+        const rows = rowsText
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
         let theirs;
         try {
           theirs = parseCheckPredictions(predictionsText.toString('utf8'), predictor.task, predictor.classes);

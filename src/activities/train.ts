@@ -47,7 +47,14 @@ function heartbeatCheckpoints(
 /** Creates the train activity. */
 export function createTrainActivities({ store, logger }: MlopsDependencies) {
   /** Runs an external program on the training rows and stores its output under one ONNX model manifest. */
-  async function trainExternal(input: TrainInput, trainer: CommandTrainer, file: string, dir: string, beat: Heartbeat<TrainHeartbeat>, started: number) {
+  async function trainExternal(
+    input: TrainInput,
+    trainer: CommandTrainer,
+    file: string,
+    dir: string,
+    beat: Heartbeat<TrainHeartbeat>,
+    started: number,
+  ) {
     const ctx = Context.current();
     const trainFile = join(dir, 'train.jsonl');
     beat.update({ message: 'writing the training rows' });
@@ -62,11 +69,22 @@ export function createTrainActivities({ store, logger }: MlopsDependencies) {
       // The URLs are credentials: they go to the program in this private file, never into a log or an artifact.
       await writeFile(trainUris, JSON.stringify(parts, null, 2), { mode: 0o600 });
       await rm(join(dir, 'parts'), { recursive: true, force: true });
-      ctx.log.info('training parts stored', { model: input.model, parts: parts.parts.map((p) => p.uri), rows: parts.rows, expires: parts.expires });
+      ctx.log.info('training parts stored', {
+        model: input.model,
+        parts: parts.parts.map((p) => p.uri),
+        rows: parts.rows,
+        expires: parts.expires,
+      });
     }
     beat.update({ message: `running ${trainer.command.join(' ')} on ${trainRows} rows` });
     const result = await runExternalTrainer(
-      { command: trainer.command, cwd: trainer.workingDirectory, env: trainer.env, timeoutMs: trainer.timeout, killGraceMs: trainer.killGrace },
+      {
+        command: trainer.command,
+        cwd: trainer.workingDirectory,
+        env: trainer.env,
+        timeoutMs: trainer.timeout,
+        killGraceMs: trainer.killGrace,
+      },
       {
         trainData: trainFile,
         localTrainData: data !== 'remote',
@@ -110,7 +128,11 @@ export function createTrainActivities({ store, logger }: MlopsDependencies) {
       const ctx = Context.current();
       const started = Date.now();
       const previous = ctx.info.heartbeatDetails as TrainHeartbeat | undefined;
-      const initial: TrainHeartbeat = { progress: previous?.progress ?? 0, checkpoint: previous?.checkpoint, message: 'downloading the snapshot' };
+      const initial: TrainHeartbeat = {
+        progress: previous?.progress ?? 0,
+        checkpoint: previous?.checkpoint,
+        message: 'downloading the snapshot',
+      };
       return withHeartbeat<TrainHeartbeat, TrainResult>(initial, (beat) =>
         withWorkdir(async (dir) => {
           const file = join(dir, 'snapshot.jsonl');
@@ -131,7 +153,12 @@ export function createTrainActivities({ store, logger }: MlopsDependencies) {
             onProgress: (progress) => beat.update({ progress }),
           });
           const ref = await store.putJson(model, { contentType: 'application/json' });
-          ctx.log.info('model trained', { model: input.model, trainer: input.trainer.name, rows: train.rowCount, resumed: Boolean(checkpoints.resumedFrom) });
+          ctx.log.info('model trained', {
+            model: input.model,
+            trainer: input.trainer.name,
+            rows: train.rowCount,
+            resumed: Boolean(checkpoints.resumedFrom),
+          });
           return {
             model: ref,
             trainer: input.trainer.name,

@@ -7,7 +7,14 @@
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { loadSide } from '../ml/dataset';
-import { compareClaims, DEFAULT_CLAIMS_POLICY, evaluatePredictions, judgeCandidate, type ClaimCheck, type Evaluation } from '../ml/evaluate';
+import {
+  compareClaims,
+  DEFAULT_CLAIMS_POLICY,
+  evaluatePredictions,
+  judgeCandidate,
+  type ClaimCheck,
+  type Evaluation,
+} from '../ml/evaluate';
 import { profileSource, type DatasetProfile } from '../ml/profile';
 import { loadPredictor, MODEL_FILE_MAX_BYTES, modelFlavor, predictInBatches, type FetchBytes, type Predictor } from '../ml/predictor';
 import type { OnnxModel } from '../ml/onnx';
@@ -74,7 +81,9 @@ export function createValidateActivities({ store, registry }: MlopsDependencies)
       const [profile, validation] = await Promise.all([
         // A Parquet snapshot is recognised by its content; older snapshots are JSON lines.
         input.profile ? store.getJson<DatasetProfile>(input.profile) : profileSource(c.file, input.schema, { format: 'jsonl' }),
-        input.validationReport ? store.getJson<ValidationReport>(input.validationReport) : validateSource(c.file, input.schema, { format: 'jsonl' }),
+        input.validationReport
+          ? store.getJson<ValidationReport>(input.validationReport)
+          : validateSource(c.file, input.schema, { format: 'jsonl' }),
       ]);
       const builtin = modelFlavor(c.document) === 'builtin' ? (c.document as Model) : undefined;
       const onnx = modelFlavor(c.document) === 'onnx' ? (c.document as OnnxModel) : undefined;
@@ -95,11 +104,19 @@ export function createValidateActivities({ store, registry }: MlopsDependencies)
         policy: input.policy,
         verdict: { passed: c.failures.length === 0, failures: c.failures },
         holdoutRows: c.evaluation.rows,
-        dataset: { profile, target: input.schema.target, features: input.schema.features, droppedMissingTarget: input.droppedMissingTarget },
+        dataset: {
+          profile,
+          target: input.schema.target,
+          features: input.schema.features,
+          droppedMissingTarget: input.droppedMissingTarget,
+        },
         validation,
         ...c.diagnostics,
         drift: {
-          ...compareWithProfile(profile, test, [...input.schema.features, input.schema.target], { reference: 'snapshot', current: 'holdout' }),
+          ...compareWithProfile(profile, test, [...input.schema.features, input.schema.target], {
+            reference: 'snapshot',
+            current: 'holdout',
+          }),
           note: "The snapshot's profile is the drift reference the monitor will hold this version to; the holdout is part of the snapshot.",
         },
         artifacts: [
@@ -119,91 +136,108 @@ export function createValidateActivities({ store, registry }: MlopsDependencies)
     /** Evaluates the candidate on the holdout, compares it with production, and stores the report and the model card. */
     async evaluateCandidate(input: EvaluateInput): Promise<EvaluateResult> {
       const ctx = Context.current();
-      return withHeartbeat<EvaluateHeartbeat, EvaluateResult>({ step: 'loading the candidate, the production version and the snapshot' }, (beat) =>
-        withWorkdir(async (dir) => {
-          const file = join(dir, 'snapshot');
-          const [document] = await Promise.all([store.getJson(input.candidate), store.getFile(input.snapshot, file)]);
-          // Loaded after the downloads, so that a failed download never leaves the champion's session open.
-          const current = await champion(input.model, input.alias);
-          const loaded: Predictor[] = current && 'predictor' in current ? [current.predictor] : [];
-          try {
-            const candidate = await loadPredictor(document, fetchBytes);
-            loaded.push(candidate);
-            beat.update({ step: 'reading the holdout' });
-            // Only the holdout side is read, and it is scored in slices (predictInBatches).
-            const test = await loadSide(file, input.schema, input.split, 'test');
-            beat.update({ step: `scoring the candidate on ${test.rowCount} holdout rows` });
-            const predictions = await predictInBatches(candidate, test);
-            await turn();
-            const evaluation = evaluatePredictions(candidate, test, predictions);
-            await turn();
-            const notes: string[] = [];
-            let championEval: { version: number; evaluation: Evaluation } | undefined;
-            if (current && 'note' in current) notes.push(current.note);
-            if (current && 'predictor' in current) {
-              beat.update({ step: `scoring production version ${current.version} on the same rows` });
-              try {
-                championEval = { version: current.version, evaluation: evaluatePredictions(current.predictor, test, await predictInBatches(current.predictor, test)) };
-              } catch (err) {
-                // A production model whose features no longer exist in the data cannot be compared on it.
-                if (!canBeNoted(err)) throw err;
-                notes.push(cannotCompare(current.version, input.alias, 'could not be evaluated on this holdout', err));
+      return withHeartbeat<EvaluateHeartbeat, EvaluateResult>(
+        { step: 'loading the candidate, the production version and the snapshot' },
+        (beat) =>
+          withWorkdir(async (dir) => {
+            const file = join(dir, 'snapshot');
+            const [document] = await Promise.all([store.getJson(input.candidate), store.getFile(input.snapshot, file)]);
+            // Loaded after the downloads, so that a failed download never leaves the champion's session open.
+            const current = await champion(input.model, input.alias);
+            const loaded: Predictor[] = current && 'predictor' in current ? [current.predictor] : [];
+            try {
+              const candidate = await loadPredictor(document, fetchBytes);
+              loaded.push(candidate);
+              beat.update({ step: 'reading the holdout' });
+              // Only the holdout side is read, and it is scored in slices (predictInBatches).
+              const test = await loadSide(file, input.schema, input.split, 'test');
+              beat.update({ step: `scoring the candidate on ${test.rowCount} holdout rows` });
+              const predictions = await predictInBatches(candidate, test);
+              await turn();
+              const evaluation = evaluatePredictions(candidate, test, predictions);
+              await turn();
+              const notes: string[] = [];
+              let championEval: { version: number; evaluation: Evaluation } | undefined;
+              if (current && 'note' in current) notes.push(current.note);
+              if (current && 'predictor' in current) {
+                beat.update({ step: `scoring production version ${current.version} on the same rows` });
+                try {
+                  championEval = {
+                    version: current.version,
+                    evaluation: evaluatePredictions(current.predictor, test, await predictInBatches(current.predictor, test)),
+                  };
+                } catch (err) {
+                  // A production model whose features no longer exist in the data cannot be compared on it.
+                  if (!canBeNoted(err)) throw err;
+                  notes.push(cannotCompare(current.version, input.alias, 'could not be evaluated on this holdout', err));
+                }
               }
-            }
-            const claimsPolicy = input.policy.claims ?? DEFAULT_CLAIMS_POLICY;
-            const claimed = modelFlavor(document) === 'onnx' ? (document as OnnxModel).claimedMetrics ?? {} : {};
-            const claims = compareClaims(claimed, evaluation.metrics, evaluation.rows, claimsPolicy.tolerance);
-            const failures = judgeCandidate(evaluation.metrics, championEval?.evaluation.metrics, input.policy);
-            const mismatches = claims.filter((c) => c.mismatch).map((c) => c.message);
-            if (claimsPolicy.onMismatch === 'fail') failures.push(...mismatches.map((m) => `${m} (validation.claims.onMismatch is fail)`));
-            beat.update({ step: 'drawing the model card' });
-            const diagnostics = holdoutDiagnostics(candidate, test, predictions);
-            await turn();
-            const card = await storeModelCard({
-              ...{ input, file, test, document, candidate, diagnostics, evaluation },
-              ...{ champion: championEval, notes, claims, failures },
-            });
-            const report = await store.putJson(
-              {
-                kind: 'temporal-mlops/evaluation@1',
+              const claimsPolicy = input.policy.claims ?? DEFAULT_CLAIMS_POLICY;
+              const claimed = modelFlavor(document) === 'onnx' ? ((document as OnnxModel).claimedMetrics ?? {}) : {};
+              const claims = compareClaims(claimed, evaluation.metrics, evaluation.rows, claimsPolicy.tolerance);
+              const failures = judgeCandidate(evaluation.metrics, championEval?.evaluation.metrics, input.policy);
+              const mismatches = claims.filter((c) => c.mismatch).map((c) => c.message);
+              if (claimsPolicy.onMismatch === 'fail')
+                failures.push(...mismatches.map((m) => `${m} (validation.claims.onMismatch is fail)`));
+              beat.update({ step: 'drawing the model card' });
+              const diagnostics = holdoutDiagnostics(candidate, test, predictions);
+              await turn();
+              const card = await storeModelCard({
+                ...{ input, file, test, document, candidate, diagnostics, evaluation },
+                ...{ champion: championEval, notes, claims, failures },
+              });
+              const report = await store.putJson(
+                {
+                  kind: 'temporal-mlops/evaluation@1',
+                  model: input.model,
+                  holdoutRows: evaluation.rows,
+                  candidate: {
+                    ...{ flavor: candidate.flavor, description: candidate.description, artifact: input.candidate },
+                    ...{ metrics: evaluation.metrics, confusionMatrix: evaluation.confusionMatrix },
+                  },
+                  champion: championEval && {
+                    version: championEval.version,
+                    metrics: championEval.evaluation.metrics,
+                    confusionMatrix: championEval.evaluation.confusionMatrix,
+                  },
+                  notes,
+                  claims: { policy: claimsPolicy, checks: claims, mismatches },
+                  policy: input.policy,
+                  passed: failures.length === 0,
+                  failures,
+                  card,
+                },
+                { contentType: 'application/json' },
+              );
+              const passed = failures.length === 0;
+              ctx.log.info('candidate evaluated', {
                 model: input.model,
+                passed,
+                metrics: evaluation.metrics,
+                claimMismatches: mismatches.length,
+              });
+              return {
+                passed,
+                metrics: evaluation.metrics,
                 holdoutRows: evaluation.rows,
-                candidate: {
-                  ...{ flavor: candidate.flavor, description: candidate.description, artifact: input.candidate },
-                  ...{ metrics: evaluation.metrics, confusionMatrix: evaluation.confusionMatrix },
-                },
-                champion: championEval && {
-                  version: championEval.version,
-                  metrics: championEval.evaluation.metrics,
-                  confusionMatrix: championEval.evaluation.confusionMatrix,
-                },
-                notes,
-                claims: { policy: claimsPolicy, checks: claims, mismatches },
-                policy: input.policy,
-                passed: failures.length === 0,
+                champion: championEval && { version: championEval.version, metrics: championEval.evaluation.metrics },
                 failures,
+                notes,
+                claims: claims.map(({ metric, claimed: c, measured, mismatch, message }) => ({
+                  metric,
+                  claimed: c,
+                  measured,
+                  mismatch,
+                  message,
+                })),
+                claimMismatches: mismatches,
+                report,
                 card,
-              },
-              { contentType: 'application/json' },
-            );
-            const passed = failures.length === 0;
-            ctx.log.info('candidate evaluated', { model: input.model, passed, metrics: evaluation.metrics, claimMismatches: mismatches.length });
-            return {
-              passed,
-              metrics: evaluation.metrics,
-              holdoutRows: evaluation.rows,
-              champion: championEval && { version: championEval.version, metrics: championEval.evaluation.metrics },
-              failures,
-              notes,
-              claims: claims.map(({ metric, claimed: c, measured, mismatch, message }) => ({ metric, claimed: c, measured, mismatch, message })),
-              claimMismatches: mismatches,
-              report,
-              card,
-            };
-          } finally {
-            await Promise.all(loaded.map((p) => p.release().catch(() => undefined)));
-          }
-        }),
+              };
+            } finally {
+              await Promise.all(loaded.map((p) => p.release().catch(() => undefined)));
+            }
+          }),
       );
     },
   };

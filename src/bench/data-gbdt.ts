@@ -105,13 +105,30 @@ export async function benchFlightsGbdt(options: FlightsGbdtOptions): Promise<Fli
   const py = (args: string[]) => execFileAsync(options.python, args, { env, maxBuffer: 16 << 20 });
   try {
     log(`sampling ${rows} training and ${holdoutRows} holdout rows of flights-3m.parquet`);
-    await py([join(SCRIPTS, 'flights_sample.py'), '--rows', String(rows), '--holdout-rows', String(holdoutRows), '--seed', String(options.seed ?? 7), '--out-dir', dir]);
+    await py([
+      join(SCRIPTS, 'flights_sample.py'),
+      '--rows',
+      String(rows),
+      '--holdout-rows',
+      String(holdoutRows),
+      '--seed',
+      String(options.seed ?? 7),
+      '--out-dir',
+      dir,
+    ]);
     await py([join(SCRIPTS, 'reference', 'bench_flights_gbdt.py'), 'prepare', '--dir', dir]);
     log('fitting ours (child process)');
     const ours = await fitInChild(join(dir, 'table'), params);
     log(`ours: ${ours.seconds.toFixed(1)} s, AUC ${ours.auc.toFixed(4)}, peak RSS ${ours.peakRssMb.toFixed(0)} MiB`);
     log('fitting HistGradientBoostingClassifier');
-    const { stdout } = await py([join(SCRIPTS, 'reference', 'bench_flights_gbdt.py'), 'fit', '--dir', dir, '--params', JSON.stringify(params)]);
+    const { stdout } = await py([
+      join(SCRIPTS, 'reference', 'bench_flights_gbdt.py'),
+      'fit',
+      '--dir',
+      dir,
+      '--params',
+      JSON.stringify(params),
+    ]);
     const lines = stdout.trim().split('\n');
     const sk = JSON.parse(lines[lines.length - 1]!) as SklearnRun;
     log(`scikit-learn: ${sk.fitSeconds.toFixed(1)} s, AUC ${sk.auc.toFixed(4)}, peak RSS ${sk.peakRssMb.toFixed(0)} MiB`);
@@ -182,7 +199,10 @@ function fitInChild(tableDir: string, params: Record<string, unknown>): Promise<
   // Under a TypeScript test runner this file cannot be forked: fit in process.
   if (!__filename.endsWith('.js')) return fitFlights(tableDir, params);
   return new Promise((done, reject) => {
-    const child = fork(__filename, [], { env: { ...process.env, MLOPS_BENCH_FLIGHTS_JOB: JSON.stringify({ tableDir, params }) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(__filename, [], {
+      env: { ...process.env, MLOPS_BENCH_FLIGHTS_JOB: JSON.stringify({ tableDir, params }) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     let result: OursRun | undefined;
     child.on('message', (m) => (result = m as OursRun));
     child.on('error', reject);

@@ -61,7 +61,9 @@ async function ingestOnce(job: ChildJob): Promise<Omit<OursRun, 'peakRssMb'>> {
     onStep: (step, ms) => (steps[step] = ms / 1000),
   });
   const totalS = Number(process.hrtime.bigint() - started) / 1e9;
-  const readValidateProfileS = Object.entries(steps).filter(([k]) => READ_STEPS.has(k)).reduce((a, [, v]) => a + v, 0);
+  const readValidateProfileS = Object.entries(steps)
+    .filter(([k]) => READ_STEPS.has(k))
+    .reduce((a, [, v]) => a + v, 0);
   return {
     rows: built.rowCount,
     readValidateProfileS,
@@ -112,7 +114,9 @@ async function compare(job: ChildJob, python: string, kind: 'parquet' | 'csv', r
         await rm(join(job.dir, 'scratch'), { recursive: true, force: true });
         const run = await ingestInChild(job);
         ours.push(run);
-        log(`  ours: read+validate+profile ${run.readValidateProfileS.toFixed(2)} s, snapshot ${run.writeS.toFixed(2)} s, peak RSS ${run.peakRssMb.toFixed(0)} MiB`);
+        log(
+          `  ours: read+validate+profile ${run.readValidateProfileS.toFixed(2)} s, snapshot ${run.writeS.toFixed(2)} s, peak RSS ${run.peakRssMb.toFixed(0)} MiB`,
+        );
       } else {
         const run = await pandasOnce(python, job.source, kind);
         pandas.push(run);
@@ -142,7 +146,9 @@ export async function benchFlightsIngest(o: { python: string; rounds?: number; f
       ingestTotalS: r.ours.totalS,
       ingestSnapshotMb: r.ours.snapshotBytes / 2 ** 20,
       ingestSourceMb: (await stat(job.source)).size / 2 ** 20,
-      ingestSteps: Object.entries(r.ours.steps).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '),
+      ingestSteps: Object.entries(r.ours.steps)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', '),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -168,7 +174,9 @@ export async function benchCsvIngest(o: { python: string; bytes: number; rounds?
       csvIngestSnapshotWriteS: r.ours.writeS,
       csvIngestSnapshotMb: r.ours.snapshotBytes / 2 ** 20,
       csvIngestBlocking: r.ours.blocking,
-      csvIngestSteps: Object.entries(r.ours.steps).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '),
+      csvIngestSteps: Object.entries(r.ours.steps)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', '),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

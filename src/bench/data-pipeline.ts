@@ -32,7 +32,11 @@ function peakRssMb(pid: number): number {
 }
 
 /** Runs the flights example once, ingest to deploy, with a worker in its own process, and measures it. */
-export async function benchFlightsPipeline(o: { minio: MlopsConfig['minio']; temporalAddress: string; log: (line: string) => void }): Promise<FlightsPipelineResult> {
+export async function benchFlightsPipeline(o: {
+  minio: MlopsConfig['minio'];
+  temporalAddress: string;
+  log: (line: string) => void;
+}): Promise<FlightsPipelineResult> {
   const root = resolve(__dirname, '..', '..');
   const suffix = Math.random().toString(36).slice(2, 8);
   const env: Record<string, string> = {
@@ -66,8 +70,16 @@ export async function benchFlightsPipeline(o: { minio: MlopsConfig['minio']; tem
     const peak = peakRssMb(worker.pid!);
     if (result.status !== 'deployed') throw new Error(`the flights run ended ${result.status}: ${result.reason ?? ''}`);
     const status = await handle.query(pipelineStatusQuery);
-    const stages = Object.fromEntries(status.stages.filter((s) => s.durationMs !== undefined).map((s) => [s.name, Math.round(s.durationMs! / 100) / 10]));
-    return { pipeline3mRows: status.data?.rows ?? 0, pipeline3mWallS: wallS, pipeline3mPeakRssMb: peak, pipeline3mRocAuc: result.metrics?.rocAuc ?? NaN, stages };
+    const stages = Object.fromEntries(
+      status.stages.filter((s) => s.durationMs !== undefined).map((s) => [s.name, Math.round(s.durationMs! / 100) / 10]),
+    );
+    return {
+      pipeline3mRows: status.data?.rows ?? 0,
+      pipeline3mWallS: wallS,
+      pipeline3mPeakRssMb: peak,
+      pipeline3mRocAuc: result.metrics?.rocAuc ?? NaN,
+      stages,
+    };
   } finally {
     await client.connection.close();
     worker.kill('SIGINT');

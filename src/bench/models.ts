@@ -107,7 +107,14 @@ const SCHEMA: DatasetSchema = {
   task: 'classification',
 };
 
-const ROW = { 'Beak Length (mm)': 46.5, 'Beak Depth (mm)': 17.9, 'Flipper Length (mm)': 192, 'Body Mass (g)': 3500, Island: 'Dream', Sex: 'female' };
+const ROW = {
+  'Beak Length (mm)': 46.5,
+  'Beak Depth (mm)': 17.9,
+  'Flipper Length (mm)': 192,
+  'Body Mass (g)': 3500,
+  Island: 'Dream',
+  Sex: 'female',
+};
 
 /**
  * `make <dir> <rows> <trees>`: fits the penguins pipeline on 344 generated rows, writes model.onnx,
@@ -215,7 +222,8 @@ function readHoldout(dir: string, rows: number): Frame {
       .split('\n')
       .map((v) => (v === '' ? null : v));
   });
-  for (const [c, col] of Object.entries(columns)) if (col.length !== rows) throw new Error(`holdout column ${c} has ${col.length} rows, expected ${rows}`);
+  for (const [c, col] of Object.entries(columns))
+    if (col.length !== rows) throw new Error(`holdout column ${c} has ${col.length} rows, expected ${rows}`);
   return { rowCount: rows, columns };
 }
 
@@ -362,7 +370,11 @@ async function benchServing(
   const logger = pino({ level: 'warn' });
   const name = `bench-models-${randomUUID().slice(0, 8)}`;
   const body = JSON.stringify({ instances: [ROW] });
-  const fixed = { predictions: [{ label: 'Chinstrap', probabilities: { Adelie: 0.1, Chinstrap: 0.8, Gentoo: 0.1 } }], model_version: 1, id: randomUUID() };
+  const fixed = {
+    predictions: [{ label: 'Chinstrap', probabilities: { Adelie: 0.1, Chinstrap: 0.8, Gentoo: 0.1 } }],
+    model_version: 1,
+    id: randomUUID(),
+  };
   const bare = Fastify({ logger: false });
   bare.post('/v1/models/:name', async () => fixed);
   await bare.listen({ port: 0, host: '127.0.0.1' });
@@ -398,5 +410,11 @@ async function benchServing(
     onnxStats = (await servers.onnx.close()).predictions;
     builtinStats = (await servers.builtin.close()).predictions;
   }
-  return { bare: combine(rounds.bare), onnx: combine(rounds.onnx), builtin: combine(rounds.builtin), onnxStats: onnxStats!, builtinStats: builtinStats! };
+  return {
+    bare: combine(rounds.bare),
+    onnx: combine(rounds.onnx),
+    builtin: combine(rounds.builtin),
+    onnxStats: onnxStats!,
+    builtinStats: builtinStats!,
+  };
 }

@@ -126,7 +126,13 @@ async function withBenchWorkers<T>(options: OrchestrationBenchOptions, fn: (benc
   const connection = await NativeConnection.connect(config.temporal.connection);
   const client = await connectClient(config);
   const common = { connection, namespace: config.temporal.namespace };
-  const orchestration = await Worker.create({ ...common, taskQueue: config.taskQueue, workflowsPath: require.resolve('../workflows'), activities: namespacedActivities(activities.stages), ...tuning });
+  const orchestration = await Worker.create({
+    ...common,
+    taskQueue: config.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: namespacedActivities(activities.stages),
+    ...tuning,
+  });
   const training = await Worker.create({
     ...common,
     taskQueue: config.trainingTaskQueue,
@@ -167,17 +173,58 @@ async function measureOverhead(bench: BenchContext, runs: number, warmupRuns: nu
   const stages = measured.flatMap((m) => m.stages);
   const p = (values: number[], q: number) => round(percentile(values, q));
   return {
-    stageOverheadP50Ms: p(stages.map((s) => s.overheadMs), 50),
-    stageOverheadP95Ms: p(stages.map((s) => s.overheadMs), 95),
-    perStageP50Ms: Object.fromEntries(MEASURED_STAGES.map((name) => [name, p(stages.filter((s) => s.name === name).map((s) => s.overheadMs), 50)])) as OrchestrationBenchResult['perStageP50Ms'],
-    activityOverheadP50Ms: p(stages.map((s) => s.activityOverheadMs), 50),
-    activityOverheadP95Ms: p(stages.map((s) => s.activityOverheadMs), 95),
-    runOverheadP50Ms: p(measured.map((m) => m.runOverheadMs), 50),
-    runOverheadP95Ms: p(measured.map((m) => m.runOverheadMs), 95),
-    workflowTaskDispatchP50Ms: p(measured.flatMap((m) => m.workflowTasks.map((w) => w.dispatchMs)), 50),
-    workflowTaskProcessingP50Ms: p(measured.flatMap((m) => m.workflowTasks.map((w) => w.processingMs)), 50),
-    clientRoundTripP50Ms: p(measured.map((m) => m.roundTripMs), 50),
-    activityOwnP50Ms: Math.round(percentile(measured.map((m) => m.activityOwnMs), 50) * 1000) / 1000,
+    stageOverheadP50Ms: p(
+      stages.map((s) => s.overheadMs),
+      50,
+    ),
+    stageOverheadP95Ms: p(
+      stages.map((s) => s.overheadMs),
+      95,
+    ),
+    perStageP50Ms: Object.fromEntries(
+      MEASURED_STAGES.map((name) => [
+        name,
+        p(
+          stages.filter((s) => s.name === name).map((s) => s.overheadMs),
+          50,
+        ),
+      ]),
+    ) as OrchestrationBenchResult['perStageP50Ms'],
+    activityOverheadP50Ms: p(
+      stages.map((s) => s.activityOverheadMs),
+      50,
+    ),
+    activityOverheadP95Ms: p(
+      stages.map((s) => s.activityOverheadMs),
+      95,
+    ),
+    runOverheadP50Ms: p(
+      measured.map((m) => m.runOverheadMs),
+      50,
+    ),
+    runOverheadP95Ms: p(
+      measured.map((m) => m.runOverheadMs),
+      95,
+    ),
+    workflowTaskDispatchP50Ms: p(
+      measured.flatMap((m) => m.workflowTasks.map((w) => w.dispatchMs)),
+      50,
+    ),
+    workflowTaskProcessingP50Ms: p(
+      measured.flatMap((m) => m.workflowTasks.map((w) => w.processingMs)),
+      50,
+    ),
+    clientRoundTripP50Ms: p(
+      measured.map((m) => m.roundTripMs),
+      50,
+    ),
+    activityOwnP50Ms:
+      Math.round(
+        percentile(
+          measured.map((m) => m.activityOwnMs),
+          50,
+        ) * 1000,
+      ) / 1000,
     runs,
     warmupRuns,
   };
@@ -200,8 +247,18 @@ function benchSpec(): PipelineSpec {
 async function noopActivities(config: MlopsConfig) {
   const store = new ArtifactStore(createMinioClient(config.minio), config.minio.bucket);
   await store.ensureBucket();
-  const [snapshot, profile, report, model] = await Promise.all(['snapshot', 'profile', 'report', 'model'].map((kind) => store.putJson({ bench: 'orchestration', kind })));
-  const schema: IngestResult['schema'] = { columns: [{ name: 'x', type: 'numeric' }, { name: 'label', type: 'categorical' }], target: 'label', features: ['x'], task: 'classification' };
+  const [snapshot, profile, report, model] = await Promise.all(
+    ['snapshot', 'profile', 'report', 'model'].map((kind) => store.putJson({ bench: 'orchestration', kind })),
+  );
+  const schema: IngestResult['schema'] = {
+    columns: [
+      { name: 'x', type: 'numeric' },
+      { name: 'label', type: 'categorical' },
+    ],
+    target: 'label',
+    features: ['x'],
+    task: 'classification',
+  };
   const ingest: IngestResult = {
     snapshot: snapshot!,
     schema,
@@ -229,7 +286,14 @@ async function noopActivities(config: MlopsConfig) {
     stages: {
       ingestDataset: timed(() => ingest),
       evaluateCandidate: timed(() => evaluate),
-      checkServability: timed((): ServabilityResult => ({ passed: true, problems: [], notes: [], flavor: 'builtin', sampleRows: 2, report: report! })),
+      checkServability: timed((): ServabilityResult => ({
+        passed: true,
+        problems: [],
+        notes: [],
+        flavor: 'builtin',
+        sampleRows: 2,
+        report: report!,
+      })),
       deployCandidate: timed((): DeployResult => ({ version: ++version })),
       ensureMonitor: timed(() => undefined),
     },
@@ -280,7 +344,8 @@ async function timingFromHistory(client: Client, workflowId: string, roundTripMs
     if (event.workflowExecutionStartedEventAttributes) startedAt = previous = at;
     else if (event.workflowTaskScheduledEventAttributes) taskScheduledAt = at;
     else if (event.workflowTaskStartedEventAttributes) taskStartedAt = at;
-    else if (event.workflowTaskCompletedEventAttributes) workflowTasks.push({ dispatchMs: taskStartedAt - taskScheduledAt, processingMs: at - taskStartedAt });
+    else if (event.workflowTaskCompletedEventAttributes)
+      workflowTasks.push({ dispatchMs: taskStartedAt - taskScheduledAt, processingMs: at - taskStartedAt });
     else if (event.workflowExecutionCompletedEventAttributes) closedAt = at;
     else if (event.activityTaskScheduledEventAttributes) {
       const a = event.activityTaskScheduledEventAttributes;
@@ -296,7 +361,8 @@ async function timingFromHistory(client: Client, workflowId: string, roundTripMs
     }
   }
   if (startedAt === undefined || closedAt === undefined) throw new Error(`${workflowId}: history has no start or completion`);
-  if (stages.length !== MEASURED_STAGES.length) throw new Error(`${workflowId}: expected ${MEASURED_STAGES.length} stages, found ${stages.length}`);
+  if (stages.length !== MEASURED_STAGES.length)
+    throw new Error(`${workflowId}: expected ${MEASURED_STAGES.length} stages, found ${stages.length}`);
   return { roundTripMs, runOverheadMs: closedAt - startedAt - activityOwnMs, activityOwnMs, stages, workflowTasks };
 }
 

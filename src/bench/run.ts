@@ -11,7 +11,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { defaultCacheDir, loadConfig, type MlopsConfig } from '../config';
-import { DEV_SERVER_DYNAMIC_CONFIG, freePort, spawnServer, startMinioServer, startTemporalServer, stopProcess, temporalHealthy, waitUntil, type ServerProcess } from '../dev/servers';
+import {
+  DEV_SERVER_DYNAMIC_CONFIG,
+  freePort,
+  spawnServer,
+  startMinioServer,
+  startTemporalServer,
+  stopProcess,
+  temporalHealthy,
+  waitUntil,
+  type ServerProcess,
+} from '../dev/servers';
 import { ensureMinio, ensureTemporalCli } from '../dev/tools';
 import { writeResults, type BenchFigures, type Goal } from './report';
 
@@ -135,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
   if (args.child) return runChild(args.child, args);
 
   const flags = [...(args.quick ? ['--quick'] : []), ...(args.write ? [] : ['--no-write'])];
-  say(`suites: ${args.suites.join(', ')}; sizes: ${args.quick ? 'QUICK (smaller than the issues\' sizes)' : "the issues' sizes"}`);
+  say(`suites: ${args.suites.join(', ')}; sizes: ${args.quick ? "QUICK (smaller than the issues' sizes)" : "the issues' sizes"}`);
   const failed: Suite[] = [];
   for (const suite of args.suites) {
     const code = await new Promise<number>((resolve) => {
@@ -180,7 +190,12 @@ async function runChild(suite: Suite, args: Args): Promise<number> {
       loadAvg1mEnd: round2(loadAfter[0]!),
     };
     const notes = [
-      ...(args.quick ? [`**Quick sizes** (\`npm run bench -- --quick ${suite}\`): smaller than the issues' sizes, so not comparable with a full run.`, ''] : []),
+      ...(args.quick
+        ? [
+            `**Quick sizes** (\`npm run bench -- --quick ${suite}\`): smaller than the issues' sizes, so not comparable with a full run.`,
+            '',
+          ]
+        : []),
       ...out.notes,
       '',
       `Load average (1, 5, 15 min) at the start: ${fmtLoad(loadBefore)}; at the end: ${fmtLoad(loadAfter)}, on ${os.cpus().length} cores. ` +
@@ -217,7 +232,12 @@ function printTable(suite: string, figures: BenchFigures, goals: Goal[]): void {
   const width = Math.max(...Object.keys(figures).map((k) => k.length));
   for (const [k, v] of Object.entries(figures)) {
     const goal = goals.find((g) => g.key === k);
-    const verdict = goal && typeof v === 'number' ? (meets(goal, v) ? `  (goal ${goal.op} ${goal.value}: met)` : `  (goal ${goal.op} ${goal.value}: NOT MET)`) : '';
+    const verdict =
+      goal && typeof v === 'number'
+        ? meets(goal, v)
+          ? `  (goal ${goal.op} ${goal.value}: met)`
+          : `  (goal ${goal.op} ${goal.value}: NOT MET)`
+        : '';
     const shown = typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(3) : String(v);
     process.stdout.write(`  ${suite}  ${k.padEnd(width)}  ${shown}${verdict}\n`);
   }
@@ -251,13 +271,29 @@ const SUITE_RUNNERS: Record<Suite, (ctx: SuiteContext) => Promise<SuiteOutput>> 
 async function runStorage({ servers, sizes, log }: SuiteContext): Promise<SuiteOutput> {
   const minio = await servers.minio();
   const { runStorageBench } = await import('./storage');
-  const r = await runStorageBench({ minio, sizeBytes: sizes.storageBytes, rounds: sizes.storageRounds, tmpDir: servers.dir('storage-tmp'), log });
+  const r = await runStorageBench({
+    minio,
+    sizeBytes: sizes.storageBytes,
+    rounds: sizes.storageRounds,
+    tmpDir: servers.dir('storage-tmp'),
+    log,
+  });
   return {
     figures: {
       putRatio: r.putRatio,
       getRatio: r.getRatio,
       peakRssMb: r.peakRssMb,
-      ...flatten({ sizeMiB: r.sizeBytes / MiB, rounds: r.rounds, peakRssPutMb: r.peakRssPutMb, peakRssGetMb: r.peakRssGetMb, rawPeakRssMb: r.rawPeakRssMb, baselineRssMb: r.baselineRssMb, ours: r.ours, raw: r.raw, met: r.met }),
+      ...flatten({
+        sizeMiB: r.sizeBytes / MiB,
+        rounds: r.rounds,
+        peakRssPutMb: r.peakRssPutMb,
+        peakRssGetMb: r.peakRssGetMb,
+        rawPeakRssMb: r.rawPeakRssMb,
+        baselineRssMb: r.baselineRssMb,
+        ours: r.ours,
+        raw: r.raw,
+        met: r.met,
+      }),
     },
     goals: [
       { key: 'putRatio', op: '>=', value: 0.9 },
@@ -269,8 +305,8 @@ async function runStorage({ servers, sizes, log }: SuiteContext): Promise<SuiteO
         `Ratio = ArtifactStore MiB/s over minio-js MiB/s, best of ${r.rounds} rounds each, the side going first alternating. \`peakRssMb\` is the whole process's resident memory while ArtifactStore moved the file (sampled every 10 ms, before minio-js ran); \`peakRssPutMb\` and \`peakRssGetMb\` split it by direction.`,
       '',
       'ArtifactStore verifies the sha256 of every byte it reads, which costs about 0.7 CPU-seconds per GiB on this machine, while minio-js hands the bytes over unchecked. ' +
-        'Blobs of 8 MiB and more are therefore read with a presigned GET on a socket read into 256 KiB buffers (`src/storage/direct-get.ts`): Node\'s HTTP client spends about a CPU-second per GiB on 64 KiB chunks, and the lean read spends a third of that, which pays for the hashing. ' +
-        'Most of the get\'s peak is read buffers the reader has dropped and V8 has not collected yet.',
+        "Blobs of 8 MiB and more are therefore read with a presigned GET on a socket read into 256 KiB buffers (`src/storage/direct-get.ts`): Node's HTTP client spends about a CPU-second per GiB on 64 KiB chunks, and the lean read spends a third of that, which pays for the hashing. " +
+        "Most of the get's peak is read buffers the reader has dropped and V8 has not collected yet.",
     ],
   };
 }
@@ -284,7 +320,8 @@ async function runData(ctx: SuiteContext): Promise<SuiteOutput> {
   const python = await ensurePython(log);
   const wanted = (process.env.MLOPS_BENCH_DATA_PARTS ?? DATA_PARTS.join(',')).split(',').map((p) => p.trim());
   const unknown = wanted.filter((p) => !(DATA_PARTS as readonly string[]).includes(p));
-  if (unknown.length) throw new UsageError(`MLOPS_BENCH_DATA_PARTS: unknown part ${unknown.join(', ')}; the data suite's parts are ${DATA_PARTS.join(', ')}`);
+  if (unknown.length)
+    throw new UsageError(`MLOPS_BENCH_DATA_PARTS: unknown part ${unknown.join(', ')}; the data suite's parts are ${DATA_PARTS.join(', ')}`);
   const outputs: SuiteOutput[] = [];
   if (wanted.includes('ingest')) outputs.push(await runDataIngest(ctx, python));
   if (wanted.includes('gbdt')) outputs.push(await runDataGbdt(ctx, python));
@@ -310,7 +347,10 @@ function carryOver(out: SuiteOutput, suite: string): void {
   const kept = Object.entries(previous).filter(([k]) => !own.has(k) && !(k in out.figures));
   if (kept.length === 0) return;
   out.figures = { ...Object.fromEntries(kept), ...out.figures };
-  out.notes.push('', `Carried over from the run of ${String(previous.date).slice(0, 16)} (not measured again this time): ${kept.map(([k]) => `\`${k}\``).join(', ')}.`);
+  out.notes.push(
+    '',
+    `Carried over from the run of ${String(previous.date).slice(0, 16)} (not measured again this time): ${kept.map(([k]) => `\`${k}\``).join(', ')}.`,
+  );
 }
 
 const DATA_INGEST_GOALS: Goal[] = [
@@ -330,10 +370,19 @@ async function runDataPipeline({ servers, log }: SuiteContext): Promise<SuiteOut
   const { benchFlightsPipeline } = await import('./data-pipeline');
   const [minio, temporal] = await Promise.all([servers.minio(), servers.temporal('file')]);
   const r = await benchFlightsPipeline({ minio, temporalAddress: temporal.address, log });
-  log(`pipeline: ${r.pipeline3mRows} rows deployed in ${r.pipeline3mWallS.toFixed(1)} s, worker peak RSS ${r.pipeline3mPeakRssMb.toFixed(0)} MiB`);
-  const stages = Object.entries(r.stages).map(([name, s]) => `${name} ${s} s`).join(', ');
+  log(
+    `pipeline: ${r.pipeline3mRows} rows deployed in ${r.pipeline3mWallS.toFixed(1)} s, worker peak RSS ${r.pipeline3mPeakRssMb.toFixed(0)} MiB`,
+  );
+  const stages = Object.entries(r.stages)
+    .map(([name, s]) => `${name} ${s} s`)
+    .join(', ');
   return {
-    figures: { pipeline3mRows: r.pipeline3mRows, pipeline3mWallS: round2(r.pipeline3mWallS), pipeline3mPeakRssMb: Math.round(r.pipeline3mPeakRssMb), pipeline3mRocAuc: round2(r.pipeline3mRocAuc) },
+    figures: {
+      pipeline3mRows: r.pipeline3mRows,
+      pipeline3mWallS: round2(r.pipeline3mWallS),
+      pipeline3mPeakRssMb: Math.round(r.pipeline3mPeakRssMb),
+      pipeline3mRocAuc: round2(r.pipeline3mRocAuc),
+    },
     goals: DATA_PIPELINE_GOALS,
     notes: [
       '',
@@ -348,8 +397,12 @@ async function runDataGbdt({ sizes, log }: SuiteContext, python: string): Promis
   const { benchFlightsGbdt, FLIGHTS_GBDT_PARAMS } = await import('./data-gbdt');
   log(`gbdt: the flights task on ${sizes.flightsGbdtRows} sampled rows, ours and HistGradientBoostingClassifier with native categories`);
   const r = await benchFlightsGbdt({ python, rows: sizes.flightsGbdtRows, log });
-  log(`gbdt: ${r.gbdtFlightsVsSklearn.toFixed(3)} x scikit-learn, AUC delta ${r.gbdtFlightsAucDelta.toFixed(2)} points, peak RSS ${r.gbdtFlightsPeakRssMb.toFixed(0)} MiB`);
-  const settings = Object.entries(FLIGHTS_GBDT_PARAMS).map(([k, v]) => `${k} ${String(v)}`).join(', ');
+  log(
+    `gbdt: ${r.gbdtFlightsVsSklearn.toFixed(3)} x scikit-learn, AUC delta ${r.gbdtFlightsAucDelta.toFixed(2)} points, peak RSS ${r.gbdtFlightsPeakRssMb.toFixed(0)} MiB`,
+  );
+  const settings = Object.entries(FLIGHTS_GBDT_PARAMS)
+    .map(([k, v]) => `${k} ${String(v)}`)
+    .join(', ');
   return {
     figures: { ...r },
     goals: DATA_GBDT_GOALS,
@@ -358,7 +411,7 @@ async function runDataGbdt({ sizes, log }: SuiteContext, python: string): Promis
         `on ${r.gbdtFlightsRows} rows sampled from flights-3m.parquet and scored on ${r.gbdtFlightsHoldoutRows} other rows (\`scripts/flights_sample.py\`, the task derived once by \`scripts/reference/bench_flights_gbdt.py\`). ` +
         `Our gbdt (native categories: ${r.gbdtFlightsModelInputs} model inputs, one byte per row each once binned) against HistGradientBoostingClassifier with the airports as pandas categories ` +
         `(\`categorical_features='from_dtype'\`), both with ${settings}. Times are the fit alone (each side's own encoding of the categories included); AUC on the same holdout; ` +
-        'peak RSS is each process\'s own (ours: a child process holding the frame, the fit and the scoring; scikit-learn: the Python process with its pandas frames), with the RSS just before the fit beside it. ' +
+        "peak RSS is each process's own (ours: a child process holding the frame, the fit and the scoring; scikit-learn: the Python process with its pandas frames), with the RSS just before the fit beside it. " +
         'scikit-learn ran with OMP_WAIT_POLICY=PASSIVE, as in the ml suite.',
     ],
   };
@@ -431,7 +484,9 @@ async function runMl({ sizes, log }: SuiteContext): Promise<SuiteOutput> {
         `Trainers: fit time on a generated ${gbdt.rows}-row table (80 % train, 20 % holdout accuracy), against scikit-learn ${reference.versions.sklearnVersion} with the same settings; ` +
         '`lrTimeVsSklearn` compares with scikit-learn doing the same median imputation and scaling, `lrTimeVsSklearnBare` with the bare classifier (docs/trainers.md). ' +
         `scikit-learn and our trainers both use the machine's ${os.cpus().length} cores; scikit-learn ran with OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY} (its OpenMP threads wait without spinning, as ours do; spinning on this shared machine made one fit take anywhere from 3 s to 110 s).`,
-      `Reference: Python venv at \`${reference.python}\` with ${Object.entries(REFERENCE_PACKAGES).map(([n, v]) => `${n}==${v}`).join(', ')}.`,
+      `Reference: Python venv at \`${reference.python}\` with ${Object.entries(REFERENCE_PACKAGES)
+        .map(([n, v]) => `${n}==${v}`)
+        .join(', ')}.`,
     ],
   };
 }
@@ -443,12 +498,31 @@ async function runOrchestration({ servers, sizes, log }: SuiteContext): Promise<
   installRuntimeLogger(createLogger({ level: 'warn', format: 'json' }));
   const configFor = (address: string): MlopsConfig => {
     const suffix = randomBytes(3).toString('hex');
-    const base = loadConfig({ env: { MINIO_ACCESS_KEY: minio.accessKey, MINIO_SECRET_KEY: minio.secretKey, HOME: process.env.HOME, MLOPS_LOG_LEVEL: 'warn', MLOPS_LOG_FORMAT: 'json' } });
-    return { ...base, temporal: { ...base.temporal, connection: { address }, external: true }, minio, taskQueue: `bench-${suffix}`, trainingTaskQueue: `bench-training-${suffix}` };
+    const base = loadConfig({
+      env: {
+        MINIO_ACCESS_KEY: minio.accessKey,
+        MINIO_SECRET_KEY: minio.secretKey,
+        HOME: process.env.HOME,
+        MLOPS_LOG_LEVEL: 'warn',
+        MLOPS_LOG_FORMAT: 'json',
+      },
+    });
+    return {
+      ...base,
+      temporal: { ...base.temporal, connection: { address }, external: true },
+      minio,
+      taskQueue: `bench-${suffix}`,
+      trainingTaskQueue: `bench-training-${suffix}`,
+    };
   };
 
   const memory = await servers.temporal('memory');
-  const r = await runOrchestrationBench({ config: configFor(memory.address), runs: sizes.orchestrationRuns, concurrent: sizes.concurrentRuns, log });
+  const r = await runOrchestrationBench({
+    config: configFor(memory.address),
+    runs: sizes.orchestrationRuns,
+    concurrent: sizes.concurrentRuns,
+    log,
+  });
   await memory.stop();
 
   log('throughput again, with the dev server keeping its SQLite state in a file');
@@ -478,7 +552,9 @@ async function runOrchestration({ servers, sizes, log }: SuiteContext): Promise<
 
 function orchestrationNotes(r: OrchestrationFigures, workerOptions: string, onFile: { concurrentWallS: number }): string[] {
   return [
-    '`pipelineRun` (the real workflow bundle) with approval not required and no monitor, against the Temporal dev server (`temporal server start-dev`, its default SQLite store in memory, with the dynamic configuration the local stack uses: `' + DEV_SERVER_DYNAMIC_CONFIG.filter((a) => !a.startsWith('--')).join('`, `') + '`) and MinIO on loopback. ' +
+    '`pipelineRun` (the real workflow bundle) with approval not required and no monitor, against the Temporal dev server (`temporal server start-dev`, its default SQLite store in memory, with the dynamic configuration the local stack uses: `' +
+      DEV_SERVER_DYNAMIC_CONFIG.filter((a) => !a.startsWith('--')).join('`, `') +
+      '`) and MinIO on loopback. ' +
       'Every stage activity (ingest; train, on the training task queue; validate; deploy) is replaced by one that returns references to small artifacts stored in MinIO beforehand, and times its own body.',
     '',
     `**Overhead per stage** (\`stageOverhead*\`): for each stage, the time from the previous stage's ActivityTaskCompleted event (WorkflowExecutionStarted, for ingest) to this stage's ActivityTaskCompleted event, minus the activity function's own measured time. ` +
@@ -489,15 +565,15 @@ function orchestrationNotes(r: OrchestrationFigures, workerOptions: string, onFi
       "`clientRoundTripP50Ms` is the client's start call to holding the result.",
     '',
     `**Where the time goes**: a workflow task waits about ${Math.round(r.workflowTaskDispatchP50Ms)} ms (p50) between being scheduled and being handed to an idle worker poller, and the worker takes about ${Math.round(r.workflowTaskProcessingP50Ms)} ms to run it. ` +
-      'Activities on the workflow\'s own task queue are handed over eagerly in the reply to the workflow task (their dispatch is well under a millisecond), which is why `activityOverheadP50Ms` is small; ' +
-      'the train stage runs on its own task queue, so it goes through the server\'s dispatch like a workflow task and costs one dispatch more (`trainModelOverheadP50Ms`). ' +
-      'The dispatch is this short because the dev server is started with its transfer queue\'s read rate lifted (`history.transferProcessorMaxPollRPS`, 20 reads a second by default): on the dev server\'s single history shard that default alone held every task about 40 ms, which put the stage overhead at 55 ms (p50) and the 1,000 runs at 63 s.',
+      "Activities on the workflow's own task queue are handed over eagerly in the reply to the workflow task (their dispatch is well under a millisecond), which is why `activityOverheadP50Ms` is small; " +
+      "the train stage runs on its own task queue, so it goes through the server's dispatch like a workflow task and costs one dispatch more (`trainModelOverheadP50Ms`). " +
+      "The dispatch is this short because the dev server is started with its transfer queue's read rate lifted (`history.transferProcessorMaxPollRPS`, 20 reads a second by default): on the dev server's single history shard that default alone held every task about 40 ms, which put the stage overhead at 55 ms (p50) and the 1,000 runs at 63 s.",
     '',
     `**Throughput**: ${r.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
       `The same throughput run against a dev server keeping its SQLite state in a file (\`fileDb*\`, as \`npm run stack:up\` runs it) took ${onFile.concurrentWallS.toFixed(1)} s: SQLite's disk syncs, not the workflow, set that pace; the goal is judged on the in-memory store.`,
     '',
     `Worker options (orchestration worker; the training worker takes the activity settings): \`${workerOptions}\`. ` +
-      'The cache holds every concurrent run, so none is evicted and replayed; workflows run in one reused V8 context (the SDK default), in the benchmark\'s own process, next to the servers on the same cores.',
+      "The cache holds every concurrent run, so none is evicted and replayed; workflows run in one reused V8 context (the SDK default), in the benchmark's own process, next to the servers on the same cores.",
   ];
 }
 
@@ -518,10 +594,10 @@ async function runServing({ servers, sizes, log }: SuiteContext): Promise<SuiteO
     notes: [
       `Single-row predictions of a small logistic-regression model over HTTP, load from autocannon (${r.connections} connections) in a second process on the same machine, ` +
         `${r.durationS} s per target split into ${r.rounds} interleaved rounds after a warm-up. Targets: a bare Fastify handler answering a fixed body of the same shape, the model server with the prediction log off, and with it on (each answered prediction written to the local spool before it is answered, shipped to MinIO by a thread). ` +
-        '`throughputVsBare` = log-on requests/s over bare requests/s; `p99Ms` = the log-on server\'s p99 (median over rounds); `loggingOverheadPct` = throughput lost by turning the log on. ' +
+        "`throughputVsBare` = log-on requests/s over bare requests/s; `p99Ms` = the log-on server's p99 (median over rounds); `loggingOverheadPct` = throughput lost by turning the log on. " +
         'Load generator, servers and MinIO share the 2 cores, so absolute figures are low and noisy.',
       '',
-      'With the log on, the request path only copies each row\'s feature values, the request\'s id and time, and the model\'s outputs into flat arrays; a writer thread (`src/serving/prediction-writer-thread.ts`) builds the records, serialises, compresses and uploads them in batches of 2,000. ' +
+      "With the log on, the request path only copies each row's feature values, the request's id and time, and the model's outputs into flat arrays; a writer thread (`src/serving/prediction-writer-thread.ts`) builds the records, serialises, compresses and uploads them in batches of 2,000. " +
         'Building and serialising the records on the event loop cost about a quarter of the throughput; the load generator leaves the second core partly idle, and the writer thread uses that.',
     ],
   };
@@ -549,15 +625,15 @@ async function runModels({ servers, sizes, log }: SuiteContext): Promise<SuiteOu
       `**Serving**: single-row v1 predictions over HTTP, load from autocannon (${r.connections} connections) in a second process on the same machine, ${r.durationS} s per target split into ${r.rounds} interleaved rounds after a warm-up. ` +
         `Targets: a bare Fastify handler answering a fixed body of the same shape; the model server serving a scikit-learn pipeline (median imputation, one-hot categoricals, ${r.trees}-stage GradientBoostingClassifier on six penguin features) converted with skl2onnx and run by onnxruntime-node ${r.nodeOnnxruntime}; ` +
         'and the model server serving a built-in logistic regression on the same schema. Both servers log every prediction to MinIO. ' +
-        '`onnxServingVsBare` and `builtinServingVsBare` are requests/s over the bare handler\'s; `onnxP99Ms` is the ONNX server\'s p99 (median over rounds). The serving suite measures its own built-in model (`throughputVsBare`, 0.64 on its last full run) the same way.',
+        "`onnxServingVsBare` and `builtinServingVsBare` are requests/s over the bare handler's; `onnxP99Ms` is the ONNX server's p99 (median over rounds). The serving suite measures its own built-in model (`throughputVsBare`, 0.64 on its last full run) the same way.",
       '',
       'Small ONNX requests that arrive together share one ONNX Runtime run (`src/serving/batcher.ts`): a run of this pipeline costs about 18 µs however few its rows, and about 2.5 µs more per row. ' +
         'Without batching the ONNX server reached 0.39 of bare in a quick run (15,000 requests/s against 38,000); with it, 0.57 in the next quick run. One batch runs at a time and the requests that arrive during it make the next one, so batches grow with the load.',
       '',
       `**Scoring**: a generated holdout of ${r.scoringRows} rows (1 % missing beak lengths and sexes) scored with the same model.onnx through \`loadPredictor\` (columns converted to tensors in batches of 65,536 rows) and by Python's onnxruntime ${r.pythonOnnxruntime} in one \`run\` over numpy arrays already in memory, ` +
-        'both with one intra-op thread and all graph optimisations, best of 3 each. `onnxScoringVsPython` = our time over Python\'s. ' +
+        "both with one intra-op thread and all graph optimisations, best of 3 each. `onnxScoringVsPython` = our time over Python's. " +
         `The two answers agree on every row's label (\`scoringLabelMismatches\`) and their probabilities differ by at most \`scoringMaxProbabilityDiff\`. ` +
-        'Most of the gap is inside ONNX Runtime\'s run itself: on this model onnxruntime-node\'s run took about 670 ns a row against Python\'s 470 ns (65,536-row runs, same inputs), ' +
+        "Most of the gap is inside ONNX Runtime's run itself: on this model onnxruntime-node's run took about 670 ns a row against Python's 470 ns (65,536-row runs, same inputs), " +
         'likely the string tensors (two categorical inputs and the label output), which onnxruntime-node converts element by element between JavaScript and C++; ' +
         'the rest is garbage collection of the one probability array per row that the Predictor interface returns.',
     ],
@@ -598,7 +674,14 @@ class Servers {
     const bin = await ensureMinio(defaultCacheDir(), this.log);
     const keys = { accessKey: 'bench-access-key', secretKey: randomBytes(18).toString('hex') };
     const { port } = await this.start('MinIO', async () => {
-      const o = { bin, port: await freePort(), consolePort: await freePort(), dataDir: this.dir('minio-data'), logFile: path.join(this.root, 'minio.log'), ...keys };
+      const o = {
+        bin,
+        port: await freePort(),
+        consolePort: await freePort(),
+        dataDir: this.dir('minio-data'),
+        logFile: path.join(this.root, 'minio.log'),
+        ...keys,
+      };
       return { port: o.port, proc: await startMinioServer(o) };
     });
     this.minioConfig = { endPoint: '127.0.0.1', port, useSSL: false, ...keys, bucket: 'mlops-bench', region: 'us-east-1', external: true };
@@ -611,14 +694,36 @@ class Servers {
    */
   async temporal(store: 'memory' | 'file'): Promise<{ address: string; stop: () => Promise<void> }> {
     const cli = await ensureTemporalCli(defaultCacheDir(), this.log);
-    const { port, proc } = await this.start(`the Temporal dev server (SQLite ${store === 'memory' ? 'in memory' : 'in a file'})`, async () => {
-      const o = { cli, port: await freePort(), uiPort: await freePort(), dbFile: path.join(this.dir(`temporal-${store}`), 'temporal.db'), logFile: path.join(this.root, `temporal-${store}.log`) };
-      if (store === 'file') return { port: o.port, proc: await startTemporalServer(o) };
-      const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--headless', '--log-format', 'json', '--log-level', 'warn', ...DEV_SERVER_DYNAMIC_CONFIG];
-      const proc = spawnServer(cli, args, o.logFile);
-      await waitUntil('Temporal dev server', () => temporalHealthy(o.port), { timeoutMs: 60_000, pid: proc.pid, logFile: o.logFile });
-      return { port: o.port, proc };
-    });
+    const { port, proc } = await this.start(
+      `the Temporal dev server (SQLite ${store === 'memory' ? 'in memory' : 'in a file'})`,
+      async () => {
+        const o = {
+          cli,
+          port: await freePort(),
+          uiPort: await freePort(),
+          dbFile: path.join(this.dir(`temporal-${store}`), 'temporal.db'),
+          logFile: path.join(this.root, `temporal-${store}.log`),
+        };
+        if (store === 'file') return { port: o.port, proc: await startTemporalServer(o) };
+        const args = [
+          'server',
+          'start-dev',
+          '--ip',
+          '127.0.0.1',
+          '--port',
+          String(o.port),
+          '--headless',
+          '--log-format',
+          'json',
+          '--log-level',
+          'warn',
+          ...DEV_SERVER_DYNAMIC_CONFIG,
+        ];
+        const proc = spawnServer(cli, args, o.logFile);
+        await waitUntil('Temporal dev server', () => temporalHealthy(o.port), { timeoutMs: 60_000, pid: proc.pid, logFile: o.logFile });
+        return { port: o.port, proc };
+      },
+    );
     return {
       address: `127.0.0.1:${port}`,
       stop: async () => {
@@ -629,7 +734,10 @@ class Servers {
   }
 
   /** Starts a server, trying again on other ports if it dies at startup (another process took a port). */
-  private async start(what: string, attempt: () => Promise<{ port: number; proc: ServerProcess }>): Promise<{ port: number; proc: ServerProcess }> {
+  private async start(
+    what: string,
+    attempt: () => Promise<{ port: number; proc: ServerProcess }>,
+  ): Promise<{ port: number; proc: ServerProcess }> {
     for (let i = 1; ; i++) {
       try {
         const started = await attempt();
@@ -659,12 +767,17 @@ async function ensureReferencePython(log: (line: string) => void): Promise<{ pyt
   const given = process.env.MLOPS_REFERENCE_PYTHON;
   if (given) {
     const versions = await referenceVersions(given);
-    if (!versions) throw new Error(`MLOPS_REFERENCE_PYTHON=${given} cannot import numpy, scipy and scikit-learn; install them there or unset it`);
+    if (!versions)
+      throw new Error(`MLOPS_REFERENCE_PYTHON=${given} cannot import numpy, scipy and scikit-learn; install them there or unset it`);
     return { python: given, versions };
   }
   const venv = path.join(defaultCacheDir(), 'refvenv');
   const python = path.join(venv, 'bin', 'python');
-  const pinned = { numpyVersion: REFERENCE_PACKAGES.numpy, scipyVersion: REFERENCE_PACKAGES.scipy, sklearnVersion: REFERENCE_PACKAGES['scikit-learn'] };
+  const pinned = {
+    numpyVersion: REFERENCE_PACKAGES.numpy,
+    scipyVersion: REFERENCE_PACKAGES.scipy,
+    sklearnVersion: REFERENCE_PACKAGES['scikit-learn'],
+  };
   const current = fs.existsSync(python) ? await referenceVersions(python) : undefined;
   if (current && Object.entries(pinned).every(([k, v]) => current[k] === v)) return { python, versions: current };
 
@@ -674,19 +787,24 @@ async function ensureReferencePython(log: (line: string) => void): Promise<{ pyt
     try {
       await run('python3', ['-m', 'venv', venv]);
     } catch (err) {
-      throw new Error(`could not create a venv with python3 (${(err as Error).message.split('\n')[0]}); install python3 with venv (Debian: apt-get install python3-venv), or set MLOPS_REFERENCE_PYTHON`);
+      throw new Error(
+        `could not create a venv with python3 (${(err as Error).message.split('\n')[0]}); install python3 with venv (Debian: apt-get install python3-venv), or set MLOPS_REFERENCE_PYTHON`,
+      );
     }
   }
   const specs = Object.entries(REFERENCE_PACKAGES).map(([n, v]) => `${n}==${v}`);
   log(`installing ${specs.join(' ')} from PyPI into ${venv} (once)`);
-  await run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '--quiet', ...specs], { maxBuffer: 16 * MiB });
+  await run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '--quiet', ...specs], {
+    maxBuffer: 16 * MiB,
+  });
   const versions = await referenceVersions(python);
   if (!versions) throw new Error(`${python} still cannot import numpy, scipy and scikit-learn after pip install`);
   return { python, versions };
 }
 
 async function referenceVersions(python: string): Promise<Record<string, string> | undefined> {
-  const code = 'import json, numpy, scipy, sklearn; print(json.dumps({"numpyVersion": numpy.__version__, "scipyVersion": scipy.__version__, "sklearnVersion": sklearn.__version__}))';
+  const code =
+    'import json, numpy, scipy, sklearn; print(json.dumps({"numpyVersion": numpy.__version__, "scipyVersion": scipy.__version__, "sklearnVersion": sklearn.__version__}))';
   try {
     const { stdout } = await promisify(execFile)(python, ['-c', code]);
     return JSON.parse(stdout) as Record<string, string>;

@@ -82,7 +82,11 @@ const FEATURES = ['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7'];
 
 /** Eight numeric features and one categorical, three classes: a small tabular model. */
 const SCHEMA: DatasetSchema = {
-  columns: [...FEATURES.map((name) => ({ name, type: 'numeric' as const })), { name: 'segment', type: 'categorical' }, { name: 'label', type: 'categorical' }],
+  columns: [
+    ...FEATURES.map((name) => ({ name, type: 'numeric' as const })),
+    { name: 'segment', type: 'categorical' },
+    { name: 'label', type: 'categorical' },
+  ],
   target: 'label',
   features: [...FEATURES, 'segment'],
   task: 'classification',
@@ -105,10 +109,37 @@ function trainingRows(n: number): Record<string, unknown>[] {
 /** Runs autocannon in a child process against one URL and returns its figures. */
 export async function load(url: string, body: string, seconds: number, connections: number): Promise<LoadFigures> {
   const bin = require.resolve('autocannon/autocannon.js');
-  const args = [bin, '--json', '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-b', body, url];
+  const args = [
+    bin,
+    '--json',
+    '-c',
+    String(connections),
+    '-d',
+    String(seconds),
+    '-m',
+    'POST',
+    '-H',
+    'content-type=application/json',
+    '-b',
+    body,
+    url,
+  ];
   const { stdout } = await execFileAsync(process.execPath, args, { maxBuffer: 64 * 1024 * 1024 });
-  const r = JSON.parse(stdout) as { requests: { average: number }; latency: { p50: number; p99: number }; '2xx': number; non2xx: number; errors: number; timeouts: number };
-  return { rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, answered: r['2xx'], failed: r.non2xx + r.errors + r.timeouts };
+  const r = JSON.parse(stdout) as {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    '2xx': number;
+    non2xx: number;
+    errors: number;
+    timeouts: number;
+  };
+  return {
+    rps: r.requests.average,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    answered: r['2xx'],
+    failed: r.non2xx + r.errors + r.timeouts,
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -127,13 +158,23 @@ export function combine(rounds: LoadFigures[]): LoadFigures & { p99MaxMs: number
 
 /** Measures the model server against a bare Fastify handler, with the prediction log on and off. */
 export async function runServingBench(options: ServingBenchOptions): Promise<ServingBenchResult> {
-  const o = { durationS: options.durationS ?? 15, warmupS: options.warmupS ?? 2, connections: options.connections ?? 10, rounds: options.rounds ?? 3 };
+  const o = {
+    durationS: options.durationS ?? 15,
+    warmupS: options.warmupS ?? 2,
+    connections: options.connections ?? 10,
+    rounds: options.rounds ?? 3,
+  };
   const log = options.log ?? (() => undefined);
   const store = ArtifactStore.connect(options.minio);
   await store.ensureBucket();
   const logger = pino({ level: 'warn' });
 
-  const model = await trainModel('logistic-regression', { train: rowsToFrame({ ...SCHEMA, features: [...SCHEMA.features, 'label'] }, trainingRows(2000)), schema: SCHEMA, params: {}, seed: 1 });
+  const model = await trainModel('logistic-regression', {
+    train: rowsToFrame({ ...SCHEMA, features: [...SCHEMA.features, 'label'] }, trainingRows(2000)),
+    schema: SCHEMA,
+    params: {},
+    seed: 1,
+  });
   const artifact = await store.putJson(model);
   const name = `bench-serving-${randomUUID().slice(0, 8)}`;
   const source = fixedSource({ [name]: { version: 1, artifact } });

@@ -71,13 +71,24 @@ export async function runStorageBench(options: StorageBenchOptions): Promise<Sto
   const log = options.log ?? (() => undefined);
   const cfg = options.minio;
   const store = new ArtifactStore(createMinioClient(cfg), cfg.bucket);
-  const raw = new Minio.Client({ endPoint: cfg.endPoint, port: cfg.port, useSSL: cfg.useSSL, accessKey: cfg.accessKey, secretKey: cfg.secretKey, region: cfg.region });
+  const raw = new Minio.Client({
+    endPoint: cfg.endPoint,
+    port: cfg.port,
+    useSSL: cfg.useSSL,
+    accessKey: cfg.accessKey,
+    secretKey: cfg.secretKey,
+    region: cfg.region,
+  });
   await store.ensureBucket();
 
   await fsp.mkdir(options.tmpDir, { recursive: true });
   const file = path.join(options.tmpDir, `storage-bench-${randomUUID()}.bin`);
   const rawKey = `bench/raw-${randomUUID()}`;
-  const memory = { oursPut: new RssSampler(options.sampleMs ?? 10), oursGet: new RssSampler(options.sampleMs ?? 10), raw: new RssSampler(options.sampleMs ?? 10) };
+  const memory = {
+    oursPut: new RssSampler(options.sampleMs ?? 10),
+    oursGet: new RssSampler(options.sampleMs ?? 10),
+    raw: new RssSampler(options.sampleMs ?? 10),
+  };
   const samples: StorageBenchResult['samples'] = { ours: [], raw: [] };
   const mib = (t: TransferTiming) => `${t.mibPerSecond.toFixed(0)} MiB/s`;
   let ourRef: ArtifactRef | undefined;
@@ -131,7 +142,9 @@ export async function runStorageBench(options: StorageBenchOptions): Promise<Sto
         await sides[side].clean();
         samples[side].push({ put: puts[side]!, get: gets[side]! });
       }
-      log(`round ${round + 1}: ArtifactStore put ${mib(puts.ours!)}, get ${mib(gets.ours!)}; minio-js put ${mib(puts.raw!)}, get ${mib(gets.raw!)}`);
+      log(
+        `round ${round + 1}: ArtifactStore put ${mib(puts.ours!)}, get ${mib(gets.ours!)}; minio-js put ${mib(puts.raw!)}, get ${mib(gets.raw!)}`,
+      );
     }
 
     const best = (list: TransferTiming[]) => list.reduce((a, b) => (b.mibPerSecond > a.mibPerSecond ? b : a));
@@ -168,7 +181,7 @@ function writeRandomFile(file: string, size: number): void {
   const chunk = Buffer.allocUnsafe(Math.min(MiB, Math.max(size, 1)));
   const fd = openSync(file, 'w');
   try {
-    for (let written = 0; written < size; ) {
+    for (let written = 0; written < size;) {
       const n = Math.min(chunk.length, size - written);
       randomFillSync(chunk, 0, n);
       writeSync(fd, chunk, 0, n);

@@ -8,7 +8,10 @@ import { emit } from './output';
 const say = (json: boolean) => (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
 
 /** Registers the `dev` command group on the program. */
-export function registerDev(program: Command, run: (fn: (json: boolean) => Promise<void>) => (opts: { json?: boolean }) => Promise<void>): void {
+export function registerDev(
+  program: Command,
+  run: (fn: (json: boolean) => Promise<void>) => (opts: { json?: boolean }) => Promise<void>,
+): void {
   const dev = program.command('dev').description('Run the local stack: a real Temporal dev server and a real MinIO on 127.0.0.1');
   dev
     .command('up')
@@ -19,7 +22,11 @@ export function registerDev(program: Command, run: (fn: (json: boolean) => Promi
         const status = await stackUp(say(json));
         const t = status.find((s) => s.name === 'temporal');
         const m = status.find((s) => s.name === 'minio');
-        emit(json, status, `\n${formatStatus(status)}\n\nTemporal Web UI: ${t?.ui ?? t?.endpoint}\nMinIO console:   ${m?.ui ?? m?.endpoint}\nStop with: npm run stack:down`);
+        emit(
+          json,
+          status,
+          `\n${formatStatus(status)}\n\nTemporal Web UI: ${t?.ui ?? t?.endpoint}\nMinIO console:   ${m?.ui ?? m?.endpoint}\nStop with: npm run stack:down`,
+        );
       }),
     );
   dev
@@ -54,7 +61,11 @@ export function registerDev(program: Command, run: (fn: (json: boolean) => Promi
           temporalTestServer: await ensureTestServer(cacheDir, say(json)),
           minio: await ensureMinio(cacheDir, say(json)),
         };
-        emit(json, tools, `Tools ready:\n  temporal: ${tools.temporal}\n  temporal-test-server: ${tools.temporalTestServer}\n  minio: ${tools.minio}`);
+        emit(
+          json,
+          tools,
+          `Tools ready:\n  temporal: ${tools.temporal}\n  temporal-test-server: ${tools.temporalTestServer}\n  minio: ${tools.minio}`,
+        );
       }),
     );
 }

@@ -34,7 +34,9 @@ export async function sourcesInUse(client: Client): Promise<string> {
 export function registerGc(program: Command, run: Runner): void {
   program
     .command('gc')
-    .description('Remove uploaded dataset files that no snapshot, model version, running workflow or schedule refers to (e.g. uploads of failed ingests)')
+    .description(
+      'Remove uploaded dataset files that no snapshot, model version, running workflow or schedule refers to (e.g. uploads of failed ingests)',
+    )
     .option('--older-than <duration>', 'keep uploads younger than this (their run may not have ingested them yet)', '24h')
     .option('--dry-run', 'only list what would be removed')
     .option('--json', 'print the result as JSON')

@@ -11,7 +11,10 @@ type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args
 export interface ModelView {
   model: string;
   aliases: Record<string, { version: number; by: string; at: string; reason: string }>;
-  versions: Pick<ModelVersion, 'version' | 'createdAt' | 'metrics' | 'approvals' | 'trainer' | 'workflowId' | 'trigger' | 'requestedBy' | 'artifact' | 'report'>[];
+  versions: Pick<
+    ModelVersion,
+    'version' | 'createdAt' | 'metrics' | 'approvals' | 'trainer' | 'workflowId' | 'trigger' | 'requestedBy' | 'artifact' | 'report'
+  >[];
 }
 
 function aliasMap(pointers: AliasPointer[]): ModelView['aliases'] {
@@ -27,7 +30,9 @@ function renderModel(view: ModelView): string {
       .map(([k, x]) => `${k} ${x.toFixed(4)}`)
       .join(', ');
     const approvals = v.approvals.map((a) => a.approver).join(', ') || 'none';
-    lines.push(`    v${v.version}  ${v.createdAt}  ${v.trainer.name}  ${metrics}  approvals: ${approvals}  (${v.trigger ?? 'manual'}, ${v.workflowId})`);
+    lines.push(
+      `    v${v.version}  ${v.createdAt}  ${v.trainer.name}  ${metrics}  approvals: ${approvals}  (${v.trigger ?? 'manual'}, ${v.workflowId})`,
+    );
   }
   return lines.join('\n');
 }
@@ -44,7 +49,20 @@ export function registerModels(program: Command, run: Runner): void {
         const { registry } = createStorage(loadConfig().minio);
         const names = await registry.listModels();
         const out = await Promise.all(names.map(async (model) => ({ model, aliases: aliasMap(await registry.listAliases(model)) })));
-        emit(json, out, out.length ? out.map((m) => `${m.model}  ${Object.entries(m.aliases).map(([a, p]) => `${a}=v${p.version}`).join(' ')}`).join('\n') : 'No models registered yet.');
+        emit(
+          json,
+          out,
+          out.length
+            ? out
+                .map(
+                  (m) =>
+                    `${m.model}  ${Object.entries(m.aliases)
+                      .map(([a, p]) => `${a}=v${p.version}`)
+                      .join(' ')}`,
+                )
+                .join('\n')
+            : 'No models registered yet.',
+        );
       }),
     );
   models
@@ -58,7 +76,18 @@ export function registerModels(program: Command, run: Runner): void {
         const view: ModelView = {
           model,
           aliases: aliasMap(aliases),
-          versions: versions.map((v) => ({ version: v.version, createdAt: v.createdAt, metrics: v.metrics, approvals: v.approvals, trainer: v.trainer, workflowId: v.workflowId, trigger: v.trigger, requestedBy: v.requestedBy, artifact: v.artifact, report: v.report })),
+          versions: versions.map((v) => ({
+            version: v.version,
+            createdAt: v.createdAt,
+            metrics: v.metrics,
+            approvals: v.approvals,
+            trainer: v.trainer,
+            workflowId: v.workflowId,
+            trigger: v.trigger,
+            requestedBy: v.requestedBy,
+            artifact: v.artifact,
+            report: v.report,
+          })),
         };
         emit(json, view, renderModel(view));
       }),
@@ -72,7 +101,13 @@ export function registerModels(program: Command, run: Runner): void {
       run(async (json, model: string, opts: { alias: string }) => {
         const { registry } = createStorage(loadConfig().minio);
         const moves = await registry.aliasHistory(model, opts.alias);
-        emit(json, moves, moves.map((m) => `#${m.seq} ${m.at}  ${m.from === null ? '(none)' : `v${m.from}`} → v${m.to}  by ${m.by}: ${m.reason}`).join('\n'));
+        emit(
+          json,
+          moves,
+          moves
+            .map((m) => `#${m.seq} ${m.at}  ${m.from === null ? '(none)' : `v${m.from}`} → v${m.to}  by ${m.by}: ${m.reason}`)
+            .join('\n'),
+        );
       }),
     );
 
@@ -86,10 +121,17 @@ export function registerModels(program: Command, run: Runner): void {
     .action(
       run(async (json, model: string, versionText: string, opts: { alias: string; as: string; reason: string }) => {
         const version = Number(versionText);
-        if (!Number.isInteger(version) || version < 1) throw new UsageError(`<version> must be a positive whole number, got "${versionText}"`);
+        if (!Number.isInteger(version) || version < 1)
+          throw new UsageError(`<version> must be a positive whole number, got "${versionText}"`);
         const { registry } = createStorage(loadConfig().minio);
         const { move, changed } = await registry.moveAlias({ model, alias: opts.alias, version, by: opts.as, reason: opts.reason });
-        emit(json, { ...move, changed }, changed ? `${opts.alias} of ${model}: ${move.from === null ? '(none)' : `v${move.from}`} → v${move.to}` : `${opts.alias} of ${model} already points at v${version}`);
+        emit(
+          json,
+          { ...move, changed },
+          changed
+            ? `${opts.alias} of ${model}: ${move.from === null ? '(none)' : `v${move.from}`} → v${move.to}`
+            : `${opts.alias} of ${model} already points at v${version}`,
+        );
       }),
     );
 

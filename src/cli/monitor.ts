@@ -49,7 +49,8 @@ export async function monitorView(client: Client, model: string): Promise<Monito
 }
 
 function state(v: MonitorView): string {
-  if (v.execution !== 'RUNNING') return `${v.execution} (not checking)${v.closedAt ? ` since ${v.closedAt}` : ''}${v.failure ? `: ${v.failure}` : ''}`;
+  if (v.execution !== 'RUNNING')
+    return `${v.execution} (not checking)${v.closedAt ? ` since ${v.closedAt}` : ''}${v.failure ? `: ${v.failure}` : ''}`;
   if (v.status?.paused) return 'PAUSED';
   return v.lastCheckFailure ? `active, last check FAILED (${v.status!.failingChecks} in a row)` : 'active';
 }
@@ -57,13 +58,15 @@ function state(v: MonitorView): string {
 /** The human text of `mlops monitor status`. */
 export function renderMonitor(v: MonitorView): string {
   const s = v.status;
-  if (!s) return `monitor-${v.model}: ${state(v)}\n  (its checks cannot be read: the workflow is closed and no worker answered its status query)`;
+  if (!s)
+    return `monitor-${v.model}: ${state(v)}\n  (its checks cannot be read: the workflow is closed and no worker answered its status query)`;
   const lines = [
     `monitor-${s.model}: ${state(v)}, watching ${s.alias} = v${s.version}, every ${Math.round(s.intervalMs / 60_000)} min` +
       (s.nextCheckAt && v.execution === 'RUNNING' ? `, next check ${s.nextCheckAt}` : ''),
     `  retraining runs started: ${s.retrainCount}${s.lastRetrainAt ? ` (last ${s.lastRetrainAt})` : ''}`,
   ];
-  if (v.lastCheckFailure) lines.push(`  last check failed at ${v.lastCheckFailure.at} on v${v.lastCheckFailure.version}: ${v.lastCheckFailure.message}`);
+  if (v.lastCheckFailure)
+    lines.push(`  last check failed at ${v.lastCheckFailure.at} on v${v.lastCheckFailure.version}: ${v.lastCheckFailure.message}`);
   for (const c of s.checks.slice(-10)) {
     if (c.action === 'check-failed') {
       lines.push(`  ${c.at}  v${c.version}  check FAILED: ${c.failure?.message ?? 'no reason recorded'}`);
@@ -94,17 +97,26 @@ export function registerMonitor(program: Command, run: Runner): void {
         const ended = await client.workflow
           .getHandle(monitorWorkflowId(model))
           .describe()
-          .then((d) => d.status.name, () => undefined);
+          .then(
+            (d) => d.status.name,
+            () => undefined,
+          );
         if (ended) {
           throw new MlopsError(
             FailureType.InvalidInput,
             `The monitor of "${model}" has ended (${ended}); see why with "mlops monitor status ${model}". Deploying a version of the model starts it again.`,
           );
         }
-        throw new MlopsError(FailureType.NotFound, `No monitor runs for model "${model}": it starts when a version of the model is deployed with a monitor section in its spec.`);
+        throw new MlopsError(
+          FailureType.NotFound,
+          `No monitor runs for model "${model}": it starts when a version of the model is deployed with a monitor section in its spec.`,
+        );
       }
       if (err instanceof QueryNotRegisteredError || /failed to query/i.test((err as Error).message)) {
-        throw new MlopsError(FailureType.Unavailable, `The monitor of "${model}" did not answer: is a worker running? Start one with "mlops worker".`);
+        throw new MlopsError(
+          FailureType.Unavailable,
+          `The monitor of "${model}" did not answer: is a worker running? Start one with "mlops worker".`,
+        );
       }
       throw err;
     } finally {

@@ -18,7 +18,9 @@ export function reportError(err: unknown, json: boolean): number {
   const message = err instanceof Error ? err.message : String(err);
   if (json) {
     const type = isMlopsError(err) ? err.type : err instanceof UsageError ? 'UsageError' : 'Error';
-    process.stdout.write(`${JSON.stringify({ error: { type, message, details: isMlopsError(err) ? err.details : undefined } }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ error: { type, message, details: isMlopsError(err) ? err.details : undefined } }, null, 2)}\n`,
+    );
   } else {
     process.stderr.write(`mlops: ${message}\n`);
   }

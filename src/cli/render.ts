@@ -35,12 +35,15 @@ function retryLine(r: NonNullable<RunView['retrying']>[number]): string {
 export function renderRun(view: RunView): string {
   const s = view.status;
   // The header says how the run ended (deployed, rejected, failed, terminated...), not Temporal's execution status alone.
-  const lines = [`${view.workflowId}  ${outcomeOf(view)}${s ? `  model ${s.model}, trigger ${s.trigger}, requested by ${s.requestedBy}` : ''}`];
+  const lines = [
+    `${view.workflowId}  ${outcomeOf(view)}${s ? `  model ${s.model}, trigger ${s.trigger}, requested by ${s.requestedBy}` : ''}`,
+  ];
   for (const w of view.workerWarnings ?? []) lines.push(`  ! ${w}`);
   if (s) {
     for (const stage of s.stages) {
       let line = `  ${ICON[stage.state] ?? '?'} ${stage.name.padEnd(11)} ${stage.state.padEnd(8)} ${seconds(stage.durationMs).padStart(9)}`;
-      if (stage.name === 'train' && stage.state === 'running' && view.trainingProgress !== undefined) line += `  ${progressBar(view.trainingProgress)}`;
+      if (stage.name === 'train' && stage.state === 'running' && view.trainingProgress !== undefined)
+        line += `  ${progressBar(view.trainingProgress)}`;
       if (stage.note) line += `  ${stage.note}`;
       lines.push(line);
       if (stage.state === 'running') for (const r of view.retrying ?? []) lines.push(`      ${retryLine(r)}`);
@@ -53,7 +56,8 @@ export function renderRun(view: RunView): string {
     if (s.candidate) {
       const champ = s.champion?.metrics ?? {};
       lines.push(`  metrics (candidate vs production${s.champion ? ` v${s.champion.version}` : ', none yet'}):`);
-      for (const [k, v] of Object.entries(s.candidate)) lines.push(`    ${k.padEnd(18)} ${num(v).padStart(8)}  ${num(champ[k]).padStart(8)}`);
+      for (const [k, v] of Object.entries(s.candidate))
+        lines.push(`    ${k.padEnd(18)} ${num(v).padStart(8)}  ${num(champ[k]).padStart(8)}`);
     }
     if (s.validationFailures?.length) lines.push(`  validation failed: ${s.validationFailures.join('; ')}`);
     for (const m of s.claimMismatches ?? []) lines.push(`  ! claimed vs measured: ${m}`);
@@ -63,18 +67,26 @@ export function renderRun(view: RunView): string {
     if (s.servability) lines.push(`  servability report: ${s.servability.report.uri}`);
     if (s.approval) {
       const a = s.approval;
-      lines.push(`  approval: ${a.state}, ${a.approvals.length} of ${a.quorum} from ${a.approvers.join(', ')}${a.deadline && (a.state === 'waiting' || a.state === 'escalated') ? `, deadline ${a.deadline}` : ''}`);
+      lines.push(
+        `  approval: ${a.state}, ${a.approvals.length} of ${a.quorum} from ${a.approvers.join(', ')}${a.deadline && (a.state === 'waiting' || a.state === 'escalated') ? `, deadline ${a.deadline}` : ''}`,
+      );
       for (const x of a.approvals) lines.push(`    ✔ ${x.approver} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`);
       for (const x of a.rejections) lines.push(`    ✘ ${x.approver} at ${x.at}${x.reason ? `: ${x.reason}` : ''}`);
       for (const x of a.refused) lines.push(`    ! refused ${x.kind}${x.approver ? ` from ${x.approver}` : ''}: ${x.reason}`);
       if (a.refusedNotKept) lines.push(`    ! ${a.refusedNotKept} more refused requests were counted but not kept`);
-      if (a.state === 'waiting' || a.state === 'escalated') lines.push(`  decide: mlops approve ${view.workflowId} --as <name>   |   mlops reject ${view.workflowId} --as <name> --reason <text>`);
+      if (a.state === 'waiting' || a.state === 'escalated')
+        lines.push(
+          `  decide: mlops approve ${view.workflowId} --as <name>   |   mlops reject ${view.workflowId} --as <name> --reason <text>`,
+        );
     }
     if (s.card) lines.push(`  model card: ${view.cardUrl ?? s.card.uri}`);
     if (s.report) lines.push(`  evaluation report: ${s.report.uri}`);
   }
   if (!s) for (const r of view.retrying ?? []) lines.push(`  ${retryLine(r)}`);
-  if (view.result) lines.push(`result: ${view.result.status}${view.result.version ? `, version ${view.result.version}` : ''}${view.result.reason ? ` (${view.result.reason})` : ''}`);
+  if (view.result)
+    lines.push(
+      `result: ${view.result.status}${view.result.version ? `, version ${view.result.version}` : ''}${view.result.reason ? ` (${view.result.reason})` : ''}`,
+    );
   if (view.failure) lines.push(`failed: ${view.failure}`);
   return lines.join('\n');
 }

@@ -17,7 +17,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Polls a run until it ends, however it ends (deployed, failed, terminated, cancelled, timed out),
  * redrawing the stage view when it changes (or printing JSON once at the end).
  */
-export async function followRun(json: boolean, workflowId: string, client: Awaited<ReturnType<typeof connectClient>>, trainingTaskQueue?: string): Promise<RunView> {
+export async function followRun(
+  json: boolean,
+  workflowId: string,
+  client: Awaited<ReturnType<typeof connectClient>>,
+  trainingTaskQueue?: string,
+): Promise<RunView> {
   let last = '';
   for (;;) {
     const view = await describeRun(client, workflowId, { trainingTaskQueue });
@@ -57,16 +62,29 @@ export function registerRuns(program: Command, run: Runner): void {
         const client = await connectClient(config);
         try {
           spec.dataset = await stageDataset(config, spec.dataset, (line: string) => void (json || process.stderr.write(`${line}\n`)));
-          const started = await startRun(client, config, spec, { requestedBy: opts.requestedBy, reason: opts.reason, workflowId: opts.workflowId });
-          if (!(await hasPollers(client, config.taskQueue, 'workflow').catch(() => true))) process.stderr.write(`Warning: ${noWorkerMessage(config.taskQueue, 'workflow')}\n`);
+          const started = await startRun(client, config, spec, {
+            requestedBy: opts.requestedBy,
+            reason: opts.reason,
+            workflowId: opts.workflowId,
+          });
+          if (!(await hasPollers(client, config.taskQueue, 'workflow').catch(() => true)))
+            process.stderr.write(`Warning: ${noWorkerMessage(config.taskQueue, 'workflow')}\n`);
           if (!opts.follow) {
-            emit(json, started, `Started ${started.workflowId}\nFollow it: mlops status ${started.workflowId} --follow\nTemporal UI: ${uiLink(config, started.workflowId)}`);
+            emit(
+              json,
+              started,
+              `Started ${started.workflowId}\nFollow it: mlops status ${started.workflowId} --follow\nTemporal UI: ${uiLink(config, started.workflowId)}`,
+            );
             return;
           }
           if (!json) process.stdout.write(`Started ${started.workflowId}  (Temporal UI: ${uiLink(config, started.workflowId)})\n`);
           const view = await followRun(json, started.workflowId, client, config.trainingTaskQueue);
           if (json) emit(true, { ...started, ...view }, '');
-          if (outcomeFailed(view)) throw new MlopsError(FailureType.InvalidInput, `run ended ${view.outcome}${view.result?.reason ? `: ${view.result.reason}` : view.failure ? `: ${view.failure}` : ''}`);
+          if (outcomeFailed(view))
+            throw new MlopsError(
+              FailureType.InvalidInput,
+              `run ended ${view.outcome}${view.result?.reason ? `: ${view.result.reason}` : view.failure ? `: ${view.failure}` : ''}`,
+            );
         } finally {
           await client.connection.close();
         }
@@ -83,7 +101,9 @@ export function registerRuns(program: Command, run: Runner): void {
         const config = loadConfig();
         const client = await connectClient(config);
         try {
-          const view = opts.follow ? await followRun(json, workflowId, client, config.trainingTaskQueue) : await describeRun(client, workflowId, { trainingTaskQueue: config.trainingTaskQueue });
+          const view = opts.follow
+            ? await followRun(json, workflowId, client, config.trainingTaskQueue)
+            : await describeRun(client, workflowId, { trainingTaskQueue: config.trainingTaskQueue });
           if (view.status?.card) {
             const store = new ArtifactStore(createMinioClient(config.minio), config.minio.bucket);
             view.cardUrl = await store.presignedGetUrl(view.status.card, 24 * 3600).catch(() => undefined);
@@ -99,7 +119,11 @@ export function registerRuns(program: Command, run: Runner): void {
   for (const decision of ['approve', 'reject'] as const) {
     const cmd = program
       .command(`${decision} <workflowId>`)
-      .description(decision === 'approve' ? 'Approve the candidate model of a run waiting at its approval gate' : 'Reject the candidate model of a run waiting at its approval gate')
+      .description(
+        decision === 'approve'
+          ? 'Approve the candidate model of a run waiting at its approval gate'
+          : 'Reject the candidate model of a run waiting at its approval gate',
+      )
       .requiredOption('--as <name>', 'who decides (must be an allowed approver)');
     if (decision === 'approve') cmd.option('--comment <text>', 'a note stored with the approval in the version manifest');
     else cmd.option('--reason <text>', 'why the candidate is rejected');
@@ -133,8 +157,16 @@ export function registerRuns(program: Command, run: Runner): void {
         try {
           // Without a worker the round trip would wait for ever: say so at once instead.
           await requireWorkers(client, config);
-          const result = await client.workflow.execute('artifactRoundTrip', { taskQueue: config.taskQueue, workflowId: `check-${Date.now()}`, args: [{ sizeBytes: size, seed: Date.now() % 1000 }] });
-          emit(json, result, `Round trip ${result.verified ? 'verified' : 'FAILED'}: ${result.artifact.uri} (${result.readBytes} bytes, sha256 ${result.artifact.sha256})`);
+          const result = await client.workflow.execute('artifactRoundTrip', {
+            taskQueue: config.taskQueue,
+            workflowId: `check-${Date.now()}`,
+            args: [{ sizeBytes: size, seed: Date.now() % 1000 }],
+          });
+          emit(
+            json,
+            result,
+            `Round trip ${result.verified ? 'verified' : 'FAILED'}: ${result.artifact.uri} (${result.readBytes} bytes, sha256 ${result.artifact.sha256})`,
+          );
         } finally {
           await client.connection.close();
         }

@@ -13,13 +13,16 @@ type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args
 /** Accepts a model name or a schedule id. */
 const idOf = (modelOrId: string) => (modelOrId.startsWith('retrain-schedule-') ? modelOrId : scheduleIdFor(modelOrId));
 
-async function withClient<T>(fn: (client: Awaited<ReturnType<typeof connectClient>>, config: ReturnType<typeof loadConfig>) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  fn: (client: Awaited<ReturnType<typeof connectClient>>, config: ReturnType<typeof loadConfig>) => Promise<T>,
+): Promise<T> {
   const config = loadConfig();
   const client = await connectClient(config);
   try {
     return await fn(client, config);
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new MlopsError(FailureType.NotFound, `No such schedule: ${err.message}. List them with "mlops schedule list".`);
+    if (err instanceof ScheduleNotFoundError)
+      throw new MlopsError(FailureType.NotFound, `No such schedule: ${err.message}. List them with "mlops schedule list".`);
     throw err;
   } finally {
     await client.connection.close();
@@ -28,7 +31,9 @@ async function withClient<T>(fn: (client: Awaited<ReturnType<typeof connectClien
 
 /** Registers the schedule commands. */
 export function registerSchedules(program: Command, run: Runner): void {
-  const schedule = program.command('schedule').description('Continuous retraining with Temporal Schedules (visible on the Temporal UI Schedules page)');
+  const schedule = program
+    .command('schedule')
+    .description('Continuous retraining with Temporal Schedules (visible on the Temporal UI Schedules page)');
   schedule
     .command('create <spec>')
     .description("Create a schedule that starts pipelineRun (trigger schedule) as the spec's schedule section says")
@@ -52,8 +57,15 @@ export function registerSchedules(program: Command, run: Runner): void {
       run(async (json) =>
         withClient(async (client) => {
           const out: { scheduleId: string; paused: boolean; next?: string }[] = [];
-          for await (const s of client.schedule.list()) out.push({ scheduleId: s.scheduleId, paused: s.state.paused, next: s.info.nextActionTimes[0]?.toISOString() });
-          emit(json, out, out.length ? out.map((s) => `${s.scheduleId}  ${s.paused ? 'paused' : 'active'}  next ${s.next ?? '-'}`).join('\n') : 'No schedules.');
+          for await (const s of client.schedule.list())
+            out.push({ scheduleId: s.scheduleId, paused: s.state.paused, next: s.info.nextActionTimes[0]?.toISOString() });
+          emit(
+            json,
+            out,
+            out.length
+              ? out.map((s) => `${s.scheduleId}  ${s.paused ? 'paused' : 'active'}  next ${s.next ?? '-'}`).join('\n')
+              : 'No schedules.',
+          );
         }),
       ),
     );
@@ -66,7 +78,11 @@ export function registerSchedules(program: Command, run: Runner): void {
         withClient(async (client) => {
           const id = idOf(model);
           const view = scheduleView(id, await client.schedule.getHandle(id).describe());
-          emit(json, view, `${id}  ${view.paused ? 'paused' : 'active'}${view.note ? ` (${view.note})` : ''}\n  next: ${view.nextActionTimes.join(', ') || '-'}\n  recent: ${view.recentActions.map((a) => `${a.scheduledAt} ${a.workflowId ?? ''}`).join('; ') || '-'}`);
+          emit(
+            json,
+            view,
+            `${id}  ${view.paused ? 'paused' : 'active'}${view.note ? ` (${view.note})` : ''}\n  next: ${view.nextActionTimes.join(', ') || '-'}\n  recent: ${view.recentActions.map((a) => `${a.scheduledAt} ${a.workflowId ?? ''}`).join('; ') || '-'}`,
+          );
         }),
       ),
     );
@@ -105,11 +121,16 @@ export function registerSchedules(program: Command, run: Runner): void {
       run(async (json, model: string, opts: { from: string; to: string }) => {
         const start = new Date(opts.from);
         const end = new Date(opts.to);
-        if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || start >= end) throw new UsageError('--from and --to must be ISO times with --from before --to');
+        if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || start >= end)
+          throw new UsageError('--from and --to must be ISO times with --from before --to');
         await withClient(async (client) => {
           const id = idOf(model);
           await client.schedule.getHandle(id).backfill({ start, end });
-          emit(json, { scheduleId: id, from: start.toISOString(), to: end.toISOString() }, `${id}: backfill ${start.toISOString()} .. ${end.toISOString()} requested`);
+          emit(
+            json,
+            { scheduleId: id, from: start.toISOString(), to: end.toISOString() },
+            `${id}: backfill ${start.toISOString()} .. ${end.toISOString()} requested`,
+          );
         });
       }),
     );

@@ -49,13 +49,25 @@ export async function inferSchemaOf(source: string, o: InferOpts): Promise<Infer
       return { source, rows, columns, issues: [] };
     }
     // Exactly what ingest does (the same typing, the 0/1-target rule, the checks), to a throwaway snapshot.
-    const built = await buildSnapshot({ sources: [source], ...read, target: o.target, outFile: join(dir, 'snapshot.parquet'), dir: join(dir, 'work') });
+    const built = await buildSnapshot({
+      sources: [source],
+      ...read,
+      target: o.target,
+      outFile: join(dir, 'snapshot.parquet'),
+      dir: join(dir, 'work'),
+    });
     let schema = built.schema;
     if (o.task && o.task !== schema.task) {
       const { columns } = await inferSourceColumns({ source, ...read, dir: join(dir, 'again') });
       schema = schemaFromTypes(columns, { target: o.target, task: o.task });
     }
-    const issues = built.validation.issues.map(({ column, rule, severity, message, sampleRows }) => ({ column, rule, severity, message, sampleRows }));
+    const issues = built.validation.issues.map(({ column, rule, severity, message, sampleRows }) => ({
+      column,
+      rule,
+      severity,
+      message,
+      sampleRows,
+    }));
     return { source, rows: built.rowCount, schema, issues };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -74,7 +86,10 @@ export function schemaYaml(result: InferredSchema): string {
     body = stringify({ schema: { columns: result.columns } });
     head.push('# Paste under `dataset:` and add target, task and features (or run again with --target <column>).');
   }
-  const notes = result.issues.map((i) => `# ${i.severity === 'blocking' ? 'BLOCKING' : 'warning'}: ${i.message}${i.sampleRows.length && !/\(row \d/.test(i.message) ? ` (rows ${i.sampleRows.join(', ')})` : ''}`);
+  const notes = result.issues.map(
+    (i) =>
+      `# ${i.severity === 'blocking' ? 'BLOCKING' : 'warning'}: ${i.message}${i.sampleRows.length && !/\(row \d/.test(i.message) ? ` (rows ${i.sampleRows.join(', ')})` : ''}`,
+  );
   if (notes.some((n) => n.startsWith('# BLOCKING'))) notes.unshift('# Ingest would refuse this data as it is:');
   return `${[...head, ...notes].join('\n')}\n${body}`;
 }
@@ -94,11 +109,14 @@ export function registerSchema(program: Command, run: Runner): void {
     .addHelpText('after', '\nExample:\n  mlops schema infer data/penguins.csv --target species >> schema.yaml')
     .action(
       run(async (json: boolean, source: string, opts: InferOpts) => {
-        if (opts.task && opts.task !== 'classification' && opts.task !== 'regression') throw new UsageError(`--task: expected classification or regression, not "${opts.task}"`);
+        if (opts.task && opts.task !== 'classification' && opts.task !== 'regression')
+          throw new UsageError(`--task: expected classification or regression, not "${opts.task}"`);
         if (opts.task && !opts.target) throw new UsageError('--task needs --target');
-        if (opts.format && !(FORMATS as readonly string[]).includes(opts.format)) throw new UsageError(`--format: expected one of ${FORMATS.join(', ')}, not "${opts.format}"`);
+        if (opts.format && !(FORMATS as readonly string[]).includes(opts.format))
+          throw new UsageError(`--format: expected one of ${FORMATS.join(', ')}, not "${opts.format}"`);
         if (opts.delimiter !== undefined && opts.delimiter.length !== 1) throw new UsageError('--delimiter: expected one character');
-        if (opts.encoding && !(SOURCE_ENCODINGS as readonly string[]).includes(opts.encoding)) throw new UsageError(`--encoding: expected one of ${SOURCE_ENCODINGS.join(', ')}, not "${opts.encoding}"`);
+        if (opts.encoding && !(SOURCE_ENCODINGS as readonly string[]).includes(opts.encoding))
+          throw new UsageError(`--encoding: expected one of ${SOURCE_ENCODINGS.join(', ')}, not "${opts.encoding}"`);
         const result = await inferSchemaOf(source, opts);
         emit(json, result, schemaYaml(result));
       }),

@@ -48,7 +48,8 @@ function pollMs(text: string): number {
 
 function portNumber(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be a port number 0-65535 (0 picks a free one), got "${text}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`--port must be a port number 0-65535 (0 picks a free one), got "${text}"`);
   return n;
 }
 
@@ -69,14 +70,22 @@ function shutdownSignal(): Promise<NodeJS.Signals> {
 export function registerServe(program: Command, run: Runner): void {
   program
     .command('serve')
-    .description("Serve models (built-in or ONNX) over Open Inference Protocol v2 and v1 predict: each model's aliased version from the registry, swapped in when the alias moves, every prediction logged to MinIO")
+    .description(
+      "Serve models (built-in or ONNX) over Open Inference Protocol v2 and v1 predict: each model's aliased version from the registry, swapped in when the alias moves, every prediction logged to MinIO",
+    )
     .requiredOption('--model <name>', 'a model to serve (repeat for several)', collect, [])
     .option('--alias <alias>', 'the alias whose version is served', 'production')
     .option('--port <port>', 'TCP port (0 picks a free one)', '8080')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--poll <duration>', 'how often to check the alias for a move (0 turns polling off)', '5s')
-    .option('--spool <dir>', 'the local spool every answered prediction is written to before it is answered (default $MLOPS_SPOOL_DIR, else ~/.local/state/temporal-mlops/spool/<bucket>)')
-    .option('--wait-for-models', 'start even when a named model cannot be served yet (no alias, unloadable version): it stays not ready until its alias points at a loadable version')
+    .option(
+      '--spool <dir>',
+      'the local spool every answered prediction is written to before it is answered (default $MLOPS_SPOOL_DIR, else ~/.local/state/temporal-mlops/spool/<bucket>)',
+    )
+    .option(
+      '--wait-for-models',
+      'start even when a named model cannot be served yet (no alias, unloadable version): it stays not ready until its alias points at a loadable version',
+    )
     .option('--json', 'print {"url", "models", "alias", "spool", "ready", "notReady"} as JSON once listening; logs go to stderr')
     .action(
       run(async (json, opts: ServeOptions) => {
@@ -106,15 +115,25 @@ export function registerServe(program: Command, run: Runner): void {
           await server.close();
           throw new MlopsError(
             FailureType.NotFound,
-            `Cannot serve ${unready.map((m) => `${m.name} (${m.state}): ${(m.reason ?? "not ready").replace(/\.$/, "")}`).join('; ')}. Check the model names and their "${opts.alias}" alias (mlops models show <name>), or pass --wait-for-models to start anyway and serve each model once its alias points at a loadable version.`,
+            `Cannot serve ${unready.map((m) => `${m.name} (${m.state}): ${(m.reason ?? 'not ready').replace(/\.$/, '')}`).join('; ')}. Check the model names and their "${opts.alias}" alias (mlops models show <name>), or pass --wait-for-models to start anyway and serve each model once its alias points at a loadable version.`,
             { models: unready.map(({ name, state, reason }) => ({ name, state, reason })) },
           );
         }
         const versions = readiness.models.map((m) => `${m.name} v${m.version ?? '(not ready)'}`).join(', ');
-        const notReady = readiness.models.filter((m) => !m.ready).map((m) => `\n  NOT READY ${m.name}: ${m.reason}`).join('');
+        const notReady = readiness.models
+          .filter((m) => !m.ready)
+          .map((m) => `\n  NOT READY ${m.name}: ${m.reason}`)
+          .join('');
         emit(
           json,
-          { url: server.url, models: opts.model, alias: opts.alias, spool: spoolDir, ready: readiness.ready, notReady: readiness.models.filter((m) => !m.ready).map(({ name, state, reason }) => ({ name, state, reason })) },
+          {
+            url: server.url,
+            models: opts.model,
+            alias: opts.alias,
+            spool: spoolDir,
+            ready: readiness.ready,
+            notReady: readiness.models.filter((m) => !m.ready).map(({ name, state, reason }) => ({ name, state, reason })),
+          },
           `Serving ${versions} (alias "${opts.alias}") on ${server.url}${notReady}\n  POST ${server.url}/v2/models/<name>/infer\n  POST ${server.url}/v1/models/<name>:predict\n  GET  ${server.url}/v2/health/ready (ready while any model serves; says which are not and why)\n  GET  ${server.url}/metrics\nStop with Ctrl-C.`,
         );
         const received = await signal;
@@ -122,7 +141,10 @@ export function registerServe(program: Command, run: Runner): void {
         const { predictions } = await server.close();
         const recovered = predictions?.recovered ? ` (and ${predictions.recovered} a previous server left in the spool)` : '';
         const left = predictions?.queued ? `, ${predictions.queued} left in the spool ${spoolDir} for the next start` : '';
-        if (!json) process.stdout.write(`Stopped; ${predictions?.written ?? 0} predictions logged${recovered}, ${predictions?.dropped ?? 0} dropped${left}.\n`);
+        if (!json)
+          process.stdout.write(
+            `Stopped; ${predictions?.written ?? 0} predictions logged${recovered}, ${predictions?.dropped ?? 0} dropped${left}.\n`,
+          );
       }),
     );
 }

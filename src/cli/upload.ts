@@ -21,7 +21,11 @@ export async function checkDatasetSql(dataset: PipelineSpec['dataset']): Promise
  * Returns the dataset unchanged when its source is a URL or s3:// URI; otherwise uploads the file and
  * returns the dataset pointing at its s3:// URI, with the format fixed from the file name.
  */
-export async function stageDataset(config: MlopsConfig, dataset: PipelineSpec['dataset'], say: (line: string) => void = () => {}): Promise<PipelineSpec['dataset']> {
+export async function stageDataset(
+  config: MlopsConfig,
+  dataset: PipelineSpec['dataset'],
+  say: (line: string) => void = () => {},
+): Promise<PipelineSpec['dataset']> {
   const source = dataset.source;
   if (!isLocalSource(source)) return dataset;
   const { format, delimiter } = detectFormat(source, dataset);

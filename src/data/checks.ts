@@ -71,7 +71,9 @@ const setOf = (table: string, i: number): string => `(SELECT v_${i} AS v, n, fir
 
 /** Whether a numeric column looks like it has few distinct values (codes, counts, flags, coarse times), from its opening rows. */
 async function fewValues(engine: Engine, t: TypedRelation, i: number): Promise<boolean> {
-  const { d, n } = await engine.one<{ d: number; n: number }>(`SELECT count(DISTINCT v) AS d, count(v) AS n FROM (SELECT v_${i} AS v FROM ${t.relation} LIMIT 20000)`);
+  const { d, n } = await engine.one<{ d: number; n: number }>(
+    `SELECT count(DISTINCT v) AS d, count(v) AS n FROM (SELECT v_${i} AS v FROM ${t.relation} LIMIT 20000)`,
+  );
   return Number(d) <= Number(n) / 4;
 }
 
@@ -82,7 +84,12 @@ async function fewValues(engine: Engine, t: TypedRelation, i: number): Promise<b
  * for their histograms; sample rows only for what was found. Results are exactly those of
  * `Validator` and `ProfileBuilder` (exact quantiles) for the same rows.
  */
-export async function checkTyped(engine: Engine, t: TypedRelation, schema: DatasetSchema, o: CheckOptions = {}): Promise<{ validation?: ValidationReport; profile?: DatasetProfile }> {
+export async function checkTyped(
+  engine: Engine,
+  t: TypedRelation,
+  schema: DatasetSchema,
+  o: CheckOptions = {},
+): Promise<{ validation?: ValidationReport; profile?: DatasetProfile }> {
   const aggregates = new Map<string, string>([['n', 'count(*)']]);
   const conditions = new Map<string, string>();
   if (o.validation !== false) {
@@ -109,7 +116,12 @@ export async function checkTyped(engine: Engine, t: TypedRelation, schema: Datas
     t.specs.forEach((spec, i) => {
       const v = `v_${i}`;
       aggregates.set(`count_${i}`, `count(${v})`).set(`bad_${i}`, `count_if(b_${i})`);
-      if (isNumericType(spec.type)) aggregates.set(`mean_${i}`, `avg(${v})`).set(`std_${i}`, `stddev_pop(${v})`).set(`min_${i}`, `min(${v})`).set(`max_${i}`, `max(${v})`);
+      if (isNumericType(spec.type))
+        aggregates
+          .set(`mean_${i}`, `avg(${v})`)
+          .set(`std_${i}`, `stddev_pop(${v})`)
+          .set(`min_${i}`, `min(${v})`)
+          .set(`max_${i}`, `max(${v})`);
     });
   }
   const r = await engine.one<Row>(`SELECT ${[...aggregates].map(([k, e]) => `${e} AS ${k}`).join(', ')} FROM ${t.relation}`);
@@ -125,9 +137,16 @@ export async function checkTyped(engine: Engine, t: TypedRelation, schema: Datas
       if (!isNumericType(spec.type) || (await fewValues(engine, t, i))) grouped.add(i);
     }
   }
-  const groups = await groupCounts(engine, t, [...grouped].sort((a, b) => a - b));
+  const groups = await groupCounts(
+    engine,
+    t,
+    [...grouped].sort((a, b) => a - b),
+  );
   try {
-    const validation = o.validation === false ? undefined : await finishValidation(engine, t, schema, o.validation ?? {}, r, conditions, classes ? groups : undefined);
+    const validation =
+      o.validation === false
+        ? undefined
+        : await finishValidation(engine, t, schema, o.validation ?? {}, r, conditions, classes ? groups : undefined);
     const profile = o.profile === false ? undefined : await finishProfile(engine, t, o.profile ?? {}, r, groups, grouped);
     return { validation, profile };
   } finally {
@@ -136,11 +155,24 @@ export async function checkTyped(engine: Engine, t: TypedRelation, schema: Datas
 }
 
 /** Validates a typed relation; the report is the one `Validator` gives for the same rows. */
-export async function validateTyped(engine: Engine, t: TypedRelation, schema: DatasetSchema, options: ValidationOptions = {}): Promise<ValidationReport> {
+export async function validateTyped(
+  engine: Engine,
+  t: TypedRelation,
+  schema: DatasetSchema,
+  options: ValidationOptions = {},
+): Promise<ValidationReport> {
   return (await checkTyped(engine, t, schema, { validation: options, profile: false })).validation!;
 }
 
-async function finishValidation(engine: Engine, t: TypedRelation, schema: DatasetSchema, options: ValidationOptions, r: Row, conditions: Map<string, string>, groups?: string): Promise<ValidationReport> {
+async function finishValidation(
+  engine: Engine,
+  t: TypedRelation,
+  schema: DatasetSchema,
+  options: ValidationOptions,
+  r: Row,
+  conditions: Map<string, string>,
+  groups?: string,
+): Promise<ValidationReport> {
   const sample = options.sampleSize ?? 5;
   // The counts are in; now the sample rows and examples, only for what was found.
   const samples: string[] = [];
@@ -207,7 +239,14 @@ type Ranked = { length: number; [rank: number]: number };
  * sum over the counts finds each rank), else from one sort of the rows (DuckDB's quantile_cont
  * selects once per quantile, which costs several times more for the 18 a profile asks for).
  */
-async function exactQuantiles(engine: Engine, t: TypedRelation, i: number, count: number, qs: number[], groups?: string): Promise<number[]> {
+async function exactQuantiles(
+  engine: Engine,
+  t: TypedRelation,
+  i: number,
+  count: number,
+  qs: number[],
+  groups?: string,
+): Promise<number[]> {
   const ranks = new Set<number>();
   for (const q of qs) {
     const lo = Math.floor((count - 1) * q);
@@ -238,7 +277,14 @@ export async function profileTyped(engine: Engine, t: TypedRelation, options: Pr
   return (await checkTyped(engine, t, schema, { validation: false, profile: options })).profile!;
 }
 
-async function finishProfile(engine: Engine, t: TypedRelation, options: ProfileOptions, r: Row, groups: string | undefined, grouped: Set<number>): Promise<DatasetProfile> {
+async function finishProfile(
+  engine: Engine,
+  t: TypedRelation,
+  options: ProfileOptions,
+  r: Row,
+  groups: string | undefined,
+  grouped: Set<number>,
+): Promise<DatasetProfile> {
   const quantiles = options.quantiles ?? DEFAULT_QUANTILES;
   const bins = options.bins ?? 10;
   const maxCategories = options.maxCategories ?? 10_000;
@@ -251,9 +297,12 @@ async function finishProfile(engine: Engine, t: TypedRelation, options: ProfileO
     const invalid = num(r[`bad_${i}`]);
     const nulls = rowCount - count - invalid;
     if (!isNumericType(spec.type)) {
-      const top = count === 0 ? [] : await engine.rows<{ value: string; count: number }>(
-        `SELECT v AS value, n AS count FROM ${setOf(groups!, i)} ORDER BY count DESC, value LIMIT ${maxCategories}`,
-      );
+      const top =
+        count === 0
+          ? []
+          : await engine.rows<{ value: string; count: number }>(
+              `SELECT v AS value, n AS count FROM ${setOf(groups!, i)} ORDER BY count DESC, value LIMIT ${maxCategories}`,
+            );
       const tracked = top.reduce((s, f) => s + num(f.count), 0);
       columns.push({
         name: spec.name,
@@ -268,9 +317,26 @@ async function finishProfile(engine: Engine, t: TypedRelation, options: ProfileO
       });
       continue;
     }
-    const base = { name: spec.name, type: spec.type as NumericColumnProfile['type'], kind: 'numeric' as const, count, nulls, invalid, quantileMethod: 'exact' as const, rankError: 0 };
+    const base = {
+      name: spec.name,
+      type: spec.type as NumericColumnProfile['type'],
+      kind: 'numeric' as const,
+      count,
+      nulls,
+      invalid,
+      quantileMethod: 'exact' as const,
+      rankError: 0,
+    };
     if (count === 0) {
-      columns.push({ ...base, mean: null, std: null, min: null, max: null, quantiles: Object.fromEntries(quantiles.map((q) => [quantileName(q), null])), histogram: { edges: [], counts: [] } });
+      columns.push({
+        ...base,
+        mean: null,
+        std: null,
+        min: null,
+        max: null,
+        quantiles: Object.fromEntries(quantiles.map((q) => [quantileName(q), null])),
+        histogram: { edges: [], counts: [] },
+      });
       continue;
     }
     const few = grouped.has(i) ? groups : undefined;
@@ -303,7 +369,8 @@ async function finishProfile(engine: Engine, t: TypedRelation, options: ProfileO
   if (scanned.length > 0) Object.assign(counts, await engine.one<Row>(`SELECT ${scanned.join(', ')} FROM ${t.relation}`));
   for (const [i, edges] of numericEdges) {
     const profile = columns[i] as NumericColumnProfile;
-    profile.histogram.counts = edges.length === 1 ? [profile.count] : edges.slice(0, -1).map((_, k) => num(counts[`h_${i}_${k + 1}`]) - num(counts[`h_${i}_${k}`]));
+    profile.histogram.counts =
+      edges.length === 1 ? [profile.count] : edges.slice(0, -1).map((_, k) => num(counts[`h_${i}_${k + 1}`]) - num(counts[`h_${i}_${k}`]));
   }
   return { rowCount, columns };
 }

@@ -43,7 +43,12 @@ export async function asUtf8(source: LocalSource, encoding: SourceEncoding | und
   try {
     await pipeline(open(source.path), transcode, createWriteStream(path));
   } catch (err) {
-    throw new MlopsError(FailureType.InvalidInput, `${source.name}: cannot be read as ${encoding} (${err instanceof Error ? err.message : String(err)})`, undefined, { cause: err });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `${source.name}: cannot be read as ${encoding} (${err instanceof Error ? err.message : String(err)})`,
+      undefined,
+      { cause: err },
+    );
   }
   return { ...source, path };
 }

@@ -24,7 +24,11 @@ export interface DatasetExpressions {
 const SQL_TYPE: Record<ColumnType, string> = { numeric: 'DOUBLE', boolean: 'BOOLEAN', datetime: 'TIMESTAMP', categorical: 'VARCHAR' };
 
 function refused(where: string, expression: string, message: string): MlopsError {
-  return new MlopsError(FailureType.InvalidInput, `${where}: "${expression}" is not a valid expression over the dataset's columns: ${message}`, { expression });
+  return new MlopsError(
+    FailureType.InvalidInput,
+    `${where}: "${expression}" is not a valid expression over the dataset's columns: ${message}`,
+    { expression },
+  );
 }
 
 /** The source's columns as typed at ingest, as an empty relation; undefined when the source is not a local file. */
@@ -35,7 +39,10 @@ async function emptyRelation(engine: Engine, d: DatasetExpressions): Promise<str
   let columns: { name: string; type: string }[];
   try {
     // Without a declared schema, DuckDB's own sniffing stands in for ingest's inference (same types for clean data).
-    const reader = format === 'csv' ? `read_csv('${location.path.replace(/'/g, "''")}', header = true, delim = '${delimiter.replace(/'/g, "''")}')` : readerSql({ name: d.source, path: location.path, format, delimiter });
+    const reader =
+      format === 'csv'
+        ? `read_csv('${location.path.replace(/'/g, "''")}', header = true, delim = '${delimiter.replace(/'/g, "''")}')`
+        : readerSql({ name: d.source, path: location.path, format, delimiter });
     columns = await engine.describe(reader);
   } catch {
     return undefined; // an unreadable source is reported by ingest, with its own message
@@ -44,7 +51,15 @@ async function emptyRelation(engine: Engine, d: DatasetExpressions): Promise<str
   const select = columns.map((c) => {
     const type = declared.get(c.name);
     const kind = rawKind(c.type);
-    const sql = type ? SQL_TYPE[type] : kind === 'number' ? 'DOUBLE' : kind === 'bool' ? 'BOOLEAN' : kind === 'timestamp' || kind === 'date' ? 'TIMESTAMP' : 'VARCHAR';
+    const sql = type
+      ? SQL_TYPE[type]
+      : kind === 'number'
+        ? 'DOUBLE'
+        : kind === 'bool'
+          ? 'BOOLEAN'
+          : kind === 'timestamp' || kind === 'date'
+            ? 'TIMESTAMP'
+            : 'VARCHAR';
     return `CAST(NULL AS ${sql}) AS ${ident(c.name)}`;
   });
   return `(SELECT ${select.join(', ')} LIMIT 0)`;
@@ -52,7 +67,11 @@ async function emptyRelation(engine: Engine, d: DatasetExpressions): Promise<str
 
 /** Refuses a derived column or row filter that does not parse, or (for a local source) does not bind to its columns. */
 export async function checkDatasetExpressions(d: DatasetExpressions): Promise<void> {
-  const expressions: [string, string, 'column' | 'where'][] = Object.entries(d.columns ?? {}).map(([name, e]) => [`dataset.columns.${name}`, e, 'column']);
+  const expressions: [string, string, 'column' | 'where'][] = Object.entries(d.columns ?? {}).map(([name, e]) => [
+    `dataset.columns.${name}`,
+    e,
+    'column',
+  ]);
   if (d.where) expressions.push(['dataset.where', d.where, 'where']);
   if (expressions.length === 0) return;
   await withEngine({ memoryLimit: '128MB', threads: 1 }, async (engine) => {
@@ -68,7 +87,10 @@ export async function checkDatasetExpressions(d: DatasetExpressions): Promise<vo
     const relation = await emptyRelation(engine, d);
     if (!relation) return;
     for (const [where, expression, kind] of expressions) {
-      const sql = kind === 'column' ? `DESCRIBE SELECT (${expression}) AS x FROM ${relation}` : `DESCRIBE SELECT * FROM ${relation} WHERE (${expression})`;
+      const sql =
+        kind === 'column'
+          ? `DESCRIBE SELECT (${expression}) AS x FROM ${relation}`
+          : `DESCRIBE SELECT * FROM ${relation} WHERE (${expression})`;
       try {
         await engine.run(sql);
       } catch (err) {

@@ -58,7 +58,11 @@ async function typedView(engine: Engine, path: string, schema: DatasetSchema): P
     const kind = kinds.get(spec.name);
     present.push(kind !== undefined);
     if (kind === undefined) {
-      select.push(`${spec.type === 'categorical' ? 'CAST(NULL AS VARCHAR)' : 'CAST(NULL AS DOUBLE)'} AS v_${i}`, `false AS b_${i}`, `CAST(NULL AS VARCHAR) AS x_${i}`);
+      select.push(
+        `${spec.type === 'categorical' ? 'CAST(NULL AS VARCHAR)' : 'CAST(NULL AS DOUBLE)'} AS v_${i}`,
+        `false AS b_${i}`,
+        `CAST(NULL AS VARCHAR) AS x_${i}`,
+      );
       return;
     }
     const t = typedSql(spec.type, spec.name, kind);
@@ -76,7 +80,11 @@ export async function validateParquet(path: string, schema: DatasetSchema, optio
 }
 
 /** Profiles a local Parquet file with the engine (same shape as `profileSource`). */
-export async function profileParquet(path: string, columns: DatasetSchema | ColumnSpec[], options: ProfileOptions = {}): Promise<DatasetProfile> {
+export async function profileParquet(
+  path: string,
+  columns: DatasetSchema | ColumnSpec[],
+  options: ProfileOptions = {},
+): Promise<DatasetProfile> {
   const schema = Array.isArray(columns) ? { columns, target: '', features: [], task: 'classification' as const } : columns;
   return withEngine(READ_ENGINE, async (engine) => profileTyped(engine, await typedView(engine, path, schema), options));
 }
@@ -87,7 +95,13 @@ export async function profileParquet(path: string, columns: DatasetSchema | Colu
  * row of the file, 1 = keep), only those rows are materialised, in file order: a stage that needs one
  * side of a split, or a few rows of it, holds only those rows, never the whole file.
  */
-export async function readParquetFrame(path: string, schema: DatasetSchema, wanted: string[], name = path, keep?: Uint8Array): Promise<Frame> {
+export async function readParquetFrame(
+  path: string,
+  schema: DatasetSchema,
+  wanted: string[],
+  name = path,
+  keep?: Uint8Array,
+): Promise<Frame> {
   const specs = wanted.map((c) => {
     const spec = schema.columns.find((s) => s.name === c);
     if (!spec) throw new MlopsError(FailureType.InvalidInput, `Column "${c}" is not in the dataset schema`);
@@ -110,8 +124,13 @@ export async function readParquetFrame(path: string, schema: DatasetSchema, want
       );
       if (bad.length > 0) {
         const spec = specs[bad[0].k];
-        const [{ raw }] = await engine.rows<{ raw: string }>(`SELECT ${jsLiteralSql(spec.name, kinds.get(spec.name)!)} AS raw FROM ${relation} WHERE ${rowExpr} = ${bad[0].row}`);
-        throw new MlopsError(FailureType.InvalidInput, `${name}: row ${bad[0].row}, column "${spec.name}": ${raw} is not ${spec.type}`, { source: name, row: bad[0].row });
+        const [{ raw }] = await engine.rows<{ raw: string }>(
+          `SELECT ${jsLiteralSql(spec.name, kinds.get(spec.name)!)} AS raw FROM ${relation} WHERE ${rowExpr} = ${bad[0].row}`,
+        );
+        throw new MlopsError(FailureType.InvalidInput, `${name}: row ${bad[0].row}, column "${spec.name}": ${raw} is not ${spec.type}`, {
+          source: name,
+          row: bad[0].row,
+        });
       }
     }
     if (keep && keep.length !== n) throw new Error(`${name}: a row mask of ${keep.length} rows for a file of ${n}`);
@@ -204,6 +223,8 @@ export async function writeParquetSide(path: string, isTest: Uint8Array, side: 0
     }
     appender.closeSync();
     const rows = `SELECT f.*, s.side FROM (SELECT rowid AS i, side FROM sides) s JOIN ${relationOf(path)} f ON f.file_row_number = s.i`;
-    await engine.run(`COPY (SELECT ${columns.join(', ')} FROM (${rows}) WHERE side = ${side} ORDER BY file_row_number) TO ${literal(file)} (FORMAT json)`);
+    await engine.run(
+      `COPY (SELECT ${columns.join(', ')} FROM (${rows}) WHERE side = ${side} ORDER BY file_row_number) TO ${literal(file)} (FORMAT json)`,
+    );
   });
 }

@@ -120,7 +120,8 @@ export function registerHash(engine: Engine): void {
 function bound(text: string | undefined, what: string): number | undefined {
   if (text === undefined) return undefined;
   const ms = toDatetime(text);
-  if (ms === undefined || Number.isNaN(ms)) throw new MlopsError(FailureType.InvalidInput, `dataset.filter.${what}: "${text}" is not an ISO date`);
+  if (ms === undefined || Number.isNaN(ms))
+    throw new MlopsError(FailureType.InvalidInput, `dataset.filter.${what}: "${text}" is not an ISO date`);
   return ms;
 }
 
@@ -135,14 +136,22 @@ interface RawColumn {
  * `INFERENCE_TOLERANCE` of its present values fail to parse (validation then names their rows),
  * else categorical. One bad token never turns a numeric column into a categorical one.
  */
-async function inferTypes(engine: Engine, relation: string, raw: RawColumn[], mixed?: Map<string, 'numeric' | 'datetime'>): Promise<ColumnSpec[]> {
+async function inferTypes(
+  engine: Engine,
+  relation: string,
+  raw: RawColumn[],
+  mixed?: Map<string, 'numeric' | 'datetime'>,
+): Promise<ColumnSpec[]> {
   const text = raw.filter((c) => c.kind === 'text' || c.kind === 'json');
   const parts = (i: number, c: RawColumn, checks: ('bool' | 'numeric' | 'datetime')[]): string[] => {
     const present = `${typedSql('categorical', c.name, c.kind).value} IS NOT NULL`;
     const col = c.kind === 'json' ? `json_extract_string(${ident(c.name)}, '$')` : ident(c.name);
     const out = [`count_if(${present}) AS p_${i}`];
     if (checks.includes('bool')) out.push(`count_if(${present} AND lower(trim(${col})) NOT IN ('true', 'false')) AS nb_${i}`);
-    for (const [type, key] of [['numeric', 'n'], ['datetime', 'd']] as const) {
+    for (const [type, key] of [
+      ['numeric', 'n'],
+      ['datetime', 'd'],
+    ] as const) {
       if (!checks.includes(type)) continue;
       const t = typedSql(type, c.name, c.kind);
       out.push(`count_if(${t.bad}) AS ${key}bad_${i}`, `count(${t.value}) AS ${key}_${i}`);
@@ -156,7 +165,12 @@ async function inferTypes(engine: Engine, relation: string, raw: RawColumn[], mi
   // A first look at the opening rows proposes a type; every row then has its say on that type, so
   // where a bad token sits changes nothing. Columns with no number or date in the opening rows are
   // categorical without a second pass (parsing every value as a date is the costly part).
-  const opening = text.length === 0 ? {} : await engine.one(`SELECT ${text.flatMap((c, i) => parts(i, c, ['bool', 'numeric', 'datetime'])).join(', ')} FROM (SELECT * FROM ${relation} LIMIT 10000)`);
+  const opening =
+    text.length === 0
+      ? {}
+      : await engine.one(
+          `SELECT ${text.flatMap((c, i) => parts(i, c, ['bool', 'numeric', 'datetime'])).join(', ')} FROM (SELECT * FROM ${relation} LIMIT 10000)`,
+        );
   const proposal = text.map((c, i): ColumnType | 'mixed' => {
     const n = (k: string): number => Number(opening[`${k}_${i}`] ?? 0);
     if (n('p') > 0 && n('nb') === 0) return 'boolean';
@@ -165,7 +179,13 @@ async function inferTypes(engine: Engine, relation: string, raw: RawColumn[], mi
     return n('p') === 0 ? 'mixed' : 'categorical';
   });
   const full = text.flatMap((c, i) =>
-    proposal[i] === 'categorical' ? [] : parts(i, c, proposal[i] === 'boolean' ? ['bool'] : proposal[i] === 'numeric' ? ['numeric', 'datetime'] : ['bool', 'numeric', 'datetime']),
+    proposal[i] === 'categorical'
+      ? []
+      : parts(
+          i,
+          c,
+          proposal[i] === 'boolean' ? ['bool'] : proposal[i] === 'numeric' ? ['numeric', 'datetime'] : ['bool', 'numeric', 'datetime'],
+        ),
   );
   const stats = full.length === 0 ? {} : await engine.one(`SELECT ${full.join(', ')} FROM ${relation}`);
   return raw.map((c): ColumnSpec => {
@@ -190,7 +210,9 @@ async function inferTypes(engine: Engine, relation: string, raw: RawColumn[], mi
 async function loadSources(engine: Engine, locals: LocalSource[]): Promise<number[]> {
   if (locals.length === 1 && locals[0].format === 'parquet') {
     try {
-      await engine.run(`CREATE VIEW raw AS SELECT file_row_number + 1 AS __src_row, * EXCLUDE (file_row_number) FROM read_parquet(${literal(locals[0].path)}, file_row_number = true)`);
+      await engine.run(
+        `CREATE VIEW raw AS SELECT file_row_number + 1 AS __src_row, * EXCLUDE (file_row_number) FROM read_parquet(${literal(locals[0].path)}, file_row_number = true)`,
+      );
       const { n } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM raw');
       return [n];
     } catch (err) {
@@ -203,7 +225,12 @@ async function loadSources(engine: Engine, locals: LocalSource[]): Promise<numbe
     try {
       // One JSON source is read as JSON text; with extra sources, values must share one SQL type, so DuckDB's types stay.
       const json = locals.length === 1 && (source.format === 'json' || source.format === 'jsonl');
-      const reader = json ? readerSql(source, (await engine.describe(readerSql(source))).map((c) => c.name)) : readerSql(source);
+      const reader = json
+        ? readerSql(
+            source,
+            (await engine.describe(readerSql(source))).map((c) => c.name),
+          )
+        : readerSql(source);
       if (i === 0) await engine.run(`CREATE TABLE raw_rows AS SELECT * FROM ${reader}`);
       else await engine.run(`INSERT INTO raw_rows BY NAME SELECT * FROM ${reader}`);
     } catch (err) {
@@ -224,14 +251,22 @@ export const MIXED_SHARE = 0.1;
  * Blocking issues for inferred columns that mix numbers or ISO dates with other text (dates in three
  * formats, decimal commas): read as categories they would make one category per value in silence.
  */
-async function mixedColumnIssues(engine: Engine, mixed: Map<string, 'numeric' | 'datetime'>, inSchema: Set<string>): Promise<ValidationIssue[]> {
+async function mixedColumnIssues(
+  engine: Engine,
+  mixed: Map<string, 'numeric' | 'datetime'>,
+  inSchema: Set<string>,
+): Promise<ValidationIssue[]> {
   const issues: ValidationIssue[] = [];
   for (const [name, type] of mixed) {
     if (!inSchema.has(name)) continue;
     const t = typedSql(type, name, 'text');
-    const { parsed, present } = await engine.one<{ parsed: number; present: number }>(`SELECT count(${t.value}) AS parsed, count(${typedSql('categorical', name, 'text').value}) AS present FROM kept`);
+    const { parsed, present } = await engine.one<{ parsed: number; present: number }>(
+      `SELECT count(${t.value}) AS parsed, count(${typedSql('categorical', name, 'text').value}) AS present FROM kept`,
+    );
     if (Number(parsed) < MIXED_SHARE * Number(present) || Number(parsed) === Number(present)) continue;
-    const bad = await engine.rows<{ row: number; value: string }>(`SELECT __row AS row, ${ident(name)} AS value FROM kept WHERE ${t.bad} ORDER BY __row LIMIT 5`);
+    const bad = await engine.rows<{ row: number; value: string }>(
+      `SELECT __row AS row, ${ident(name)} AS value FROM kept WHERE ${t.bad} ORDER BY __row LIMIT 5`,
+    );
     const what = type === 'numeric' ? 'numbers' : 'ISO 8601 dates';
     const examples = bad.map((b) => `${JSON.stringify(b.value)} (row ${b.row})`).join(', ');
     issues.push({
@@ -260,7 +295,9 @@ async function unlabelledRowsIssue(engine: Engine, schema: DatasetSchema, issues
   const missing = `v_${i} IS NULL AND NOT b_${i}`;
   const { n } = await engine.one<{ n: number }>(`SELECT count_if(${missing}) AS n FROM checked`);
   if (Number(n) === 0) return [];
-  const rows = (await engine.rows<{ r: number }>(`SELECT __row AS r FROM checked WHERE ${missing} ORDER BY __row LIMIT 5`)).map((x) => Number(x.r));
+  const rows = (await engine.rows<{ r: number }>(`SELECT __row AS r FROM checked WHERE ${missing} ORDER BY __row LIMIT 5`)).map((x) =>
+    Number(x.r),
+  );
   return [
     {
       column: schema.target,
@@ -275,7 +312,11 @@ async function unlabelledRowsIssue(engine: Engine, schema: DatasetSchema, issues
 }
 
 function expressionError(what: string, expression: string, err: unknown): MlopsError {
-  return new MlopsError(FailureType.InvalidInput, `${what} "${expression}" is not a valid expression over the dataset's columns: ${engineMessage(err)}`, { expression });
+  return new MlopsError(
+    FailureType.InvalidInput,
+    `${what} "${expression}" is not a valid expression over the dataset's columns: ${engineMessage(err)}`,
+    { expression },
+  );
 }
 
 /** Reads the sources into one Parquet snapshot, validates and profiles it, all in the engine. */
@@ -298,7 +339,8 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const locals: LocalSource[] = [];
     for (const [i, source] of o.sources.entries()) {
       // The spec's format applies to the main source; extra sources (new data windows) have their own.
-      const options = i === 0 ? { format: o.format, delimiter: o.delimiter, openS3: o.openS3 } : { format: o.windowFormat, openS3: o.openS3 };
+      const options =
+        i === 0 ? { format: o.format, delimiter: o.delimiter, openS3: o.openS3 } : { format: o.windowFormat, openS3: o.openS3 };
       const local = await scratch.localSource(source, options);
       locals.push(i === 0 ? await asUtf8(local, o.encoding, scratch.dir) : local);
     }
@@ -306,9 +348,15 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     step('load');
     const rowsRead = counts.reduce((a, b) => a + b, 0);
     const csv = locals[0].format === 'csv';
-    const raw: RawColumn[] = (await engine.describe('raw')).filter((c) => c.name !== '__src_row').map((c) => ({ name: c.name, kind: rawKind(c.type) }));
+    const raw: RawColumn[] = (await engine.describe('raw'))
+      .filter((c) => c.name !== '__src_row')
+      .map((c) => ({ name: c.name, kind: rawKind(c.type) }));
     for (const reserved of ['__row', '__hash', '__src_row']) {
-      if (raw.some((c) => c.name === reserved)) throw new MlopsError(FailureType.InvalidInput, `${locals[0].name}: the column name "${reserved}" is reserved for snapshots; rename it`);
+      if (raw.some((c) => c.name === reserved))
+        throw new MlopsError(
+          FailureType.InvalidInput,
+          `${locals[0].name}: the column name "${reserved}" is reserved for snapshots; rename it`,
+        );
     }
     const declared = new Map((o.schema?.columns ?? []).map((c) => [c.name, c]));
     const mixed = new Map<string, 'numeric' | 'datetime'>();
@@ -338,7 +386,10 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       select.push(`${storageSql(type, t.value)} AS ${ident(c.name)}`);
       // Columns whose values cannot be wrong (typed by the source) carry no flags.
       if (t.bad !== 'false') {
-        select.push(`${t.bad} AS ${ident(`__bad:${c.name}`)}`, `CASE WHEN ${t.bad} THEN ${jsLiteralSql(c.name, c.kind, csv)} END AS ${ident(`__x:${c.name}`)}`);
+        select.push(
+          `${t.bad} AS ${ident(`__bad:${c.name}`)}`,
+          `CASE WHEN ${t.bad} THEN ${jsLiteralSql(c.name, c.kind, csv)} END AS ${ident(`__x:${c.name}`)}`,
+        );
         exampleNames.set(c.name, ident(`__x:${c.name}`));
       } else flagless.add(c.name);
     }
@@ -359,7 +410,8 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     }
     const derived = Object.entries(o.columns ?? {});
     for (const [name, expression] of derived) {
-      if (raw.some((c) => c.name === name)) throw new MlopsError(FailureType.InvalidInput, `dataset.columns.${name}: the data already has a column "${name}"`);
+      if (raw.some((c) => c.name === name))
+        throw new MlopsError(FailureType.InvalidInput, `dataset.columns.${name}: the data already has a column "${name}"`);
       try {
         await engine.run(`DESCRIBE SELECT (${expression}) AS x FROM typed`);
       } catch (err) {
@@ -380,7 +432,11 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       // Missing, not invalid: a target value of the wrong type stays a validation issue naming its row.
       const fromSource = typeOf.has(targetName);
       const expression = derived.find(([name]) => name === targetName)?.[1];
-      if (!fromSource && !expression) throw new MlopsError(FailureType.InvalidInput, `dataset.dropMissingTarget: the target "${targetName}" is not a column of ${locals[0].name}`);
+      if (!fromSource && !expression)
+        throw new MlopsError(
+          FailureType.InvalidInput,
+          `dataset.dropMissingTarget: the target "${targetName}" is not a column of ${locals[0].name}`,
+        );
       const present = fromSource
         ? `(${ident(targetName)} IS NOT NULL${flagless.has(targetName) ? '' : ` OR ${ident(`__bad:${targetName}`)}`})`
         : `((${expression}) IS NOT NULL)`;
@@ -392,15 +448,26 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const derivedSql = derived.map(([name, expression]) => `, (${expression}) AS ${ident(name)}`).join('');
     try {
       // The raw text of bad values stays out of the table: read again from the source where examples are needed.
-      await engine.run(`CREATE TABLE kept AS SELECT * EXCLUDE (${['__line', ...exampleNames.values()].join(', ')})${derivedSql} FROM typed${keep}`);
+      await engine.run(
+        `CREATE TABLE kept AS SELECT * EXCLUDE (${['__line', ...exampleNames.values()].join(', ')})${derivedSql} FROM typed${keep}`,
+      );
     } catch (err) {
-      throw new MlopsError(FailureType.InvalidInput, `The dataset's derived columns or filter failed on the data: ${engineMessage(err)}`, undefined, { cause: err });
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `The dataset's derived columns or filter failed on the data: ${engineMessage(err)}`,
+        undefined,
+        { cause: err },
+      );
     }
     step('type');
     const keptColumns = new Map((await engine.describe('kept')).map((c) => [c.name, rawKind(c.type)]));
     const { n: rowCount } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM kept');
     if (rowCount === 0) {
-      const why = [o.filter ? ` after the filter ${o.filter.column} in [${o.filter.from ?? '…'}, ${o.filter.to ?? '…'}]` : '', o.where ? ` where ${o.where}` : '', droppedMissingTarget ? ` after dropping ${droppedMissingTarget} rows whose target is missing` : ''].join('');
+      const why = [
+        o.filter ? ` after the filter ${o.filter.column} in [${o.filter.from ?? '…'}, ${o.filter.to ?? '…'}]` : '',
+        o.where ? ` where ${o.where}` : '',
+        droppedMissingTarget ? ` after dropping ${droppedMissingTarget} rows whose target is missing` : '',
+      ].join('');
       throw new MlopsError(FailureType.DataValidation, `The dataset is empty${why}: no rows were read from ${o.sources.join(', ')}`);
     }
 
@@ -410,7 +477,9 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     if (!o.schema && label?.type === 'numeric') {
       // A target of only 0s and 1s is a label (docs/data.md lists 1/0 as booleans), not a quantity:
       // classification, unless a declared schema says regression.
-      const { other, n } = await engine.one<{ other: number; n: number }>(`SELECT count_if(${ident(label.name)} NOT IN (0, 1)) AS other, count(${ident(label.name)}) AS n FROM kept`);
+      const { other, n } = await engine.one<{ other: number; n: number }>(
+        `SELECT count_if(${ident(label.name)} NOT IN (0, 1)) AS other, count(${ident(label.name)}) AS n FROM kept`,
+      );
       if (Number(other) === 0 && Number(n) > 0) label.type = 'boolean';
     }
     const schema = o.schema ?? schemaFromTypes(inferred, { target: o.target! });
@@ -426,7 +495,11 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       const stored = keptColumns.get(spec.name);
       if (stored === undefined) {
         present.push(false);
-        v.push(`${spec.type === 'categorical' ? 'CAST(NULL AS VARCHAR)' : 'CAST(NULL AS DOUBLE)'} AS v_${i}`, `false AS b_${i}`, `CAST(NULL AS VARCHAR) AS x_${i}`);
+        v.push(
+          `${spec.type === 'categorical' ? 'CAST(NULL AS VARCHAR)' : 'CAST(NULL AS DOUBLE)'} AS v_${i}`,
+          `false AS b_${i}`,
+          `CAST(NULL AS VARCHAR) AS x_${i}`,
+        );
         return;
       }
       present.push(true);
@@ -469,7 +542,8 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     for (const name of [...raw.map((c) => c.name), ...derived.map(([n]) => n)]) {
       const spec = schema.columns.find((c) => c.name === name);
       const stored = keptColumns.get(name)!;
-      if (spec && derivedNames.has(name) && columnTypeOf(stored) !== spec.type) out.push(`${storageSql(spec.type, typedSql(spec.type, name, stored).value)} AS ${ident(name)}`);
+      if (spec && derivedNames.has(name) && columnTypeOf(stored) !== spec.type)
+        out.push(`${storageSql(spec.type, typedSql(spec.type, name, stored).value)} AS ${ident(name)}`);
       else out.push(ident(name));
     }
     out.push('__row', '__hash');
@@ -482,7 +556,10 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     );
     step('write');
     const target = profile.columns.find((c) => c.name === schema.target);
-    const classCounts = schema.task === 'classification' && target?.kind === 'categorical' ? Object.fromEntries(target.frequencies.map((f) => [f.value, f.count])) : undefined;
+    const classCounts =
+      schema.task === 'classification' && target?.kind === 'categorical'
+        ? Object.fromEntries(target.frequencies.map((f) => [f.value, f.count]))
+        : undefined;
     const lineage: SnapshotLineage = {
       engine: `duckdb ${duckdbVersion()}`,
       format: 'parquet',
@@ -513,9 +590,15 @@ export async function inferSourceColumns(o: {
   const engine = await Engine.open({ dir: join(o.dir, 'engine') });
   try {
     const scratch = new Scratch(join(o.dir, 'sources'));
-    const local = await asUtf8(await scratch.localSource(o.source, { format: o.format, delimiter: o.delimiter, openS3: o.openS3 }), o.encoding, scratch.dir);
+    const local = await asUtf8(
+      await scratch.localSource(o.source, { format: o.format, delimiter: o.delimiter, openS3: o.openS3 }),
+      o.encoding,
+      scratch.dir,
+    );
     const [rows] = await loadSources(engine, [local]);
-    const raw: RawColumn[] = (await engine.describe('raw')).filter((c) => c.name !== '__src_row').map((c) => ({ name: c.name, kind: rawKind(c.type) }));
+    const raw: RawColumn[] = (await engine.describe('raw'))
+      .filter((c) => c.name !== '__src_row')
+      .map((c) => ({ name: c.name, kind: rawKind(c.type) }));
     return { columns: await inferTypes(engine, 'raw', raw), rows };
   } finally {
     engine.close();

@@ -44,7 +44,12 @@ export class Scratch {
       if (!stat.isFile()) throw new MlopsError(FailureType.InvalidInput, `Data source ${location.path} is not a file`);
       return { name, path: location.path, format, delimiter };
     }
-    const ext = source.replace(/[?#].*$/, '').toLowerCase().endsWith('.gz') ? `.${format}.gz` : `.${format}`;
+    const ext = source
+      .replace(/[?#].*$/, '')
+      .toLowerCase()
+      .endsWith('.gz')
+      ? `.${format}.gz`
+      : `.${format}`;
     const path = join(this.dir, `source-${randomUUID()}${ext}`);
     await fs.mkdir(this.dir, { recursive: true });
     const stream = await openRaw(source, options);
@@ -53,7 +58,12 @@ export class Scratch {
       transform: (chunk: Buffer, _enc, done) => {
         this.used += chunk.length;
         if (this.used > budget) {
-          done(new MlopsError(FailureType.InvalidInput, `${name} is larger than the scratch budget of ${budget} bytes for remote sources: raise MLOPS_SCRATCH_BUDGET or read it from a local disk`));
+          done(
+            new MlopsError(
+              FailureType.InvalidInput,
+              `${name} is larger than the scratch budget of ${budget} bytes for remote sources: raise MLOPS_SCRATCH_BUDGET or read it from a local disk`,
+            ),
+          );
         } else done(null, chunk);
       },
     });

@@ -20,7 +20,8 @@ export function rawKind(type: string): RawKind {
   if (t === 'BOOLEAN') return 'bool';
   if (t === 'DATE') return 'date';
   if (t.startsWith('TIMESTAMP')) return 'timestamp';
-  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL)/.test(t)) return 'number';
+  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL)/.test(t))
+    return 'number';
   return 'other';
 }
 
@@ -98,7 +99,10 @@ export function typedSql(type: ColumnType, name: string, kind: RawKind, parsed?:
       case 'numeric':
         return { value: `CASE WHEN isfinite(${d}) THEN ${d} END`, bad: `coalesce(NOT ${nan} AND NOT isfinite(${d}), false)` };
       case 'boolean':
-        return { value: `CASE WHEN ${d} = 1 THEN 1.0 WHEN ${d} = 0 THEN 0.0 END`, bad: `coalesce(NOT ${nan} AND ${d} NOT IN (0, 1), false)` };
+        return {
+          value: `CASE WHEN ${d} = 1 THEN 1.0 WHEN ${d} = 0 THEN 0.0 END`,
+          bad: `coalesce(NOT ${nan} AND ${d} NOT IN (0, 1), false)`,
+        };
       case 'datetime':
         return { value: `CASE WHEN isfinite(${d}) THEN ${d} END`, bad: `coalesce(NOT ${nan} AND NOT isfinite(${d}), false)` };
       case 'categorical':

@@ -17,7 +17,14 @@ import { uiLink } from '../cli/runs';
 import { loadSpecFile } from '../spec/load';
 import { instanceFor, registrySource, startModelServer, type ModelServer } from '../serving';
 import { createStorage, type Storage } from '../storage';
-import { checkNowSignal, type MonitorStatus, monitorStatusQuery, monitorWorkflowId, type PipelineRunResult, retrainWorkflowId } from '../contracts';
+import {
+  checkNowSignal,
+  type MonitorStatus,
+  monitorStatusQuery,
+  monitorWorkflowId,
+  type PipelineRunResult,
+  retrainWorkflowId,
+} from '../contracts';
 
 /** Options of the demo. */
 export interface DemoOptions {
@@ -63,12 +70,20 @@ async function seeThrough(client: Client, config: MlopsConfig, workflowId: strin
     if (view.execution !== 'RUNNING') throw new Error(`run ${workflowId} ended ${view.execution}: ${view.failure ?? ''}`);
     if (view.status?.approval?.state === 'waiting' && !told) {
       const m = view.status.candidate ?? {};
-      o.say(`  candidate: accuracy ${m.accuracy?.toFixed(3)}, macro-F1 ${m.macroF1?.toFixed(3)}${view.status.champion ? ` (production v${view.status.champion.version}: ${view.status.champion.metrics.accuracy?.toFixed(3)})` : ''}`);
+      o.say(
+        `  candidate: accuracy ${m.accuracy?.toFixed(3)}, macro-F1 ${m.macroF1?.toFixed(3)}${view.status.champion ? ` (production v${view.status.champion.version}: ${view.status.champion.metrics.accuracy?.toFixed(3)})` : ''}`,
+      );
       if (o.autoApprove) {
-        const answer = await decide(client, workflowId, { decision: 'approve', approver: 'alice', comment: 'approved by the demo (--auto-approve)' });
+        const answer = await decide(client, workflowId, {
+          decision: 'approve',
+          approver: 'alice',
+          comment: 'approved by the demo (--auto-approve)',
+        });
         o.say(`  approved as alice: ${answer.reason}`);
       } else {
-        o.say(`  Waiting for an approval. In the Temporal UI (${uiLink(config, workflowId)}) send the signal "approve" with {"approver": "alice"},`);
+        o.say(
+          `  Waiting for an approval. In the Temporal UI (${uiLink(config, workflowId)}) send the signal "approve" with {"approver": "alice"},`,
+        );
         o.say(`  or run: npx mlops approve ${workflowId} --as alice`);
       }
       told = true;
@@ -125,14 +140,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     }
     const rawSource = spec.dataset.source;
     spec.dataset = await stageDataset(config, spec.dataset);
-    const first = await startRun(client, config, spec, { requestedBy: process.env.USER && process.env.USER !== 'alice' ? process.env.USER : 'demo', reason: 'first model, trained on 2012-2013' });
+    const first = await startRun(client, config, spec, {
+      requestedBy: process.env.USER && process.env.USER !== 'alice' ? process.env.USER : 'demo',
+      reason: 'first model, trained on 2012-2013',
+    });
     o.say(`  run ${first.workflowId}  (${uiLink(config, first.workflowId)})`);
     const firstResult = await seeThrough(client, config, first.workflowId, o);
     o.say(`  -> ${firstResult.status}${firstResult.version ? `, version ${firstResult.version}` : ''}`);
     if (firstResult.status !== 'deployed') throw new Error(`the first run ended ${firstResult.status}: ${firstResult.reason ?? ''}`);
 
     o.say(`3/5 Serving the production version on http://127.0.0.1:${o.port} ...`);
-    server = await startModelServer({ store: storage.store, source: registrySource(storage.registry), models: [spec.model], port: o.port, pollMs: 1000, logger, predictionLog: { flushIntervalMs: 500 } });
+    server = await startModelServer({
+      store: storage.store,
+      source: registrySource(storage.registry),
+      models: [spec.model],
+      port: o.port,
+      pollMs: 1000,
+      logger,
+      predictionLog: { flushIntervalMs: 500 },
+    });
 
     o.say('4/5 Replaying 2014-2015 day by day as traffic, with the observed weather as feedback...');
     const months = await trafficByMonth(rawSource);
@@ -141,7 +167,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     let feedback = 0;
     const retrains = new Set<string>();
     // The server takes exactly the model's features, typed as its metadata says (CSV values are text).
-    const { inputs } = (await (await fetch(`${server.url}/v2/models/${spec.model}`)).json()) as { inputs: { name: string; datatype: string }[] };
+    const { inputs } = (await (await fetch(`${server.url}/v2/models/${spec.model}`)).json()) as {
+      inputs: { name: string; datatype: string }[];
+    };
     for (const [month, days] of months) {
       for (const day of days) {
         const id = `${spec.model}-${day.date}`;
@@ -161,7 +189,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
         status = await monitor.query(monitorStatusQuery);
       } while (lastCheck(status) === before);
       const check = status.checks[status.checks.length - 1]!;
-      const psi = Object.entries(check.drift).map(([f, d]) => `${f} ${d.psi.toFixed(2)}`).join(', ');
+      const psi = Object.entries(check.drift)
+        .map(([f, d]) => `${f} ${d.psi.toFixed(2)}`)
+        .join(', ');
       o.say(`  ${month}: ${days.length} days served; monitor: ${check.rows} rows, PSI ${psi || '-'} -> ${check.action}`);
       if (check.action === 'retrain-started') {
         const id = retrainWorkflowId(spec.model);
@@ -209,7 +239,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 
 /** The summary as a table. */
 export function formatSummary(s: DemoSummary): string {
-  const rows = s.versions.map((v) => `  v${String(v.version).padEnd(3)} ${v.trigger.padEnd(9)} ${(v.accuracy?.toFixed(3) ?? '-').padEnd(9)} ${(v.macroF1?.toFixed(3) ?? '-').padEnd(9)} ${v.version === s.productionVersion ? 'production' : ''.padEnd(10)}  ${v.reason ?? ''}`);
+  const rows = s.versions.map(
+    (v) =>
+      `  v${String(v.version).padEnd(3)} ${v.trigger.padEnd(9)} ${(v.accuracy?.toFixed(3) ?? '-').padEnd(9)} ${(v.macroF1?.toFixed(3) ?? '-').padEnd(9)} ${v.version === s.productionVersion ? 'production' : ''.padEnd(10)}  ${v.reason ?? ''}`,
+  );
   return [
     `Model ${s.model}: ${s.versions.length} version(s), production is v${s.productionVersion}. ${s.served} days served, ${s.feedback} labels fed back.`,
     '  ver  trigger   accuracy  macro-F1  alias       why',

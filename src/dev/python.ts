@@ -71,15 +71,23 @@ export async function ensurePython(say: (line: string) => void = () => {}, env: 
       try {
         await run('python3', ['-m', 'venv', venv]);
       } catch (err) {
-        throw new MlopsError(FailureType.Configuration, `Could not create a Python venv with python3 (${(err as Error).message.split('\n')[0]}). Install python3 with venv (Debian: apt-get install python3-venv), or set MLOPS_PYTHON to a Python that has ${Object.keys(PYTHON_PACKAGES).join(', ')}.`);
+        throw new MlopsError(
+          FailureType.Configuration,
+          `Could not create a Python venv with python3 (${(err as Error).message.split('\n')[0]}). Install python3 with venv (Debian: apt-get install python3-venv), or set MLOPS_PYTHON to a Python that has ${Object.keys(PYTHON_PACKAGES).join(', ')}.`,
+        );
       }
     }
     const specs = Object.entries(PYTHON_PACKAGES).map(([n, v]) => `${n}==${v}`);
     say(`installing ${specs.join(' ')} from PyPI (once, about 40 s)`);
     try {
-      await run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '--quiet', ...specs], { maxBuffer: 64 * 1024 * 1024 });
+      await run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '--quiet', ...specs], {
+        maxBuffer: 64 * 1024 * 1024,
+      });
     } catch (err) {
-      throw new MlopsError(FailureType.Configuration, `pip could not install the pinned Python packages into ${venv}: ${(err as Error).message.split('\n').slice(-3).join(' ')}. Check that PyPI is reachable, or set MLOPS_PYTHON.`);
+      throw new MlopsError(
+        FailureType.Configuration,
+        `pip could not install the pinned Python packages into ${venv}: ${(err as Error).message.split('\n').slice(-3).join(' ')}. Check that PyPI is reachable, or set MLOPS_PYTHON.`,
+      );
     }
     fs.writeFileSync(stamp, new Date().toISOString());
     return python;

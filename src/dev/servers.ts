@@ -94,7 +94,11 @@ export async function httpOk(url: string): Promise<boolean> {
 }
 
 /** Polls `check` until it passes, the process dies, or the timeout ends; the error points at the log. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, opts: { timeoutMs: number; pid?: number; logFile?: string }): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  opts: { timeoutMs: number; pid?: number; logFile?: string },
+): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -133,7 +137,26 @@ export async function startTemporalServer(o: TemporalServerOptions): Promise<Ser
   fs.mkdirSync(path.dirname(o.dbFile), { recursive: true });
   const proc = spawnServer(
     o.cli,
-    ['server', 'start-dev', '--ip', '127.0.0.1', '--ui-ip', '127.0.0.1', '--port', String(o.port), '--ui-port', String(o.uiPort), '--db-filename', o.dbFile, '--log-format', 'json', '--log-level', 'warn', '--ui-disable-news-fetch', ...DEV_SERVER_DYNAMIC_CONFIG],
+    [
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--ui-ip',
+      '127.0.0.1',
+      '--port',
+      String(o.port),
+      '--ui-port',
+      String(o.uiPort),
+      '--db-filename',
+      o.dbFile,
+      '--log-format',
+      'json',
+      '--log-level',
+      'warn',
+      '--ui-disable-news-fetch',
+      ...DEV_SERVER_DYNAMIC_CONFIG,
+    ],
     o.logFile,
   );
   await waitUntil('Temporal dev server', () => temporalHealthy(o.port, o.uiPort), { timeoutMs: 60_000, pid: proc.pid, logFile: o.logFile });
@@ -164,7 +187,14 @@ export async function startMinioServer(o: MinioServerOptions): Promise<ServerPro
     o.bin,
     ['server', o.dataDir, '--address', `127.0.0.1:${o.port}`, '--console-address', `127.0.0.1:${o.consolePort}`, '--quiet'],
     o.logFile,
-    { ...process.env, MINIO_ROOT_USER: o.accessKey, MINIO_ROOT_PASSWORD: o.secretKey, MINIO_BROWSER_REDIRECT: 'off', MINIO_UPDATE: 'off', MINIO_CALLHOME_ENABLE: 'off' },
+    {
+      ...process.env,
+      MINIO_ROOT_USER: o.accessKey,
+      MINIO_ROOT_PASSWORD: o.secretKey,
+      MINIO_BROWSER_REDIRECT: 'off',
+      MINIO_UPDATE: 'off',
+      MINIO_CALLHOME_ENABLE: 'off',
+    },
   );
   await waitUntil('MinIO', () => minioReady(o.port), { timeoutMs: 60_000, pid: proc.pid, logFile: o.logFile });
   return proc;

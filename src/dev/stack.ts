@@ -58,7 +58,6 @@ function ensureLocalCredentials(dataDir: string): { accessKey: string; secretKey
   return creds;
 }
 
-
 async function upTemporal(config: MlopsConfig, state: StackState, say: Say): Promise<void> {
   const { temporalPort: port, temporalUiPort: uiPort } = config.stack;
   if (state.temporal && isAlive(state.temporal.pid) && (await temporalHealthy(state.temporal.port))) {
@@ -67,7 +66,9 @@ async function upTemporal(config: MlopsConfig, state: StackState, say: Say): Pro
   }
   for (const p of [port, uiPort]) {
     if (await isPortOpen(p)) {
-      throw new Error(`Port ${p} on 127.0.0.1 is taken by another program. Stop it, or choose other ports with MLOPS_TEMPORAL_PORT / MLOPS_TEMPORAL_UI_PORT, or use that server with TEMPORAL_ADDRESS.`);
+      throw new Error(
+        `Port ${p} on 127.0.0.1 is taken by another program. Stop it, or choose other ports with MLOPS_TEMPORAL_PORT / MLOPS_TEMPORAL_UI_PORT, or use that server with TEMPORAL_ADDRESS.`,
+      );
     }
   }
   const cli = await ensureTemporalCli(config.cacheDir, say);
@@ -85,7 +86,9 @@ async function upMinio(config: MlopsConfig, state: StackState, say: Say): Promis
   }
   for (const p of [port, consolePort]) {
     if (await isPortOpen(p)) {
-      throw new Error(`Port ${p} on 127.0.0.1 is taken by another program. Stop it, or choose other ports with MLOPS_MINIO_PORT / MLOPS_MINIO_CONSOLE_PORT, or use that server with MINIO_ENDPOINT.`);
+      throw new Error(
+        `Port ${p} on 127.0.0.1 is taken by another program. Stop it, or choose other ports with MLOPS_MINIO_PORT / MLOPS_MINIO_CONSOLE_PORT, or use that server with MINIO_ENDPOINT.`,
+      );
     }
   }
   const bin = await ensureMinio(config.cacheDir, say);
@@ -101,9 +104,11 @@ export async function stackUp(say: Say = console.log, env = process.env): Promis
   const config = loadConfig({ env, requireCredentials: false });
   const state = readState(config.dataDir);
   try {
-    if (config.temporal.external) say(`Using the Temporal server at ${config.temporal.connection.address} (TEMPORAL_ADDRESS); not starting one.`);
+    if (config.temporal.external)
+      say(`Using the Temporal server at ${config.temporal.connection.address} (TEMPORAL_ADDRESS); not starting one.`);
     else await upTemporal(config, state, say);
-    if (config.minio.external) say(`Using the MinIO server at ${config.minio.endPoint}:${config.minio.port} (MINIO_ENDPOINT); not starting one.`);
+    if (config.minio.external)
+      say(`Using the MinIO server at ${config.minio.endPoint}:${config.minio.port} (MINIO_ENDPOINT); not starting one.`);
     else await upMinio(config, state, say);
   } finally {
     writeState(config.dataDir, state);
@@ -137,7 +142,12 @@ export async function stackStatus(env = process.env): Promise<ServerStatus[]> {
   const t = state.temporal;
   const m = state.minio;
   const temporal: ServerStatus = config.temporal.external
-    ? { name: 'temporal', state: 'external', healthy: await temporalHealthy(Number(config.temporal.connection.address.split(':').pop())).catch(() => false), endpoint: config.temporal.connection.address }
+    ? {
+        name: 'temporal',
+        state: 'external',
+        healthy: await temporalHealthy(Number(config.temporal.connection.address.split(':').pop())).catch(() => false),
+        endpoint: config.temporal.connection.address,
+      }
     : {
         name: 'temporal',
         state: t && isAlive(t.pid) ? 'running' : 'stopped',
@@ -148,7 +158,12 @@ export async function stackStatus(env = process.env): Promise<ServerStatus[]> {
         logFile: t?.logFile,
       };
   const minio: ServerStatus = config.minio.external
-    ? { name: 'minio', state: 'external', healthy: await minioHealthy(config.minio.port, config.minio.endPoint), endpoint: `${config.minio.endPoint}:${config.minio.port}` }
+    ? {
+        name: 'minio',
+        state: 'external',
+        healthy: await minioHealthy(config.minio.port, config.minio.endPoint),
+        endpoint: `${config.minio.endPoint}:${config.minio.port}`,
+      }
     : {
         name: 'minio',
         state: m && isAlive(m.pid) ? 'running' : 'stopped',

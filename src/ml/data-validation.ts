@@ -293,7 +293,14 @@ export class Validator {
       });
     }
     for (const [name, row] of this.extra) {
-      add({ column: name, rule: 'extra_column', observed: 'present', expected: 'not in the schema', sampleRows: [row], message: `column "${name}" is not in the schema and is ignored` });
+      add({
+        column: name,
+        rule: 'extra_column',
+        observed: 'present',
+        expected: 'not in the schema',
+        sampleRows: [row],
+        message: `column "${name}" is not in the schema and is ignored`,
+      });
     }
     for (const s of this.states) this.columnIssues(s, rows, add);
     this.classIssues(add);
@@ -303,59 +310,82 @@ export class Validator {
   private columnIssues(s: ColumnState, rows: number, add: (issue: Omit<ValidationIssue, 'severity'>, isTarget?: boolean) => void): void {
     const name = s.spec.name;
     if (!s.present && rows > 0) {
-      add({ column: name, rule: 'missing_column', observed: 'absent', expected: 'present', sampleRows: [], message: `column "${name}" is declared in the schema but not in the data` }, s.isTarget);
+      add(
+        {
+          column: name,
+          rule: 'missing_column',
+          observed: 'absent',
+          expected: 'present',
+          sampleRows: [],
+          message: `column "${name}" is declared in the schema but not in the data`,
+        },
+        s.isTarget,
+      );
       return;
     }
     if (s.invalid.count > 0) {
       const examples = s.invalidExamples.map((v) => JSON.stringify(v)).join(', ');
-      add({
-        column: name,
-        rule: 'type',
-        observed: `${s.invalid.count} non-${s.spec.type} value${s.invalid.count > 1 ? 's' : ''} (e.g. ${examples})`,
-        expected: s.spec.type,
-        sampleRows: s.invalid.rows,
-        message: `column "${name}" has ${s.invalid.count} value(s) that are not ${s.spec.type}, e.g. ${examples}`,
-      }, s.isTarget);
+      add(
+        {
+          column: name,
+          rule: 'type',
+          observed: `${s.invalid.count} non-${s.spec.type} value${s.invalid.count > 1 ? 's' : ''} (e.g. ${examples})`,
+          expected: s.spec.type,
+          sampleRows: s.invalid.rows,
+          message: `column "${name}" has ${s.invalid.count} value(s) that are not ${s.spec.type}, e.g. ${examples}`,
+        },
+        s.isTarget,
+      );
     }
     if (rows > 0) {
       const limit = s.spec.maxNullRate ?? (s.isTarget ? 0 : 1);
       const rate = s.nulls.count / rows;
       if (rate > limit) {
-        add({
-          column: name,
-          rule: s.isTarget ? 'missing_label' : 'null_rate',
-          observed: rate,
-          expected: limit,
-          sampleRows: s.nulls.rows,
-          message: s.isTarget
-            ? `target "${name}" is missing in ${s.nulls.count} of ${rows} rows (rate ${fmt(rate)}, at most ${fmt(limit)} allowed)`
-            : `column "${name}" is missing in ${s.nulls.count} of ${rows} rows (rate ${fmt(rate)}, at most ${fmt(limit)} allowed)`,
-        }, s.isTarget);
+        add(
+          {
+            column: name,
+            rule: s.isTarget ? 'missing_label' : 'null_rate',
+            observed: rate,
+            expected: limit,
+            sampleRows: s.nulls.rows,
+            message: s.isTarget
+              ? `target "${name}" is missing in ${s.nulls.count} of ${rows} rows (rate ${fmt(rate)}, at most ${fmt(limit)} allowed)`
+              : `column "${name}" is missing in ${s.nulls.count} of ${rows} rows (rate ${fmt(rate)}, at most ${fmt(limit)} allowed)`,
+          },
+          s.isTarget,
+        );
       }
     }
     if (s.below.count + s.above.count > 0) {
       const { min, max } = s.spec;
-      const observed = s.below.count > 0 && s.above.count > 0 ? `min ${s.lowest}, max ${s.highest}` : s.below.count > 0 ? s.lowest : s.highest;
+      const observed =
+        s.below.count > 0 && s.above.count > 0 ? `min ${s.lowest}, max ${s.highest}` : s.below.count > 0 ? s.lowest : s.highest;
       const expected = min !== undefined && max !== undefined ? `[${min}, ${max}]` : min !== undefined ? `>= ${min}` : `<= ${max}`;
-      add({
-        column: name,
-        rule: 'range',
-        observed,
-        expected,
-        sampleRows: [...s.below.rows, ...s.above.rows].sort((a, b) => a - b).slice(0, this.opts.sampleSize),
-        message: `column "${name}" has ${s.below.count + s.above.count} value(s) outside ${expected} (observed ${observed})`,
-      }, s.isTarget);
+      add(
+        {
+          column: name,
+          rule: 'range',
+          observed,
+          expected,
+          sampleRows: [...s.below.rows, ...s.above.rows].sort((a, b) => a - b).slice(0, this.opts.sampleSize),
+          message: `column "${name}" has ${s.below.count + s.above.count} value(s) outside ${expected} (observed ${observed})`,
+        },
+        s.isTarget,
+      );
     }
     if (s.unseen.count > 0) {
       const values = [...s.unseenValues].map((v) => JSON.stringify(v)).join(', ');
-      add({
-        column: name,
-        rule: 'unseen_category',
-        observed: values,
-        expected: `one of ${s.spec.allowed!.map((v) => JSON.stringify(v)).join(', ')}`,
-        sampleRows: s.unseen.rows,
-        message: `column "${name}" has ${s.unseen.count} value(s) outside its allowed categories: ${values}`,
-      }, s.isTarget);
+      add(
+        {
+          column: name,
+          rule: 'unseen_category',
+          observed: values,
+          expected: `one of ${s.spec.allowed!.map((v) => JSON.stringify(v)).join(', ')}`,
+          sampleRows: s.unseen.rows,
+          message: `column "${name}" has ${s.unseen.count} value(s) outside its allowed categories: ${values}`,
+        },
+        s.isTarget,
+      );
     }
   }
 

@@ -102,10 +102,17 @@ export interface SplitSpec {
 }
 
 /** The row indices of each side of a snapshot's split, the same every time (train and evaluate agree on the holdout). */
-async function splitIndices(file: string, frame: Frame, schema: DatasetSchema, split: SplitSpec): Promise<{ train: number[]; test: number[] }> {
+async function splitIndices(
+  file: string,
+  frame: Frame,
+  schema: DatasetSchema,
+  split: SplitSpec,
+): Promise<{ train: number[]; test: number[] }> {
   if (split.method !== 'hash') {
     const options: SplitOptions =
-      split.method === 'time' ? { method: 'time', testFraction: split.testFraction, column: split.column! } : { method: split.method, testFraction: split.testFraction, seed: split.seed };
+      split.method === 'time'
+        ? { method: 'time', testFraction: split.testFraction, column: split.column! }
+        : { method: split.method, testFraction: split.testFraction, seed: split.seed };
     return splitFrame(frame, schema, options);
   }
   const test = await hashedTestRows(file, split.testFraction, split.seed);
@@ -118,7 +125,10 @@ async function splitIndices(file: string, frame: Frame, schema: DatasetSchema, s
 
 function emptySide(rows: number, split: SplitSpec, trainEmpty: boolean): MlopsError {
   const side = trainEmpty ? 'training' : 'test';
-  return new MlopsError(FailureType.InvalidInput, `A hash split of ${rows} row(s) with testFraction ${split.testFraction} left the ${side} set empty; add rows or change testFraction`);
+  return new MlopsError(
+    FailureType.InvalidInput,
+    `A hash split of ${rows} row(s) with testFraction ${split.testFraction} left the ${side} set empty; add rows or change testFraction`,
+  );
 }
 
 function splitColumns(schema: DatasetSchema, split: SplitSpec): string[] {
@@ -144,7 +154,13 @@ export async function loadSplit(file: string, schema: DatasetSchema, split: Spli
  * (each row's side is known from its stored key before any value is read), so a stage holds the side it
  * needs, or a few rows of it, never the whole snapshot. Other splits need the whole frame to decide.
  */
-export async function loadSide(file: string, schema: DatasetSchema, split: SplitSpec, side: 'train' | 'test', options: { sample?: number } = {}): Promise<Frame> {
+export async function loadSide(
+  file: string,
+  schema: DatasetSchema,
+  split: SplitSpec,
+  side: 'train' | 'test',
+  options: { sample?: number } = {},
+): Promise<Frame> {
   if (split.method !== 'hash' || !(await isParquetFile(file))) {
     const frame = (await loadSplit(file, schema, split))[side];
     return options.sample === undefined ? frame : takeRows(frame, evenly(frame.rowCount, options.sample));
@@ -160,7 +176,7 @@ export async function loadSide(file: string, schema: DatasetSchema, split: Split
   for (let i = 0, k = 0, p = 0; i < sides.length; i++) {
     if (sides[i] !== wanted) continue;
     if (!picks) keep[i] = 1;
-    else if (picks[p] === k) (keep[i] = 1), p++;
+    else if (picks[p] === k) ((keep[i] = 1), p++);
     k++;
   }
   return readParquetFrame(file, schema, splitColumns(schema, split), file, keep);

@@ -5,7 +5,14 @@
  * numbers into `breached` flags. Formulas, binning and epsilon conventions: docs/drift.md.
  */
 import { FailureType, MlopsError } from '../errors';
-import { lowerBound, upperBound, type CategoricalColumnProfile, type DatasetProfile, type Histogram, type NumericColumnProfile } from './profile';
+import {
+  lowerBound,
+  upperBound,
+  type CategoricalColumnProfile,
+  type DatasetProfile,
+  type Histogram,
+  type NumericColumnProfile,
+} from './profile';
 import { gcd, kolmogorovSf, ksTwoSampleExactSf } from './stats/kolmogorov';
 import { chiSquareSf } from './stats/special';
 import type { Column, Frame } from './types';
@@ -68,7 +75,11 @@ function ksStatisticSorted(a: Float64Array, b: Float64Array): number {
  * with n = round(n1·n2 / (n1 + n2)) (scipy's kstwo.sf). The exact method reports the statistic
  * rounded to a multiple of 1/lcm(n1, n2), as scipy does. NaNs are dropped.
  */
-export function ksTwoSample(reference: ArrayLike<number>, current: ArrayLike<number>, method: 'auto' | 'exact' | 'asymp' = 'auto'): KsResult {
+export function ksTwoSample(
+  reference: ArrayLike<number>,
+  current: ArrayLike<number>,
+  method: 'auto' | 'exact' | 'asymp' = 'auto',
+): KsResult {
   return ksTwoSampleSorted(finiteSorted(reference, 'The reference'), finiteSorted(current, 'The current data'), method);
 }
 
@@ -178,7 +189,10 @@ function categoryCounts(values: ArrayLike<string | null>): Map<string, number> {
 }
 
 /** Aligns two category-count maps on the union of their categories (reference order first, then new ones). */
-function alignCategories(reference: Map<string, number>, current: Map<string, number>): { ref: number[]; cur: number[]; categories: string[] } {
+function alignCategories(
+  reference: Map<string, number>,
+  current: Map<string, number>,
+): { ref: number[]; cur: number[]; categories: string[] } {
   const categories = [...reference.keys()];
   for (const c of current.keys()) if (!reference.has(c)) categories.push(c);
   return { categories, ref: categories.map((c) => reference.get(c) ?? 0), cur: categories.map((c) => current.get(c) ?? 0) };
@@ -275,7 +289,11 @@ export interface DriftReport {
 }
 
 /** Drift references from a training profile, with optional reference value samples for KS/Wasserstein. */
-export function referenceFromProfile(profile: DatasetProfile, features: string[], samples: Record<string, ArrayLike<number>> = {}): DriftReference[] {
+export function referenceFromProfile(
+  profile: DatasetProfile,
+  features: string[],
+  samples: Record<string, ArrayLike<number>> = {},
+): DriftReference[] {
   return features.map((name) => {
     const col = profile.columns.find((c) => c.name === name);
     if (!col) throw new MlopsError(FailureType.InvalidInput, `The reference profile has no column "${name}"`);
@@ -291,7 +309,11 @@ function round(x: number): string {
 }
 
 /** Numeric drift statistics of one feature (values sorted once, shared by all statistics). */
-export function numericDrift(reference: NumericDriftReference, current: ArrayLike<number>, method: 'auto' | 'exact' | 'asymp' = 'auto'): Omit<FeatureDrift, 'breached' | 'breaches'> {
+export function numericDrift(
+  reference: NumericDriftReference,
+  current: ArrayLike<number>,
+  method: 'auto' | 'exact' | 'asymp' = 'auto',
+): Omit<FeatureDrift, 'breached' | 'breaches'> {
   const cur = finiteSorted(current, `Current data of "${reference.name}"`);
   const bins = binCounts(reference.histogram, cur);
   const out: Omit<FeatureDrift, 'breached' | 'breaches'> = {
@@ -308,7 +330,10 @@ export function numericDrift(reference: NumericDriftReference, current: ArrayLik
 }
 
 /** Categorical drift statistics of one feature. */
-export function categoricalDrift(reference: CategoricalDriftReference, current: ArrayLike<string | null>): Omit<FeatureDrift, 'breached' | 'breaches'> {
+export function categoricalDrift(
+  reference: CategoricalDriftReference,
+  current: ArrayLike<string | null>,
+): Omit<FeatureDrift, 'breached' | 'breaches'> {
   const ref = new Map(reference.frequencies.map((f) => [f.value, f.count]));
   const cur = categoryCounts(current);
   return { feature: reference.name, kind: 'categorical', psi: categoricalPsi(ref, cur), chiSquare: chiSquareTest(ref, cur) };
@@ -318,8 +343,10 @@ function checkThresholds(stats: Omit<FeatureDrift, 'breached' | 'breaches'>, t: 
   const reasons: string[] = [];
   const psiLimit = t.psi ?? 0.2;
   if (stats.psi > psiLimit) reasons.push(`psi ${round(stats.psi)} > ${psiLimit}`);
-  if (stats.ks && t.ksPValue !== undefined && stats.ks.pValue < t.ksPValue) reasons.push(`ks p-value ${round(stats.ks.pValue)} < ${t.ksPValue}`);
-  if (stats.ks && t.ksStatistic !== undefined && stats.ks.statistic > t.ksStatistic) reasons.push(`ks statistic ${round(stats.ks.statistic)} > ${t.ksStatistic}`);
+  if (stats.ks && t.ksPValue !== undefined && stats.ks.pValue < t.ksPValue)
+    reasons.push(`ks p-value ${round(stats.ks.pValue)} < ${t.ksPValue}`);
+  if (stats.ks && t.ksStatistic !== undefined && stats.ks.statistic > t.ksStatistic)
+    reasons.push(`ks statistic ${round(stats.ks.statistic)} > ${t.ksStatistic}`);
   if (stats.wasserstein !== undefined && t.wasserstein !== undefined && stats.wasserstein > t.wasserstein) {
     reasons.push(`wasserstein ${round(stats.wasserstein)} > ${t.wasserstein}`);
   }
@@ -336,10 +363,18 @@ export function driftReport(references: DriftReference[], current: Frame, option
     if (!column) throw new MlopsError(FailureType.InvalidInput, `The current data has no column "${ref.name}"`);
     let stats: Omit<FeatureDrift, 'breached' | 'breaches'>;
     if (ref.kind === 'numeric') {
-      if (!(column instanceof Float64Array)) throw new MlopsError(FailureType.InvalidInput, `Column "${ref.name}" is categorical in the current data but numeric in the reference`);
+      if (!(column instanceof Float64Array))
+        throw new MlopsError(
+          FailureType.InvalidInput,
+          `Column "${ref.name}" is categorical in the current data but numeric in the reference`,
+        );
       stats = numericDrift(ref, column, options.ksMethod);
     } else {
-      if (column instanceof Float64Array) throw new MlopsError(FailureType.InvalidInput, `Column "${ref.name}" is numeric in the current data but categorical in the reference`);
+      if (column instanceof Float64Array)
+        throw new MlopsError(
+          FailureType.InvalidInput,
+          `Column "${ref.name}" is numeric in the current data but categorical in the reference`,
+        );
       stats = categoricalDrift(ref, column);
     }
     const thresholds = { ...options.thresholds, ...options.perFeature?.[ref.name] };

@@ -56,9 +56,19 @@ export function evaluatePredictions(model: Pick<Predictor, 'schema' | 'task' | '
   const keep: number[] = [];
   labels.forEach((l, i) => l !== null && keep.push(i));
   unknownLabels(model, new Set(keep.map((i) => labels[i]!)));
-  const m = classificationMetrics(keep.map((i) => labels[i]!), keep.map((i) => p.probabilities![i]!), [...model.classes]);
+  const m = classificationMetrics(
+    keep.map((i) => labels[i]!),
+    keep.map((i) => p.probabilities![i]!),
+    [...model.classes],
+  );
   return {
-    metrics: defined({ accuracy: m.accuracy, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1, logLoss: m.logLoss, rocAuc: m.rocAuc }),
+    metrics: defined({
+      accuracy: m.accuracy,
+      balancedAccuracy: m.balancedAccuracy,
+      macroF1: m.macroF1,
+      logLoss: m.logLoss,
+      rocAuc: m.rocAuc,
+    }),
     rows: keep.length,
     confusionMatrix: m.confusionMatrix,
   };
@@ -78,7 +88,10 @@ function unknownLabels(model: Pick<Predictor, 'schema' | 'classes'>, seen: Set<s
       : type === 'numeric'
         ? 'A numeric target is labelled by its decimal text ("0", "1", "2.5"); name the classes so.'
         : 'Retrain on data that has every class, or drop those rows.';
-  const shown = unknown.slice(0, 10).map((l) => JSON.stringify(l)).join(', ');
+  const shown = unknown
+    .slice(0, 10)
+    .map((l) => JSON.stringify(l))
+    .join(', ');
   const classes = model.classes.map((c) => JSON.stringify(c)).join(', ');
   throw new MlopsError(
     FailureType.InvalidInput,

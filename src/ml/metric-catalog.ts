@@ -25,8 +25,18 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = {
   accuracy: { task: 'classification', higherIsBetter: true, range: UNIT, description: 'fraction of rows predicted right' },
   balancedAccuracy: { task: 'classification', higherIsBetter: true, range: UNIT, description: 'mean recall over the classes' },
   macroF1: { task: 'classification', higherIsBetter: true, range: UNIT, description: 'unweighted mean of per-class F1' },
-  rocAuc: { task: 'classification', higherIsBetter: true, range: UNIT, description: 'area under the ROC curve (macro one-vs-rest beyond two classes)' },
-  logLoss: { task: 'classification', higherIsBetter: false, range: { min: 0, max: Infinity }, description: 'mean negative log-likelihood of the true class' },
+  rocAuc: {
+    task: 'classification',
+    higherIsBetter: true,
+    range: UNIT,
+    description: 'area under the ROC curve (macro one-vs-rest beyond two classes)',
+  },
+  logLoss: {
+    task: 'classification',
+    higherIsBetter: false,
+    range: { min: 0, max: Infinity },
+    description: 'mean negative log-likelihood of the true class',
+  },
   rmse: { task: 'regression', higherIsBetter: false, range: { min: 0, max: Infinity }, description: 'root mean squared error' },
   mae: { task: 'regression', higherIsBetter: false, range: { min: 0, max: Infinity }, description: 'mean absolute error' },
   r2: { task: 'regression', higherIsBetter: true, range: { min: -Infinity, max: 1 }, description: 'coefficient of determination' },
@@ -59,7 +69,8 @@ export function metricHigherIsBetter(name: string): boolean {
 export function metricNameProblem(name: string, task?: Task): string | undefined {
   const info = metricInfo(name);
   if (!info) return `unknown metric "${name}" (known metrics: ${metricNames(task).join(', ')})`;
-  if (task && info.task !== task) return `"${name}" is a ${info.task} metric, but this model's task is ${task} (use one of ${metricNames(task).join(', ')})`;
+  if (task && info.task !== task)
+    return `"${name}" is a ${info.task} metric, but this model's task is ${task} (use one of ${metricNames(task).join(', ')})`;
   return undefined;
 }
 

@@ -117,7 +117,8 @@ export function logLoss(yTrue: ArrayLike<Label>, proba: ArrayLike<number> | Arra
   let total = 0;
   for (let i = 0; i < yTrue.length; i++) {
     const c = index.get(yTrue[i]);
-    if (c === undefined) throw new MlopsError(FailureType.InvalidInput, `log loss: true label ${JSON.stringify(yTrue[i])} is not one of the labels`);
+    if (c === undefined)
+      throw new MlopsError(FailureType.InvalidInput, `log loss: true label ${JSON.stringify(yTrue[i])} is not one of the labels`);
     const row = proba[i];
     let p: number;
     if (typeof row === 'number') {
@@ -161,7 +162,7 @@ function binaryAuc(isPositive: boolean[], scores: ArrayLike<number>): number {
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
   let nPos = 0;
   let rankSum = 0;
-  for (let start = 0; start < n; ) {
+  for (let start = 0; start < n;) {
     let end = start + 1;
     while (end < n && scores[order[end]] === scores[order[start]]) end++;
     const averageRank = (start + 1 + end) / 2; // ranks start..end-1 are 1-based start+1..end
@@ -194,10 +195,18 @@ export function rocAucOvr(yTrue: ArrayLike<Label>, proba: ArrayLike<ArrayLike<nu
       throw new MlopsError(FailureType.InvalidInput, `ROC AUC: probabilities of row ${i} sum to ${s}, not 1`);
     }
   }
-  if (labels.length === 2) return rocAuc(yTrue, Array.from(proba, (r) => r[1]), labels[1]);
+  if (labels.length === 2)
+    return rocAuc(
+      yTrue,
+      Array.from(proba, (r) => r[1]),
+      labels[1],
+    );
   let sum = 0;
   labels.forEach((label, j) => {
-    sum += binaryAuc(Array.from(yTrue, (y) => y === label), Array.from(proba, (r) => r[j]));
+    sum += binaryAuc(
+      Array.from(yTrue, (y) => y === label),
+      Array.from(proba, (r) => r[j]),
+    );
   });
   return sum / labels.length;
 }
@@ -261,14 +270,25 @@ export interface ClassificationMetrics {
 }
 
 /** Every classification metric from true labels and predicted probabilities (columns in `labels` order). */
-export function classificationMetrics(yTrue: ArrayLike<Label>, proba: ArrayLike<ArrayLike<number>>, labels: Label[]): ClassificationMetrics {
+export function classificationMetrics(
+  yTrue: ArrayLike<Label>,
+  proba: ArrayLike<ArrayLike<number>>,
+  labels: Label[],
+): ClassificationMetrics {
   checkLengths(yTrue, proba, 'classification metrics');
   const yPred = Array.from(proba, (row) => {
     let best = 0;
     for (let j = 1; j < row.length; j++) if (row[j] > row[best]) best = j;
     return labels[best];
   });
-  const auc = labels.length === 2 ? rocAuc(yTrue, Array.from(proba, (r) => r[1]), labels[1]) : rocAucOvr(yTrue, proba, labels);
+  const auc =
+    labels.length === 2
+      ? rocAuc(
+          yTrue,
+          Array.from(proba, (r) => r[1]),
+          labels[1],
+        )
+      : rocAucOvr(yTrue, proba, labels);
   return {
     accuracy: accuracy(yTrue, yPred),
     balancedAccuracy: balancedAccuracy(yTrue, yPred),

@@ -60,18 +60,33 @@ export interface WindowAssessment {
  * Assesses rows (feature values, plus the target where a label is known) against the model's training
  * profile. Datetime features are left out of drift: time always moves forward.
  */
-export async function assessWindow(model: Predictor, profile: DatasetProfile, rows: Record<string, unknown>[], limits: MonitorThresholds, referenceValues: Record<string, ArrayLike<number>> = {}): Promise<WindowAssessment> {
+export async function assessWindow(
+  model: Predictor,
+  profile: DatasetProfile,
+  rows: Record<string, unknown>[],
+  limits: MonitorThresholds,
+  referenceValues: Record<string, ArrayLike<number>> = {},
+): Promise<WindowAssessment> {
   const schema = model.schema;
   const features = schema.features.filter((f) => schema.columns.find((c) => c.name === f)?.type !== 'datetime');
   const out: WindowAssessment = { rows: rows.length, drift: {}, breachedFeatures: [] };
   if (rows.length === 0) return out;
-  const frame = rowsToFrame({ ...schema, features }, rows.map((r) => pick(r, features)));
+  const frame = rowsToFrame(
+    { ...schema, features },
+    rows.map((r) => pick(r, features)),
+  );
   const report = driftReport(referenceFromProfile(profile, features, referenceValues), frame, {
     thresholds: { psi: limits.psi, ksPValue: limits.ksPValue, chiSquarePValue: limits.chiSquarePValue },
     perFeature: limits.features,
   });
   for (const f of report.features) {
-    out.drift[f.feature] = { psi: f.psi, ksPValue: f.ks?.pValue, wasserstein: f.wasserstein, chiSquarePValue: f.chiSquare?.pValue, breached: f.breached };
+    out.drift[f.feature] = {
+      psi: f.psi,
+      ksPValue: f.ks?.pValue,
+      wasserstein: f.wasserstein,
+      chiSquarePValue: f.chiSquare?.pValue,
+      breached: f.breached,
+    };
     if (f.breached) out.breachedFeatures.push(f.feature);
   }
   if (limits.performance) {
@@ -79,7 +94,9 @@ export async function assessWindow(model: Predictor, profile: DatasetProfile, ro
     if (labelled.length > 0) {
       const frame = rowsToFrame(schema, labelled);
       frame.columns[schema.target] =
-        schema.task === 'classification' ? labelled.map((r) => toCategory(r[schema.target])) : Float64Array.from(labelled, (r) => toNumeric(r[schema.target]) ?? NaN);
+        schema.task === 'classification'
+          ? labelled.map((r) => toCategory(r[schema.target]))
+          : Float64Array.from(labelled, (r) => toNumeric(r[schema.target]) ?? NaN);
       const evaluation = await evaluateModel(model, frame);
       const { metric, min, max } = limits.performance;
       const value = evaluation.metrics[metric];
@@ -89,7 +106,8 @@ export async function assessWindow(model: Predictor, profile: DatasetProfile, ro
       }
       const also = limits.alsoMeasure;
       const alsoValue = also === undefined ? undefined : evaluation.metrics[also];
-      if (also !== undefined && alsoValue !== undefined) out.also = { metric: also, value: alsoValue, higherIsBetter: higherIsBetter(also) };
+      if (also !== undefined && alsoValue !== undefined)
+        out.also = { metric: also, value: alsoValue, higherIsBetter: higherIsBetter(also) };
     }
   }
   return out;
@@ -102,7 +120,6 @@ export async function assessWindow(model: Predictor, profile: DatasetProfile, ro
 export function performanceBreached(metric: string, value: number, limit: Pick<LivePerformanceLimit, 'min' | 'max'>): boolean {
   return higherIsBetter(metric) ? limit.min !== undefined && value < limit.min : limit.max !== undefined && value > limit.max;
 }
-
 
 function pick(row: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};

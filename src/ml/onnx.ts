@@ -76,18 +76,24 @@ export function signatureProblems(signature: unknown, schema: DatasetSchema): st
   if (!Array.isArray(s.inputs)) problems.push('"inputs" must be a list of {"column", "name", "type"}, one per feature');
   const seen = new Set<string>();
   inputs.forEach((input, i) => {
-    if (typeof input?.column !== 'string' || typeof input?.name !== 'string') problems.push(`inputs[${i}] needs "column" (a schema column) and "name" (the ONNX input)`);
-    else if (!schema.features.includes(input.column)) problems.push(`inputs[${i}]: "${input.column}" is not a feature of the schema (features: ${schema.features.join(', ')})`);
+    if (typeof input?.column !== 'string' || typeof input?.name !== 'string')
+      problems.push(`inputs[${i}] needs "column" (a schema column) and "name" (the ONNX input)`);
+    else if (!schema.features.includes(input.column))
+      problems.push(`inputs[${i}]: "${input.column}" is not a feature of the schema (features: ${schema.features.join(', ')})`);
     else if (seen.has(input.column)) problems.push(`inputs[${i}]: "${input.column}" is mapped twice`);
     else seen.add(input.column);
-    if (!(ONNX_INPUT_TYPES as readonly string[]).includes(input?.type as string)) problems.push(`inputs[${i}]: "type" must be one of ${ONNX_INPUT_TYPES.join(', ')}, got ${JSON.stringify(input?.type)}`);
+    if (!(ONNX_INPUT_TYPES as readonly string[]).includes(input?.type as string))
+      problems.push(`inputs[${i}]: "type" must be one of ${ONNX_INPUT_TYPES.join(', ')}, got ${JSON.stringify(input?.type)}`);
   });
   const missing = schema.features.filter((f) => !seen.has(f));
-  if (Array.isArray(s.inputs) && missing.length > 0) problems.push(`no ONNX input for the feature${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`);
+  if (Array.isArray(s.inputs) && missing.length > 0)
+    problems.push(`no ONNX input for the feature${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`);
   const outputs = (s.outputs ?? {}) as OnnxSignature['outputs'];
   if (schema.task === 'classification') {
-    if (typeof outputs.probabilities !== 'string') problems.push('a classifier must name its "probabilities" output (a float tensor [rows, classes]; turn zipmap off)');
-    if (!Array.isArray(s.classes) || s.classes.length < 2 || s.classes.some((c) => typeof c !== 'string')) problems.push('a classifier must list its "classes" (strings) in the order of the probability columns');
+    if (typeof outputs.probabilities !== 'string')
+      problems.push('a classifier must name its "probabilities" output (a float tensor [rows, classes]; turn zipmap off)');
+    if (!Array.isArray(s.classes) || s.classes.length < 2 || s.classes.some((c) => typeof c !== 'string'))
+      problems.push('a classifier must list its "classes" (strings) in the order of the probability columns');
   } else if (typeof outputs.value !== 'string') {
     problems.push('a regressor must name its "value" output (a float tensor [rows] or [rows, 1])');
   }
@@ -97,14 +103,22 @@ export function signatureProblems(signature: unknown, schema: DatasetSchema): st
 /** Loads an ONNX model manifest into a predictor: the session is created once and checked against the signature. */
 export async function loadOnnxPredictor(model: OnnxModel, fetchBytes: FetchBytes): Promise<Predictor> {
   const problems = signatureProblems(model.signature, model.schema);
-  if (problems.length > 0) throw new MlopsError(FailureType.InvalidInput, `The ONNX model's signature does not fit its schema: ${problems.join('; ')}.`, { problems });
+  if (problems.length > 0)
+    throw new MlopsError(FailureType.InvalidInput, `The ONNX model's signature does not fit its schema: ${problems.join('; ')}.`, {
+      problems,
+    });
   const ort = await import('onnxruntime-node');
   const bytes = await fetchBytes(model.onnx);
   let session: import('onnxruntime-node').InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1 });
   } catch (err) {
-    throw new MlopsError(FailureType.InvalidInput, `model.onnx does not load in ONNX Runtime: ${(err as Error).message}`, { onnx: model.onnx.uri }, { cause: err });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `model.onnx does not load in ONNX Runtime: ${(err as Error).message}`,
+      { onnx: model.onnx.uri },
+      { cause: err },
+    );
   }
   const sig = model.signature;
   const wanted = [sig.outputs.label, sig.outputs.probabilities, sig.outputs.value].filter((o): o is string => typeof o === 'string');
@@ -163,7 +177,10 @@ type Ort = typeof import('onnxruntime-node');
 
 function toTensor(ort: Ort, frame: Frame, input: OnnxColumnInput, start: number, end: number): import('onnxruntime-node').Tensor {
   const col = frame.columns[input.column];
-  if (!col) throw new MlopsError(FailureType.InvalidInput, `The rows have no column "${input.column}", which the model needs.`, { column: input.column });
+  if (!col)
+    throw new MlopsError(FailureType.InvalidInput, `The rows have no column "${input.column}", which the model needs.`, {
+      column: input.column,
+    });
   const n = end - start;
   const dims = [n, 1];
   if (input.type === 'string') {
@@ -175,17 +192,30 @@ function toTensor(ort: Ort, frame: Frame, input: OnnxColumnInput, start: number,
     return new ort.Tensor('string', data, dims);
   }
   if (!(col instanceof Float64Array)) {
-    throw new MlopsError(FailureType.InvalidInput, `Column "${input.column}" holds text, but its ONNX input "${input.name}" takes ${input.type}; declare it as "string" in signature.json.`, { column: input.column });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Column "${input.column}" holds text, but its ONNX input "${input.name}" takes ${input.type}; declare it as "string" in signature.json.`,
+      { column: input.column },
+    );
   }
   const slice = col.subarray(start, end);
   if (input.type === 'double') return new ort.Tensor('float64', Float64Array.from(slice), dims);
   if (input.type === 'float') return new ort.Tensor('float32', Float32Array.from(slice), dims);
-  if (input.type === 'bool') return new ort.Tensor('bool', Uint8Array.from(slice, (v) => (v ? 1 : 0)), dims);
+  if (input.type === 'bool')
+    return new ort.Tensor(
+      'bool',
+      Uint8Array.from(slice, (v) => (v ? 1 : 0)),
+      dims,
+    );
   const ints = new BigInt64Array(n);
   for (let i = 0; i < n; i++) {
     const v = slice[i]!;
     if (!Number.isFinite(v)) {
-      throw new MlopsError(FailureType.InvalidInput, `Row ${start + i}: "${input.column}" is missing, and its ONNX input "${input.name}" is int64, which has no missing value; declare it as "float" or "double".`, { row: start + i, column: input.column });
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `Row ${start + i}: "${input.column}" is missing, and its ONNX input "${input.name}" is int64, which has no missing value; declare it as "float" or "double".`,
+        { row: start + i, column: input.column },
+      );
     }
     ints[i] = BigInt(Math.round(v));
   }
@@ -198,10 +228,19 @@ function copyValues(t: import('onnxruntime-node').Tensor, into: Float64Array, st
   for (let i = 0; i < data.length; i++) into[start + i] = Number(data[i]);
 }
 
-function readProbabilities(t: import('onnxruntime-node').Tensor, C: number, into: number[][], start: number, end: number, name: string): void {
+function readProbabilities(
+  t: import('onnxruntime-node').Tensor,
+  C: number,
+  into: number[][],
+  start: number,
+  end: number,
+  name: string,
+): void {
   const data = t.data as ArrayLike<number>;
-  if (typeof data[0] !== 'number' && end > start) throw badOutput(name, `is a ${t.type} tensor, not float probabilities (turn zipmap off when converting)`);
-  if (data.length !== (end - start) * C) throw badOutput(name, `has shape [${t.dims.join(', ')}], expected [${end - start}, ${C}] (one column per class)`);
+  if (typeof data[0] !== 'number' && end > start)
+    throw badOutput(name, `is a ${t.type} tensor, not float probabilities (turn zipmap off when converting)`);
+  if (data.length !== (end - start) * C)
+    throw badOutput(name, `has shape [${t.dims.join(', ')}], expected [${end - start}, ${C}] (one column per class)`);
   for (let i = start; i < end; i++) {
     const row: number[] = new Array(C);
     for (let k = 0; k < C; k++) row[k] = data[(i - start) * C + k]!;

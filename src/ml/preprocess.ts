@@ -71,7 +71,15 @@ export interface DesignMatrix {
 }
 
 /** The outputs of a datetime feature, in order. */
-export const DATETIME_PARTS = ['year', 'dayOfYearSin', 'dayOfYearCos', 'dayOfWeekSin', 'dayOfWeekCos', 'timeOfDaySin', 'timeOfDayCos'] as const;
+export const DATETIME_PARTS = [
+  'year',
+  'dayOfYearSin',
+  'dayOfYearCos',
+  'dayOfWeekSin',
+  'dayOfWeekCos',
+  'timeOfDaySin',
+  'timeOfDayCos',
+] as const;
 const MS_PER_DAY = 86_400_000;
 
 /** Learns the preprocessing of `schema.features` from a training frame. */
@@ -80,7 +88,11 @@ export function fitPreprocessing(frame: Frame, schema: DatasetSchema, options: P
 }
 
 /** Learns the preprocessing from a training frame and returns it with the training frame transformed. */
-export function fitTransform(frame: Frame, schema: DatasetSchema, options: PreprocessingOptions): { preprocessing: Preprocessing; design: DesignMatrix } {
+export function fitTransform(
+  frame: Frame,
+  schema: DatasetSchema,
+  options: PreprocessingOptions,
+): { preprocessing: Preprocessing; design: DesignMatrix } {
   const scratch = new Float64Array(options.numericImpute === 'none' ? 0 : frame.rowCount);
   const features = schema.features.map((name) => fitFeature(frame, columnSpec(schema, name), options, scratch));
   const outputs: string[] = [];
@@ -156,7 +168,12 @@ function applyScaling(recipe: Preprocessing, columns: Float64Array[]): void {
 /** Finds a feature's column spec, failing with the name when the schema does not declare it. */
 export function columnSpec(schema: DatasetSchema, name: string): ColumnSpec {
   const spec = schema.columns.find((c) => c.name === name);
-  if (!spec) throw new MlopsError(FailureType.InvalidInput, `Feature "${name}" is not a column of the schema; declare it in columns or remove it from features.`, { feature: name });
+  if (!spec)
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Feature "${name}" is not a column of the schema; declare it in columns or remove it from features.`,
+      { feature: name },
+    );
   return spec;
 }
 
@@ -169,7 +186,8 @@ function fitFeature(frame: Frame, spec: ColumnSpec, options: PreprocessingOption
       if (v === null) missing++;
       else counts.set(v, (counts.get(v) ?? 0) + 1);
     }
-    if (options.categoricalEncoding === 'codes') return { name: spec.name, type: 'categorical', categories: keptCategories(counts, options.maxCategories), fill: null };
+    if (options.categoricalEncoding === 'codes')
+      return { name: spec.name, type: 'categorical', categories: keptCategories(counts, options.maxCategories), fill: null };
     const categories = [...counts.keys()].sort();
     let fill: string | null = null;
     if (options.categoricalImpute === 'missing-token' && missing > 0) {
@@ -309,7 +327,10 @@ export function numericColumn(frame: Frame, name: string, type: ColumnType): Flo
   const col = frame.columns[name];
   if (col === undefined) throw new MlopsError(FailureType.InvalidInput, `Column "${name}" is missing from the data.`, { column: name });
   if (!(col instanceof Float64Array)) {
-    throw new MlopsError(FailureType.InvalidInput, `Column "${name}" is declared ${type} but holds text; fix its type in the schema.`, { column: name, type });
+    throw new MlopsError(FailureType.InvalidInput, `Column "${name}" is declared ${type} but holds text; fix its type in the schema.`, {
+      column: name,
+      type,
+    });
   }
   return col;
 }
@@ -319,7 +340,11 @@ export function categoricalColumn(frame: Frame, name: string): (string | null)[]
   const col = frame.columns[name];
   if (col === undefined) throw new MlopsError(FailureType.InvalidInput, `Column "${name}" is missing from the data.`, { column: name });
   if (col instanceof Float64Array) {
-    throw new MlopsError(FailureType.InvalidInput, `Column "${name}" is declared categorical but holds numbers; fix its type in the schema.`, { column: name });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Column "${name}" is declared categorical but holds numbers; fix its type in the schema.`,
+      { column: name },
+    );
   }
   return col;
 }

@@ -177,11 +177,14 @@ class NumericAccumulator {
       edges[0] = this.min;
       edges[edges.length - 1] = this.max;
       histogram = { edges: uniqueSorted(edges), counts: [] };
-      histogram.counts = histogram.edges.length === 1 ? [this.count] : histogram.edges.slice(0, -1).map((lo, i) => {
-        const last = i === histogram.edges.length - 2;
-        const below = last ? this.count : sketch.countBelow(histogram.edges[i + 1], true);
-        return Math.round(below - sketch.countBelow(lo, true));
-      });
+      histogram.counts =
+        histogram.edges.length === 1
+          ? [this.count]
+          : histogram.edges.slice(0, -1).map((lo, i) => {
+              const last = i === histogram.edges.length - 2;
+              const below = last ? this.count : sketch.countBelow(histogram.edges[i + 1], true);
+              return Math.round(below - sketch.countBelow(lo, true));
+            });
     }
     return {
       ...base,

@@ -28,7 +28,11 @@ export const columnSpecSchema = z
       ctx.addIssue({ code: 'custom', path: ['allowed'], message: `"allowed" applies to categorical columns, not ${col.type}` });
     }
     if ((col.min !== undefined || col.max !== undefined) && (col.type === 'categorical' || col.type === 'boolean')) {
-      ctx.addIssue({ code: 'custom', path: [col.min !== undefined ? 'min' : 'max'], message: `min/max apply to numeric and datetime columns, not ${col.type}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [col.min !== undefined ? 'min' : 'max'],
+        message: `min/max apply to numeric and datetime columns, not ${col.type}`,
+      });
     }
   });
 
@@ -55,7 +59,11 @@ export const datasetSchemaSchema = z
     } else {
       const targetType = schema.columns[targetIndex].type;
       if (schema.task === 'regression' && targetType !== 'numeric') {
-        ctx.addIssue({ code: 'custom', path: ['task'], message: `a regression target must be numeric, but "${schema.target}" is ${targetType}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['task'],
+          message: `a regression target must be numeric, but "${schema.target}" is ${targetType}`,
+        });
       }
       if (schema.task === 'classification' && targetType === 'datetime') {
         ctx.addIssue({ code: 'custom', path: ['task'], message: `a classification target cannot be a datetime column` });
@@ -81,10 +89,7 @@ export type _DatasetSchemaAgrees = Assert<Same<z.infer<typeof datasetSchemaSchem
 export function formatIssues(issues: readonly z.core.$ZodIssue[], where: string): string {
   return issues
     .map((issue) => {
-      const path = issue.path.reduce<string>(
-        (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : `${acc}.${String(key)}`),
-        where,
-      );
+      const path = issue.path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : `${acc}.${String(key)}`), where);
       return `${path}: ${issue.message}`;
     })
     .join('; ');

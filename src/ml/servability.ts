@@ -41,18 +41,35 @@ export function predictionProblems(task: Task, classes: readonly string[], p: Pr
     bad.length && problems.push(`${what} in ${bad.length} row(s), e.g. row${bad.length > 1 ? 's' : ''} ${bad.slice(0, 5).join(', ')}`);
   if (task === 'regression') {
     if (!p.values || p.values.length !== rows) return [`expected ${rows} predicted values, got ${p.values?.length ?? 'none'}`];
-    examples('a value that is not a finite number', indices(rows, (i) => !Number.isFinite(p.values![i])));
+    examples(
+      'a value that is not a finite number',
+      indices(rows, (i) => !Number.isFinite(p.values![i])),
+    );
     return problems;
   }
-  if (!p.probabilities || p.probabilities.length !== rows) return [`expected probabilities for ${rows} rows, got ${p.probabilities?.length ?? 'none'}`];
+  if (!p.probabilities || p.probabilities.length !== rows)
+    return [`expected probabilities for ${rows} rows, got ${p.probabilities?.length ?? 'none'}`];
   if (!p.labels || p.labels.length !== rows) problems.push(`expected ${rows} predicted labels, got ${p.labels?.length ?? 'none'}`);
   const probs = p.probabilities;
-  examples(`a number of probabilities other than ${classes.length} (one per class)`, indices(rows, (i) => probs[i]?.length !== classes.length));
+  examples(
+    `a number of probabilities other than ${classes.length} (one per class)`,
+    indices(rows, (i) => probs[i]?.length !== classes.length),
+  );
   const outside = (v: number) => !Number.isFinite(v) || v < -SUM_TOLERANCE || v > 1 + SUM_TOLERANCE;
-  examples('a probability that is not a finite number in [0, 1]', indices(rows, (i) => (probs[i] ?? []).some(outside)));
+  examples(
+    'a probability that is not a finite number in [0, 1]',
+    indices(rows, (i) => (probs[i] ?? []).some(outside)),
+  );
   const sum = (i: number) => (probs[i] ?? []).reduce((s, v) => s + v, 0);
-  examples(`probabilities that do not sum to 1 (within ${SUM_TOLERANCE})`, indices(rows, (i) => Math.abs(sum(i) - 1) > SUM_TOLERANCE));
-  if (p.labels) examples(`a label that is not one of the classes (${classes.join(', ')})`, indices(rows, (i) => !classes.includes(p.labels![i]!)));
+  examples(
+    `probabilities that do not sum to 1 (within ${SUM_TOLERANCE})`,
+    indices(rows, (i) => Math.abs(sum(i) - 1) > SUM_TOLERANCE),
+  );
+  if (p.labels)
+    examples(
+      `a label that is not one of the classes (${classes.join(', ')})`,
+      indices(rows, (i) => !classes.includes(p.labels![i]!)),
+    );
   return problems;
 }
 
@@ -81,13 +98,16 @@ export function parseCheckPredictions(text: string, task: Task, classes: readonl
     if (!Array.isArray(probabilities) || probabilities.some((p) => typeof p !== 'number') || probabilities.length !== classes.length) {
       throw badCheck(i, `needs "probabilities": ${classes.length} numbers, one per class in signature.json's "classes" order`);
     }
-    if (o.label !== undefined && !['string', 'number', 'boolean'].includes(typeof o.label)) throw badCheck(i, 'has a "label" that is not a class');
+    if (o.label !== undefined && !['string', 'number', 'boolean'].includes(typeof o.label))
+      throw badCheck(i, 'has a "label" that is not a class');
     return { label: o.label === undefined ? undefined : String(o.label), probabilities: probabilities as number[] };
   });
 }
 
 function badCheck(line: number, what: string): MlopsError {
-  return new MlopsError(FailureType.InvalidInput, `check_predictions.jsonl line ${line + 1} ${what} (see docs/external-trainers.md).`, { line: line + 1 });
+  return new MlopsError(FailureType.InvalidInput, `check_predictions.jsonl line ${line + 1} ${what} (see docs/external-trainers.md).`, {
+    line: line + 1,
+  });
 }
 
 /**
@@ -101,7 +121,8 @@ export function compareWithCheck(
   theirs: CheckPrediction[],
 ): { disagreements: Disagreement[]; problems: string[] } {
   const n = task === 'regression' ? (ours.values?.length ?? 0) : (ours.probabilities?.length ?? 0);
-  if (n !== theirs.length) return { disagreements: [], problems: [`the program predicted ${theirs.length} check rows, but there are ${n}`] };
+  if (n !== theirs.length)
+    return { disagreements: [], problems: [`the program predicted ${theirs.length} check rows, but there are ${n}`] };
   const disagreements: Disagreement[] = [];
   for (let i = 0; i < n; i++) {
     const t = theirs[i]!;
@@ -127,7 +148,12 @@ export function compareWithCheck(
     });
     if (worst >= 0 && by > PROBABILITY_TOLERANCE) {
       const amount = Number.isFinite(by) ? by.toPrecision(3) : 'an undefined amount (NaN)';
-      disagreements.push({ row: i, ours: mine, theirs: t, why: `probability of "${classes[worst]}" differs by ${amount}, more than ${PROBABILITY_TOLERANCE}` });
+      disagreements.push({
+        row: i,
+        ours: mine,
+        theirs: t,
+        why: `probability of "${classes[worst]}" differs by ${amount}, more than ${PROBABILITY_TOLERANCE}`,
+      });
     }
   }
   return { disagreements, problems: [] };

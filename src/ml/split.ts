@@ -27,7 +27,10 @@ function testSize(n: number, testFraction: number): number {
   }
   const nTest = Math.ceil(testFraction * n);
   if (n < 2 || nTest >= n) {
-    throw new MlopsError(FailureType.InvalidInput, `Cannot split ${n} row(s) with testFraction ${testFraction}: the training set would be empty`);
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Cannot split ${n} row(s) with testFraction ${testFraction}: the training set would be empty`,
+    );
   }
   return nTest;
 }
@@ -147,7 +150,8 @@ export function splitFrame(frame: Frame, schema: DatasetSchema, options: SplitOp
 /** Rows [start, end) of a frame; numeric columns are views, not copies. */
 export function sliceRows(frame: Frame, start: number, end: number): Frame {
   const columns: Record<string, Column> = {};
-  for (const [name, column] of Object.entries(frame.columns)) columns[name] = column instanceof Float64Array ? column.subarray(start, end) : column.slice(start, end);
+  for (const [name, column] of Object.entries(frame.columns))
+    columns[name] = column instanceof Float64Array ? column.subarray(start, end) : column.slice(start, end);
   return { rowCount: end - start, columns };
 }
 

@@ -40,9 +40,7 @@ export function typeBatch(batch: RowBatch, specs: readonly ColumnSpec[]): TypedB
     const invalidRaw: unknown[] = [];
     const name = spec.name;
     const index = records ? batch.columns.indexOf(name) : -1;
-    const read: (i: number) => unknown = records
-      ? (i) => (index === -1 ? undefined : records[i][index])
-      : (i) => batch.rows[i][name];
+    const read: (i: number) => unknown = records ? (i) => (index === -1 ? undefined : records[i][index]) : (i) => batch.rows[i][name];
     if (isNumericType(spec.type)) {
       const values = new Float64Array(n);
       const convert = spec.type === 'numeric' ? toNumeric : spec.type === 'boolean' ? toBoolean : toDatetime;

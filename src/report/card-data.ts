@@ -19,7 +19,11 @@ export const MAX_RESIDUAL_POINTS = 2000;
 export const MAX_CATEGORY_BARS = 12;
 
 /** A model's ROC curves (classification) or residuals (regression) on a frame holding its features and target. */
-export function holdoutDiagnostics(model: Pick<Predictor, 'schema' | 'task' | 'classes'>, frame: Frame, p: Predictions): { roc?: RocSeries[]; residuals?: ResidualSample } {
+export function holdoutDiagnostics(
+  model: Pick<Predictor, 'schema' | 'task' | 'classes'>,
+  frame: Frame,
+  p: Predictions,
+): { roc?: RocSeries[]; residuals?: ResidualSample } {
   const target = frame.columns[model.schema.target];
   if (!target) throw new Error(`the holdout has no target column "${model.schema.target}"`);
   if (model.task === 'regression') return { residuals: residualSample(target as Float64Array, p.values!) };
@@ -28,7 +32,11 @@ export function holdoutDiagnostics(model: Pick<Predictor, 'schema' | 'task' | 'c
   const keep: number[] = [];
   labels.forEach((l, i) => l !== null && keep.push(i));
   if (keep.length === 0) return {};
-  const curves = rocCurvesByClass(keep.map((i) => labels[i]!), keep.map((i) => p.probabilities![i]!), [...model.classes]);
+  const curves = rocCurvesByClass(
+    keep.map((i) => labels[i]!),
+    keep.map((i) => p.probabilities![i]!),
+    [...model.classes],
+  );
   return { roc: curves.map((c) => ({ label: String(c.label), fpr: c.curve.fpr, tpr: c.curve.tpr, auc: c.auc })) };
 }
 
@@ -45,7 +53,12 @@ export function residualSample(actual: ArrayLike<number>, predicted: ArrayLike<n
  * quantile bins (the outer bins open-ended, as the drift monitor bins them), categorical columns per
  * category. Columns missing on either side, or without values, are listed as skipped.
  */
-export function compareWithProfile(profile: DatasetProfile, frame: Frame, columns: string[], names: { reference: string; current: string }): DriftComparison {
+export function compareWithProfile(
+  profile: DatasetProfile,
+  frame: Frame,
+  columns: string[],
+  names: { reference: string; current: string },
+): DriftComparison {
   const out: DriftComparison = { ...names, columns: [], skipped: [] };
   for (const name of columns) {
     const col = profile.columns.find((c) => c.name === name);
@@ -53,8 +66,13 @@ export function compareWithProfile(profile: DatasetProfile, frame: Frame, column
     let result: HistogramComparison | string;
     if (!col) result = `not in the ${names.reference} profile`;
     else if (!values) result = `not in the ${names.current}`;
-    else if (col.kind === 'numeric') result = values instanceof Float64Array ? numericComparison(col, values) : 'categorical here but numeric in the profile';
-    else result = values instanceof Float64Array ? 'numeric here but categorical in the profile' : categoricalComparison(name, col.frequencies, values);
+    else if (col.kind === 'numeric')
+      result = values instanceof Float64Array ? numericComparison(col, values) : 'categorical here but numeric in the profile';
+    else
+      result =
+        values instanceof Float64Array
+          ? 'numeric here but categorical in the profile'
+          : categoricalComparison(name, col.frequencies, values);
     if (typeof result === 'string') out.skipped!.push({ column: name, reason: result });
     else out.columns.push(result);
   }
@@ -76,12 +94,24 @@ function numericComparison(col: NumericColumnProfile, values: Float64Array): His
     return { column: col.name, bins: [`< ${v}`, `= ${v}`, `> ${v}`], reference: counts.reference, current: counts.current, psi };
   }
   const last = counts.reference.length - 1;
-  const bins = counts.reference.map((_, i) => (last === 0 ? `${fmt(edges[0]!)} – ${fmt(edges[1]!)}` : i === 0 ? `< ${fmt(edges[1]!)}` : i === last ? `≥ ${fmt(edges[i]!)}` : `${fmt(edges[i]!)} – ${fmt(edges[i + 1]!)}`));
+  const bins = counts.reference.map((_, i) =>
+    last === 0
+      ? `${fmt(edges[0]!)} – ${fmt(edges[1]!)}`
+      : i === 0
+        ? `< ${fmt(edges[1]!)}`
+        : i === last
+          ? `≥ ${fmt(edges[i]!)}`
+          : `${fmt(edges[i]!)} – ${fmt(edges[i + 1]!)}`,
+  );
   // The outer bins are open-ended, so only the inner edges bound bars on both sides.
   return { column: col.name, bins, edges: edges.slice(1, -1).map(fmt), reference: counts.reference, current: counts.current, psi };
 }
 
-function categoricalComparison(name: string, frequencies: { value: string; count: number }[], values: (string | null)[]): HistogramComparison | string {
+function categoricalComparison(
+  name: string,
+  frequencies: { value: string; count: number }[],
+  values: (string | null)[],
+): HistogramComparison | string {
   const current = new Map<string, number>();
   for (const v of values) if (v !== null) current.set(v, (current.get(v) ?? 0) + 1);
   if (current.size === 0) return 'no values to compare';

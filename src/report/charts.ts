@@ -28,14 +28,20 @@ function text(x: number, y: number, content: string, attrs = ''): string {
 /** Horizontal grid lines with labels on the left, for values `vs` on the scale `y`. */
 function yAxis(vs: number[], y: (v: number) => number, x0: number, x1: number, label: (v: number) => string): string {
   return vs
-    .map((v) => `<line x1="${x0}" x2="${x1}" y1="${y(v)}" y2="${y(v)}" stroke="#e3e3e3"/>${text(x0 - 5, y(v) + 3.5, label(v), 'text-anchor="end" fill="#555"')}`)
+    .map(
+      (v) =>
+        `<line x1="${x0}" x2="${x1}" y1="${y(v)}" y2="${y(v)}" stroke="#e3e3e3"/>${text(x0 - 5, y(v) + 3.5, label(v), 'text-anchor="end" fill="#555"')}`,
+    )
     .join('');
 }
 
 /** Vertical grid lines with labels below, for values `vs` on the scale `x`. */
 function xAxis(vs: number[], x: (v: number) => number, y0: number, y1: number, label: (v: number) => string): string {
   return vs
-    .map((v) => `<line x1="${x(v)}" x2="${x(v)}" y1="${y0}" y2="${y1}" stroke="#e3e3e3"/>${text(x(v), y1 + 14, label(v), 'text-anchor="middle" fill="#555"')}`)
+    .map(
+      (v) =>
+        `<line x1="${x(v)}" x2="${x(v)}" y1="${y0}" y2="${y1}" stroke="#e3e3e3"/>${text(x(v), y1 + 14, label(v), 'text-anchor="middle" fill="#555"')}`,
+    )
     .join('');
 }
 
@@ -67,7 +73,12 @@ export function confusionHeatmap(cm: ConfusionMatrix, title: string): string {
       body.push(
         `<g><title>${esc(`true ${labels[i]}, predicted ${labels[j]}: ${count} (${total > 0 ? `${pct(share)} of ${labels[i]}` : `no rows of ${labels[i]}`})`)}</title>` +
           `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${blues(share)}" stroke="#fff"/>` +
-          text(x + cell / 2, y + cell / 2 + fontSize / 3, String(count), `text-anchor="middle" font-size="${round(fontSize)}" fill="${share > 0.55 ? '#fff' : '#222'}"`) +
+          text(
+            x + cell / 2,
+            y + cell / 2 + fontSize / 3,
+            String(count),
+            `text-anchor="middle" font-size="${round(fontSize)}" fill="${share > 0.55 ? '#fff' : '#222'}"`,
+          ) +
           '</g>',
       );
     });
@@ -115,15 +126,21 @@ export function rocChart(curves: RocSeries[], title: string): string {
     const colour = seriesColour(i);
     const drawable = c.fpr.every(Number.isFinite) && c.tpr.every(Number.isFinite);
     if (drawable) {
-      const points = thinCurve(c.fpr, c.tpr).map(([fx, ty]) => `${x(fx)},${y(ty)}`).join(' ');
-      body.push(`<polyline points="${points}" fill="none" stroke="${colour}" stroke-width="2"><title>${esc(legend[i]!)}</title></polyline>`);
+      const points = thinCurve(c.fpr, c.tpr)
+        .map(([fx, ty]) => `${x(fx)},${y(ty)}`)
+        .join(' ');
+      body.push(
+        `<polyline points="${points}" fill="none" stroke="${colour}" stroke-width="2"><title>${esc(legend[i]!)}</title></polyline>`,
+      );
     }
     const ly = top + 8 + i * 18;
     body.push(`<line x1="${left + plot + 16}" x2="${left + plot + 34}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="3"/>`);
     body.push(text(left + plot + 40, ly + 4, drawable ? legend[i]! : `${clip(c.label, 20)}: not in the holdout`));
   });
   body.push(text(left + plot / 2, top + plot + 32, 'false positive rate', 'text-anchor="middle" fill="#555"'));
-  body.push(text(12, top + plot / 2, 'true positive rate', `text-anchor="middle" fill="#555" transform="rotate(-90 12 ${top + plot / 2})"`));
+  body.push(
+    text(12, top + plot / 2, 'true positive rate', `text-anchor="middle" fill="#555" transform="rotate(-90 12 ${top + plot / 2})"`),
+  );
   return svg(left + plot + legendWidth, Math.max(top + plot + 42, top + 18 * curves.length + 12), title, body);
 }
 
@@ -213,7 +230,8 @@ export function histogramChart(h: HistogramComparison, names: { reference: strin
   axisLabels.forEach((label, i) => {
     const lx = left + (edgeLabels ? (i + 1) * band : i * band + band / 2);
     const ly = top + plotHeight + 10;
-    if (edgeLabels) body.push(`<line x1="${round(lx)}" x2="${round(lx)}" y1="${top + plotHeight}" y2="${top + plotHeight + 4}" stroke="#999"/>`);
+    if (edgeLabels)
+      body.push(`<line x1="${round(lx)}" x2="${round(lx)}" y1="${top + plotHeight}" y2="${top + plotHeight + 4}" stroke="#999"/>`);
     body.push(text(lx, ly, clip(label, 14), `text-anchor="end" font-size="10" transform="rotate(-40 ${round(lx)} ${ly})"`));
   });
   body.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${y(0)}" y2="${y(0)}" stroke="#999"/>`);

@@ -35,7 +35,17 @@ svg{max-width:none}code{font-size:12px;background:#f3f3f3;padding:1px 4px;border
 
 /** Renders a model card as one HTML document. Deterministic: the same input gives the same bytes. */
 export function buildModelCard(input: ModelCardInput): string {
-  const sections = [header(input), metricsSection(input), claimsSection(input), dataSection(input), validationSection(input), diagnosticsSection(input), driftSection(input), trainingSection(input), artifactsSection(input)];
+  const sections = [
+    header(input),
+    metricsSection(input),
+    claimsSection(input),
+    dataSection(input),
+    validationSection(input),
+    diagnosticsSection(input),
+    driftSection(input),
+    trainingSection(input),
+    artifactsSection(input),
+  ];
   return [
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8">',
@@ -63,7 +73,12 @@ function table(head: string[], rows: string[][], numeric: boolean[] = []): strin
 function header(input: ModelCardInput): string {
   const { verdict, candidate } = input;
   const mismatches = (input.claims ?? []).filter((c) => c.mismatch);
-  const who = [candidate.trainer ? `trainer <b>${esc(candidate.trainer)}</b>` : '', input.run ? `run <code>${esc(input.run.workflowId)}</code>` : ''].filter(Boolean).join(', ');
+  const who = [
+    candidate.trainer ? `trainer <b>${esc(candidate.trainer)}</b>` : '',
+    input.run ? `run <code>${esc(input.run.workflowId)}</code>` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   return lines([
     `<h1>${esc(input.model)} <span class="badge ${verdict.passed ? 'pass' : 'fail'}">${verdict.passed ? 'passed validation' : 'failed validation'}</span></h1>`,
     input.description ? `<p>${esc(input.description)}</p>` : '',
@@ -72,7 +87,10 @@ function header(input: ModelCardInput): string {
       ? `<p>The candidate meets every threshold of the validation policy${input.champion && input.policy.champion ? ' and the champion comparison' : ''}; it may go on to approval.</p>`
       : `<p>The candidate was stopped at validation:</p><ul>${verdict.failures.map((f) => `<li class="fail">${esc(f)}</li>`).join('')}</ul>`,
     mismatches.length
-      ? `<p class="fail">The training program's own claims do not match what we measured:</p>${list(mismatches.map((c) => c.message), 'fail')}`
+      ? `<p class="fail">The training program's own claims do not match what we measured:</p>${list(
+          mismatches.map((c) => c.message),
+          'fail',
+        )}`
       : '',
     input.notes?.length ? `<p><b>Notes:</b></p>${list(input.notes)}` : '',
   ]);
@@ -91,7 +109,8 @@ function capital(s: string): string {
 function claimsSection(input: ModelCardInput): string {
   if (!input.claims?.length) return '';
   const holdout = input.holdoutRows !== undefined ? `${num(input.holdoutRows)} sealed holdout rows` : 'the sealed holdout';
-  const verdict = (c: { mismatch: boolean }) => (c.mismatch ? '<span class="fail">does not match</span>' : '<span class="pass">matches</span>');
+  const verdict = (c: { mismatch: boolean }) =>
+    c.mismatch ? '<span class="fail">does not match</span>' : '<span class="pass">matches</span>';
   const rows = input.claims.map((c) => [esc(c.metric), metric(c.claimed), metric(c.measured), verdict(c)]);
   return lines([
     '<h2>What the training program claimed</h2>',
@@ -113,13 +132,15 @@ export function championVerdict(input: ModelCardInput): { text: string; passed?:
   if (!rule) return { text: `The policy sets no champion comparison; ${against} is shown for reference only.` };
   const c = input.candidate.metrics[rule.metric];
   const p = champ.metrics[rule.metric];
-  if (c === undefined || p === undefined) return { text: `${rule.metric} is missing for the ${c === undefined ? 'candidate' : 'production version'}.`, passed: false };
+  if (c === undefined || p === undefined)
+    return { text: `${rule.metric} is missing for the ${c === undefined ? 'candidate' : 'production version'}.`, passed: false };
   const worseBy = higherIsBetter(rule.metric) ? p - c : c - p;
   const values = `${rule.metric} ${metric(c)} against ${metric(p)}`;
   if (worseBy < 0) return { text: `the candidate is better than ${against}: ${values}, by ${metric(-worseBy)}.`, passed: true };
   if (worseBy === 0) return { text: `the candidate equals ${against}: ${values}.`, passed: true };
   const by = `${values}, worse by ${metric(worseBy)}`;
-  if (worseBy <= rule.margin) return { text: `the candidate is worse than ${against} within the allowed margin of ${rule.margin}: ${by}.`, passed: true };
+  if (worseBy <= rule.margin)
+    return { text: `the candidate is worse than ${against} within the allowed margin of ${rule.margin}: ${by}.`, passed: true };
   return { text: `the candidate is worse than ${against} by more than the allowed margin of ${rule.margin}: ${by}.`, passed: false };
 }
 
@@ -165,7 +186,10 @@ function profileRow(input: ModelCardInput, col: ColumnProfile): string[] {
   const common = [`<b>${esc(col.name)}</b>`, esc(col.type), columnRole(input, col.name), num(col.count), num(col.nulls), num(col.invalid)];
   if (col.kind === 'categorical') {
     const c = col as CategoricalColumnProfile;
-    const top = c.frequencies.slice(0, 3).map((f) => `${esc(f.value)} ${pct(c.count > 0 ? f.count / c.count : NaN)}`).join(', ');
+    const top = c.frequencies
+      .slice(0, 3)
+      .map((f) => `${esc(f.value)} ${pct(c.count > 0 ? f.count / c.count : NaN)}`)
+      .join(', ');
     return [...common, '', '', '', '', '', `${num(c.distinct)} distinct${top ? `: ${top}` : ''}${c.frequencies.length > 3 ? ', …' : ''}`];
   }
   const n = col as NumericColumnProfile;
@@ -188,45 +212,90 @@ function dataSection(input: ModelCardInput): string {
     '<h2>Data</h2>',
     `<p>${num(profile.rowCount)} rows and ${num(profile.columns.length)} columns${ds.target ? `; target <b>${esc(ds.target)}</b>` : ''}${ds.features ? `, ${num(ds.features.length)} features` : ''}${input.holdoutRows !== undefined ? `; ${num(input.holdoutRows)} rows held out for evaluation` : ''}.</p>`,
   ];
-  if (ds.droppedMissingTarget) parts.push(`<p class="dropped">${num(ds.droppedMissingTarget)} rows whose target is missing were dropped at ingest (dataset.dropMissingTarget); they are not in these counts.</p>`);
+  if (ds.droppedMissingTarget)
+    parts.push(
+      `<p class="dropped">${num(ds.droppedMissingTarget)} rows whose target is missing were dropped at ingest (dataset.dropMissingTarget); they are not in these counts.</p>`,
+    );
   if (classCounts) {
     parts.push('<h3>Classes</h3>');
-    parts.push(table(['class', 'rows', 'share'], Object.entries(classCounts).sort((a, b) => b[1] - a[1]).map(([k, v]) => [esc(k), num(v), pct(total > 0 ? v / total : NaN)]), [false, true, true]));
+    parts.push(
+      table(
+        ['class', 'rows', 'share'],
+        Object.entries(classCounts)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => [esc(k), num(v), pct(total > 0 ? v / total : NaN)]),
+        [false, true, true],
+      ),
+    );
   }
   parts.push('<h3>Columns</h3>');
-  parts.push(table(['column', 'type', 'role', 'values', 'missing', 'invalid', 'mean', 'std', 'min', 'median', 'max', 'categories'], profile.columns.map((c) => profileRow(input, c)), [false, false, false, true, true, true, true, true, true, true, true, false]));
+  parts.push(
+    table(
+      ['column', 'type', 'role', 'values', 'missing', 'invalid', 'mean', 'std', 'min', 'median', 'max', 'categories'],
+      profile.columns.map((c) => profileRow(input, c)),
+      [false, false, false, true, true, true, true, true, true, true, true, false],
+    ),
+  );
   return lines(parts);
 }
 
 function targetCounts(input: ModelCardInput): Record<string, number> | undefined {
   const col = input.dataset?.profile.columns.find((c) => c.name === input.dataset?.target);
-  return col?.kind === 'categorical' ? Object.fromEntries((col as CategoricalColumnProfile).frequencies.map((f) => [f.value, f.count])) : undefined;
+  return col?.kind === 'categorical'
+    ? Object.fromEntries((col as CategoricalColumnProfile).frequencies.map((f) => [f.value, f.count]))
+    : undefined;
 }
 
 function issueRow(issue: ValidationIssue): string[] {
   const rows = issue.sampleRows.length ? `${issue.sampleRows.slice(0, 5).join(', ')}${issue.sampleRows.length > 5 ? ', …' : ''}` : '';
-  return [`<span class="${issue.severity === 'blocking' ? 'fail' : 'muted'}">${esc(issue.severity)}</span>`, esc(issue.column ?? '(dataset)'), esc(issue.rule), esc(issue.message), esc(rows)];
+  return [
+    `<span class="${issue.severity === 'blocking' ? 'fail' : 'muted'}">${esc(issue.severity)}</span>`,
+    esc(issue.column ?? '(dataset)'),
+    esc(issue.rule),
+    esc(issue.message),
+    esc(rows),
+  ];
 }
 
 function validationSection(input: ModelCardInput): string {
   const report = input.validation;
   if (!report) return '';
-  const summary = report.issues.length === 0 ? `<p class="pass">No issues in ${num(report.rowCount)} rows.</p>` : `<p>${num(report.issues.length)} issue(s) in ${num(report.rowCount)} rows; ${report.ok ? 'none blocks the pipeline' : '<span class="fail">blocking issues present</span>'}.</p>`;
-  return lines(['<h2>Data validation</h2>', summary, report.issues.length ? table(['severity', 'column', 'rule', 'finding', 'sample rows'], report.issues.map(issueRow)) : '']);
+  const summary =
+    report.issues.length === 0
+      ? `<p class="pass">No issues in ${num(report.rowCount)} rows.</p>`
+      : `<p>${num(report.issues.length)} issue(s) in ${num(report.rowCount)} rows; ${report.ok ? 'none blocks the pipeline' : '<span class="fail">blocking issues present</span>'}.</p>`;
+  return lines([
+    '<h2>Data validation</h2>',
+    summary,
+    report.issues.length ? table(['severity', 'column', 'rule', 'finding', 'sample rows'], report.issues.map(issueRow)) : '',
+  ]);
 }
 
 function diagnosticsSection(input: ModelCardInput): string {
   const figures: string[] = [];
   if (input.candidate.confusionMatrix) figures.push(confusionHeatmap(input.candidate.confusionMatrix, 'Candidate: confusion matrix'));
-  if (input.champion?.confusionMatrix) figures.push(confusionHeatmap(input.champion.confusionMatrix, `Production v${input.champion.version}: confusion matrix`));
-  if (input.roc?.length) figures.push(rocChart(input.roc, input.roc.length === 1 ? `Candidate: ROC curve of ${input.roc[0]!.label}` : 'Candidate: ROC curves, one class against the rest'));
+  if (input.champion?.confusionMatrix)
+    figures.push(confusionHeatmap(input.champion.confusionMatrix, `Production v${input.champion.version}: confusion matrix`));
+  if (input.roc?.length)
+    figures.push(
+      rocChart(
+        input.roc,
+        input.roc.length === 1 ? `Candidate: ROC curve of ${input.roc[0]!.label}` : 'Candidate: ROC curves, one class against the rest',
+      ),
+    );
   if (input.residuals) figures.push(residualChart(input.residuals, 'Candidate: residuals on the holdout'));
   if (figures.length === 0) return '';
   const notes = [
     input.candidate.confusionMatrix ? 'Rows are true classes, columns predicted ones; shading is the share of the true class.' : '',
-    input.residuals && input.residuals.predicted.length < input.residuals.rows ? `Residuals of ${num(input.residuals.predicted.length)} of ${num(input.residuals.rows)} holdout rows, evenly spaced.` : '',
+    input.residuals && input.residuals.predicted.length < input.residuals.rows
+      ? `Residuals of ${num(input.residuals.predicted.length)} of ${num(input.residuals.rows)} holdout rows, evenly spaced.`
+      : '',
   ].filter(Boolean);
-  return lines(['<h2>Holdout diagnostics</h2>', notes.length ? `<p class="muted">${esc(notes.join(' '))}</p>` : '', `<div class="charts">${figures.map((f) => `<figure>${f}</figure>`).join('')}</div>`]);
+  return lines([
+    '<h2>Holdout diagnostics</h2>',
+    notes.length ? `<p class="muted">${esc(notes.join(' '))}</p>` : '',
+    `<div class="charts">${figures.map((f) => `<figure>${f}</figure>`).join('')}</div>`,
+  ]);
 }
 
 function driftSection(input: ModelCardInput): string {
@@ -240,25 +309,45 @@ function driftSection(input: ModelCardInput): string {
     `<h2>Distributions: ${esc(drift.reference)} against ${esc(drift.current)}</h2>`,
     `<p class="muted">Each column's share of rows per bin of the ${esc(drift.reference)} profile. PSI above ${PSI_FLAG} is flagged, as the drift monitor flags it by default.${drift.note ? ` ${esc(drift.note)}` : ''}</p>`,
     table(['column', 'PSI', ''], rows, [false, true, false]),
-    drift.skipped?.length ? `<p class="muted">Not compared: ${drift.skipped.map((s) => `${esc(s.column)} (${esc(s.reason)})`).join('; ')}.</p>` : '',
+    drift.skipped?.length
+      ? `<p class="muted">Not compared: ${drift.skipped.map((s) => `${esc(s.column)} (${esc(s.reason)})`).join('; ')}.</p>`
+      : '',
     drawn.size < byPsi.length ? `<p class="muted">Histograms of the ${drawn.size} columns with the highest PSI.</p>` : '',
-    `<div class="charts">${drift.columns.filter((c) => drawn.has(c.column)).map((c) => `<figure>${histogramChart(c, names)}</figure>`).join('')}</div>`,
+    `<div class="charts">${drift.columns
+      .filter((c) => drawn.has(c.column))
+      .map((c) => `<figure>${histogramChart(c, names)}</figure>`)
+      .join('')}</div>`,
   ]);
 }
 
 function value(v: unknown): string {
-  return esc(typeof v === 'string' ? v : JSON.stringify(v) ?? String(v));
+  return esc(typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)));
 }
 
 function trainingSection(input: ModelCardInput): string {
   const { params, training, trainer } = input.candidate;
   if (!params && !training && !trainer) return '';
-  const rows = [...Object.entries(params ?? {}).map(([k, v]) => [esc(k), value(v)]), ...Object.entries(training ?? {}).map(([k, v]) => [`<span class="muted">training</span> ${esc(k)}`, value(v)])];
-  return lines(['<h2>Training</h2>', trainer ? `<p>Trainer <b>${esc(trainer)}</b>.</p>` : '', rows.length ? table(['setting', 'value'], rows) : '']);
+  const rows = [
+    ...Object.entries(params ?? {}).map(([k, v]) => [esc(k), value(v)]),
+    ...Object.entries(training ?? {}).map(([k, v]) => [`<span class="muted">training</span> ${esc(k)}`, value(v)]),
+  ];
+  return lines([
+    '<h2>Training</h2>',
+    trainer ? `<p>Trainer <b>${esc(trainer)}</b>.</p>` : '',
+    rows.length ? table(['setting', 'value'], rows) : '',
+  ]);
 }
 
 function artifactsSection(input: ModelCardInput): string {
   if (!input.artifacts?.length) return '';
-  const rows = input.artifacts.map((a) => [esc(a.name), `<code>${esc(a.uri)}</code>`, a.sha256 ? `<code>${esc(a.sha256.slice(0, 16))}…</code>` : '']);
-  return lines(['<h2>Artifacts</h2>', table(['artifact', 'location', 'sha256'], rows), input.run?.runId ? `<p class="muted">Workflow run <code>${esc(input.run.runId)}</code>.</p>` : '']);
+  const rows = input.artifacts.map((a) => [
+    esc(a.name),
+    `<code>${esc(a.uri)}</code>`,
+    a.sha256 ? `<code>${esc(a.sha256.slice(0, 16))}…</code>` : '',
+  ]);
+  return lines([
+    '<h2>Artifacts</h2>',
+    table(['artifact', 'location', 'sha256'], rows),
+    input.run?.runId ? `<p class="muted">Workflow run <code>${esc(input.run.runId)}</code>.</p>` : '',
+  ]);
 }

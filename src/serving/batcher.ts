@@ -37,7 +37,8 @@ export function batchingPredictor(inner: Predictor): Predictor {
     // At most MAX_BATCH_ROWS rows (or one request) per run; the rest wait for the next.
     let take = 0;
     let rows = 0;
-    while (take < queue.length && (take === 0 || rows + queue[take]!.frame.rowCount <= MAX_BATCH_ROWS)) rows += queue[take++]!.frame.rowCount;
+    while (take < queue.length && (take === 0 || rows + queue[take]!.frame.rowCount <= MAX_BATCH_ROWS))
+      rows += queue[take++]!.frame.rowCount;
     const batch = queue.slice(0, take);
     queue = queue.slice(take);
     queuedRows -= rows;

@@ -48,5 +48,9 @@ export function fixedSource(models: Record<string, ServedVersion>): ModelSource 
 }
 
 function noAlias(model: string, alias: string): MlopsError {
-  return new MlopsError(FailureType.NotFound, `Model "${model}" has no alias "${alias}": register a version and move the alias to it (or serve another alias).`, { model, alias });
+  return new MlopsError(
+    FailureType.NotFound,
+    `Model "${model}" has no alias "${alias}": register a version and move the alias to it (or serve another alias).`,
+    { model, alias },
+  );
 }

@@ -212,7 +212,10 @@ export class RecordLog<T extends { model: string; at: string }> {
     }
     const stats = this.snapshot();
     if (stats.queued > 0) {
-      this.logger?.error({ log: this.kind, lost: stats.queued }, `${stats.queued} ${this.kind} records could not be written to MinIO before shutdown and are lost`);
+      this.logger?.error(
+        { log: this.kind, lost: stats.queued },
+        `${stats.queued} ${this.kind} records could not be written to MinIO before shutdown and are lost`,
+      );
     }
     return stats;
   }
@@ -316,7 +319,13 @@ export interface WindowPrediction {
  * the window touches, less objects whose first record is at or after `until`. With `openEnded`, every
  * object from `since` on (feedback for a window may arrive after it).
  */
-export async function listWindowObjects(store: ArtifactStore, model: string, window: PredictionWindow, kind: LogKind = 'predictions', openEnded = false): Promise<ObjectInfo[]> {
+export async function listWindowObjects(
+  store: ArtifactStore,
+  model: string,
+  window: PredictionWindow,
+  kind: LogKind = 'predictions',
+  openEnded = false,
+): Promise<ObjectInfo[]> {
   const { since, until } = normaliseWindow(window);
   const prefix = logPrefix(kind, assertName('model', model));
   const dates = (await store.listPrefixes(prefix))
@@ -338,7 +347,11 @@ export async function listWindowObjects(store: ArtifactStore, model: string, win
  * label wins when an id got several). Feedback is read from `since` on, without an upper bound, since
  * labels usually arrive after the prediction's window has closed.
  */
-export async function* readPredictionWindow(store: ArtifactStore, model: string, window: PredictionWindow): AsyncIterable<WindowPrediction> {
+export async function* readPredictionWindow(
+  store: ArtifactStore,
+  model: string,
+  window: PredictionWindow,
+): AsyncIterable<WindowPrediction> {
   const { since, until } = normaliseWindow(window);
   const labels = new Map<string, { label: string | number; at: string }>();
   for (const info of await listWindowObjects(store, model, { since, until }, 'feedback', true)) {
@@ -368,7 +381,11 @@ export async function* readRecords<T>(store: ArtifactStore, key: string): AsyncI
       try {
         yield JSON.parse(line) as T;
       } catch (err) {
-        throw new MlopsError(FailureType.InvalidInput, `${store.uri(key)} line ${n} is not JSON (${(err as Error).message}); the log object is damaged.`, { key, line: n });
+        throw new MlopsError(
+          FailureType.InvalidInput,
+          `${store.uri(key)} line ${n} is not JSON (${(err as Error).message}); the log object is damaged.`,
+          { key, line: n },
+        );
       }
     }
   } finally {
@@ -382,13 +399,19 @@ function normaliseWindow(window: PredictionWindow): { since?: string; until: str
 
 function isoTime(what: string, value: string): string {
   const t = typeof value === 'string' ? Date.parse(value) : NaN;
-  if (Number.isNaN(t)) throw new MlopsError(FailureType.InvalidInput, `The window's ${what} must be an ISO 8601 time, got ${JSON.stringify(value)}.`, { [what]: value });
+  if (Number.isNaN(t))
+    throw new MlopsError(FailureType.InvalidInput, `The window's ${what} must be an ISO 8601 time, got ${JSON.stringify(value)}.`, {
+      [what]: value,
+    });
   return new Date(t).toISOString();
 }
 
 /** A whole-number log option from 1 up, or a configuration error naming it. */
 export function positive(what: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new MlopsError(FailureType.Configuration, `Prediction log ${what} must be a whole number from 1 up, got ${value}.`, { [what]: value });
+  if (!Number.isInteger(value) || value < 1)
+    throw new MlopsError(FailureType.Configuration, `Prediction log ${what} must be a whole number from 1 up, got ${value}.`, {
+      [what]: value,
+    });
   return value;
 }
 

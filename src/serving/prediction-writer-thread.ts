@@ -70,7 +70,15 @@ function open(path: string, recovered: boolean, sealed: boolean): Segment {
   } catch {
     // Nothing shipped yet.
   }
-  return { path, id: basename(path).slice('predictions-'.length, -'.jsonl'.length), recovered, sealed, fd, shipped, buffer: Buffer.alloc(0) };
+  return {
+    path,
+    id: basename(path).slice('predictions-'.length, -'.jsonl'.length),
+    recovered,
+    sealed,
+    fd,
+    shipped,
+    buffer: Buffer.alloc(0),
+  };
 }
 
 /** Whether the server that wrote a segment may still be running (and appending to it). */
@@ -134,7 +142,12 @@ async function drain(seg: Segment, force: boolean): Promise<boolean> {
       if (!seg.sealed || seg.shipped + seg.buffer.length < fs.fstatSync(seg.fd).size) return false;
       if (seg.buffer.length > 0) {
         // Only a predecessor's cut line is a record: here, a failed write was counted as dropped when it failed.
-        post({ type: 'lost', records: seg.recovered ? 1 : 0, recovered: seg.recovered, message: `the last line of ${seg.path} was cut short (${seg.buffer.length} bytes, a write that never finished) and is skipped` });
+        post({
+          type: 'lost',
+          records: seg.recovered ? 1 : 0,
+          recovered: seg.recovered,
+          message: `the last line of ${seg.path} was cut short (${seg.buffer.length} bytes, a write that never finished) and is skipped`,
+        });
       }
       return true;
     }
@@ -186,7 +199,13 @@ async function ship(seg: Segment, bytes: Buffer, lines: number): Promise<void> {
     post({ type: 'write-failed', records: lines, message: describe(err) });
     throw err;
   }
-  if (damaged > 0) post({ type: 'lost', records: damaged, recovered: seg.recovered, message: `${damaged} lines of ${seg.path} are not prediction records and are skipped` });
+  if (damaged > 0)
+    post({
+      type: 'lost',
+      records: damaged,
+      recovered: seg.recovered,
+      message: `${damaged} lines of ${seg.path} are not prediction records and are skipped`,
+    });
   post({ type: 'written', records: lines - damaged, objects: groups.size, recovered: seg.recovered });
 }
 

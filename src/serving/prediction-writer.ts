@@ -55,10 +55,7 @@ export interface PredictionLogStats extends RecordLogStats {
 
 /** Messages to the writer thread. */
 export type ToWriter =
-  | { type: 'segment'; path: string }
-  | { type: 'sealed'; path: string }
-  | { type: 'flush'; id: number }
-  | { type: 'close'; id: number };
+  { type: 'segment'; path: string } | { type: 'sealed'; path: string } | { type: 'flush'; id: number } | { type: 'close'; id: number };
 
 /** Messages from the writer thread. */
 export type FromWriter =
@@ -137,7 +134,13 @@ export class PredictionLog {
    * waits for before it answers. `unknown` names, per row, the categorical features whose value the
    * model was not trained on.
    */
-  append(loaded: LoadedModel, id: string, rows: readonly Record<string, unknown>[], preds: Predictions, unknown?: readonly (readonly string[] | undefined)[]): boolean {
+  append(
+    loaded: LoadedModel,
+    id: string,
+    rows: readonly Record<string, unknown>[],
+    preds: Predictions,
+    unknown?: readonly (readonly string[] | undefined)[],
+  ): boolean {
     const n = rows.length;
     if (this.closing || this.depth + n > this.capacity) return this.drop(n);
     this.pendingText += this.lines(loaded, id, rows, preds, unknown);
@@ -173,7 +176,10 @@ export class PredictionLog {
       this.drop(rows);
       if (Date.now() - this.lastWriteError > 10_000) {
         this.lastWriteError = Date.now();
-        this.logger.error({ err, spool: this.spoolDir }, `cannot write the prediction spool in ${this.spoolDir} (${(err as Error).message}); predictions are answered but not logged until it can`);
+        this.logger.error(
+          { err, spool: this.spoolDir },
+          `cannot write the prediction spool in ${this.spoolDir} (${(err as Error).message}); predictions are answered but not logged until it can`,
+        );
       }
     }
   }
@@ -191,7 +197,8 @@ export class PredictionLog {
 
   /** Ships everything spooled so far; rejects when a write fails (the records stay spooled and are retried). */
   async flush(): Promise<void> {
-    if (this.broken) throw new Error(`The prediction log is not shipped to MinIO: ${this.broken.message}; the records stay in the spool ${this.spoolDir}`);
+    if (this.broken)
+      throw new Error(`The prediction log is not shipped to MinIO: ${this.broken.message}; the records stay in the spool ${this.spoolDir}`);
     const reply = await this.ask((id) => ({ type: 'flush', id }));
     if (reply.type === 'done' && reply.error) throw new Error(`Writing the prediction log to MinIO failed: ${reply.error}`);
   }
@@ -213,7 +220,8 @@ export class PredictionLog {
     if (!this.broken) {
       try {
         const reply = await this.ask((id) => ({ type: 'close', id }));
-        if (reply.type === 'closed' && reply.error) this.logger.error({ error: reply.error }, `shipping the prediction spool at shutdown failed: ${reply.error}`);
+        if (reply.type === 'closed' && reply.error)
+          this.logger.error({ error: reply.error }, `shipping the prediction spool at shutdown failed: ${reply.error}`);
       } catch (err) {
         this.logger.error({ err }, 'the prediction log thread stopped before it finished shipping');
       }
@@ -238,7 +246,13 @@ export class PredictionLog {
   }
 
   /** One JSON line per row, its time first and its model second (the thread reads both without parsing the line). */
-  private lines(loaded: LoadedModel, id: string, rows: readonly Record<string, unknown>[], preds: Predictions, unknown?: readonly (readonly string[] | undefined)[]): string {
+  private lines(
+    loaded: LoadedModel,
+    id: string,
+    rows: readonly Record<string, unknown>[],
+    preds: Predictions,
+    unknown?: readonly (readonly string[] | undefined)[],
+  ): string {
     // Times never go back within the spool, so a batch's first line holds its earliest time.
     const ms = Math.max(Date.now(), this.lastMs);
     this.lastMs = ms;
@@ -274,7 +288,7 @@ export class PredictionLog {
     const size = written === text.length ? written : Buffer.byteLength(text);
     if (written < size) {
       const bytes = Buffer.from(text);
-      for (let at = written; at < bytes.length; ) at += fs.writeSync(this.fd, bytes, at);
+      for (let at = written; at < bytes.length;) at += fs.writeSync(this.fd, bytes, at);
     }
     this.segmentSize += size;
   }
@@ -302,7 +316,8 @@ export class PredictionLog {
     thread.on('error', (err) => this.threadFailed(thread, err));
     thread.unref();
     thread.on('exit', (code) => {
-      if (this.thread === thread && !this.closing) this.threadFailed(thread, new Error(`the prediction log thread exited with code ${code}`));
+      if (this.thread === thread && !this.closing)
+        this.threadFailed(thread, new Error(`the prediction log thread exited with code ${code}`));
     });
     this.thread = thread;
   }
@@ -325,7 +340,10 @@ export class PredictionLog {
       );
       return;
     }
-    this.logger.error({ err }, `the prediction log thread failed (${err.message}); ${this.closing ? 'shutting down' : 'a new thread takes over from the spool'}`);
+    this.logger.error(
+      { err },
+      `the prediction log thread failed (${err.message}); ${this.closing ? 'shutting down' : 'a new thread takes over from the spool'}`,
+    );
     if (!this.closing) this.start();
   }
 
@@ -344,11 +362,17 @@ export class PredictionLog {
       case 'write-failed':
         this.metrics.logFlushFailures.inc(this.labels);
         this.metrics.logQueueDepth.set(this.labels, this.depth);
-        this.logger.warn({ log: 'predictions', records: m.records, error: m.message }, `writing ${m.records} predictions records to MinIO failed; they stay spooled and are retried`);
+        this.logger.warn(
+          { log: 'predictions', records: m.records, error: m.message },
+          `writing ${m.records} predictions records to MinIO failed; they stay spooled and are retried`,
+        );
         break;
       case 'lost':
         if (!m.recovered) this.stats.lost += m.records;
-        this.logger.error({ log: 'predictions', lost: m.records, error: m.message }, `${m.records} predictions records could not be logged: ${m.message}`);
+        this.logger.error(
+          { log: 'predictions', lost: m.records, error: m.message },
+          `${m.records} predictions records could not be logged: ${m.message}`,
+        );
         break;
       case 'removed': {
         const i = this.segments.indexOf(m.path);

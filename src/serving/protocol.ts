@@ -95,7 +95,8 @@ export function instanceFor(inputs: readonly { name: string; datatype: string }[
   for (const { name, datatype } of inputs) {
     const value = row[name];
     if (isMissing(value)) out[name] = null;
-    else if (datatype === 'BYTES') out[name] = typeof value === 'string' ? value : value instanceof Date ? value.toISOString() : String(value);
+    else if (datatype === 'BYTES')
+      out[name] = typeof value === 'string' ? value : value instanceof Date ? value.toISOString() : String(value);
     else if (datatype === 'BOOL') out[name] = toBoolean(value) === undefined ? value : toBoolean(value) === 1;
     else out[name] = toNumeric(value) ?? value;
   }
@@ -106,33 +107,48 @@ export function instanceFor(inputs: readonly { name: string; datatype: string }[
 export function v2Rows(loaded: LoadedModel, body: Record<string, unknown>): Record<string, unknown>[] {
   const inputs = body.inputs;
   if (!Array.isArray(inputs) || inputs.length === 0) {
-    throw invalid(`Expected "inputs": a non-empty array of tensors {name, shape, datatype, data}, one per feature (${loaded.features.map((f) => f.name).join(', ')}).`);
+    throw invalid(
+      `Expected "inputs": a non-empty array of tensors {name, shape, datatype, data}, one per feature (${loaded.features.map((f) => f.name).join(', ')}).`,
+    );
   }
   let n: number | undefined;
   const columns = new Map<string, unknown[]>();
   for (const raw of inputs as unknown[]) {
     const input = raw as Partial<V2Input>;
-    if (typeof input !== 'object' || input === null || typeof input.name !== 'string') throw invalid('Every input must be an object with a "name".');
+    if (typeof input !== 'object' || input === null || typeof input.name !== 'string')
+      throw invalid('Every input must be an object with a "name".');
     const feature = loaded.features.find((f) => f.name === input.name);
     if (!feature) {
-      throw invalid(`Input "${input.name}" is not a feature of ${loaded.name}; its inputs are ${loaded.features.map((f) => f.name).join(', ')}.`, { field: input.name });
+      throw invalid(
+        `Input "${input.name}" is not a feature of ${loaded.name}; its inputs are ${loaded.features.map((f) => f.name).join(', ')}.`,
+        { field: input.name },
+      );
     }
     if (columns.has(input.name)) throw invalid(`Input "${input.name}" is given twice.`, { field: input.name });
     if (typeof input.datatype !== 'string' || !ACCEPTED[feature.type].includes(input.datatype)) {
-      throw invalid(`Input "${input.name}" must have datatype ${ACCEPTED[feature.type].join(' or ')} (it is ${feature.type}), got ${JSON.stringify(input.datatype)}.`, { field: input.name });
+      throw invalid(
+        `Input "${input.name}" must have datatype ${ACCEPTED[feature.type].join(' or ')} (it is ${feature.type}), got ${JSON.stringify(input.datatype)}.`,
+        { field: input.name },
+      );
     }
     const data = flatten(input.name, input.data);
     checkShape(input.name, input.shape, data.length);
     checkValues(input.name, input.datatype, data);
     if (n === undefined) n = data.length;
-    else if (data.length !== n) throw invalid(`Input "${input.name}" has ${data.length} values but earlier inputs have ${n}; every input holds one value per row.`, { field: input.name });
+    else if (data.length !== n)
+      throw invalid(`Input "${input.name}" has ${data.length} values but earlier inputs have ${n}; every input holds one value per row.`, {
+        field: input.name,
+      });
     columns.set(input.name, data);
   }
   for (const f of loaded.features) {
     if (!columns.has(f.name)) {
-      throw invalid(`Input "${f.name}" is missing: send one input per feature of ${loaded.name} (${loaded.features.map((x) => x.name).join(', ')}), with null for a missing value.`, {
-        field: f.name,
-      });
+      throw invalid(
+        `Input "${f.name}" is missing: send one input per feature of ${loaded.name} (${loaded.features.map((x) => x.name).join(', ')}), with null for a missing value.`,
+        {
+          field: f.name,
+        },
+      );
     }
   }
   const rows: Record<string, unknown>[] = new Array(n ?? 0);
@@ -158,13 +174,19 @@ function checkValues(name: string, datatype: string, data: unknown[]): void {
     const v = data[i];
     if (v === null) continue;
     const ok =
-      datatype === 'BYTES' ? typeof v === 'string'
-      : datatype === 'BOOL' ? typeof v === 'boolean'
-      : range ? typeof v === 'number' && Number.isInteger(v) && v >= range[0] && v <= range[1]
-      : typeof v === 'number' && !(v === Infinity || v === -Infinity);
+      datatype === 'BYTES'
+        ? typeof v === 'string'
+        : datatype === 'BOOL'
+          ? typeof v === 'boolean'
+          : range
+            ? typeof v === 'number' && Number.isInteger(v) && v >= range[0] && v <= range[1]
+            : typeof v === 'number' && !(v === Infinity || v === -Infinity);
     if (!ok) {
       const shown = JSON.stringify(v) ?? String(v);
-      throw invalid(`Row ${i}: input "${name}" is ${datatype}, so ${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown} is not one of its values.`, { row: i, field: name });
+      throw invalid(
+        `Row ${i}: input "${name}" is ${datatype}, so ${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown} is not one of its values.`,
+        { row: i, field: name },
+      );
     }
   }
 }
@@ -172,7 +194,11 @@ function checkValues(name: string, datatype: string, data: unknown[]): void {
 /** A feature's tensor is `[n]` or `[n, 1]`. */
 function checkShape(name: string, shape: unknown, length: number): void {
   const ok = Array.isArray(shape) && (shape.length === 1 || (shape.length === 2 && shape[1] === 1)) && shape[0] === length;
-  if (!ok) throw invalid(`Input "${name}" must have shape [${length}] or [${length}, 1] to match its ${length} values, got ${JSON.stringify(shape)}.`, { field: name });
+  if (!ok)
+    throw invalid(
+      `Input "${name}" must have shape [${length}] or [${length}, 1] to match its ${length} values, got ${JSON.stringify(shape)}.`,
+      { field: name },
+    );
 }
 
 /** Row i's prediction in the form the log and v1 share. */
@@ -191,14 +217,21 @@ export function v2Outputs(loaded: LoadedModel, preds: Predictions, n: number, re
     ? [{ name: 'value', datatype: 'FP64', shape: [n], data: Array.from(preds.values) }]
     : [
         { name: 'label', datatype: 'BYTES', shape: [n], data: preds.labels! },
-        { name: 'probabilities', datatype: 'FP64', shape: [n, loaded.classes.length], data: preds.probabilities!.flat(), parameters: { classes: [...loaded.classes] } },
+        {
+          name: 'probabilities',
+          datatype: 'FP64',
+          shape: [n, loaded.classes.length],
+          data: preds.probabilities!.flat(),
+          parameters: { classes: [...loaded.classes] },
+        },
       ];
   if (requested === undefined) return all;
   if (!Array.isArray(requested)) throw invalid('"outputs", when given, must be an array of {name}.');
   return requested.map((r) => {
     const name = (r as { name?: unknown })?.name;
     const found = all.find((o) => o.name === name);
-    if (!found) throw invalid(`Output ${JSON.stringify(name)} does not exist; ${loaded.name}'s outputs are ${all.map((o) => o.name).join(', ')}.`);
+    if (!found)
+      throw invalid(`Output ${JSON.stringify(name)} does not exist; ${loaded.name}'s outputs are ${all.map((o) => o.name).join(', ')}.`);
     return found;
   });
 }
@@ -215,7 +248,9 @@ export const BINARY_HEADER = 'inference-header-content-length';
 export function parseInferBody(body: Buffer, headerLength: string | undefined): unknown {
   const jsonLength = headerLength === undefined ? body.length : Number(headerLength);
   if (!Number.isInteger(jsonLength) || jsonLength < 0 || jsonLength > body.length) {
-    throw invalid(`The ${BINARY_HEADER} header must be the length of the JSON part of the body (0-${body.length}), got ${JSON.stringify(headerLength)}.`);
+    throw invalid(
+      `The ${BINARY_HEADER} header must be the length of the JSON part of the body (0-${body.length}), got ${JSON.stringify(headerLength)}.`,
+    );
   }
   let request: unknown;
   try {
@@ -230,24 +265,41 @@ export function parseInferBody(body: Buffer, headerLength: string | undefined): 
     const size = input?.parameters?.binary_data_size;
     if (size === undefined) continue;
     if (!Number.isInteger(size) || (size as number) < 0 || offset + (size as number) > body.length) {
-      throw invalid(`Input "${input.name}" says binary_data_size ${JSON.stringify(size)}, but the body holds ${body.length - offset} more bytes.`, { field: input.name });
+      throw invalid(
+        `Input "${input.name}" says binary_data_size ${JSON.stringify(size)}, but the body holds ${body.length - offset} more bytes.`,
+        { field: input.name },
+      );
     }
     input.data = decodeTensor(input.name ?? '?', String(input.datatype), body.subarray(offset, offset + (size as number)));
     offset += size as number;
   }
-  if (offset !== body.length) throw invalid(`The body holds ${body.length - offset} bytes after the last binary input; binary_data_size must account for them.`);
+  if (offset !== body.length)
+    throw invalid(`The body holds ${body.length - offset} bytes after the last binary input; binary_data_size must account for them.`);
   return request;
 }
 
-const WIDTH: Record<string, number> = { FP64: 8, FP32: 4, INT64: 8, UINT64: 8, INT32: 4, UINT32: 4, INT16: 2, UINT16: 2, INT8: 1, UINT8: 1, BOOL: 1 };
+const WIDTH: Record<string, number> = {
+  FP64: 8,
+  FP32: 4,
+  INT64: 8,
+  UINT64: 8,
+  INT32: 4,
+  UINT32: 4,
+  INT16: 2,
+  UINT16: 2,
+  INT8: 1,
+  UINT8: 1,
+  BOOL: 1,
+};
 
 function decodeTensor(name: string, datatype: string, bytes: Buffer): unknown[] {
   if (datatype === 'BYTES') {
     const out: string[] = [];
-    for (let at = 0; at < bytes.length; ) {
+    for (let at = 0; at < bytes.length;) {
       if (at + 4 > bytes.length) throw invalid(`Input "${name}": a BYTES element's 4-byte length is cut short.`, { field: name });
       const length = bytes.readUInt32LE(at);
-      if (at + 4 + length > bytes.length) throw invalid(`Input "${name}": a BYTES element says ${length} bytes but fewer remain.`, { field: name });
+      if (at + 4 + length > bytes.length)
+        throw invalid(`Input "${name}": a BYTES element says ${length} bytes but fewer remain.`, { field: name });
       out.push(bytes.toString('utf8', at + 4, at + 4 + length));
       at += 4 + length;
     }
@@ -255,23 +307,34 @@ function decodeTensor(name: string, datatype: string, bytes: Buffer): unknown[] 
   }
   const width = WIDTH[datatype];
   if (!width) throw invalid(`Input "${name}": datatype ${JSON.stringify(datatype)} cannot be sent as binary data here.`, { field: name });
-  if (bytes.length % width !== 0) throw invalid(`Input "${name}": ${bytes.length} bytes is not a whole number of ${datatype} values.`, { field: name });
+  if (bytes.length % width !== 0)
+    throw invalid(`Input "${name}": ${bytes.length} bytes is not a whole number of ${datatype} values.`, { field: name });
   const n = bytes.length / width;
   const out: unknown[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const at = i * width;
     out[i] =
-      datatype === 'FP64' ? bytes.readDoubleLE(at)
-      : datatype === 'FP32' ? bytes.readFloatLE(at)
-      : datatype === 'INT64' ? Number(bytes.readBigInt64LE(at))
-      : datatype === 'UINT64' ? Number(bytes.readBigUInt64LE(at))
-      : datatype === 'INT32' ? bytes.readInt32LE(at)
-      : datatype === 'UINT32' ? bytes.readUInt32LE(at)
-      : datatype === 'INT16' ? bytes.readInt16LE(at)
-      : datatype === 'UINT16' ? bytes.readUInt16LE(at)
-      : datatype === 'INT8' ? bytes.readInt8(at)
-      : datatype === 'BOOL' ? bytes[at] !== 0
-      : bytes[at];
+      datatype === 'FP64'
+        ? bytes.readDoubleLE(at)
+        : datatype === 'FP32'
+          ? bytes.readFloatLE(at)
+          : datatype === 'INT64'
+            ? Number(bytes.readBigInt64LE(at))
+            : datatype === 'UINT64'
+              ? Number(bytes.readBigUInt64LE(at))
+              : datatype === 'INT32'
+                ? bytes.readInt32LE(at)
+                : datatype === 'UINT32'
+                  ? bytes.readUInt32LE(at)
+                  : datatype === 'INT16'
+                    ? bytes.readInt16LE(at)
+                    : datatype === 'UINT16'
+                      ? bytes.readUInt16LE(at)
+                      : datatype === 'INT8'
+                        ? bytes.readInt8(at)
+                        : datatype === 'BOOL'
+                          ? bytes[at] !== 0
+                          : bytes[at];
   }
   return out;
 }
@@ -289,7 +352,10 @@ function wantsBinary(body: Record<string, unknown>, name: string): boolean {
  * the body and the JSON part's length (for the `Inference-Header-Content-Length` header), or undefined
  * when every output stays JSON.
  */
-export function binaryResponse(response: { outputs: V2Output[] }, request: Record<string, unknown>): { body: Buffer; jsonLength: number } | undefined {
+export function binaryResponse(
+  response: { outputs: V2Output[] },
+  request: Record<string, unknown>,
+): { body: Buffer; jsonLength: number } | undefined {
   const parts: Buffer[] = [];
   const outputs = response.outputs.map((o) => {
     if (!wantsBinary(request, o.name)) return o;

@@ -217,7 +217,14 @@ export class ServedModel {
     this.metrics.servedVersion.set({ model: this.name, alias: this.alias }, target.version);
     this.metrics.modelReady.set({ model: this.name }, 1);
     this.logger.info(
-      { model: this.name, alias: this.alias, version: target.version, from: cur?.version, flavor: predictor.flavor, sha256: target.artifact.sha256 },
+      {
+        model: this.name,
+        alias: this.alias,
+        version: target.version,
+        from: cur?.version,
+        flavor: predictor.flavor,
+        sha256: target.artifact.sha256,
+      },
       `serving ${this.name} version ${target.version} (${predictor.description})${cur ? ` (was ${cur.version})` : ''}`,
     );
     return { model: this.name, version: target.version, changed: true };
@@ -236,7 +243,8 @@ export class ServedModel {
 
   private release(loaded: LoadedModel): void {
     this.retired.delete(loaded);
-    const failed = (err: unknown) => this.logger.warn({ err, model: this.name, version: loaded.version }, `releasing ${this.name} version ${loaded.version} failed`);
+    const failed = (err: unknown) =>
+      this.logger.warn({ err, model: this.name, version: loaded.version }, `releasing ${this.name} version ${loaded.version} failed`);
     loaded.predictor.release().catch(failed);
   }
 
@@ -244,18 +252,24 @@ export class ServedModel {
   private refuse(target: ServedVersion, reason: RefusalReason, err: unknown): RefreshResult {
     if (reason !== 'unavailable') this.refused = { version: target.version, sha256: target.artifact.sha256 };
     this.metrics.modelLoadRefusals.inc({ model: this.name, reason });
-    const keeps = this.current ? `; version ${this.current.version} keeps serving` : '; nothing is served until a loadable version is aliased';
+    const keeps = this.current
+      ? `; version ${this.current.version} keeps serving`
+      : '; nothing is served until a loadable version is aliased';
     const message = `refused ${this.name} version ${target.version} (${reason}): ${(err as Error).message}${keeps}`;
     this.lastProblem = message;
     this.lastState = reason === 'not_servable' ? 'not_servable' : reason === 'unavailable' ? 'unavailable' : 'refused';
     if (!this.current) this.metrics.modelReady.set({ model: this.name }, 0);
-    this.logger.error({ err, model: this.name, alias: this.alias, version: target.version, reason, serving: this.current?.version }, message);
+    this.logger.error(
+      { err, model: this.name, alias: this.alias, version: target.version, reason, serving: this.current?.version },
+      message,
+    );
     return { model: this.name, version: this.current?.version, changed: false, error: message };
   }
 
   /** A failure to resolve: logged once per distinct problem, so polling does not flood the log. */
   private problem(state: 'no_version' | 'unavailable', message: string, err: unknown): RefreshResult {
-    if (message !== this.lastProblem) this.logger.warn({ err, model: this.name, alias: this.alias, serving: this.current?.version }, message);
+    if (message !== this.lastProblem)
+      this.logger.warn({ err, model: this.name, alias: this.alias, serving: this.current?.version }, message);
     this.lastProblem = message;
     this.lastState = state;
     if (!this.current) this.metrics.modelReady.set({ model: this.name }, 0);
@@ -285,7 +299,8 @@ function refusalReason(err: unknown): RefusalReason {
  */
 function knownCategories(document: unknown, schema: DatasetSchema): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
-  for (const c of schema.columns) if (c.type === 'categorical' && schema.features.includes(c.name) && c.allowed) out.set(c.name, new Set(c.allowed));
+  for (const c of schema.columns)
+    if (c.type === 'categorical' && schema.features.includes(c.name) && c.allowed) out.set(c.name, new Set(c.allowed));
   if (modelFlavor(document) === 'builtin') {
     const features = (document as { preprocessing?: Preprocessing }).preprocessing?.features ?? [];
     for (const f of features) if (f.type === 'categorical') out.set(f.name, new Set(f.categories.filter((c) => c !== MISSING_CATEGORY)));
@@ -293,7 +308,13 @@ function knownCategories(document: unknown, schema: DatasetSchema): Map<string, 
   return out;
 }
 
-function describe(name: string, alias: string, target: ServedVersion, predictor: Predictor, categories: Map<string, Set<string>>): LoadedModel {
+function describe(
+  name: string,
+  alias: string,
+  target: ServedVersion,
+  predictor: Predictor,
+  categories: Map<string, Set<string>>,
+): LoadedModel {
   const schema = predictor.schema;
   const features = schema.features.map((f) => {
     const spec = schema.columns.find((c) => c.name === f);

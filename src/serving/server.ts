@@ -117,7 +117,13 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
         'The prediction log is written by a thread of its own, which needs the MinIO settings: make the store with ArtifactStore.connect(config.minio) or createStorage(config.minio).',
       );
     }
-    feedbackLog = new RecordLog<FeedbackRecord>(options.store, 'feedback', logOptions, metricsObserver(metrics, 'feedback', logger), logger);
+    feedbackLog = new RecordLog<FeedbackRecord>(
+      options.store,
+      'feedback',
+      logOptions,
+      metricsObserver(metrics, 'feedback', logger),
+      logger,
+    );
     predictionLog = new PredictionLog(connection, logOptions ?? {}, metrics, logger);
   }
 
@@ -125,7 +131,12 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   await Promise.all([...models.values()].map((m) => m.refresh()));
 
   // Shutdown is handled here (see `drain`), not by Fastify's 503s and forced closes.
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024, return503OnClosing: false, forceCloseConnections: false });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
+    return503OnClosing: false,
+    forceCloseConnections: false,
+  });
   const ctx: RouteContext = { models, metrics, predictionLog, feedbackLog, logger };
   const shutdown: Shutdown = { draining: false, connections: new Map() };
   trackConnections(app, shutdown);
@@ -146,14 +157,20 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     await Promise.all([predictionLog?.close(), feedbackLog?.close()]);
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'EADDRINUSE' ? 'the port is in use: choose another with --port' : (err as Error).message;
-    throw new MlopsError(FailureType.Configuration, `Cannot listen on ${host}:${options.port ?? 8080}: ${why}.`, { host, port: options.port }, { cause: err });
+    throw new MlopsError(
+      FailureType.Configuration,
+      `Cannot listen on ${host}:${options.port ?? 8080}: ${why}.`,
+      { host, port: options.port },
+      { cause: err },
+    );
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const readiness = serverReadiness(models);
   logger.info({ url, models: options.models, alias, ready: readiness.ready }, `model server listening on ${url}`);
-  for (const m of readiness.models) if (!m.ready) logger.warn({ model: m.name, state: m.state, reason: m.reason }, `${m.name} is not ready: ${m.reason}`);
+  for (const m of readiness.models)
+    if (!m.ready) logger.warn({ model: m.name, state: m.state, reason: m.reason }, `${m.name} is not ready: ${m.reason}`);
 
   let closing: ReturnType<ModelServer['close']> | undefined;
   const close = () => {
@@ -265,21 +282,32 @@ function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => P
   const { metrics } = ctx;
 
   app.addHook('onResponse', async (request, reply) => {
-    metrics.requestDuration.observe({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    metrics.requestDuration.observe(
+      { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
   });
   app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `No route ${request.method} ${request.url}.` }));
   // Fastify's own failures: unparseable JSON, a body over the limit, a wrong content type.
   app.setErrorHandler(async (err: Error & { statusCode?: number }, request, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) ctx.logger.error({ err, url: request.url }, 'request failed');
-    metrics.errors.inc({ model: modelLabel(ctx, (request.params as { name?: string })?.name), kind: status === 500 ? 'internal' : 'invalid_input' });
+    metrics.errors.inc({
+      model: modelLabel(ctx, (request.params as { name?: string })?.name),
+      kind: status === 500 ? 'internal' : 'invalid_input',
+    });
     return reply.code(status).send({ error: status === 500 ? 'Internal error; the server log has the details.' : err.message });
   });
 
   // OIP v2 clients (tritonclient among them) send JSON without a Content-Type: such a body is read as JSON.
   app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     if (request.headers['content-type'] !== undefined) {
-      const err = Object.assign(new Error(`Unsupported Content-Type ${JSON.stringify(request.headers['content-type'])}: send application/json (or no Content-Type).`), { statusCode: 415 });
+      const err = Object.assign(
+        new Error(
+          `Unsupported Content-Type ${JSON.stringify(request.headers['content-type'])}: send application/json (or no Content-Type).`,
+        ),
+        { statusCode: 415 },
+      );
       return done(err, undefined);
     }
     try {
@@ -297,7 +325,9 @@ function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => P
   app.get('/v2', async () => ({ name: PLATFORM, version: pkg.version, extensions: ['feedback', 'v1-predict'] }));
 
   app.get<NameParams>('/v2/models/:name', async (request, reply) => metadata(ctx, reply, request.params.name));
-  app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version', async (request, reply) => metadata(ctx, reply, request.params.name, request.params.version));
+  app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version', async (request, reply) =>
+    metadata(ctx, reply, request.params.name, request.params.version),
+  );
   app.get<NameParams>('/v2/models/:name/ready', async (request, reply) => modelReady(ctx, reply, request.params.name));
   app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/ready', async (request, reply) =>
     modelReady(ctx, reply, request.params.name, request.params.version),
@@ -309,7 +339,9 @@ function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => P
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     const header = (request: { headers: Record<string, unknown> }) => request.headers[BINARY_HEADER] as string | undefined;
-    scope.post<NameParams>('/v2/models/:name/infer', async (request, reply) => infer(ctx, reply, request.params.name, request.body, header(request)));
+    scope.post<NameParams>('/v2/models/:name/infer', async (request, reply) =>
+      infer(ctx, reply, request.params.name, request.body, header(request)),
+    );
     scope.post<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/infer', async (request, reply) =>
       infer(ctx, reply, request.params.name, request.body, header(request), request.params.version),
     );
@@ -334,7 +366,11 @@ function registerRoutes(app: FastifyInstance, ctx: RouteContext, reload: () => P
 function lookup(ctx: RouteContext, name: string): ServedModel {
   const served = ctx.models.get(name);
   if (!served) {
-    throw new MlopsError(FailureType.NotFound, `Model "${name}" is not served here; this server serves ${[...ctx.models.keys()].join(', ')}.`, { model: name });
+    throw new MlopsError(
+      FailureType.NotFound,
+      `Model "${name}" is not served here; this server serves ${[...ctx.models.keys()].join(', ')}.`,
+      { model: name },
+    );
   }
   return served;
 }
@@ -379,7 +415,14 @@ async function metadata(ctx: RouteContext, reply: FastifyReply, name: string, ve
   }
 }
 
-async function infer(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown, binaryHeader: string | undefined, version?: string) {
+async function infer(
+  ctx: RouteContext,
+  reply: FastifyReply,
+  name: string,
+  rawBody: unknown,
+  binaryHeader: string | undefined,
+  version?: string,
+) {
   try {
     let body: Record<string, unknown> | undefined;
     const answer = await lookup(ctx, name).use(async (loaded) => {
@@ -427,7 +470,11 @@ function predictStrict(loaded: LoadedModel, rows: Record<string, unknown>[]): Pr
  * Per row, the categorical features whose value the model was not trained on (undefined when none),
  * counted in `mlops_unknown_categories_total`.
  */
-function unknownCategories(ctx: RouteContext, loaded: LoadedModel, rows: readonly Record<string, unknown>[]): (string[] | undefined)[] | undefined {
+function unknownCategories(
+  ctx: RouteContext,
+  loaded: LoadedModel,
+  rows: readonly Record<string, unknown>[],
+): (string[] | undefined)[] | undefined {
   let out: (string[] | undefined)[] | undefined;
   for (const [feature, known] of loaded.categories) {
     for (let i = 0; i < rows.length; i++) {
@@ -445,7 +492,13 @@ function unknownCategories(ctx: RouteContext, loaded: LoadedModel, rows: readonl
  * Counts the rows and spools them: resolves once they are in the spool file, so the answer is sent
  * only after its prediction would survive the process (never waits on MinIO).
  */
-function record(ctx: RouteContext, loaded: LoadedModel, id: string, rows: readonly Record<string, unknown>[], preds: Predictions): Promise<void> | undefined {
+function record(
+  ctx: RouteContext,
+  loaded: LoadedModel,
+  id: string,
+  rows: readonly Record<string, unknown>[],
+  preds: Predictions,
+): Promise<void> | undefined {
   ctx.metrics.predictions.inc({ model: loaded.name, version: String(loaded.version) }, rows.length);
   const unknown = unknownCategories(ctx, loaded, rows);
   if (!ctx.predictionLog?.append(loaded, id, rows, preds, unknown)) return undefined;
@@ -460,11 +513,19 @@ async function feedback(ctx: RouteContext, reply: FastifyReply, name: string, ra
     if (!id) throw new MlopsError(FailureType.InvalidInput, 'Feedback needs "id": the id of the prediction it labels.');
     const label = body.label;
     if (!(typeof label === 'string' && label.length > 0) && !(typeof label === 'number' && Number.isFinite(label))) {
-      throw new MlopsError(FailureType.InvalidInput, `Feedback needs "label": the true class (a string) or value (a number), got ${JSON.stringify(label)}.`, { field: 'label' });
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `Feedback needs "label": the true class (a string) or value (a number), got ${JSON.stringify(label)}.`,
+        { field: 'label' },
+      );
     }
-    if (!ctx.feedbackLog) throw new MlopsError(FailureType.Unavailable, 'This server runs without a prediction log, so feedback cannot be recorded.');
+    if (!ctx.feedbackLog)
+      throw new MlopsError(FailureType.Unavailable, 'This server runs without a prediction log, so feedback cannot be recorded.');
     if (!ctx.feedbackLog.append({ id, model: served.name, label, at: nowIso() })) {
-      throw new MlopsError(FailureType.Unavailable, 'The feedback queue is full (the server is overloaded or MinIO is unreachable); send it again later.');
+      throw new MlopsError(
+        FailureType.Unavailable,
+        'The feedback queue is full (the server is overloaded or MinIO is unreachable); send it again later.',
+      );
     }
     return reply.code(202).send({ id, accepted: true });
   } catch (err) {

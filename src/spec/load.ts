@@ -17,7 +17,10 @@ export function loadSpecFile(file: string): PipelineSpec {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new MlopsError(FailureType.InvalidInput, `Cannot read the pipeline spec ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Cannot read the pipeline spec ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {

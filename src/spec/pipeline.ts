@@ -37,7 +37,11 @@ const modelName = z
   .regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected lowercase letters, digits, ".", "_" or "-", starting with a letter or digit')
   .refine((s) => !s.includes('..'), 'must not contain ".."');
 
-const personName = z.string().min(1, 'expected a name').max(128).regex(/^[^\s\u0000-\u001f]+$/, 'expected a name without spaces');
+const personName = z
+  .string()
+  .min(1, 'expected a name')
+  .max(128)
+  .regex(/^[^\s\u0000-\u001f]+$/, 'expected a name without spaces');
 
 const splitSchema = z
   .object({
@@ -50,7 +54,8 @@ const splitSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
-    if (s.method === 'time' && !s.column) ctx.addIssue({ code: 'custom', path: ['column'], message: 'a time split needs the datetime column to order by' });
+    if (s.method === 'time' && !s.column)
+      ctx.addIssue({ code: 'custom', path: ['column'], message: 'a time split needs the datetime column to order by' });
   });
 
 const datasetSchema = z
@@ -71,7 +76,10 @@ const datasetSchema = z
     filter: z
       .object({ column: z.string().min(1), from: isoDate.optional(), to: isoDate.optional() })
       .strict()
-      .refine((f) => f.from === undefined || f.to === undefined || Date.parse(f.from) <= Date.parse(f.to), { message: 'from must not be later than to', path: ['to'] })
+      .refine((f) => f.from === undefined || f.to === undefined || Date.parse(f.from) <= Date.parse(f.to), {
+        message: 'from must not be later than to',
+        path: ['to'],
+      })
       .optional(),
     /**
      * Derived columns, name to a SQL expression over the source's typed columns run by the engine at
@@ -79,7 +87,10 @@ const datasetSchema = z
      */
     columns: z
       .record(
-        z.string().min(1, 'expected a column name').refine((n) => !n.startsWith('__'), 'names starting with "__" are reserved for snapshots'),
+        z
+          .string()
+          .min(1, 'expected a column name')
+          .refine((n) => !n.startsWith('__'), 'names starting with "__" are reserved for snapshots'),
         z.string().min(1, 'expected a SQL expression, e.g. "delay > 15"'),
       )
       .optional(),
@@ -91,7 +102,8 @@ const datasetSchema = z
   })
   .strict()
   .superRefine((d, ctx) => {
-    if (!d.schema && !d.target) ctx.addIssue({ code: 'custom', path: ['target'], message: 'give either a schema or the target column (the rest is inferred)' });
+    if (!d.schema && !d.target)
+      ctx.addIssue({ code: 'custom', path: ['target'], message: 'give either a schema or the target column (the rest is inferred)' });
   });
 
 const trainerSchema = z.discriminatedUnion('name', [
@@ -108,7 +120,8 @@ const trainerSchema = z.discriminatedUnion('name', [
         .array(z.string().min(1))
         .min(1, 'expected the program and its arguments')
         .refine((args) => !args.some((a) => a.includes('{validation}')), {
-          message: 'the {validation} placeholder is gone: the program never sees the holdout (contract v2); carve early-stopping data out of {train}',
+          message:
+            'the {validation} placeholder is gone: the program never sees the holdout (contract v2); carve early-stopping data out of {train}',
         }),
       params: z.record(z.string(), z.unknown()).default({}),
       /** Where the program runs; a relative path is resolved against the spec file (default: the spec file's folder). */
@@ -133,7 +146,11 @@ const trainerSchema = z.discriminatedUnion('name', [
         ctx.addIssue({ code: 'custom', path: ['command'], message });
       }
       if (t.data === 'local' && uses('{uris}')) {
-        ctx.addIssue({ code: 'custom', path: ['command'], message: 'with data: local no remote parts are made for {uris}, use {train} or data: both' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['command'],
+          message: 'with data: local no remote parts are made for {uris}, use {train} or data: both',
+        });
       }
     }),
 ]);
@@ -167,7 +184,10 @@ const validationSchema = z
      * Absent means { tolerance: 0.05, onMismatch: warn }.
      */
     claims: z
-      .object({ tolerance: z.number().min(0, 'expected a tolerance of 0 or more').default(0.05), onMismatch: z.enum(['warn', 'fail']).default('warn') })
+      .object({
+        tolerance: z.number().min(0, 'expected a tolerance of 0 or more').default(0.05),
+        onMismatch: z.enum(['warn', 'fail']).default('warn'),
+      })
       .strict()
       .optional(),
   })
@@ -201,7 +221,11 @@ const approvalSchema = z
     timeout: duration.default(durationMs('24h')),
     onTimeout: z.enum(['reject', 'approve', 'escalate']).default('reject'),
     escalation: z
-      .object({ approvers: z.array(personName).min(1, 'list at least one escalation approver'), timeout: duration.default(durationMs('24h')), onTimeout: z.enum(['reject', 'approve']).default('reject') })
+      .object({
+        approvers: z.array(personName).min(1, 'list at least one escalation approver'),
+        timeout: duration.default(durationMs('24h')),
+        onTimeout: z.enum(['reject', 'approve']).default('reject'),
+      })
       .strict()
       .optional(),
   })
@@ -209,9 +233,20 @@ const approvalSchema = z
   .transform((a) => ({ ...a, required: a.required ?? a.approvers.length > 0 }))
   .superRefine((a, ctx) => {
     if (!a.required) return;
-    if (a.approvers.length === 0) ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'list who may approve, or set required: false' });
-    if (a.quorum > a.approvers.length && a.approvers.length > 0) ctx.addIssue({ code: 'custom', path: ['quorum'], message: `a quorum of ${a.quorum} needs at least ${a.quorum} approvers, but ${a.approvers.length} are listed` });
-    if (a.onTimeout === 'escalate' && !a.escalation) ctx.addIssue({ code: 'custom', path: ['escalation'], message: 'onTimeout: escalate needs an escalation section (approvers, timeout)' });
+    if (a.approvers.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'list who may approve, or set required: false' });
+    if (a.quorum > a.approvers.length && a.approvers.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quorum'],
+        message: `a quorum of ${a.quorum} needs at least ${a.quorum} approvers, but ${a.approvers.length} are listed`,
+      });
+    if (a.onTimeout === 'escalate' && !a.escalation)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['escalation'],
+        message: 'onTimeout: escalate needs an escalation section (approvers, timeout)',
+      });
   });
 
 /**
@@ -222,7 +257,9 @@ function performanceBoundProblem(p: { metric: string; min?: number; max?: number
   const higher = higherIsBetter(p.metric);
   const right = higher ? 'min' : 'max';
   const wrong = higher ? 'max' : 'min';
-  const direction = higher ? 'higher is better (a worse value falls below a minimum)' : 'lower is better (a worse value rises above a maximum)';
+  const direction = higher
+    ? 'higher is better (a worse value falls below a minimum)'
+    : 'lower is better (a worse value rises above a maximum)';
   if (p[wrong] !== undefined) return `for ${p.metric}, ${direction}: use { metric: ${p.metric}, ${right}: ... } instead of ${wrong}`;
   if (p[right] === undefined) return `for ${p.metric}, ${direction}: give the bound as { metric: ${p.metric}, ${right}: ... }`;
   return undefined;
@@ -233,7 +270,9 @@ const monitorSchema = z
     enabled: z.boolean().default(true),
     interval: duration.default(durationMs('1h')),
     /** Where new data comes from: the model server's prediction logs, or an s3:// prefix where batches land. */
-    source: z.union([z.literal('predictions'), z.string().regex(/^s3:\/\/[^/]+\/.*/, 'expected "predictions" or an s3://bucket/prefix/')]).default('predictions'),
+    source: z
+      .union([z.literal('predictions'), z.string().regex(/^s3:\/\/[^/]+\/.*/, 'expected "predictions" or an s3://bucket/prefix/')])
+      .default('predictions'),
     /** How much recent data one check looks at. */
     window: duration.default(durationMs('7d')),
     /** Fewest rows a window needs before drift is judged. */
@@ -311,7 +350,10 @@ export const pipelineSpecSchema = z
     trainer: trainerSchema,
     validation: validationSchema.default({ thresholds: {} }),
     approval: approvalSchema.prefault({}),
-    deploy: z.object({ alias: modelName.default('production') }).strict().default({ alias: 'production' }),
+    deploy: z
+      .object({ alias: modelName.default('production') })
+      .strict()
+      .default({ alias: 'production' }),
     monitor: monitorSchema.optional(),
     schedule: scheduleSchema.optional(),
   })
@@ -360,7 +402,9 @@ export function parsePipelineSpec(doc: unknown, where = 'spec'): PipelineSpec {
   const result = pipelineSpecSchema.safeParse(doc);
   if (!result.success) {
     const lines = formatIssues(result.error.issues, where).split('; ');
-    throw new MlopsError(FailureType.InvalidInput, `Invalid pipeline spec:\n${lines.map((l) => `  - ${l}`).join('\n')}`, { problems: lines });
+    throw new MlopsError(FailureType.InvalidInput, `Invalid pipeline spec:\n${lines.map((l) => `  - ${l}`).join('\n')}`, {
+      problems: lines,
+    });
   }
   return result.data;
 }

@@ -46,7 +46,12 @@ export function createMinioClient(cfg: MlopsConfig['minio']): Minio.Client {
       retryOptions: { disableRetry: true },
     });
   } catch (err) {
-    throw new MlopsError(FailureType.Configuration, `Invalid MinIO connection settings (${(err as Error).message}): check MINIO_ENDPOINT, MINIO_PORT and MINIO_USE_SSL.`, undefined, { cause: err });
+    throw new MlopsError(
+      FailureType.Configuration,
+      `Invalid MinIO connection settings (${(err as Error).message}): check MINIO_ENDPOINT, MINIO_PORT and MINIO_USE_SSL.`,
+      undefined,
+      { cause: err },
+    );
   }
 }
 
@@ -121,7 +126,10 @@ export class ArtifactStore {
     this.singleLimit = Math.min(options.singleRequestLimit ?? S3_SINGLE_LIMIT, S3_SINGLE_LIMIT);
     this.maxDocumentBytes = options.maxDocumentBytes ?? 16 * MiB;
     if (this.partSize < 5 * MiB || this.singleLimit < 5 * MiB) {
-      throw new MlopsError(FailureType.Configuration, `ArtifactStore partSize and singleRequestLimit must be at least 5 MiB (S3's smallest part), got ${this.partSize} and ${this.singleLimit}.`);
+      throw new MlopsError(
+        FailureType.Configuration,
+        `ArtifactStore partSize and singleRequestLimit must be at least 5 MiB (S3's smallest part), got ${this.partSize} and ${this.singleLimit}.`,
+      );
     }
     const c = client as unknown as { host?: string; port?: number };
     this.endpoint = `${c.host ?? '?'}:${c.port ?? '?'}`;
@@ -183,7 +191,8 @@ export class ArtifactStore {
     const { sha256, size } = await this.uploadParts(tmpKey, prepend([first.value, second.value], parts), options.contentType);
     try {
       const existing = await this.statKey(blobKey(sha256));
-      if (!existing || !(await this.blobIntact(blobKey(sha256), sha256, size, existing))) await this.copyWithin(tmpKey, blobKey(sha256), size);
+      if (!existing || !(await this.blobIntact(blobKey(sha256), sha256, size, existing)))
+        await this.copyWithin(tmpKey, blobKey(sha256), size);
     } finally {
       await this.client.removeObject(this.bucket, tmpKey).catch(() => undefined);
     }
@@ -224,7 +233,11 @@ export class ArtifactStore {
   /** Reads a small artifact whole and returns it only after its digest has been checked. */
   async getBuffer(ref: Pick<ArtifactRef, 'uri' | 'sha256'> & { size?: number }, maxBytes = this.maxDocumentBytes): Promise<Buffer> {
     if (ref.size !== undefined && ref.size > maxBytes) {
-      throw new MlopsError(FailureType.InvalidInput, `${ref.uri} has ${ref.size} bytes, more than the ${maxBytes} that getBuffer reads into memory; stream it with get() or getFile().`, { uri: ref.uri, size: ref.size, maxBytes });
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `${ref.uri} has ${ref.size} bytes, more than the ${maxBytes} that getBuffer reads into memory; stream it with get() or getFile().`,
+        { uri: ref.uri, size: ref.size, maxBytes },
+      );
     }
     const chunks: Buffer[] = [];
     let total = 0;
@@ -233,7 +246,11 @@ export class ArtifactStore {
       total += (chunk as Buffer).length;
       if (total > maxBytes) {
         stream.destroy();
-        throw new MlopsError(FailureType.InvalidInput, `${ref.uri} is larger than the ${maxBytes} bytes getBuffer reads into memory; stream it with get() or getFile().`, { uri: ref.uri, maxBytes });
+        throw new MlopsError(
+          FailureType.InvalidInput,
+          `${ref.uri} is larger than the ${maxBytes} bytes getBuffer reads into memory; stream it with get() or getFile().`,
+          { uri: ref.uri, maxBytes },
+        );
       }
       chunks.push(chunk as Buffer);
     }
@@ -294,7 +311,14 @@ export class ArtifactStore {
     const out: ObjectInfo[] = [];
     for (const item of await this.listRaw(prefix, true)) {
       if (item.name) {
-        out.push({ key: item.name, uri: this.uri(item.name), size: item.size, etag: item.etag, lastModified: item.lastModified, sha256: digestOfBlobKey(item.name) });
+        out.push({
+          key: item.name,
+          uri: this.uri(item.name),
+          size: item.size,
+          etag: item.etag,
+          lastModified: item.lastModified,
+          sha256: digestOfBlobKey(item.name),
+        });
       }
     }
     return out;
@@ -329,7 +353,11 @@ export class ArtifactStore {
   async delete(target: ObjectTarget): Promise<void> {
     const loc = this.locate(target);
     if (loc.key.startsWith(PROTECTED_PREFIX)) {
-      throw new MlopsError(FailureType.InvalidInput, `Refusing to delete ${formatS3Uri(loc.bucket, loc.key)}: the model registry and its history are immutable.`, { ...loc });
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `Refusing to delete ${formatS3Uri(loc.bucket, loc.key)}: the model registry and its history are immutable.`,
+        { ...loc },
+      );
     }
     try {
       await this.client.removeObject(loc.bucket, loc.key);
@@ -379,8 +407,10 @@ export class ArtifactStore {
     const body = await this.readLimited(res, uri);
     const recorded = res.headers['x-amz-meta-sha256'];
     const actual = sha256Hex(body);
-    if (typeof recorded !== 'string' || !isSha256(recorded)) throw integrityError(uri, 'it carries no recorded sha256, so it was not written by temporal-mlops');
-    if (recorded !== actual) throw integrityError(uri, `sha256 ${actual} instead of the recorded ${recorded}`, { expectedSha256: recorded, actualSha256: actual });
+    if (typeof recorded !== 'string' || !isSha256(recorded))
+      throw integrityError(uri, 'it carries no recorded sha256, so it was not written by temporal-mlops');
+    if (recorded !== actual)
+      throw integrityError(uri, `sha256 ${actual} instead of the recorded ${recorded}`, { expectedSha256: recorded, actualSha256: actual });
     let value: T;
     try {
       value = JSON.parse(body.toString('utf8')) as T;
@@ -401,7 +431,12 @@ export class ArtifactStore {
       const code = storageErrorCode(err);
       if (code === 'BucketAlreadyOwnedByYou') return;
       if (code === 'BucketAlreadyExists') {
-        throw new MlopsError(FailureType.Configuration, `Bucket "${this.bucket}" belongs to another account: choose another MINIO_BUCKET.`, ctx, { cause: err });
+        throw new MlopsError(
+          FailureType.Configuration,
+          `Bucket "${this.bucket}" belongs to another account: choose another MINIO_BUCKET.`,
+          ctx,
+          { cause: err },
+        );
       }
       throw toStorageError(err, ctx);
     }
@@ -501,7 +536,11 @@ export class ArtifactStore {
       if (failure) throw failure;
       const sha256 = hash.digest('hex');
       if (expectSha256 && sha256 !== expectSha256) {
-        throw new MlopsError(FailureType.Integrity, `${this.uri(key)}: the source changed while it was being uploaded (sha256 ${sha256}, expected ${expectSha256}); nothing was stored.`, { key });
+        throw new MlopsError(
+          FailureType.Integrity,
+          `${this.uri(key)}: the source changed while it was being uploaded (sha256 ${sha256}, expected ${expectSha256}); nothing was stored.`,
+          { key },
+        );
       }
       etags.sort((a, b) => a.part - b.part);
       await this.client.completeMultipartUpload(this.bucket, key, uploadId, etags);
@@ -516,7 +555,13 @@ export class ArtifactStore {
 
   private async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string> {
     const res = await this.client.makeRequestAsyncOmit(
-      { method: 'PUT', bucketName: this.bucket, objectName: key, query: `partNumber=${partNumber}&uploadId=${encodeURIComponent(uploadId)}`, headers: {} },
+      {
+        method: 'PUT',
+        bucketName: this.bucket,
+        objectName: key,
+        query: `partNumber=${partNumber}&uploadId=${encodeURIComponent(uploadId)}`,
+        headers: {},
+      },
       body,
       [200],
     );
@@ -531,7 +576,10 @@ export class ArtifactStore {
     const ctx = { op: 'copy', bucket: this.bucket, key: toKey, endpoint: this.endpoint };
     if (size <= this.singleLimit) {
       try {
-        await this.client.copyObject(new Minio.CopySourceOptions({ Bucket: this.bucket, Object: fromKey }), new Minio.CopyDestinationOptions({ Bucket: this.bucket, Object: toKey }));
+        await this.client.copyObject(
+          new Minio.CopySourceOptions({ Bucket: this.bucket, Object: fromKey }),
+          new Minio.CopyDestinationOptions({ Bucket: this.bucket, Object: toKey }),
+        );
       } catch (err) {
         throw toStorageError(err, ctx);
       }
@@ -639,7 +687,9 @@ export class ArtifactStore {
         total += (chunk as Buffer).length;
         if (total > this.maxDocumentBytes) {
           res.destroy();
-          throw new MlopsError(FailureType.InvalidInput, `${uri} is larger than the ${this.maxDocumentBytes} bytes a document may have.`, { uri });
+          throw new MlopsError(FailureType.InvalidInput, `${uri} is larger than the ${this.maxDocumentBytes} bytes a document may have.`, {
+            uri,
+          });
         }
         chunks.push(chunk as Buffer);
       }
@@ -652,7 +702,8 @@ export class ArtifactStore {
   /** Bucket and key of a target; a bare string without `s3://` is a key in this store's bucket. */
   private locate(target: ObjectTarget): S3Location {
     const text = typeof target === 'string' ? target : target.uri;
-    if (typeof text !== 'string' || text.length === 0) throw new MlopsError(FailureType.InvalidInput, `Expected an s3:// URI or an object key, got ${JSON.stringify(text)}.`);
+    if (typeof text !== 'string' || text.length === 0)
+      throw new MlopsError(FailureType.InvalidInput, `Expected an s3:// URI or an object key, got ${JSON.stringify(text)}.`);
     if (!text.startsWith('s3://')) return { bucket: this.bucket, key: text };
     const loc = parseS3Uri(text);
     if (!loc) throw new MlopsError(FailureType.InvalidInput, `${JSON.stringify(text)} is not an s3://bucket/key URI.`, { uri: text });
@@ -676,12 +727,22 @@ export class ArtifactStore {
   }
 
   private locateRef(ref: Pick<ArtifactRef, 'uri' | 'sha256'> & { size?: number }): S3Location {
-    if (!ref || typeof ref !== 'object') throw new MlopsError(FailureType.InvalidInput, `Expected an artifact reference { uri, sha256 }, got ${JSON.stringify(ref)}.`);
-    if (!isSha256(ref.sha256)) throw new MlopsError(FailureType.InvalidInput, `Artifact reference ${ref.uri} has no valid sha256 (${JSON.stringify(ref.sha256)}); only verified reads are offered.`, { uri: ref.uri });
+    if (!ref || typeof ref !== 'object')
+      throw new MlopsError(FailureType.InvalidInput, `Expected an artifact reference { uri, sha256 }, got ${JSON.stringify(ref)}.`);
+    if (!isSha256(ref.sha256))
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `Artifact reference ${ref.uri} has no valid sha256 (${JSON.stringify(ref.sha256)}); only verified reads are offered.`,
+        { uri: ref.uri },
+      );
     const loc = this.locate(ref.uri);
     const named = digestOfBlobKey(loc.key);
     if (named !== undefined && named !== ref.sha256) {
-      throw new MlopsError(FailureType.InvalidInput, `Artifact reference ${ref.uri} claims sha256 ${ref.sha256}, but its key names ${named}.`, { uri: ref.uri });
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `Artifact reference ${ref.uri} claims sha256 ${ref.sha256}, but its key names ${named}.`,
+        { uri: ref.uri },
+      );
     }
     return loc;
   }
@@ -689,7 +750,12 @@ export class ArtifactStore {
   private artifactError(err: unknown, op: string, loc: S3Location): Error {
     const e = toStorageError(err, { op, ...loc, endpoint: this.endpoint });
     if (isMlopsError(e) && e.type === FailureType.NotFound && e.details?.code !== 'NoSuchBucket') {
-      return new MlopsError(FailureType.NotFound, `Artifact ${formatS3Uri(loc.bucket, loc.key)} does not exist: it was never stored here, or was deleted.`, e.details, { cause: err });
+      return new MlopsError(
+        FailureType.NotFound,
+        `Artifact ${formatS3Uri(loc.bucket, loc.key)} does not exist: it was never stored here, or was deleted.`,
+        e.details,
+        { cause: err },
+      );
     }
     return e;
   }
@@ -770,6 +836,13 @@ function cleanEtag(etag: string | string[] | undefined): string {
 
 function fileError(err: unknown, path: string): MlopsError {
   const code = (err as NodeJS.ErrnoException).code;
-  const why = code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+  const why =
+    code === 'ENOENT'
+      ? 'it does not exist'
+      : code === 'EISDIR'
+        ? 'it is a directory'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : (err as Error).message;
   return new MlopsError(FailureType.InvalidInput, `Cannot read ${path} to store it: ${why}.`, { path, code }, { cause: err });
 }

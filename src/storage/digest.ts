@@ -81,7 +81,8 @@ export class DigestCheck {
       return integrityError(uri, `${this.seen} bytes instead of the recorded ${size}`, { expectedSize: size, actualSize: this.seen });
     }
     const actual = this.hash.digest('hex');
-    if (actual !== sha256) return integrityError(uri, `sha256 ${actual} instead of the recorded ${sha256}`, { expectedSha256: sha256, actualSha256: actual });
+    if (actual !== sha256)
+      return integrityError(uri, `sha256 ${actual} instead of the recorded ${sha256}`, { expectedSha256: sha256, actualSha256: actual });
     return undefined;
   }
 }

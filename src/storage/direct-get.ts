@@ -118,12 +118,14 @@ export function directGet(url: URL, check: DigestCheck): Promise<Readable | unde
     });
     socket.on('connect', () => socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`));
     socket.on('error', (err) => {
-      if (body) body.destroy(unavailable(check.expected.uri, url, `the connection failed with ${remaining} bytes still to come: ${err.message}`));
+      if (body)
+        body.destroy(unavailable(check.expected.uri, url, `the connection failed with ${remaining} bytes still to come: ${err.message}`));
       else resolve(undefined);
     });
     socket.on('close', () => {
       if (!body) resolve(undefined);
-      else if (remaining > 0 && !body.destroyed) body.destroy(unavailable(check.expected.uri, url, `the connection closed with ${remaining} bytes still to come`));
+      else if (remaining > 0 && !body.destroyed)
+        body.destroy(unavailable(check.expected.uri, url, `the connection closed with ${remaining} bytes still to come`));
     });
   });
 }
@@ -147,5 +149,8 @@ function parseHead(text: string): number | undefined {
 }
 
 function unavailable(uri: string, url: URL, detail: string): MlopsError {
-  return new MlopsError(FailureType.Unavailable, `Reading ${uri} from ${url.host} failed: ${detail}. Reading it again usually succeeds.`, { uri, endpoint: url.host });
+  return new MlopsError(FailureType.Unavailable, `Reading ${uri} from ${url.host} failed: ${detail}. Reading it again usually succeeds.`, {
+    uri,
+    endpoint: url.host,
+  });
 }

@@ -58,7 +58,14 @@ const CREDENTIAL_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch',
 const DENIED_CODES = new Set(['AccessDenied', 'AllAccessDisabled', 'AccountProblem']);
 const NOT_FOUND_CODES = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket', 'NoSuchUpload', 'NoSuchVersion']);
 const CONFLICT_CODES = new Set(['PreconditionFailed', 'ConditionalRequestConflict', 'OperationAborted']);
-const DIGEST_CODES = new Set(['XAmzContentSHA256Mismatch', 'XAmzContentChecksumMismatch', 'BadDigest', 'InvalidDigest', 'IncompleteBody', 'IncorrectSizeError']);
+const DIGEST_CODES = new Set([
+  'XAmzContentSHA256Mismatch',
+  'XAmzContentChecksumMismatch',
+  'BadDigest',
+  'InvalidDigest',
+  'IncompleteBody',
+  'IncorrectSizeError',
+]);
 const INVALID_CODES = new Set([
   'InvalidObjectName',
   'KeyTooLongError',
@@ -141,7 +148,13 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
     );
   }
   if (code && CREDENTIAL_CODES.has(code)) {
-    return make(FailureType.AccessDenied, `${endpoint} rejected the credentials (${code}) during ${ctx.op} of ${at}: check MINIO_ACCESS_KEY / MINIO_SECRET_KEY.`, ctx, code, err);
+    return make(
+      FailureType.AccessDenied,
+      `${endpoint} rejected the credentials (${code}) during ${ctx.op} of ${at}: check MINIO_ACCESS_KEY / MINIO_SECRET_KEY.`,
+      ctx,
+      code,
+      err,
+    );
   }
   if (code && DENIED_CODES.has(code)) {
     return make(
@@ -153,7 +166,13 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
     );
   }
   if (code === 'RequestTimeTooSkewed') {
-    return make(FailureType.Configuration, `${endpoint} refused ${ctx.op} of ${at}: this machine's clock differs too much from the server's; synchronise the clock (NTP).`, ctx, code, err);
+    return make(
+      FailureType.Configuration,
+      `${endpoint} refused ${ctx.op} of ${at}: this machine's clock differs too much from the server's; synchronise the clock (NTP).`,
+      ctx,
+      code,
+      err,
+    );
   }
   if (code === 'AuthorizationHeaderMalformed' || code === 'InvalidRegion') {
     return make(FailureType.Configuration, `${endpoint} refused ${ctx.op} of ${at} (${code}): check MINIO_REGION.`, ctx, code, err);
@@ -162,7 +181,13 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
     return make(FailureType.Configuration, `Invalid MinIO endpoint (${message}): check MINIO_ENDPOINT / MINIO_PORT.`, ctx, code, err);
   }
   if (code === 'NoSuchBucket') {
-    return make(FailureType.NotFound, `Bucket "${ctx.bucket ?? '?'}" does not exist (during ${ctx.op}): check MINIO_BUCKET, or store something first to create it.`, ctx, code, err);
+    return make(
+      FailureType.NotFound,
+      `Bucket "${ctx.bucket ?? '?'}" does not exist (during ${ctx.op}): check MINIO_BUCKET, or store something first to create it.`,
+      ctx,
+      code,
+      err,
+    );
   }
   if (code && NOT_FOUND_CODES.has(code)) {
     return make(FailureType.NotFound, `${at} does not exist (during ${ctx.op}).`, ctx, code, err);
@@ -180,7 +205,13 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
     );
   }
   if (code === 'InvalidBucketName' || code === 'InvalidBucketNameError') {
-    return make(FailureType.Configuration, `${message} (during ${ctx.op}): check MINIO_BUCKET (3-63 lowercase letters, digits, "." or "-").`, ctx, code, err);
+    return make(
+      FailureType.Configuration,
+      `${message} (during ${ctx.op}): check MINIO_BUCKET (3-63 lowercase letters, digits, "." or "-").`,
+      ctx,
+      code,
+      err,
+    );
   }
   if (code && INVALID_CODES.has(code)) {
     return make(FailureType.InvalidInput, `${ctx.op} of ${at} was refused as invalid (${code}): ${message}`, ctx, code, err);
@@ -190,7 +221,13 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
     return make(FailureType.Unavailable, `${endpoint} failed ${ctx.op} of ${at} (${code}): ${message}`, ctx, code, err);
   }
   if (code && /^E[A-Z]+$/.test(code)) {
-    return make(FailureType.Unavailable, `${endpoint} failed ${ctx.op} of ${at} (${code}): ${message}; retrying may succeed.`, ctx, code, err);
+    return make(
+      FailureType.Unavailable,
+      `${endpoint} failed ${ctx.op} of ${at} (${code}): ${message}; retrying may succeed.`,
+      ctx,
+      code,
+      err,
+    );
   }
   return err instanceof Error ? err : new Error(message);
 }

@@ -88,7 +88,10 @@ async function referencedText(store: ArtifactStore): Promise<string> {
       if (!item.key.endsWith('.json')) continue;
       const doc = await store.readDocument(item.key).catch((err: unknown) => {
         // A damaged document may still name the upload: keep everything rather than guess.
-        throw new MlopsError(FailureType.Integrity, `Cannot read ${item.uri} (${(err as Error).message}); nothing was removed. Repair or remove it, then collect again.`);
+        throw new MlopsError(
+          FailureType.Integrity,
+          `Cannot read ${item.uri} (${(err as Error).message}); nothing was removed. Repair or remove it, then collect again.`,
+        );
       });
       if (doc) parts.push(JSON.stringify(doc.value));
     }

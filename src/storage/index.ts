@@ -24,7 +24,10 @@ export interface Storage {
 }
 
 /** Builds the artifact store, snapshot store and registry from the `minio` section of the configuration. */
-export function createStorage(cfg: MlopsConfig['minio'], options: { store?: ArtifactStoreOptions; registry?: ModelRegistryOptions } = {}): Storage {
+export function createStorage(
+  cfg: MlopsConfig['minio'],
+  options: { store?: ArtifactStoreOptions; registry?: ModelRegistryOptions } = {},
+): Storage {
   const store = ArtifactStore.connect(cfg, options.store);
   return { store, snapshots: new DatasetSnapshots(store), registry: new ModelRegistry(store, options.registry) };
 }

@@ -52,7 +52,9 @@ export function assertName(kind: NameKind, value: unknown): string {
 /** Throws `MlopsInvalidInput` unless the value is a version number (a positive whole number). */
 export function assertVersion(value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new MlopsError(FailureType.InvalidInput, `Invalid model version ${JSON.stringify(value)}: expected a whole number from 1 up.`, { version: value });
+    throw new MlopsError(FailureType.InvalidInput, `Invalid model version ${JSON.stringify(value)}: expected a whole number from 1 up.`, {
+      version: value,
+    });
   }
   return value;
 }
@@ -72,14 +74,23 @@ export function assertRunKey(value: unknown): string {
 /** Throws `MlopsInvalidInput` unless the value is a non-empty string (a person, a reason, a trainer name). */
 export function assertText(what: string, value: unknown, maxLength = 10_000): string {
   if (typeof value !== 'string' || value.trim().length === 0 || value.length > maxLength) {
-    throw new MlopsError(FailureType.InvalidInput, `Invalid ${what}: expected a non-empty string of at most ${maxLength} characters, got ${JSON.stringify(value)?.slice(0, 80)}.`, { what });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Invalid ${what}: expected a non-empty string of at most ${maxLength} characters, got ${JSON.stringify(value)?.slice(0, 80)}.`,
+      { what },
+    );
   }
   return value;
 }
 
 /** Throws `MlopsInvalidInput` unless the value is a lowercase hex sha256. */
 export function assertSha256(what: string, value: unknown): string {
-  if (!isSha256(value)) throw new MlopsError(FailureType.InvalidInput, `Invalid ${what}: expected a lowercase hex sha256 (64 characters), got ${JSON.stringify(value)}.`, { what });
+  if (!isSha256(value))
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Invalid ${what}: expected a lowercase hex sha256 (64 characters), got ${JSON.stringify(value)}.`,
+      { what },
+    );
   return value;
 }
 
@@ -87,11 +98,19 @@ export function assertSha256(what: string, value: unknown): string {
 export function assertArtifactRef(what: string, value: unknown): ArtifactRef {
   const ref = value as ArtifactRef;
   if (typeof ref !== 'object' || ref === null || typeof ref.uri !== 'string' || !parseS3Uri(ref.uri)) {
-    throw new MlopsError(FailureType.InvalidInput, `Invalid ${what}: expected an artifact reference { uri: "s3://bucket/key", sha256, size }, got ${JSON.stringify(value)?.slice(0, 200)}.`, { what });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Invalid ${what}: expected an artifact reference { uri: "s3://bucket/key", sha256, size }, got ${JSON.stringify(value)?.slice(0, 200)}.`,
+      { what },
+    );
   }
   assertSha256(`${what}.sha256`, ref.sha256);
   if (!Number.isSafeInteger(ref.size) || ref.size < 0) {
-    throw new MlopsError(FailureType.InvalidInput, `Invalid ${what}.size: expected a whole number of bytes, got ${JSON.stringify(ref.size)}.`, { what });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Invalid ${what}.size: expected a whole number of bytes, got ${JSON.stringify(ref.size)}.`,
+      { what },
+    );
   }
   return ref;
 }

@@ -92,7 +92,11 @@ export class ModelRegistry {
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       if (!claim) {
         // Claim the slot after the highest written version; a race for it is settled when the slot is written.
-        claim = await this.writeClaim(claimKey, { workflowId: input.workflowId, version: (await this.maxVersion(model)) + 1 }, { ifNoneMatch: true });
+        claim = await this.writeClaim(
+          claimKey,
+          { workflowId: input.workflowId, version: (await this.maxVersion(model)) + 1 },
+          { ifNoneMatch: true },
+        );
         continue;
       }
       const manifest = this.manifest(input, claim.value.version);
@@ -106,7 +110,11 @@ export class ModelRegistry {
       const next = Math.max(claim.value.version, await this.maxVersion(model)) + 1;
       claim = await this.writeClaim(claimKey, { workflowId: input.workflowId, version: next }, { ifMatch: claim.etag });
     }
-    throw new MlopsError(FailureType.Conflict, `Could not allocate a version of model "${model}" after ${this.maxAttempts} attempts: too many concurrent registrations; retrying may succeed.`, { model });
+    throw new MlopsError(
+      FailureType.Conflict,
+      `Could not allocate a version of model "${model}" after ${this.maxAttempts} attempts: too many concurrent registrations; retrying may succeed.`,
+      { model },
+    );
   }
 
   /** A model version; `MlopsNotFound` naming what exists when the model or version does not. */
@@ -117,7 +125,11 @@ export class ModelRegistry {
     if (doc) return doc.value;
     const max = await this.maxVersion(model);
     if (max === 0) throw await this.noSuchModel(model);
-    throw new MlopsError(FailureType.NotFound, `Model "${model}" has no version ${version}; its versions are 1 to ${max}.`, { model, version, latest: max });
+    throw new MlopsError(FailureType.NotFound, `Model "${model}" has no version ${version}; its versions are 1 to ${max}.`, {
+      model,
+      version,
+      latest: max,
+    });
   }
 
   /** The newest version of a model, or undefined when it has none. */
@@ -171,16 +183,31 @@ export class ModelRegistry {
           { model, alias, current: from, expected: input.expectedVersion },
         );
       }
-      const move: AliasMove = { model, alias, seq: (current?.value.seq ?? 0) + 1, from, to: version, by, at: this.now().toISOString(), reason };
+      const move: AliasMove = {
+        model,
+        alias,
+        seq: (current?.value.seq ?? 0) + 1,
+        from,
+        to: version,
+        by,
+        at: this.now().toISOString(),
+        reason,
+      };
       if (input.workflowId !== undefined) move.workflowId = input.workflowId;
-      const moved = await this.conditional(() => this.store.writeDocument(aliasKey(model, alias), move, current ? { ifMatch: current.etag } : { ifNoneMatch: true }));
+      const moved = await this.conditional(() =>
+        this.store.writeDocument(aliasKey(model, alias), move, current ? { ifMatch: current.etag } : { ifNoneMatch: true }),
+      );
       if (moved) {
         await this.recordMove(move);
         return { move, changed: true };
       }
       await backoff(attempt);
     }
-    throw new MlopsError(FailureType.Conflict, `Could not move alias "${alias}" of model "${model}" after ${this.maxAttempts} attempts: it is being moved concurrently; retrying may succeed.`, { model, alias });
+    throw new MlopsError(
+      FailureType.Conflict,
+      `Could not move alias "${alias}" of model "${model}" after ${this.maxAttempts} attempts: it is being moved concurrently; retrying may succeed.`,
+      { model, alias },
+    );
   }
 
   /**
@@ -190,7 +217,11 @@ export class ModelRegistry {
   async rollbackAlias(input: { model: string; alias: string; by: string; reason: string; workflowId?: string }): Promise<MoveAliasResult> {
     const { pointer } = await this.resolveAlias(input.model, input.alias);
     if (pointer.from === null) {
-      throw new MlopsError(FailureType.NotFound, `Alias "${input.alias}" of model "${input.model}" has never pointed at another version, so there is nothing to roll back to.`, { model: input.model, alias: input.alias });
+      throw new MlopsError(
+        FailureType.NotFound,
+        `Alias "${input.alias}" of model "${input.model}" has never pointed at another version, so there is nothing to roll back to.`,
+        { model: input.model, alias: input.alias },
+      );
     }
     return this.moveAlias({ ...input, version: pointer.from, expectedVersion: pointer.to });
   }
@@ -299,21 +330,26 @@ export class ModelRegistry {
 
   private validateRegistration(input: RegisterVersionInput): void {
     assertArtifactRef('artifact', input.artifact);
-    if (typeof input.dataset !== 'object' || input.dataset === null) throw new MlopsError(FailureType.InvalidInput, 'Invalid dataset: expected { sha256, ... } of the dataset snapshot.');
+    if (typeof input.dataset !== 'object' || input.dataset === null)
+      throw new MlopsError(FailureType.InvalidInput, 'Invalid dataset: expected { sha256, ... } of the dataset snapshot.');
     assertSha256('dataset.sha256', input.dataset.sha256);
     if (input.dataset.name !== undefined) assertName('dataset', input.dataset.name);
     if (input.dataset.snapshot !== undefined) assertArtifactRef('dataset.snapshot', input.dataset.snapshot);
     if (input.dataset.profile !== undefined) assertArtifactRef('dataset.profile', input.dataset.profile);
     if (input.report !== undefined) assertArtifactRef('report', input.report);
-    if (typeof input.trainer !== 'object' || input.trainer === null) throw new MlopsError(FailureType.InvalidInput, 'Invalid trainer: expected { name, params }.');
+    if (typeof input.trainer !== 'object' || input.trainer === null)
+      throw new MlopsError(FailureType.InvalidInput, 'Invalid trainer: expected { name, params }.');
     assertText('trainer.name', input.trainer.name, 200);
     if (typeof input.trainer.params !== 'object' || input.trainer.params === null || Array.isArray(input.trainer.params)) {
       throw new MlopsError(FailureType.InvalidInput, 'Invalid trainer.params: expected an object of parameter names to values.');
     }
-    if (typeof input.metrics !== 'object' || input.metrics === null) throw new MlopsError(FailureType.InvalidInput, 'Invalid metrics: expected an object of metric names to numbers.');
+    if (typeof input.metrics !== 'object' || input.metrics === null)
+      throw new MlopsError(FailureType.InvalidInput, 'Invalid metrics: expected an object of metric names to numbers.');
     for (const [name, value] of Object.entries(input.metrics)) {
       if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw new MlopsError(FailureType.InvalidInput, `Invalid metric "${name}": expected a finite number, got ${String(value)}.`, { metric: name });
+        throw new MlopsError(FailureType.InvalidInput, `Invalid metric "${name}": expected a finite number, got ${String(value)}.`, {
+          metric: name,
+        });
       }
     }
     assertRunKey(input.workflowId);
@@ -331,12 +367,20 @@ export class ModelRegistry {
   private async checkArtifact(input: RegisterVersionInput): Promise<void> {
     const info = await this.store.stat(input.artifact.uri).catch((err) => {
       if (isMlopsError(err) && err.type === FailureType.NotFound) {
-        throw new MlopsError(FailureType.NotFound, `Cannot register model "${input.model}": its artifact ${input.artifact.uri} does not exist.`, { uri: input.artifact.uri });
+        throw new MlopsError(
+          FailureType.NotFound,
+          `Cannot register model "${input.model}": its artifact ${input.artifact.uri} does not exist.`,
+          { uri: input.artifact.uri },
+        );
       }
       throw err;
     });
     if (info.size !== input.artifact.size) {
-      throw new MlopsError(FailureType.Integrity, `Cannot register model "${input.model}": its artifact ${input.artifact.uri} has ${info.size} bytes, not the recorded ${input.artifact.size}.`, { uri: input.artifact.uri });
+      throw new MlopsError(
+        FailureType.Integrity,
+        `Cannot register model "${input.model}": its artifact ${input.artifact.uri} has ${info.size} bytes, not the recorded ${input.artifact.size}.`,
+        { uri: input.artifact.uri },
+      );
     }
   }
 
@@ -351,7 +395,9 @@ export class ModelRegistry {
       code: input.gitCommit ? { packageVersion: this.packageVersion, gitCommit: input.gitCommit } : { packageVersion: this.packageVersion },
       workflowId: input.workflowId,
       runId: input.runId,
-      approvals: (input.approvals ?? []).map((a): VersionApproval => (a.comment === undefined ? { approver: a.approver, at: a.at } : { approver: a.approver, at: a.at, comment: a.comment })),
+      approvals: (input.approvals ?? []).map((a): VersionApproval =>
+        a.comment === undefined ? { approver: a.approver, at: a.at } : { approver: a.approver, at: a.at, comment: a.comment },
+      ),
       createdAt: this.now().toISOString(),
     };
     if (input.schema !== undefined) m.schema = input.schema;

@@ -54,7 +54,9 @@ export class DatasetSnapshots {
     const known = await this.store.listPrefixes(ROOT);
     throw new MlopsError(
       FailureType.NotFound,
-      known.includes(name) ? `Dataset "${name}" has no snapshot ${sha256}.` : `No dataset named "${name}" has been ingested${known.length ? ` (known: ${known.join(', ')})` : ''}.`,
+      known.includes(name)
+        ? `Dataset "${name}" has no snapshot ${sha256}.`
+        : `No dataset named "${name}" has been ingested${known.length ? ` (known: ${known.join(', ')})` : ''}.`,
       { dataset: name, sha256 },
     );
   }
@@ -87,7 +89,10 @@ export class DatasetSnapshots {
     assertSha256('dataset sha256', input.sha256);
     assertText('dataset sourceUri', input.sourceUri);
     if (!Number.isSafeInteger(input.rowCount) || input.rowCount < 0) {
-      throw new MlopsError(FailureType.InvalidInput, `Invalid dataset rowCount: expected a whole number from 0 up, got ${JSON.stringify(input.rowCount)}.`);
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `Invalid dataset rowCount: expected a whole number from 0 up, got ${JSON.stringify(input.rowCount)}.`,
+      );
     }
     if (input.profile !== undefined) assertArtifactRef('dataset profile', input.profile);
     if (input.data !== undefined) assertArtifactRef('dataset data', input.data);

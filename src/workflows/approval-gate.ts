@@ -31,7 +31,9 @@ function approverOf(payload: unknown): { approver: string } | { problem: string 
     return { problem: 'malformed payload: "approver" must be a non-empty string, e.g. {"approver": "alice"}' };
   }
   if (approver.trim().length > MAX_APPROVER_NAME) {
-    return { problem: `malformed payload: "approver" has ${approver.trim().length} characters, more than the ${MAX_APPROVER_NAME} a name may have` };
+    return {
+      problem: `malformed payload: "approver" has ${approver.trim().length} characters, more than the ${MAX_APPROVER_NAME} a name may have`,
+    };
   }
   return { approver: approver.trim() };
 }
@@ -98,7 +100,13 @@ export class ApprovalGate {
     const who = this.check('approve', payload, now);
     if ('refused' in who) return who.refused;
     if (this.approvals.some((a) => a.approver === who.approver)) {
-      return this.refuse('approve', who.approver, now, `${who.approver} has already approved; a second approval from the same person does not count twice`, payload);
+      return this.refuse(
+        'approve',
+        who.approver,
+        now,
+        `${who.approver} has already approved; a second approval from the same person does not count twice`,
+        payload,
+      );
     }
     this.approvals.push({ approver: who.approver, at: now, comment: optionalText(payload, 'comment') });
     if (this.approvals.length >= this.quorum) {
@@ -167,12 +175,19 @@ export class ApprovalGate {
     const { approver } = parsed;
     const tooLong = textProblem(payload, kind === 'approve' ? 'comment' : 'reason');
     if (tooLong) return { refused: this.refuse(kind, approver, now, tooLong, payload) };
-    if (this.decided) return { refused: this.refuse(kind, approver, now, `the decision was already made (${this.state}); this ${kind} was not counted`, payload) };
+    if (this.decided)
+      return {
+        refused: this.refuse(kind, approver, now, `the decision was already made (${this.state}); this ${kind} was not counted`, payload),
+      };
     if (!this.allowed.includes(approver)) {
-      return { refused: this.refuse(kind, approver, now, `${approver} is not an allowed approver (allowed: ${this.allowed.join(', ')})`, payload) };
+      return {
+        refused: this.refuse(kind, approver, now, `${approver} is not an allowed approver (allowed: ${this.allowed.join(', ')})`, payload),
+      };
     }
     if (kind === 'approve' && this.requestedBy && approver === this.requestedBy) {
-      return { refused: this.refuse(kind, approver, now, `${approver} requested this run and cannot approve it (no self-approval)`, payload) };
+      return {
+        refused: this.refuse(kind, approver, now, `${approver} requested this run and cannot approve it (no self-approval)`, payload),
+      };
     }
     return { approver };
   }

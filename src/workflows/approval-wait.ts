@@ -11,7 +11,11 @@ import { ApprovalGate } from './approval-gate';
  * Waits until the gate decides (or its deadlines, escalation included, run out) and returns the gate.
  * `onChange` is called with the gate's status after every request and deadline, so `status` and the UI stay current.
  */
-export async function awaitApproval(policy: ApprovalPolicy, requestedBy: string, onChange: (status: ApprovalStatus) => void): Promise<ApprovalGate> {
+export async function awaitApproval(
+  policy: ApprovalPolicy,
+  requestedBy: string,
+  onChange: (status: ApprovalStatus) => void,
+): Promise<ApprovalGate> {
   const gate = new ApprovalGate(policy, requestedBy);
   const changed = () => onChange(gate.status());
   const now = () => new Date().toISOString();
@@ -29,7 +33,10 @@ export async function awaitApproval(policy: ApprovalPolicy, requestedBy: string,
       changed();
       return answer;
     },
-    { description: 'Approve or reject, answering whether the decision was accepted and why not. Input: {"decision": "approve", "approver": "alice"}' },
+    {
+      description:
+        'Approve or reject, answering whether the decision was accepted and why not. Input: {"decision": "approve", "approver": "alice"}',
+    },
   );
   let timeout: number | undefined = policy.timeout;
   while (timeout !== undefined) {

@@ -13,7 +13,11 @@ export function approvalDetails(args: { spec: PipelineSpec; workflowId: string; 
   const champion = status.champion?.metrics ?? {};
   const names = [...new Set([...Object.keys(candidate), ...Object.keys(champion)])].filter((n) => typeof candidate[n] === 'number');
   const rows = names.map((n) => `| ${n} | ${fmt(candidate[n])} | ${fmt(champion[n])} |`);
-  const classes = status.data?.classCounts ? Object.entries(status.data.classCounts).map(([k, v]) => `${k}: ${v}`).join(', ') : '';
+  const classes = status.data?.classCounts
+    ? Object.entries(status.data.classCounts)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ')
+    : '';
   const lines = [
     `## ${spec.model}: approval ${gate.state === 'waiting' || gate.state === 'escalated' ? 'needed' : gate.state}`,
     '',
@@ -25,7 +29,9 @@ export function approvalDetails(args: { spec: PipelineSpec; workflowId: string; 
     '',
     `**Data**: ${status.data?.rows ?? '?'} rows, snapshot \`${status.data?.snapshot.slice(0, 12) ?? '?'}\`${classes ? `; classes ${classes}` : ''}.`,
     `**Validation**: passed${spec.validation.champion ? ` (may not be worse than production on ${spec.validation.champion.metric} by more than ${spec.validation.champion.margin})` : ''}.`,
-    ...(status.data?.droppedMissingTarget ? [`**Dropped**: ${status.data.droppedMissingTarget} rows whose target is missing (dataset.dropMissingTarget).`] : []),
+    ...(status.data?.droppedMissingTarget
+      ? [`**Dropped**: ${status.data.droppedMissingTarget} rows whose target is missing (dataset.dropMissingTarget).`]
+      : []),
     ...(status.data?.warnings ?? []).map((w) => `**Data warning**: ${w}`),
     ...(status.claimMismatches ?? []).map((m) => `**Claimed vs measured**: ${m}.`),
     ...(status.validationNotes ?? []).map((n) => `**Note**: ${n}`),

@@ -57,38 +57,62 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
   let checkNow = false;
   let nextCheckAt: string | undefined;
 
-  setHandler(pauseSignal, (req) => {
-    carry.paused = true;
-    log.info('monitor paused', { by: req?.by, reason: req?.reason });
-  }, { description: 'Pause drift checks. Input (optional): {"by": "alice", "reason": "..."}' });
-  setHandler(resumeSignal, () => {
-    carry.paused = false;
-  }, { description: 'Resume drift checks.' });
-  setHandler(checkNowSignal, () => {
-    checkNow = true;
-  }, { description: 'Run a drift and performance check now.' });
-  setHandler(deployedSignal, (notice) => {
-    if (notice && typeof notice.version === 'number' && notice.version !== version) {
-      version = notice.version;
-      // The new version was trained on the data seen so far: judge drift from now on.
-      carry.since = notice.at;
-      if (policy.guardrail && notice.previousVersion !== undefined) {
-        carry.watch = { version: notice.version, previous: notice.previousVersion, until: new Date(Date.parse(notice.at) + policy.guardrail.watch).toISOString() };
+  setHandler(
+    pauseSignal,
+    (req) => {
+      carry.paused = true;
+      log.info('monitor paused', { by: req?.by, reason: req?.reason });
+    },
+    { description: 'Pause drift checks. Input (optional): {"by": "alice", "reason": "..."}' },
+  );
+  setHandler(
+    resumeSignal,
+    () => {
+      carry.paused = false;
+    },
+    { description: 'Resume drift checks.' },
+  );
+  setHandler(
+    checkNowSignal,
+    () => {
+      checkNow = true;
+    },
+    { description: 'Run a drift and performance check now.' },
+  );
+  setHandler(
+    deployedSignal,
+    (notice) => {
+      if (notice && typeof notice.version === 'number' && notice.version !== version) {
+        version = notice.version;
+        // The new version was trained on the data seen so far: judge drift from now on.
+        carry.since = notice.at;
+        if (policy.guardrail && notice.previousVersion !== undefined) {
+          carry.watch = {
+            version: notice.version,
+            previous: notice.previousVersion,
+            until: new Date(Date.parse(notice.at) + policy.guardrail.watch).toISOString(),
+          };
+        }
       }
-    }
-  }, { description: 'Sent on deploy: watch this version from now on. Input: {"version": 2, "at": "...", "workflowId": "..."}' });
-  setHandler(monitorStatusQuery, () => ({
-    failingChecks: carry.failingChecks ?? 0,
-    model: spec.model,
-    alias,
-    version,
-    paused: carry.paused,
-    intervalMs: policy.interval,
-    nextCheckAt,
-    lastRetrainAt: carry.lastRetrainAt,
-    retrainCount: carry.retrainCount,
-    checks: carry.checks,
-  }), { description: 'Recent drift and performance checks, and whether the monitor is paused.' });
+    },
+    { description: 'Sent on deploy: watch this version from now on. Input: {"version": 2, "at": "...", "workflowId": "..."}' },
+  );
+  setHandler(
+    monitorStatusQuery,
+    () => ({
+      failingChecks: carry.failingChecks ?? 0,
+      model: spec.model,
+      alias,
+      version,
+      paused: carry.paused,
+      intervalMs: policy.interval,
+      nextCheckAt,
+      lastRetrainAt: carry.lastRetrainAt,
+      retrainCount: carry.retrainCount,
+      checks: carry.checks,
+    }),
+    { description: 'Recent drift and performance checks, and whether the monitor is paused.' },
+  );
 
   for (let i = 0; i < CHECKS_PER_RUN && !workflowInfo().continueAsNewSuggested; i++) {
     nextCheckAt = new Date(Date.now() + policy.interval).toISOString();
@@ -106,7 +130,16 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
       if (!(err instanceof ActivityFailure)) throw err;
       // Retries (bounded) are spent or the failure is not retryable: record it; the window waits for the next check.
       const failure = failureOf(err);
-      record({ at: now, version, rows: 0, window: { from: carry.since, to: now }, drift: {}, breachedFeatures: [], action: 'check-failed', failure });
+      record({
+        at: now,
+        version,
+        rows: 0,
+        window: { from: carry.since, to: now },
+        drift: {},
+        breachedFeatures: [],
+        action: 'check-failed',
+        failure,
+      });
       carry.failingChecks = (carry.failingChecks ?? 0) + 1;
       log.warn('monitor check failed', { model: spec.model, version, reason: failure.message });
       continue;
@@ -150,7 +183,13 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
             trigger: 'drift',
             reason,
             trainingTaskQueue: input.trainingTaskQueue,
-            window: { sources: carry.windowSources ?? [], format: carry.windowFormat, from: check.window.from, to: check.window.to, reason },
+            window: {
+              sources: carry.windowSources ?? [],
+              format: carry.windowFormat,
+              from: check.window.from,
+              to: check.window.to,
+              reason,
+            },
           },
         ],
       });
@@ -187,7 +226,14 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
       `${side} v${watch.previous}'s ${before.toFixed(3)} by more than ${g.margin} (${better} is better)`;
     let changed: boolean;
     try {
-      ({ changed } = await rollbackModel({ model: spec.model, alias, from: watch.version, to: watch.previous, reason, workflowId: workflowInfo().workflowId }));
+      ({ changed } = await rollbackModel({
+        model: spec.model,
+        alias,
+        from: watch.version,
+        to: watch.previous,
+        reason,
+        workflowId: workflowInfo().workflowId,
+      }));
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       // The watch stays: the next check judges again and tries the rollback again.

@@ -90,11 +90,18 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   if (!data.validation.ok) {
     // The ingest ran, but its data blocks the run: the stage is shown failed, not done.
     timeline.mark('ingest', 'failed', 'blocking data validation issues');
-    return finish({ status: 'failed', model: spec.model, report: data.validation.report, reason: `data validation failed: ${data.validation.blocking.join('; ')}` });
+    return finish({
+      status: 'failed',
+      model: spec.model,
+      report: data.validation.report,
+      reason: `data validation failed: ${data.validation.blocking.join('; ')}`,
+    });
   }
 
   // train, on the training task queue
-  const trained = await stage('train', () => trainModel({ model: spec.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split, trainer: spec.trainer }));
+  const trained = await stage('train', () =>
+    trainModel({ model: spec.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split, trainer: spec.trainer }),
+  );
   if (!trained.done) return trained.ended;
   const training = trained.output;
   if (training.resumedFrom) {
@@ -127,7 +134,13 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   // Runs started before this stage existed replay without it (their history has no marker).
   if (patched('servability-check')) {
     const checked = await stage('servability', () =>
-      checkServability({ model: spec.model, candidate: training.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split }),
+      checkServability({
+        model: spec.model,
+        candidate: training.model,
+        snapshot: data.snapshot,
+        schema: data.schema,
+        split: spec.dataset.split,
+      }),
     );
     if (!checked.done) return checked.ended;
     const { passed, problems, notes, report, flavor, sampleRows, checkRows, disagreeing } = checked.output;
@@ -153,7 +166,10 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     const decision = gate.status();
     if (decision.state !== 'approved') {
       timeline.end('approve', 'failed', new Date(), decision.decidedBy);
-      return endAfterValidation(evaluation, { status: decision.state === 'rejected' ? 'rejected' : 'approval-timed-out', reason: decision.decidedBy });
+      return endAfterValidation(evaluation, {
+        status: decision.state === 'rejected' ? 'rejected' : 'approval-timed-out',
+        reason: decision.decidedBy,
+      });
     }
     timeline.end('approve', 'done', new Date(), decision.decidedBy);
     approvals = gate.approvedBy;
@@ -188,7 +204,9 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
 
   // monitor: make sure the model's monitor watches the new version
   if (spec.monitor?.enabled) {
-    const monitored = await stage('monitor', () => ensureMonitor({ model: spec.model, alias: spec.deploy.alias, version, previousVersion, spec, workflowId }));
+    const monitored = await stage('monitor', () =>
+      ensureMonitor({ model: spec.model, alias: spec.deploy.alias, version, previousVersion, spec, workflowId }),
+    );
     if (!monitored.done) return monitored.ended;
   }
 
@@ -222,7 +240,8 @@ function finalDetails(model: string, result: PipelineRunResult, status: Pipeline
 /** The data's validation warnings and dropped rows as markdown for the Temporal UI; empty when there are none. */
 function dataDetails(status: PipelineRunStatus): string {
   const parts: string[] = [];
-  if (status.data?.droppedMissingTarget) parts.push(`**Dropped**: ${status.data.droppedMissingTarget} rows whose target is missing (dataset.dropMissingTarget).`);
+  if (status.data?.droppedMissingTarget)
+    parts.push(`**Dropped**: ${status.data.droppedMissingTarget} rows whose target is missing (dataset.dropMissingTarget).`);
   for (const w of status.data?.warnings ?? []) parts.push(`**Data warning**: ${w}`);
   return parts.join('\n\n');
 }

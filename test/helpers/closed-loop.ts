@@ -104,7 +104,8 @@ export async function closedLoopSpec(config: MlopsConfig, example: ClosedLoopExa
   spec.approval = { ...spec.approval, required: true, approvers: ['alice', 'bob'], quorum: 1 };
   // The retraining run learns from the drifted window too, so on the original holdout it may trail the champion
   // by a few points (cars: 0.87 against 0.92); the loop is about the mechanics, so the margin allows that much.
-  if (spec.validation.champion) spec.validation.champion = { ...spec.validation.champion, margin: Math.max(spec.validation.champion.margin, 0.1) };
+  if (spec.validation.champion)
+    spec.validation.champion = { ...spec.validation.champion, margin: Math.max(spec.validation.champion.margin, 0.1) };
   spec.monitor = {
     enabled: true,
     interval: 24 * 3_600_000,
@@ -122,7 +123,12 @@ export async function closedLoopSpec(config: MlopsConfig, example: ClosedLoopExa
 }
 
 /** Runs the whole loop; the caller owns the servers and workers. */
-export async function runClosedLoop(client: Client, config: MlopsConfig, deps: MlopsDependencies, example: ClosedLoopExample): Promise<ClosedLoopReport> {
+export async function runClosedLoop(
+  client: Client,
+  config: MlopsConfig,
+  deps: MlopsDependencies,
+  example: ClosedLoopExample,
+): Promise<ClosedLoopReport> {
   const { spec, source } = await closedLoopSpec(config, example);
   const target = spec.dataset.schema?.target ?? spec.dataset.target!;
   const windowRows = example.windowRows ?? 150;
@@ -142,12 +148,16 @@ export async function runClosedLoop(client: Client, config: MlopsConfig, deps: M
   try {
     const rows: Record<string, unknown>[] = [];
     const f = spec.dataset.filter;
-    const inFilter = (row: Record<string, unknown>) => !f || ((!f.from || String(row[f.column]) >= f.from) && (!f.to || String(row[f.column]).slice(0, f.to.length) <= f.to));
-    for await (const row of readRows(source)) if (row[target] !== null && row[target] !== undefined && row[target] !== '' && inFilter(row)) rows.push(row);
+    const inFilter = (row: Record<string, unknown>) =>
+      !f || ((!f.from || String(row[f.column]) >= f.from) && (!f.to || String(row[f.column]).slice(0, f.to.length) <= f.to));
+    for await (const row of readRows(source))
+      if (row[target] !== null && row[target] !== undefined && row[target] !== '' && inFilter(row)) rows.push(row);
     const pick = (offset: number) => Array.from({ length: windowRows }, (_, i) => rows[(offset + i * 7) % rows.length]!);
     const monitor = client.workflow.getHandle(monitorWorkflowId(spec.model));
     // The server's own metadata says which datatype each input takes, as a v2 client reads it.
-    const metadata = ((await (await fetch(`${server.url}/v2/models/${spec.model}`)).json()) as { inputs: { name: string; datatype: string }[] }).inputs;
+    const metadata = (
+      (await (await fetch(`${server.url}/v2/models/${spec.model}`)).json()) as { inputs: { name: string; datatype: string }[] }
+    ).inputs;
     const servedVersions: number[] = [];
     let serial = 0;
 
@@ -195,12 +205,14 @@ export async function runClosedLoop(client: Client, config: MlopsConfig, deps: M
     const { v2Answer, v1Answer } = await serve(pick(0), (row) => row[target]);
     const settled = await check();
     checks.push(settled);
-    if (settled.action !== 'none') throw new Error(`expected traffic like the training data to change nothing, the check says ${JSON.stringify(settled)}`);
+    if (settled.action !== 'none')
+      throw new Error(`expected traffic like the training data to change nothing, the check says ${JSON.stringify(settled)}`);
     // 2. Shifted traffic: drift, and a retraining run.
     await serve(pick(3).map(example.shift), (row) => row[target]);
     const drifted = await check();
     checks.push(drifted);
-    if (drifted.action !== 'retrain-started') throw new Error(`expected drift to start a retrain, the check says ${JSON.stringify(drifted)}`);
+    if (drifted.action !== 'retrain-started')
+      throw new Error(`expected drift to start a retrain, the check says ${JSON.stringify(drifted)}`);
     const retrain = await approveThrough(client, retrainWorkflowId(spec.model));
     if (retrain.status !== 'deployed') return { model: spec.model, first, retrain, checks, v2Answer, v1Answer, servedVersions };
     await server.reload();
@@ -214,7 +226,7 @@ export async function runClosedLoop(client: Client, config: MlopsConfig, deps: M
         const far = Math.abs(before) + margin + 1;
         return answer + (higherIsBetter(example.guardrailMetric) ? far : 2 * far);
       }
-      const other = ((rows.find((r) => r[target] !== answer) ?? row)[target]) as unknown;
+      const other = (rows.find((r) => r[target] !== answer) ?? row)[target] as unknown;
       return other;
     });
     checks.push(await check());
@@ -253,18 +265,22 @@ export function closedLoopTest(title: string, example: ClosedLoopExample, flavor
     await minio?.stop();
   });
 
-  it(title, async () => {
-    const report = await runClosedLoop(env.client, config, deps, example);
-    expect(report.first).toMatchObject({ status: 'deployed', version: 1 });
-    const v1 = await deps.registry.getVersion(report.model, 1);
-    expect(modelFlavor(await deps.store.getJson(v1.artifact))).toBe(flavor);
-    expect(report.v1Answer.predictions).toHaveLength(1);
-    expect(report.v2Answer.model_version).toBe('1');
-    expect(report.checks[0]!.performance!.labelled).toBeGreaterThan(0);
-    expect(report.checks[1]!.action).toBe('retrain-started');
-    expect([report.retrain.status, report.retrain.status === 'deployed' ? '' : report.retrain.reason]).toEqual(['deployed', '']);
-    expect(report.retrain.version).toBe(2);
-    expect(report.checks[2]).toMatchObject({ action: 'rolled-back', rollback: { from: 2, to: 1 } });
-    expect(report.productionAfter).toBe(1);
-  }, 20 * 60_000);
+  it(
+    title,
+    async () => {
+      const report = await runClosedLoop(env.client, config, deps, example);
+      expect(report.first).toMatchObject({ status: 'deployed', version: 1 });
+      const v1 = await deps.registry.getVersion(report.model, 1);
+      expect(modelFlavor(await deps.store.getJson(v1.artifact))).toBe(flavor);
+      expect(report.v1Answer.predictions).toHaveLength(1);
+      expect(report.v2Answer.model_version).toBe('1');
+      expect(report.checks[0]!.performance!.labelled).toBeGreaterThan(0);
+      expect(report.checks[1]!.action).toBe('retrain-started');
+      expect([report.retrain.status, report.retrain.status === 'deployed' ? '' : report.retrain.reason]).toEqual(['deployed', '']);
+      expect(report.retrain.version).toBe(2);
+      expect(report.checks[2]).toMatchObject({ action: 'rolled-back', rollback: { from: 2, to: 1 } });
+      expect(report.productionAfter).toBe(1);
+    },
+    20 * 60_000,
+  );
 }

@@ -7,7 +7,14 @@ import type { ArtifactRef } from '../../src/storage/refs';
 import type { PipelineSpec } from '../../src/spec/pipeline';
 import { parsePipelineSpec } from '../../src/spec/pipeline';
 
-export const ref = (name: string): ArtifactRef => ({ uri: `s3://test/${name}`, sha256: name.padEnd(64, '0').slice(0, 64).replace(/[^0-9a-f]/g, 'a'), size: 1 });
+export const ref = (name: string): ArtifactRef => ({
+  uri: `s3://test/${name}`,
+  sha256: name
+    .padEnd(64, '0')
+    .slice(0, 64)
+    .replace(/[^0-9a-f]/g, 'a'),
+  size: 1,
+});
 
 /** A small valid spec; override any section. */
 export function testSpec(overrides: Record<string, unknown> = {}): PipelineSpec {
@@ -25,14 +32,29 @@ export function fakeStages(opts: { passed?: boolean } = {}) {
   const calls: Record<string, number> = {};
   const deployed: unknown[] = [];
   const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
-  const schema = { columns: [{ name: 'x', type: 'numeric' }, { name: 'y', type: 'categorical' }], target: 'y', features: ['x'], task: 'classification' };
+  const schema = {
+    columns: [
+      { name: 'x', type: 'numeric' },
+      { name: 'y', type: 'categorical' },
+    ],
+    target: 'y',
+    features: ['x'],
+    task: 'classification',
+  };
   return {
     calls,
     deployed,
     activities: {
       async ingestDataset() {
         count('ingest');
-        return { snapshot: ref('snap'), schema, rowCount: 10, profile: ref('profile'), validation: { ok: true, report: ref('report'), blocking: [], warnings: 0 }, summary: { rows: 10, columns: 2 } };
+        return {
+          snapshot: ref('snap'),
+          schema,
+          rowCount: 10,
+          profile: ref('profile'),
+          validation: { ok: true, report: ref('report'), blocking: [], warnings: 0 },
+          summary: { rows: 10, columns: 2 },
+        };
       },
       async trainModel() {
         count('train');
@@ -40,7 +62,12 @@ export function fakeStages(opts: { passed?: boolean } = {}) {
       },
       async evaluateCandidate() {
         count('validate');
-        return { passed: opts.passed ?? true, metrics: { accuracy: 0.9 }, failures: opts.passed === false ? ['accuracy 0.5000 is below the minimum 0.8'] : [], report: ref('eval') };
+        return {
+          passed: opts.passed ?? true,
+          metrics: { accuracy: 0.9 },
+          failures: opts.passed === false ? ['accuracy 0.5000 is below the minimum 0.8'] : [],
+          report: ref('eval'),
+        };
       },
       async checkServability() {
         count('servability');

@@ -34,7 +34,16 @@ export class TestMinio {
 
   /** The `minio` section of an `MlopsConfig` pointing at this server. */
   config(bucket = 'mlops-test'): MlopsConfig['minio'] {
-    return { endPoint: '127.0.0.1', port: this.port, useSSL: false, accessKey: this.accessKey, secretKey: this.secretKey, bucket, region: 'us-east-1', external: true };
+    return {
+      endPoint: '127.0.0.1',
+      port: this.port,
+      useSSL: false,
+      accessKey: this.accessKey,
+      secretKey: this.secretKey,
+      bucket,
+      region: 'us-east-1',
+      external: true,
+    };
   }
 
   /** Starts the server (again) on the same port and data directory. */
@@ -67,7 +76,12 @@ export class TestMinio {
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
   const cli = await ensureTemporalCli(defaultCacheDir(), say);
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', ui: false, extraArgs: ['--log-level', 'error', ...DEV_SERVER_DYNAMIC_CONFIG] },
+    server: {
+      executable: { type: 'existing-path', path: cli },
+      ip: '127.0.0.1',
+      ui: false,
+      extraArgs: ['--log-level', 'error', ...DEV_SERVER_DYNAMIC_CONFIG],
+    },
   });
 }
 

@@ -9,7 +9,15 @@ import type { TestMinio } from './servers';
 
 /** A configuration pointing at the test servers, with unique task queues. */
 export function testConfig(env: TestWorkflowEnvironment, minio: TestMinio, bucket = 'mlops-test'): MlopsConfig {
-  const base = loadConfig({ env: { MINIO_ACCESS_KEY: minio.accessKey, MINIO_SECRET_KEY: minio.secretKey, HOME: process.env.HOME, MLOPS_LOG_LEVEL: 'warn', MLOPS_LOG_FORMAT: 'json' } });
+  const base = loadConfig({
+    env: {
+      MINIO_ACCESS_KEY: minio.accessKey,
+      MINIO_SECRET_KEY: minio.secretKey,
+      HOME: process.env.HOME,
+      MLOPS_LOG_LEVEL: 'warn',
+      MLOPS_LOG_FORMAT: 'json',
+    },
+  });
   const suffix = Math.random().toString(36).slice(2, 8);
   return {
     ...base,
@@ -21,7 +29,11 @@ export function testConfig(env: TestWorkflowEnvironment, minio: TestMinio, bucke
 }
 
 /** Starts workers on both task queues and returns a function that stops them. */
-export async function startWorkers(env: TestWorkflowEnvironment, config: MlopsConfig, extra: Partial<WorkerOptions> = {}): Promise<{ deps: MlopsDependencies; stop: () => Promise<void> }> {
+export async function startWorkers(
+  env: TestWorkflowEnvironment,
+  config: MlopsConfig,
+  extra: Partial<WorkerOptions> = {},
+): Promise<{ deps: MlopsDependencies; stop: () => Promise<void> }> {
   const logger = createLogger({ level: 'warn', format: 'json' });
   try {
     installRuntimeLogger(logger);

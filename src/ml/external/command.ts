@@ -36,7 +36,12 @@ export const CONTRACT_VERSION = 2;
 export const CHECK_ROWS = 200;
 
 /** The files of the contract, in the program's output directory. */
-export const OUTPUT_FILES = { model: 'model.onnx', signature: 'signature.json', metrics: 'metrics.json', checkPredictions: 'check_predictions.jsonl' } as const;
+export const OUTPUT_FILES = {
+  model: 'model.onnx',
+  signature: 'signature.json',
+  metrics: 'metrics.json',
+  checkPredictions: 'check_predictions.jsonl',
+} as const;
 
 /** How to run an external trainer. */
 export interface ExternalTrainerCommand {
@@ -120,11 +125,19 @@ export async function runExternalTrainer(spec: ExternalTrainerCommand, input: Ex
   const missing = !local && uses('{train}') ? '{train}' : !input.trainUris && uses('{uris}') ? '{uris}' : undefined;
   if (missing) {
     const why =
-      missing === '{train}' ? 'the training rows are not copied to the worker (trainer.data: remote)' : 'no remote training data is given (trainer.data: local)';
-    throw new MlopsError(FailureType.InvalidInput, `The command uses ${missing}, but ${why}; use the other placeholder or change trainer.data.`);
+      missing === '{train}'
+        ? 'the training rows are not copied to the worker (trainer.data: remote)'
+        : 'no remote training data is given (trainer.data: local)';
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `The command uses ${missing}, but ${why}; use the other placeholder or change trainer.data.`,
+    );
   }
   if (!local && !input.trainUris) {
-    throw new MlopsError(FailureType.InvalidInput, 'An external trainer must be given its training rows: locally, as remote parts, or both.');
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      'An external trainer must be given its training rows: locally, as remote parts, or both.',
+    );
   }
   input.signal?.throwIfAborted();
   const outputDir = input.outputDir ?? join(input.workDir, 'output');
@@ -180,7 +193,13 @@ export async function runExternalTrainer(spec: ExternalTrainerCommand, input: Ex
  * Writes up to `max` training rows, features only, chosen with the seed (the same file and seed always
  * give the same rows, in file order). Returns how many were written.
  */
-export async function writeCheckRows(trainFile: string, schema: DatasetSchema, seed: number, outFile: string, max = CHECK_ROWS): Promise<number> {
+export async function writeCheckRows(
+  trainFile: string,
+  schema: DatasetSchema,
+  seed: number,
+  outFile: string,
+  max = CHECK_ROWS,
+): Promise<number> {
   let total = 0;
   for await (const line of createInterface({ input: createReadStream(trainFile), crlfDelay: Infinity })) if (line.length > 0) total++;
   const k = Math.min(max, total);
@@ -240,13 +259,10 @@ function runProcess(argv: string[], options: ProcessOptions, input: ExternalTrai
     const onAbort = () => stop(asError(input.signal?.reason, 'The training was cancelled.'));
     input.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.timeoutMs !== undefined) {
-      timeoutTimer = setTimeout(
-        () => {
-          const message = `External trainer ${program} did not finish within ${options.timeoutMs} ms and was stopped.`;
-          stop(new MlopsError(FailureType.Trainer, message, { program, timeoutMs: options.timeoutMs }));
-        },
-        options.timeoutMs,
-      );
+      timeoutTimer = setTimeout(() => {
+        const message = `External trainer ${program} did not finish within ${options.timeoutMs} ms and was stopped.`;
+        stop(new MlopsError(FailureType.Trainer, message, { program, timeoutMs: options.timeoutMs }));
+      }, options.timeoutMs);
     }
 
     const watch = (stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr') => {
@@ -279,7 +295,14 @@ function runProcess(argv: string[], options: ProcessOptions, input: ExternalTrai
         const message = `External trainer program "${program}" ${why}; check the command and the worker's PATH.`;
         finish(new MlopsError(FailureType.Trainer, message, { program, code: err.code }, { cause: err }));
       } else {
-        finish(new MlopsError(FailureType.Trainer, `External trainer ${program} could not be started: ${err.message}`, { program }, { cause: err }));
+        finish(
+          new MlopsError(
+            FailureType.Trainer,
+            `External trainer ${program} could not be started: ${err.message}`,
+            { program },
+            { cause: err },
+          ),
+        );
       }
     });
     child.on('exit', () => {
@@ -307,7 +330,10 @@ function runProcess(argv: string[], options: ProcessOptions, input: ExternalTrai
 }
 
 function trainerFailed(program: string, what: string, details: Record<string, unknown> = {}): MlopsError {
-  return new MlopsError(FailureType.Trainer, `External trainer ${program} ${what} (contract v2, docs/external-trainers.md).`, { program, ...details });
+  return new MlopsError(FailureType.Trainer, `External trainer ${program} ${what} (contract v2, docs/external-trainers.md).`, {
+    program,
+    ...details,
+  });
 }
 
 async function readJsonFile(path: string, name: string, program: string): Promise<unknown> {
@@ -331,11 +357,16 @@ async function readOutputs(outputDir: string, program: string, schema: DatasetSc
   }
   const signaturePath = join(outputDir, OUTPUT_FILES.signature);
   if (!(await isFile(signaturePath))) {
-    throw trainerFailed(program, `wrote no ${OUTPUT_FILES.signature}: it must map each schema feature to its ONNX input and name the outputs`, { outputDir });
+    throw trainerFailed(
+      program,
+      `wrote no ${OUTPUT_FILES.signature}: it must map each schema feature to its ONNX input and name the outputs`,
+      { outputDir },
+    );
   }
   const signature = await readJsonFile(signaturePath, OUTPUT_FILES.signature, program);
   const problems = signatureProblems(signature, schema);
-  if (problems.length > 0) throw trainerFailed(program, `wrote a ${OUTPUT_FILES.signature} that does not fit the schema: ${problems.join('; ')}`, { problems });
+  if (problems.length > 0)
+    throw trainerFailed(program, `wrote a ${OUTPUT_FILES.signature} that does not fit the schema: ${problems.join('; ')}`, { problems });
 
   const metricsPath = join(outputDir, OUTPUT_FILES.metrics);
   let claimed: Record<string, number> = {};
@@ -354,11 +385,20 @@ async function readOutputs(outputDir: string, program: string, schema: DatasetSc
 }
 
 /** check_predictions.jsonl: one well-formed answer per check row, in order, so the servability check can compare them. */
-async function checkPredictionLines(path: string, program: string, schema: DatasetSchema, signature: OnnxSignature, checkRows: number): Promise<void> {
+async function checkPredictionLines(
+  path: string,
+  program: string,
+  schema: DatasetSchema,
+  signature: OnnxSignature,
+  checkRows: number,
+): Promise<void> {
   const name = OUTPUT_FILES.checkPredictions;
   const lines = (await readFile(path, 'utf8')).split('\n').filter((l) => l.trim().length > 0);
   if (lines.length !== checkRows) {
-    throw trainerFailed(program, `wrote ${lines.length} lines in ${name} for the ${checkRows} rows of $MLOPS_CHECK_DATA; write one per row, in order`);
+    throw trainerFailed(
+      program,
+      `wrote ${lines.length} lines in ${name} for the ${checkRows} rows of $MLOPS_CHECK_DATA; write one per row, in order`,
+    );
   }
   const classes = signature.classes ?? [];
   lines.forEach((line, i) => {
@@ -378,14 +418,22 @@ async function checkPredictionLines(path: string, program: string, schema: Datas
         : typeof p?.value === 'number';
     if (!ok) {
       const want =
-        schema.task === 'classification' ? `{"label": one of ${JSON.stringify(classes)}, "probabilities": [${classes.length} numbers]}` : '{"value": <number>}';
+        schema.task === 'classification'
+          ? `{"label": one of ${JSON.stringify(classes)}, "probabilities": [${classes.length} numbers]}`
+          : '{"value": <number>}';
       throw trainerFailed(program, `wrote line ${i + 1} of ${name} as ${line.slice(0, 120)}; each line must be ${want}`);
     }
   });
 }
 
 /** Loads model.onnx exactly as the server will and predicts the check rows; a model that cannot answer fails the training. */
-async function checkServable(outputDir: string, program: string, schema: DatasetSchema, signature: OnnxSignature, checkPath: string): Promise<void> {
+async function checkServable(
+  outputDir: string,
+  program: string,
+  schema: DatasetSchema,
+  signature: OnnxSignature,
+  checkPath: string,
+): Promise<void> {
   const onnxPath = join(outputDir, OUTPUT_FILES.model);
   const size = (await stat(onnxPath)).size;
   const local: OnnxModel = {
@@ -411,7 +459,9 @@ async function checkServable(outputDir: string, program: string, schema: Dataset
     const reason = (err as Error).message;
     // onnxruntime-node's words for an output that is a sequence of maps, which is what zipmap makes.
     const zipmap = /non tensor type/i.test(reason);
-    const hint = zipmap ? ' (an output is not a plain tensor: convert classifiers with zipmap off, e.g. skl2onnx options {"zipmap": False})' : '';
+    const hint = zipmap
+      ? ' (an output is not a plain tensor: convert classifiers with zipmap off, e.g. skl2onnx options {"zipmap": False})'
+      : '';
     throw trainerFailed(program, `wrote a ${OUTPUT_FILES.model} that cannot be served: ${reason}${hint}`, { reason });
   } finally {
     await predictor?.release();

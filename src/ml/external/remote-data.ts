@@ -143,7 +143,12 @@ export async function writeTrainingParts(trainFile: string, rows: number, schema
       await rm(jsonParts[i]!, { force: true });
     }
   } catch (err) {
-    throw new MlopsError(FailureType.InvalidInput, `Could not write the training rows as Parquet: ${(err as Error).message}`, { trainFile }, { cause: err });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Could not write the training rows as Parquet: ${(err as Error).message}`,
+      { trainFile },
+      { cause: err },
+    );
   } finally {
     connection.closeSync();
     instance.closeSync();
@@ -155,7 +160,12 @@ export async function writeTrainingParts(trainFile: string, rows: number, schema
  * Stores the parts (content-addressed, like every artifact) and presigns a GET URL for each that
  * works for `expirySeconds`. Returns what the program reads from MLOPS_TRAIN_URIS.
  */
-export async function publishTrainingParts(store: PartStore, parts: LocalPart[], schema: DatasetSchema, expirySeconds: number): Promise<TrainParts> {
+export async function publishTrainingParts(
+  store: PartStore,
+  parts: LocalPart[],
+  schema: DatasetSchema,
+  expirySeconds: number,
+): Promise<TrainParts> {
   const expires = new Date(Date.now() + expirySeconds * 1000).toISOString();
   const published: TrainPart[] = [];
   for (const part of parts) {

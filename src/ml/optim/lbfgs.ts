@@ -49,7 +49,12 @@ const C2 = 0.9;
 const MAX_LINE_SEARCH = 30;
 
 /** Minimises `objective` from `x0` (or from `hooks.start`) and returns the final state. */
-export async function minimizeLbfgs(objective: Objective, x0: Float64Array, options: Partial<LbfgsOptions> = {}, hooks: LbfgsHooks = {}): Promise<LbfgsState> {
+export async function minimizeLbfgs(
+  objective: Objective,
+  x0: Float64Array,
+  options: Partial<LbfgsOptions> = {},
+  hooks: LbfgsHooks = {},
+): Promise<LbfgsState> {
   const opt = { ...DEFAULT_LBFGS_OPTIONS, ...options };
   const n = x0.length;
   let x: Float64Array;
@@ -156,7 +161,15 @@ interface Point {
 }
 
 /** Finds a step along `p` satisfying the strong Wolfe conditions, or undefined when none is found. */
-function lineSearch(objective: Objective, x0: Float64Array, f0: number, g0: Float64Array, p: Float64Array, slope0: number, firstStep: number): Point | undefined {
+function lineSearch(
+  objective: Objective,
+  x0: Float64Array,
+  f0: number,
+  g0: Float64Array,
+  p: Float64Array,
+  slope0: number,
+  firstStep: number,
+): Point | undefined {
   const evaluate = (alpha: number): Point => {
     const x = new Float64Array(x0.length);
     for (let i = 0; i < x.length; i++) x[i] = x0[i] + alpha * p[i];

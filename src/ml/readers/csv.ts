@@ -79,7 +79,12 @@ class CsvTokenizer {
             const k = text.indexOf('"', j);
             if (k === -1 || (k + 1 >= n && !final)) {
               if (final) {
-                throw malformed(this.source, recordLine, 'a quoted field is never closed (unterminated quote)', 'Close the quote or escape it as ""');
+                throw malformed(
+                  this.source,
+                  recordLine,
+                  'a quoted field is never closed (unterminated quote)',
+                  'Close the quote or escape it as ""',
+                );
               }
               this.line = recordLine;
               return recordStart;
@@ -227,7 +232,12 @@ export async function* readCsvBatches(stream: Readable, source: string, options:
     const consumed = tokenizer.parse(buffer, false, onRecord);
     pending = buffer.slice(consumed);
     if (pending.length > maxRecordChars) {
-      throw malformed(source, tokenizer.line, `a record longer than ${maxRecordChars} characters`, 'This usually means a quote that is never closed');
+      throw malformed(
+        source,
+        tokenizer.line,
+        `a record longer than ${maxRecordChars} characters`,
+        'This usually means a quote that is never closed',
+      );
     }
     if (records.length >= batchRows) yield flush();
   }

@@ -25,8 +25,7 @@ export interface InferOptions {
 function inferType(values: unknown[]): ColumnType {
   const present = values.filter((v) => !isMissing(v));
   if (present.length === 0) return 'categorical';
-  const isBool = (v: unknown): boolean =>
-    typeof v === 'boolean' || (typeof v === 'string' && /^(true|false)$/i.test(v.trim()));
+  const isBool = (v: unknown): boolean => typeof v === 'boolean' || (typeof v === 'string' && /^(true|false)$/i.test(v.trim()));
   if (present.every(isBool)) return 'boolean';
   if (present.every((v) => typeof v !== 'boolean' && !(v instanceof Date) && toNumeric(v) !== undefined)) return 'numeric';
   if (present.every((v) => (typeof v === 'string' || v instanceof Date) && toDatetime(v) !== undefined)) return 'datetime';
@@ -50,7 +49,10 @@ export function inferSchema(rows: Iterable<Row>, options: InferOptions): Dataset
     }
   }
   if (names.length === 0) throw new MlopsError(FailureType.InvalidInput, 'Cannot infer a schema from no rows');
-  return schemaFromTypes(names.map((name) => ({ name, type: inferType(values.get(name)!) })), options);
+  return schemaFromTypes(
+    names.map((name) => ({ name, type: inferType(values.get(name)!) })),
+    options,
+  );
 }
 
 /**
@@ -79,8 +81,7 @@ export function schemaFromTypes(inferred: ColumnSpec[], options: InferOptions): 
     task = target.type === 'numeric' ? 'regression' : 'classification';
   }
   target.maxNullRate = 0;
-  const features =
-    options.features ?? columns.filter((c) => c.name !== target.name && c.type !== 'datetime').map((c) => c.name);
+  const features = options.features ?? columns.filter((c) => c.name !== target.name && c.type !== 'datetime').map((c) => c.name);
   for (const f of features) {
     if (!names.includes(f)) throw new MlopsError(FailureType.InvalidInput, `Feature "${f}" is not in the data`);
   }

@@ -45,7 +45,11 @@ class Batcher {
 
 function asRow(value: unknown, source: string, line: number): Row {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw malformed(source, line, `expected a JSON object per row, found ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    throw malformed(
+      source,
+      line,
+      `expected a JSON object per row, found ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    );
   }
   return value as Row;
 }

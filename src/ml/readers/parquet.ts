@@ -70,7 +70,12 @@ export async function* readParquetBatches(source: string, options: SourceOptions
     try {
       metadata = await parquetMetadataAsync(buffer);
     } catch (err) {
-      throw malformed(source, undefined, `not a readable Parquet file (${(err as Error).message})`, 'The file may be truncated or not Parquet at all');
+      throw malformed(
+        source,
+        undefined,
+        `not a readable Parquet file (${(err as Error).message})`,
+        'The file may be truncated or not Parquet at all',
+      );
     }
     const all = parquetSchema(metadata).children.map((c) => c.element.name);
     const columns = options.columns ? all.filter((c) => options.columns!.includes(c)) : all;
@@ -81,7 +86,12 @@ export async function* readParquetBatches(source: string, options: SourceOptions
       try {
         objects = await parquetReadObjects({ file: buffer, metadata, columns, rowStart, rowEnd });
       } catch (err) {
-        throw malformed(source, undefined, `rows ${rowStart + 1}-${rowEnd} cannot be decoded (${(err as Error).message})`, 'The file may be truncated or corrupt');
+        throw malformed(
+          source,
+          undefined,
+          `rows ${rowStart + 1}-${rowEnd} cannot be decoded (${(err as Error).message})`,
+          'The file may be truncated or corrupt',
+        );
       }
       const rows: Row[] = objects.map((o) => {
         const row: Row = {};

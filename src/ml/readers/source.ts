@@ -26,10 +26,7 @@ export interface SourceOptions {
 }
 
 /** A parsed source location. */
-export type Location =
-  | { kind: 'file'; path: string }
-  | { kind: 'http'; url: string }
-  | { kind: 's3'; bucket: string; key: string };
+export type Location = { kind: 'file'; path: string } | { kind: 'http'; url: string } | { kind: 's3'; bucket: string; key: string };
 
 /** Parses a source string into a location. */
 export function parseLocation(source: string): Location {
@@ -71,7 +68,10 @@ export function detectFormat(source: string, options: SourceOptions = {}): { for
   }
   const delimiter = options.delimiter ?? (base.endsWith('.tsv') ? '\t' : ',');
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-    throw new MlopsError(FailureType.InvalidInput, `The CSV delimiter must be one character other than a quote or newline, got ${JSON.stringify(delimiter)}`);
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `The CSV delimiter must be one character other than a quote or newline, got ${JSON.stringify(delimiter)}`,
+    );
   }
   return { format, delimiter, gzip };
 }
@@ -79,7 +79,12 @@ export function detectFormat(source: string, options: SourceOptions = {}): { for
 /** Opens a source as a byte stream (decompressed when it ends in .gz). */
 export async function openSource(source: string, options: SourceOptions = {}): Promise<Readable> {
   const stream = await openRaw(source, options);
-  return source.replace(/[?#].*$/, '').toLowerCase().endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
+  return source
+    .replace(/[?#].*$/, '')
+    .toLowerCase()
+    .endsWith('.gz')
+    ? stream.pipe(createGunzip())
+    : stream;
 }
 
 export async function openRaw(source: string, options: SourceOptions): Promise<Readable> {
@@ -120,9 +125,16 @@ async function openHttp(url: string): Promise<Readable> {
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') {
       const { host } = new URL(url);
       const why = code === 'ECONNREFUSED' ? `connection refused at ${host} (nothing listens there)` : `the host ${host} does not exist`;
-      throw new MlopsError(FailureType.NotFound, `Could not read ${describeSource(url)}: ${why}. Check the dataset source URL, or start its server.`, { host, code }, { cause: err });
+      throw new MlopsError(
+        FailureType.NotFound,
+        `Could not read ${describeSource(url)}: ${why}. Check the dataset source URL, or start its server.`,
+        { host, code },
+        { cause: err },
+      );
     }
-    throw new MlopsError(FailureType.Unavailable, `Could not reach ${describeSource(url)}: ${(err as Error).message}`, undefined, { cause: err });
+    throw new MlopsError(FailureType.Unavailable, `Could not reach ${describeSource(url)}: ${(err as Error).message}`, undefined, {
+      cause: err,
+    });
   }
   if (!response.ok || !response.body) {
     const type =

@@ -24,7 +24,16 @@ const TASK_TIMEOUT_MS = 300_000;
  * (Σ r·x, then Σ r for the intercept). Four rows per step keep four independent sums in flight.
  * It must stay free of outside references: worker threads receive it as source text.
  */
-function binomialChunk(X: Float64Array, y: Int32Array, w: Float64Array, d: number, start: number, end: number, out: Float64Array, o: number): void {
+function binomialChunk(
+  X: Float64Array,
+  y: Int32Array,
+  w: Float64Array,
+  d: number,
+  start: number,
+  end: number,
+  out: Float64Array,
+  o: number,
+): void {
   const b = w[d];
   let loss = 0;
   let gb = 0;
@@ -177,7 +186,8 @@ export class BinomialObjective {
     for (let k = 0; k < this.workers.length; k++) {
       let done: number;
       while ((done = Atomics.load(ctrl, DONE + k)) !== seq) {
-        if (Atomics.wait(ctrl, DONE + k, done, TASK_TIMEOUT_MS) === 'timed-out') throw new Error('A logistic-regression worker thread stopped responding.');
+        if (Atomics.wait(ctrl, DONE + k, done, TASK_TIMEOUT_MS) === 'timed-out')
+          throw new Error('A logistic-regression worker thread stopped responding.');
       }
     }
     let loss = 0;

@@ -15,13 +15,20 @@ export function parseParams<T extends z.ZodType>(trainer: string, schema: T, par
   const issue = result.error.issues[0];
   if (issue.code === 'unrecognized_keys') {
     const names = issue.keys.map((k) => `"${k}"`).join(', ');
-    throw new MlopsError(FailureType.InvalidInput, `Unknown parameter ${names} for trainer ${trainer}; known parameters: ${Object.keys(shapeOf(schema)).join(', ')}.`, {
-      trainer,
-      params: issue.keys,
-    });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Unknown parameter ${names} for trainer ${trainer}; known parameters: ${Object.keys(shapeOf(schema)).join(', ')}.`,
+      {
+        trainer,
+        params: issue.keys,
+      },
+    );
   }
   const name = issue.path.map(String).join('.') || '(params)';
-  throw new MlopsError(FailureType.InvalidInput, `Invalid parameter "${name}" for trainer ${trainer}: ${issue.message}.`, { trainer, param: name });
+  throw new MlopsError(FailureType.InvalidInput, `Invalid parameter "${name}" for trainer ${trainer}: ${issue.message}.`, {
+    trainer,
+    param: name,
+  });
 }
 
 function shapeOf(schema: z.ZodType): Record<string, unknown> {
@@ -53,15 +60,23 @@ export function classTarget(frame: Frame, schema: DatasetSchema, classes?: strin
     }
     if (k === undefined) {
       const why = label === null ? 'is missing' : `is "${label}", a class not seen in training`;
-      throw new MlopsError(FailureType.InvalidInput, `The target "${schema.target}" of row ${i} ${why}; drop or fix such rows before training.`, { row: i, target: schema.target });
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `The target "${schema.target}" of row ${i} ${why}; drop or fix such rows before training.`,
+        { row: i, target: schema.target },
+      );
     }
     y[i] = k;
   }
   if (!classes && known.length < 2) {
-    throw new MlopsError(FailureType.InvalidInput, `The target "${schema.target}" has ${known.length} class(es) in the training data; classification needs at least two.`, {
-      target: schema.target,
-      classes: known,
-    });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `The target "${schema.target}" has ${known.length} class(es) in the training data; classification needs at least two.`,
+      {
+        target: schema.target,
+        classes: known,
+      },
+    );
   }
   return { classes: known, y };
 }
@@ -77,14 +92,22 @@ function targetLabels(frame: Frame, schema: DatasetSchema): (string | null)[] {
 export function numericTarget(frame: Frame, schema: DatasetSchema): Float64Array {
   const spec = columnSpec(schema, schema.target);
   if (spec.type !== 'numeric') {
-    throw new MlopsError(FailureType.InvalidInput, `Regression needs a numeric target, but "${schema.target}" is ${spec.type}; set task: classification or change the target.`, {
-      target: schema.target,
-    });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Regression needs a numeric target, but "${schema.target}" is ${spec.type}; set task: classification or change the target.`,
+      {
+        target: schema.target,
+      },
+    );
   }
   const y = numericColumn(frame, schema.target, 'numeric');
   const missing = y.findIndex((v) => Number.isNaN(v));
   if (missing >= 0) {
-    throw new MlopsError(FailureType.InvalidInput, `The target "${schema.target}" of row ${missing} is missing; drop or fix such rows before training.`, { row: missing, target: schema.target });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `The target "${schema.target}" of row ${missing} is missing; drop or fix such rows before training.`,
+      { row: missing, target: schema.target },
+    );
   }
   return y;
 }
@@ -92,9 +115,14 @@ export function numericTarget(frame: Frame, schema: DatasetSchema): Float64Array
 /** Fails early on inputs no trainer can use. */
 export function checkTrainInput(input: TrainInput): void {
   if (input.train.rowCount === 0) throw new MlopsError(FailureType.InvalidInput, 'The training data has no rows.');
-  if (input.schema.features.length === 0) throw new MlopsError(FailureType.InvalidInput, 'The schema lists no features; name at least one in features.');
+  if (input.schema.features.length === 0)
+    throw new MlopsError(FailureType.InvalidInput, 'The schema lists no features; name at least one in features.');
   if (input.schema.features.includes(input.schema.target)) {
-    throw new MlopsError(FailureType.InvalidInput, `The target "${input.schema.target}" is also listed as a feature; remove it from features.`, { target: input.schema.target });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `The target "${input.schema.target}" is also listed as a feature; remove it from features.`,
+      { target: input.schema.target },
+    );
   }
 }
 
@@ -152,7 +180,10 @@ export class TrainingLoop {
  * Loads a checkpoint and keeps it only if it was written by the same training (same trainer, resolved
  * parameters, seed and data shape); anything else is ignored, and training starts over.
  */
-export async function loadCheckpoint<T extends { fingerprint: string }>(store: CheckpointStore | undefined, fingerprint: string): Promise<T | undefined> {
+export async function loadCheckpoint<T extends { fingerprint: string }>(
+  store: CheckpointStore | undefined,
+  fingerprint: string,
+): Promise<T | undefined> {
   if (!store) return undefined;
   const saved = (await store.load()) as T | undefined;
   if (!saved || typeof saved !== 'object' || saved.fingerprint !== fingerprint) return undefined;

@@ -10,7 +10,16 @@ import { transformFrame } from '../preprocess';
 import type { Frame } from '../types';
 import { fitGbdt, gbdtRawScores } from './gbdt';
 import { fitLogisticRegression, logisticProbabilities } from './logistic-regression';
-import { MODEL_FORMAT, MODEL_FORMAT_CATEGORIES, MODEL_FORMATS, TRAINER_NAMES, type Model, type Predictions, type TrainInput, type TrainerName } from './model';
+import {
+  MODEL_FORMAT,
+  MODEL_FORMAT_CATEGORIES,
+  MODEL_FORMATS,
+  TRAINER_NAMES,
+  type Model,
+  type Predictions,
+  type TrainInput,
+  type TrainerName,
+} from './model';
 import { rowsToFrame } from './rows';
 
 export { MODEL_FORMAT, MODEL_FORMAT_CATEGORIES, MODEL_FORMATS, TRAINER_NAMES } from './model';
@@ -27,7 +36,11 @@ export async function trainModel(name: TrainerName, input: TrainInput): Promise<
     case 'gbdt':
       return fitGbdt(input);
     default:
-      throw new MlopsError(FailureType.InvalidInput, `Unknown trainer "${String(name)}"; built-in trainers are ${TRAINER_NAMES.join(', ')}.`, { trainer: name });
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `Unknown trainer "${String(name)}"; built-in trainers are ${TRAINER_NAMES.join(', ')}.`,
+        { trainer: name },
+      );
   }
 }
 
@@ -51,7 +64,7 @@ export function predict(model: Model, frame: Frame): Predictions {
       let max = -Infinity;
       for (let k = 0; k < C; k++) max = Math.max(max, raw[k * n + i]);
       let sum = 0;
-      for (let k = 0; k < C; k++) sum += (probs[i * C + k] = Math.exp(raw[k * n + i] - max));
+      for (let k = 0; k < C; k++) sum += probs[i * C + k] = Math.exp(raw[k * n + i] - max);
       for (let k = 0; k < C; k++) probs[i * C + k] /= sum;
     }
   }
@@ -71,10 +84,16 @@ export function parseModel(value: unknown): Model {
   const m = value as Partial<Model> | null;
   if (typeof m !== 'object' || m === null || !MODEL_FORMATS.includes(m.format as string)) {
     const found = typeof m === 'object' && m !== null ? String(m.format) : typeof m;
-    throw new MlopsError(FailureType.InvalidInput, `Not a ${MODEL_FORMAT} model, nor ${MODEL_FORMAT_CATEGORIES} (format: ${found}); it was not written by a built-in trainer of this version.`, { format: found });
+    throw new MlopsError(
+      FailureType.InvalidInput,
+      `Not a ${MODEL_FORMAT} model, nor ${MODEL_FORMAT_CATEGORIES} (format: ${found}); it was not written by a built-in trainer of this version.`,
+      { format: found },
+    );
   }
   if (m.kind !== 'logistic-regression' && m.kind !== 'gbdt') {
-    throw new MlopsError(FailureType.InvalidInput, `Unknown model kind "${String(m.kind)}"; expected ${TRAINER_NAMES.join(' or ')}.`, { kind: m.kind });
+    throw new MlopsError(FailureType.InvalidInput, `Unknown model kind "${String(m.kind)}"; expected ${TRAINER_NAMES.join(' or ')}.`, {
+      kind: m.kind,
+    });
   }
   return m as Model;
 }

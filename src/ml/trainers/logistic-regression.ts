@@ -44,13 +44,20 @@ export async function fitLogisticRegression(input: TrainInput): Promise<Logistic
   const params = parseParams('logistic-regression', logisticRegressionParamsSchema, input.params);
   const { schema } = input;
   if (schema.task !== 'classification') {
-    throw new MlopsError(FailureType.InvalidInput, 'logistic-regression is a classifier; use gbdt for a regression task.', { trainer: 'logistic-regression', task: schema.task });
+    throw new MlopsError(FailureType.InvalidInput, 'logistic-regression is a classifier; use gbdt for a regression task.', {
+      trainer: 'logistic-regression',
+      task: schema.task,
+    });
   }
   const { classes, y } = classTarget(input.train, schema);
   const K = classes.length === 2 ? 1 : classes.length;
   // Only the binomial objective runs on threads; it wants the matrix in shared memory.
   const threads = K === 1 ? objectiveThreads(input.train.rowCount, schema.features.length) : 1;
-  const { preprocessing, X, width: d } = fitTransformRows(
+  const {
+    preprocessing,
+    X,
+    width: d,
+  } = fitTransformRows(
     input.train,
     schema,
     { standardize: true, numericImpute: params.numericImpute, categoricalImpute: params.categoricalImpute },
@@ -95,7 +102,13 @@ export async function fitLogisticRegression(input: TrainInput): Promise<Logistic
     classes,
     preprocessing,
     params,
-    training: { rows: input.train.rowCount, iterations: result.iteration, seed: input.seed, converged: result.stopped !== 'maxIter', validationRows: 0 },
+    training: {
+      rows: input.train.rowCount,
+      iterations: result.iteration,
+      seed: input.seed,
+      converged: result.stopped !== 'maxIter',
+      validationRows: 0,
+    },
     coefficients,
     intercepts,
   };
@@ -125,7 +138,7 @@ export function logisticProbabilities(model: LogisticRegressionModel, design: De
     let max = -Infinity;
     for (let k = 0; k < rows; k++) max = Math.max(max, z[k]);
     let sum = 0;
-    for (let k = 0; k < rows; k++) sum += (out[i * C + k] = Math.exp(z[k] - max));
+    for (let k = 0; k < rows; k++) sum += out[i * C + k] = Math.exp(z[k] - max);
     for (let k = 0; k < rows; k++) out[i * C + k] /= sum;
   }
   return out;
@@ -151,7 +164,7 @@ function multinomialObjective(X: Float64Array, y: Int32Array, d: number, K: numb
       const yi = y[i];
       const zy = z[yi];
       let sum = 0;
-      for (let k = 0; k < K; k++) sum += (z[k] = Math.exp(z[k] - max));
+      for (let k = 0; k < K; k++) sum += z[k] = Math.exp(z[k] - max);
       loss += max + Math.log(sum) - zy;
       for (let k = 0, base = 0; k < K; k++, base += stride) {
         const r = z[k] / sum - (k === yi ? 1 : 0);

@@ -43,7 +43,9 @@ export function rowsToFrame(schema: DatasetSchema, rows: unknown[], options: Row
   const features = new Set(schema.features);
   rows.forEach((row, i) => {
     if (typeof row !== 'object' || row === null || Array.isArray(row)) {
-      throw new MlopsError(FailureType.InvalidInput, `Row ${i} is not a JSON object; send one object per row, keyed by feature name.`, { row: i });
+      throw new MlopsError(FailureType.InvalidInput, `Row ${i} is not a JSON object; send one object per row, keyed by feature name.`, {
+        row: i,
+      });
     }
     if (strict) checkKeys(schema, features, row as Record<string, unknown>, i);
   });
@@ -53,7 +55,8 @@ export function rowsToFrame(schema: DatasetSchema, rows: unknown[], options: Row
     if (spec.type === 'categorical') {
       columns[name] = rows.map((row, i) => {
         const value = (row as Record<string, unknown>)[name];
-        if (strict ? value !== null && typeof value !== 'string' : typeof value === 'object' && value !== null) reject(i, name, spec.type, value, strict);
+        if (strict ? value !== null && typeof value !== 'string' : typeof value === 'object' && value !== null)
+          reject(i, name, spec.type, value, strict);
         return toCategory(value);
       });
       continue;
@@ -85,16 +88,24 @@ const STRICT: Record<Exclude<ColumnType, 'categorical'>, (value: unknown) => num
 function checkKeys(schema: DatasetSchema, features: Set<string>, row: Record<string, unknown>, i: number): void {
   for (const key of Object.keys(row)) {
     if (!features.has(key)) {
-      throw new MlopsError(FailureType.InvalidInput, `Row ${i}: field "${key}" is not a feature of the model; send only its features (${schema.features.join(', ')}).`, {
-        row: i,
-        field: key,
-      });
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `Row ${i}: field "${key}" is not a feature of the model; send only its features (${schema.features.join(', ')}).`,
+        {
+          row: i,
+          field: key,
+        },
+      );
     }
   }
   if (Object.keys(row).length === features.size) return;
   for (const name of schema.features) {
     if (!(name in row)) {
-      throw new MlopsError(FailureType.InvalidInput, `Row ${i}: feature "${name}" is missing; send every feature, with null for a missing value.`, { row: i, field: name });
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `Row ${i}: feature "${name}" is missing; send every feature, with null for a missing value.`,
+        { row: i, field: name },
+      );
     }
   }
 }
@@ -102,9 +113,13 @@ function checkKeys(schema: DatasetSchema, features: Set<string>, row: Record<str
 function reject(row: number, field: string, type: keyof typeof EXPECTED, value: unknown, strict: boolean): never {
   const shown = JSON.stringify(value) ?? String(value);
   const expected = (strict ? EXPECTED_STRICT : EXPECTED)[type];
-  throw new MlopsError(FailureType.InvalidInput, `Row ${row}: field "${field}" must be ${expected} (it is ${type}), got ${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown}.`, {
-    row,
-    field,
-    expected: type,
-  });
+  throw new MlopsError(
+    FailureType.InvalidInput,
+    `Row ${row}: field "${field}" must be ${expected} (it is ${type}), got ${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown}.`,
+    {
+      row,
+      field,
+      expected: type,
+    },
+  );
 }

@@ -13,7 +13,16 @@ afterAll(async () => {
 
 describe('models benchmark', () => {
   it('serves ONNX and built-in models against a bare handler and scores a holdout the way Python onnxruntime does', async () => {
-    const r = await runModelsBench({ minio: minio.config('bench-models-test'), scoringRows: 5000, scoringRepeats: 1, durationS: 1, warmupS: 0, rounds: 1, connections: 2, trees: 5 });
+    const r = await runModelsBench({
+      minio: minio.config('bench-models-test'),
+      scoringRows: 5000,
+      scoringRepeats: 1,
+      durationS: 1,
+      warmupS: 0,
+      rounds: 1,
+      connections: 2,
+      trees: 5,
+    });
     expect(r.scoringRows).toBe(5000);
     expect(r.scoringLabelMismatches).toBe(0);
     expect(r.scoringMaxProbabilityDiff).toBeLessThan(1e-5);

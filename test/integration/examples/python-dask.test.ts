@@ -37,26 +37,30 @@ afterAll(async () => {
   await minio?.stop();
 });
 
-it('the Dask example trains from the snapshot’s URIs on a LocalCluster, and its model is measured by us on the holdout and deployed', async () => {
-  const spec = loadSpecFile(SPEC);
-  spec.dataset = await stageDataset(config, spec.dataset);
-  spec.approval = { ...spec.approval, required: false };
-  delete spec.monitor;
-  // The machine has two cores: two workers of one thread each, and a small model.
-  spec.trainer.params = { ...spec.trainer.params, workers: 2, threads_per_worker: 1, n_estimators: 60 };
-  expect(spec.trainer).toMatchObject({ name: 'command', data: 'remote' });
+it(
+  'the Dask example trains from the snapshot’s URIs on a LocalCluster, and its model is measured by us on the holdout and deployed',
+  async () => {
+    const spec = loadSpecFile(SPEC);
+    spec.dataset = await stageDataset(config, spec.dataset);
+    spec.approval = { ...spec.approval, required: false };
+    delete spec.monitor;
+    // The machine has two cores: two workers of one thread each, and a small model.
+    spec.trainer.params = { ...spec.trainer.params, workers: 2, threads_per_worker: 1, n_estimators: 60 };
+    expect(spec.trainer).toMatchObject({ name: 'command', data: 'remote' });
 
-  const { workflowId } = await startRun(env.client, config, spec, { requestedBy: 'dave' });
-  const result = (await env.client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
-  expect(result.status).toBe('deployed');
-  // Our measurement on the sealed holdout, through ONNX Runtime.
-  expect(result.metrics!.accuracy).toBeGreaterThan(0.7);
+    const { workflowId } = await startRun(env.client, config, spec, { requestedBy: 'dave' });
+    const result = (await env.client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
+    expect(result.status).toBe('deployed');
+    // Our measurement on the sealed holdout, through ONNX Runtime.
+    expect(result.metrics!.accuracy).toBeGreaterThan(0.7);
 
-  const version = await deps.registry.getVersion(spec.model, result.version!);
-  const manifest = await deps.store.getJson<OnnxModel>(version.artifact);
-  expect(manifest.format).toBe('temporal-mlops/onnx-model@1');
-  expect(manifest.signature.classes).toEqual(['drizzle', 'fog', 'rain', 'snow', 'sun']);
-  expect(Object.keys(manifest.files).sort()).toEqual(['check_predictions.jsonl', 'metrics.json', 'model.onnx', 'signature.json']);
-  // What the program says about itself: it read the four parts on two Dask workers.
-  expect(manifest.claimedMetrics).toMatchObject({ daskWorkers: 2, parts: 4 });
-}, 15 * 60_000);
+    const version = await deps.registry.getVersion(spec.model, result.version!);
+    const manifest = await deps.store.getJson<OnnxModel>(version.artifact);
+    expect(manifest.format).toBe('temporal-mlops/onnx-model@1');
+    expect(manifest.signature.classes).toEqual(['drizzle', 'fog', 'rain', 'snow', 'sun']);
+    expect(Object.keys(manifest.files).sort()).toEqual(['check_predictions.jsonl', 'metrics.json', 'model.onnx', 'signature.json']);
+    // What the program says about itself: it read the four parts on two Dask workers.
+    expect(manifest.claimedMetrics).toMatchObject({ daskWorkers: 2, parts: 4 });
+  },
+  15 * 60_000,
+);

@@ -11,7 +11,11 @@ closedLoopTest(
   {
     specPath: path.resolve(__dirname, '../../../examples/python-sklearn/pipeline.yaml'),
     guardrailMetric: 'accuracy',
-    shift: (row) => ({ ...row, 'Flipper Length (mm)': Number(row['Flipper Length (mm)']) + 40, 'Body Mass (g)': Number(row['Body Mass (g)']) * 2 }),
+    shift: (row) => ({
+      ...row,
+      'Flipper Length (mm)': Number(row['Flipper Length (mm)']) + 40,
+      'Body Mass (g)': Number(row['Body Mass (g)']) * 2,
+    }),
   },
   'onnx',
 );

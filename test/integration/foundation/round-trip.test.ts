@@ -23,7 +23,13 @@ afterAll(async () => {
 });
 
 async function sha256OfObject(key: string): Promise<string> {
-  const raw = new Minio.Client({ endPoint: '127.0.0.1', port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey });
+  const raw = new Minio.Client({
+    endPoint: '127.0.0.1',
+    port: minio.port,
+    useSSL: false,
+    accessKey: minio.accessKey,
+    secretKey: minio.secretKey,
+  });
   const hash = createHash('sha256');
   for await (const chunk of await raw.getObject(config.minio.bucket, key)) hash.update(chunk as Buffer);
   return hash.digest('hex');
@@ -31,17 +37,27 @@ async function sha256OfObject(key: string): Promise<string> {
 
 describe('the first slice, on real Temporal and MinIO', () => {
   it('a workflow writes an artifact to MinIO and reads it back, verified by its sha256', async () => {
-    const result = await env.client.workflow.execute('artifactRoundTrip', { taskQueue: config.taskQueue, workflowId: `round-trip-${Date.now()}`, args: [{ sizeBytes: 3 * 1024 * 1024 + 17, seed: 7 }] });
+    const result = await env.client.workflow.execute('artifactRoundTrip', {
+      taskQueue: config.taskQueue,
+      workflowId: `round-trip-${Date.now()}`,
+      args: [{ sizeBytes: 3 * 1024 * 1024 + 17, seed: 7 }],
+    });
     expect(result.verified).toBe(true);
     expect(result.readBytes).toBe(3 * 1024 * 1024 + 17);
-    expect(result.artifact.uri).toBe(`s3://${config.minio.bucket}/blobs/sha256/${result.artifact.sha256.slice(0, 2)}/${result.artifact.sha256}`);
+    expect(result.artifact.uri).toBe(
+      `s3://${config.minio.bucket}/blobs/sha256/${result.artifact.sha256.slice(0, 2)}/${result.artifact.sha256}`,
+    );
     // The bytes really are in MinIO, under their digest.
     expect(await sha256OfObject(result.artifact.uri.split('/').slice(3).join('/'))).toBe(result.artifact.sha256);
   });
 
   it('when MinIO is down, the activity is retried and the workflow succeeds once MinIO is back', async () => {
     await minio.pause();
-    const handle = await env.client.workflow.start('artifactRoundTrip', { taskQueue: config.taskQueue, workflowId: `round-trip-outage-${Date.now()}`, args: [{ sizeBytes: 1024, seed: 11 }] });
+    const handle = await env.client.workflow.start('artifactRoundTrip', {
+      taskQueue: config.taskQueue,
+      workflowId: `round-trip-outage-${Date.now()}`,
+      args: [{ sizeBytes: 1024, seed: 11 }],
+    });
     // Wait until Temporal has recorded a failed attempt against the stopped server.
     let attempts = 0;
     let lastFailure = '';

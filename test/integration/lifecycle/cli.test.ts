@@ -62,7 +62,21 @@ async function waitForGate(workflowId: string): Promise<void> {
 
 describe('the mlops command', () => {
   it('every command answers --help with exit 0, and bad usage exits 2', async () => {
-    for (const cmd of [[], ['run'], ['status'], ['approve'], ['reject'], ['models', 'show'], ['promote'], ['rollback'], ['schedule', 'create'], ['dev', 'up'], ['worker'], ['check'], ['gc']]) {
+    for (const cmd of [
+      [],
+      ['run'],
+      ['status'],
+      ['approve'],
+      ['reject'],
+      ['models', 'show'],
+      ['promote'],
+      ['rollback'],
+      ['schedule', 'create'],
+      ['dev', 'up'],
+      ['worker'],
+      ['check'],
+      ['gc'],
+    ]) {
       const help = await mlops(...cmd, '--help');
       expect([cmd.join(' '), help.code]).toEqual([cmd.join(' '), 0]);
       expect(help.stdout).toMatch(/Usage: mlops/);
@@ -86,7 +100,10 @@ describe('the mlops command', () => {
 
     const refused = await mlops('approve', workflowId, '--as', 'mallory', '--json');
     expect(refused.code).toBe(1);
-    expect(JSON.parse(refused.stdout.slice(0, refused.stdout.indexOf('\n}\n') + 2))).toMatchObject({ accepted: false, reason: expect.stringMatching(/mallory is not an allowed approver/) });
+    expect(JSON.parse(refused.stdout.slice(0, refused.stdout.indexOf('\n}\n') + 2))).toMatchObject({
+      accepted: false,
+      reason: expect.stringMatching(/mallory is not an allowed approver/),
+    });
 
     const approved = await mlops('approve', workflowId, '--as', 'bob', '--comment', 'ship it');
     expect(approved.code).toBe(0);
@@ -140,7 +157,9 @@ describe('the mlops command', () => {
     expect(JSON.parse((await mlops('schedule', 'describe', 'scheduled-weather', '--json')).stdout).paused).toBe(false);
     expect((await mlops('schedule', 'pause', 'scheduled-weather', '--note', 'holiday')).code).toBe(0);
     const listed = JSON.parse((await mlops('schedule', 'list', '--json')).stdout);
-    expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ scheduleId: 'retrain-schedule-scheduled-weather', paused: true })]));
+    expect(listed).toEqual(
+      expect.arrayContaining([expect.objectContaining({ scheduleId: 'retrain-schedule-scheduled-weather', paused: true })]),
+    );
     expect((await mlops('schedule', 'delete', 'scheduled-weather')).code).toBe(0);
     const gone = await mlops('schedule', 'describe', 'scheduled-weather');
     expect(gone.code).toBe(1);

@@ -50,8 +50,11 @@ function mlops(args: string[], timeoutMs = 300_000): Promise<Result> {
     MLOPS_LOG_LEVEL: 'warn',
   };
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(ROOT, 'bin/mlops.js'), ...args], { env: cliEnv, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [path.join(ROOT, 'bin/mlops.js'), ...args],
+      { env: cliEnv, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -99,7 +102,10 @@ describe('data cases of a run, through the CLI and the worker', () => {
 
   it('one inf at row 5,500 fails the run naming that source row, as at row 3', async () => {
     for (const row of [3, 5500]) {
-      const source = dataFile(`inf-${row}.csv`, table(6000, (i, cells) => (i === row ? ['inf', cells[1], cells[2]] : cells)));
+      const source = dataFile(
+        `inf-${row}.csv`,
+        table(6000, (i, cells) => (i === row ? ['inf', cells[1], cells[2]] : cells)),
+      );
       const { code, view } = await runToEnd(specFile(`inf-${row}`, { source, target: 'y' }));
       expect(code).toBe(1);
       expect(view.result.status).toBe('failed');
@@ -110,10 +116,15 @@ describe('data cases of a run, through the CLI and the worker', () => {
   });
 
   it('dates in three formats fail the run naming rows instead of becoming a categorical feature', async () => {
-    const source = dataFile('dates.csv', table(300, (i, cells) => [...cells, i % 3 === 0 ? '2024-01-05' : i % 3 === 1 ? '01/05/2024' : '5 Jan 2024'], 'x,c,y,d'));
+    const source = dataFile(
+      'dates.csv',
+      table(300, (i, cells) => [...cells, i % 3 === 0 ? '2024-01-05' : i % 3 === 1 ? '01/05/2024' : '5 Jan 2024'], 'x,c,y,d'),
+    );
     const { code, view } = await runToEnd(specFile('three-dates', { source, target: 'y' }));
     expect(code).toBe(1);
-    expect(view.result.reason).toMatch(/column "d" mixes ISO 8601 dates \(100 of 300 present values\) with other text, e\.g\. "01\/05\/2024" \(row 1\)/);
+    expect(view.result.reason).toMatch(
+      /column "d" mixes ISO 8601 dates \(100 of 300 present values\) with other text, e\.g\. "01\/05\/2024" \(row 1\)/,
+    );
   });
 
   it('bytes that are not UTF-8 fail the ingest naming the byte offset and row; a declared latin1 source deploys', async () => {
@@ -123,7 +134,9 @@ describe('data cases of a run, through the CLI and the worker', () => {
     const latin1 = dataFile('latin1.csv', Buffer.from(`${text.join('\n')}\n`, 'latin1'));
     const refused = await runToEnd(specFile('latin1-undeclared', { source: latin1, target: 'y' }));
     expect(refused.code).toBe(1);
-    expect(refused.view.result.reason).toMatch(/: is not valid UTF-8: byte 0xF6 at byte offset \d+ \(line 8, data row 7\)\. Declare the file's encoding/);
+    expect(refused.view.result.reason).toMatch(
+      /: is not valid UTF-8: byte 0xF6 at byte offset \d+ \(line 8, data row 7\)\. Declare the file's encoding/,
+    );
     const declared = await runToEnd(specFile('latin1-declared', { source: latin1, target: 'y', encoding: 'latin1' }));
     expect(declared.view.result.status).toBe('deployed');
   });
@@ -146,14 +159,18 @@ describe('data cases of a run, through the CLI and the worker', () => {
     };
     const strict = await runToEnd(specFile('target-strict', { source, schema }));
     expect(strict.code).toBe(1);
-    expect(strict.view.result.reason).toContain('target "y" is missing in 2 of 300 rows (rate 0.006667, at most 0 allowed) (source rows 11, 40)');
+    expect(strict.view.result.reason).toContain(
+      'target "y" is missing in 2 of 300 rows (rate 0.006667, at most 0 allowed) (source rows 11, 40)',
+    );
 
     // With the target's maxNullRate raised, the run still stops at ingest on source rows, not in training on a split index.
     const raised = { ...schema, columns: schema.columns.map((c) => (c.name === 'y' ? { ...c, maxNullRate: 0.5 } : c)) };
     const lenient = await runToEnd(specFile('target-raised', { source, schema: raised }));
     expect(lenient.code).toBe(1);
     expect(lenient.view.status.stages[0]).toMatchObject({ name: 'ingest', state: 'failed' });
-    expect(lenient.view.result.reason).toContain('target "y" is missing in 2 rows (source rows 11, 40), which no trainer can learn from; set dataset.dropMissingTarget: true');
+    expect(lenient.view.result.reason).toContain(
+      'target "y" is missing in 2 rows (source rows 11, 40), which no trainer can learn from; set dataset.dropMissingTarget: true',
+    );
 
     const spec = specFile('target-dropped', { source, schema, dropMissingTarget: true });
     const { code, view } = await runToEnd(spec);

@@ -29,7 +29,8 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-failures-'));
 /** A small table: x numeric (>= 0 unless `negative`), y the class. */
 function table(rows: number, negative = false): string {
   const lines = ['x,z,y'];
-  for (let i = 0; i < rows; i++) lines.push(`${negative && i % 10 === 0 ? -5 : (i * 7) % 13},${(i * 3) % 5},${(i * 7) % 13 > 6 ? 'a' : 'b'}`);
+  for (let i = 0; i < rows; i++)
+    lines.push(`${negative && i % 10 === 0 ? -5 : (i * 7) % 13},${(i * 3) % 5},${(i * 7) % 13 > 6 ? 'a' : 'b'}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -101,8 +102,12 @@ function cliEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
 function mlops(args: string[], overrides: Record<string, string> = {}, timeoutMs = 120_000): Promise<Result> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(ROOT, 'bin/mlops.js'), ...args], { env: cliEnv(overrides), timeout: timeoutMs }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, ms: Date.now() - started }),
+    execFile(
+      process.execPath,
+      [path.join(ROOT, 'bin/mlops.js'), ...args],
+      { env: cliEnv(overrides), timeout: timeoutMs },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, ms: Date.now() - started }),
     );
   });
 }
@@ -127,7 +132,10 @@ describe('failures that say so at once', () => {
     fs.writeFileSync(data, table(100));
     const port = await closedPort();
     const bucket = 'never-uploaded';
-    const res = await mlops(['run', specFile('unreachable-temporal', data)], { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, MINIO_BUCKET: bucket });
+    const res = await mlops(['run', specFile('unreachable-temporal', data)], {
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      MINIO_BUCKET: bucket,
+    });
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(new RegExp(`Cannot reach Temporal at 127\\.0\\.0\\.1:${port}`));
     expect(res.stderr).not.toMatch(/Uploading/);
@@ -140,7 +148,9 @@ describe('failures that say so at once', () => {
     const port = await closedPort();
     const res = await mlops(['run', specFile('refused-source', `http://127.0.0.1:${port}/data.csv`), '--follow']);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(new RegExp(`ingest failed: Could not read http://127\\.0\\.0\\.1:${port}/data\\.csv: connection refused at 127\\.0\\.0\\.1:${port}`));
+    expect(res.stderr).toMatch(
+      new RegExp(`ingest failed: Could not read http://127\\.0\\.0\\.1:${port}/data\\.csv: connection refused at 127\\.0\\.0\\.1:${port}`),
+    );
     expect(res.stdout).toMatch(/ FAILED /);
     expect(res.stdout).not.toMatch(/COMPLETED/);
     expect(res.stdout).toMatch(/✘ ingest/);
@@ -157,10 +167,16 @@ describe('failures that say so at once', () => {
         const v = JSON.parse(status.stdout);
         return v.retrying?.[0]?.attempt >= 2 && v.retrying[0].lastError ? v : undefined;
       });
-      expect(view.retrying[0]).toMatchObject({ activity: 'ingestDataset', maximumAttempts: 20, lastError: expect.stringMatching(/answered HTTP 503/) });
+      expect(view.retrying[0]).toMatchObject({
+        activity: 'ingestDataset',
+        maximumAttempts: 20,
+        lastError: expect.stringMatching(/answered HTTP 503/),
+      });
       const human = await mlops(['status', workflowId]);
       expect(human.stdout).toMatch(/▶ ingest +running/);
-      expect(human.stdout).toMatch(/ingestDataset: attempt \d+ of 20, last error: GET http:\/\/127\.0\.0\.1:\d+\/unavailable\.csv answered HTTP 503/);
+      expect(human.stdout).toMatch(
+        /ingestDataset: attempt \d+ of 20, last error: GET http:\/\/127\.0\.0\.1:\d+\/unavailable\.csv answered HTTP 503/,
+      );
     } finally {
       await env.client.workflow.getHandle(workflowId).terminate('test over');
     }
@@ -179,12 +195,22 @@ describe('failures that say so at once', () => {
   it('an approval comment longer than the gate keeps is refused by name, not cut', async () => {
     const data = path.join(dir, 'approve.csv');
     fs.writeFileSync(data, table(200));
-    const started = await mlops(['run', specFile('long-comment', data, { approval: { required: true, approvers: ['alice'] } }), '--json', '--requested-by', 'dave']);
+    const started = await mlops([
+      'run',
+      specFile('long-comment', data, { approval: { required: true, approvers: ['alice'] } }),
+      '--json',
+      '--requested-by',
+      'dave',
+    ]);
     const { workflowId } = JSON.parse(started.stdout);
-    await waitFor('the approval gate', async () => {
-      const v = JSON.parse((await mlops(['status', workflowId, '--json'])).stdout);
-      return v.status?.approval?.state === 'waiting' ? true : undefined;
-    }, 180_000);
+    await waitFor(
+      'the approval gate',
+      async () => {
+        const v = JSON.parse((await mlops(['status', workflowId, '--json'])).stdout);
+        return v.status?.approval?.state === 'waiting' ? true : undefined;
+      },
+      180_000,
+    );
     const refused = await mlops(['approve', workflowId, '--as', 'alice', '--comment', 'x'.repeat(2500)]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/Refused: the comment has 2500 characters, more than the 2000 an approval keeps: shorten it/);
@@ -212,7 +238,9 @@ describe('no worker, said plainly', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/RUNNING/);
     expect(status.stdout).toMatch(/! no worker polls task queue "queue-without-workers" for workflow tasks/);
-    expect(JSON.parse((await mlops(['status', workflowId, '--json'], lonely)).stdout).workerWarnings).toEqual([expect.stringMatching(/no worker polls/)]);
+    expect(JSON.parse((await mlops(['status', workflowId, '--json'], lonely)).stdout).workerWarnings).toEqual([
+      expect.stringMatching(/no worker polls/),
+    ]);
 
     const follow = mlops(['status', workflowId, '--follow', '--json'], lonely);
     await new Promise((r) => setTimeout(r, 2000));
@@ -220,7 +248,11 @@ describe('no worker, said plainly', () => {
     await env.client.workflow.getHandle(workflowId).terminate('operator stopped it');
     const followed = await follow;
     expect(Date.now() - terminatedAt).toBeLessThan(15_000);
-    expect(JSON.parse(followed.stdout)).toMatchObject({ execution: 'TERMINATED', outcome: 'terminated', failure: expect.stringMatching(/operator stopped it/) });
+    expect(JSON.parse(followed.stdout)).toMatchObject({
+      execution: 'TERMINATED',
+      outcome: 'terminated',
+      failure: expect.stringMatching(/operator stopped it/),
+    });
     const header = await mlops(['status', workflowId], lonely);
     expect(header.stdout.split('\n')[0]).toMatch(new RegExp(`^${workflowId} +TERMINATED`));
   });
@@ -247,7 +279,9 @@ describe('the worker checks its servers at start', () => {
     const port = await closedPort();
     const res = await worker({ TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
     expect(res.code).toBe(1);
-    expect(res.stderr.trim()).toMatch(new RegExp(`^mlops: Cannot reach Temporal at 127\\.0\\.0\\.1:${port}: connection refused \\(nothing listens there\\)`));
+    expect(res.stderr.trim()).toMatch(
+      new RegExp(`^mlops: Cannot reach Temporal at 127\\.0\\.0\\.1:${port}: connection refused \\(nothing listens there\\)`),
+    );
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
     expect(res.stderr).not.toMatch(/tonic/);
     expect(res.stdout).not.toMatch(/worker started/);
@@ -257,7 +291,9 @@ describe('the worker checks its servers at start', () => {
   it('wrong MinIO credentials: one line saying so, before "worker started"', async () => {
     const res = await worker({ MINIO_SECRET_KEY: 'not-the-secret' });
     expect(res.code).toBe(1);
-    expect(res.stderr.trim()).toMatch(/^mlops: MinIO at 127\.0\.0\.1:\d+ \(bucket mlops-test\) refused the credentials: check MINIO_ACCESS_KEY and MINIO_SECRET_KEY\.$/);
+    expect(res.stderr.trim()).toMatch(
+      /^mlops: MinIO at 127\.0\.0\.1:\d+ \(bucket mlops-test\) refused the credentials: check MINIO_ACCESS_KEY and MINIO_SECRET_KEY\.$/,
+    );
     expect(res.stdout).not.toMatch(/worker started/);
     expect(res.ms).toBeLessThan(30_000);
   });
@@ -267,7 +303,11 @@ describe('the worker checks its servers at start', () => {
     const res = await worker({ MINIO_ENDPOINT: `http://127.0.0.1:${port}` });
     expect(res.code).toBe(1);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
-    expect(res.stderr).toMatch(new RegExp(`^mlops: Cannot use MinIO at 127\\.0\\.0\\.1:${port} \\(bucket mlops-test\\): connection refused \\(nothing listens there\\)`));
+    expect(res.stderr).toMatch(
+      new RegExp(
+        `^mlops: Cannot use MinIO at 127\\.0\\.0\\.1:${port} \\(bucket mlops-test\\): connection refused \\(nothing listens there\\)`,
+      ),
+    );
     expect(res.ms).toBeLessThan(30_000);
   });
 });

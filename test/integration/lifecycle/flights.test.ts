@@ -77,8 +77,16 @@ describe('the flights example on the dev server', () => {
     const [snapshot] = (await deps.snapshots.list('flights')).filter((s) => s.sha256 === version.dataset.sha256);
     expect(snapshot.rowCount).toBe(ROWS);
     expect(snapshot.lineage).toMatchObject({
-      derived: { delayed: 'delay > 15', hour: 'hour(date) + minute(date) / 60', day_of_week: 'isodow(date)', day_of_year: 'dayofyear(date)' },
+      derived: {
+        delayed: 'delay > 15',
+        hour: 'hour(date) + minute(date) / 60',
+        day_of_week: 'isodow(date)',
+        day_of_year: 'dayofyear(date)',
+      },
     });
-    expect(version.schema).toMatchObject({ target: 'delayed', features: ['hour', 'day_of_week', 'day_of_year', 'distance', 'origin', 'destination'] });
+    expect(version.schema).toMatchObject({
+      target: 'delayed',
+      features: ['hour', 'day_of_week', 'day_of_year', 'distance', 'origin', 'destination'],
+    });
   });
 });

@@ -73,7 +73,16 @@ function dataset(name: string, content: Buffer | string): { spec: string; sha256
       dataset: {
         source: data,
         format: 'csv',
-        schema: { target: 'y', task: 'classification', features: ['x', 'z'], columns: [{ name: 'x', type: 'numeric' }, { name: 'z', type: 'numeric' }, { name: 'y', type: 'categorical' }] },
+        schema: {
+          target: 'y',
+          task: 'classification',
+          features: ['x', 'z'],
+          columns: [
+            { name: 'x', type: 'numeric' },
+            { name: 'z', type: 'numeric' },
+            { name: 'y', type: 'categorical' },
+          ],
+        },
       },
       trainer: { name: 'logistic-regression' },
       approval: { required: false },
@@ -91,7 +100,10 @@ function table(rows: number, salt: number): string {
 describe('mlops gc', () => {
   it('removes the upload of a failed ingest, keeps what a snapshot or a running workflow uses, and keeps young uploads', async () => {
     // An ingest that fails: the file is not UTF-8 text, so no snapshot is ever made from it.
-    const broken = dataset('broken-upload', Buffer.concat([Buffer.from('x,z,y\n1,2,'), Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from('3,4,a\n')]));
+    const broken = dataset(
+      'broken-upload',
+      Buffer.concat([Buffer.from('x,z,y\n1,2,'), Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from('3,4,a\n')]),
+    );
     const failed = await mlops(['run', broken.spec, '--follow']);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/ingest failed/);
@@ -125,7 +137,10 @@ describe('mlops gc', () => {
     expect(await store.exists(blobKey(good.sha256))).toBe(true);
     expect(await store.exists(blobKey(waiting.sha256))).toBe(true);
 
-    const kept = JSON.parse((await mlops(['gc', '--older-than', '0s', '--json'])).stdout).kept as { upload: { sha256: string }; why: string }[];
+    const kept = JSON.parse((await mlops(['gc', '--older-than', '0s', '--json'])).stdout).kept as {
+      upload: { sha256: string };
+      why: string;
+    }[];
     expect(Object.fromEntries(kept.map((k) => [k.upload.sha256, k.why]))).toEqual({
       [good.sha256]: expect.stringMatching(/snapshot/),
       [waiting.sha256]: expect.stringMatching(/running workflow/),

@@ -26,10 +26,19 @@ function activities() {
   return { ...createIngestActivities(deps), ...createTrainActivities(deps), ...createValidateActivities(deps) };
 }
 
-async function trainAndEvaluate(trainer: PipelineSpec['trainer'], runId: string): Promise<{ trained: TrainResult; evaluated: EvaluateResult }> {
+async function trainAndEvaluate(
+  trainer: PipelineSpec['trainer'],
+  runId: string,
+): Promise<{ trained: TrainResult; evaluated: EvaluateResult }> {
   const acts = activities();
   const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'seattle-weather-card', runId } });
-  const trained = (await env.run(acts.trainModel, { model: spec.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split, trainer })) as TrainResult;
+  const trained = (await env.run(acts.trainModel, {
+    model: spec.model,
+    snapshot: data.snapshot,
+    schema: data.schema,
+    split: spec.dataset.split,
+    trainer,
+  })) as TrainResult;
   const evaluated = (await env.run(acts.evaluateCandidate, {
     model: spec.model,
     candidate: trained.model,
@@ -47,7 +56,10 @@ beforeAll(async () => {
   const base = loadConfig({ env: { MINIO_ACCESS_KEY: minio.accessKey, MINIO_SECRET_KEY: minio.secretKey, HOME: process.env.HOME } });
   deps = createDependencies({ ...base, minio: minio.config('mlops-card') }, createLogger({ level: 'warn', format: 'json' }));
   spec = loadSpecFile(EXAMPLE);
-  data = (await new MockActivityEnvironment().run(activities().ingestDataset, { model: spec.model, dataset: spec.dataset })) as IngestResult;
+  data = (await new MockActivityEnvironment().run(activities().ingestDataset, {
+    model: spec.model,
+    dataset: spec.dataset,
+  })) as IngestResult;
 }, 10 * 60_000);
 
 afterAll(async () => {
@@ -84,13 +96,21 @@ describe('the model card of a seattle-weather run', () => {
       workflowId: 'seattle-weather-card',
       runId: 'run-1',
     });
-    await deps.registry.moveAlias({ model: spec.model, alias: spec.deploy.alias, version: version.version, by: 'test', reason: 'first version' });
+    await deps.registry.moveAlias({
+      model: spec.model,
+      alias: spec.deploy.alias,
+      version: version.version,
+      by: 'test',
+      reason: 'first version',
+    });
 
     const { evaluated } = await trainAndEvaluate({ name: 'logistic-regression', params: {} }, 'run-2');
     const html = (await deps.store.getBuffer(evaluated.card!)).toString('utf8');
     expect(html).toContain(`production v${version.version}`);
     expect(html).toContain(`Production v${version.version}: confusion matrix`);
-    expect(html).toMatch(new RegExp(`<b>Champion comparison:</b> <span class="(pass|fail)">${evaluated.passed ? 'passes' : 'fails'}</span>`));
+    expect(html).toMatch(
+      new RegExp(`<b>Champion comparison:</b> <span class="(pass|fail)">${evaluated.passed ? 'passes' : 'fails'}</span>`),
+    );
     expect(html).toContain(`>${evaluated.champion!.metrics.accuracy!.toFixed(4)}<`);
   });
 });

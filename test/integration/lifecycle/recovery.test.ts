@@ -92,14 +92,28 @@ function spec(name: string, source: string, trainer: Record<string, unknown> = {
     dataset: {
       source,
       format: 'csv',
-      schema: { target: 'y', task: 'classification', features: ['x', 'z'], columns: [{ name: 'x', type: 'numeric' }, { name: 'z', type: 'numeric' }, { name: 'y', type: 'categorical' }] },
+      schema: {
+        target: 'y',
+        task: 'classification',
+        features: ['x', 'z'],
+        columns: [
+          { name: 'x', type: 'numeric' },
+          { name: 'z', type: 'numeric' },
+          { name: 'y', type: 'categorical' },
+        ],
+      },
     },
     trainer,
     approval: { required: false },
   });
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 120_000, everyMs = 100): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 120_000,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -120,7 +134,9 @@ describe('a dead worker is replaced within seconds', () => {
   it('SIGKILL during ingest: the ingest starts again on another worker within 10 s', async () => {
     const config = testConfig(env, minio);
     const workerA = workerProcess(config);
-    const { workflowId } = await startRun(env.client, config, spec('killed-in-ingest', `http://127.0.0.1:${dataPort}/slow/killed.csv`), { requestedBy: 'dave' });
+    const { workflowId } = await startRun(env.client, config, spec('killed-in-ingest', `http://127.0.0.1:${dataPort}/slow/killed.csv`), {
+      requestedBy: 'dave',
+    });
     await waitFor('the first ingest request', () => (requests.get('/slow/killed.csv')?.length ? true : undefined));
     // Worker B polls before the kill, as a standby would; the running ingest stays on A until A dies.
     const b = await startWorkers(env, config);
@@ -139,10 +155,22 @@ describe('a dead worker is replaced within seconds', () => {
     const workerA = workerProcess(config);
     // A trainer that runs for a minute; only its restart is measured here.
     const trainer = { name: 'command', command: [process.execPath, '-e', 'setTimeout(() => {}, 60000)'] };
-    const { workflowId } = await startRun(env.client, config, spec('killed-in-training', `http://127.0.0.1:${dataPort}/fast.csv`, trainer), { requestedBy: 'dave' });
+    const { workflowId } = await startRun(
+      env.client,
+      config,
+      spec('killed-in-training', `http://127.0.0.1:${dataPort}/fast.csv`, trainer),
+      { requestedBy: 'dave' },
+    );
     await waitFor('training to start', () => startedAttempt(workflowId, 'mlops.trainModel'), 120_000, 200).catch(async (err) => {
       const d = await env.client.workflow.getHandle(workflowId).describe();
-      console.log(JSON.stringify(d.raw.pendingActivities, null, 1), d.status.name, await env.client.workflow.getHandle(workflowId).result().catch((e) => e));
+      console.log(
+        JSON.stringify(d.raw.pendingActivities, null, 1),
+        d.status.name,
+        await env.client.workflow
+          .getHandle(workflowId)
+          .result()
+          .catch((e) => e),
+      );
       throw err;
     });
     const b = await startWorkers(env, config);
@@ -150,7 +178,12 @@ describe('a dead worker is replaced within seconds', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const killedAt = Date.now();
     workerA.kill('SIGKILL');
-    await waitFor('the second training attempt', async () => ((await startedAttempt(workflowId, 'mlops.trainModel')) ?? 0) >= 2 || undefined, 60_000, 100).catch(async (err) => {
+    await waitFor(
+      'the second training attempt',
+      async () => ((await startedAttempt(workflowId, 'mlops.trainModel')) ?? 0) >= 2 || undefined,
+      60_000,
+      100,
+    ).catch(async (err) => {
       const d = await env.client.workflow.getHandle(workflowId).describe();
       console.log(JSON.stringify(d.raw.pendingActivities, null, 1), d.status.name);
       throw err;
@@ -163,7 +196,9 @@ describe('a dead worker is replaced within seconds', () => {
     const config = testConfig(env, minio);
     const workerA = workerProcess(config);
     const exited = new Promise<number>((r) => workerA.on('exit', () => r(Date.now())));
-    const { workflowId } = await startRun(env.client, config, spec('stopped-in-ingest', `http://127.0.0.1:${dataPort}/slow/stopped.csv`), { requestedBy: 'dave' });
+    const { workflowId } = await startRun(env.client, config, spec('stopped-in-ingest', `http://127.0.0.1:${dataPort}/slow/stopped.csv`), {
+      requestedBy: 'dave',
+    });
     await waitFor('the first ingest request', () => (requests.get('/slow/stopped.csv')?.length ? true : undefined));
     const b = await startWorkers(env, config);
     stops.push(b.stop);

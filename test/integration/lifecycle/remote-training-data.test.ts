@@ -68,8 +68,17 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(dir, 'data.csv'), csv);
   snapshotFile = path.join(dir, 'snapshot.jsonl');
   await prepareSnapshot({ sources: [path.join(dir, 'data.csv')], format: 'csv', schema, outFile: snapshotFile });
-  input = { model: 'remote-data', snapshot: await deps.store.putFile(snapshotFile), schema, split: { method: 'hash', testFraction: 0.25, seed: 5 } };
-  const signature = { inputs: [{ column: 'x', name: 'x', type: 'float' }], outputs: { label: 'label', probabilities: 'probabilities' }, classes: ['a', 'b'] };
+  input = {
+    model: 'remote-data',
+    snapshot: await deps.store.putFile(snapshotFile),
+    schema,
+    split: { method: 'hash', testFraction: 0.25, seed: 5 },
+  };
+  const signature = {
+    inputs: [{ column: 'x', name: 'x', type: 'float' }],
+    outputs: { label: 'label', probabilities: 'probabilities' },
+    classes: ['a', 'b'],
+  };
   fs.writeFileSync(path.join(dir, 'signature.json'), JSON.stringify(signature));
 }, 15 * 60_000);
 
@@ -105,10 +114,12 @@ async function stored<T>(manifest: OnnxModel, file: string): Promise<T> {
 /** The x of every row of a side of the split: x tells rows apart. */
 const ids = (side: Frame): number[] => Array.from(side.columns.x as Float64Array);
 
-it('with data: remote the program reads Parquet parts holding exactly the training rows, none of the holdout, and gets no local copy', async () => {
-  const trainer = pythonTrainer(
-    'remote.py',
-    `import io, pyarrow.parquet as pq
+it(
+  'with data: remote the program reads Parquet parts holding exactly the training rows, none of the holdout, and gets no local copy',
+  async () => {
+    const trainer = pythonTrainer(
+      'remote.py',
+      `import io, pyarrow.parquet as pq
 given = json.load(open(os.environ['MLOPS_TRAIN_URIS']))
 seen, digests_ok = [], True
 for part in given['parts']:
@@ -118,60 +129,77 @@ for part in given['parts']:
     seen.append({'rows': table.num_rows, 'ids': [int(v) for v in table.column('x').to_pylist()], 'schema': [str(t) for t in table.schema.types]})
 json.dump({'parts': seen, 'digestsOk': digests_ok, 'rows': given['rows'], 'uris': [p['uri'] for p in given['parts']],
            'trainData': os.environ.get('MLOPS_TRAIN_DATA'), 'expires': given['expires']}, open(out + '/seen.json', 'w'))`,
-    'remote',
-    '10m',
-  );
-  const started = Date.now();
-  const manifest = await train(trainer);
-  type Part = { rows: number; ids: number[]; schema: string[] };
-  type Seen = { parts: Part[]; digestsOk: boolean; rows: number; uris: string[]; trainData: string | null; expires: string };
-  const seen = await stored<Seen>(manifest, 'seen.json');
+      'remote',
+      '10m',
+    );
+    const started = Date.now();
+    const manifest = await train(trainer);
+    type Part = { rows: number; ids: number[]; schema: string[] };
+    type Seen = { parts: Part[]; digestsOk: boolean; rows: number; uris: string[]; trainData: string | null; expires: string };
+    const seen = await stored<Seen>(manifest, 'seen.json');
 
-  const split = await loadSplit(snapshotFile, schema, input.split);
-  const trainIds = ids(split.train).sort((a, b) => a - b);
-  const holdoutIds = new Set(ids(split.test));
-  const given = seen.parts.flatMap((p) => p.ids);
-  // Exactly the training rows, each once, and not one holdout row.
-  expect([...given].sort((a, b) => a - b)).toEqual(trainIds);
-  expect(given.filter((id) => holdoutIds.has(id))).toEqual([]);
-  expect(holdoutIds.size).toBeGreaterThan(150);
-  expect(seen.rows).toBe(trainIds.length);
-  // A few parts of even size, typed by the schema, each as stored.
-  expect(seen.parts.length).toBe(4);
-  expect(Math.max(...seen.parts.map((p) => p.rows)) - Math.min(...seen.parts.map((p) => p.rows))).toBeLessThanOrEqual(1);
-  expect(seen.parts[0]!.schema).toEqual(['double', 'string', 'string']);
-  expect(seen.digestsOk).toBe(true);
-  expect(seen.uris.every((u) => u.startsWith('s3://'))).toBe(true);
-  // No local copy of the rows, and the URLs live as long as the trainer's timeout.
-  expect(seen.trainData).toBeNull();
-  const expiresIn = Date.parse(seen.expires) - started;
-  expect(expiresIn).toBeGreaterThan(9 * 60_000);
-  expect(expiresIn).toBeLessThan(11 * 60_000);
-}, 5 * 60_000);
+    const split = await loadSplit(snapshotFile, schema, input.split);
+    const trainIds = ids(split.train).sort((a, b) => a - b);
+    const holdoutIds = new Set(ids(split.test));
+    const given = seen.parts.flatMap((p) => p.ids);
+    // Exactly the training rows, each once, and not one holdout row.
+    expect([...given].sort((a, b) => a - b)).toEqual(trainIds);
+    expect(given.filter((id) => holdoutIds.has(id))).toEqual([]);
+    expect(holdoutIds.size).toBeGreaterThan(150);
+    expect(seen.rows).toBe(trainIds.length);
+    // A few parts of even size, typed by the schema, each as stored.
+    expect(seen.parts.length).toBe(4);
+    expect(Math.max(...seen.parts.map((p) => p.rows)) - Math.min(...seen.parts.map((p) => p.rows))).toBeLessThanOrEqual(1);
+    expect(seen.parts[0]!.schema).toEqual(['double', 'string', 'string']);
+    expect(seen.digestsOk).toBe(true);
+    expect(seen.uris.every((u) => u.startsWith('s3://'))).toBe(true);
+    // No local copy of the rows, and the URLs live as long as the trainer's timeout.
+    expect(seen.trainData).toBeNull();
+    const expiresIn = Date.parse(seen.expires) - started;
+    expect(expiresIn).toBeGreaterThan(9 * 60_000);
+    expect(expiresIn).toBeLessThan(11 * 60_000);
+  },
+  5 * 60_000,
+);
 
-it('by default the program gets both the local rows and the remote parts; with data: local only the rows', async () => {
-  const record = `json.dump({'trainData': os.environ.get('MLOPS_TRAIN_DATA') is not None and os.path.exists(os.environ['MLOPS_TRAIN_DATA']),
+it(
+  'by default the program gets both the local rows and the remote parts; with data: local only the rows',
+  async () => {
+    const record = `json.dump({'trainData': os.environ.get('MLOPS_TRAIN_DATA') is not None and os.path.exists(os.environ['MLOPS_TRAIN_DATA']),
            'trainUris': os.environ.get('MLOPS_TRAIN_URIS') is not None}, open(out + '/seen.json', 'w'))`;
-  const both = await stored<{ trainData: boolean; trainUris: boolean }>(await train(pythonTrainer('both.py', record)), 'seen.json');
-  expect(both).toEqual({ trainData: true, trainUris: true });
-  const local = await stored<{ trainData: boolean; trainUris: boolean }>(await train(pythonTrainer('local.py', record, 'local')), 'seen.json');
-  expect(local).toEqual({ trainData: true, trainUris: false });
-}, 5 * 60_000);
+    const both = await stored<{ trainData: boolean; trainUris: boolean }>(await train(pythonTrainer('both.py', record)), 'seen.json');
+    expect(both).toEqual({ trainData: true, trainUris: true });
+    const local = await stored<{ trainData: boolean; trainUris: boolean }>(
+      await train(pythonTrainer('local.py', record, 'local')),
+      'seen.json',
+    );
+    expect(local).toEqual({ trainData: true, trainUris: false });
+  },
+  5 * 60_000,
+);
 
-it('a presigned part URL past its expiry is refused by MinIO', async () => {
-  const partsDir = path.join(dir, 'expiry');
-  const trainFile = path.join(dir, 'expiry-train.jsonl');
-  const { trainRows } = await writeTrainingRows(snapshotFile, schema, input.split, trainFile);
-  const local = await writeTrainingParts(trainFile, trainRows, schema, partsDir);
-  const parts: TrainParts = await publishTrainingParts(deps.store, local, schema, 3);
-  const url = parts.parts[0]!.url;
+it(
+  'a presigned part URL past its expiry is refused by MinIO',
+  async () => {
+    const partsDir = path.join(dir, 'expiry');
+    const trainFile = path.join(dir, 'expiry-train.jsonl');
+    const { trainRows } = await writeTrainingRows(snapshotFile, schema, input.split, trainFile);
+    const local = await writeTrainingParts(trainFile, trainRows, schema, partsDir);
+    const parts: TrainParts = await publishTrainingParts(deps.store, local, schema, 3);
+    const url = parts.parts[0]!.url;
 
-  const before = await fetch(url);
-  expect(before.status).toBe(200);
-  expect(createHash('sha256').update(Buffer.from(await before.arrayBuffer())).digest('hex')).toBe(parts.parts[0]!.sha256);
-  // Past the expiry (with a second for clocks), the same URL no longer reads the part.
-  while (Date.now() < Date.parse(parts.expires) + 1500) await new Promise((r) => setTimeout(r, 250));
-  const after = await fetch(url);
-  expect(after.status).toBe(403);
-  expect(await after.text()).toMatch(/expired/i);
-}, 2 * 60_000);
+    const before = await fetch(url);
+    expect(before.status).toBe(200);
+    expect(
+      createHash('sha256')
+        .update(Buffer.from(await before.arrayBuffer()))
+        .digest('hex'),
+    ).toBe(parts.parts[0]!.sha256);
+    // Past the expiry (with a second for clocks), the same URL no longer reads the part.
+    while (Date.now() < Date.parse(parts.expires) + 1500) await new Promise((r) => setTimeout(r, 250));
+    const after = await fetch(url);
+    expect(after.status).toBe(403);
+    expect(await after.text()).toMatch(/expired/i);
+  },
+  2 * 60_000,
+);

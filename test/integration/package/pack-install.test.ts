@@ -28,7 +28,12 @@ let environment: NodeJS.ProcessEnv;
 /** Runs a command in the host project, failing with its output. */
 async function sh(cmd: string, args: string[], options: { cwd?: string; timeout?: number } = {}): Promise<string> {
   try {
-    const { stdout } = await run(cmd, args, { cwd: options.cwd ?? project, env: environment, timeout: options.timeout ?? 10 * 60_000, maxBuffer: 64 << 20 });
+    const { stdout } = await run(cmd, args, {
+      cwd: options.cwd ?? project,
+      env: environment,
+      timeout: options.timeout ?? 10 * 60_000,
+      maxBuffer: 64 << 20,
+    });
     return stdout;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
@@ -55,14 +60,22 @@ beforeAll(async () => {
   };
 
   // The tarball of what `npm test` just built (prepare would build it again).
-  const tarball = (await sh('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', project], { cwd: ROOT })).trim().split('\n').pop()!;
+  const tarball = (await sh('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', project], { cwd: ROOT }))
+    .trim()
+    .split('\n')
+    .pop()!;
   const dev = (name: string) => pkg.devDependencies[name]!;
   const manifest = {
     name: 'host-app',
     private: true,
     dependencies: {
       'temporal-mlops': `file:./${tarball}`,
-      ...Object.fromEntries(['activity', 'client', 'common', 'envconfig', 'plugin', 'worker', 'workflow'].map((p) => [`@temporalio/${p}`, dev(`@temporalio/${p}`)])),
+      ...Object.fromEntries(
+        ['activity', 'client', 'common', 'envconfig', 'plugin', 'worker', 'workflow'].map((p) => [
+          `@temporalio/${p}`,
+          dev(`@temporalio/${p}`),
+        ]),
+      ),
     },
     devDependencies: { typescript: dev('typescript'), '@types/node': dev('@types/node') },
   };
@@ -100,35 +113,52 @@ describe('the packed package installed into a host project', () => {
     expect(fs.existsSync(path.join(project, 'node_modules/vega-datasets'))).toBe(false);
   });
 
-  it("runs the host's own workflow and activity on the worker that has the plugin", async () => {
-    const { Client, Connection } = await import('@temporalio/client');
-    const client = new Client({ connection: await Connection.connect({ address: env.address }) });
-    const result = await client.workflow.execute('hostGreeting', { taskQueue: environment.MLOPS_TASK_QUEUE!, workflowId: `host-${Date.now()}`, args: ['dave'] });
-    expect(result).toBe("hello, dave, from the host's own activity");
-    await client.connection.close();
-  }, 5 * 60_000);
+  it(
+    "runs the host's own workflow and activity on the worker that has the plugin",
+    async () => {
+      const { Client, Connection } = await import('@temporalio/client');
+      const client = new Client({ connection: await Connection.connect({ address: env.address }) });
+      const result = await client.workflow.execute('hostGreeting', {
+        taskQueue: environment.MLOPS_TASK_QUEUE!,
+        workflowId: `host-${Date.now()}`,
+        args: ['dave'],
+      });
+      expect(result).toBe("hello, dave, from the host's own activity");
+      await client.connection.close();
+    },
+    5 * 60_000,
+  );
 
-  it('runs a whole pipeline run, started and approved with the installed mlops command, to deployed', async () => {
-    const spec = path.join(project, 'node_modules/temporal-mlops/examples/seattle-weather/pipeline.yaml');
-    const started = JSON.parse(await sh('npx', ['mlops', 'run', spec, '--requested-by', 'dave', '--json'])) as { workflowId: string };
-    const { Client, Connection } = await import('@temporalio/client');
-    const client = new Client({ connection: await Connection.connect({ address: env.address }) });
-    const handle = client.workflow.getHandle(started.workflowId);
-    // Approve once the gate is open (the answer says so), as an approver at a terminal would.
-    const deadline = Date.now() + 10 * 60_000;
-    for (;;) {
-      const answer = await sh('npx', ['mlops', 'approve', started.workflowId, '--as', 'alice', '--json']).then((out) => JSON.parse(out) as { accepted: boolean }, () => undefined);
-      if (answer?.accepted) break;
-      if (Date.now() > deadline) throw new Error(`the run never reached its approval gate; worker log:\n${workerLog.slice(-4000)}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    const result = (await handle.result()) as { status: string; version?: number };
-    expect(result).toMatchObject({ status: 'deployed', version: 1 });
-    const history = await handle.fetchHistory();
-    const types = history.events!.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType!.name!] : []));
-    expect(types).toContain('mlops.trainModel');
-    await client.connection.close();
-  }, 15 * 60_000);
+  it(
+    'runs a whole pipeline run, started and approved with the installed mlops command, to deployed',
+    async () => {
+      const spec = path.join(project, 'node_modules/temporal-mlops/examples/seattle-weather/pipeline.yaml');
+      const started = JSON.parse(await sh('npx', ['mlops', 'run', spec, '--requested-by', 'dave', '--json'])) as { workflowId: string };
+      const { Client, Connection } = await import('@temporalio/client');
+      const client = new Client({ connection: await Connection.connect({ address: env.address }) });
+      const handle = client.workflow.getHandle(started.workflowId);
+      // Approve once the gate is open (the answer says so), as an approver at a terminal would.
+      const deadline = Date.now() + 10 * 60_000;
+      for (;;) {
+        const answer = await sh('npx', ['mlops', 'approve', started.workflowId, '--as', 'alice', '--json']).then(
+          (out) => JSON.parse(out) as { accepted: boolean },
+          () => undefined,
+        );
+        if (answer?.accepted) break;
+        if (Date.now() > deadline) throw new Error(`the run never reached its approval gate; worker log:\n${workerLog.slice(-4000)}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      const result = (await handle.result()) as { status: string; version?: number };
+      expect(result).toMatchObject({ status: 'deployed', version: 1 });
+      const history = await handle.fetchHistory();
+      const types = history.events!.flatMap((e) =>
+        e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType!.name!] : [],
+      );
+      expect(types).toContain('mlops.trainModel');
+      await client.connection.close();
+    },
+    15 * 60_000,
+  );
 
   it('says at start which task queue each worker serves', () => {
     expect(workerLog).toContain(`temporal-mlops serves task queue ${environment.MLOPS_TASK_QUEUE}: orchestration`);

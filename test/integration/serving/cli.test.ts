@@ -40,7 +40,14 @@ describe('mlops serve', () => {
   it('serves the aliased version, and on SIGTERM finishes and writes every answered prediction before returning', async () => {
     const cfg = fx.minio.config('serving-cli');
     const saved = { ...process.env };
-    Object.assign(process.env, { MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`, MINIO_ACCESS_KEY: cfg.accessKey, MINIO_SECRET_KEY: cfg.secretKey, MINIO_BUCKET: 'serving-cli', MLOPS_LOG_LEVEL: 'silent', MLOPS_SPOOL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cli-spool-')) });
+    Object.assign(process.env, {
+      MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`,
+      MINIO_ACCESS_KEY: cfg.accessKey,
+      MINIO_SECRET_KEY: cfg.secretKey,
+      MINIO_BUCKET: 'serving-cli',
+      MLOPS_LOG_LEVEL: 'silent',
+      MLOPS_SPOOL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cli-spool-')),
+    });
     const out: string[] = [];
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       out.push(String(chunk));
@@ -48,14 +55,18 @@ describe('mlops serve', () => {
     });
     let exit: { code: number; err?: unknown } | undefined;
     try {
-      const done = program((code, err) => (exit = { code, err })).parseAsync(['serve', '--model', 'cli-model', '--port', '0', '--poll', '1s', '--json'], { from: 'user' });
+      const done = program((code, err) => (exit = { code, err })).parseAsync(
+        ['serve', '--model', 'cli-model', '--port', '0', '--poll', '1s', '--json'],
+        { from: 'user' },
+      );
       while (out.length === 0 && !exit) await new Promise((r) => setTimeout(r, 20));
       expect(exit).toBeUndefined();
       const started = JSON.parse(out[0]!);
       expect(started).toMatchObject({ models: ['cli-model'], alias: 'production', ready: true });
 
       const answered: string[] = [];
-      for (let i = 0; i < 25; i++) answered.push((await postJson(`${started.url}/v1/models/cli-model:predict`, { instances: [requestRows[i % 4]] })).body.id);
+      for (let i = 0; i < 25; i++)
+        answered.push((await postJson(`${started.url}/v1/models/cli-model:predict`, { instances: [requestRows[i % 4]] })).body.id);
       process.emit('SIGTERM', 'SIGTERM');
       await done;
       expect(exit).toEqual({ code: 0 });
@@ -70,7 +81,12 @@ describe('mlops serve', () => {
   });
 
   it('with --wait-for-models, starts with an old-format model among the served ones, and says which model is not ready and why', async () => {
-    const artifact = await fx.storage.store.putJson({ format: 'temporal-mlops/external-model@1', command: ['python', 'train.py'], files: {}, metrics: {} });
+    const artifact = await fx.storage.store.putJson({
+      format: 'temporal-mlops/external-model@1',
+      command: ['python', 'train.py'],
+      files: {},
+      metrics: {},
+    });
     const { version } = await fx.storage.registry.registerVersion({
       model: 'cli-legacy',
       artifact,
@@ -83,7 +99,14 @@ describe('mlops serve', () => {
     await fx.moveAlias('cli-legacy', version.version);
     const cfg = fx.minio.config('serving-cli');
     const saved = { ...process.env };
-    Object.assign(process.env, { MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`, MINIO_ACCESS_KEY: cfg.accessKey, MINIO_SECRET_KEY: cfg.secretKey, MINIO_BUCKET: 'serving-cli', MLOPS_LOG_LEVEL: 'silent', MLOPS_SPOOL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cli-spool-')) });
+    Object.assign(process.env, {
+      MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`,
+      MINIO_ACCESS_KEY: cfg.accessKey,
+      MINIO_SECRET_KEY: cfg.secretKey,
+      MINIO_BUCKET: 'serving-cli',
+      MLOPS_LOG_LEVEL: 'silent',
+      MLOPS_SPOOL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cli-spool-')),
+    });
     const out: string[] = [];
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       out.push(String(chunk));
@@ -91,7 +114,10 @@ describe('mlops serve', () => {
     });
     let exit: { code: number; err?: unknown } | undefined;
     try {
-      const done = program((code, err) => (exit = { code, err })).parseAsync(['serve', '--model', 'cli-model', '--model', 'cli-legacy', '--port', '0', '--poll', '0', '--wait-for-models'], { from: 'user' });
+      const done = program((code, err) => (exit = { code, err })).parseAsync(
+        ['serve', '--model', 'cli-model', '--model', 'cli-legacy', '--port', '0', '--poll', '0', '--wait-for-models'],
+        { from: 'user' },
+      );
       while (out.length === 0 && !exit) await new Promise((r) => setTimeout(r, 20));
       expect(exit).toBeUndefined();
       expect(out[0]).toMatch(/Serving cli-model v\d+, cli-legacy v\(not ready\)/);
@@ -108,14 +134,27 @@ describe('mlops serve', () => {
   it('exits non-zero at start, saying why, when a named model is mistyped or its version cannot be served', async () => {
     const cfg = fx.minio.config('serving-cli');
     const saved = { ...process.env };
-    Object.assign(process.env, { MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`, MINIO_ACCESS_KEY: cfg.accessKey, MINIO_SECRET_KEY: cfg.secretKey, MINIO_BUCKET: 'serving-cli', MLOPS_LOG_LEVEL: 'silent', MLOPS_SPOOL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cli-spool-')) });
+    Object.assign(process.env, {
+      MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`,
+      MINIO_ACCESS_KEY: cfg.accessKey,
+      MINIO_SECRET_KEY: cfg.secretKey,
+      MINIO_BUCKET: 'serving-cli',
+      MLOPS_LOG_LEVEL: 'silent',
+      MLOPS_SPOOL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cli-spool-')),
+    });
     try {
       for (const [models, why] of [
-        [['cli-model', 'cli-modle'], /Cannot serve cli-modle \(no_version\): .*No model named "cli-modle" is registered \(registered: .*cli-model.*\)\. Check .*--wait-for-models/],
+        [
+          ['cli-model', 'cli-modle'],
+          /Cannot serve cli-modle \(no_version\): .*No model named "cli-modle" is registered \(registered: .*cli-model.*\)\. Check .*--wait-for-models/,
+        ],
         [['cli-legacy'], /Cannot serve cli-legacy \(not_servable\): .*retrain with a trainer that writes ONNX/],
       ] as const) {
         let exit: { code: number; err?: unknown } | undefined;
-        await program((code, err) => (exit = { code, err })).parseAsync(['serve', ...models.flatMap((m) => ['--model', m]), '--port', '0', '--poll', '0'], { from: 'user' });
+        await program((code, err) => (exit = { code, err })).parseAsync(
+          ['serve', ...models.flatMap((m) => ['--model', m]), '--port', '0', '--poll', '0'],
+          { from: 'user' },
+        );
         expect(exit?.code).toBe(1);
         expect((exit?.err as Error).message).toMatch(why);
       }

@@ -27,7 +27,7 @@ export const schema: DatasetSchema = {
 /** Deterministic training rows: the class follows x and y, with colour as a weak hint. */
 export function trainingRows(n = 300, seed = 1): Record<string, unknown>[] {
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   return Array.from({ length: n }, () => {
     const x = rand() * 10;
     const y = rand() * 10;
@@ -73,7 +73,11 @@ export class ServingFixture {
   }
 
   /** Trains a model (C varies it) and registers it as the next version of `name`. */
-  async registerModel(name: string, C = 1, run = `run-${name}-${C}-${Date.now()}`): Promise<{ version: number; model: Model; artifact: ArtifactRef }> {
+  async registerModel(
+    name: string,
+    C = 1,
+    run = `run-${name}-${C}-${Date.now()}`,
+  ): Promise<{ version: number; model: Model; artifact: ArtifactRef }> {
     // rowsToFrame keeps only features, so name the target as one to keep it in the training frame.
     const withTarget = rowsToFrame({ ...schema, features: [...schema.features, schema.target] }, trainingRows());
     const trained = await trainModel('logistic-regression', { train: withTarget, schema, params: { C }, seed: 7 });
@@ -111,7 +115,10 @@ export function capturingLogger(): { logger: Logger; lines: () => Record<string,
       done();
     },
   });
-  return { logger: createLogger({ level: 'info', format: 'json' }, sink), lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger: createLogger({ level: 'info', format: 'json' }, sink),
+    lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 /** POSTs JSON and returns the status and parsed body. */

@@ -34,7 +34,14 @@ export const penguinSchema: DatasetSchema = {
 
 /** Rows a client sends, one with a missing measurement and one with a missing category. */
 export const penguinRows: Record<string, unknown>[] = [
-  { 'Beak Length (mm)': 39.1, 'Beak Depth (mm)': 18.7, 'Flipper Length (mm)': 181, 'Body Mass (g)': 3750, Island: 'Torgersen', Sex: 'male' },
+  {
+    'Beak Length (mm)': 39.1,
+    'Beak Depth (mm)': 18.7,
+    'Flipper Length (mm)': 181,
+    'Body Mass (g)': 3750,
+    Island: 'Torgersen',
+    Sex: 'male',
+  },
   { 'Beak Length (mm)': 46.5, 'Beak Depth (mm)': 17.9, 'Flipper Length (mm)': 192, 'Body Mass (g)': 3500, Island: 'Dream', Sex: 'female' },
   { 'Beak Length (mm)': 47.3, 'Beak Depth (mm)': 13.8, 'Flipper Length (mm)': 216, 'Body Mass (g)': 4725, Island: 'Biscoe', Sex: null },
   { 'Beak Length (mm)': null, 'Beak Depth (mm)': 15.2, 'Flipper Length (mm)': 221, 'Body Mass (g)': 5300, Island: 'Biscoe', Sex: 'male' },
@@ -96,7 +103,11 @@ export async function makePenguinModel(seed = 1, trees = 20): Promise<OnnxModelF
   const script = path.join(dir, 'make.py');
   fs.writeFileSync(script, MAKE_PENGUIN_MODEL);
   await run(python, [script, dir, String(seed), String(trees)], { maxBuffer: 16 * 1024 * 1024 });
-  return { dir, onnx: path.join(dir, 'model.onnx'), signature: JSON.parse(fs.readFileSync(path.join(dir, 'signature.json'), 'utf8')) as OnnxSignature };
+  return {
+    dir,
+    onnx: path.join(dir, 'model.onnx'),
+    signature: JSON.parse(fs.readFileSync(path.join(dir, 'signature.json'), 'utf8')) as OnnxSignature,
+  };
 }
 
 /** Stores model.onnx and its manifest, as the train stage does, and registers the manifest as the next version of `name`. */
@@ -115,7 +126,10 @@ export async function registerOnnxModel(
     onnx,
     signature: files.signature,
     // A distinct manifest per registration, so tampering with one never touches another test's.
-    trainer: { command: ['python', 'make.py'], params: { registration: `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}` } },
+    trainer: {
+      command: ['python', 'make.py'],
+      params: { registration: `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}` },
+    },
     files: { 'model.onnx': onnx },
     claimedMetrics: {},
   };
@@ -136,12 +150,20 @@ export async function registerOnnxModel(
 /** Penguin-like rows for a built-in model of the same schema (deterministic). */
 export function penguinTrainingRows(n = 300, seed = 3): Record<string, unknown>[] {
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
-  const means: Record<string, number[]> = { Adelie: [38.8, 18.3, 190, 3700], Chinstrap: [48.8, 18.4, 196, 3730], Gentoo: [47.5, 15.0, 217, 5076] };
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const means: Record<string, number[]> = {
+    Adelie: [38.8, 18.3, 190, 3700],
+    Chinstrap: [48.8, 18.4, 196, 3730],
+    Gentoo: [47.5, 15.0, 217, 5076],
+  };
   const species = Object.keys(means);
   return Array.from({ length: n }, () => {
     const sp = species[Math.floor(rand() * 3)]!;
-    const row: Record<string, unknown> = { Species: sp, Island: sp === 'Gentoo' ? 'Biscoe' : sp === 'Chinstrap' ? 'Dream' : 'Torgersen', Sex: rand() < 0.5 ? 'male' : 'female' };
+    const row: Record<string, unknown> = {
+      Species: sp,
+      Island: sp === 'Gentoo' ? 'Biscoe' : sp === 'Chinstrap' ? 'Dream' : 'Torgersen',
+      Sex: rand() < 0.5 ? 'male' : 'female',
+    };
     PENGUIN_NUMERIC.forEach((name, k) => (row[name] = means[sp]![k]! * (0.95 + rand() * 0.1)));
     return row;
   });
@@ -167,7 +189,11 @@ export async function registerBuiltinPenguinModel(fx: ServingFixture, name: stri
 }
 
 /** Registers a document as the next version of `name` as it is (an old-format or broken model). */
-export async function registerDocument(fx: ServingFixture, name: string, document: unknown): Promise<{ version: number; artifact: ArtifactRef }> {
+export async function registerDocument(
+  fx: ServingFixture,
+  name: string,
+  document: unknown,
+): Promise<{ version: number; artifact: ArtifactRef }> {
   const artifact = await fx.storage.store.putJson(document);
   const run = `run-${name}-doc-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   const { version } = await fx.storage.registry.registerVersion({

@@ -11,7 +11,14 @@ import { ensurePython } from '../../../src/dev/python';
 import { EXTERNAL_MODEL_FORMAT } from '../../../src/ml/external/model';
 import { readPredictionWindow, registrySource, startModelServer, type ModelServer } from '../../../src/serving';
 import { capturingLogger, getJson, postJson, ServingFixture } from './fixtures';
-import { makePenguinModel, penguinRows, registerBuiltinPenguinModel, registerDocument, registerOnnxModel, type OnnxModelFiles } from './onnx-fixtures';
+import {
+  makePenguinModel,
+  penguinRows,
+  registerBuiltinPenguinModel,
+  registerDocument,
+  registerOnnxModel,
+  type OnnxModelFiles,
+} from './onnx-fixtures';
 
 const run = promisify(execFile);
 
@@ -87,7 +94,14 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function serve(models: string[], pollMs = 0): Promise<ModelServer> {
-  return startModelServer({ store: fx.storage.store, source: registrySource(fx.storage.registry), models, port: 0, pollMs, logger: capturingLogger().logger });
+  return startModelServer({
+    store: fx.storage.store,
+    source: registrySource(fx.storage.registry),
+    models,
+    port: 0,
+    pollMs,
+    logger: capturingLogger().logger,
+  });
 }
 
 describe('an ONNX model from a Python trainer', () => {
@@ -100,13 +114,24 @@ describe('an ONNX model from a Python trainer', () => {
       fs.writeFileSync(rowsFile, JSON.stringify(penguinRows));
       const script = path.join(modelA.dir, 'client.py');
       fs.writeFileSync(script, TRITON_CLIENT);
-      const { stdout } = await run(python, [script, server.url.replace('http://', ''), 'penguins', modelA.onnx, path.join(modelA.dir, 'signature.json'), rowsFile]);
+      const { stdout } = await run(python, [
+        script,
+        server.url.replace('http://', ''),
+        'penguins',
+        modelA.onnx,
+        path.join(modelA.dir, 'signature.json'),
+        rowsFile,
+      ]);
       const r = JSON.parse(stdout);
 
       expect(r.serverReady).toBe(true);
       expect(r.modelReady).toBe(true);
       expect(r.metadata.inputs).toEqual([
-        ...['Beak Length (mm)', 'Beak Depth (mm)', 'Flipper Length (mm)', 'Body Mass (g)'].map((name) => ({ name, datatype: 'FP64', shape: [-1] })),
+        ...['Beak Length (mm)', 'Beak Depth (mm)', 'Flipper Length (mm)', 'Body Mass (g)'].map((name) => ({
+          name,
+          datatype: 'FP64',
+          shape: [-1],
+        })),
         { name: 'Island', datatype: 'BYTES', shape: [-1] },
         { name: 'Sex', datatype: 'BYTES', shape: [-1] },
       ]);
@@ -122,7 +147,10 @@ describe('an ONNX model from a Python trainer', () => {
       expectClose(r.binary.probabilities, r.ort.probabilities);
       expect(r.complete.length).toBeGreaterThanOrEqual(3);
       expect(r.json.labels).toEqual(r.complete.map((k: number) => r.ort.labels[k]));
-      expectClose(r.json.probabilities, r.complete.map((k: number) => r.ort.probabilities[k]));
+      expectClose(
+        r.json.probabilities,
+        r.complete.map((k: number) => r.ort.probabilities[k]),
+      );
       // The rows must not all be one species, or the comparison would prove little.
       expect(new Set(r.ort.labels).size).toBeGreaterThan(1);
     } finally {
@@ -136,10 +164,14 @@ describe('an ONNX model from a Python trainer', () => {
     const server = await serve(['logged']);
     let closed = false;
     try {
-      const bad = await postJson(`${server.url}/v1/models/logged:predict`, { instances: [penguinRows[0], { ...penguinRows[1], 'Body Mass (g)': 'heavy' }] });
+      const bad = await postJson(`${server.url}/v1/models/logged:predict`, {
+        instances: [penguinRows[0], { ...penguinRows[1], 'Body Mass (g)': 'heavy' }],
+      });
       expect(bad.status).toBe(400);
       expect(bad.body.error).toMatch(/Row 1: field "Body Mass \(g\)" must be a JSON number or null/);
-      const wrongType = await postJson(`${server.url}/v2/models/logged/infer`, { inputs: [{ name: 'Island', shape: [1], datatype: 'FP64', data: [1] }] });
+      const wrongType = await postJson(`${server.url}/v2/models/logged/infer`, {
+        inputs: [{ name: 'Island', shape: [1], datatype: 'FP64', data: [1] }],
+      });
       expect(wrongType.status).toBe(400);
       expect(wrongType.body.error).toMatch(/Input "Island" must have datatype BYTES/);
 
@@ -152,7 +184,9 @@ describe('an ONNX model from a Python trainer', () => {
         expect(p.label).toBe(Object.entries(p.probabilities as Record<string, number>).sort((a, b) => b[1] - a[1])[0]![0]);
       }
       expect((await postJson(`${server.url}/v2/models/logged/feedback`, { id: 'penguin-req:0', label: 'Adelie' })).status).toBe(202);
-      expect((await getJson(`${server.url}/metrics`)).body).toMatch(new RegExp(`mlops_predictions_total\\{model="logged",version="${version}"\\} ${penguinRows.length}`));
+      expect((await getJson(`${server.url}/metrics`)).body).toMatch(
+        new RegExp(`mlops_predictions_total\\{model="logged",version="${version}"\\} ${penguinRows.length}`),
+      );
 
       const stats = await server.close();
       closed = true;
@@ -171,7 +205,14 @@ describe('an ONNX model from a Python trainer', () => {
     const v1 = await registerOnnxModel(fx, 'guarded-onnx', modelA);
     await fx.moveAlias('guarded-onnx', v1.version);
     const { logger, lines } = capturingLogger();
-    const server = await startModelServer({ store: fx.storage.store, source: registrySource(fx.storage.registry), models: ['guarded-onnx'], port: 0, pollMs: 0, logger });
+    const server = await startModelServer({
+      store: fx.storage.store,
+      source: registrySource(fx.storage.registry),
+      models: ['guarded-onnx'],
+      port: 0,
+      pollMs: 0,
+      logger,
+    });
     try {
       const before = await postJson(`${server.url}/v1/models/guarded-onnx:predict`, { instances: penguinRows });
       expect(before.status).toBe(200);
@@ -182,7 +223,9 @@ describe('an ONNX model from a Python trainer', () => {
       await fx.moveAlias('guarded-onnx', v2.version);
       const reload = await postJson(`${server.url}/admin/reload`, {});
       expect(reload.body.models[0]).toMatchObject({ model: 'guarded-onnx', version: v1.version, changed: false });
-      expect(reload.body.models[0].error).toMatch(new RegExp(`refused guarded-onnx version ${v2.version} \\(integrity\\).*version ${v1.version} keeps serving`));
+      expect(reload.body.models[0].error).toMatch(
+        new RegExp(`refused guarded-onnx version ${v2.version} \\(integrity\\).*version ${v1.version} keeps serving`),
+      );
       const during = await postJson(`${server.url}/v1/models/guarded-onnx:predict`, { instances: penguinRows });
       expect(during.status).toBe(200);
       expect(during.body.model_version).toBe(v1.version);
@@ -198,10 +241,18 @@ describe('an ONNX model from a Python trainer', () => {
       await fx.moveAlias('guarded-onnx', v3.version);
       const again = await postJson(`${server.url}/admin/reload`, {});
       expect(again.body.models[0].error).toMatch(new RegExp(`refused guarded-onnx version ${v3.version} \\(integrity\\)`));
-      expect((await postJson(`${server.url}/v1/models/guarded-onnx:predict`, { instances: penguinRows })).body.model_version).toBe(v1.version);
+      expect((await postJson(`${server.url}/v1/models/guarded-onnx:predict`, { instances: penguinRows })).body.model_version).toBe(
+        v1.version,
+      );
 
-      expect(lines().filter((l) => l.level === 50 && l.reason === 'integrity').map((l) => l.version)).toEqual([v2.version, v3.version]);
-      expect((await getJson(`${server.url}/metrics`)).body).toMatch(/mlops_model_load_refusals_total\{model="guarded-onnx",reason="integrity"\} 2/);
+      expect(
+        lines()
+          .filter((l) => l.level === 50 && l.reason === 'integrity')
+          .map((l) => l.version),
+      ).toEqual([v2.version, v3.version]);
+      expect((await getJson(`${server.url}/metrics`)).body).toMatch(
+        /mlops_model_load_refusals_total\{model="guarded-onnx",reason="integrity"\} 2/,
+      );
     } finally {
       await server.close();
     }
@@ -275,7 +326,12 @@ describe('readiness per model', () => {
   it('one unloadable model and one old-format model leave the server ready, and say which and why', async () => {
     const good = await registerOnnxModel(fx, 'ready-good', modelA);
     await fx.moveAlias('ready-good', good.version);
-    const legacy = await registerDocument(fx, 'ready-legacy', { format: EXTERNAL_MODEL_FORMAT, command: ['python', 'train.py'], files: {}, metrics: { accuracy: 0.9 } });
+    const legacy = await registerDocument(fx, 'ready-legacy', {
+      format: EXTERNAL_MODEL_FORMAT,
+      command: ['python', 'train.py'],
+      files: {},
+      metrics: { accuracy: 0.9 },
+    });
     await fx.moveAlias('ready-legacy', legacy.version);
     const garbage = await fx.storage.store.putBuffer(Buffer.from('this is not an onnx graph'));
     const brokenFiles = { ...modelA };
@@ -295,7 +351,9 @@ describe('readiness per model', () => {
       expect(byName['ready-legacy'].reason).toMatch(/not servable: .*retrain with a trainer that writes ONNX/);
       expect(byName['ready-broken']).toMatchObject({ ready: false, state: 'refused', version: null });
       expect(byName['ready-broken'].reason).toMatch(/model\.onnx does not load in ONNX Runtime/);
-      expect(health.body.message).toMatch(/1 of 3 models in service; not ready: ready-legacy \(not_servable: .*\); ready-broken \(refused: .*\)/);
+      expect(health.body.message).toMatch(
+        /1 of 3 models in service; not ready: ready-legacy \(not_servable: .*\); ready-broken \(refused: .*\)/,
+      );
 
       expect((await getJson(`${server.url}/v2/models/ready-good/ready`)).status).toBe(200);
       const legacyReady = await getJson(`${server.url}/v2/models/ready-legacy/ready`);
@@ -324,7 +382,12 @@ describe('readiness per model', () => {
   });
 
   it('the server-wide probe is not ready only when no model is in service', async () => {
-    const legacy = await registerDocument(fx, 'only-legacy', { format: EXTERNAL_MODEL_FORMAT, command: ['python', 'train.py'], files: {}, metrics: {} });
+    const legacy = await registerDocument(fx, 'only-legacy', {
+      format: EXTERNAL_MODEL_FORMAT,
+      command: ['python', 'train.py'],
+      files: {},
+      metrics: {},
+    });
     await fx.moveAlias('only-legacy', legacy.version);
     const server = await serve(['only-legacy']);
     try {

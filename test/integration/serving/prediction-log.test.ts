@@ -27,7 +27,15 @@ async function collect(model: string, window: { since?: string; until: string } 
 }
 
 const serve = (model: string, predictionLog?: Parameters<typeof startModelServer>[0]['predictionLog']) =>
-  startModelServer({ store: fx.storage.store, source: registrySource(fx.storage.registry), models: [model], port: 0, pollMs: 0, logger: capturingLogger().logger, predictionLog });
+  startModelServer({
+    store: fx.storage.store,
+    source: registrySource(fx.storage.registry),
+    models: [model],
+    port: 0,
+    pollMs: 0,
+    logger: capturingLogger().logger,
+    predictionLog,
+  });
 
 describe('the prediction log', () => {
   it('closing under load loses no prediction that was answered', async () => {
@@ -37,7 +45,10 @@ describe('the prediction log', () => {
     const client = async (c: number) => {
       for (let i = 0; !stop; i++) {
         try {
-          const res = await postJson(`${server.url}/v1/models/loaded:predict`, { id: `c${c}-${i}`, instances: [requestRows[i % requestRows.length]] });
+          const res = await postJson(`${server.url}/v1/models/loaded:predict`, {
+            id: `c${c}-${i}`,
+            instances: [requestRows[i % requestRows.length]],
+          });
           if (res.status === 200) answered.push(res.body.id);
           else if (res.status !== 503) throw new Error(`unexpected ${res.status}`);
         } catch {
@@ -60,13 +71,21 @@ describe('the prediction log', () => {
     const logged = await collect('loaded');
     expect(logged).toHaveLength(answered.length);
     expect(new Set(logged.map((p) => p.id))).toEqual(new Set(answered));
-    expect(logged[0]).toMatchObject({ model: 'loaded', version: 1, features: { x: expect.any(Number), y: expect.any(Number) }, output: { label: expect.any(String) } });
+    expect(logged[0]).toMatchObject({
+      model: 'loaded',
+      version: 1,
+      features: { x: expect.any(Number), y: expect.any(Number) },
+      output: { label: expect.any(String) },
+    });
   });
 
   it('writes gzip JSON lines under predictions/<model>/date=YYYY-MM-DD/<ISO time>-<spool segment>-<offset>.jsonl.gz', async () => {
     const objects = await listWindowObjects(fx.storage.store, 'loaded', { until: FAR_FUTURE });
     expect(objects.length).toBeGreaterThan(1);
-    for (const o of objects) expect(o.key).toMatch(/^predictions\/loaded\/date=\d{4}-\d{2}-\d{2}\/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z-\d+-\d+-[0-9a-f]{8}-\d+\.jsonl\.gz$/);
+    for (const o of objects)
+      expect(o.key).toMatch(
+        /^predictions\/loaded\/date=\d{4}-\d{2}-\d{2}\/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z-\d+-\d+-[0-9a-f]{8}-\d+\.jsonl\.gz$/,
+      );
     const body = await fx.storage.store.openObject(fx.storage.store.bucket, objects[0]!.key);
     const chunks: Buffer[] = [];
     for await (const c of body) chunks.push(c as Buffer);
@@ -75,36 +94,41 @@ describe('the prediction log', () => {
     expect(objects[0]!.key).toContain(`date=${first.at.slice(0, 10)}/`);
   });
 
-  it('under overload the queue drops and counts records instead of holding up responses', async () => {
-    const server = await serve('overloaded', { capacity: 20, batchSize: 5, flushIntervalMs: 50, closeAttempts: 20 });
-    try {
-      // MinIO away: no batch can be written, so the queue fills and stays full.
-      await fx.minio.pause();
-      const started = Date.now();
-      const statuses: number[] = [];
-      for (let i = 0; i < 60; i++) statuses.push((await postJson(`${server.url}/v1/models/overloaded:predict`, { instances: [requestRows[0]] })).status);
-      const elapsed = Date.now() - started;
-      expect(statuses.every((s) => s === 200)).toBe(true);
-      expect(elapsed).toBeLessThan(3_000);
-      expect(server.predictionLog!.snapshot()).toMatchObject({ appended: 20, dropped: 40, queued: 20 });
-      // A write to a paused MinIO fails only once the client gives up on it: wait for the first failure.
-      let metrics = (await getJson(`${server.url}/metrics`)).body as string;
-      const deadline = Date.now() + 60_000;
-      while (!/mlops_prediction_log_flush_failures_total\{log="predictions"\} [1-9]/.test(metrics) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 200));
-        metrics = (await getJson(`${server.url}/metrics`)).body as string;
+  it(
+    'under overload the queue drops and counts records instead of holding up responses',
+    async () => {
+      const server = await serve('overloaded', { capacity: 20, batchSize: 5, flushIntervalMs: 50, closeAttempts: 20 });
+      try {
+        // MinIO away: no batch can be written, so the queue fills and stays full.
+        await fx.minio.pause();
+        const started = Date.now();
+        const statuses: number[] = [];
+        for (let i = 0; i < 60; i++)
+          statuses.push((await postJson(`${server.url}/v1/models/overloaded:predict`, { instances: [requestRows[0]] })).status);
+        const elapsed = Date.now() - started;
+        expect(statuses.every((s) => s === 200)).toBe(true);
+        expect(elapsed).toBeLessThan(3_000);
+        expect(server.predictionLog!.snapshot()).toMatchObject({ appended: 20, dropped: 40, queued: 20 });
+        // A write to a paused MinIO fails only once the client gives up on it: wait for the first failure.
+        let metrics = (await getJson(`${server.url}/metrics`)).body as string;
+        const deadline = Date.now() + 60_000;
+        while (!/mlops_prediction_log_flush_failures_total\{log="predictions"\} [1-9]/.test(metrics) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 200));
+          metrics = (await getJson(`${server.url}/metrics`)).body as string;
+        }
+        expect(metrics).toMatch(/mlops_prediction_log_dropped_total\{log="predictions"\} 40/);
+        expect(metrics).toMatch(/mlops_prediction_log_queue_depth\{log="predictions"\} 20/);
+        expect(metrics).toMatch(/mlops_prediction_log_flush_failures_total\{log="predictions"\} [1-9]/);
+      } finally {
+        await fx.minio.resume();
       }
-      expect(metrics).toMatch(/mlops_prediction_log_dropped_total\{log="predictions"\} 40/);
-      expect(metrics).toMatch(/mlops_prediction_log_queue_depth\{log="predictions"\} 20/);
-      expect(metrics).toMatch(/mlops_prediction_log_flush_failures_total\{log="predictions"\} [1-9]/);
-    } finally {
-      await fx.minio.resume();
-    }
-    // What was kept is written once MinIO is back.
-    const stats = (await server.close()).predictions!;
-    expect(stats).toMatchObject({ written: 20, queued: 0, dropped: 40 });
-    expect(await collect('overloaded')).toHaveLength(20);
-  }, 3 * 60_000);
+      // What was kept is written once MinIO is back.
+      const stats = (await server.close()).predictions!;
+      expect(stats).toMatchObject({ written: 20, queued: 0, dropped: 40 });
+      expect(await collect('overloaded')).toHaveLength(20);
+    },
+    3 * 60_000,
+  );
 
   it('feedback labels join their predictions by id in readPredictionWindow, within the window only', async () => {
     const server = await serve('labelled', { flushIntervalMs: 100 });
@@ -157,7 +181,15 @@ describe('the prediction log', () => {
 
   it('a writer thread that dies is replaced: logging goes on, and what the dead thread had not shipped is shipped from the spool', async () => {
     const captured = capturingLogger();
-    const server = await startModelServer({ store: fx.storage.store, source: registrySource(fx.storage.registry), models: ['resilient'], port: 0, pollMs: 0, logger: captured.logger, predictionLog: { flushIntervalMs: 60_000 } });
+    const server = await startModelServer({
+      store: fx.storage.store,
+      source: registrySource(fx.storage.registry),
+      models: ['resilient'],
+      port: 0,
+      pollMs: 0,
+      logger: captured.logger,
+      predictionLog: { flushIntervalMs: 60_000 },
+    });
     const url = `${server.url}/v1/models/resilient:predict`;
     expect((await postJson(url, { id: 'written', instances: [requestRows[0]] })).status).toBe(200);
     await server.predictionLog!.flush();
@@ -179,10 +211,18 @@ describe('the prediction log', () => {
     const store = ArtifactStore.connect(fx.storage.store.connection!);
     // Settings the writer thread cannot make a client from (the server's own store works).
     store.connection = { ...store.connection!, endPoint: 'bad_host!' };
-    const server = await startModelServer({ store, source: registrySource(fx.storage.registry), models: ['resilient'], port: 0, pollMs: 0, logger: captured.logger });
+    const server = await startModelServer({
+      store,
+      source: registrySource(fx.storage.registry),
+      models: ['resilient'],
+      port: 0,
+      pollMs: 0,
+      logger: captured.logger,
+    });
     try {
       const deadline = Date.now() + 10_000;
-      while (!captured.lines().some((l) => /failed to start 3 times/.test(String(l.msg))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (!captured.lines().some((l) => /failed to start 3 times/.test(String(l.msg))) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       const res = await postJson(`${server.url}/v1/models/resilient:predict`, { id: 'unlogged', instances: [requestRows[0]] });
       expect(res.status).toBe(200);
       expect(server.predictionLog!.snapshot()).toMatchObject({ appended: 1, written: 0, dropped: 0 });

@@ -11,7 +11,14 @@ beforeAll(async () => {
   const v1 = await fx.registerModel('iris', 0.5);
   await fx.moveAlias('iris', v1.version);
   model = v1.model;
-  server = await startModelServer({ store: fx.storage.store, source: registrySource(fx.storage.registry), models: ['iris'], port: 0, pollMs: 0, logger: capturingLogger().logger });
+  server = await startModelServer({
+    store: fx.storage.store,
+    source: registrySource(fx.storage.registry),
+    models: ['iris'],
+    port: 0,
+    pollMs: 0,
+    logger: capturingLogger().logger,
+  });
 }, 10 * 60_000);
 
 afterAll(async () => {
@@ -48,7 +55,12 @@ describe('predictions over v1 and v2', () => {
     expect(res.body).toMatchObject({ model_name: 'iris', model_version: '1', id: 'req-42' });
     const [label, probs] = res.body.outputs;
     expect(label).toEqual({ name: 'label', datatype: 'BYTES', shape: [n], data: expected.labels });
-    expect(probs).toMatchObject({ name: 'probabilities', datatype: 'FP64', shape: [n, model.classes.length], parameters: { classes: model.classes } });
+    expect(probs).toMatchObject({
+      name: 'probabilities',
+      datatype: 'FP64',
+      shape: [n, model.classes.length],
+      parameters: { classes: model.classes },
+    });
     (probs.data as number[]).forEach((p, j) => expect(p).toBeCloseTo(expected.probabilities!.flat()[j]!, 12));
   });
 
@@ -57,16 +69,22 @@ describe('predictions over v1 and v2', () => {
     expect(res.status).toBe(400);
     expect(res.body.error).toMatch(/Row 1: field "x" must be a JSON number or null/);
 
-    const v2 = await postJson(`${server.url}/v2/models/iris/infer`, { inputs: [{ name: 'x', shape: [1], datatype: 'FP64', data: [{ nested: true }] }] });
+    const v2 = await postJson(`${server.url}/v2/models/iris/infer`, {
+      inputs: [{ name: 'x', shape: [1], datatype: 'FP64', data: [{ nested: true }] }],
+    });
     expect(v2.status).toBe(400);
     expect(v2.body.error).toMatch(/Row 0: input "x" is FP64, so \{"nested":true\} is not one of its values/);
   });
 
   it('v2 inputs that are not features, have the wrong datatype or disagree in length get a 400 saying so', async () => {
-    const unknown = await postJson(`${server.url}/v2/models/iris/infer`, { inputs: [{ name: 'z', shape: [1], datatype: 'FP64', data: [1] }] });
+    const unknown = await postJson(`${server.url}/v2/models/iris/infer`, {
+      inputs: [{ name: 'z', shape: [1], datatype: 'FP64', data: [1] }],
+    });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error).toMatch(/"z" is not a feature of iris; its inputs are x, y, color/);
-    const datatype = await postJson(`${server.url}/v2/models/iris/infer`, { inputs: [{ name: 'color', shape: [1], datatype: 'FP64', data: [1] }] });
+    const datatype = await postJson(`${server.url}/v2/models/iris/infer`, {
+      inputs: [{ name: 'color', shape: [1], datatype: 'FP64', data: [1] }],
+    });
     expect(datatype.status).toBe(400);
     expect(datatype.body.error).toMatch(/"color" must have datatype BYTES/);
     const lengths = await postJson(`${server.url}/v2/models/iris/infer`, {
@@ -80,7 +98,11 @@ describe('predictions over v1 and v2', () => {
   });
 
   it('a body that is not JSON, or has no instances, gets a 400', async () => {
-    const res = await fetch(`${server.url}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"instances": [' });
+    const res = await fetch(`${server.url}/v1/models/iris:predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"instances": [',
+    });
     expect(res.status).toBe(400);
     const empty = await postJson(`${server.url}/v1/models/iris:predict`, { instances: [] });
     expect(empty.status).toBe(400);
@@ -133,7 +155,9 @@ describe('predictions over v1 and v2', () => {
     const metrics = (await getJson(`${server.url}/metrics`)).body as string;
     expect(metrics).toMatch(/mlops_predictions_total\{model="iris",version="1"\} \d+/);
     expect(metrics).toMatch(/mlops_serving_errors_total\{model="iris",kind="invalid_input"\} \d+/);
-    expect(metrics).toMatch(/mlops_serving_request_duration_seconds_bucket\{le="0.005",route="\/v1\/models\/:name",method="POST",status="200"\}/);
+    expect(metrics).toMatch(
+      /mlops_serving_request_duration_seconds_bucket\{le="0.005",route="\/v1\/models\/:name",method="POST",status="200"\}/,
+    );
     expect(metrics).toMatch(/mlops_model_served_version\{model="iris",alias="production"\} 1/);
   });
 
@@ -148,12 +172,24 @@ describe('predictions over v1 and v2', () => {
 describe('a server whose alias is not set yet', () => {
   it('is live but not ready, answers 503 saying the alias is missing, and becomes ready once the alias is set and reloaded', async () => {
     const { version } = await fx.registerModel('later', 2);
-    const s = await startModelServer({ store: fx.storage.store, source: registrySource(fx.storage.registry), models: ['later'], port: 0, pollMs: 0, logger: capturingLogger().logger });
+    const s = await startModelServer({
+      store: fx.storage.store,
+      source: registrySource(fx.storage.registry),
+      models: ['later'],
+      port: 0,
+      pollMs: 0,
+      logger: capturingLogger().logger,
+    });
     try {
       expect((await getJson(`${s.url}/v2/health/live`)).status).toBe(200);
       const notReady = await getJson(`${s.url}/v2/health/ready`);
       expect(notReady.status).toBe(503);
-      expect(notReady.body).toMatchObject({ ready: false, serving: 0, of: 1, models: [{ name: 'later', ready: false, state: 'no_version', version: null }] });
+      expect(notReady.body).toMatchObject({
+        ready: false,
+        serving: 0,
+        of: 1,
+        models: [{ name: 'later', ready: false, state: 'no_version', version: null }],
+      });
       expect(notReady.body.models[0].reason).toMatch(/has no alias "production"/);
       const early = await postJson(`${s.url}/v1/models/later:predict`, { instances: requestRows });
       expect(early.status).toBe(503);

@@ -40,8 +40,19 @@ interface Served {
 /** Starts `mlops serve` as its own process and waits until it says where it listens. */
 async function serve(model: string, spool: string): Promise<Served> {
   const cfg = fx.minio.config(BUCKET);
-  const env = { ...process.env, MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`, MINIO_ACCESS_KEY: cfg.accessKey, MINIO_SECRET_KEY: cfg.secretKey, MINIO_BUCKET: BUCKET, MLOPS_LOG_LEVEL: 'warn' };
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/mlops.js'), 'serve', '--model', model, '--port', '0', '--poll', '0', '--spool', spool, '--json'], { env });
+  const env = {
+    ...process.env,
+    MINIO_ENDPOINT: `http://127.0.0.1:${cfg.port}`,
+    MINIO_ACCESS_KEY: cfg.accessKey,
+    MINIO_SECRET_KEY: cfg.secretKey,
+    MINIO_BUCKET: BUCKET,
+    MLOPS_LOG_LEVEL: 'warn',
+  };
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin/mlops.js'), 'serve', '--model', model, '--port', '0', '--poll', '0', '--spool', spool, '--json'],
+    { env },
+  );
   let out = '';
   let err = '';
   child.stderr!.on('data', (c) => (err += String(c)));
@@ -70,7 +81,11 @@ function load(url: string, model: string, clients = 12) {
       const id = `c${c}-${i}`;
       const rows = i % 5 === 0 ? requestRows.slice(0, 3) : [requestRows[i % requestRows.length]];
       try {
-        const res = await fetch(`${url}/v1/models/${model}:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, instances: rows }) });
+        const res = await fetch(`${url}/v1/models/${model}:predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ id, instances: rows }),
+        });
         const body = (await res.json()) as { id: string };
         if (res.status !== 200) throw new Error(`answered ${res.status}: ${JSON.stringify(body)}`);
         if (rows.length === 1) answered.push(body.id);
@@ -106,84 +121,97 @@ const spoolDir = () => {
 };
 
 describe('the prediction spool of mlops serve', () => {
-  it('after SIGKILL under load, the next server on the same spool ships every answered prediction, none twice', async () => {
-    const spool = spoolDir();
-    const first = await serve('killed', spool);
-    const traffic = load(first.url, 'killed');
-    while (traffic.answered.length < 1500) await new Promise((r) => setTimeout(r, 10));
-    first.child.kill('SIGKILL');
-    expect(await first.exited).toBeNull();
-    await traffic.stop();
-    const answered = [...traffic.answered];
-    // Some of what was answered had not reached MinIO when the process died: that is what this is about.
-    const before = new Set(await loggedIds('killed'));
-    expect(answered.filter((id) => !before.has(id)).length).toBeGreaterThan(0);
+  it(
+    'after SIGKILL under load, the next server on the same spool ships every answered prediction, none twice',
+    async () => {
+      const spool = spoolDir();
+      const first = await serve('killed', spool);
+      const traffic = load(first.url, 'killed');
+      while (traffic.answered.length < 1500) await new Promise((r) => setTimeout(r, 10));
+      first.child.kill('SIGKILL');
+      expect(await first.exited).toBeNull();
+      await traffic.stop();
+      const answered = [...traffic.answered];
+      // Some of what was answered had not reached MinIO when the process died: that is what this is about.
+      const before = new Set(await loggedIds('killed'));
+      expect(answered.filter((id) => !before.has(id)).length).toBeGreaterThan(0);
 
-    const second = await serve('killed', spool);
-    const deadline = Date.now() + 60_000;
-    let logged = await loggedIds('killed');
-    while (answered.some((id) => !logged.includes(id)) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
+      const second = await serve('killed', spool);
+      const deadline = Date.now() + 60_000;
+      let logged = await loggedIds('killed');
+      while (answered.some((id) => !logged.includes(id)) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        logged = await loggedIds('killed');
+      }
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+
       logged = await loggedIds('killed');
-    }
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+      const counts = new Map<string, number>();
+      for (const id of logged) counts.set(id, (counts.get(id) ?? 0) + 1);
+      expect(answered.filter((id) => !counts.has(id))).toEqual([]);
+      expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
+      // Shipped and removed: the spool keeps nothing once a server has closed cleanly.
+      expect(fs.readdirSync(spool)).toEqual([]);
+    },
+    5 * 60_000,
+  );
 
-    logged = await loggedIds('killed');
-    const counts = new Map<string, number>();
-    for (const id of logged) counts.set(id, (counts.get(id) ?? 0) + 1);
-    expect(answered.filter((id) => !counts.has(id))).toEqual([]);
-    expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
-    // Shipped and removed: the spool keeps nothing once a server has closed cleanly.
-    expect(fs.readdirSync(spool)).toEqual([]);
-  }, 5 * 60_000);
+  it(
+    'a batch shipped again because its offset was never saved replaces its object: still no prediction twice',
+    async () => {
+      const spool = spoolDir();
+      const first = await serve('reshipped', spool);
+      const traffic = load(first.url, 'reshipped', 4);
+      while (traffic.answered.length < 300) await new Promise((r) => setTimeout(r, 10));
+      await traffic.stop();
+      const answered = [...traffic.answered];
+      let logged = await loggedIds('reshipped');
+      const deadline = Date.now() + 30_000;
+      while (logged.length < answered.length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        logged = await loggedIds('reshipped');
+      }
+      expect(logged.sort()).toEqual([...answered].sort());
+      first.child.kill('SIGKILL');
+      await first.exited;
+      // As if the process had died between storing its last batch and saving how far it had shipped: the
+      // saved offset goes back to where that batch starts (the offset in its objects' keys).
+      const keys = (await listWindowObjects(fx.storage.store, 'reshipped', { until: FAR_FUTURE })).map((o) => o.key);
+      const lastStart = Math.max(...keys.map((k) => Number(/-(\d+)\.jsonl\.gz$/.exec(k)![1])));
+      const saved = fs.readdirSync(spool).filter((f) => f.endsWith('.shipped'));
+      expect(saved).toHaveLength(1);
+      expect(Number(fs.readFileSync(path.join(spool, saved[0]!), 'utf8'))).toBeGreaterThan(lastStart);
+      fs.writeFileSync(path.join(spool, saved[0]!), String(lastStart));
 
-  it('a batch shipped again because its offset was never saved replaces its object: still no prediction twice', async () => {
-    const spool = spoolDir();
-    const first = await serve('reshipped', spool);
-    const traffic = load(first.url, 'reshipped', 4);
-    while (traffic.answered.length < 300) await new Promise((r) => setTimeout(r, 10));
-    await traffic.stop();
-    const answered = [...traffic.answered];
-    let logged = await loggedIds('reshipped');
-    const deadline = Date.now() + 30_000;
-    while (logged.length < answered.length && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      logged = await loggedIds('reshipped');
-    }
-    expect(logged.sort()).toEqual([...answered].sort());
-    first.child.kill('SIGKILL');
-    await first.exited;
-    // As if the process had died between storing its last batch and saving how far it had shipped: the
-    // saved offset goes back to where that batch starts (the offset in its objects' keys).
-    const keys = (await listWindowObjects(fx.storage.store, 'reshipped', { until: FAR_FUTURE })).map((o) => o.key);
-    const lastStart = Math.max(...keys.map((k) => Number(/-(\d+)\.jsonl\.gz$/.exec(k)![1])));
-    const saved = fs.readdirSync(spool).filter((f) => f.endsWith('.shipped'));
-    expect(saved).toHaveLength(1);
-    expect(Number(fs.readFileSync(path.join(spool, saved[0]!), 'utf8'))).toBeGreaterThan(lastStart);
-    fs.writeFileSync(path.join(spool, saved[0]!), String(lastStart));
+      const second = await serve('reshipped', spool);
+      const until = Date.now() + 30_000;
+      while (fs.readdirSync(spool).some((f) => !f.includes(`-${second.child.pid}-`)) && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 100));
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+      expect((await loggedIds('reshipped')).sort()).toEqual([...answered].sort());
+    },
+    5 * 60_000,
+  );
 
-    const second = await serve('reshipped', spool);
-    const until = Date.now() + 30_000;
-    while (fs.readdirSync(spool).some((f) => !f.includes(`-${second.child.pid}-`)) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
-    expect((await loggedIds('reshipped')).sort()).toEqual([...answered].sort());
-  }, 5 * 60_000);
+  it(
+    'SIGTERM under load: requests in flight are answered, no connection is reset, and every answer is logged',
+    async () => {
+      const spool = spoolDir();
+      const server = await serve('stopped', spool);
+      const traffic = load(server.url, 'stopped');
+      while (traffic.answered.length < 1000) await new Promise((r) => setTimeout(r, 10));
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      await traffic.stop();
 
-  it('SIGTERM under load: requests in flight are answered, no connection is reset, and every answer is logged', async () => {
-    const spool = spoolDir();
-    const server = await serve('stopped', spool);
-    const traffic = load(server.url, 'stopped');
-    while (traffic.answered.length < 1000) await new Promise((r) => setTimeout(r, 10));
-    server.child.kill('SIGTERM');
-    expect(await server.exited).toBe(0);
-    await traffic.stop();
-
-    // Once it stopped, clients' new connections are refused; none was reset or cut under a request.
-    expect(traffic.failures.filter((code) => code !== 'ECONNREFUSED')).toEqual([]);
-    const logged = await loggedIds('stopped');
-    expect(logged.sort()).toEqual([...traffic.answered].sort());
-    expect(fs.readdirSync(spool)).toEqual([]);
-  }, 5 * 60_000);
+      // Once it stopped, clients' new connections are refused; none was reset or cut under a request.
+      expect(traffic.failures.filter((code) => code !== 'ECONNREFUSED')).toEqual([]);
+      const logged = await loggedIds('stopped');
+      expect(logged.sort()).toEqual([...traffic.answered].sort());
+      expect(fs.readdirSync(spool)).toEqual([]);
+    },
+    5 * 60_000,
+  );
 });

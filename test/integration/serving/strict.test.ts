@@ -22,7 +22,14 @@ beforeAll(async () => {
   [fx, python] = await Promise.all([ServingFixture.start('serving-strict'), ensurePython()]);
   const { version } = await fx.registerModel('strict');
   await fx.moveAlias('strict', version);
-  server = await startModelServer({ store: fx.storage.store, source: registrySource(fx.storage.registry), models: ['strict'], port: 0, pollMs: 0, logger: capturingLogger().logger });
+  server = await startModelServer({
+    store: fx.storage.store,
+    source: registrySource(fx.storage.registry),
+    models: ['strict'],
+    port: 0,
+    pollMs: 0,
+    logger: capturingLogger().logger,
+  });
 }, 10 * 60_000);
 
 afterAll(async () => {
@@ -71,7 +78,9 @@ describe('strict serving', () => {
       { name: 'color', shape: [1], datatype: 'BYTES', data: ['red'] },
     ]);
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatch(/Input "y" is missing: send one input per feature of strict \(x, y, color\), with null for a missing value/);
+    expect(res.body.error).toMatch(
+      /Input "y" is missing: send one input per feature of strict \(x, y, color\), with null for a missing value/,
+    );
   });
 
   it("v2 datatypes must match the model's metadata; FP32 and INT32 widen to FP64 exactly, INT64 does not", async () => {
@@ -106,7 +115,8 @@ describe('strict serving', () => {
     // ...and flagged on their records in the prediction log.
     await server.predictionLog!.flush();
     const logged: WindowPrediction[] = [];
-    for await (const p of readPredictionWindow(fx.storage.store, 'strict', { until: '2999-01-01T00:00:00Z' })) if (p.id.startsWith(res.body.id)) logged.push(p);
+    for await (const p of readPredictionWindow(fx.storage.store, 'strict', { until: '2999-01-01T00:00:00Z' }))
+      if (p.id.startsWith(res.body.id)) logged.push(p);
     expect(logged.map((p) => [p.features.color, p.unknown])).toEqual([
       ['purple', ['color']],
       ['teal', ['color']],
@@ -118,14 +128,19 @@ describe('strict serving', () => {
 describe('Open Inference Protocol v2 conformance', () => {
   it('a body without a Content-Type is read as JSON on every POST route; another content type is a 415', async () => {
     const raw = (route: string, body: unknown, headers: Record<string, string> = {}) =>
-      fetch(`${server.url}${route}`, { method: 'POST', headers, body: Buffer.from(JSON.stringify(body)) }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+      fetch(`${server.url}${route}`, { method: 'POST', headers, body: Buffer.from(JSON.stringify(body)) }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as any,
+      }));
     const predicted = await raw('/v1/models/strict:predict', { id: 'no-ct', instances: [requestRows[0]] });
     expect(predicted.status).toBe(200);
-    const inferred = await raw('/v2/models/strict/infer', { inputs: [
-      { name: 'x', shape: [1], datatype: 'FP64', data: [1] },
-      { name: 'y', shape: [1], datatype: 'FP64', data: [2] },
-      { name: 'color', shape: [1], datatype: 'BYTES', data: ['red'] },
-    ] });
+    const inferred = await raw('/v2/models/strict/infer', {
+      inputs: [
+        { name: 'x', shape: [1], datatype: 'FP64', data: [1] },
+        { name: 'y', shape: [1], datatype: 'FP64', data: [2] },
+        { name: 'color', shape: [1], datatype: 'BYTES', data: ['red'] },
+      ],
+    });
     expect(inferred.status).toBe(200);
     expect((await raw('/v2/models/strict/feedback', { id: 'no-ct', label: 'low' })).status).toBe(202);
     const text = await raw('/v1/models/strict:predict', { instances: [requestRows[0]] }, { 'content-type': 'application/xml' });
@@ -145,7 +160,10 @@ describe('Open Inference Protocol v2 conformance', () => {
       ['POST', '/v2/models/nope/feedback'],
     ];
     for (const [method, route] of routes) {
-      const res = await fetch(`${server.url}${route}`, { method, ...(method === 'POST' ? { body: '{"instances":[{}],"inputs":[],"id":"a","label":"b"}' } : {}) });
+      const res = await fetch(`${server.url}${route}`, {
+        method,
+        ...(method === 'POST' ? { body: '{"instances":[{}],"inputs":[],"id":"a","label":"b"}' } : {}),
+      });
       expect([route, res.status]).toEqual([route, 404]);
       expect(((await res.json()) as { error: string }).error).toMatch(/"nope" is not served here; this server serves strict/);
     }
@@ -165,8 +183,19 @@ describe('Open Inference Protocol v2 conformance', () => {
       fs.writeFileSync(script, TRITON_CLIENT);
       const { stdout } = await run(python, [script, server.url.replace('http://', ''), JSON.stringify(requestRows)], { timeout: 120_000 });
       const r = JSON.parse(stdout);
-      expect(r).toMatchObject({ live: true, ready: true, modelReady: true, versionReady: true, otherVersionReady: false, unknownReady: false });
-      expect(r.metadata.inputs.map((i: { name: string; datatype: string }) => [i.name, i.datatype])).toEqual([['x', 'FP64'], ['y', 'FP64'], ['color', 'BYTES']]);
+      expect(r).toMatchObject({
+        live: true,
+        ready: true,
+        modelReady: true,
+        versionReady: true,
+        otherVersionReady: false,
+        unknownReady: false,
+      });
+      expect(r.metadata.inputs.map((i: { name: string; datatype: string }) => [i.name, i.datatype])).toEqual([
+        ['x', 'FP64'],
+        ['y', 'FP64'],
+        ['color', 'BYTES'],
+      ]);
       expect(r.versionMetadata.versions).toEqual(['1']);
       expect(r.one.labels).toHaveLength(1);
       expect(r.batch.labels).toHaveLength(requestRows.length);

@@ -19,10 +19,20 @@ describe('which version serves', () => {
     const v1 = await fx.registerModel('guarded', 1);
     await fx.moveAlias('guarded', v1.version);
     const { logger, lines } = capturingLogger();
-    const server = await startModelServer({ store: fx.storage.store, source: registrySource(fx.storage.registry), models: ['guarded'], port: 0, pollMs: 0, logger });
+    const server = await startModelServer({
+      store: fx.storage.store,
+      source: registrySource(fx.storage.registry),
+      models: ['guarded'],
+      port: 0,
+      pollMs: 0,
+      logger,
+    });
     try {
       const v2 = await fx.registerModel('guarded', 0.01);
-      await fx.tamper(v2.artifact, JSON.stringify({ ...v2.model, intercepts: v2.model.kind === 'logistic-regression' ? v2.model.intercepts.map((b) => b + 100) : [] }));
+      await fx.tamper(
+        v2.artifact,
+        JSON.stringify({ ...v2.model, intercepts: v2.model.kind === 'logistic-regression' ? v2.model.intercepts.map((b) => b + 100) : [] }),
+      );
       await fx.moveAlias('guarded', v2.version);
 
       const reload = await postJson(`${server.url}/admin/reload`, {});
@@ -42,7 +52,9 @@ describe('which version serves', () => {
 
       // Polling does not fetch the refused artifact again; the alias moving on to a sound version swaps it in.
       await server.models.get('guarded')!.refresh();
-      expect((await getJson(`${server.url}/metrics`)).body).toMatch(/mlops_model_load_refusals_total\{model="guarded",reason="integrity"\} 1/);
+      expect((await getJson(`${server.url}/metrics`)).body).toMatch(
+        /mlops_model_load_refusals_total\{model="guarded",reason="integrity"\} 1/,
+      );
       const v3 = await fx.registerModel('guarded', 0.1);
       await fx.moveAlias('guarded', v3.version);
       expect((await server.models.get('guarded')!.refresh()).version).toBe(v3.version);
@@ -54,7 +66,14 @@ describe('which version serves', () => {
   it('moving the alias swaps versions while requests keep flowing, with no request failing', async () => {
     const v1 = await fx.registerModel('swapped', 1);
     await fx.moveAlias('swapped', v1.version);
-    const server = await startModelServer({ store: fx.storage.store, source: registrySource(fx.storage.registry), models: ['swapped'], port: 0, pollMs: 50, logger: capturingLogger().logger });
+    const server = await startModelServer({
+      store: fx.storage.store,
+      source: registrySource(fx.storage.registry),
+      models: ['swapped'],
+      port: 0,
+      pollMs: 50,
+      logger: capturingLogger().logger,
+    });
     const failures: string[] = [];
     const seen = new Map<number, number>();
     let regressions = 0;

@@ -16,7 +16,14 @@ let tmp: string;
 
 beforeAll(async () => {
   minio = await TestMinio.start();
-  raw = new Minio.Client({ endPoint: '127.0.0.1', port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey, region: 'us-east-1' });
+  raw = new Minio.Client({
+    endPoint: '127.0.0.1',
+    port: minio.port,
+    useSSL: false,
+    accessKey: minio.accessKey,
+    secretKey: minio.secretKey,
+    region: 'us-east-1',
+  });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-store-test-'));
 }, 15 * 60_000);
 
@@ -29,7 +36,11 @@ let bucketSeq = 0;
 /** A store over a fresh bucket, so tests do not see each other's objects. */
 function freshStore(options?: ConstructorParameters<typeof ArtifactStore>[2]): ArtifactStore {
   bucketSeq += 1;
-  return new ArtifactStore(createMinioClient(minio.config(`store-${bucketSeq}-${Date.now()}`)), `store-${bucketSeq}-${Date.now()}`, options);
+  return new ArtifactStore(
+    createMinioClient(minio.config(`store-${bucketSeq}-${Date.now()}`)),
+    `store-${bucketSeq}-${Date.now()}`,
+    options,
+  );
 }
 
 function sha256(data: Buffer): string {
@@ -68,7 +79,12 @@ describe('ArtifactStore on a real MinIO', () => {
     expect(await raw.bucketExists(store.bucket)).toBe(true);
     // Leftovers of interrupted stream uploads expire on their own.
     expect(JSON.stringify(await raw.getBucketLifecycle(store.bucket))).toContain('tmp/uploads/');
-    expect(ref).toEqual({ uri: `s3://${store.bucket}/${blobKey(sha256(data))}`, sha256: sha256(data), size: data.length, contentType: 'application/octet-stream' });
+    expect(ref).toEqual({
+      uri: `s3://${store.bucket}/${blobKey(sha256(data))}`,
+      sha256: sha256(data),
+      size: data.length,
+      contentType: 'application/octet-stream',
+    });
     expect((await collect(await store.get(ref))).equals(data)).toBe(true);
     const info = await store.stat(ref);
     expect(info).toMatchObject({ size: data.length, sha256: ref.sha256, contentType: 'application/octet-stream' });
@@ -159,7 +175,10 @@ describe('ArtifactStore on a real MinIO', () => {
     const stream = await store.get(ref);
     let ended = false;
     stream.on('end', () => (ended = true));
-    await expect(collect(stream)).rejects.toMatchObject({ type: FailureType.Integrity, message: expect.stringContaining('failed its integrity check') });
+    await expect(collect(stream)).rejects.toMatchObject({
+      type: FailureType.Integrity,
+      message: expect.stringContaining('failed its integrity check'),
+    });
     expect(ended).toBe(false);
 
     await expect(store.getBuffer(ref, 16 * MiB)).rejects.toMatchObject({ type: FailureType.Integrity });
@@ -218,7 +237,10 @@ describe('ArtifactStore on a real MinIO', () => {
     const store = freshStore();
     await store.ensureBucket();
     const missing = { uri: `s3://${store.bucket}/${blobKey('a'.repeat(64))}`, sha256: 'a'.repeat(64), size: 1 };
-    await expect(store.get(missing)).rejects.toMatchObject({ type: FailureType.NotFound, message: expect.stringContaining('does not exist') });
+    await expect(store.get(missing)).rejects.toMatchObject({
+      type: FailureType.NotFound,
+      message: expect.stringContaining('does not exist'),
+    });
     await expect(store.stat(missing)).rejects.toMatchObject({ type: FailureType.NotFound });
     expect(await store.readDocument('registry/models/nope.json')).toBeUndefined();
   });
@@ -246,9 +268,13 @@ describe('ArtifactStore on a real MinIO', () => {
   it('conditional document writes: create-only and replace-this-version', async () => {
     const store = freshStore();
     const first = await store.writeDocument('registry/x.json', { n: 1 }, { ifNoneMatch: true });
-    await expect(store.writeDocument('registry/x.json', { n: 2 }, { ifNoneMatch: true })).rejects.toMatchObject({ type: FailureType.Conflict });
+    await expect(store.writeDocument('registry/x.json', { n: 2 }, { ifNoneMatch: true })).rejects.toMatchObject({
+      type: FailureType.Conflict,
+    });
     const second = await store.writeDocument('registry/x.json', { n: 2 }, { ifMatch: first.etag });
-    await expect(store.writeDocument('registry/x.json', { n: 3 }, { ifMatch: first.etag })).rejects.toMatchObject({ type: FailureType.Conflict });
+    await expect(store.writeDocument('registry/x.json', { n: 3 }, { ifMatch: first.etag })).rejects.toMatchObject({
+      type: FailureType.Conflict,
+    });
     const read = await store.readDocument('registry/x.json');
     expect(read).toMatchObject({ value: { n: 2 }, etag: second.etag });
   });

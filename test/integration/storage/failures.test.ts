@@ -33,7 +33,13 @@ describe('storage failures on a real MinIO', () => {
       { ...minio.config('creds'), accessKey: 'nobody', secretKey: 'not-the-secret' },
     ]) {
       const store = new ArtifactStore(createMinioClient(cfg), 'creds');
-      const attempts = [() => store.putBuffer(Buffer.from('y')), () => store.get(ref), () => store.stat(ref), () => store.readDocument('registry/x.json'), () => new ModelRegistry(store).listModels()];
+      const attempts = [
+        () => store.putBuffer(Buffer.from('y')),
+        () => store.get(ref),
+        () => store.stat(ref),
+        () => store.readDocument('registry/x.json'),
+        () => new ModelRegistry(store).listModels(),
+      ];
       for (const attempt of attempts) {
         const failure = await failureOf(attempt);
         expect(failure).toMatchObject({ type: FailureType.AccessDenied, retryable: false });
@@ -47,11 +53,19 @@ describe('storage failures on a real MinIO', () => {
     const ref = await store.putBuffer(Buffer.from('before the outage'));
     await minio.pause();
     try {
-      const attempts = [() => store.putBuffer(Buffer.from('during')), () => store.get(ref), () => store.exists(ref), () => store.list(''), () => new ModelRegistry(store).getVersion('m', 1)];
+      const attempts = [
+        () => store.putBuffer(Buffer.from('during')),
+        () => store.get(ref),
+        () => store.exists(ref),
+        () => store.list(''),
+        () => new ModelRegistry(store).getVersion('m', 1),
+      ];
       for (const attempt of attempts) {
         const failure = await failureOf(attempt);
         expect(failure).toMatchObject({ type: FailureType.Unavailable, retryable: true });
-        expect(failure.message).toMatch(new RegExp(`MinIO at 127\\.0\\.0\\.1:${minio.port} is unreachable \\((ECONNREFUSED|ECONNRESET|EPIPE)\\)`));
+        expect(failure.message).toMatch(
+          new RegExp(`MinIO at 127\\.0\\.0\\.1:${minio.port} is unreachable \\((ECONNREFUSED|ECONNRESET|EPIPE)\\)`),
+        );
         expect(failure.message).toContain('MINIO_ENDPOINT');
       }
     } finally {

@@ -20,7 +20,14 @@ let tmp: string;
 
 beforeAll(async () => {
   minio = await TestMinio.start();
-  raw = new Minio.Client({ endPoint: '127.0.0.1', port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey, region: 'us-east-1' });
+  raw = new Minio.Client({
+    endPoint: '127.0.0.1',
+    port: minio.port,
+    useSSL: false,
+    accessKey: minio.accessKey,
+    secretKey: minio.secretKey,
+    region: 'us-east-1',
+  });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-heal-'));
 }, 15 * 60_000);
 
@@ -40,7 +47,10 @@ async function corrupt(store: ArtifactStore, ref: ArtifactRef, data: Buffer): Pr
   const bad = Buffer.from(data);
   bad[Math.floor(bad.length / 2)] ^= 0x01;
   await raw.putObject(store.bucket, parseS3Uri(ref.uri)!.key, bad);
-  await expect(store.getBuffer(ref, 64 * MiB)).rejects.toMatchObject({ type: FailureType.Integrity, message: expect.stringMatching(/Store the artifact again/) });
+  await expect(store.getBuffer(ref, 64 * MiB)).rejects.toMatchObject({
+    type: FailureType.Integrity,
+    message: expect.stringMatching(/Store the artifact again/),
+  });
 }
 
 describe('a corrupted blob is replaced on the next store', () => {

@@ -12,7 +12,14 @@ let raw: Minio.Client;
 
 beforeAll(async () => {
   minio = await TestMinio.start();
-  raw = new Minio.Client({ endPoint: '127.0.0.1', port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey, region: 'us-east-1' });
+  raw = new Minio.Client({
+    endPoint: '127.0.0.1',
+    port: minio.port,
+    useSSL: false,
+    accessKey: minio.accessKey,
+    secretKey: minio.secretKey,
+    region: 'us-east-1',
+  });
 }, 15 * 60_000);
 
 afterAll(async () => {
@@ -96,12 +103,20 @@ describe('model registry on a real MinIO', () => {
     // Fifty versions (ten runs at a time), so each mover has a target no other mover shares.
     const registered: RegisterVersionResult[] = [];
     for (let batch = 0; batch < 5; batch++) {
-      registered.push(...(await Promise.all(Array.from({ length: 10 }, (_, i) => registry.registerVersion(registration(artifact, `wf-${batch * 10 + i}`))))));
+      registered.push(
+        ...(await Promise.all(
+          Array.from({ length: 10 }, (_, i) => registry.registerVersion(registration(artifact, `wf-${batch * 10 + i}`))),
+        )),
+      );
     }
     expect(registered.map((r) => r.version.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
 
     const movers = registered.map((r, i) => ({ by: `mover-${i}`, version: r.version.version }));
-    const results = await Promise.all(movers.map((m) => registry.moveAlias({ model: 'churn', alias: 'production', version: m.version, by: m.by, reason: `promote ${m.version}` })));
+    const results = await Promise.all(
+      movers.map((m) =>
+        registry.moveAlias({ model: 'churn', alias: 'production', version: m.version, by: m.by, reason: `promote ${m.version}` }),
+      ),
+    );
 
     // Every move took effect once: none was lost, none was applied twice.
     results.forEach((r, i) => expect(r).toMatchObject({ changed: true, move: { by: movers[i]!.by, to: movers[i]!.version } }));
@@ -125,14 +140,25 @@ describe('model registry on a real MinIO', () => {
     const { registry, artifact } = await fresh();
     for (let i = 0; i < 3; i++) await registry.registerVersion(registration(artifact, `wf-${i}`));
     await registry.moveAlias({ model: 'churn', alias: 'staging', version: 1, by: 'ana', reason: 'first', expectedVersion: null });
-    await expect(registry.moveAlias({ model: 'churn', alias: 'staging', version: 2, by: 'bo', reason: 'stale view', expectedVersion: null })).rejects.toMatchObject({
+    await expect(
+      registry.moveAlias({ model: 'churn', alias: 'staging', version: 2, by: 'bo', reason: 'stale view', expectedVersion: null }),
+    ).rejects.toMatchObject({
       type: FailureType.Conflict,
       message: expect.stringContaining('not the expected'),
     });
-    const moved = await registry.moveAlias({ model: 'churn', alias: 'staging', version: 2, by: 'bo', reason: 'promote', expectedVersion: 1 });
+    const moved = await registry.moveAlias({
+      model: 'churn',
+      alias: 'staging',
+      version: 2,
+      by: 'bo',
+      reason: 'promote',
+      expectedVersion: 1,
+    });
     expect(moved).toMatchObject({ changed: true, move: { seq: 2, from: 1, to: 2 } });
     // Retrying a move that already happened changes nothing.
-    expect(await registry.moveAlias({ model: 'churn', alias: 'staging', version: 2, by: 'bo', reason: 'promote', expectedVersion: 1 })).toMatchObject({ changed: false, move: { seq: 2 } });
+    expect(
+      await registry.moveAlias({ model: 'churn', alias: 'staging', version: 2, by: 'bo', reason: 'promote', expectedVersion: 1 }),
+    ).toMatchObject({ changed: false, move: { seq: 2 } });
 
     const rolledBack = await registry.rollbackAlias({ model: 'churn', alias: 'staging', by: 'cy', reason: 'regression in canary' });
     expect(rolledBack.move).toMatchObject({ seq: 3, from: 2, to: 1, by: 'cy', reason: 'regression in canary' });
@@ -149,7 +175,11 @@ describe('model registry on a real MinIO', () => {
     await registry.registerVersion(registration(artifact, 'wf-0'));
     await registry.registerVersion(registration(artifact, 'wf-1'));
     // Simulate a crash between the pointer write and the history write: write the pointer only.
-    await store.writeDocument('registry/models/churn/aliases/canary.json', { model: 'churn', alias: 'canary', seq: 1, from: null, to: 1, by: 'ana', at: '2026-01-01T00:00:00.000Z', reason: 'crashed' }, { ifNoneMatch: true });
+    await store.writeDocument(
+      'registry/models/churn/aliases/canary.json',
+      { model: 'churn', alias: 'canary', seq: 1, from: null, to: 1, by: 'ana', at: '2026-01-01T00:00:00.000Z', reason: 'crashed' },
+      { ifNoneMatch: true },
+    );
     expect((await registry.aliasHistory('churn', 'canary')).map((h) => h.seq)).toEqual([1]);
     await registry.moveAlias({ model: 'churn', alias: 'canary', version: 2, by: 'bo', reason: 'next' });
     expect((await store.list('registry/models/churn/alias-history/canary/')).length).toBe(2);
@@ -161,15 +191,32 @@ describe('model registry on a real MinIO', () => {
 
   it('unknown model, version or alias is a clear not-found', async () => {
     const { registry, artifact } = await fresh();
-    await expect(registry.getVersion('nope', 1)).rejects.toMatchObject({ type: FailureType.NotFound, message: 'No model named "nope" is registered.' });
+    await expect(registry.getVersion('nope', 1)).rejects.toMatchObject({
+      type: FailureType.NotFound,
+      message: 'No model named "nope" is registered.',
+    });
     await registry.registerVersion(registration(artifact, 'wf'));
-    await expect(registry.getVersion('nope', 1)).rejects.toMatchObject({ type: FailureType.NotFound, message: 'No model named "nope" is registered (registered: churn).' });
-    await expect(registry.getVersion('churn', 7)).rejects.toMatchObject({ type: FailureType.NotFound, message: 'Model "churn" has no version 7; its versions are 1 to 1.' });
-    await expect(registry.resolveAlias('churn', 'production')).rejects.toMatchObject({ type: FailureType.NotFound, message: 'Model "churn" has no alias "production" (it has no aliases yet).' });
+    await expect(registry.getVersion('nope', 1)).rejects.toMatchObject({
+      type: FailureType.NotFound,
+      message: 'No model named "nope" is registered (registered: churn).',
+    });
+    await expect(registry.getVersion('churn', 7)).rejects.toMatchObject({
+      type: FailureType.NotFound,
+      message: 'Model "churn" has no version 7; its versions are 1 to 1.',
+    });
+    await expect(registry.resolveAlias('churn', 'production')).rejects.toMatchObject({
+      type: FailureType.NotFound,
+      message: 'Model "churn" has no alias "production" (it has no aliases yet).',
+    });
     await expect(registry.aliasHistory('churn', 'production')).rejects.toMatchObject({ type: FailureType.NotFound });
     await expect(registry.listVersions('nope')).rejects.toMatchObject({ type: FailureType.NotFound });
-    await expect(registry.moveAlias({ model: 'churn', alias: 'production', version: 3, by: 'ana', reason: 'x' })).rejects.toMatchObject({ type: FailureType.NotFound, message: expect.stringContaining('no version 3') });
-    await expect(registry.rollbackAlias({ model: 'churn', alias: 'production', by: 'ana', reason: 'x' })).rejects.toMatchObject({ type: FailureType.NotFound });
+    await expect(registry.moveAlias({ model: 'churn', alias: 'production', version: 3, by: 'ana', reason: 'x' })).rejects.toMatchObject({
+      type: FailureType.NotFound,
+      message: expect.stringContaining('no version 3'),
+    });
+    await expect(registry.rollbackAlias({ model: 'churn', alias: 'production', by: 'ana', reason: 'x' })).rejects.toMatchObject({
+      type: FailureType.NotFound,
+    });
     expect(await registry.findAlias('churn', 'production')).toBeUndefined();
     expect(await registry.latestVersion('nope')).toBeUndefined();
     expect(await registry.listModels()).toEqual(['churn']);
@@ -178,7 +225,10 @@ describe('model registry on a real MinIO', () => {
   it('a version cannot point at an artifact that is not stored', async () => {
     const { registry, artifact } = await fresh();
     const missing = { ...artifact, uri: artifact.uri.replace(/[0-9a-f]{64}$/, 'e'.repeat(64)), sha256: 'e'.repeat(64) };
-    await expect(registry.registerVersion(registration(missing, 'wf'))).rejects.toMatchObject({ type: FailureType.NotFound, message: expect.stringContaining('does not exist') });
+    await expect(registry.registerVersion(registration(missing, 'wf'))).rejects.toMatchObject({
+      type: FailureType.NotFound,
+      message: expect.stringContaining('does not exist'),
+    });
   });
 
   it('invalid names are rejected before any request', async () => {
@@ -191,14 +241,22 @@ describe('model registry on a real MinIO', () => {
       const bad = ['', 'a/b', '..', 'a..b', 'x'.repeat(129), 'tab\there', 'nul\u0000', '-lead', 'sp ace'];
       for (const name of bad) {
         await expect(registry.getVersion(name, 1)).rejects.toMatchObject({ type: FailureType.InvalidInput });
-        await expect(registry.registerVersion(registration(artifact, 'wf', { model: name }))).rejects.toMatchObject({ type: FailureType.InvalidInput });
+        await expect(registry.registerVersion(registration(artifact, 'wf', { model: name }))).rejects.toMatchObject({
+          type: FailureType.InvalidInput,
+        });
         await expect(registry.resolveAlias('churn', name)).rejects.toMatchObject({ type: FailureType.InvalidInput });
-        await expect(registry.moveAlias({ model: 'churn', alias: name, version: 1, by: 'ana', reason: 'x' })).rejects.toMatchObject({ type: FailureType.InvalidInput });
+        await expect(registry.moveAlias({ model: 'churn', alias: name, version: 1, by: 'ana', reason: 'x' })).rejects.toMatchObject({
+          type: FailureType.InvalidInput,
+        });
         await expect(registry.aliasHistory(name, 'production')).rejects.toMatchObject({ type: FailureType.InvalidInput });
       }
       await expect(registry.getVersion('churn', 0)).rejects.toMatchObject({ type: FailureType.InvalidInput });
-      await expect(registry.moveAlias({ model: 'churn', alias: 'production', version: 1.5, by: 'ana', reason: 'x' })).rejects.toMatchObject({ type: FailureType.InvalidInput });
-      await expect(registry.registerVersion(registration(artifact, 'wf', { metrics: { auc: Number.NaN } }))).rejects.toMatchObject({ type: FailureType.InvalidInput });
+      await expect(registry.moveAlias({ model: 'churn', alias: 'production', version: 1.5, by: 'ana', reason: 'x' })).rejects.toMatchObject(
+        { type: FailureType.InvalidInput },
+      );
+      await expect(registry.registerVersion(registration(artifact, 'wf', { metrics: { auc: Number.NaN } }))).rejects.toMatchObject({
+        type: FailureType.InvalidInput,
+      });
     } finally {
       store.client.traceOff();
     }

@@ -21,7 +21,15 @@ describe('dataset snapshots on a real MinIO', () => {
   it('ingesting identical data again yields the same snapshot, stored once', async () => {
     const data = await store.putBuffer(Buffer.from('a,b\n1,2\n3,4\n'), { contentType: 'text/csv' });
     const profile = await store.putJson({ columns: { a: { mean: 2 } } });
-    const input = { name: 'customers', sha256: data.sha256, sourceUri: 'file:///data/customers.csv', schema: { columns: ['a', 'b'] }, rowCount: 2, profile, data };
+    const input = {
+      name: 'customers',
+      sha256: data.sha256,
+      sourceUri: 'file:///data/customers.csv',
+      schema: { columns: ['a', 'b'] },
+      rowCount: 2,
+      profile,
+      data,
+    };
 
     const first = await snapshots.register(input);
     const second = await snapshots.register({ ...input, sourceUri: 'https://example.org/customers.csv' });
@@ -36,7 +44,12 @@ describe('dataset snapshots on a real MinIO', () => {
     }
     expect(await store.list('datasets/')).toHaveLength(1);
     expect(await snapshots.getByRef(first.ref)).toEqual(first.snapshot);
-    expect((await snapshots.get('customers', data.sha256)).snapshot).toMatchObject({ rowCount: 2, sourceUri: 'file:///data/customers.csv', profile, data });
+    expect((await snapshots.get('customers', data.sha256)).snapshot).toMatchObject({
+      rowCount: 2,
+      sourceUri: 'file:///data/customers.csv',
+      profile,
+      data,
+    });
     expect(await snapshots.list('customers')).toEqual([first.snapshot]);
     expect(await snapshots.listDatasets()).toEqual(['customers']);
   });
@@ -49,11 +62,23 @@ describe('dataset snapshots on a real MinIO', () => {
   });
 
   it('an unknown dataset or snapshot is a clear not-found, and invalid input is refused', async () => {
-    await expect(snapshots.get('nope', '3'.repeat(64))).rejects.toMatchObject({ type: FailureType.NotFound, message: expect.stringContaining('No dataset named "nope"') });
+    await expect(snapshots.get('nope', '3'.repeat(64))).rejects.toMatchObject({
+      type: FailureType.NotFound,
+      message: expect.stringContaining('No dataset named "nope"'),
+    });
     await snapshots.register({ name: 'known', sha256: '4'.repeat(64), sourceUri: 'x.csv', schema: null, rowCount: 1 });
-    await expect(snapshots.get('known', '5'.repeat(64))).rejects.toMatchObject({ type: FailureType.NotFound, message: `Dataset "known" has no snapshot ${'5'.repeat(64)}.` });
-    await expect(snapshots.register({ name: '../etc', sha256: '4'.repeat(64), sourceUri: 'x', schema: null, rowCount: 1 })).rejects.toMatchObject({ type: FailureType.InvalidInput });
-    await expect(snapshots.register({ name: 'ok', sha256: 'XYZ', sourceUri: 'x', schema: null, rowCount: 1 })).rejects.toMatchObject({ type: FailureType.InvalidInput });
-    await expect(snapshots.register({ name: 'ok', sha256: '4'.repeat(64), sourceUri: 'x', schema: null, rowCount: -1 })).rejects.toMatchObject({ type: FailureType.InvalidInput });
+    await expect(snapshots.get('known', '5'.repeat(64))).rejects.toMatchObject({
+      type: FailureType.NotFound,
+      message: `Dataset "known" has no snapshot ${'5'.repeat(64)}.`,
+    });
+    await expect(
+      snapshots.register({ name: '../etc', sha256: '4'.repeat(64), sourceUri: 'x', schema: null, rowCount: 1 }),
+    ).rejects.toMatchObject({ type: FailureType.InvalidInput });
+    await expect(snapshots.register({ name: 'ok', sha256: 'XYZ', sourceUri: 'x', schema: null, rowCount: 1 })).rejects.toMatchObject({
+      type: FailureType.InvalidInput,
+    });
+    await expect(
+      snapshots.register({ name: 'ok', sha256: '4'.repeat(64), sourceUri: 'x', schema: null, rowCount: -1 }),
+    ).rejects.toMatchObject({ type: FailureType.InvalidInput });
   });
 });

@@ -21,7 +21,11 @@ async function runWith(spec: ReturnType<typeof testSpec>, during?: (h: { workflo
     activities: namespacedActivities(stages.activities),
   });
   const result = await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('pipelineRun', { taskQueue, workflowId: `deadline-${Date.now()}-${Math.random()}`, args: [{ spec, requestedBy: 'dave', trigger: 'manual', trainingTaskQueue: taskQueue }] });
+    const handle = await env.client.workflow.start('pipelineRun', {
+      taskQueue,
+      workflowId: `deadline-${Date.now()}-${Math.random()}`,
+      args: [{ spec, requestedBy: 'dave', trigger: 'manual', trainingTaskQueue: taskQueue }],
+    });
     if (during) await during(handle);
     return (await handle.result()) as PipelineRunResult;
   });
@@ -40,13 +44,23 @@ describe('approval deadlines (time-skipping)', () => {
   });
 
   it('a deadline whose policy approves deploys the candidate', async () => {
-    const { result, stages } = await runWith(testSpec({ approval: { required: true, approvers: ['alice'], timeout: '2h', onTimeout: 'approve' } }));
+    const { result, stages } = await runWith(
+      testSpec({ approval: { required: true, approvers: ['alice'], timeout: '2h', onTimeout: 'approve' } }),
+    );
     expect(result.status).toBe('deployed');
     expect(stages.calls.deploy).toBe(1);
   });
 
   it('escalation: after the first deadline only the second list may approve, within its own deadline', async () => {
-    const spec = testSpec({ approval: { required: true, approvers: ['alice'], timeout: '1h', onTimeout: 'escalate', escalation: { approvers: ['erin'], timeout: '4h', onTimeout: 'reject' } } });
+    const spec = testSpec({
+      approval: {
+        required: true,
+        approvers: ['alice'],
+        timeout: '1h',
+        onTimeout: 'escalate',
+        escalation: { approvers: ['erin'], timeout: '4h', onTimeout: 'reject' },
+      },
+    });
     const { result, stages } = await runWith(spec, async ({ workflowId }) => {
       const handle = env.client.workflow.getHandle(workflowId);
       // Skip past the first deadline; the gate escalates to erin.
@@ -68,7 +82,15 @@ describe('approval deadlines (time-skipping)', () => {
   });
 
   it('an escalation that also runs out rejects', async () => {
-    const spec = testSpec({ approval: { required: true, approvers: ['alice'], timeout: '1h', onTimeout: 'escalate', escalation: { approvers: ['erin'], timeout: '1h', onTimeout: 'reject' } } });
+    const spec = testSpec({
+      approval: {
+        required: true,
+        approvers: ['alice'],
+        timeout: '1h',
+        onTimeout: 'escalate',
+        escalation: { approvers: ['erin'], timeout: '1h', onTimeout: 'reject' },
+      },
+    });
     const { result } = await runWith(spec);
     expect(result.status).toBe('approval-timed-out');
   });

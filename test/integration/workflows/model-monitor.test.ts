@@ -26,7 +26,10 @@ const monitorSpec = testSpec({
 });
 
 /** A monitor over fake stages whose checks drift whenever `drifting` says so. */
-async function withMonitor(drifting: (n: number) => boolean, body: (h: ReturnType<TestWorkflowEnvironment['client']['workflow']['getHandle']>, checks: CheckModelInput[]) => Promise<void>) {
+async function withMonitor(
+  drifting: (n: number) => boolean,
+  body: (h: ReturnType<TestWorkflowEnvironment['client']['workflow']['getHandle']>, checks: CheckModelInput[]) => Promise<void>,
+) {
   const stages = fakeStages();
   const checks: CheckModelInput[] = [];
   const taskQueue = `monitor-${Math.random().toString(36).slice(2)}`;
@@ -39,18 +42,33 @@ async function withMonitor(drifting: (n: number) => boolean, body: (h: ReturnTyp
       async checkModel(input: CheckModelInput) {
         checks.push(input);
         const drift = drifting(checks.length);
-        return { at: input.until, version: input.version, rows: 50, window: { from: input.since, to: input.until }, sources: ['s3://test/batches/b1.csv'], drift: { temp_max: { psi: drift ? 0.6 : 0.01, breached: drift } }, breachedFeatures: drift ? ['temp_max'] : [] };
+        return {
+          at: input.until,
+          version: input.version,
+          rows: 50,
+          window: { from: input.since, to: input.until },
+          sources: ['s3://test/batches/b1.csv'],
+          drift: { temp_max: { psi: drift ? 0.6 : 0.01, breached: drift } },
+          breachedFeatures: drift ? ['temp_max'] : [],
+        };
       },
     }),
   });
   await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `monitor-toy-${Date.now()}-${Math.random()}`, args: [{ spec: monitorSpec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }] });
+    const handle = await env.client.workflow.start('modelMonitor', {
+      taskQueue,
+      workflowId: `monitor-toy-${Date.now()}-${Math.random()}`,
+      args: [{ spec: monitorSpec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }],
+    });
     try {
       await body(env.client.workflow.getHandle(handle.workflowId), checks);
     } finally {
       // A monitor left running would hold the test server's clock for the next test.
       await handle.terminate('test done');
-      await env.client.workflow.getHandle('retrain-toy').terminate('test done').catch(() => undefined);
+      await env.client.workflow
+        .getHandle('retrain-toy')
+        .terminate('test done')
+        .catch(() => undefined);
     }
   });
   return stages;
@@ -121,7 +139,15 @@ describe('the model monitor (time-skipping)', () => {
 
 describe('the guardrail (time-skipping)', () => {
   it('a new version doing worse on live labels than the previous one by more than the margin is rolled back, with the reason', async () => {
-    const spec = testSpec({ approval: { required: false }, monitor: { interval: '1h', source: 's3://test/batches/', minRows: 10, guardrail: { metric: 'accuracy', margin: 0.05, watch: '1d', minLabelled: 20 } } });
+    const spec = testSpec({
+      approval: { required: false },
+      monitor: {
+        interval: '1h',
+        source: 's3://test/batches/',
+        minRows: 10,
+        guardrail: { metric: 'accuracy', margin: 0.05, watch: '1d', minLabelled: 20 },
+      },
+    });
     const rollbacks: unknown[] = [];
     const taskQueue = `guardrail-${Math.random().toString(36).slice(2)}`;
     const worker = await Worker.create({
@@ -132,7 +158,15 @@ describe('the guardrail (time-skipping)', () => {
         async checkModel(input: CheckModelInput) {
           // v1 answered 90% right on live traffic; v2 only 70%.
           const value = input.version === 1 ? 0.9 : 0.7;
-          return { at: input.until, version: input.version, rows: 40, window: { to: input.until }, drift: {}, breachedFeatures: [], performance: { metric: 'accuracy', value, labelled: 40, breached: false } };
+          return {
+            at: input.until,
+            version: input.version,
+            rows: 40,
+            window: { to: input.until },
+            drift: {},
+            breachedFeatures: [],
+            performance: { metric: 'accuracy', value, labelled: 40, breached: false },
+          };
         },
         async rollbackModel(input: unknown) {
           rollbacks.push(input);
@@ -141,11 +175,20 @@ describe('the guardrail (time-skipping)', () => {
       }),
     });
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `guardrail-${Date.now()}`, args: [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }] });
+      const handle = await env.client.workflow.start('modelMonitor', {
+        taskQueue,
+        workflowId: `guardrail-${Date.now()}`,
+        args: [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }],
+      });
       try {
         await env.sleep('61m');
         await settled(handle, 1);
-        await handle.signal('deployed', { version: 2, previousVersion: 1, at: new Date(await env.currentTimeMs()).toISOString(), workflowId: 'retrain-toy' });
+        await handle.signal('deployed', {
+          version: 2,
+          previousVersion: 1,
+          at: new Date(await env.currentTimeMs()).toISOString(),
+          workflowId: 'retrain-toy',
+        });
         await env.sleep('61m');
         const s = await settled(handle, 2);
         expect(s.checks[1]).toMatchObject({ version: 2, action: 'rolled-back', rollback: { from: 2, to: 1 } });
@@ -160,7 +203,12 @@ describe('the guardrail (time-skipping)', () => {
 });
 
 /** Runs a guardrail monitor whose checks report `value(version)` of `metric` with its direction; returns the checks and rollbacks. */
-async function guardrailRun(metric: string, higherIsBetter: boolean, value: (version: number) => number, performanceMetric?: { metric: string; min: number }) {
+async function guardrailRun(
+  metric: string,
+  higherIsBetter: boolean,
+  value: (version: number) => number,
+  performanceMetric?: { metric: string; min: number },
+) {
   const guardrail = { metric, margin: 0.05, watch: '1d', minLabelled: 20 };
   const performance = performanceMetric ? { performance: performanceMetric } : {};
   const monitor = { interval: '1h', source: 's3://test/batches/', minRows: 10, retrain: false, guardrail, ...performance };
@@ -175,9 +223,23 @@ async function guardrailRun(metric: string, higherIsBetter: boolean, value: (ver
       async checkModel(input: CheckModelInput) {
         const live = { metric, value: value(input.version), higherIsBetter };
         // With a performance section on another metric, the guardrail's metric comes beside it as `also`.
-        const bounded = performanceMetric && { metric: performanceMetric.metric, value: 0.9, labelled: 40, breached: false, higherIsBetter: true };
+        const bounded = performanceMetric && {
+          metric: performanceMetric.metric,
+          value: 0.9,
+          labelled: 40,
+          breached: false,
+          higherIsBetter: true,
+        };
         const measured = bounded ? { performance: bounded, also: live } : { performance: { ...live, labelled: 40, breached: false } };
-        return { at: input.until, version: input.version, rows: 40, window: { to: input.until }, drift: {}, breachedFeatures: [], ...measured };
+        return {
+          at: input.until,
+          version: input.version,
+          rows: 40,
+          window: { to: input.until },
+          drift: {},
+          breachedFeatures: [],
+          ...measured,
+        };
       },
       async rollbackModel(input: { from: number; to: number; reason: string }) {
         rollbacks.push(input);
@@ -192,7 +254,12 @@ async function guardrailRun(metric: string, higherIsBetter: boolean, value: (ver
     try {
       await env.sleep('61m');
       await settled(handle, 1);
-      await handle.signal('deployed', { version: 2, previousVersion: 1, at: new Date(await env.currentTimeMs()).toISOString(), workflowId: 'retrain-toy' });
+      await handle.signal('deployed', {
+        version: 2,
+        previousVersion: 1,
+        at: new Date(await env.currentTimeMs()).toISOString(),
+        workflowId: 'retrain-toy',
+      });
       await env.sleep('61m');
       s = await settled(handle, 2);
     } finally {
@@ -211,7 +278,7 @@ describe('the guardrail honours the direction of its metric (time-skipping)', ()
     expect(rollbacks).toHaveLength(1);
   });
 
-  it("an rmse guardrail beside an r2 performance bound judges the new version on rmse, measured on the same rows", async () => {
+  it('an rmse guardrail beside an r2 performance bound judges the new version on rmse, measured on the same rows', async () => {
     const { status: s, rollbacks } = await guardrailRun('rmse', false, (v) => (v === 1 ? 1.2 : 2.5), { metric: 'r2', min: 0.5 });
     expect(s.checks[1]).toMatchObject({ version: 2, action: 'rolled-back', rollback: { from: 2, to: 1 } });
     expect(s.checks[1]!.rollback!.reason).toMatch(/live rmse of v2 is 2\.500, above v1's 1\.200/);
@@ -256,7 +323,10 @@ describe('live performance (time-skipping)', () => {
         expect(retrain.reason).toBe('drift on 50 new rows: rmse 4.120 above the maximum 3.5');
       } finally {
         await handle.terminate('test done');
-        await env.client.workflow.getHandle('retrain-toy').terminate('test done').catch(() => undefined);
+        await env.client.workflow
+          .getHandle('retrain-toy')
+          .terminate('test done')
+          .catch(() => undefined);
       }
     });
   });
@@ -274,9 +344,19 @@ describe('a failed check (time-skipping)', () => {
         async checkModel(input: CheckModelInput) {
           attempts.push(input.version);
           if (attempts.length === 1) {
-            throw ApplicationFailure.nonRetryable('toy v1 (production) cannot be loaded for the check: Not servable: retrain it', 'MlopsInvalidInput');
+            throw ApplicationFailure.nonRetryable(
+              'toy v1 (production) cannot be loaded for the check: Not servable: retrain it',
+              'MlopsInvalidInput',
+            );
           }
-          return { at: input.until, version: input.version, rows: 50, window: { from: input.since, to: input.until }, drift: {}, breachedFeatures: [] };
+          return {
+            at: input.until,
+            version: input.version,
+            rows: 50,
+            window: { from: input.since, to: input.until },
+            drift: {},
+            breachedFeatures: [],
+          };
         },
       }),
     });

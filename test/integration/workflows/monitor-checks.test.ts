@@ -61,7 +61,7 @@ const schema: DatasetSchema = {
 /** y = 2·x1 − x2 + 5 + noise, deterministic. */
 function rows(n: number, seed: number): Record<string, number>[] {
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   return Array.from({ length: n }, () => {
     const x1 = rand() * 10;
     const x2 = rand() * 4;
@@ -205,7 +205,14 @@ async function startMonitor(model: string, version: number, monitor: Record<stri
     model,
     dataset: { source: `s3://${config.minio.bucket}/data/${model}.csv`, target: 'y', schema },
     trainer: { name: 'gbdt' },
-    monitor: { interval: '1d', source: `s3://${config.minio.bucket}/batches/${model}/`, minRows: 10, retrain: false, drift: { psi: 5 }, ...monitor },
+    monitor: {
+      interval: '1d',
+      source: `s3://${config.minio.bucket}/batches/${model}/`,
+      minRows: 10,
+      retrain: false,
+      drift: { psi: 5 },
+      ...monitor,
+    },
   });
   const args = [{ spec, alias: 'production', version }];
   return env.client.workflow.start('modelMonitor', { taskQueue: config.taskQueue, workflowId: monitorWorkflowId(model), args });
@@ -226,7 +233,12 @@ async function checkNow(handle: WorkflowHandle): Promise<MonitorCheck> {
 /** Deploys `version` over `previous` as the deploy stage does: alias moved, then the monitor told. */
 async function deploy(handle: WorkflowHandle, model: string, version: number, previous?: number) {
   await promote(model, version);
-  await handle.signal(deployedSignal, { version, previousVersion: previous, at: new Date().toISOString(), workflowId: `deploy-${model}-${version}` });
+  await handle.signal(deployedSignal, {
+    version,
+    previousVersion: previous,
+    at: new Date().toISOString(),
+    workflowId: `deploy-${model}-${version}`,
+  });
 }
 
 const guardrail = { metric: 'rmse', margin: 0.05, watch: '7d', minLabelled: 20 };
@@ -241,7 +253,11 @@ describe('the monitor on real servers', () => {
     try {
       await land(model, live);
       const first = await checkNow(handle);
-      expect(first).toMatchObject({ version: v1, action: 'none', performance: { metric: 'rmse', labelled: live.length, higherIsBetter: false } });
+      expect(first).toMatchObject({
+        version: v1,
+        action: 'none',
+        performance: { metric: 'rmse', labelled: live.length, higherIsBetter: false },
+      });
 
       await deploy(handle, model, v2, v1);
       await land(model, live);
@@ -303,14 +319,21 @@ describe('the monitor on real servers', () => {
 
   it('a check that fails is recorded with its reason, the monitor keeps checking, and status never calls a closed monitor active', async () => {
     const model = 'legacy-then-onnx';
-    const legacy = await register(model, { format: EXTERNAL_MODEL_FORMAT, command: ['python', 'train.py'], files: {}, metrics: { rmse: 0.1 } });
+    const legacy = await register(model, {
+      format: EXTERNAL_MODEL_FORMAT,
+      command: ['python', 'train.py'],
+      files: {},
+      metrics: { rmse: 0.1 },
+    });
     await promote(model, legacy);
     const handle = await startMonitor(model, legacy, { performance: { metric: 'rmse', max: 10 } });
     try {
       await land(model, live);
       const failed = await checkNow(handle);
       expect(failed).toMatchObject({ version: legacy, action: 'check-failed', failure: { type: 'MlopsInvalidInput' } });
-      expect(failed.failure!.message).toMatch(new RegExp(`${model} v${legacy} \\(production\\) cannot be loaded for the check: Not servable: .*model\\.onnx`));
+      expect(failed.failure!.message).toMatch(
+        new RegExp(`${model} v${legacy} \\(production\\) cannot be loaded for the check: Not servable: .*model\\.onnx`),
+      );
 
       const view = await monitorView(env.client, model);
       expect(view).toMatchObject({ execution: 'RUNNING', lastCheckFailure: { version: legacy, type: 'MlopsInvalidInput' } });
@@ -382,7 +405,11 @@ describe('the monitor on real servers', () => {
       model,
       dataset: { source: `s3://${config.minio.bucket}/data/${model}.csv`, target: 'y', schema },
       trainer: { name: 'gbdt' },
-      monitor: { source: `s3://${config.minio.bucket}/batches/${model}/`, drift: { psi: 5, ksPValue: 0.001 }, performance: { metric: 'rmse', max: 10 } },
+      monitor: {
+        source: `s3://${config.minio.bucket}/batches/${model}/`,
+        drift: { psi: 5, ksPValue: 0.001 },
+        performance: { metric: 'rmse', max: 10 },
+      },
     }).monitor!;
 
     // A heartbeat timeout of 300 ms makes the timer beat every 100 ms.
@@ -390,7 +417,13 @@ describe('the monitor on real servers', () => {
     const beats: { step: string; rows: number }[] = [];
     activity.on('heartbeat', (d: { step: string; rows: number }) => beats.push(d));
     const until = new Date().toISOString();
-    const result = await activity.run(createMonitorActivities(deps).checkModel, { model, alias: 'production', version: v1, monitor, until });
+    const result = await activity.run(createMonitorActivities(deps).checkModel, {
+      model,
+      alias: 'production',
+      version: v1,
+      monitor,
+      until,
+    });
 
     expect(result.rows).toBe(big.length);
     expect(result.performance).toMatchObject({ metric: 'rmse', labelled: big.length, breached: false });

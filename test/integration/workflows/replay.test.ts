@@ -32,7 +32,11 @@ describe('recorded runs replay deterministically', () => {
 
   it('runs recorded before the activity namespace scheduled bare names, and runs after it namespaced ones', () => {
     const types = (f: string) =>
-      (JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as { events: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }[] }).events
+      (
+        JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as {
+          events: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }[];
+        }
+      ).events
         .map((e) => e.activityTaskScheduledEventAttributes?.activityType.name)
         .filter((name): name is string => name !== undefined);
     for (const f of files) {
@@ -44,7 +48,10 @@ describe('recorded runs replay deterministically', () => {
   });
 
   it('replays every recorded history without a nondeterminism error', async () => {
-    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8'))) }));
+    const histories = files.map((f) => ({
+      workflowId: f.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8'))),
+    }));
     const results = Worker.runReplayHistories({ workflowsPath: require.resolve('../../../src/workflows') }, histories);
     const failures: string[] = [];
     for await (const r of results) if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);

@@ -21,7 +21,9 @@ describe('benchmark runner', () => {
     const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       expect(await main(['storge'])).toBe(2);
-      expect(String(err.mock.calls[0]?.[0])).toMatch(/unknown suite "storge"; expected one of storage, ml, data, orchestration, serving, models/);
+      expect(String(err.mock.calls[0]?.[0])).toMatch(
+        /unknown suite "storge"; expected one of storage, ml, data, orchestration, serving, models/,
+      );
     } finally {
       err.mockRestore();
     }

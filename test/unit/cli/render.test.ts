@@ -4,7 +4,13 @@ import { STAGES, type PipelineRunStatus } from '../../../src/contracts';
 const ref = { uri: 's3://mlops/blobs/sha256/ab/abc', sha256: 'ab'.repeat(32), size: 10 };
 
 function view(status: Partial<PipelineRunStatus>) {
-  const base: PipelineRunStatus = { model: 'm', trigger: 'manual', requestedBy: 'dave', stage: 'finished', stages: STAGES.map((name) => ({ name, state: 'done' })) };
+  const base: PipelineRunStatus = {
+    model: 'm',
+    trigger: 'manual',
+    requestedBy: 'dave',
+    stage: 'finished',
+    stages: STAGES.map((name) => ({ name, state: 'done' })),
+  };
   return { workflowId: 'm-run', runId: 'r', execution: 'COMPLETED', status: { ...base, ...status } };
 }
 
@@ -27,14 +33,26 @@ describe('mlops status', () => {
   });
 
   test('shows the data warnings and how many rows were dropped for a missing target', () => {
-    const data = { rows: 190, snapshot: 'ab'.repeat(32), droppedMissingTarget: 10, warnings: ['column "extra" is not in the schema and is ignored'] };
+    const data = {
+      rows: 190,
+      snapshot: 'ab'.repeat(32),
+      droppedMissingTarget: 10,
+      warnings: ['column "extra" is not in the schema and is ignored'],
+    };
     const text = renderRun(view({ data }));
     expect(text).toContain(`data: 190 rows, snapshot ${'ab'.repeat(6)}, 10 rows dropped (target missing)`);
     expect(text).toContain('! data warning: column "extra" is not in the schema and is ignored');
   });
 
   test('a failed servability check shows its problems and where its report is', () => {
-    const servability = { passed: false, problems: ['the model disagrees with the program on 3 of 50 check rows'], notes: [], report: ref, flavor: 'onnx', sampleRows: 40 };
+    const servability = {
+      passed: false,
+      problems: ['the model disagrees with the program on 3 of 50 check rows'],
+      notes: [],
+      report: ref,
+      flavor: 'onnx',
+      sampleRows: 40,
+    };
     const text = renderRun(view({ servability }));
     expect(text).toContain('servability check failed: the model disagrees with the program on 3 of 50 check rows');
     expect(text).toContain(`servability report: ${ref.uri}`);

@@ -62,16 +62,25 @@ describe('mlops schema infer', () => {
     });
     const spec = parsePipelineSpec({ model: 'pasted', dataset: { source, ...pasted }, trainer: { name: 'logistic-regression' } });
     expect(spec.dataset.schema?.task).toBe('classification');
-    const regression = parse((await mlops(['schema', 'infer', source, '--target', 'y', '--task', 'regression'])).stdout) as { schema: { task: string; columns: { name: string; type: string }[] } };
+    const regression = parse((await mlops(['schema', 'infer', source, '--target', 'y', '--task', 'regression'])).stdout) as {
+      schema: { task: string; columns: { name: string; type: string }[] };
+    };
     expect(regression.schema.task).toBe('regression');
     expect(regression.schema.columns.find((c) => c.name === 'y')!.type).toBe('numeric');
   });
 
   test('one inf, -Infinity or 1e999 keeps the column numeric wherever it sits, and is flagged as blocking with its row', async () => {
-    for (const [row, token] of [[4, 'inf'], [5500, '-Infinity'], [2000, '1e999']] as const) {
+    for (const [row, token] of [
+      [4, 'inf'],
+      [5500, '-Infinity'],
+      [2000, '1e999'],
+    ] as const) {
       const res = await mlops(['schema', 'infer', file(`bad-${row}.csv`, table({ row, token })), '--target', 'y']);
       expect(res.code).toBe(0);
-      expect((parse(res.stdout) as { schema: { columns: { name: string; type: string }[] } }).schema.columns[0]).toEqual({ name: 'x', type: 'numeric' });
+      expect((parse(res.stdout) as { schema: { columns: { name: string; type: string }[] } }).schema.columns[0]).toEqual({
+        name: 'x',
+        type: 'numeric',
+      });
       expect(res.stdout).toContain('# Ingest would refuse this data as it is:');
       expect(res.stdout).toMatch(new RegExp(`# BLOCKING: .*x.*${token.replace('+', '\\+')}.*\\(rows ${row}\\)`));
     }
@@ -112,6 +121,9 @@ describe('mlops schema infer', () => {
     expect(task.stderr).toContain('--task: expected classification or regression, not "ranking"');
     const missing = await mlops(['schema', 'infer', join(dir, 'nope.csv'), '--json']);
     expect(missing.code).toBe(1);
-    expect(JSON.parse(missing.stdout).error).toMatchObject({ type: 'MlopsNotFound', message: expect.stringContaining('nope.csv does not exist') });
+    expect(JSON.parse(missing.stdout).error).toMatchObject({
+      type: 'MlopsNotFound',
+      message: expect.stringContaining('nope.csv does not exist'),
+    });
   });
 });

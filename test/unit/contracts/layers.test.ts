@@ -100,26 +100,34 @@ describe('the layer order of src/', () => {
   });
 
   it('the core (ml, data, storage, spec, report, serving) imports neither workflows, activities nor contracts', () => {
-    expect(importsBetween(graph, ['ml', 'data', 'storage', 'spec', 'report', 'serving'], ['workflows', 'activities', 'contracts'])).toEqual([]);
+    expect(importsBetween(graph, ['ml', 'data', 'storage', 'spec', 'report', 'serving'], ['workflows', 'activities', 'contracts'])).toEqual(
+      [],
+    );
   });
 
   it('the contracts import only each other, the spec, the core types and storage references', () => {
     const allowed = new Set(['spec/pipeline', 'ml/types', 'storage/refs']);
     const outside = [...graph]
       .filter(([module]) => layerOf(module) === 'contracts')
-      .flatMap(([module, targets]) => [...targets].filter((t) => layerOf(t) !== 'contracts' && !allowed.has(t)).map((t) => `${module} -> ${t}`));
+      .flatMap(([module, targets]) =>
+        [...targets].filter((t) => layerOf(t) !== 'contracts' && !allowed.has(t)).map((t) => `${module} -> ${t}`),
+      );
     expect(outside).toEqual([]);
   });
 
-  it('the workflows import only contracts, their own modules, errors, the spec type and the activities\' types', () => {
+  it("the workflows import only contracts, their own modules, errors, the spec type and the activities' types", () => {
     const allowedOutside = new Set(['errors', 'spec/pipeline', 'storage/refs', 'activities/index']);
     const outside = [...graph]
       .filter(([module]) => layerOf(module) === 'workflows')
-      .flatMap(([module, targets]) => [...targets].filter((t) => !['workflows', 'contracts'].includes(layerOf(t)) && !allowedOutside.has(t)));
+      .flatMap(([module, targets]) =>
+        [...targets].filter((t) => !['workflows', 'contracts'].includes(layerOf(t)) && !allowedOutside.has(t)),
+      );
     expect(outside).toEqual([]);
     const valueImports = fs
       .readdirSync(path.join(SRC, 'workflows'))
-      .filter((f) => /^import (?!type )[^;]*from '\.\.\/(activities|spec|storage)[^']*';/m.test(fs.readFileSync(path.join(SRC, 'workflows', f), 'utf8')));
+      .filter((f) =>
+        /^import (?!type )[^;]*from '\.\.\/(activities|spec|storage)[^']*';/m.test(fs.readFileSync(path.join(SRC, 'workflows', f), 'utf8')),
+      );
     expect(valueImports).toEqual([]);
   });
 

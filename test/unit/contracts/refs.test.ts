@@ -11,16 +11,21 @@ const CONTRACTS = path.resolve(__dirname, '../../../src/contracts').split(path.s
 function compileErrors(body: string): string[] {
   const file = path.join(__dirname, '__typed-refs-probe.ts');
   const source = `import type { ArtifactRef, IngestResult, ModelRef, ServabilityInput, SnapshotRef, TrainResult } from '${CONTRACTS}';\n${body}\n`;
-  const options: ts.CompilerOptions = { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, skipLibCheck: true, types: [] };
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    skipLibCheck: true,
+    types: [],
+  };
   const host = ts.createCompilerHost(options);
   const readFile = host.readFile.bind(host);
   host.readFile = (name) => (path.resolve(name) === file ? source : readFile(name));
   const fileExists = host.fileExists.bind(host);
   host.fileExists = (name) => path.resolve(name) === file || fileExists(name);
   const program = ts.createProgram([file], options, host);
-  return ts
-    .getPreEmitDiagnostics(program, program.getSourceFile(file))
-    .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  return ts.getPreEmitDiagnostics(program, program.getSourceFile(file)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
 }
 
 describe('typed artifact references', () => {

@@ -55,7 +55,7 @@ describe('Parquet snapshots through the entry points train, validate and monitor
     expect(frame.columns.wind).toBeInstanceOf(Float64Array);
   });
 
-  test('the card\'s validation and profile of the snapshot are the ones of the data, without the snapshot\'s own columns', async () => {
+  test("the card's validation and profile of the snapshot are the ones of the data, without the snapshot's own columns", async () => {
     const [v1, v2] = [await validateSource(parquet, SCHEMA, { format: 'jsonl' }), await validateSource(jsonl, SCHEMA, { format: 'jsonl' })];
     expect(v1.issues).toEqual(v2.issues);
     expect(v1.issues.filter((i) => i.rule === 'extra_column')).toEqual([]);
@@ -67,7 +67,10 @@ describe('Parquet snapshots through the entry points train, validate and monitor
   test('an external trainer gets exactly the training rows as JSON lines, typed, without the holdout', async () => {
     const trainFile = join(dir, 'train.jsonl');
     const { trainRows, testRows } = await writeTrainingRows(parquet, SCHEMA, SPLIT, trainFile);
-    const lines = readFileSync(trainFile, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(trainFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.length).toBe(trainRows);
     const { train } = await loadSplit(parquet, SCHEMA, SPLIT);
     expect(lines.map((l) => l.wind)).toEqual(Array.from(train.columns.wind as Float64Array));
@@ -100,6 +103,8 @@ describe('Parquet snapshots through the entry points train, validate and monitor
   });
 
   test('a side read from a split that leaves it empty is refused, saying what to change', async () => {
-    await expect(loadSide(parquet, SCHEMA, { ...SPLIT, testFraction: 0.0000001 }, 'test')).rejects.toThrow(/left the test set empty; add rows or change testFraction/);
+    await expect(loadSide(parquet, SCHEMA, { ...SPLIT, testFraction: 0.0000001 }, 'test')).rejects.toThrow(
+      /left the test set empty; add rows or change testFraction/,
+    );
   });
 });

@@ -7,7 +7,8 @@ import { buildSnapshot, fnv1a } from '../../../src/data/snapshot';
 import { withEngine } from '../../../src/data/engine';
 import { readRows } from '../../../src/ml/readers';
 
-const CSV = ['id,x,label', ...Array.from({ length: 500 }, (_, i) => `${i},${(i * 0.37).toFixed(2)},${i % 3 === 0 ? 'a' : 'b'}`)].join('\n') + '\n';
+const CSV =
+  ['id,x,label', ...Array.from({ length: 500 }, (_, i) => `${i},${(i * 0.37).toFixed(2)},${i % 3 === 0 ? 'a' : 'b'}`)].join('\n') + '\n';
 
 let server: Server;
 let base: string;
@@ -42,13 +43,21 @@ describe('remote sources', () => {
   });
 
   test('a source larger than the scratch budget is refused saying so', async () => {
-    await expect(buildSnapshot({ sources: [`${base}/data.csv`], target: 'label', outFile: join(dir, 'big.parquet'), dir: join(dir, 'big'), scratchBudget: 1000 })).rejects.toThrow(
-      /data\.csv is larger than the scratch budget of 1000 bytes/,
-    );
+    await expect(
+      buildSnapshot({
+        sources: [`${base}/data.csv`],
+        target: 'label',
+        outFile: join(dir, 'big.parquet'),
+        dir: join(dir, 'big'),
+        scratchBudget: 1000,
+      }),
+    ).rejects.toThrow(/data\.csv is larger than the scratch budget of 1000 bytes/);
   });
 
   test('a missing remote source is NotFound naming the address', async () => {
-    await expect(buildSnapshot({ sources: [`${base}/nope.csv`], target: 'label', outFile: join(dir, 'nope.parquet'), dir: join(dir, 'nope') })).rejects.toMatchObject({
+    await expect(
+      buildSnapshot({ sources: [`${base}/nope.csv`], target: 'label', outFile: join(dir, 'nope.parquet'), dir: join(dir, 'nope') }),
+    ).rejects.toMatchObject({
       type: 'MlopsNotFound',
       message: expect.stringContaining('/nope.csv answered HTTP 404'),
     });

@@ -60,7 +60,7 @@ describe('ingest through the engine', () => {
     expect(built.rowCount).toBe(streaming.rowCount);
   });
 
-  test('the profile has the streaming profile\'s shape and numbers (exact quantiles, same histograms and frequencies)', async () => {
+  test("the profile has the streaming profile's shape and numbers (exact quantiles, same histograms and frequencies)", async () => {
     const built = await build({ sources: [SEATTLE], schema: SCHEMA });
     const streaming = await profileSource(SEATTLE, SCHEMA);
     expect(built.profile.rowCount).toBe(streaming.rowCount);
@@ -104,14 +104,20 @@ describe('ingest through the engine', () => {
     let jsonl = 0;
     for await (const row of readRows(SEATTLE)) jsonl += JSON.stringify(row).length + 1;
     expect(statSync(a.outFile).size).toBeLessThan(jsonl / 3);
-    const meta = await withEngine({}, (e) => e.rows<{ c: string }>(`SELECT DISTINCT compression AS c FROM parquet_metadata('${a.outFile}')`));
+    const meta = await withEngine({}, (e) =>
+      e.rows<{ c: string }>(`SELECT DISTINCT compression AS c FROM parquet_metadata('${a.outFile}')`),
+    );
     expect(meta.map((m) => m.c)).toEqual(['ZSTD']);
   });
 
   test('one bad token makes a numeric column fail validation naming its rows, wherever it sits, instead of turning it categorical', async () => {
     const lines = ['x,y'];
     for (let i = 1; i <= 300; i++) lines.push(`${i % 17},${i % 2 ? 'a' : 'b'}`);
-    for (const [row, token] of [[3, 'inf'], [250, '1e999'], [120, '"1,5"']] as const) {
+    for (const [row, token] of [
+      [3, 'inf'],
+      [250, '1e999'],
+      [120, '"1,5"'],
+    ] as const) {
       const text = lines.slice();
       text[row] = `${token},a`;
       const built = await build({ sources: [file(`bad-${row}.csv`, `${text.join('\n')}\n`)], target: 'y' });
@@ -132,7 +138,10 @@ describe('ingest through the engine', () => {
         text[row] = `${token},a`;
         const built = await build({ sources: [file(`tok-${row}.csv`, `${text.join('\n')}\n`)], target: 'y' });
         expect(built.schema.columns.find((c) => c.name === 'x')!.type).toBe('numeric');
-        expect(built.validation.issues.find((i) => i.rule === 'type' && i.column === 'x')).toMatchObject({ severity: 'blocking', sampleRows: [row] });
+        expect(built.validation.issues.find((i) => i.rule === 'type' && i.column === 'x')).toMatchObject({
+          severity: 'blocking',
+          sampleRows: [row],
+        });
       }
     }
   });
@@ -154,10 +163,16 @@ describe('ingest through the engine', () => {
     expect(built.validation.ok).toBe(false);
     const issue = built.validation.issues.find((i) => i.column === 'd')!;
     expect(issue).toMatchObject({ rule: 'type', severity: 'blocking', expected: 'datetime', sampleRows: [2, 3, 5, 6, 8] });
-    expect(issue.message).toContain('column "d" mixes ISO 8601 dates (100 of 300 present values) with other text, e.g. "01/02/2024" (row 2), "03 Jan 2024" (row 3)');
-    expect(issue.message).toContain('declare the column\'s type in dataset.schema');
+    expect(issue.message).toContain(
+      'column "d" mixes ISO 8601 dates (100 of 300 present values) with other text, e.g. "01/02/2024" (row 2), "03 Jan 2024" (row 3)',
+    );
+    expect(issue.message).toContain("declare the column's type in dataset.schema");
     const commas = await build({ sources: [file('commas.csv', 'x,y\n"1,5",a\n2,b\n"3,25",a\n4,b\n')], target: 'y' });
-    expect(commas.validation.issues.find((i) => i.column === 'x')).toMatchObject({ rule: 'type', severity: 'blocking', sampleRows: [1, 3] });
+    expect(commas.validation.issues.find((i) => i.column === 'x')).toMatchObject({
+      rule: 'type',
+      severity: 'blocking',
+      sampleRows: [1, 3],
+    });
     // Codes that are mostly words stay categories.
     const codes = ['c,y', ...Array.from({ length: 40 }, (_, i) => `${i === 7 ? '12' : `K${i}`},${i % 2 ? 'a' : 'b'}`)];
     const ok = await build({ sources: [file('codes.csv', `${codes.join('\n')}\n`)], target: 'y' });
@@ -166,7 +181,10 @@ describe('ingest through the engine', () => {
   });
 
   test('a column of words stays categorical and true/false text is boolean', async () => {
-    const built = await build({ sources: [file('kinds.csv', 'w,b,n,t\nx,true,1.5,2020-01-01\ny,FALSE,2,2020-01-02T03:04:05Z\nz,,3,\n')], target: 'w' });
+    const built = await build({
+      sources: [file('kinds.csv', 'w,b,n,t\nx,true,1.5,2020-01-01\ny,FALSE,2,2020-01-02T03:04:05Z\nz,,3,\n')],
+      target: 'w',
+    });
     expect(built.schema.columns.map((c) => c.type)).toEqual(['categorical', 'boolean', 'numeric', 'datetime']);
   });
 
@@ -181,7 +199,7 @@ describe('ingest through the engine', () => {
   });
 
   test('a derived label and a row filter run in the engine and are recorded in the lineage', async () => {
-    const source = file('flights.csv', 'delay,distance,origin\n20,100,SEA\n-3,0,SFO\n5,300,SEA\n40,250,LAX\n16,80,SFO\n0,90,SEA\n')
+    const source = file('flights.csv', 'delay,distance,origin\n20,100,SEA\n-3,0,SFO\n5,300,SEA\n40,250,LAX\n16,80,SFO\n0,90,SEA\n');
     const built = await build({ sources: [source], target: 'delayed', columns: { delayed: 'delay > 15' }, where: 'distance > 0' });
     expect(built.rowCount).toBe(5);
     expect(built.schema).toMatchObject({ target: 'delayed', task: 'classification', features: ['delay', 'distance', 'origin'] });
@@ -197,10 +215,14 @@ describe('ingest through the engine', () => {
     ]);
   });
 
-  test('a bad expression is refused naming the expression and the engine\'s message', async () => {
+  test("a bad expression is refused naming the expression and the engine's message", async () => {
     const source = file('f2.csv', 'delay,distance\n20,100\n');
-    await expect(build({ sources: [source], target: 'delay', columns: { late: 'dealy > 15' } })).rejects.toThrow(/dataset\.columns\.late: "dealy > 15" is not a valid expression.*dealy/);
-    await expect(build({ sources: [source], target: 'delay', where: 'distance >' })).rejects.toThrow(/dataset\.where: "distance >" is not a valid expression.*syntax error/i);
+    await expect(build({ sources: [source], target: 'delay', columns: { late: 'dealy > 15' } })).rejects.toThrow(
+      /dataset\.columns\.late: "dealy > 15" is not a valid expression.*dealy/,
+    );
+    await expect(build({ sources: [source], target: 'delay', where: 'distance >' })).rejects.toThrow(
+      /dataset\.where: "distance >" is not a valid expression.*syntax error/i,
+    );
   });
 
   test('a malformed CSV is refused naming the source', async () => {
@@ -217,7 +239,9 @@ describe('bytes that are not UTF-8', () => {
     ] as const) {
       const path = join(dir, name);
       writeFileSync(path, bytes);
-      await expect(build({ sources: [path], target: 'n' })).rejects.toThrow(new RegExp(`${name.replace('.', '\\.')}: is not valid UTF-8: byte 0xF6 at byte offset \\d+ \\(line [12], data row 1\\)`));
+      await expect(build({ sources: [path], target: 'n' })).rejects.toThrow(
+        new RegExp(`${name.replace('.', '\\.')}: is not valid UTF-8: byte 0xF6 at byte offset \\d+ \\(line [12], data row 1\\)`),
+      );
     }
   });
 });
@@ -229,7 +253,18 @@ describe('declared encodings and the first bad byte', () => {
     const read = await build({ sources: [latin1], target: 'n', encoding: 'latin1' });
     expect(await parquetRows(read.outFile, 'SELECT city FROM snapshot ORDER BY __row')).toEqual([{ city: 'Bonn' }, { city: 'Köln' }]);
     const cp1252 = join(dir, 'prices-1252.csv');
-    writeFileSync(cp1252, Buffer.concat([Buffer.from('price,n\n'), Buffer.from([0x80]), Buffer.from('5,1\n'), Buffer.from([0x93]), Buffer.from('x'), Buffer.from([0x94]), Buffer.from(',2\n')]));
+    writeFileSync(
+      cp1252,
+      Buffer.concat([
+        Buffer.from('price,n\n'),
+        Buffer.from([0x80]),
+        Buffer.from('5,1\n'),
+        Buffer.from([0x93]),
+        Buffer.from('x'),
+        Buffer.from([0x94]),
+        Buffer.from(',2\n'),
+      ]),
+    );
     const priced = await build({ sources: [cp1252], target: 'n', encoding: 'windows-1252' });
     expect(await parquetRows(priced.outFile, 'SELECT price FROM snapshot ORDER BY __row')).toEqual([{ price: '€5' }, { price: '“x”' }]);
   });
@@ -245,7 +280,9 @@ describe('declared encodings and the first bad byte', () => {
     const jsonl = join(dir, 'bad-row.jsonl');
     const first = '{"city":"Bonn","n":1}\n{"city":"K';
     writeFileSync(jsonl, Buffer.concat([Buffer.from(first), Buffer.from([0xe9, 0x41]), Buffer.from('","n":2}\n')]));
-    await expect(build({ sources: [jsonl], target: 'n' })).rejects.toThrow(`byte 0xE9 at byte offset ${Buffer.byteLength(first)} (line 2, data row 2)`);
+    await expect(build({ sources: [jsonl], target: 'n' })).rejects.toThrow(
+      `byte 0xE9 at byte offset ${Buffer.byteLength(first)} (line 2, data row 2)`,
+    );
   });
 });
 
@@ -262,12 +299,17 @@ describe('rows whose target is missing', () => {
     const built = await build({ sources: [file('drop-label.csv', text)], target: 'y', dropMissingTarget: true, where: 'x < 10' });
     expect(built.validation.ok).toBe(true);
     expect(built.lineage).toMatchObject({ rowsRead: 10, rowsKept: 7, droppedMissingTarget: 2 });
-    expect((await parquetRows(built.outFile, 'SELECT __row FROM snapshot ORDER BY __row')).map((r) => r.__row)).toEqual([1, 3, 5, 6, 7, 8, 9]);
+    expect((await parquetRows(built.outFile, 'SELECT __row FROM snapshot ORDER BY __row')).map((r) => r.__row)).toEqual([
+      1, 3, 5, 6, 7, 8, 9,
+    ]);
   });
 
-  test('with the target\'s maxNullRate raised they are still refused at ingest, naming source rows and dropMissingTarget, never left for training', async () => {
+  test("with the target's maxNullRate raised they are still refused at ingest, naming source rows and dropMissingTarget, never left for training", async () => {
     const schema: DatasetSchema = {
-      columns: [{ name: 'x', type: 'numeric' }, { name: 'y', type: 'categorical', maxNullRate: 0.5 }],
+      columns: [
+        { name: 'x', type: 'numeric' },
+        { name: 'y', type: 'categorical', maxNullRate: 0.5 },
+      ],
       target: 'y',
       features: ['x'],
       task: 'classification',
@@ -276,12 +318,22 @@ describe('rows whose target is missing', () => {
     expect(built.validation.ok).toBe(false);
     const issue = built.validation.issues.find((i) => i.rule === 'missing_label')!;
     expect(issue).toMatchObject({ severity: 'blocking', sampleRows: [2, 4] });
-    expect(issue.message).toBe('target "y" is missing in 2 rows (source rows 2, 4), which no trainer can learn from; set dataset.dropMissingTarget: true to drop them');
+    expect(issue.message).toBe(
+      'target "y" is missing in 2 rows (source rows 2, 4), which no trainer can learn from; set dataset.dropMissingTarget: true to drop them',
+    );
     expect((await build({ sources: [file('raised-drop.csv', text)], schema, dropMissingTarget: true })).validation.ok).toBe(true);
   });
 
   test('a target of the wrong type is not "missing": it stays a validation issue with its row', async () => {
-    const schema: DatasetSchema = { columns: [{ name: 'x', type: 'numeric' }, { name: 'y', type: 'numeric' }], target: 'y', features: ['x'], task: 'regression' };
+    const schema: DatasetSchema = {
+      columns: [
+        { name: 'x', type: 'numeric' },
+        { name: 'y', type: 'numeric' },
+      ],
+      target: 'y',
+      features: ['x'],
+      task: 'regression',
+    };
     const built = await build({ sources: [file('typed-label.csv', 'x,y\n1,1.5\n2,\n3,abc\n4,2.5\n')], schema, dropMissingTarget: true });
     expect(built.lineage.droppedMissingTarget).toBe(1);
     expect(built.validation.issues.find((i) => i.rule === 'type' && i.column === 'y')).toMatchObject({ sampleRows: [3] });

@@ -30,7 +30,9 @@ describe('configuration', () => {
   });
 
   it('follows the Temporal envconfig variables for address, namespace and API key', () => {
-    const c = loadConfig({ env: { ...base, TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'my-ns.a1b2c', TEMPORAL_API_KEY: 'key-123' } });
+    const c = loadConfig({
+      env: { ...base, TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'my-ns.a1b2c', TEMPORAL_API_KEY: 'key-123' },
+    });
     expect(c.temporal.connection.address).toBe('my-ns.a1b2c.tmprl.cloud:7233');
     expect(c.temporal.namespace).toBe('my-ns.a1b2c');
     expect(c.temporal.connection.apiKey).toBe('key-123');
@@ -43,7 +45,13 @@ describe('configuration', () => {
   });
 
   it('lists every invalid variable on its own line, naming it and what is expected', () => {
-    const problems = problemsOf({ ...base, MLOPS_TEMPORAL_PORT: 'seventy', MINIO_BUCKET: 'Bad_Bucket', MLOPS_LOG_LEVEL: 'loud', MINIO_USE_SSL: 'maybe' });
+    const problems = problemsOf({
+      ...base,
+      MLOPS_TEMPORAL_PORT: 'seventy',
+      MINIO_BUCKET: 'Bad_Bucket',
+      MLOPS_LOG_LEVEL: 'loud',
+      MINIO_USE_SSL: 'maybe',
+    });
     expect(problems).toHaveLength(4);
     expect(problems.find((p) => p.startsWith('MLOPS_TEMPORAL_PORT:'))).toMatch(/port/);
     expect(problems.find((p) => p.startsWith('MINIO_BUCKET:'))).toMatch(/S3 bucket name/);

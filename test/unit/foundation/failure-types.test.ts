@@ -4,7 +4,11 @@ import { FailureType, isNetworkError, isProgrammingError, MlopsError, NON_RETRYA
 
 describe('our own bugs are not retried as outages', () => {
   test('a TypeError, ReferenceError or RangeError becomes a non-retryable MlopsInternalError that says it is a bug', () => {
-    for (const err of [new TypeError("Cannot read properties of undefined (reading 'x')"), new ReferenceError('y is not defined'), new RangeError('Invalid array length')]) {
+    for (const err of [
+      new TypeError("Cannot read properties of undefined (reading 'x')"),
+      new ReferenceError('y is not defined'),
+      new RangeError('Invalid array length'),
+    ]) {
       const failure = toFailure(err) as ApplicationFailure;
       expect(failure).toBeInstanceOf(ApplicationFailure);
       expect(failure.type).toBe('MlopsInternalError');

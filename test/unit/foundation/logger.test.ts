@@ -26,6 +26,13 @@ describe('logging', () => {
   it("carries Temporal's workflow and activity context into JSON log lines", () => {
     const { lines, logger } = capture();
     temporalLoggerFrom(logger).info('activity started', { workflowId: 'wf-1', runId: 'run-1', activityType: 'ingest', attempt: 2 });
-    expect(lines[0]).toMatchObject({ level: 30, msg: 'activity started', workflowId: 'wf-1', runId: 'run-1', activityType: 'ingest', attempt: 2 });
+    expect(lines[0]).toMatchObject({
+      level: 30,
+      msg: 'activity started',
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      activityType: 'ingest',
+      attempt: 2,
+    });
   });
 });

@@ -3,10 +3,18 @@ import type { ActivityInterceptorsFactory, WorkerOptions } from '@temporalio/wor
 import { loadConfig } from '../../../src/config';
 import { MlopsPlugin } from '../../../src/plugin';
 
-const config = loadConfig({ env: { MINIO_ACCESS_KEY: 'k', MINIO_SECRET_KEY: 'secret-key', HOME: process.env.HOME, MLOPS_LOG_LEVEL: 'error' } });
+const config = loadConfig({
+  env: { MINIO_ACCESS_KEY: 'k', MINIO_SECRET_KEY: 'secret-key', HOME: process.env.HOME, MLOPS_LOG_LEVEL: 'error' },
+});
 const hostInterceptor: ActivityInterceptorsFactory = () => ({});
-const hostActivities = { async chargeCard() {}, async trainModel() { return 'the host trains its own model'; } };
-const configure = (options: Partial<WorkerOptions>) => new MlopsPlugin({ config }).configureWorker({ taskQueue: config.taskQueue, ...options } as WorkerOptions);
+const hostActivities = {
+  async chargeCard() {},
+  async trainModel() {
+    return 'the host trains its own model';
+  },
+};
+const configure = (options: Partial<WorkerOptions>) =>
+  new MlopsPlugin({ config }).configureWorker({ taskQueue: config.taskQueue, ...options } as WorkerOptions);
 
 describe('MlopsPlugin in a host worker', () => {
   it('keeps the host workflowsPath, and adds ours only to a worker that has none', () => {
@@ -25,7 +33,9 @@ describe('MlopsPlugin in a host worker', () => {
     const activities = configure({ activities: hostActivities }).activities as Record<string, unknown>;
     expect(activities.chargeCard).toBe(hostActivities.chargeCard);
     expect(activities.trainModel).toBe(hostActivities.trainModel);
-    expect(Object.keys(activities)).toEqual(expect.arrayContaining(['mlops.trainModel', 'mlops.ingestDataset', 'mlops.deployCandidate', 'mlops.checkModel']));
+    expect(Object.keys(activities)).toEqual(
+      expect.arrayContaining(['mlops.trainModel', 'mlops.ingestDataset', 'mlops.deployCandidate', 'mlops.checkModel']),
+    );
   });
 
   it('still registers the bare names of earlier versions, for activities scheduled before an upgrade, unless told not to', () => {
@@ -68,7 +78,9 @@ describe('MlopsPlugin at worker start', () => {
     stop();
     await running;
     expect(lines[0]).toBe(`temporal-mlops serves task queue ${config.taskQueue}: orchestration (workflows and stages)`);
-    expect(lines.filter((l) => l.startsWith('WARN'))).toEqual([expect.stringContaining(`training task queue ${config.trainingTaskQueue}: runs wait at train`)]);
+    expect(lines.filter((l) => l.startsWith('WARN'))).toEqual([
+      expect.stringContaining(`training task queue ${config.trainingTaskQueue}: runs wait at train`),
+    ]);
   });
 
   it('says nothing more when one plugin serves both queues', async () => {

@@ -40,7 +40,15 @@ describe('missing prerequisites', () => {
     const res = spawnSync(process.execPath, [path.resolve(__dirname, '../../../bin/mlops.js'), 'dev', 'up'], {
       encoding: 'utf8',
       // Temporal is "external" here so only the MinIO prerequisite is exercised; PATH has neither go nor minio.
-      env: { PATH: emptyDir(), HOME: os.homedir(), MLOPS_CACHE_DIR: cache, MLOPS_DATA_DIR: data, TEMPORAL_ADDRESS: '127.0.0.1:1', MLOPS_MINIO_PORT: '1', MLOPS_MINIO_CONSOLE_PORT: '2' },
+      env: {
+        PATH: emptyDir(),
+        HOME: os.homedir(),
+        MLOPS_CACHE_DIR: cache,
+        MLOPS_DATA_DIR: data,
+        TEMPORAL_ADDRESS: '127.0.0.1:1',
+        MLOPS_MINIO_PORT: '1',
+        MLOPS_MINIO_CONSOLE_PORT: '2',
+      },
     });
     expect(res.status).toBe(1);
     expect(res.stderr).toMatch(/needs Go >= 1\.24/);

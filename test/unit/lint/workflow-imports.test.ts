@@ -9,8 +9,17 @@ const ROOT = path.resolve(__dirname, '../../..');
  * ES-module config). The import rule needs no type information; the type-aware rules are left to `npm run lint`.
  */
 function problems(code: string, file = 'src/workflows/probe.ts'): Promise<string[]> {
-  const args = ['--stdin', '--stdin-filename', file, '--format', 'json', '--parser-options', 'projectService:false',
-    '--rule', JSON.stringify({ '@typescript-eslint/no-floating-promises': 'off', '@typescript-eslint/no-misused-promises': 'off' })];
+  const args = [
+    '--stdin',
+    '--stdin-filename',
+    file,
+    '--format',
+    'json',
+    '--parser-options',
+    'projectService:false',
+    '--rule',
+    JSON.stringify({ '@typescript-eslint/no-floating-promises': 'off', '@typescript-eslint/no-misused-promises': 'off' }),
+  ];
   return new Promise((resolve, reject) => {
     const child = execFile(path.join(ROOT, 'node_modules/.bin/eslint'), args, { cwd: ROOT }, (err, stdout, stderr) => {
       try {
@@ -26,7 +35,9 @@ function problems(code: string, file = 'src/workflows/probe.ts'): Promise<string
 
 describe('imports in workflow code', () => {
   it('refuses Node built-ins, with or without the node: prefix', async () => {
-    expect(await problems("import * as fs from 'node:fs';\nexport const a = fs;\n")).toEqual([expect.stringMatching(/no-restricted-imports: .*no Node APIs/)]);
+    expect(await problems("import * as fs from 'node:fs';\nexport const a = fs;\n")).toEqual([
+      expect.stringMatching(/no-restricted-imports: .*no Node APIs/),
+    ]);
     expect(await problems("import { createHash } from 'crypto';\nexport const h = createHash;\n")).toHaveLength(1);
   });
 
@@ -37,7 +48,11 @@ describe('imports in workflow code', () => {
   });
 
   it('allows the workflow API, the failure types and sibling modules', async () => {
-    expect(await problems("import { sleep } from '@temporalio/workflow';\nimport { FailureType } from '../errors';\nimport { Timeline } from './timeline';\nexport const x = [sleep, FailureType, Timeline];\n")).toEqual([]);
+    expect(
+      await problems(
+        "import { sleep } from '@temporalio/workflow';\nimport { FailureType } from '../errors';\nimport { Timeline } from './timeline';\nexport const x = [sleep, FailureType, Timeline];\n",
+      ),
+    ).toEqual([]);
   });
 
   it('leaves activities free to use Node', async () => {

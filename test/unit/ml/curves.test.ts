@@ -68,7 +68,16 @@ describe('ROC curves follow scikit-learn roc_curve', () => {
 
 describe('ROC curves by class', () => {
   test('two classes give the single curve of the second label', () => {
-    const curves = rocCurvesByClass(['no', 'yes', 'no', 'yes'], [[0.9, 0.1], [0.4, 0.6], [0.35, 0.65], [0.2, 0.8]], ['no', 'yes']);
+    const curves = rocCurvesByClass(
+      ['no', 'yes', 'no', 'yes'],
+      [
+        [0.9, 0.1],
+        [0.4, 0.6],
+        [0.35, 0.65],
+        [0.2, 0.8],
+      ],
+      ['no', 'yes'],
+    );
     expect(curves.map((c) => c.label)).toEqual(['yes']);
     expectClose(curves[0]!.auc, 0.75);
   });
@@ -82,7 +91,15 @@ describe('ROC curves by class', () => {
   });
 
   test('a class absent from the true labels has an undefined area', () => {
-    const curves = rocCurvesByClass(['a', 'a', 'b'], [[0.5, 0.3, 0.2], [0.6, 0.2, 0.2], [0.1, 0.8, 0.1]], ['a', 'b', 'c']);
+    const curves = rocCurvesByClass(
+      ['a', 'a', 'b'],
+      [
+        [0.5, 0.3, 0.2],
+        [0.6, 0.2, 0.2],
+        [0.1, 0.8, 0.1],
+      ],
+      ['a', 'b', 'c'],
+    );
     expect(Number.isNaN(curves[2]!.auc)).toBe(true);
     expectClose(curves[0]!.auc, 1);
   });

@@ -5,7 +5,14 @@ import { readBatches } from '../../../src/ml/readers';
 import { ProfileBuilder } from '../../../src/ml/profile';
 import { typeBatch } from '../../../src/ml/typed-batch';
 import type { DatasetSchema } from '../../../src/ml/types';
-import { assertValid, validateRows, validateSource, validationError, Validator, type ValidationIssue } from '../../../src/ml/data-validation';
+import {
+  assertValid,
+  validateRows,
+  validateSource,
+  validationError,
+  Validator,
+  type ValidationIssue,
+} from '../../../src/ml/data-validation';
 import { SEATTLE } from '../../helpers/ml-reference';
 
 const seattle = (overrides: Partial<Record<string, object>> = {}): DatasetSchema => ({
@@ -68,7 +75,13 @@ describe('validating the Seattle weather data', () => {
       features: ['city'],
       task: 'regression',
     };
-    const featureReport = await validateRows([{ city: 'a', y: 1 }, { city: 'b', y: 2 }], featureSchema);
+    const featureReport = await validateRows(
+      [
+        { city: 'a', y: 1 },
+        { city: 'b', y: 2 },
+      ],
+      featureSchema,
+    );
     expect(featureReport.ok).toBe(true);
     expect(issue(featureReport.issues, 'unseen_category', 'city')).toMatchObject({ severity: 'warning', sampleRows: [2] });
   });
@@ -126,12 +139,34 @@ describe('validation rules', () => {
   });
 
   test('a null rate over the column limit blocks, with the rows that are missing', async () => {
-    const report = await validateRows([{ x: 1, y: 'a' }, { x: null, y: 'a' }, { x: '', y: 'b' }, { x: 4, y: 'b' }], schema);
-    expect(issue(report.issues, 'null_rate', 'x')).toMatchObject({ observed: 0.5, expected: 0.25, sampleRows: [2, 3], severity: 'blocking' });
+    const report = await validateRows(
+      [
+        { x: 1, y: 'a' },
+        { x: null, y: 'a' },
+        { x: '', y: 'b' },
+        { x: 4, y: 'b' },
+      ],
+      schema,
+    );
+    expect(issue(report.issues, 'null_rate', 'x')).toMatchObject({
+      observed: 0.5,
+      expected: 0.25,
+      sampleRows: [2, 3],
+      severity: 'blocking',
+    });
   });
 
   test('rows without a label block as missing labels', async () => {
-    const report = await validateRows([{ x: 1, y: 'a' }, { x: 2, y: '' }, { x: 3, y: 'a' }, { x: 2, y: 'b' }, { x: 2, y: 'b' }], schema);
+    const report = await validateRows(
+      [
+        { x: 1, y: 'a' },
+        { x: 2, y: '' },
+        { x: 3, y: 'a' },
+        { x: 2, y: 'b' },
+        { x: 2, y: 'b' },
+      ],
+      schema,
+    );
     expect(issue(report.issues, 'missing_label', 'y')).toMatchObject({ observed: 0.2, expected: 0, sampleRows: [2] });
   });
 
@@ -142,13 +177,27 @@ describe('validation rules', () => {
   });
 
   test('severities can be configured per rule', async () => {
-    const report = await validateRows([{ x: 11, y: 'a' }, { x: 1, y: 'a' }], schema, { severity: { range: 'warning' } });
+    const report = await validateRows(
+      [
+        { x: 11, y: 'a' },
+        { x: 1, y: 'a' },
+      ],
+      schema,
+      { severity: { range: 'warning' } },
+    );
     expect(report.ok).toBe(true);
     expect(issue(report.issues, 'range', 'x')!.severity).toBe('warning');
   });
 
   test('blocking issues become one data-validation error naming column, rule, observed, expected and rows', async () => {
-    const report = await validateRows([{ x: -1, y: 'a' }, { x: 20, y: 'a' }, { x: 5, y: 'b' }], schema);
+    const report = await validateRows(
+      [
+        { x: -1, y: 'a' },
+        { x: 20, y: 'a' },
+        { x: 5, y: 'b' },
+      ],
+      schema,
+    );
     const err = validationError(report, 'train.csv')!;
     expect(err.type).toBe('MlopsDataValidationFailed');
     expect(err.retryable).toBe(false);
@@ -159,7 +208,13 @@ describe('validation rules', () => {
   });
 
   test('a report with only warnings produces no error', async () => {
-    const report = await validateRows([{ x: 1, y: 'a', extra: 1 }, { x: 2, y: 'a' }], schema);
+    const report = await validateRows(
+      [
+        { x: 1, y: 'a', extra: 1 },
+        { x: 2, y: 'a' },
+      ],
+      schema,
+    );
     expect(report.issues.map((i) => i.rule)).toEqual(['extra_column']);
     expect(validationError(report)).toBeUndefined();
   });

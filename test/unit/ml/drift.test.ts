@@ -40,7 +40,7 @@ describe('numeric drift statistics agree with scipy', () => {
     expectClose(wasserstein(a, b), ref.numeric[name].wasserstein);
   });
 
-  test.each(Object.keys(cases))('%s: PSI over the reference profile\'s quantile bins matches the numpy computation', (name) => {
+  test.each(Object.keys(cases))("%s: PSI over the reference profile's quantile bins matches the numpy computation", (name) => {
     const { reference: a, current: b } = cases[name];
     const profile = profileNumeric(name, a);
     expectClose(numericPsi(profile.histogram, b), ref.numeric[name].psi);
@@ -124,13 +124,29 @@ describe('drift report', () => {
     rowCount: 4000,
     columns: [
       profileNumeric('x', train.columns.x),
-      { name: 'c', type: 'categorical' as const, kind: 'categorical' as const, count: 4000, nulls: 0, invalid: 0, distinct: 2, otherCount: 0, frequencies: [{ value: 'v', count: 3000 }, { value: 'u', count: 1000 }] },
+      {
+        name: 'c',
+        type: 'categorical' as const,
+        kind: 'categorical' as const,
+        count: 4000,
+        nulls: 0,
+        invalid: 0,
+        distinct: 2,
+        otherCount: 0,
+        frequencies: [
+          { value: 'v', count: 3000 },
+          { value: 'u', count: 1000 },
+        ],
+      },
     ],
   };
   const references = referenceFromProfile(profile, ['x', 'c'], { x: train.columns.x });
 
   test('a shifted feature is flagged with the reason, an unchanged one is not', () => {
-    const current = { rowCount: 2000, columns: { x: normals(82, 2000, 1, 1), c: Array.from({ length: 2000 }, (_, i) => (i % 4 === 0 ? 'u' : 'v')) } };
+    const current = {
+      rowCount: 2000,
+      columns: { x: normals(82, 2000, 1, 1), c: Array.from({ length: 2000 }, (_, i) => (i % 4 === 0 ? 'u' : 'v')) },
+    };
     const report = driftReport(references, current, { thresholds: { psi: 0.2, chiSquarePValue: 0.01 } });
     expect(report.breached).toBe(true);
     const [x, c] = report.features;

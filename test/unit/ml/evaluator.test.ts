@@ -23,20 +23,28 @@ describe('the metric catalog', () => {
 
 describe('judging a candidate', () => {
   test('a maximum on a lower-is-better metric fails when the error is too large, saying lower is better', () => {
-    expect(judgeCandidate({ rmse: 2.5 }, undefined, { thresholds: { rmse: { max: 2 } } })).toEqual(['rmse 2.5000 is above the maximum 2 (lower is better)']);
+    expect(judgeCandidate({ rmse: 2.5 }, undefined, { thresholds: { rmse: { max: 2 } } })).toEqual([
+      'rmse 2.5000 is above the maximum 2 (lower is better)',
+    ]);
     expect(judgeCandidate({ rmse: 1.5 }, undefined, { thresholds: { rmse: { max: 2 } } })).toEqual([]);
   });
 
   test('a minimum on a lower-is-better metric is allowed and checked as written', () => {
-    expect(judgeCandidate({ logLoss: 0.1 }, undefined, { thresholds: { logLoss: { min: 0.2 } } })).toEqual(['logLoss 0.1000 is below the minimum 0.2 (lower is better)']);
+    expect(judgeCandidate({ logLoss: 0.1 }, undefined, { thresholds: { logLoss: { min: 0.2 } } })).toEqual([
+      'logLoss 0.1000 is below the minimum 0.2 (lower is better)',
+    ]);
   });
 
   test('the champion margin honours direction: a larger rmse than production is worse, a smaller one is not', () => {
     const policy = { thresholds: {}, champion: { metric: 'rmse', margin: 0.1 } };
     expect(judgeCandidate({ rmse: 1.0 }, { rmse: 1.5 }, policy)).toEqual([]);
     const [failure] = judgeCandidate({ rmse: 1.5 }, { rmse: 1.0 }, policy);
-    expect(failure).toMatch(/rmse 1\.5000 is worse than production's 1\.0000 \(higher by 0\.5000; lower is better\), more than the allowed margin 0\.1/);
-    expect(judgeCandidate({ accuracy: 0.8 }, { accuracy: 0.85 }, { thresholds: {}, champion: { metric: 'accuracy', margin: 0.02 } })[0]).toMatch(/lower by 0\.0500; higher is better/);
+    expect(failure).toMatch(
+      /rmse 1\.5000 is worse than production's 1\.0000 \(higher by 0\.5000; lower is better\), more than the allowed margin 0\.1/,
+    );
+    expect(
+      judgeCandidate({ accuracy: 0.8 }, { accuracy: 0.85 }, { thresholds: {}, champion: { metric: 'accuracy', margin: 0.02 } })[0],
+    ).toMatch(/lower by 0\.0500; higher is better/);
   });
 });
 
@@ -44,7 +52,9 @@ describe('claims of the training program against our measurement', () => {
   test('a false accuracy claim is flagged in a plain sentence naming the holdout rows', () => {
     const [check] = compareClaims({ accuracy: 0.99 }, { accuracy: 0.3478 }, 69);
     expect(check).toMatchObject({ metric: 'accuracy', claimed: 0.99, measured: 0.3478, mismatch: true });
-    expect(check!.message).toMatch(/^the program claimed accuracy 0\.99; measured on 69 sealed holdout rows: 0\.3478 \(0\.6422 apart, more than the tolerance 0\.05\)$/);
+    expect(check!.message).toMatch(
+      /^the program claimed accuracy 0\.99; measured on 69 sealed holdout rows: 0\.3478 \(0\.6422 apart, more than the tolerance 0\.05\)$/,
+    );
   });
 
   test('a claim within the tolerance matches; metrics we did not measure are not compared', () => {
@@ -59,18 +69,26 @@ describe('claims of the training program against our measurement', () => {
   });
 
   test('the old validationAccuracy style is compared as accuracy', () => {
-    expect(compareClaims({ validationAccuracy: 0.9, rmse: 'x' }, { accuracy: 0.5, rmse: 1 }, 10)).toMatchObject([{ metric: 'accuracy', claimed: 0.9, mismatch: true }]);
+    expect(compareClaims({ validationAccuracy: 0.9, rmse: 'x' }, { accuracy: 0.5, rmse: 1 }, 10)).toMatchObject([
+      { metric: 'accuracy', claimed: 0.9, mismatch: true },
+    ]);
   });
 });
 
 describe('the spec checks metric names when it is parsed', () => {
   const base = { model: 'm', dataset: { source: 'data.csv', target: 'y' }, trainer: { name: 'gbdt' } };
   test('an unknown threshold metric is refused, listing the known metrics', () => {
-    expect(() => parsePipelineSpec({ ...base, validation: { thresholds: { acuracy: { min: 0.5 } } } })).toThrow(/validation\.thresholds\.acuracy.*unknown metric "acuracy" \(known metrics: accuracy/s);
+    expect(() => parsePipelineSpec({ ...base, validation: { thresholds: { acuracy: { min: 0.5 } } } })).toThrow(
+      /validation\.thresholds\.acuracy.*unknown metric "acuracy" \(known metrics: accuracy/s,
+    );
   });
 
   test('champion, monitor performance and guardrail metrics are checked too', () => {
-    const spec = { ...base, validation: { champion: { metric: 'f1' } }, monitor: { performance: { metric: 'acc', min: 0.5 }, guardrail: { metric: 'auc' } } };
+    const spec = {
+      ...base,
+      validation: { champion: { metric: 'f1' } },
+      monitor: { performance: { metric: 'acc', min: 0.5 }, guardrail: { metric: 'auc' } },
+    };
     let message = '';
     try {
       parsePipelineSpec(spec);
@@ -83,17 +101,34 @@ describe('the spec checks metric names when it is parsed', () => {
   });
 
   test('a negative minimum for a metric bounded in [0, 1] is refused', () => {
-    expect(() => parsePipelineSpec({ ...base, validation: { thresholds: { accuracy: { min: -0.5 } } } })).toThrow(/min -0\.5 is outside the values accuracy can take \(0 to 1\)/);
+    expect(() => parsePipelineSpec({ ...base, validation: { thresholds: { accuracy: { min: -0.5 } } } })).toThrow(
+      /min -0\.5 is outside the values accuracy can take \(0 to 1\)/,
+    );
   });
 
   test('a metric of the wrong task is refused when the schema declares the task', () => {
-    const dataset = { source: 'data.csv', schema: { target: 'y', task: 'classification', features: ['x'], columns: [{ name: 'x', type: 'numeric' }, { name: 'y', type: 'categorical' }] } };
-    expect(() => parsePipelineSpec({ ...base, dataset, validation: { thresholds: { rmse: { max: 1 } } } })).toThrow(/"rmse" is a regression metric/);
+    const dataset = {
+      source: 'data.csv',
+      schema: {
+        target: 'y',
+        task: 'classification',
+        features: ['x'],
+        columns: [
+          { name: 'x', type: 'numeric' },
+          { name: 'y', type: 'categorical' },
+        ],
+      },
+    };
+    expect(() => parsePipelineSpec({ ...base, dataset, validation: { thresholds: { rmse: { max: 1 } } } })).toThrow(
+      /"rmse" is a regression metric/,
+    );
   });
 
   test('claims default to warn, and onMismatch must be warn or fail', () => {
     expect(parsePipelineSpec({ ...base, validation: { claims: {} } }).validation.claims).toEqual({ tolerance: 0.05, onMismatch: 'warn' });
-    expect(() => parsePipelineSpec({ ...base, validation: { claims: { onMismatch: 'ignore' } } })).toThrow(/validation\.claims\.onMismatch/);
+    expect(() => parsePipelineSpec({ ...base, validation: { claims: { onMismatch: 'ignore' } } })).toThrow(
+      /validation\.claims\.onMismatch/,
+    );
   });
 });
 
@@ -102,7 +137,15 @@ describe('true/false, 0/1 and string labels', () => {
     const x = Float64Array.from({ length: n }, (_, i) => i % 10);
     return { rowCount: n, columns: { x, y: target } };
   }
-  const schemaOf = (type: 'boolean' | 'numeric' | 'categorical'): DatasetSchema => ({ columns: [{ name: 'x', type: 'numeric' }, { name: 'y', type }], target: 'y', features: ['x'], task: 'classification' });
+  const schemaOf = (type: 'boolean' | 'numeric' | 'categorical'): DatasetSchema => ({
+    columns: [
+      { name: 'x', type: 'numeric' },
+      { name: 'y', type },
+    ],
+    target: 'y',
+    features: ['x'],
+    task: 'classification',
+  });
   const n = 60;
   const cases: [string, 'boolean' | 'numeric' | 'categorical', Float64Array | string[], string[]][] = [
     ['true/false', 'boolean', Float64Array.from({ length: n }, (_, i) => (i % 10 >= 5 ? 1 : 0)), ['false', 'true']],
@@ -148,7 +191,12 @@ describe('scoring a large holdout in slices', () => {
     const z = Array.from({ length: n }, (_, i) => ['a', 'b', 'c'][i % 3]);
     const classes = Array.from({ length: n }, (_, i) => (x[i] + (z[i] === 'b' ? 30 : 0) > 60 ? 'late' : 'on time'));
     const schema: DatasetSchema = {
-      columns: [{ name: 'x', type: 'numeric' }, { name: 'z', type: 'categorical' }, { name: 'y', type: 'categorical' }, { name: 'v', type: 'numeric' }],
+      columns: [
+        { name: 'x', type: 'numeric' },
+        { name: 'z', type: 'categorical' },
+        { name: 'y', type: 'categorical' },
+        { name: 'v', type: 'numeric' },
+      ],
       target: 'y',
       features: ['x', 'z'],
       task: 'classification',

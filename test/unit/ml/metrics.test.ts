@@ -31,7 +31,14 @@ describe('classification metrics agree with scikit-learn', () => {
 
   test('binary log-loss from a probability vector or a two-column matrix', () => {
     expectClose(logLoss(yTrue, scores, [0, 1]), ref.binary.logLoss);
-    expectClose(logLoss(yTrue, scores.map((s) => [1 - s, s]), [0, 1]), ref.binary.logLoss2d);
+    expectClose(
+      logLoss(
+        yTrue,
+        scores.map((s) => [1 - s, s]),
+        [0, 1],
+      ),
+      ref.binary.logLoss2d,
+    );
   });
 
   test('binary ROC AUC with many tied scores', () => {
@@ -67,7 +74,16 @@ describe('classification metrics agree with scikit-learn', () => {
   test('all-tied scores give an AUC of one half; a single class gives no AUC', () => {
     expectClose(rocAuc(ref.edge.aucAllTied.yTrue, ref.edge.aucAllTied.scores), ref.edge.aucAllTied.value);
     expect(rocAuc([1, 1, 1], [0.2, 0.4, 0.9])).toBeNaN();
-    expect(classificationMetrics([1, 1], [[0.3, 0.7], [0.6, 0.4]], [0, 1]).rocAuc).toBeNull();
+    expect(
+      classificationMetrics(
+        [1, 1],
+        [
+          [0.3, 0.7],
+          [0.6, 0.4],
+        ],
+        [0, 1],
+      ).rocAuc,
+    ).toBeNull();
   });
 
   test('empty inputs and mismatched lengths are rejected as invalid input', () => {

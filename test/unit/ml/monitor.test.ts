@@ -23,7 +23,7 @@ const schema: DatasetSchema = {
 /** y = 3x + small noise, deterministic. */
 function rows(n: number, seed: number, noise = 0.1): Record<string, unknown>[] {
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   return Array.from({ length: n }, () => {
     const x = rand() * 10;
     return { x, y: 3 * x + (rand() - 0.5) * 2 * noise };
@@ -35,7 +35,9 @@ const training = rows(400, 1);
 
 beforeAll(async () => {
   const train = rowsToFrame({ ...schema, features: ['x', 'y'] }, training);
-  model = builtinPredictor(await trainModel('gbdt', { train, schema, params: { maxIter: 60, learningRate: 0.3, earlyStopping: false }, seed: 1 }));
+  model = builtinPredictor(
+    await trainModel('gbdt', { train, schema, params: { maxIter: 60, learningRate: 0.3, earlyStopping: false }, seed: 1 }),
+  );
 });
 
 async function assess(window: Record<string, unknown>[], performance: { metric: string; min?: number; max?: number }) {
@@ -73,7 +75,12 @@ describe('the monitor judges live performance in the direction of the metric', (
 
   it("the guardrail's other metric is measured on the same rows", async () => {
     const profile = await profileRows(training, schema);
-    const a = await assessWindow(model, profile, labelledOff(5), { psi: 10, features: {}, performance: { metric: 'r2', min: 0 }, alsoMeasure: 'rmse' });
+    const a = await assessWindow(model, profile, labelledOff(5), {
+      psi: 10,
+      features: {},
+      performance: { metric: 'r2', min: 0 },
+      alsoMeasure: 'rmse',
+    });
     expect(a.also).toMatchObject({ metric: 'rmse', higherIsBetter: false });
     expect(a.also!.value).toBeGreaterThan(4);
   });
@@ -93,7 +100,9 @@ describe("the spec's monitor.performance takes a bound on the side a worse value
   });
 
   it('a min on rmse is refused, saying to use max', () => {
-    expect(() => parsePipelineSpec(spec({ metric: 'rmse', min: 2 }))).toThrow(/for rmse, lower is better.*use \{ metric: rmse, max: \.\.\. \} instead of min/);
+    expect(() => parsePipelineSpec(spec({ metric: 'rmse', min: 2 }))).toThrow(
+      /for rmse, lower is better.*use \{ metric: rmse, max: \.\.\. \} instead of min/,
+    );
   });
 
   it('a max on accuracy is refused, saying to use min', () => {
@@ -102,7 +111,9 @@ describe("the spec's monitor.performance takes a bound on the side a worse value
   });
 
   it('a bound is required', () => {
-    expect(() => parsePipelineSpec(spec({ metric: 'logLoss' }))).toThrow(/for logLoss, lower is better.*give the bound as \{ metric: logLoss, max: \.\.\. \}/);
+    expect(() => parsePipelineSpec(spec({ metric: 'logLoss' }))).toThrow(
+      /for logLoss, lower is better.*give the bound as \{ metric: logLoss, max: \.\.\. \}/,
+    );
   });
 });
 
@@ -110,7 +121,7 @@ describe("the spec's Wasserstein and chi-square limits flag drift the PSI limit 
   const shifted = (by: number) => rows(400, 3).map((r) => ({ ...r, x: (r.x as number) + by }));
   const trainingX = Float64Array.from(training, (r) => r.x as number);
 
-  it("a feature moved by about 1 in its own units breaches a Wasserstein limit of 0.5, not one of 2, and the check records the distance", async () => {
+  it('a feature moved by about 1 in its own units breaches a Wasserstein limit of 0.5, not one of 2, and the check records the distance', async () => {
     const profile = await profileRows(training, schema);
     const tight = await assessWindow(model, profile, shifted(1), { psi: 10, features: { x: { wasserstein: 0.5 } } }, { x: trainingX });
     expect(tight.breachedFeatures).toEqual(['x']);
@@ -130,9 +141,17 @@ describe("the spec's Wasserstein and chi-square limits flag drift the PSI limit 
       features: ['c'],
       task: 'classification',
     };
-    const mix = (aShare: number, n: number) => Array.from({ length: n }, (_, i) => ({ c: i < aShare * n ? 'a' : 'b', y: i % 2 ? 'yes' : 'no' }));
+    const mix = (aShare: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ c: i < aShare * n ? 'a' : 'b', y: i % 2 ? 'yes' : 'no' }));
     const train = mix(0.5, 400);
-    const catModel = builtinPredictor(await trainModel('logistic-regression', { train: rowsToFrame({ ...catSchema, features: ['c', 'y'] }, train), schema: catSchema, params: {}, seed: 1 }));
+    const catModel = builtinPredictor(
+      await trainModel('logistic-regression', {
+        train: rowsToFrame({ ...catSchema, features: ['c', 'y'] }, train),
+        schema: catSchema,
+        params: {},
+        seed: 1,
+      }),
+    );
     const profile = await profileRows(train, catSchema);
     const limits = { psi: 10, chiSquarePValue: 0.01, features: {} };
     const moved = await assessWindow(catModel, profile, mix(0.7, 400), limits);
@@ -147,6 +166,8 @@ describe("the spec's Wasserstein and chi-square limits flag drift the PSI limit 
     const base = { model: 'm', dataset: { source: 'data.csv', target: 'y' }, trainer: { name: 'logistic-regression' } };
     const spec = parsePipelineSpec({ ...base, monitor: { drift: { chiSquarePValue: 0.001, features: { x: { wasserstein: 2.5 } } } } });
     expect(spec.monitor!.drift).toMatchObject({ psi: 0.2, chiSquarePValue: 0.001, features: { x: { wasserstein: 2.5 } } });
-    expect(() => parsePipelineSpec({ ...base, monitor: { drift: { features: { x: {} } } } })).toThrow(/features\.x.*give psi, wasserstein or both/);
+    expect(() => parsePipelineSpec({ ...base, monitor: { drift: { features: { x: {} } } } })).toThrow(
+      /features\.x.*give psi, wasserstein or both/,
+    );
   });
 });

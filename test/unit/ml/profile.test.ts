@@ -1,4 +1,10 @@
-import { profileNumeric, profileRows, profileSource, type CategoricalColumnProfile, type NumericColumnProfile } from '../../../src/ml/profile';
+import {
+  profileNumeric,
+  profileRows,
+  profileSource,
+  type CategoricalColumnProfile,
+  type NumericColumnProfile,
+} from '../../../src/ml/profile';
 import { quantileSorted } from '../../../src/ml/stats/quantile';
 import type { ColumnSpec } from '../../../src/ml/types';
 import { normals, uniforms } from '../../helpers/ml-data';
@@ -22,18 +28,21 @@ describe('profile of the Seattle weather data', () => {
     columns = Object.fromEntries(profile.columns.map((c) => [c.name, c]));
   });
 
-  test.each(['precipitation', 'temp_max', 'temp_min', 'wind', 'date'])('%s: count, mean, std, min, max and quantiles match pandas/numpy', (name) => {
-    const expected = reference.seattle.numeric[name];
-    const col = columns[name] as NumericColumnProfile;
-    expect(rowCount).toBe(reference.seattle.rowCount);
-    expect(col.count).toBe(expected.count);
-    expect(col.nulls).toBe(0);
-    for (const stat of ['mean', 'std', 'min', 'max'] as const) expectClose(col[stat], expected[stat]);
-    for (const [q, value] of Object.entries(expected.quantiles)) expectClose(col.quantiles[q], value as number);
-    expect(col.quantileMethod).toBe('exact');
-  });
+  test.each(['precipitation', 'temp_max', 'temp_min', 'wind', 'date'])(
+    '%s: count, mean, std, min, max and quantiles match pandas/numpy',
+    (name) => {
+      const expected = reference.seattle.numeric[name];
+      const col = columns[name] as NumericColumnProfile;
+      expect(rowCount).toBe(reference.seattle.rowCount);
+      expect(col.count).toBe(expected.count);
+      expect(col.nulls).toBe(0);
+      for (const stat of ['mean', 'std', 'min', 'max'] as const) expectClose(col[stat], expected[stat]);
+      for (const [q, value] of Object.entries(expected.quantiles)) expectClose(col.quantiles[q], value as number);
+      expect(col.quantileMethod).toBe('exact');
+    },
+  );
 
-  test.each(['precipitation', 'temp_max', 'wind'])('%s: histogram has numpy\'s quantile bin edges and counts', (name) => {
+  test.each(['precipitation', 'temp_max', 'wind'])("%s: histogram has numpy's quantile bin edges and counts", (name) => {
     const expected = reference.seattle.numeric[name].histogram;
     const { histogram } = columns[name] as NumericColumnProfile;
     expect(histogram.edges).toHaveLength(expected.edges.length);
@@ -81,7 +90,12 @@ describe('profiling edge cases', () => {
     expect(profile.quantileMethod).toBe('kll');
     expect(profile.rankError).toBeGreaterThan(0);
     expect(profile.rankError).toBeLessThan(0.001);
-    for (const [name, q] of [['p1', 0.01], ['p25', 0.25], ['p50', 0.5], ['p99', 0.99]] as const) {
+    for (const [name, q] of [
+      ['p1', 0.01],
+      ['p25', 0.25],
+      ['p50', 0.5],
+      ['p99', 0.99],
+    ] as const) {
       const estimate = profile.quantiles[name]!;
       let rank = 0;
       while (rank < exact.length && exact[rank] <= estimate) rank++;
@@ -99,7 +113,8 @@ describe('profiling edge cases', () => {
 
   test('categories beyond the tracking limit are counted as other', async () => {
     const rows = Array.from(uniforms(5, 100), (u, i) => ({ c: `k${i}`, u }));
-    const [c] = (await profileRows(rows, [{ name: 'c', type: 'categorical' }], { maxCategories: 10 })).columns as CategoricalColumnProfile[];
+    const [c] = (await profileRows(rows, [{ name: 'c', type: 'categorical' }], { maxCategories: 10 }))
+      .columns as CategoricalColumnProfile[];
     expect(c.distinct).toBe(10);
     expect(c.otherCount).toBe(90);
     expect(c.count).toBe(100);

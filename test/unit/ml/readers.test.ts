@@ -43,7 +43,14 @@ describe('CSV', () => {
   test('the Seattle weather file streams all 1461 rows with its header as keys', async () => {
     const rows = await collect(SEATTLE);
     expect(rows).toHaveLength(1461);
-    expect(rows[0]).toEqual({ date: '2012-01-01', precipitation: '0.0', temp_max: '12.8', temp_min: '5.0', wind: '4.7', weather: 'drizzle' });
+    expect(rows[0]).toEqual({
+      date: '2012-01-01',
+      precipitation: '0.0',
+      temp_max: '12.8',
+      temp_min: '5.0',
+      wind: '4.7',
+      weather: 'drizzle',
+    });
     expect(rows[1460].date).toBe('2015-12-31');
   });
 
@@ -136,7 +143,9 @@ describe('JSON', () => {
   });
 
   test('a JSON line that is not an object is rejected', async () => {
-    expect((await failure(collect(file('arr.jsonl', '{"a":1}\n[1,2]\n')))).message).toMatch(/line 2: expected a JSON object per row, found an array/);
+    expect((await failure(collect(file('arr.jsonl', '{"a":1}\n[1,2]\n')))).message).toMatch(
+      /line 2: expected a JSON object per row, found an array/,
+    );
   });
 
   test('a JSON array of objects streams with nested values and strings holding brackets', async () => {

@@ -27,7 +27,9 @@ describe('dataset schema', () => {
   });
 
   test('a wrong column type is reported by its field path', () => {
-    const err = error(() => parseDatasetSchema({ ...valid, columns: [valid.columns[0], { name: 'weather', type: 'text' }] }, 'spec.dataset.schema'));
+    const err = error(() =>
+      parseDatasetSchema({ ...valid, columns: [valid.columns[0], { name: 'weather', type: 'text' }] }, 'spec.dataset.schema'),
+    );
     expect(err.type).toBe('MlopsInvalidInput');
     expect(err.message).toContain('spec.dataset.schema.columns[1].type:');
   });
@@ -39,10 +41,18 @@ describe('dataset schema', () => {
   });
 
   test('contradictions are rejected: min above max, a categorical regression target, the target as a feature, duplicates', () => {
-    expect(error(() => parseColumnSpec({ name: 'x', type: 'numeric', min: 5, max: 1 })).message).toContain('column.min: min (5) is larger than max (1)');
-    expect(error(() => parseDatasetSchema({ ...valid, task: 'regression' })).message).toContain('schema.task: a regression target must be numeric');
-    expect(error(() => parseDatasetSchema({ ...valid, features: ['temp', 'weather'] })).message).toContain('schema.features[1]: the target "weather" cannot also be a feature');
-    expect(error(() => parseDatasetSchema({ ...valid, columns: [...valid.columns, valid.columns[0]] })).message).toContain('schema.columns[2].name: column "temp" is declared twice');
+    expect(error(() => parseColumnSpec({ name: 'x', type: 'numeric', min: 5, max: 1 })).message).toContain(
+      'column.min: min (5) is larger than max (1)',
+    );
+    expect(error(() => parseDatasetSchema({ ...valid, task: 'regression' })).message).toContain(
+      'schema.task: a regression target must be numeric',
+    );
+    expect(error(() => parseDatasetSchema({ ...valid, features: ['temp', 'weather'] })).message).toContain(
+      'schema.features[1]: the target "weather" cannot also be a feature',
+    );
+    expect(error(() => parseDatasetSchema({ ...valid, columns: [...valid.columns, valid.columns[0]] })).message).toContain(
+      'schema.columns[2].name: column "temp" is declared twice',
+    );
   });
 
   test('unknown fields and out-of-range null rates are rejected', () => {

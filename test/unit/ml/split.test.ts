@@ -78,7 +78,11 @@ describe('splits', () => {
   test('splitFrame dispatches on the method and takeRows gathers the rows of every column', () => {
     const frame: Frame = {
       rowCount: 6,
-      columns: { when: Float64Array.from([6, 5, 4, 3, 2, 1]), x: Float64Array.from([10, 20, 30, 40, 50, 60]), y: ['a', 'b', 'a', 'b', 'a', 'b'] },
+      columns: {
+        when: Float64Array.from([6, 5, 4, 3, 2, 1]),
+        x: Float64Array.from([10, 20, 30, 40, 50, 60]),
+        y: ['a', 'b', 'a', 'b', 'a', 'b'],
+      },
     };
     const schema: DatasetSchema = {
       columns: [

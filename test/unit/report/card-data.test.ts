@@ -74,8 +74,14 @@ describe('the distributions a card compares', () => {
 describe('holdout diagnostics', () => {
   test('a classifier gets one ROC curve per class whose mean area is the evaluated ROC AUC', async () => {
     const frame = seattleWeather();
-    const train = takeRows(frame, Array.from({ length: 1000 }, (_, i) => i));
-    const test = takeRows(frame, Array.from({ length: frame.rowCount - 1000 }, (_, i) => 1000 + i));
+    const train = takeRows(
+      frame,
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
+    const test = takeRows(
+      frame,
+      Array.from({ length: frame.rowCount - 1000 }, (_, i) => 1000 + i),
+    );
     const model = await trainModel('logistic-regression', { train, schema: seattleSchema, params: {}, seed: 1 });
     const predictor = builtinPredictor(model);
     const { roc, residuals } = holdoutDiagnostics(predictor, test, await predictor.predict(test));

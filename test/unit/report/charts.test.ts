@@ -3,7 +3,17 @@ import { axisPct, esc, num, ticks } from '../../../src/report/html';
 
 describe('chart drawing', () => {
   test('a confusion heatmap has one cell per pair of classes, each with its count and share in a tooltip', () => {
-    const svg = confusionHeatmap({ labels: ['a', 'b', 'c'], matrix: [[5, 1, 0], [0, 2, 2], [0, 0, 0]] }, 'cm');
+    const svg = confusionHeatmap(
+      {
+        labels: ['a', 'b', 'c'],
+        matrix: [
+          [5, 1, 0],
+          [0, 2, 2],
+          [0, 0, 0],
+        ],
+      },
+      'cm',
+    );
     expect(svg.match(/<rect\b/g)).toHaveLength(9);
     expect(svg).toContain('<title>true a, predicted b: 1 (17% of a)</title>');
     expect(svg).toContain('<title>true c, predicted c: 0 (no rows of c)</title>');
@@ -27,7 +37,10 @@ describe('chart drawing', () => {
   });
 
   test('histogram bars are shares of each side, so sides of different sizes compare', () => {
-    const svg = histogramChart({ column: 'x', bins: ['< 1', '≥ 1'], edges: ['1'], reference: [50, 50], current: [1, 3], psi: 0.1 }, { reference: 'train', current: 'holdout' });
+    const svg = histogramChart(
+      { column: 'x', bins: ['< 1', '≥ 1'], edges: ['1'], reference: [50, 50], current: [1, 3], psi: 0.1 },
+      { reference: 'train', current: 'holdout' },
+    );
     expect(svg).toContain('x &lt; 1: train 50% (50), holdout 25% (1)');
     expect(svg).toContain('x ≥ 1: train 50% (50), holdout 75% (3)');
   });

@@ -34,12 +34,14 @@ describe('a model card', () => {
     const html = buildModelCard(await classificationCard());
     for (const v of ['0.8667', '0.8512', '0.4123', '0.9321', '0.8000', '0.7925', '0.5234', '0.9012']) expect(html).toContain(`>${v}<`);
     expect(html).toContain('production v2');
-    expect(html).toMatch(/Champion comparison:.*passes.*better than production \(version 2\): accuracy 0\.8667 against 0\.8000, by 0\.0667/);
+    expect(html).toMatch(
+      /Champion comparison:.*passes.*better than production \(version 2\): accuracy 0\.8667 against 0\.8000, by 0\.0667/,
+    );
     expect(html).toContain('passed validation');
   });
 
   test('a candidate worse than production by more than the margin shows the comparison failing, with the failures', async () => {
-    const failure = 'accuracy 0.7600 is worse than production\'s 0.8000 by 0.0400, more than the allowed margin 0.02';
+    const failure = "accuracy 0.7600 is worse than production's 0.8000 by 0.0400, more than the allowed margin 0.02";
     const html = buildModelCard(
       await classificationCard((c) => {
         c.candidate.metrics.accuracy = 0.76;
@@ -47,7 +49,9 @@ describe('a model card', () => {
       }),
     );
     expect(html).toContain('failed validation');
-    expect(html).toMatch(/Champion comparison:.*fails.*by more than the allowed margin of 0\.02: accuracy 0\.7600 against 0\.8000, worse by 0\.0400/);
+    expect(html).toMatch(
+      /Champion comparison:.*fails.*by more than the allowed margin of 0\.02: accuracy 0\.7600 against 0\.8000, worse by 0\.0400/,
+    );
     expect(html).toContain(failure.replace("'", '&#39;'));
   });
 
@@ -56,7 +60,10 @@ describe('a model card', () => {
       c.policy.champion = { metric: 'logLoss', margin: 0.05 };
       c.candidate.metrics.logLoss = 0.55;
     });
-    expect(championVerdict(input)).toEqual({ passed: true, text: expect.stringContaining('worse than production (version 2) within the allowed margin of 0.05') });
+    expect(championVerdict(input)).toEqual({
+      passed: true,
+      text: expect.stringContaining('worse than production (version 2) within the allowed margin of 0.05'),
+    });
     input.candidate.metrics.logLoss = 0.58;
     expect(championVerdict(input).passed).toBe(false);
   });
@@ -106,7 +113,14 @@ describe('a model card', () => {
         c.model = `m<b>x</b>`;
         c.description = evil;
         c.candidate.params = { note: evil };
-        c.candidate.confusionMatrix = { labels: [attr, 'b', evil], matrix: [[1, 0, 0], [0, 1, 0], [0, 0, 1]] };
+        c.candidate.confusionMatrix = {
+          labels: [attr, 'b', evil],
+          matrix: [
+            [1, 0, 0],
+            [0, 1, 0],
+            [0, 0, 1],
+          ],
+        };
         c.roc![0]!.label = attr;
         c.validation!.issues[0]!.message = evil;
         c.drift!.columns[0]!.column = evil;
@@ -126,7 +140,12 @@ describe('a model card', () => {
   });
 
   test('needs only the model, the candidate, the policy and the verdict', () => {
-    const html = buildModelCard({ model: 'bare', candidate: { metrics: { accuracy: 0.5 } }, policy: { thresholds: {} }, verdict: { passed: true, failures: [] } });
+    const html = buildModelCard({
+      model: 'bare',
+      candidate: { metrics: { accuracy: 0.5 } },
+      policy: { thresholds: {} },
+      verdict: { passed: true, failures: [] },
+    });
     expect(html).toContain('<h1>bare');
     expect(html).toContain('>0.5000<');
     expect(count(html, /<svg\b/g)).toBe(0);
@@ -134,10 +153,22 @@ describe('a model card', () => {
 });
 
 describe("a model card and the training program's claims", () => {
-  const claim = { metric: 'accuracy', claimed: 0.99, measured: 0.35, mismatch: true, message: 'the program claimed accuracy 0.99; measured on 69 sealed holdout rows: 0.35 (0.6400 apart, more than the tolerance 0.05)' };
+  const claim = {
+    metric: 'accuracy',
+    claimed: 0.99,
+    measured: 0.35,
+    mismatch: true,
+    message: 'the program claimed accuracy 0.99; measured on 69 sealed holdout rows: 0.35 (0.6400 apart, more than the tolerance 0.05)',
+  };
 
   test('says plainly, at the top, when a claim does not match our measurement, and lists claims beside measurements', () => {
-    const html = buildModelCard({ ...regressionCard(), candidate: { metrics: { accuracy: 0.35 } }, policy: { thresholds: {} }, holdoutRows: 69, claims: [claim] });
+    const html = buildModelCard({
+      ...regressionCard(),
+      candidate: { metrics: { accuracy: 0.35 } },
+      policy: { thresholds: {} },
+      holdoutRows: 69,
+      claims: [claim],
+    });
     const top = html.slice(0, html.indexOf('<h2>'));
     expect(top).toContain('The program claimed accuracy 0.99; measured on 69 sealed holdout rows: 0.35');
     expect(html).toMatch(/<h2>What the training program claimed<\/h2>/);
@@ -147,6 +178,8 @@ describe("a model card and the training program's claims", () => {
   test('states a note (a production version that could not be loaded) near the top', () => {
     const note = 'production version 3 could not be loaded (Not servable: old format); this run is judged on its thresholds alone.';
     const html = buildModelCard({ ...regressionCard(), notes: [note], championNote: note });
-    expect(html.slice(0, html.indexOf('<h2>'))).toContain('Production version 3 could not be loaded (Not servable: old format); this run is judged on its thresholds alone.');
+    expect(html.slice(0, html.indexOf('<h2>'))).toContain(
+      'Production version 3 could not be loaded (Not servable: old format); this run is judged on its thresholds alone.',
+    );
   });
 });

@@ -8,7 +8,16 @@ function recordingPredictor(): Predictor & { calls: number[] } {
   return {
     calls,
     flavor: 'onnx',
-    schema: { columns: [{ name: 'x', type: 'numeric' }, { name: 'c', type: 'categorical' }, { name: 'y', type: 'categorical' }], target: 'y', features: ['x', 'c'], task: 'classification' },
+    schema: {
+      columns: [
+        { name: 'x', type: 'numeric' },
+        { name: 'c', type: 'categorical' },
+        { name: 'y', type: 'categorical' },
+      ],
+      target: 'y',
+      features: ['x', 'c'],
+      task: 'classification',
+    },
     task: 'classification',
     classes: ['a', 'b'],
     description: 'test',

@@ -65,11 +65,21 @@ describe("Open Inference Protocol v2's binary tensor data", () => {
     const nums = fp64(1);
     const short = binaryBody({ inputs: [{ name: 'beak', shape: [2], datatype: 'FP64', parameters: { binary_data_size: 16 } }] }, nums);
     expectInvalid(() => parseInferBody(short.body, short.header), /Input "beak" says binary_data_size 16, but the body holds 8 more bytes/);
-    const extra = binaryBody({ inputs: [{ name: 'beak', shape: [1], datatype: 'FP64', parameters: { binary_data_size: 8 } }] }, nums, Buffer.from('xx'));
+    const extra = binaryBody(
+      { inputs: [{ name: 'beak', shape: [1], datatype: 'FP64', parameters: { binary_data_size: 8 } }] },
+      nums,
+      Buffer.from('xx'),
+    );
     expectInvalid(() => parseInferBody(extra.body, extra.header), /2 bytes after the last binary input/);
-    const ragged = binaryBody({ inputs: [{ name: 'beak', shape: [1], datatype: 'FP64', parameters: { binary_data_size: 5 } }] }, Buffer.alloc(5));
+    const ragged = binaryBody(
+      { inputs: [{ name: 'beak', shape: [1], datatype: 'FP64', parameters: { binary_data_size: 5 } }] },
+      Buffer.alloc(5),
+    );
     expectInvalid(() => parseInferBody(ragged.body, ragged.header), /Input "beak": 5 bytes is not a whole number of FP64 values/);
-    expectInvalid(() => parseInferBody(Buffer.from('{}'), '99'), /inference-header-content-length header must be the length of the JSON part/);
+    expectInvalid(
+      () => parseInferBody(Buffer.from('{}'), '99'),
+      /inference-header-content-length header must be the length of the JSON part/,
+    );
   });
 
   it('answers the outputs a request asks for as binary after the JSON part, and the rest as JSON', () => {
@@ -97,7 +107,11 @@ describe('instanceFor: a row read from a file, as the strict server takes it', (
     { name: 'city', datatype: 'BYTES' },
   ];
   it('keeps only the features, each typed as its datatype, with null for missing values', () => {
-    expect(instanceFor(inputs, { id: 7, temp: '10.5', rainy: 'true', city: 'Oslo', label: 'x' })).toEqual({ temp: 10.5, rainy: true, city: 'Oslo' });
+    expect(instanceFor(inputs, { id: 7, temp: '10.5', rainy: 'true', city: 'Oslo', label: 'x' })).toEqual({
+      temp: 10.5,
+      rainy: true,
+      city: 'Oslo',
+    });
     expect(instanceFor(inputs, { temp: '', rainy: 'NA', city: null })).toEqual({ temp: null, rainy: null, city: null });
     expect(instanceFor(inputs, { temp: 3, rainy: 0, city: 12 })).toEqual({ temp: 3, rainy: false, city: '12' });
   });

@@ -29,7 +29,9 @@ describe('strict rows, as the model server reads them', () => {
   const good = { temp: 10.5, rainy: false, city: 'Oslo', day: '2024-05-01' };
 
   it('take exactly the features, each of its JSON type, with null as a missing value', () => {
-    const frame = rowsToFrame(schema, [good, { temp: null, rainy: null, city: null, day: null }, { ...good, day: 1714521600000 }], { strict: true });
+    const frame = rowsToFrame(schema, [good, { temp: null, rainy: null, city: null, day: null }, { ...good, day: 1714521600000 }], {
+      strict: true,
+    });
     expect(Array.from(frame.columns.temp as Float64Array)).toEqual([10.5, NaN, 10.5]);
     expect(Array.from(frame.columns.rainy as Float64Array)).toEqual([0, NaN, 0]);
     expect(frame.columns.city).toEqual(['Oslo', null, 'Oslo']);
@@ -38,8 +40,12 @@ describe('strict rows, as the model server reads them', () => {
   });
 
   it('refuse an absent feature and a key that is not a feature, naming the row and the key', () => {
-    expect(refusal([good, { temp: 1, rainy: true, city: 'Oslo' }])).toBe('Row 1: feature "day" is missing; send every feature, with null for a missing value.');
-    expect(refusal([{ ...good, label: 'x' }])).toBe('Row 0: field "label" is not a feature of the model; send only its features (temp, rainy, city, day).');
+    expect(refusal([good, { temp: 1, rainy: true, city: 'Oslo' }])).toBe(
+      'Row 1: feature "day" is missing; send every feature, with null for a missing value.',
+    );
+    expect(refusal([{ ...good, label: 'x' }])).toBe(
+      'Row 0: field "label" is not a feature of the model; send only its features (temp, rainy, city, day).',
+    );
   });
 
   it('convert nothing: a boolean is not a number, a number is not a boolean or a category, text is not a number', () => {

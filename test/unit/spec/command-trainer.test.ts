@@ -9,7 +9,9 @@ const dataset = { source: 's3://data/toy.csv', target: 'y' };
 const spec = (trainer: Record<string, unknown>) => ({ model: 'toy', dataset, trainer: { name: 'command', ...trainer } });
 
 it('timeout, killGrace and env can be set, durations in words', () => {
-  const parsed = parsePipelineSpec(spec({ command: ['{python}', 'train.py'], timeout: '2h', killGrace: '30s', env: { OMP_NUM_THREADS: '1' } }));
+  const parsed = parsePipelineSpec(
+    spec({ command: ['{python}', 'train.py'], timeout: '2h', killGrace: '30s', env: { OMP_NUM_THREADS: '1' } }),
+  );
   expect(parsed.trainer).toMatchObject({ name: 'command', timeout: 7_200_000, killGrace: 30_000, env: { OMP_NUM_THREADS: '1' } });
 });
 

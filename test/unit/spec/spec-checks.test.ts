@@ -32,20 +32,37 @@ describe('a pipeline spec is checked whole', () => {
   });
 
   it('filter dates must be real ISO dates, from no later than to', () => {
-    expect(problemsOf(specWith({ dataset: { source: 'd.csv', target: 'y', filter: { column: 'date', from: '31/01/2024' } } }))).toMatch(/dataset\.filter\.from: expected an ISO date/);
-    expect(problemsOf(specWith({ dataset: { source: 'd.csv', target: 'y', filter: { column: 'date', from: '2024-02-30' } } }))).toMatch(/dataset\.filter\.from: expected an ISO date/);
-    expect(problemsOf(specWith({ dataset: { source: 'd.csv', target: 'y', filter: { column: 'date', from: '2024-03-01', to: '2024-01-01' } } }))).toMatch(
-      /dataset\.filter\.to: from must not be later than to/,
+    expect(problemsOf(specWith({ dataset: { source: 'd.csv', target: 'y', filter: { column: 'date', from: '31/01/2024' } } }))).toMatch(
+      /dataset\.filter\.from: expected an ISO date/,
     );
-    expect(problemsOf(specWith({ dataset: { source: 'd.csv', target: 'y', filter: { column: 'date', from: '2024-01-01', to: '2024-03-01T12:00:00Z' } } }))).toBe('');
+    expect(problemsOf(specWith({ dataset: { source: 'd.csv', target: 'y', filter: { column: 'date', from: '2024-02-30' } } }))).toMatch(
+      /dataset\.filter\.from: expected an ISO date/,
+    );
+    expect(
+      problemsOf(specWith({ dataset: { source: 'd.csv', target: 'y', filter: { column: 'date', from: '2024-03-01', to: '2024-01-01' } } })),
+    ).toMatch(/dataset\.filter\.to: from must not be later than to/);
+    expect(
+      problemsOf(
+        specWith({ dataset: { source: 'd.csv', target: 'y', filter: { column: 'date', from: '2024-01-01', to: '2024-03-01T12:00:00Z' } } }),
+      ),
+    ).toBe('');
   });
 
   it("a built-in trainer's parameters are checked by the trainer's own rules, every one named", () => {
     const msg = problemsOf(specWith({ trainer: { name: 'gbdt', params: { learningRate: -1, maxBins: 999 } } }));
     expect(msg).toMatch(/trainer\.params\.learningRate: /);
     expect(msg).toMatch(/trainer\.params\.maxBins: /);
-    expect(problemsOf(specWith({ trainer: { name: 'logistic-regression', params: { c: 1 } } }))).toMatch(/unknown parameter "c" for logistic-regression; known parameters: C, maxIter/);
-    expect(problemsOf(specWith({ trainer: { name: 'gbdt', params: { learningRate: 0.05, maxIter: 50 } }, validation: { thresholds: { accuracy: { min: 0.7 }, r2: { min: -2 } } } }))).toBe('');
+    expect(problemsOf(specWith({ trainer: { name: 'logistic-regression', params: { c: 1 } } }))).toMatch(
+      /unknown parameter "c" for logistic-regression; known parameters: C, maxIter/,
+    );
+    expect(
+      problemsOf(
+        specWith({
+          trainer: { name: 'gbdt', params: { learningRate: 0.05, maxIter: 50 } },
+          validation: { thresholds: { accuracy: { min: 0.7 }, r2: { min: -2 } } },
+        }),
+      ),
+    ).toBe('');
   });
 });
 
@@ -64,6 +81,8 @@ describe('the approval section', () => {
   });
 
   it('required: true without approvers is refused, naming the field', () => {
-    expect(problemsOf(specWith({ approval: { required: true } }))).toMatch(/approval\.approvers: list who may approve, or set required: false/);
+    expect(problemsOf(specWith({ approval: { required: true } }))).toMatch(
+      /approval\.approvers: list who may approve, or set required: false/,
+    );
   });
 });

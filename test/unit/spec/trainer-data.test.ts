@@ -11,8 +11,12 @@ it('a program gets the rows both locally and as remote parts unless the spec say
 });
 
 it('{train} with data: remote, or {uris} with data: local, is refused when the spec is parsed, naming the fix', () => {
-  expect(() => parsePipelineSpec(spec({ command: ['train', '{train}'], data: 'remote' }))).toThrow(/trainer\.command.*data: remote.*read \{uris\}/);
-  expect(() => parsePipelineSpec(spec({ command: ['train', '{uris}'], data: 'local' }))).toThrow(/trainer\.command.*data: local.*use \{train\}/);
+  expect(() => parsePipelineSpec(spec({ command: ['train', '{train}'], data: 'remote' }))).toThrow(
+    /trainer\.command.*data: remote.*read \{uris\}/,
+  );
+  expect(() => parsePipelineSpec(spec({ command: ['train', '{uris}'], data: 'local' }))).toThrow(
+    /trainer\.command.*data: local.*use \{train\}/,
+  );
   expect(() => parsePipelineSpec(spec({ command: ['train'], data: 'cluster' }))).toThrow(/trainer\.data/);
 });
 

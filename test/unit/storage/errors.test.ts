@@ -22,18 +22,26 @@ function classify(err: unknown): MlopsError {
 }
 
 describe('storage error classification', () => {
-  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN'])('%s is retryable and names the endpoint', (code) => {
-    const e = classify(sysError(code));
-    expect(e).toMatchObject({ type: FailureType.Unavailable, retryable: true });
-    expect(e.message).toContain(`MinIO at 127.0.0.1:9000 is unreachable (${code})`);
-  });
+  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN'])(
+    '%s is retryable and names the endpoint',
+    (code) => {
+      const e = classify(sysError(code));
+      expect(e).toMatchObject({ type: FailureType.Unavailable, retryable: true });
+      expect(e.message).toContain(`MinIO at 127.0.0.1:9000 is unreachable (${code})`);
+    },
+  );
 
-  it.each(['InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout', 'XMinioServerNotInitialized'])('%s is retryable', (code) => {
-    expect(classify(s3Error(code))).toMatchObject({ type: FailureType.Unavailable, retryable: true });
-  });
+  it.each(['InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout', 'XMinioServerNotInitialized'])(
+    '%s is retryable',
+    (code) => {
+      expect(classify(s3Error(code))).toMatchObject({ type: FailureType.Unavailable, retryable: true });
+    },
+  );
 
   it('a 5xx that minio-js reports only by status is retryable', () => {
-    expect(classify(new Error('Request failed after 0 retries: Error: Retryable HTTP status: 502'))).toMatchObject({ type: FailureType.Unavailable });
+    expect(classify(new Error('Request failed after 0 retries: Error: Retryable HTTP status: 502'))).toMatchObject({
+      type: FailureType.Unavailable,
+    });
   });
 
   it.each(['InvalidAccessKeyId', 'SignatureDoesNotMatch'])('%s says to check the keys and is not retryable', (code) => {
@@ -49,22 +57,43 @@ describe('storage error classification', () => {
   });
 
   it('missing objects and buckets are not-found, with what to check', () => {
-    expect(classify(s3Error('NoSuchKey'))).toMatchObject({ type: FailureType.NotFound, message: expect.stringContaining('s3://mlops/blobs/x does not exist') });
+    expect(classify(s3Error('NoSuchKey'))).toMatchObject({
+      type: FailureType.NotFound,
+      message: expect.stringContaining('s3://mlops/blobs/x does not exist'),
+    });
     expect(classify(s3Error('NotFound'))).toMatchObject({ type: FailureType.NotFound });
-    expect(classify(s3Error('NoSuchBucket'))).toMatchObject({ type: FailureType.NotFound, message: expect.stringContaining('check MINIO_BUCKET') });
+    expect(classify(s3Error('NoSuchBucket'))).toMatchObject({
+      type: FailureType.NotFound,
+      message: expect.stringContaining('check MINIO_BUCKET'),
+    });
   });
 
   it('invalid names, bad digests, lost conditions, clock skew and region are typed', () => {
-    expect(classify(Object.assign(new Error('Invalid object name: '), { name: 'InvalidObjectNameError' }))).toMatchObject({ type: FailureType.InvalidInput });
-    expect(classify(Object.assign(new Error('Invalid bucket name: x'), { name: 'InvalidBucketNameError' }))).toMatchObject({ type: FailureType.Configuration, message: expect.stringContaining('MINIO_BUCKET') });
+    expect(classify(Object.assign(new Error('Invalid object name: '), { name: 'InvalidObjectNameError' }))).toMatchObject({
+      type: FailureType.InvalidInput,
+    });
+    expect(classify(Object.assign(new Error('Invalid bucket name: x'), { name: 'InvalidBucketNameError' }))).toMatchObject({
+      type: FailureType.Configuration,
+      message: expect.stringContaining('MINIO_BUCKET'),
+    });
     expect(classify(s3Error('XAmzContentSHA256Mismatch'))).toMatchObject({ type: FailureType.Integrity });
-    expect(classify(s3Error('PreconditionFailed'))).toMatchObject({ type: FailureType.Conflict, retryable: true, details: expect.objectContaining({ code: 'PreconditionFailed' }) });
+    expect(classify(s3Error('PreconditionFailed'))).toMatchObject({
+      type: FailureType.Conflict,
+      retryable: true,
+      details: expect.objectContaining({ code: 'PreconditionFailed' }),
+    });
     expect(classify(s3Error('RequestTimeTooSkewed'))).toMatchObject({ type: FailureType.Configuration });
-    expect(classify(s3Error('AuthorizationHeaderMalformed'))).toMatchObject({ type: FailureType.Configuration, message: expect.stringContaining('MINIO_REGION') });
+    expect(classify(s3Error('AuthorizationHeaderMalformed'))).toMatchObject({
+      type: FailureType.Configuration,
+      message: expect.stringContaining('MINIO_REGION'),
+    });
   });
 
   it('an unknown S3 code stays retryable; a programming error is not dressed up as an outage', () => {
-    expect(classify(s3Error('SomethingNew'))).toMatchObject({ type: FailureType.Unavailable, message: expect.stringContaining('SomethingNew') });
+    expect(classify(s3Error('SomethingNew'))).toMatchObject({
+      type: FailureType.Unavailable,
+      message: expect.stringContaining('SomethingNew'),
+    });
     const bug = new TypeError('x is not a function');
     expect(toStorageError(bug, ctx)).toBe(bug);
     const typed = new MlopsError(FailureType.Integrity, 'already typed');

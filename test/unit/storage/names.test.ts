@@ -27,11 +27,14 @@ describe('names that become object keys', () => {
     ['ünï', 'may use only letters'],
   ])('rejects %j (%s)', (name, why) => {
     expect(nameProblem('model', name)).toContain(why);
-    expect(() => assertName('model', name)).toThrow(expect.objectContaining({ type: FailureType.InvalidInput, message: expect.stringContaining(why) }));
+    expect(() => assertName('model', name)).toThrow(
+      expect.objectContaining({ type: FailureType.InvalidInput, message: expect.stringContaining(why) }),
+    );
   });
 
   it('rejects non-strings', () => {
-    for (const value of [undefined, null, 3, {}, ['a']]) expect(() => assertName('dataset', value)).toThrow(expect.objectContaining({ type: FailureType.InvalidInput }));
+    for (const value of [undefined, null, 3, {}, ['a']])
+      expect(() => assertName('dataset', value)).toThrow(expect.objectContaining({ type: FailureType.InvalidInput }));
   });
 
   it('an alias may not look like a version number, nor be "latest"', () => {
@@ -42,15 +45,23 @@ describe('names that become object keys', () => {
 
   it('versions are whole numbers from 1, and run keys bounded strings', () => {
     expect(assertVersion(1)).toBe(1);
-    for (const v of [0, -1, 1.5, Number.NaN, '1', Number.MAX_SAFE_INTEGER + 1]) expect(() => assertVersion(v)).toThrow(expect.objectContaining({ type: FailureType.InvalidInput }));
+    for (const v of [0, -1, 1.5, Number.NaN, '1', Number.MAX_SAFE_INTEGER + 1])
+      expect(() => assertVersion(v)).toThrow(expect.objectContaining({ type: FailureType.InvalidInput }));
     expect(assertRunKey('pipeline/churn/2026-01-01')).toBe('pipeline/churn/2026-01-01');
-    for (const k of ['', 'x'.repeat(1001), 5]) expect(() => assertRunKey(k)).toThrow(expect.objectContaining({ type: FailureType.InvalidInput }));
+    for (const k of ['', 'x'.repeat(1001), 5])
+      expect(() => assertRunKey(k)).toThrow(expect.objectContaining({ type: FailureType.InvalidInput }));
   });
 
   it('artifact references are checked for shape', () => {
     const good = { uri: `s3://b/${blobKey('a'.repeat(64))}`, sha256: 'a'.repeat(64), size: 3 };
     expect(assertArtifactRef('artifact', good)).toBe(good);
-    for (const bad of [null, { ...good, uri: 'http://x/y' }, { ...good, sha256: 'A'.repeat(64) }, { ...good, size: -1 }, { ...good, size: 1.5 }]) {
+    for (const bad of [
+      null,
+      { ...good, uri: 'http://x/y' },
+      { ...good, sha256: 'A'.repeat(64) },
+      { ...good, size: -1 },
+      { ...good, size: 1.5 },
+    ]) {
       expect(() => assertArtifactRef('artifact', bad)).toThrow(expect.objectContaining({ type: FailureType.InvalidInput }));
     }
   });
@@ -67,7 +78,19 @@ describe('names that become object keys', () => {
 
 describe('invalid names are rejected before any request', () => {
   // Nothing listens on this port: a request would fail as MlopsUnavailable, not MlopsInvalidInput.
-  const store = new ArtifactStore(createMinioClient({ endPoint: '127.0.0.1', port: 1, useSSL: false, accessKey: 'a', secretKey: 'b', bucket: 'never', region: 'us-east-1', external: true }), 'never');
+  const store = new ArtifactStore(
+    createMinioClient({
+      endPoint: '127.0.0.1',
+      port: 1,
+      useSSL: false,
+      accessKey: 'a',
+      secretKey: 'b',
+      bucket: 'never',
+      region: 'us-east-1',
+      external: true,
+    }),
+    'never',
+  );
   const registry = new ModelRegistry(store);
   const snapshots = new DatasetSnapshots(store);
 
@@ -83,7 +106,16 @@ describe('invalid names are rejected before any request', () => {
       () => registry.listAliases(name),
       () => registry.moveAlias({ model: name, alias: 'production', version: 1, by: 'a', reason: 'r' }),
       () => registry.rollbackAlias({ model: 'm', alias: name, by: 'a', reason: 'r' }),
-      () => registry.registerVersion({ model: name, artifact: ref, dataset: { sha256: ref.sha256 }, trainer: { name: 't', params: {} }, metrics: {}, workflowId: 'w', runId: 'r' }),
+      () =>
+        registry.registerVersion({
+          model: name,
+          artifact: ref,
+          dataset: { sha256: ref.sha256 },
+          trainer: { name: 't', params: {} },
+          metrics: {},
+          workflowId: 'w',
+          runId: 'r',
+        }),
       () => snapshots.register({ name, sha256: ref.sha256, sourceUri: 'x', schema: null, rowCount: 0 }),
       () => snapshots.get(name, ref.sha256),
       () => snapshots.list(name),

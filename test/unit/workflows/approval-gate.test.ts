@@ -76,7 +76,12 @@ describe('the approval gate', () => {
   });
 
   it('escalation hands the decision to a second list with a new deadline', () => {
-    const gate = new ApprovalGate({ ...policy, quorum: 1, onTimeout: 'escalate', escalation: { approvers: ['erin'], timeout: 3_600_000, onTimeout: 'reject' } });
+    const gate = new ApprovalGate({
+      ...policy,
+      quorum: 1,
+      onTimeout: 'escalate',
+      escalation: { approvers: ['erin'], timeout: 3_600_000, onTimeout: 'reject' },
+    });
     expect(gate.expire(t(1))).toBe(3_600_000);
     expect(gate.status()).toMatchObject({ state: 'escalated', approvers: ['erin'] });
     expect(gate.approve({ approver: 'alice' }, t(2)).accepted).toBe(false);
@@ -84,7 +89,11 @@ describe('the approval gate', () => {
   });
 
   it('an escalation that also runs out ends with its own outcome', () => {
-    const gate = new ApprovalGate({ ...policy, onTimeout: 'escalate', escalation: { approvers: ['erin'], timeout: 1000, onTimeout: 'reject' } });
+    const gate = new ApprovalGate({
+      ...policy,
+      onTimeout: 'escalate',
+      escalation: { approvers: ['erin'], timeout: 1000, onTimeout: 'reject' },
+    });
     gate.expire(t(1));
     expect(gate.expire(t(2))).toBeUndefined();
     expect(gate.status().state).toBe('timed-out');

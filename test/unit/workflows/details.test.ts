@@ -24,7 +24,11 @@ describe('what an approver reads in the Temporal UI', () => {
     expect(text).toContain('**Claimed vs measured**: the program claimed accuracy 0.99; measured on 69 sealed holdout rows: 0.35.');
     expect(text).toContain('**Dropped**: 4 rows whose target is missing (dataset.dropMissingTarget).');
     expect(text).toContain('**Data warning**: island: 3 values not in the allowed categories');
-    expect(text).toContain('**Note**: production version 2 could not be loaded (Not servable); this run is judged on its thresholds alone.');
-    expect(text).toContain('**Servability**: the onnx model loads as the server loads it and answered 69 holdout rows; it agrees with its training program on 200 check rows.');
+    expect(text).toContain(
+      '**Note**: production version 2 could not be loaded (Not servable); this run is judged on its thresholds alone.',
+    );
+    expect(text).toContain(
+      '**Servability**: the onnx model loads as the server loads it and answered 69 holdout rows; it agrees with its training program on 200 check rows.',
+    );
   });
 });

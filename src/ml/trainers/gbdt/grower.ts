@@ -114,7 +114,11 @@ export class TreeGrower {
     this.F = realBins.length;
     this.categorical = categoryCodes.some((c) => c > 0);
     // Every open leaf keeps its histogram until it is split, plus two for the node being split.
-    const leaves = Math.min(settings.maxLeafNodes, 2 ** Math.min(settings.maxDepth, 30), Math.floor(rowCount / settings.minSamplesLeaf) + 1);
+    const leaves = Math.min(
+      settings.maxLeafNodes,
+      2 ** Math.min(settings.maxDepth, 30),
+      Math.floor(rowCount / settings.minSamplesLeaf) + 1,
+    );
     const affordable = Math.max(8, Math.floor(HISTOGRAM_MEMORY / (8 * this.F * FEATURE_STRIDE)));
     this.builder = new HistogramBuilder(rowCount, this.F, Math.min(leaves + 2, affordable), threads);
     this.binned = this.builder.binned;
@@ -227,7 +231,16 @@ export class TreeGrower {
       : this.builder.partition(node.start, node.end, split.feature, split.bin, split.missingLeft);
     const depth = node.depth + 1;
     const left: Node = { id: nextId, start: node.start, end: nl, depth, sumG: split.leftG, sumH: split.leftH, hist: null, split: null };
-    const right: Node = { id: nextId + 1, start: nl, end: node.end, depth, sumG: node.sumG - split.leftG, sumH: node.sumH - split.leftH, hist: null, split: null };
+    const right: Node = {
+      id: nextId + 1,
+      start: nl,
+      end: node.end,
+      depth,
+      sumG: node.sumG - split.leftG,
+      sumH: node.sumH - split.leftH,
+      hist: null,
+      split: null,
+    };
     const parent = node.hist!;
     node.hist = null;
     const canSplit = (c: Node) => c.end - c.start >= 2 * this.settings.minSamplesLeaf && c.depth < this.settings.maxDepth;
@@ -328,7 +341,15 @@ export class TreeGrower {
    * The best categorical split of feature f gaining more than `minGain`, if any (see the module comment):
    * the bins with enough support, sorted by gradient / (hessian + support), prefixes scanned from both ends.
    */
-  private categoricalSplit(f: number, base: number, count: number, G: number, H: number, parentScore: number, minGain: number): Split | null {
+  private categoricalSplit(
+    f: number,
+    base: number,
+    count: number,
+    G: number,
+    H: number,
+    parentScore: number,
+    minGain: number,
+  ): Split | null {
     const hist = this.pool;
     const { l2Regularization: l2, minSamplesLeaf: minLeaf } = this.settings;
     const supportFactor = count / H;

@@ -14,7 +14,14 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BINS_PER_FEATURE } from './binning';
-import { histogramModuleBytes, instantiateHistogram, instantiatePartition, wasmApi, type WasmMemory, type WasmPartition } from './wasm-kernel';
+import {
+  histogramModuleBytes,
+  instantiateHistogram,
+  instantiatePartition,
+  wasmApi,
+  type WasmMemory,
+  type WasmPartition,
+} from './wasm-kernel';
 
 /** Doubles per bin: sum of gradients, sum of hessians, count. */
 export const SLOT = 3;
@@ -149,7 +156,8 @@ function makeRunner(d: WorkerData, jsKernel: typeof histogramKernel, instantiate
     };
   }
   const { pool, binned, gh, rows } = d.js!;
-  return (offset: number, start: number, end: number, useRows: number) => jsKernel(pool, offset, binned, d.F, gh, rows, start, end, useRows, d.f0, d.f1);
+  return (offset: number, start: number, end: number, useRows: number) =>
+    jsKernel(pool, offset, binned, d.F, gh, rows, start, end, useRows, d.f0, d.f1);
 }
 
 const WORKER_SOURCE = `
@@ -193,7 +201,16 @@ export function histogramThreads(rows: number, features: number): number {
  * The JavaScript partition, branch-free: which side a row goes is a coin toss to the CPU, and mispredicted
  * branches cost more than writing every row to both places. bin ≤ 254, so the missing bin (255) is never ≤ bin.
  */
-function partitionRows(rows: Uint32Array, scratch: Uint32Array, columns: Uint8Array, offset: number, start: number, end: number, bin: number, missingLeft: number): number {
+function partitionRows(
+  rows: Uint32Array,
+  scratch: Uint32Array,
+  columns: Uint8Array,
+  offset: number,
+  start: number,
+  end: number,
+  bin: number,
+  missingLeft: number,
+): number {
   let nl = start;
   let nr = 0;
   for (let k = start; k < end; k++) {
@@ -358,7 +375,8 @@ export class HistogramBuilder {
     for (let w = 0; w < this.workers.length; w++) {
       let done: number;
       while ((done = Atomics.load(ctrl, DONE + w)) !== seq) {
-        if (Atomics.wait(ctrl, DONE + w, done, TASK_TIMEOUT_MS) === 'timed-out') throw new Error('A gbdt histogram worker thread stopped responding.');
+        if (Atomics.wait(ctrl, DONE + w, done, TASK_TIMEOUT_MS) === 'timed-out')
+          throw new Error('A gbdt histogram worker thread stopped responding.');
       }
     }
     if (Atomics.load(ctrl, FAILED) !== 0) throw new Error('A gbdt histogram worker thread failed.');

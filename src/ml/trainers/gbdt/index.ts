@@ -51,7 +51,12 @@ export const gbdtParamsSchema = z
 export type GbdtParams = z.infer<typeof gbdtParamsSchema>;
 
 /** Inputs as trees want them: unscaled, missing values left missing, categories as codes (maxCategories set per fit). */
-const TREE_PREPROCESSING: PreprocessingOptions = { standardize: false, numericImpute: 'none', categoricalImpute: 'missing-token', categoricalEncoding: 'codes' };
+const TREE_PREPROCESSING: PreprocessingOptions = {
+  standardize: false,
+  numericImpute: 'none',
+  categoricalImpute: 'missing-token',
+  categoricalEncoding: 'codes',
+};
 /** `earlyStopping: 'auto'` turns it on above this many training rows, as scikit-learn does. */
 const AUTO_EARLY_STOPPING_ROWS = 10_000;
 
@@ -85,7 +90,13 @@ export async function fitGbdt(input: TrainInput): Promise<GbdtModel> {
     classes: target.classes,
     preprocessing,
     params,
-    training: { rows: input.train.rowCount, iterations: fitted.iterations, seed: input.seed, converged: fitted.stopped, validationRows: data.yVal?.length ?? 0 },
+    training: {
+      rows: input.train.rowCount,
+      iterations: fitted.iterations,
+      seed: input.seed,
+      converged: fitted.stopped,
+      validationRows: data.yVal?.length ?? 0,
+    },
     baseline: fitted.baseline,
     treesPerIteration: loss.K,
     trees: fitted.trees.map(({ bin: _bin, ...tree }) => tree),
@@ -221,7 +232,13 @@ async function boost({ input, params, loss, grower, binned, F, yTrain, valBinned
       stopped = shouldStop(scores, params.nIterNoChange, params.tol);
     }
     await loop.progress(iteration / params.maxIter, `iteration ${iteration}`);
-    await loop.maybeCheckpoint(iteration, (): GbdtCheckpoint => ({ fingerprint, iteration, trees: trees.slice(), scores: scores.slice(), stopped }));
+    await loop.maybeCheckpoint(iteration, (): GbdtCheckpoint => ({
+      fingerprint,
+      iteration,
+      trees: trees.slice(),
+      scores: scores.slice(),
+      stopped,
+    }));
   }
   await loop.progress(1, `fitted ${iteration} iterations`);
   return { baseline, trees, iterations: iteration, stopped };
@@ -280,7 +297,15 @@ interface HeldOut {
   yVal?: Float64Array;
 }
 
-function holdOut(input: TrainInput, params: GbdtParams, enabled: boolean, all: Float64Array[], target: Target, preprocessing: Preprocessing, rng: Rng): HeldOut {
+function holdOut(
+  input: TrainInput,
+  params: GbdtParams,
+  enabled: boolean,
+  all: Float64Array[],
+  target: Target,
+  preprocessing: Preprocessing,
+  rng: Rng,
+): HeldOut {
   if (!enabled) return { yTrain: target.y };
   if (input.validation && input.validation.rowCount > 0) {
     const columns = transformFrame(preprocessing, input.validation).columns;

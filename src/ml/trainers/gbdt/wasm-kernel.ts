@@ -40,9 +40,28 @@
  */
 
 /** Signature of the exported kernel (byte addresses and counts, all i32). */
-export type WasmHistogram = (pool: number, binned: number, F: number, gh: number, rows: number, start: number, end: number, useRows: number, f0: number, f1: number) => void;
+export type WasmHistogram = (
+  pool: number,
+  binned: number,
+  F: number,
+  gh: number,
+  rows: number,
+  start: number,
+  end: number,
+  useRows: number,
+  f0: number,
+  f1: number,
+) => void;
 /** Signature of the exported partition: returns where the right-hand rows begin. */
-export type WasmPartition = (rows: number, scratch: number, column: number, start: number, end: number, bin: number, missingLeft: number) => number;
+export type WasmPartition = (
+  rows: number,
+  scratch: number,
+  column: number,
+  start: number,
+  end: number,
+  bin: number,
+  missingLeft: number,
+) => number;
 
 const I32 = 0x7f;
 const LE_U = [0x4d];
@@ -102,7 +121,14 @@ const f64Load = (offset: number) => [0x2b, 3, ...uleb(offset)];
 const f64Store = (offset: number) => [0x39, 3, ...uleb(offset)];
 const f64One = [0x44, ...new Uint8Array(Float64Array.of(1).buffer)];
 /** [o + offset] += value */
-const accumulate = (offset: number, value: number[]) => [...get(O), ...get(O), ...f64Load(offset), ...value, ...F64_ADD, ...f64Store(offset)];
+const accumulate = (offset: number, value: number[]) => [
+  ...get(O),
+  ...get(O),
+  ...f64Load(offset),
+  ...value,
+  ...F64_ADD,
+  ...f64Store(offset),
+];
 const FEATURE_BYTES = 6144;
 
 const BODY = [

@@ -25,7 +25,11 @@ const schema: DatasetSchema = {
   task: 'classification',
 };
 
-const SIGNATURE = { inputs: [{ column: 'x', name: 'x', type: 'float' }], outputs: { label: 'label', probabilities: 'probabilities' }, classes: ['a', 'b'] };
+const SIGNATURE = {
+  inputs: [{ column: 'x', name: 'x', type: 'float' }],
+  outputs: { label: 'label', probabilities: 'probabilities' },
+  classes: ['a', 'b'],
+};
 
 let dir: string;
 beforeEach(async () => {
@@ -102,7 +106,15 @@ ${writesModel()}`,
     try {
       const onLog = (line: string, stream: string) => lines.push(`${stream}:${line}`);
       const result = await runExternalTrainer({ command: [train, '{train}', '{check}', '{seed}', '{output}'] }, input({ onLog }));
-      const seen = ['check-seen.jsonl', 'extra/notes.txt', 'model.onnx', 'params-seen.json', 'schema-seen.json', 'seen.jsonl', 'signature.json'];
+      const seen = [
+        'check-seen.jsonl',
+        'extra/notes.txt',
+        'model.onnx',
+        'params-seen.json',
+        'schema-seen.json',
+        'seen.jsonl',
+        'signature.json',
+      ];
       expect(result.files).toEqual(seen);
       expect(await readFile(join(result.outputDir, 'seen.jsonl'), 'utf8')).toBe(await readFile(join(dir, 'train.jsonl'), 'utf8'));
       // Check rows hold the features only, never the target.
@@ -167,19 +179,28 @@ describe('what the program must leave', () => {
 
   it('check predictions are accepted when there is one well-formed line per check row', async () => {
     const answer = '{"label": "a", "probabilities": [0.7, 0.3]}';
-    const train = await script('check.sh', `${writesModel()}\nprintf '%s\\n%s\\n' '${answer}' '${answer}' > "$MLOPS_OUTPUT_DIR/check_predictions.jsonl"`);
+    const train = await script(
+      'check.sh',
+      `${writesModel()}\nprintf '%s\\n%s\\n' '${answer}' '${answer}' > "$MLOPS_OUTPUT_DIR/check_predictions.jsonl"`,
+    );
     const result = await runExternalTrainer({ command: [train] }, input());
     expect(result.checkPredictions).toBe(true);
   });
 
   it('check predictions with a line missing fail, saying how many lines are needed', async () => {
-    const train = await script('short.sh', `${writesModel()}\n${writesJson('check_predictions.jsonl', { label: 'a', probabilities: [0.7, 0.3] })}`);
+    const train = await script(
+      'short.sh',
+      `${writesModel()}\n${writesJson('check_predictions.jsonl', { label: 'a', probabilities: [0.7, 0.3] })}`,
+    );
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
     expect(err.message).toMatch(/wrote 1 lines in check_predictions.jsonl for the 2 rows of \$MLOPS_CHECK_DATA/);
   });
 
   it('a program that writes no model.onnx fails with MlopsTrainerFailed naming the file and the fix', async () => {
-    const train = await script('nomodel.sh', `${writesJson('signature.json', SIGNATURE)}\n${writesJson('metrics.json', { accuracy: 0.99 })}`);
+    const train = await script(
+      'nomodel.sh',
+      `${writesJson('signature.json', SIGNATURE)}\n${writesJson('metrics.json', { accuracy: 0.99 })}`,
+    );
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
     expect(err.message).toMatch(/wrote no model\.onnx in its output directory .*convert the fitted model to ONNX/);
   });
@@ -204,19 +225,27 @@ describe('what the program must leave', () => {
     const renamed = { ...SIGNATURE, inputs: [{ column: 'x', name: 'X (cm)', type: 'float' }] };
     const train = await script('rename.sh', `${copiesOnnx()}\n${writesJson('signature.json', renamed)}`);
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
-    expect(err.message).toMatch(/model\.onnx that cannot be served: signature\.json does not match model\.onnx \(signature inputs not in the graph: X \(cm\)/);
+    expect(err.message).toMatch(
+      /model\.onnx that cannot be served: signature\.json does not match model\.onnx \(signature inputs not in the graph: X \(cm\)/,
+    );
     expect(err.message).toMatch(/The graph has inputs x/);
   });
 
   it('a classifier converted with zipmap on fails, saying to turn zipmap off', async () => {
     const zipmapped = { ...SIGNATURE, outputs: { label: 'output_label', probabilities: 'output_probability' } };
-    const train = await script('zipmap.sh', `${copiesOnnx(resolve(FIXTURE, '../tiny-classifier-zipmap.onnx'))}\n${writesJson('signature.json', zipmapped)}`);
+    const train = await script(
+      'zipmap.sh',
+      `${copiesOnnx(resolve(FIXTURE, '../tiny-classifier-zipmap.onnx'))}\n${writesJson('signature.json', zipmapped)}`,
+    );
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
     expect(err.message).toMatch(/model\.onnx that cannot be served: .*zipmap/);
   });
 
   it('a model.onnx that is not ONNX fails: it does not load', async () => {
-    const train = await script('garbage.sh', `echo 'not a model' > "$MLOPS_OUTPUT_DIR/model.onnx"\n${writesJson('signature.json', SIGNATURE)}`);
+    const train = await script(
+      'garbage.sh',
+      `echo 'not a model' > "$MLOPS_OUTPUT_DIR/model.onnx"\n${writesJson('signature.json', SIGNATURE)}`,
+    );
     const err = await failure(runExternalTrainer({ command: [train] }, input()));
     expect(err.message).toMatch(/model\.onnx that cannot be served: model\.onnx does not load in ONNX Runtime/);
   });

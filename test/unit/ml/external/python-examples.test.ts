@@ -59,13 +59,28 @@ async function trainExample(name: string, params?: Record<string, unknown>) {
   await writeTrainingRows(snapshot, schema, spec.dataset.split, trainFile);
   const result = await runExternalTrainer(
     { command: trainer.command, cwd: trainer.workingDirectory, env: trainer.env },
-    { trainData: trainFile, schema, params: params ?? trainer.params, seed: spec.dataset.split.seed, workDir: join(dir, 'work'), python: async () => python },
+    {
+      trainData: trainFile,
+      schema,
+      params: params ?? trainer.params,
+      seed: spec.dataset.split.seed,
+      workDir: join(dir, 'work'),
+      python: async () => python,
+    },
   );
   // Stored as the train stage stores it: every file by its path, read back by reference.
   const fileRef = (path: string): ArtifactRef => ({ uri: `file://${path}`, sha256: '0'.repeat(64), size: 0 });
   const files = Object.fromEntries(result.files.map((f) => [f, fileRef(join(result.outputDir, f))]));
   const { signature, claimedMetrics } = result;
-  const manifest = onnxManifest({ schema, signature, command: trainer.command, params: trainer.params, files, claimedMetrics, checkRows: fileRef(result.checkData) });
+  const manifest = onnxManifest({
+    schema,
+    signature,
+    command: trainer.command,
+    params: trainer.params,
+    files,
+    claimedMetrics,
+    checkRows: fileRef(result.checkData),
+  });
   const predictor = await loadPredictor(JSON.parse(JSON.stringify(manifest)), (ref) => readFile(ref.uri.slice('file://'.length)));
   const { test } = await loadSplit(snapshot, schema, spec.dataset.split);
   return { spec, schema, snapshot, trainFile, result, predictor, test };
@@ -81,9 +96,13 @@ async function expectCheckPredictionsAgree(result: ExternalTrainResult, predicto
   const ours = await predictRows(predictor, rows);
   if (predictor.task === 'classification') {
     expect(ours.labels).toEqual(claimed.map((c) => c.label));
-    ours.probabilities!.forEach((row, i) => row.forEach((p, k) => expect(Math.abs(p - (claimed[i]!.probabilities as number[])[k]!)).toBeLessThan(1e-4)));
+    ours.probabilities!.forEach((row, i) =>
+      row.forEach((p, k) => expect(Math.abs(p - (claimed[i]!.probabilities as number[])[k]!)).toBeLessThan(1e-4)),
+    );
   } else {
-    Array.from(ours.values!).forEach((v, i) => expect(Math.abs(v - (claimed[i]!.value as number))).toBeLessThan(1e-3 * Math.max(1, Math.abs(v))));
+    Array.from(ours.values!).forEach((v, i) =>
+      expect(Math.abs(v - (claimed[i]!.value as number))).toBeLessThan(1e-3 * Math.max(1, Math.abs(v))),
+    );
   }
 }
 

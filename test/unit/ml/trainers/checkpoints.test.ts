@@ -50,7 +50,11 @@ describe.each(cases)('%s checkpoints', (trainer, params) => {
     expect(last.iteration).toBe(8);
 
     const progress: string[] = [];
-    const resumed = await trainModel(trainer, { ...input, checkpoint: new JsonCheckpoints(last.text), onProgress: (_f, m) => progress.push(m ?? '') });
+    const resumed = await trainModel(trainer, {
+      ...input,
+      checkpoint: new JsonCheckpoints(last.text),
+      onProgress: (_f, m) => progress.push(m ?? ''),
+    });
     // It carried on from the checkpoint rather than starting over...
     expect(progress[0]).toBe(`iteration ${last.iteration + 1}`);
     // ...and ended exactly where the uninterrupted run did.

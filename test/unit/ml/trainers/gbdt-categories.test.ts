@@ -6,7 +6,15 @@ import { loadPredictor, modelFlavor } from '../../../../src/ml/predictor';
 import { fitTransform } from '../../../../src/ml/preprocess';
 import { createRng } from '../../../../src/ml/random';
 import { binRows, fitBinner } from '../../../../src/ml/trainers/gbdt/binning';
-import { MODEL_FORMAT, MODEL_FORMAT_CATEGORIES, parseModel, predict, predictRows, trainModel, type GbdtModel } from '../../../../src/ml/trainers';
+import {
+  MODEL_FORMAT,
+  MODEL_FORMAT_CATEGORIES,
+  parseModel,
+  predict,
+  predictRows,
+  trainModel,
+  type GbdtModel,
+} from '../../../../src/ml/trainers';
 import type { DatasetSchema, Frame } from '../../../../src/ml/types';
 
 const CATEGORIES = 300;
@@ -58,8 +66,14 @@ it('learns a target that depends on which of 300 categories a row has, which the
   expect(ours).toBeGreaterThan(best - 0.015);
 
   // The same categories as arbitrary numbers: a tree needs a split per run of codes, and a few small trees cannot.
-  const codes = (f: Frame): Frame => ({ ...f, columns: { ...f.columns, cat: Float64Array.from(f.columns.cat as string[], (c) => Number(c.slice(8))) } });
-  const numericSchema: DatasetSchema = { ...schema, columns: schema.columns.map((c) => (c.name === 'cat' ? { name: 'cat', type: 'numeric' } : c)) };
+  const codes = (f: Frame): Frame => ({
+    ...f,
+    columns: { ...f.columns, cat: Float64Array.from(f.columns.cat as string[], (c) => Number(c.slice(8))) },
+  });
+  const numericSchema: DatasetSchema = {
+    ...schema,
+    columns: schema.columns.map((c) => (c.name === 'cat' ? { name: 'cat', type: 'numeric' } : c)),
+  };
   const numeric = (await trainModel('gbdt', { train: codes(train), schema: numericSchema, params: SMALL, seed: 0 })) as GbdtModel;
   const numericAuc = rocAuc(labels, yesScores(numeric, codes(test)), 'yes');
   expect(numericAuc).toBeLessThan(best - 0.1);
@@ -69,7 +83,13 @@ it('learns a target that depends on which of 300 categories a row has, which the
 
 it('a categorical feature costs one byte per row in the binned matrix, however many categories it has', () => {
   const { frame } = airports(10_000, 3, new Float64Array(CATEGORIES).fill(0.5));
-  const options = { standardize: false, numericImpute: 'none' as const, categoricalImpute: 'missing-token' as const, categoricalEncoding: 'codes' as const, maxCategories: 254 };
+  const options = {
+    standardize: false,
+    numericImpute: 'none' as const,
+    categoricalImpute: 'missing-token' as const,
+    categoricalEncoding: 'codes' as const,
+    maxCategories: 254,
+  };
   const { preprocessing, design } = fitTransform(frame, schema, options);
   expect(design.names).toEqual(['cat', 'noise']);
   const categories = preprocessing.features[0].type === 'categorical' ? preprocessing.features[0].categories : [];
@@ -103,10 +123,20 @@ describe('categories that are rare, never seen, or missing', () => {
     }
     return { rowCount: n, columns: { cat, y } };
   }
-  const catSchema: DatasetSchema = { columns: [schema.columns[0], schema.columns[2]], target: 'y', features: ['cat'], task: 'classification' };
+  const catSchema: DatasetSchema = {
+    columns: [schema.columns[0], schema.columns[2]],
+    target: 'y',
+    features: ['cat'],
+    task: 'classification',
+  };
   let model: GbdtModel;
   beforeAll(async () => {
-    model = (await trainModel('gbdt', { train: table(10_000, 1), schema: catSchema, params: { maxIter: 20, earlyStopping: false }, seed: 0 })) as GbdtModel;
+    model = (await trainModel('gbdt', {
+      train: table(10_000, 1),
+      schema: catSchema,
+      params: { maxIter: 20, earlyStopping: false },
+      seed: 0,
+    })) as GbdtModel;
   });
 
   it('rare categories share the "other" code, and a category never seen in training is predicted as they are', () => {
@@ -135,7 +165,9 @@ describe('categories that are rare, never seen, or missing', () => {
         controller.abort(new Error('worker killed'));
       },
     };
-    await expect(trainModel('gbdt', { ...input, checkpoint: store, checkpointEvery: { iterations: 5 }, signal: controller.signal })).rejects.toThrow('worker killed');
+    await expect(
+      trainModel('gbdt', { ...input, checkpoint: store, checkpointEvery: { iterations: 5 }, signal: controller.signal }),
+    ).rejects.toThrow('worker killed');
     expect(JSON.parse(saved!).iteration).toBe(5);
     const resumed = await trainModel('gbdt', { ...input, checkpoint: { load: async () => JSON.parse(saved!), save: async () => {} } });
     expect(JSON.stringify(resumed)).toBe(JSON.stringify(uninterrupted));

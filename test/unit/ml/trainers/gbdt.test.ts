@@ -75,7 +75,9 @@ it('respects maxLeafNodes, maxDepth and minSamplesLeaf', async () => {
   const big = await fitGbdt(train, { maxIter: 3, minSamplesLeaf: 400 });
   // The model's inputs: a and b as they are, then c one-hot (outputs "c=blue", "c=green", "c=red").
   const cols = big.preprocessing.outputs.map((name) =>
-    name === 'a' || name === 'b' ? (train.columns[name] as Float64Array) : Float64Array.from(train.columns.c as string[], (v) => (v === name.slice(2) ? 1 : 0)),
+    name === 'a' || name === 'b'
+      ? (train.columns[name] as Float64Array)
+      : Float64Array.from(train.columns.c as string[], (v) => (v === name.slice(2) ? 1 : 0)),
   );
   for (const t of big.trees) {
     const counts = new Map<number, number>();
@@ -110,7 +112,13 @@ it('"auto" early stopping is off for small data and on above 10,000 rows, as in 
 });
 
 it('uses the given validation frame for early stopping instead of holding out training rows', async () => {
-  const model = await trainModel('gbdt', { train: table(3000, 7, 0.2), validation: table(500, 8, 0.2), schema, params: { earlyStopping: true, maxIter: 300, learningRate: 0.5 }, seed: 0 });
+  const model = await trainModel('gbdt', {
+    train: table(3000, 7, 0.2),
+    validation: table(500, 8, 0.2),
+    schema,
+    params: { earlyStopping: true, maxIter: 300, learningRate: 0.5 },
+    seed: 0,
+  });
   expect(model.training.validationRows).toBe(500);
 });
 
@@ -130,7 +138,10 @@ it('the same seed gives the same model; neither the thread count nor the kernel 
     expect(JSON.stringify(await fitGbdt(train, params, 5))).toBe(one);
     expect(JSON.stringify(await fitGbdt(train, params, 6))).not.toBe(one);
   } finally {
-    for (const [key, value] of [['MLOPS_GBDT_THREADS', previous.threads], ['MLOPS_GBDT_WASM', previous.wasm]] as const) {
+    for (const [key, value] of [
+      ['MLOPS_GBDT_THREADS', previous.threads],
+      ['MLOPS_GBDT_WASM', previous.wasm],
+    ] as const) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }

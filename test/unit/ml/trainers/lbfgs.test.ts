@@ -41,7 +41,12 @@ it('stops at maxIter and says so', async () => {
 
 it('resuming from the JSON state of any iteration reaches the identical result', async () => {
   const states: string[] = [];
-  const full = await minimizeLbfgs(rosenbrock, Float64Array.from([-1.2, 1, 0.5]), { maxIter: 200, gtol: 1e-9 }, { onIteration: (s) => void states.push(JSON.stringify(s)) });
+  const full = await minimizeLbfgs(
+    rosenbrock,
+    Float64Array.from([-1.2, 1, 0.5]),
+    { maxIter: 200, gtol: 1e-9 },
+    { onIteration: (s) => void states.push(JSON.stringify(s)) },
+  );
   const middle = JSON.parse(states[Math.floor(states.length / 2)]) as LbfgsState;
   const resumed = await minimizeLbfgs(rosenbrock, new Float64Array(3), { maxIter: 200, gtol: 1e-9 }, { start: middle });
   expect(resumed).toEqual(full);

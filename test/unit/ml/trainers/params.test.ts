@@ -42,11 +42,21 @@ it('logistic-regression refuses a regression task', async () => {
 });
 
 it('an unknown trainer name is rejected', async () => {
-  await expect(trainModel('svm' as TrainerName, { train, schema: seattleSchema, params: {}, seed: 0 })).rejects.toThrow(/Unknown trainer "svm"/);
+  await expect(trainModel('svm' as TrainerName, { train, schema: seattleSchema, params: {}, seed: 0 })).rejects.toThrow(
+    /Unknown trainer "svm"/,
+  );
 });
 
 it('a target with a single class cannot be learned', async () => {
   const one = { rowCount: 3, columns: { x: Float64Array.of(1, 2, 3), y: ['a', 'a', 'a'] } };
-  const schema: DatasetSchema = { columns: [{ name: 'x', type: 'numeric' }, { name: 'y', type: 'categorical' }], target: 'y', features: ['x'], task: 'classification' };
+  const schema: DatasetSchema = {
+    columns: [
+      { name: 'x', type: 'numeric' },
+      { name: 'y', type: 'categorical' },
+    ],
+    target: 'y',
+    features: ['x'],
+    task: 'classification',
+  };
   await expect(trainModel('gbdt', { train: one, schema, params: {}, seed: 0 })).rejects.toThrow(/has 1 class\(es\)/);
 });

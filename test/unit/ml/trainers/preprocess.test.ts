@@ -74,7 +74,10 @@ describe('one-hot encoding of categoricals', () => {
 
   it('encodes a category never seen in training as all zeros', () => {
     const recipe = fitPreprocessing(train, schema, { standardize: false, numericImpute: 'median', categoricalImpute: 'missing-token' });
-    const serving: Frame = { rowCount: 1, columns: { size: Float64Array.of(1), color: ['purple'], fresh: Float64Array.of(0), when: Float64Array.of(day('2020-01-01')) } };
+    const serving: Frame = {
+      rowCount: 1,
+      columns: { size: Float64Array.of(1), color: ['purple'], fresh: Float64Array.of(0), when: Float64Array.of(day('2020-01-01')) },
+    };
     const out = transformFrame(recipe, serving);
     for (const name of out.names.filter((n) => n.startsWith('color='))) expect(column(out.names, out.columns, name)).toEqual([0]);
   });
@@ -115,7 +118,10 @@ describe('standardisation', () => {
     expect(variance).toBeCloseTo(1, 12);
     expect(column(out.names, out.columns, 'color=red')).toEqual([1, 0, 1, 0, 0]);
     // Serving reuses the training statistics rather than its own.
-    const one: Frame = { rowCount: 1, columns: { size: Float64Array.of(3), color: ['red'], fresh: Float64Array.of(1), when: Float64Array.of(day('2020-06-30')) } };
+    const one: Frame = {
+      rowCount: 1,
+      columns: { size: Float64Array.of(3), color: ['red'], fresh: Float64Array.of(1), when: Float64Array.of(day('2020-06-30')) },
+    };
     expect(column(out.names, transformFrame(recipe, one).columns, 'size')[0]).toBeCloseTo(size[2], 12);
   });
 
@@ -127,7 +133,7 @@ describe('standardisation', () => {
 });
 
 it('the median of a large column is exact, whatever the distribution', () => {
-  const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rng = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   const next = rng(11);
   const cases = [
     Float64Array.from({ length: 10_001 }, () => next() * 100),

@@ -50,7 +50,12 @@ describe('accuracy parity with scikit-learn on seattle-weather', () => {
 describe('logistic-regression fits the same optimum as scikit-learn', () => {
   it('multinomial probabilities match LogisticRegression to 1e-4 when both converge tightly', async () => {
     const t = reference.logisticRegression.tight;
-    const model = await trainModel('logistic-regression', { train, schema: seattleSchema, params: { C: t.C, tol: 1e-9, maxIter: 10_000 }, seed: 1 });
+    const model = await trainModel('logistic-regression', {
+      train,
+      schema: seattleSchema,
+      params: { C: t.C, tol: 1e-9, maxIter: 10_000 },
+      seed: 1,
+    });
     expect(model.classes).toEqual(reference.classes);
     const probs = predict(model, takeRows(frame, t.rows)).probabilities!;
     probs.forEach((row, i) => row.forEach((p, k) => expect(Math.abs(p - t.probabilities[i][k])).toBeLessThan(1e-4)));
@@ -59,7 +64,12 @@ describe('logistic-regression fits the same optimum as scikit-learn', () => {
   it('binary probabilities match LogisticRegression to 1e-4 when both converge tightly', async () => {
     const b = reference.logisticRegression.binaryTight;
     const binaryTrain: Frame = takeRows(frame, b.trainRows);
-    const model = await trainModel('logistic-regression', { train: binaryTrain, schema: seattleSchema, params: { C: b.C, tol: 1e-9, maxIter: 10_000 }, seed: 1 });
+    const model = await trainModel('logistic-regression', {
+      train: binaryTrain,
+      schema: seattleSchema,
+      params: { C: b.C, tol: 1e-9, maxIter: 10_000 },
+      seed: 1,
+    });
     expect(model.classes).toEqual(b.classes);
     expect(model.kind === 'logistic-regression' && model.coefficients.length).toBe(1);
     const probs = predict(model, takeRows(frame, b.rows)).probabilities!;

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { FailureType, MlopsError, isMlopsError } from '../errors';
-import { assessWindow, type MonitorThresholds } from '../ml/monitor';
+import { assessWindow, windowStart, type MonitorThresholds } from '../ml/monitor';
 import type { DatasetProfile } from '../ml/profile';
 import { readFrame, readRows, type Row } from '../ml/readers';
 import { loadPredictor, MODEL_FILE_MAX_BYTES } from '../ml/predictor';
@@ -183,14 +183,15 @@ export function createMonitorActivities(deps: MlopsDependencies) {
           );
         const profile = await store.getJson<DatasetProfile>(version.dataset.profile);
         const model = await loadProduction(input.model, input.alias, version.version, version.artifact);
+        const from = windowStart(input.since, input.until, input.monitor.window);
         let assessment;
         let window: Window;
         try {
           beat.update({ step: 'window' });
           window =
             input.monitor.source === 'predictions'
-              ? await predictionWindow(input.model, model.schema.target, input.since, input.until, beat)
-              : await landedWindow(input.monitor.source, input.since, input.until, beat);
+              ? await predictionWindow(input.model, model.schema.target, from, input.until, beat)
+              : await landedWindow(input.monitor.source, from, input.until, beat);
           beat.update({ step: 'reference', rows: window.rows.length });
           const refs = needsReferenceValues(input.monitor) ? await referenceValues(version.dataset.snapshot, model.schema) : {};
           beat.update({ step: 'assess' });
@@ -203,7 +204,7 @@ export function createMonitorActivities(deps: MlopsDependencies) {
         return {
           at: input.until,
           version: version.version,
-          window: { from: input.since, to: input.until },
+          window: { from, to: input.until },
           sources: window.sources,
           sourcesFormat: window.format,
           ...assessment,

@@ -273,7 +273,7 @@ const monitorSchema = z
     source: z
       .union([z.literal('predictions'), z.string().regex(/^s3:\/\/[^/]+\/.*/, 'expected "predictions" or an s3://bucket/prefix/')])
       .default('predictions'),
-    /** How much recent data one check looks at. */
+    /** How far back one check reads: from where the previous check ended, never more than this before the check. */
     window: duration.default(durationMs('7d')),
     /** Fewest rows a window needs before drift is judged. */
     minRows: z.number().int().min(1).default(100),

@@ -3,7 +3,7 @@
  * (rmse) breaches when it rises above its maximum, a higher-is-better one (r2, accuracy) when it falls
  * below its minimum; and the spec takes a bound only on the side a worse value crosses.
  */
-import { assessWindow } from '../../../src/ml/monitor';
+import { assessWindow, windowStart } from '../../../src/ml/monitor';
 import { builtinPredictor, type Predictor } from '../../../src/ml/predictor';
 import { profileRows } from '../../../src/ml/profile';
 import { rowsToFrame, trainModel } from '../../../src/ml/trainers';
@@ -169,5 +169,32 @@ describe("the spec's Wasserstein and chi-square limits flag drift the PSI limit 
     expect(() => parsePipelineSpec({ ...base, monitor: { drift: { features: { x: {} } } } })).toThrow(
       /features\.x.*give psi, wasserstein or both/,
     );
+  });
+});
+
+describe("a check reads no further back than the spec's monitor.window", () => {
+  const day = 24 * 3600 * 1000;
+  const until = '2026-11-29T12:00:00.000Z';
+
+  it('starts where the previous check ended when that is within the window', () => {
+    expect(windowStart('2026-11-29T11:00:00.000Z', until, 7 * day)).toBe('2026-11-29T11:00:00.000Z');
+  });
+
+  it('a monitor that could not check for longer than the window reads only the latest window', () => {
+    expect(windowStart('2026-11-01T00:00:00.000Z', until, 7 * day)).toBe('2026-11-22T12:00:00.000Z');
+  });
+
+  it('a first check with no previous one reads the latest window, not everything ever logged', () => {
+    expect(windowStart(undefined, until, 30 * day)).toBe('2026-10-30T12:00:00.000Z');
+  });
+
+  it('the example spec\'s window: 30d is parsed as thirty days', () => {
+    const spec = parsePipelineSpec({
+      model: 'm',
+      dataset: { source: 'data.csv', target: 'y' },
+      trainer: { name: 'logistic-regression' },
+      monitor: { window: '30d' },
+    });
+    expect(spec.monitor!.window).toBe(30 * day);
   });
 });

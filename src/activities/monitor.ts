@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { FailureType, MlopsError, isMlopsError } from '../errors';
-import { assessWindow, windowStart, type MonitorThresholds } from '../ml/monitor';
+import { assessWindow, type MonitorThresholds } from '../ml/monitor';
 import type { DatasetProfile } from '../ml/profile';
 import { readFrame, readRows, type Row } from '../ml/readers';
 import { loadPredictor, MODEL_FILE_MAX_BYTES } from '../ml/predictor';
@@ -17,7 +17,14 @@ import { readPredictionWindow } from '../serving/prediction-log';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat, type Heartbeat } from './heartbeat';
 import { Context } from '@temporalio/activity';
-import { deployedSignal, monitorWorkflowId, type CheckModelInput, type CheckModelResult, type EnsureMonitorInput } from '../contracts';
+import {
+  deployedSignal,
+  monitorWorkflowId,
+  windowStart,
+  type CheckModelInput,
+  type CheckModelResult,
+  type EnsureMonitorInput,
+} from '../contracts';
 import { withWorkdir } from './workdir';
 
 /** Training values kept per numeric feature for the KS test. */

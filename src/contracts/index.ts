@@ -8,7 +8,7 @@
 export type * from './approval';
 export * from './definitions';
 export * from './ids';
-export type * from './monitor';
+export * from './monitor';
 export * from './pipeline-run';
 export type * from './refs';
 export type * from './stages';

@@ -1,5 +1,16 @@
-/** Input, carried state, checks and status of the `modelMonitor` workflow (types only; safe in the workflow sandbox). */
+/** Input, carried state, checks and status of the `modelMonitor` workflow, and where a check's window starts (safe in the workflow sandbox). */
 import type { PipelineSpec } from '../spec/pipeline';
+
+/**
+ * Where a check's window starts: where the previous check ended, but never more than `windowMs` before `until`
+ * (the spec's `monitor.window`), so a monitor that could not check for a while, or a window kept growing for want of
+ * rows, reads recent data only. Shared by the check (which reads it) and the monitor workflow (which records a failed one).
+ */
+export function windowStart(since: string | undefined, until: string, windowMs: number | undefined): string | undefined {
+  if (windowMs === undefined) return since;
+  const earliest = Date.parse(until) - windowMs;
+  return since !== undefined && Date.parse(since) > earliest ? since : new Date(earliest).toISOString();
+}
 
 /** Input of `modelMonitor` (and what it carries across continue-as-new). */
 export interface ModelMonitorInput {

@@ -9,16 +9,6 @@ import type { Predictor } from './predictor';
 import { rowsToFrame } from './trainers';
 import { toCategory, toNumeric } from './values';
 
-/**
- * Where a check's window starts: where the previous check ended, but never more than `windowMs` before `until`
- * (the spec's `monitor.window`), so a monitor that could not check for a while, or a window kept growing for want of
- * rows, reads recent data only.
- */
-export function windowStart(since: string | undefined, until: string, windowMs: number): string {
-  const earliest = Date.parse(until) - windowMs;
-  return since !== undefined && Date.parse(since) > earliest ? since : new Date(earliest).toISOString();
-}
-
 /** Limits of a monitor (as in the pipeline spec's monitor section). */
 export interface MonitorThresholds {
   psi: number;

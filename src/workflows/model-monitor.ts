@@ -32,6 +32,7 @@ import {
   pauseSignal,
   resumeSignal,
   retrainWorkflowId,
+  windowStart,
 } from '../contracts';
 import { mlopsActivities } from './activity-names';
 import { stageActivity } from './options';
@@ -134,7 +135,7 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
         at: now,
         version,
         rows: 0,
-        window: { from: carry.since, to: now },
+        window: { from: windowStart(carry.since, now, policy.window), to: now },
         drift: {},
         breachedFeatures: [],
         action: 'check-failed',

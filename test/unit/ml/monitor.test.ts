@@ -3,7 +3,8 @@
  * (rmse) breaches when it rises above its maximum, a higher-is-better one (r2, accuracy) when it falls
  * below its minimum; and the spec takes a bound only on the side a worse value crosses.
  */
-import { assessWindow, windowStart } from '../../../src/ml/monitor';
+import { windowStart } from '../../../src/contracts';
+import { assessWindow } from '../../../src/ml/monitor';
 import { builtinPredictor, type Predictor } from '../../../src/ml/predictor';
 import { profileRows } from '../../../src/ml/profile';
 import { rowsToFrame, trainModel } from '../../../src/ml/trainers';
@@ -188,7 +189,7 @@ describe("a check reads no further back than the spec's monitor.window", () => {
     expect(windowStart(undefined, until, 30 * day)).toBe('2026-10-30T12:00:00.000Z');
   });
 
-  it('the example spec\'s window: 30d is parsed as thirty days', () => {
+  it("the example spec's window: 30d is parsed as thirty days", () => {
     const spec = parsePipelineSpec({
       model: 'm',
       dataset: { source: 'data.csv', target: 'y' },

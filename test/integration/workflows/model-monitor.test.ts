@@ -334,7 +334,7 @@ describe('live performance (time-skipping)', () => {
 
 describe('a failed check (time-skipping)', () => {
   it('is recorded with its reason, and the monitor checks again at the next interval', async () => {
-    const attempts: number[] = [];
+    const attempts: CheckModelInput[] = [];
     const taskQueue = `failing-${Math.random().toString(36).slice(2)}`;
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -342,7 +342,7 @@ describe('a failed check (time-skipping)', () => {
       workflowsPath: require.resolve('../../../src/workflows'),
       activities: namespacedActivities({
         async checkModel(input: CheckModelInput) {
-          attempts.push(input.version);
+          attempts.push(input);
           if (attempts.length === 1) {
             throw ApplicationFailure.nonRetryable(
               'toy v1 (production) cannot be loaded for the check: Not servable: retrain it',
@@ -374,8 +374,11 @@ describe('a failed check (time-skipping)', () => {
         await env.sleep('61m');
         const second = await settled(handle, 2);
         expect(second.checks[1]).toMatchObject({ action: 'none', rows: 50 });
-        // The failed check's window was not consumed: the next one starts where it would have.
-        expect(second.checks[1]!.window.from).toBe(first.checks[0]!.window.from);
+        // The failed check consumed nothing: the next one is asked for the data since the same point (here, since deploy:
+        // no check has succeeded yet), and the failed one is recorded reading the latest window, never further back.
+        expect(attempts.map((a) => a.since)).toEqual([undefined, undefined]);
+        const failed = first.checks[0]!.window;
+        expect(Date.parse(failed.to) - Date.parse(failed.from!)).toBe(7 * 24 * 3600_000);
         expect(second.failingChecks).toBe(0);
       } finally {
         await handle.terminate('test done');

@@ -385,10 +385,29 @@ describe('the monitor on real servers', () => {
 
       await deps.store.delete(deps.store.uri(key));
       const next = await checkNow(handle);
-      // The failed check consumed nothing: this one reads the same window (from the start), the good batch included.
+      // The failed check consumed nothing: with no check done before, this one reads the whole window (monitor.window,
+      // 7 days by default) back from its own time, so the batch landed before the failed check is read.
       expect(next).toMatchObject({ action: 'none', rows: live.length });
-      expect(next.window.from).toBe(failed.window.from);
+      expect(Date.parse(next.window.to) - Date.parse(next.window.from!)).toBe(7 * 24 * 3600_000);
+      expect(Date.parse(next.window.from!)).toBeLessThan(Date.parse(failed.window.to));
       expect((await handle.describe()).status.name).toBe('RUNNING');
+    } finally {
+      await handle.terminate('test done');
+    }
+  });
+
+  it('a first check reads no further back than monitor.window: a batch landed before it is left out', async () => {
+    const model = 'short-window';
+    const v1 = await registerOnnx(model, good);
+    await promote(model, v1);
+    const handle = await startMonitor(model, v1, { window: '20s', performance: { metric: 'rmse', max: 10 } });
+    try {
+      await land(model, live.slice(0, 10)); // old: outside the window by the time of the check
+      await sleep(20_000);
+      await land(model, live);
+      const check = await checkNow(handle);
+      expect(check).toMatchObject({ action: 'none', rows: live.length });
+      expect(Date.parse(check.window.to) - Date.parse(check.window.from!)).toBe(20_000);
     } finally {
       await handle.terminate('test done');
     }

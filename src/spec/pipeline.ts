@@ -341,6 +341,125 @@ const scheduleSchema = z
   .strict()
   .refine((s) => Boolean(s.cron) !== Boolean(s.interval), 'give exactly one of cron or interval');
 
+/** A canary share: a fraction of requests in (0, 1]. */
+const share = z.number().gt(0, 'expected a share above 0 (0.1 is 10 %)').max(1, 'expected a share of at most 1 (100 %)');
+
+/**
+ * How a shadow or canary rollout proceeds (docs/rollout.md): the canary's steps, what a step waits for, how the
+ * candidate is compared with the champion on live traffic, how long labels are waited for, and which steps need a person.
+ */
+const rolloutSchema = z
+  .object({
+    /** Canary only: the candidate's share of requests at each step, increasing, ending at 1 (the promotion). */
+    steps: z.array(share).min(1, 'list at least one step, ending at 1').optional(),
+    /** What a canary routes on: the request id (default), or a feature of the row, so one entity always sees one version. */
+    routeBy: z
+      .object({ field: z.string().min(1, 'expected the name of a feature, e.g. customer_id') })
+      .strict()
+      .optional(),
+    /** What one step waits for before it judges. */
+    evidence: z
+      .object({
+        minRequests: z.number().int().min(1, 'expected at least 1 request').default(100),
+        minLabelled: z.number().int().min(0, 'expected 0 or more labelled rows').default(30),
+        maxWait: duration.default(durationMs('1h')),
+        checkEvery: duration.default(durationMs('1m')),
+      })
+      .strict()
+      .default({ minRequests: 100, minLabelled: 30, maxWait: durationMs('1h'), checkEvery: durationMs('1m') }),
+    /** How the candidate is compared with the champion on the same step's traffic. */
+    compare: z
+      .object({
+        metric: metricName.optional(),
+        tolerance: z.number().min(0, 'expected a tolerance of 0 or more').default(0),
+        maxErrorRateIncrease: z.number().min(0).max(1, 'expected a fraction from 0 to 1').default(0.01),
+        maxP99Ratio: z.number().min(1, 'expected a ratio of 1 or more').default(1.5),
+        p99SlackMs: z.number().min(0).default(5),
+      })
+      .strict()
+      .default({ tolerance: 0, maxErrorRateIncrease: 0.01, maxP99Ratio: 1.5, p99SlackMs: 5 }),
+    /** How long a step waits for labels (from its start), and what it does when time runs out. */
+    lateLabels: z
+      .object({
+        bound: duration.optional(),
+        onExpiry: z.enum(['promote', 'rollback', 'ask']).default('rollback'),
+      })
+      .strict()
+      .default({ onExpiry: 'rollback' }),
+    /** The steps (shares) a person from `approval.approvers` must approve before the candidate gets them. */
+    approveBefore: z.array(share).default([]),
+  })
+  .strict();
+
+const ROLLOUT_DEFAULT_STEPS = [0.1, 0.5, 1];
+
+const deploySchema = z
+  .object({
+    alias: modelName.default('production'),
+    /** direct: move the alias at once; shadow / canary: a rollout decides on live evidence (docs/rollout.md). */
+    strategy: z.enum(['direct', 'shadow', 'canary']).default('direct'),
+    rollout: rolloutSchema.optional(),
+  })
+  .strict()
+  .transform((d) => (d.strategy === 'direct' || d.rollout ? d : { ...d, rollout: rolloutSchema.parse({}) }))
+  .transform((d) =>
+    d.strategy === 'canary' && d.rollout && !d.rollout.steps ? { ...d, rollout: { ...d.rollout, steps: ROLLOUT_DEFAULT_STEPS } } : d,
+  )
+  .superRefine((d, ctx) => {
+    const r = d.rollout;
+    if (!r) return;
+    if (d.strategy === 'direct') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollout'],
+        message: 'a rollout is read only with strategy shadow or canary; remove it or set one',
+      });
+      return;
+    }
+    const steps = d.strategy === 'canary' ? r.steps! : [1];
+    if (d.strategy === 'shadow' && r.steps) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollout', 'steps'],
+        message: 'a shadow candidate answers no one, so it has no traffic steps: remove steps, or use strategy canary',
+      });
+    }
+    if (d.strategy === 'shadow' && r.routeBy) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollout', 'routeBy'],
+        message: 'a shadow sees every request, so nothing is routed: remove routeBy, or use strategy canary',
+      });
+    }
+    steps.forEach((s, i) => {
+      if (i > 0 && s <= steps[i - 1]!)
+        ctx.addIssue({ code: 'custom', path: ['rollout', 'steps', i], message: `steps must increase: ${s} follows ${steps[i - 1]}` });
+    });
+    if (steps[steps.length - 1] !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollout', 'steps'],
+        message: 'the last step must be 1 (the promotion: every request to the candidate)',
+      });
+    r.approveBefore.forEach((s, i) => {
+      if (!steps.includes(s))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rollout', 'approveBefore', i],
+          message: `${s} is not a step of this rollout (steps: ${steps.join(', ')}${d.strategy === 'shadow' ? ', the promotion of a shadow' : ''})`,
+        });
+    });
+    const bound = r.lateLabels.bound;
+    if (bound !== undefined && bound < r.evidence.maxWait)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollout', 'lateLabels', 'bound'],
+        message: "the label bound counts from the step's start, so it cannot be shorter than evidence.maxWait",
+      });
+    if (r.evidence.checkEvery > r.evidence.maxWait)
+      ctx.addIssue({ code: 'custom', path: ['rollout', 'evidence', 'checkEvery'], message: 'checkEvery must not be longer than maxWait' });
+  });
+
 /** The whole pipeline spec. */
 export const pipelineSpecSchema = z
   .object({
@@ -350,15 +469,13 @@ export const pipelineSpecSchema = z
     trainer: trainerSchema,
     validation: validationSchema.default({ thresholds: {} }),
     approval: approvalSchema.prefault({}),
-    deploy: z
-      .object({ alias: modelName.default('production') })
-      .strict()
-      .default({ alias: 'production' }),
+    deploy: deploySchema.prefault({}),
     monitor: monitorSchema.optional(),
     schedule: scheduleSchema.optional(),
   })
   .strict()
-  .superRefine(checkMetricsFitTask);
+  .superRefine(checkMetricsFitTask)
+  .superRefine(checkRolloutFitsSpec);
 
 /**
  * Metric names are checked when the spec is parsed, not after training (each field refuses names outside the
@@ -390,6 +507,51 @@ function checkMetricsFitTask(
     }
   }
   if (spec.monitor?.guardrail) fits(spec.monitor.guardrail.metric, ['monitor', 'guardrail', 'metric']);
+}
+
+/**
+ * The rollout's checks that need the rest of the spec: the metric it compares (its own, else the champion's or the
+ * guardrail's), the people it asks (the approval section's approvers), and the field it routes by.
+ */
+function checkRolloutFitsSpec(
+  spec: {
+    dataset: { schema?: { task: 'classification' | 'regression'; features: string[] } };
+    validation: { champion?: { metric: string } };
+    approval: { approvers: string[] };
+    deploy: { strategy: string; rollout?: z.output<typeof rolloutSchema> };
+    monitor?: { guardrail?: { metric: string } };
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const r = spec.deploy.rollout;
+  if (!r || spec.deploy.strategy === 'direct') return;
+  const at = (...path: (string | number)[]) => ['deploy', 'rollout', ...path];
+  const metric = r.compare.metric ?? spec.validation.champion?.metric ?? spec.monitor?.guardrail?.metric;
+  const task = spec.dataset.schema?.task;
+  if (r.evidence.minLabelled > 0 && !metric)
+    ctx.addIssue({
+      code: 'custom',
+      path: at('compare', 'metric'),
+      message: 'name the metric compared on labelled traffic (or validation.champion.metric), or set evidence.minLabelled: 0',
+    });
+  if (r.compare.metric && task) {
+    const problem = metricNameProblem(r.compare.metric, task);
+    if (problem) ctx.addIssue({ code: 'custom', path: at('compare', 'metric'), message: problem });
+  }
+  const asks = r.approveBefore.length > 0 || r.lateLabels.onExpiry === 'ask';
+  if (asks && spec.approval.approvers.length === 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: r.approveBefore.length > 0 ? at('approveBefore') : at('lateLabels', 'onExpiry'),
+      message: "a rollout step that asks a person needs approval.approvers (who may decide; the run's requester may not)",
+    });
+  const field = r.routeBy?.field;
+  if (field && spec.dataset.schema && !spec.dataset.schema.features.includes(field))
+    ctx.addIssue({
+      code: 'custom',
+      path: at('routeBy', 'field'),
+      message: `"${field}" is not a feature of the model (features: ${spec.dataset.schema.features.join(', ')}): requests must carry it`,
+    });
 }
 
 /** A validated pipeline spec (durations in milliseconds). */

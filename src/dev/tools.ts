@@ -231,3 +231,66 @@ export async function ensureMinio(cacheDir: string, say: Say = () => {}, env: En
     return bin;
   });
 }
+
+/** Paths of Prometheus's server and its `promtool`, for the metrics tests. */
+export interface PrometheusTools {
+  prometheus: string;
+  promtool: string;
+}
+
+/**
+ * Prometheus and promtool from Debian's `prometheus` package. Both on PATH win; otherwise the package is fetched
+ * with `apt-get download` and unpacked with `dpkg-deb -x` into the cache. Unpacking rather than installing needs
+ * no root and starts nothing: the package's init script and systemd unit would start a Prometheus on :9090 (and
+ * recommend a node exporter), which a test machine does not want. apt checks the package against the
+ * distribution's signed index either way.
+ */
+export async function ensurePrometheus(cacheDir: string, say: Say = () => {}, env: Env = process.env): Promise<PrometheusTools> {
+  const prometheus = onPath('prometheus', env);
+  const promtool = onPath('promtool', env);
+  if (prometheus && promtool) return { prometheus, promtool };
+  const root = path.join(cacheDir, 'prometheus');
+  const cached = (): PrometheusTools | undefined => {
+    const tools = { prometheus: path.join(root, 'usr/bin/prometheus'), promtool: path.join(root, 'usr/bin/promtool') };
+    return fs.existsSync(path.join(root, '.unpacked')) && fs.existsSync(tools.prometheus) && fs.existsSync(tools.promtool)
+      ? tools
+      : undefined;
+  };
+  const found = cached();
+  if (found) return found;
+  return withLock(path.join(cacheDir, 'prometheus.lock'), async () => {
+    const again = cached();
+    if (again) return again;
+    const apt = onPath('apt-get', env);
+    const dpkg = onPath('dpkg-deb', env);
+    const missing = () =>
+      prerequisiteError(
+        "promtool and prometheus (Debian's prometheus package) were not found, and apt-get could not fetch the package.",
+        process.getuid?.() === 0 ? 'apt-get update && apt-get install -y prometheus' : 'sudo apt-get install -y prometheus',
+        'put promtool and prometheus (https://prometheus.io/download/) on PATH',
+      );
+    if (!apt || !dpkg) throw missing();
+    const work = fs.mkdtempSync(path.join(cacheDir, 'prometheus-download-'));
+    try {
+      say(`Fetching Debian's prometheus package (about 20 MB, once) into ${root}`);
+      const quiet = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
+      const download = () => run('sh', ['-c', `cd "${work}" && "${apt}" download prometheus`], quiet, say);
+      let code = await download();
+      if (code !== 0 && process.getuid?.() === 0) {
+        say('apt-get download failed; refreshing the package index (apt-get update) and trying again');
+        await run(apt, ['update'], quiet, say);
+        code = await download();
+      }
+      const deb = fs.readdirSync(work).find((f) => f.endsWith('.deb'));
+      if (code !== 0 || !deb) throw missing();
+      fs.rmSync(root, { recursive: true, force: true });
+      if ((await run(dpkg, ['-x', path.join(work, deb), root], env, say)) !== 0) throw missing();
+      fs.writeFileSync(path.join(root, '.unpacked'), deb);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+    const tools = cached();
+    if (!tools) throw missing();
+    return tools;
+  });
+}

@@ -35,16 +35,20 @@ export interface ServingMetrics {
   modelLoads: Counter<'model' | 'version'>;
   /** Versions refused at load (integrity error, unreadable model), by reason. */
   modelLoadRefusals: Counter<'model' | 'reason'>;
-  /** The version each model serves now (absent until one is loaded). */
-  servedVersion: Gauge<'model' | 'alias'>;
+  /** 1 for the version each model serves now, by model, alias and version (absent until one is loaded). */
+  servedInfo: Gauge<'model' | 'alias' | 'version'>;
   /** 1 while a model has a version in service, 0 while it has none (its readiness, for alerts). */
   modelReady: Gauge<'model'>;
 }
 
-/** Creates a registry with the serving metrics and Node's process metrics. */
+/**
+ * Creates a registry with the serving metrics and Node's process metrics. The process metrics keep prom-client's
+ * own names (`process_cpu_seconds_total`, `nodejs_eventloop_lag_p99_seconds`), so stock Node.js dashboards match
+ * them; Prometheus's `job` and `instance` labels tell the server from the worker.
+ */
 export function createServingMetrics(options: { processMetrics?: boolean } = {}): ServingMetrics {
   const registry = new Registry();
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'mlops_serving_' });
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
     registry,
@@ -110,10 +114,10 @@ export function createServingMetrics(options: { processMetrics?: boolean } = {})
       labelNames: ['model', 'reason'],
       registers,
     }),
-    servedVersion: new Gauge({
-      name: 'mlops_model_served_version',
-      help: 'The model version being served, by model and alias.',
-      labelNames: ['model', 'alias'],
+    servedInfo: new Gauge({
+      name: 'mlops_model_served_info',
+      help: 'Always 1: the version each model serves now, in the version label (join on model to label other series with it).',
+      labelNames: ['model', 'alias', 'version'],
       registers,
     }),
     modelReady: new Gauge({
@@ -123,6 +127,31 @@ export function createServingMetrics(options: { processMetrics?: boolean } = {})
       registers,
     }),
   };
+}
+
+/** The reasons a version is refused at load, counted in `mlops_model_load_refusals_total`. */
+export const LOAD_REFUSAL_REASONS = ['integrity', 'unreadable', 'missing', 'not_servable', 'unavailable'] as const;
+const ERROR_KINDS: readonly ServingErrorKind[] = ['invalid_input', 'not_found', 'not_ready', 'unavailable', 'internal'];
+
+/**
+ * Starts a served model's counters at zero for every label set they can have, so a panel or an alert on a failure
+ * that has not happened yet reads 0 rather than "no data", and the first failure shows as an increase.
+ */
+export function initModelCounters(metrics: ServingMetrics, model: string): void {
+  for (const reason of LOAD_REFUSAL_REASONS) metrics.modelLoadRefusals.inc({ model, reason }, 0);
+  for (const kind of ERROR_KINDS) metrics.errors.inc({ model, kind }, 0);
+}
+
+/** Starts a log's counters at zero (written, dropped, failed writes) and its queue depth at 0. */
+export function initLogCounters(metrics: ServingMetrics, log: 'predictions' | 'feedback'): void {
+  for (const counter of [metrics.logWritten, metrics.logDropped, metrics.logFlushFailures]) counter.inc({ log }, 0);
+  metrics.logQueueDepth.set({ log }, 0);
+}
+
+/** Marks `version` as the one `model` serves under `alias`, replacing the series of the version it served before. */
+export function setServedVersion(metrics: ServingMetrics, model: string, alias: string, version: number, previous?: number): void {
+  if (previous !== undefined && previous !== version) metrics.servedInfo.remove({ model, alias, version: String(previous) });
+  metrics.servedInfo.set({ model, alias, version: String(version) }, 1);
 }
 
 /**

@@ -23,7 +23,7 @@ import type { Logger } from '../logger';
 import type { ArtifactStore, ObjectInfo } from '../storage/artifact-store';
 import { toStorageError } from '../storage/errors';
 import { assertName } from '../storage/names';
-import type { ServingMetrics } from './metrics';
+import { initLogCounters, type ServingMetrics } from './metrics';
 
 const gzipAsync = promisify(gzip);
 
@@ -107,6 +107,7 @@ export interface RecordLogObserver {
 /** An observer that counts into the server's metrics and warns about failed writes in its log. */
 export function metricsObserver(metrics: ServingMetrics, kind: LogKind, logger?: Logger): RecordLogObserver {
   const labels = { log: kind };
+  initLogCounters(metrics, kind);
   return {
     written(records, _objects, depth) {
       metrics.logWritten.inc(labels, records);

@@ -28,7 +28,7 @@ import type { MlopsConfig } from '../config';
 import type { Logger } from '../logger';
 import type { Predictions } from '../ml/trainers';
 import { startModuleThread } from '../threads';
-import type { ServingMetrics } from './metrics';
+import { initLogCounters, type ServingMetrics } from './metrics';
 import { isoOfMs, positive, type RecordLogOptions, type RecordLogStats } from './prediction-log';
 import type { LoadedModel } from './served-model';
 
@@ -121,6 +121,7 @@ export class PredictionLog {
   ) {
     this.capacity = positive('capacity', options.capacity ?? 1_000_000);
     this.segmentBytes = positive('segmentBytes', options.segmentBytes ?? 64 * 1024 * 1024);
+    initLogCounters(metrics, 'predictions');
     this.ephemeral = options.spoolDir === undefined;
     this.spoolDir = options.spoolDir ?? fs.mkdtempSync(join(os.tmpdir(), 'mlops-spool-'));
     fs.mkdirSync(this.spoolDir, { recursive: true });

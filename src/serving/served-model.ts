@@ -17,7 +17,7 @@ import type { ColumnType, DatasetSchema, Task } from '../ml/types';
 import type { ArtifactStore } from '../storage/artifact-store';
 import type { ArtifactRef } from '../storage/refs';
 import { batchingPredictor } from './batcher';
-import type { ServingMetrics } from './metrics';
+import { LOAD_REFUSAL_REASONS, initModelCounters, setServedVersion, type ServingMetrics } from './metrics';
 import type { ModelSource, ServedVersion } from './model-source';
 
 /** A tensor's description in Open Inference Protocol v2 metadata. */
@@ -86,7 +86,7 @@ export interface ModelReadiness {
 }
 
 /** Why a version was refused, as counted in `mlops_model_load_refusals_total`. */
-type RefusalReason = 'integrity' | 'unreadable' | 'missing' | 'not_servable' | 'unavailable';
+type RefusalReason = (typeof LOAD_REFUSAL_REASONS)[number];
 
 /** The v2 datatype each column type is sent as. */
 export const DATATYPE_OF: Record<ColumnType, string> = {
@@ -119,6 +119,7 @@ export class ServedModel {
     private readonly logger: Logger,
   ) {
     metrics.modelReady.set({ model: name }, 0);
+    initModelCounters(metrics, name);
   }
 
   /** Whether this model answers requests now, and if not, why. */
@@ -214,7 +215,8 @@ export class ServedModel {
     this.lastProblem = undefined;
     if (cur) this.retire(cur);
     this.metrics.modelLoads.inc({ model: this.name, version: String(target.version) });
-    this.metrics.servedVersion.set({ model: this.name, alias: this.alias }, target.version);
+    this.metrics.predictions.inc({ model: this.name, version: String(target.version) }, 0);
+    setServedVersion(this.metrics, this.name, this.alias, target.version, cur?.version);
     this.metrics.modelReady.set({ model: this.name }, 1);
     this.logger.info(
       {

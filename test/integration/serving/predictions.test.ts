@@ -158,7 +158,12 @@ describe('predictions over v1 and v2', () => {
     expect(metrics).toMatch(
       /mlops_serving_request_duration_seconds_bucket\{le="0.005",route="\/v1\/models\/:name",method="POST",status="200"\}/,
     );
-    expect(metrics).toMatch(/mlops_model_served_version\{model="iris",alias="production"\} 1/);
+    expect(metrics).toMatch(/mlops_model_served_info\{model="iris",alias="production",version="1"\} 1/);
+    // Failures that have not happened read 0, not "no data".
+    expect(metrics).toMatch(/mlops_model_load_refusals_total\{model="iris",reason="integrity"\} 0/);
+    expect(metrics).toMatch(/mlops_prediction_log_dropped_total\{log="predictions"\} 0/);
+    expect(metrics).toMatch(/mlops_prediction_log_flush_failures_total\{log="predictions"\} 0/);
+    expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
   });
 
   it('the monitor can register the drift gauge once and set it per feature', async () => {

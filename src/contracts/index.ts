@@ -10,6 +10,7 @@ export * from './definitions';
 export * from './ids';
 export * from './monitor';
 export * from './pipeline-run';
+export type * from './rollout';
 export type * from './refs';
 export type * from './stages';
 export * from './activity-names';

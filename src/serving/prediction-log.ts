@@ -11,8 +11,19 @@
  * the flush interval passes, and `close()` writes everything still queued, so a clean shutdown loses no
  * record that was appended. A failed write keeps its batch in the queue and is retried.
  *
+ * A prediction record carries, besides its id, model, version, time, features and output:
+ *   role       during a rollout, which side answered: `champion`, `candidate` (a canary's share), or
+ *              `shadow` (the candidate predicting a mirrored copy of a request the champion answered; never
+ *              returned to the client, logged under the same prediction id as the champion's record)
+ *   rolloutId  during a rollout, the rollout workflow's id
+ *   latencyMs  how long the version took to read the request's rows and predict them, in ms
+ *   error      a failed prediction: `{kind, message}` and no output (kind as in `mlops_serving_errors_total`),
+ *              so error rates per version can be computed from the log
+ * A record outside a rollout has no role and no rolloutId.
+ *
  * `readPredictionWindow` reads a time window back, with feedback labels joined by prediction id: the
- * monitor's input for drift and live metrics.
+ * monitor's input for drift and live metrics. It yields the predictions clients were answered with; shadow
+ * and failed ones only when asked for.
  */
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -23,7 +34,7 @@ import type { Logger } from '../logger';
 import type { ArtifactStore, ObjectInfo } from '../storage/artifact-store';
 import { toStorageError } from '../storage/errors';
 import { assertName } from '../storage/names';
-import { initLogCounters, type ServingMetrics } from './metrics';
+import { initLogCounters, type ServingErrorKind, type ServingMetrics } from './metrics';
 
 const gzipAsync = promisify(gzip);
 
@@ -37,7 +48,20 @@ export interface PredictionOutput {
   value?: number;
 }
 
-/** One answered prediction, as logged. */
+/**
+ * Which side of a rollout made a prediction: the `champion` or the `candidate` answered the client (a
+ * canary splits requests between them); a `shadow` prediction is the candidate's on a request the champion
+ * answered, logged and never returned.
+ */
+export type PredictionRole = 'champion' | 'candidate' | 'shadow';
+
+/** Why a prediction failed, as logged: the kind counted in `mlops_serving_errors_total`, and what was wrong. */
+export interface PredictionError {
+  kind: ServingErrorKind;
+  message: string;
+}
+
+/** One prediction, as logged: answered (with `output`), or failed (with `error` and no output). */
 export interface PredictionRecord {
   /** The prediction's id: the request id, or `<request id>:<row>` when a request held several rows. */
   id: string;
@@ -45,9 +69,18 @@ export interface PredictionRecord {
   version: number;
   /** ISO time of the prediction. */
   at: string;
-  /** The row's feature values as received (absent features as null). */
+  /** During a rollout, which side made the prediction; absent outside one. */
+  role?: PredictionRole;
+  /** During a rollout, the rollout workflow's id. */
+  rolloutId?: string;
+  /** How long the version took to read the request's rows and predict them, in ms (the same for every row of a request). */
+  latencyMs?: number;
+  /** The row's feature values as received (absent features as null); empty when the request could not be read into rows. */
   features: Record<string, unknown>;
-  output: PredictionOutput;
+  /** What the model answered; absent when the prediction failed. */
+  output?: PredictionOutput;
+  /** Why the prediction failed; absent when it was answered. */
+  error?: PredictionError;
   /** The categorical features whose value the model was not trained on, when there are any. */
   unknown?: string[];
 }
@@ -304,15 +337,16 @@ export interface PredictionWindow {
 }
 
 /** A logged prediction, with the ground-truth label when feedback named it. */
-export interface WindowPrediction {
-  id: string;
-  model: string;
-  version: number;
-  at: string;
-  features: Record<string, unknown>;
-  unknown?: string[];
-  output: PredictionOutput;
+export interface WindowPrediction extends PredictionRecord {
   label?: string | number;
+}
+
+/** Which predictions `readPredictionWindow` yields beyond those answered to clients. */
+export interface PredictionWindowOptions {
+  /** Also the shadow's predictions (role `shadow`), which no client saw (default false). */
+  shadow?: boolean;
+  /** Also failed predictions (with `error` and no output) (default false). */
+  failed?: boolean;
 }
 
 /**
@@ -346,12 +380,15 @@ export async function listWindowObjects(
 /**
  * The predictions of a model logged in `[since, until)`, with feedback labels joined by id (the latest
  * label wins when an id got several). Feedback is read from `since` on, without an upper bound, since
- * labels usually arrive after the prediction's window has closed.
+ * labels usually arrive after the prediction's window has closed. By default only the predictions clients
+ * were answered with (whichever version answered); `options` adds the shadow's and the failed ones. A
+ * shadow prediction has its champion's id, so it gets the same label.
  */
 export async function* readPredictionWindow(
   store: ArtifactStore,
   model: string,
   window: PredictionWindow,
+  options: PredictionWindowOptions = {},
 ): AsyncIterable<WindowPrediction> {
   const { since, until } = normaliseWindow(window);
   const labels = new Map<string, { label: string | number; at: string }>();
@@ -364,6 +401,7 @@ export async function* readPredictionWindow(
   for (const info of await listWindowObjects(store, model, { since, until })) {
     for await (const p of readRecords<PredictionRecord>(store, info.key)) {
       if ((since && p.at < since) || p.at >= until) continue;
+      if ((p.role === 'shadow' && !options.shadow) || (p.error !== undefined && !options.failed)) continue;
       const label = labels.get(p.id);
       yield label ? { ...p, label: label.label } : p;
     }

@@ -29,7 +29,7 @@ import type { Logger } from '../logger';
 import type { Predictions } from '../ml/trainers';
 import { startModuleThread } from '../threads';
 import { initLogCounters, type ServingMetrics } from './metrics';
-import { isoOfMs, positive, type RecordLogOptions, type RecordLogStats } from './prediction-log';
+import { isoOfMs, positive, type PredictionError, type PredictionRole, type RecordLogOptions, type RecordLogStats } from './prediction-log';
 import type { LoadedModel } from './served-model';
 
 /** The MinIO the writer thread connects to. */
@@ -45,6 +45,13 @@ export interface PredictionLogOptions extends RecordLogOptions {
   spoolDir?: string;
   /** Size in bytes past which the spool starts a new segment file (default 64 MiB). */
   segmentBytes?: number;
+}
+
+/** What a record says beyond the prediction: during a rollout, its side and the rollout; and the version's time. */
+export interface PredictionTags {
+  role?: PredictionRole;
+  rolloutId?: string;
+  latencyMs?: number;
 }
 
 /** Counts of the prediction log: those of every log, and the records of a predecessor's spool shipped. */
@@ -141,12 +148,44 @@ export class PredictionLog {
     rows: readonly Record<string, unknown>[],
     preds: Predictions,
     unknown?: readonly (readonly string[] | undefined)[],
+    tags: PredictionTags = {},
   ): boolean {
     const n = rows.length;
     if (this.closing || this.depth + n > this.capacity) return this.drop(n);
-    this.pendingText += this.lines(loaded, id, rows, preds, unknown);
-    this.pendingRows += n;
-    this.stats.appended += n;
+    this.take(this.lines(loaded, id, rows, preds, unknown, tags), n);
+    return true;
+  }
+
+  /**
+   * Takes a failed prediction: one record per row the request was read into (with the row's id and
+   * features), or one with the request's id and no features when it could not be read. No output; the
+   * error's kind and message, cut to 500 characters.
+   */
+  appendFailed(
+    loaded: LoadedModel,
+    id: string,
+    rows: readonly Record<string, unknown>[] | undefined,
+    error: PredictionError,
+    tags: PredictionTags = {},
+  ): boolean {
+    const n = rows?.length || 1;
+    if (this.closing || this.depth + n > this.capacity) return this.drop(n);
+    const head = this.head(loaded, tags);
+    const failure = JSON.stringify({ kind: error.kind, message: error.message.slice(0, 500) });
+    let text = '';
+    if (!rows?.length) text = `${head}${JSON.stringify(id)},"features":{},"error":${failure}}\n`;
+    else {
+      for (let i = 0; i < rows.length; i++)
+        text += `${head}${JSON.stringify(rows.length === 1 ? id : `${id}:${i}`)},"features":${JSON.stringify(rows[i])},"error":${failure}}\n`;
+    }
+    this.take(text, n);
+    return true;
+  }
+
+  private take(text: string, rows: number): void {
+    this.pendingText += text;
+    this.pendingRows += rows;
+    this.stats.appended += rows;
     // Group commit: the requests answered in one turn of the event loop share one write.
     this.commit ??= new Promise((resolve) =>
       setImmediate(() => {
@@ -154,7 +193,6 @@ export class PredictionLog {
         resolve();
       }),
     );
-    return true;
   }
 
   /** Resolves once every row taken so far is in the spool file (or was dropped because the spool cannot be written). */
@@ -246,18 +284,31 @@ export class PredictionLog {
     return false;
   }
 
-  /** One JSON line per row, its time first and its model second (the thread reads both without parsing the line). */
+  /**
+   * A record's line up to its id's value: its time first and its model second (the thread reads both
+   * without parsing the line), then the version and the rollout tags.
+   */
+  private head(loaded: LoadedModel, tags: PredictionTags): string {
+    // Times never go back within the spool, so a batch's first line holds its earliest time.
+    const ms = Math.max(Date.now(), this.lastMs);
+    this.lastMs = ms;
+    let head = `{"at":"${isoOfMs(ms)}","model":"${loaded.name}","version":${loaded.version}`;
+    if (tags.role) head += `,"role":"${tags.role}"`;
+    if (tags.rolloutId !== undefined) head += `,"rolloutId":${JSON.stringify(tags.rolloutId)}`;
+    if (tags.latencyMs !== undefined) head += `,"latencyMs":${Math.round(tags.latencyMs * 1000) / 1000}`;
+    return `${head},"id":`;
+  }
+
+  /** One JSON line per row (see `head`). */
   private lines(
     loaded: LoadedModel,
     id: string,
     rows: readonly Record<string, unknown>[],
     preds: Predictions,
-    unknown?: readonly (readonly string[] | undefined)[],
+    unknown: readonly (readonly string[] | undefined)[] | undefined,
+    tags: PredictionTags,
   ): string {
-    // Times never go back within the spool, so a batch's first line holds its earliest time.
-    const ms = Math.max(Date.now(), this.lastMs);
-    this.lastMs = ms;
-    const head = `{"at":"${isoOfMs(ms)}","model":"${loaded.name}","version":${loaded.version},"id":`;
+    const head = this.head(loaded, tags);
     const classes = preds.values ? undefined : this.classesOf(loaded);
     let text = '';
     for (let i = 0; i < rows.length; i++) {

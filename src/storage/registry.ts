@@ -7,9 +7,12 @@
  *   runs/<sha256(workflowId/runId)>.json  which version slot a pipeline run claims (the idempotency key)
  *   aliases/<alias>.json           the alias's latest move; replaced only with If-Match (compare-and-swap)
  *   alias-history/<alias>/<seq>.json  every move, one immutable object each
+ *   rollout.json                   the model's rollout as it stands; replaced only with If-Match (compare-and-swap)
+ *   rollout-history/<seq>.json     every change of it, one immutable object each
  *
  * The pointer carries its move's sequence number and full record, so whoever next reads or moves the
- * alias can write a history entry that a crash left unwritten: the history never misses a move.
+ * alias can write a history entry that a crash left unwritten: the history never misses a move. The
+ * rollout document works the same way.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,6 +30,9 @@ import type {
   RegisterVersionInput,
   RegisterVersionResult,
   ResolvedAlias,
+  RolloutChange,
+  RolloutState,
+  SetRolloutResult,
   VersionApproval,
 } from './types';
 
@@ -57,6 +63,9 @@ const runKey = (model: string, workflowId: string, runId: string) => `${modelRoo
 const aliasKey = (model: string, alias: string) => `${modelRoot(model)}aliases/${alias}.json`;
 const historyPrefix = (model: string, alias: string) => `${modelRoot(model)}alias-history/${alias}/`;
 const historyKey = (model: string, alias: string, seq: number) => `${historyPrefix(model, alias)}${pad(seq)}.json`;
+const rolloutKey = (model: string) => `${modelRoot(model)}rollout.json`;
+const rolloutHistoryPrefix = (model: string) => `${modelRoot(model)}rollout-history/`;
+const rolloutHistoryKey = (model: string, seq: number) => `${rolloutHistoryPrefix(model)}${pad(seq)}.json`;
 
 /** An MLflow-like model registry over an artifact store. */
 export class ModelRegistry {
@@ -265,7 +274,68 @@ export class ModelRegistry {
     return moves.sort((a, b) => a.seq - b.seq);
   }
 
+  // ---- rollouts ----
+
+  /**
+   * Changes a model's rollout by compare-and-swap: `expectedSeq` is the `seq` of the rollout the caller
+   * read (0 when the model had none), and a change made meanwhile fails with `MlopsConflict`. The registry
+   * stamps `seq` and `updatedAt` and records the change in the rollout's history. A change retried after it
+   * took effect (the rollout is already `change`, one seq past `expectedSeq`) returns it with `changed: false`.
+   * Both versions must exist; a shadow's share is 0.
+   */
+  async setRollout(change: RolloutChange, expectedSeq: number): Promise<SetRolloutResult> {
+    const model = assertName('model', change?.model);
+    validateRollout(change);
+    if (!Number.isSafeInteger(expectedSeq) || expectedSeq < 0) {
+      throw new MlopsError(
+        FailureType.InvalidInput,
+        `Invalid expectedSeq ${JSON.stringify(expectedSeq)}: expected the seq of the rollout last read (0 when there was none).`,
+      );
+    }
+    await this.getVersion(model, change.champion);
+    await this.getVersion(model, change.candidate);
+
+    const current = await this.store.readDocument<RolloutState>(rolloutKey(model));
+    if (current) await this.recordRollout(current.value);
+    const seq = current?.value.seq ?? 0;
+    if (current && seq === expectedSeq + 1 && sameRollout(current.value, change)) return { state: current.value, changed: false };
+    if (seq !== expectedSeq) throw rolloutConflict(model, seq, expectedSeq, current?.value);
+    const state: RolloutState = { ...rolloutFields(change), seq: seq + 1, updatedAt: this.now().toISOString() };
+    const written = await this.conditional(() =>
+      this.store.writeDocument(rolloutKey(model), state, current ? { ifMatch: current.etag } : { ifNoneMatch: true }),
+    );
+    if (!written) {
+      const now = await this.store.readDocument<RolloutState>(rolloutKey(model));
+      throw rolloutConflict(model, now?.value.seq ?? 0, expectedSeq, now?.value);
+    }
+    await this.recordRollout(state);
+    return { state, changed: true };
+  }
+
+  /** A model's rollout as it stands (finished ones included), or undefined when the model never had one. */
+  async getRollout(model: string): Promise<RolloutState | undefined> {
+    assertName('model', model);
+    return (await this.store.readDocument<RolloutState>(rolloutKey(model)))?.value;
+  }
+
+  /** Every change of a model's rollouts, oldest first (seq 1, 2, ...); empty when it never had one. */
+  async rolloutHistory(model: string): Promise<RolloutState[]> {
+    assertName('model', model);
+    const current = await this.store.readDocument<RolloutState>(rolloutKey(model));
+    const items = await this.store.list(rolloutHistoryPrefix(model));
+    const docs = await mapLimit(items, this.readConcurrency, (item) => this.store.readDocument<RolloutState>(item.key));
+    const changes = docs.filter((d): d is StoredDocument<RolloutState> => d !== undefined).map((d) => d.value);
+    // The latest change may not have reached the history yet (a crash right after the document was written).
+    if (current && !changes.some((c) => c.seq === current.value.seq)) changes.push(current.value);
+    return changes.sort((a, b) => a.seq - b.seq);
+  }
+
   // ---- internals ----
+
+  /** Writes a rollout change into the history once; a second write of the same change is a no-op. */
+  private async recordRollout(state: RolloutState): Promise<void> {
+    await this.conditional(() => this.store.writeDocument(rolloutHistoryKey(state.model, state.seq), state, { ifNoneMatch: true }));
+  }
 
   /** Writes a run's claim conditionally; when the condition fails, returns the claim as it now stands. */
   private async writeClaim(key: string, claim: RunClaim, condition: WriteCondition): Promise<StoredDocument<RunClaim> | undefined> {
@@ -407,6 +477,63 @@ export class ModelRegistry {
     if (input.description !== undefined) m.description = input.description;
     return m;
   }
+}
+
+/** The fields of a rollout change, in a fixed order and nothing else (a caller's extra keys are not stored). */
+function rolloutFields(c: RolloutChange): RolloutChange {
+  return {
+    model: c.model,
+    rolloutId: c.rolloutId,
+    strategy: c.strategy,
+    champion: c.champion,
+    candidate: c.candidate,
+    candidateShare: c.candidateShare,
+    routing: c.routing.key === 'field' ? { key: 'field', field: c.routing.field } : { key: 'request-id' },
+    status: c.status,
+    step: c.step,
+    by: c.by,
+    reason: c.reason,
+  };
+}
+
+/** Whether a stored rollout is this change (a retry of it). */
+function sameRollout(state: RolloutState, change: RolloutChange): boolean {
+  const { seq: _seq, updatedAt: _at, ...stored } = state;
+  return JSON.stringify(stored) === JSON.stringify(rolloutFields(change));
+}
+
+function rolloutConflict(model: string, seq: number, expected: number, current: RolloutState | undefined): MlopsError {
+  const now = current ? `change ${seq} (rollout ${current.rolloutId}, ${current.status}, by ${current.by})` : 'no rollout';
+  return new MlopsError(
+    FailureType.Conflict,
+    `The rollout of model "${model}" is at ${now}, not the expected ${expected === 0 ? 'no rollout' : `change ${expected}`}: it was changed meanwhile; re-read it and decide again.`,
+    { model, current: seq, expected },
+  );
+}
+
+/** Checks a rollout change before any request; `MlopsInvalidInput` naming the field otherwise. */
+function validateRollout(c: RolloutChange): void {
+  const invalid = (message: string, field: string) => new MlopsError(FailureType.InvalidInput, `Invalid rollout: ${message}.`, { field });
+  assertText('rolloutId', c.rolloutId, 1000);
+  if (c.strategy !== 'shadow' && c.strategy !== 'canary')
+    throw invalid(`strategy must be "shadow" or "canary", got ${JSON.stringify(c.strategy)}`, 'strategy');
+  assertVersion(c.champion);
+  assertVersion(c.candidate);
+  if (c.champion === c.candidate) throw invalid(`champion and candidate are both version ${c.candidate}`, 'candidate');
+  if (typeof c.candidateShare !== 'number' || !(c.candidateShare >= 0 && c.candidateShare <= 1))
+    throw invalid(`candidateShare must be a number from 0 to 1, got ${JSON.stringify(c.candidateShare)}`, 'candidateShare');
+  if (c.strategy === 'shadow' && c.candidateShare !== 0)
+    throw invalid(`a shadow candidate answers no request, so its candidateShare must be 0, got ${c.candidateShare}`, 'candidateShare');
+  const r = c.routing as { key?: unknown; field?: unknown } | undefined;
+  if (!r || (r.key !== 'request-id' && r.key !== 'field'))
+    throw invalid(`routing must be {"key": "request-id"} or {"key": "field", "field": "<name>"}, got ${JSON.stringify(r)}`, 'routing');
+  if (r.key === 'field') assertText('routing field', r.field, 200);
+  if (c.status !== 'running' && c.status !== 'paused' && c.status !== 'finished')
+    throw invalid(`status must be "running", "paused" or "finished", got ${JSON.stringify(c.status)}`, 'status');
+  if (!Number.isSafeInteger(c.step) || c.step < 0)
+    throw invalid(`step must be a whole number from 0 up, got ${JSON.stringify(c.step)}`, 'step');
+  assertText('rollout "by"', c.by, 1000);
+  assertText('rollout reason', c.reason);
 }
 
 /** Waits a little, more after each lost race, with jitter so racing writers spread out. */

@@ -152,3 +152,52 @@ export interface RegisterSnapshotResult {
   ref: ArtifactRef;
   created: boolean;
 }
+
+/** How a rollout exposes the candidate: `shadow` (it predicts a mirrored copy, never answers) or `canary` (it answers a share). */
+export type RolloutStrategy = 'shadow' | 'canary';
+
+/**
+ * What a canary routes on: the request id (the default), or a field of the request's row (an entity such
+ * as a customer id), so the same entity always sees the same version at a given share.
+ */
+export type RolloutRouting = { key: 'request-id' } | { key: 'field'; field: string };
+
+/** `running` and `paused` serve both versions (a paused rollout keeps its share); `finished` serves the alias only. */
+export type RolloutStatus = 'running' | 'paused' | 'finished';
+
+/**
+ * A model's rollout as the model server reads it: which two versions it serves and how it splits the
+ * traffic between them. The rollout workflow writes it (`ModelRegistry.setRollout`); every change is kept.
+ */
+export interface RolloutState {
+  model: string;
+  /** The rollout workflow's id. */
+  rolloutId: string;
+  strategy: RolloutStrategy;
+  /** The version that answers the traffic the candidate does not (the alias's version when the rollout began). */
+  champion: number;
+  candidate: number;
+  /** The fraction of requests the candidate answers, 0 to 1; always 0 for a shadow. */
+  candidateShare: number;
+  routing: RolloutRouting;
+  status: RolloutStatus;
+  /** The rollout's step (0 for the first), as its workflow counts them. */
+  step: number;
+  /** 1 for the model's first rollout change, then 2, 3, ... with no gaps, across all its rollouts. */
+  seq: number;
+  /** ISO time of this change. */
+  updatedAt: string;
+  /** Who made the change (a person, or the rollout workflow). */
+  by: string;
+  /** Why (shown in audits). */
+  reason: string;
+}
+
+/** What a caller gives to change a rollout: the state without what the registry stamps (`seq`, `updatedAt`). */
+export type RolloutChange = Omit<RolloutState, 'seq' | 'updatedAt'>;
+
+/** The result of `setRollout`: the rollout as it now stands, and whether this call changed it (false for a retried change). */
+export interface SetRolloutResult {
+  state: RolloutState;
+  changed: boolean;
+}

@@ -1,14 +1,22 @@
 import type { Worker } from 'node:worker_threads';
 import { gunzipSync } from 'node:zlib';
-import { listWindowObjects, readPredictionWindow, registrySource, startModelServer, type WindowPrediction } from '../../../src/serving';
+import {
+  listWindowObjects,
+  readPredictionWindow,
+  registrySource,
+  startModelServer,
+  type PredictionWindowOptions,
+  type WindowPrediction,
+} from '../../../src/serving';
 import { ArtifactStore } from '../../../src/storage';
+import { rowsToFrame } from '../../../src/ml/trainers';
 import { capturingLogger, getJson, postJson, requestRows, ServingFixture } from './fixtures';
 
 let fx: ServingFixture;
 
 beforeAll(async () => {
   fx = await ServingFixture.start();
-  for (const name of ['loaded', 'overloaded', 'labelled', 'resilient']) {
+  for (const name of ['loaded', 'overloaded', 'labelled', 'resilient', 'tagged']) {
     const { version } = await fx.registerModel(name);
     await fx.moveAlias(name, version);
   }
@@ -20,9 +28,13 @@ afterAll(async () => {
 
 const FAR_FUTURE = '2999-01-01T00:00:00.000Z';
 
-async function collect(model: string, window: { since?: string; until: string } = { until: FAR_FUTURE }): Promise<WindowPrediction[]> {
+async function collect(
+  model: string,
+  window: { since?: string; until: string } = { until: FAR_FUTURE },
+  options?: PredictionWindowOptions,
+): Promise<WindowPrediction[]> {
   const out: WindowPrediction[] = [];
-  for await (const p of readPredictionWindow(fx.storage.store, model, window)) out.push(p);
+  for await (const p of readPredictionWindow(fx.storage.store, model, window, options)) out.push(p);
   return out;
 }
 
@@ -177,6 +189,52 @@ describe('the prediction log', () => {
     expect(early).toHaveLength(5);
     const late = await collect('labelled', { since: between, until: FAR_FUTURE });
     expect(late.map((p) => p.id)).toEqual(['late']);
+  });
+
+  it('rollout tags and failed predictions are logged; the window yields shadow and failed ones only when asked', async () => {
+    const server = await serve('tagged', { flushIntervalMs: 100 });
+    const loaded = server.models.get('tagged')!.current!;
+    const rows = [requestRows[0]!];
+    const preds = await loaded.predictor.predict(rowsToFrame(loaded.predictor.schema, rows));
+    const log = server.predictionLog!;
+    log.append(loaded, 'r1', rows, preds, undefined, { role: 'champion', rolloutId: 'rollout-tagged-1', latencyMs: 0.12345 });
+    log.append(loaded, 'r1', rows, preds, undefined, { role: 'shadow', rolloutId: 'rollout-tagged-1', latencyMs: 0.2 });
+    log.appendFailed(
+      loaded,
+      'r2',
+      requestRows.slice(0, 2),
+      { kind: 'invalid_input', message: 'Row 2: field "z" is not a feature' },
+      {
+        role: 'candidate',
+        rolloutId: 'rollout-tagged-1',
+        latencyMs: 0.05,
+      },
+    );
+    log.appendFailed(loaded, 'r3', undefined, { kind: 'internal', message: 'x'.repeat(2000) });
+    await log.spooled();
+    expect((await postJson(`${server.url}/v2/models/tagged/feedback`, { id: 'r1', label: 'low' })).status).toBe(202);
+    await server.close();
+
+    const answered = await collect('tagged');
+    expect(answered).toEqual([
+      expect.objectContaining({ id: 'r1', role: 'champion', rolloutId: 'rollout-tagged-1', latencyMs: 0.123, label: 'low' }),
+    ]);
+    expect(answered[0]!.output?.label).toBe(preds.labels![0]);
+    const withShadow = await collect('tagged', undefined, { shadow: true });
+    expect(withShadow.map((p) => [p.id, p.role, p.label])).toEqual([
+      ['r1', 'champion', 'low'],
+      ['r1', 'shadow', 'low'],
+    ]);
+    const everything = await collect('tagged', undefined, { shadow: true, failed: true });
+    const failed = everything.filter((p) => p.error);
+    expect(failed.map((p) => [p.id, p.role, p.error!.kind, p.output])).toEqual([
+      ['r2:0', 'candidate', 'invalid_input', undefined],
+      ['r2:1', 'candidate', 'invalid_input', undefined],
+      ['r3', undefined, 'internal', undefined],
+    ]);
+    expect(failed[0]).toMatchObject({ features: requestRows[0], latencyMs: 0.05, error: { message: 'Row 2: field "z" is not a feature' } });
+    expect(failed[2]).toMatchObject({ features: {}, version: loaded.version });
+    expect(failed[2]!.error!.message).toHaveLength(500);
   });
 
   it('a writer thread that dies is replaced: logging goes on, and what the dead thread had not shipped is shipped from the spool', async () => {

@@ -5,7 +5,7 @@ import { FailureType } from '../../../src/errors';
 import { ArtifactStore, createMinioClient } from '../../../src/storage/artifact-store';
 import { ModelRegistry } from '../../../src/storage/registry';
 import type { ArtifactRef } from '../../../src/storage/refs';
-import type { RegisterVersionInput, RegisterVersionResult } from '../../../src/storage/types';
+import type { RegisterVersionInput, RegisterVersionResult, RolloutChange } from '../../../src/storage/types';
 
 let minio: TestMinio;
 let raw: Minio.Client;
@@ -270,5 +270,112 @@ describe('model registry on a real MinIO', () => {
     const stored = await store.readDocument<Record<string, unknown>>(key);
     await raw.putObject(store.bucket, key, Buffer.from(JSON.stringify({ ...stored!.value, metrics: { accuracy: 0.99 } })));
     await expect(registry.getVersion('churn', 1)).rejects.toMatchObject({ type: FailureType.Integrity });
+  });
+});
+
+describe('rollout documents on a real MinIO', () => {
+  const canary = (extra: Partial<RolloutChange> = {}): RolloutChange => ({
+    model: 'churn',
+    rolloutId: 'rollout-churn-3',
+    strategy: 'canary',
+    champion: 1,
+    candidate: 2,
+    candidateShare: 0.1,
+    routing: { key: 'request-id' },
+    status: 'running',
+    step: 0,
+    by: 'rollout-churn-3',
+    reason: 'step 1 of 3: 10 %',
+    ...extra,
+  });
+
+  async function withTwoVersions() {
+    const f = await fresh();
+    await f.registry.registerVersion(registration(f.artifact, 'wf-1'));
+    await f.registry.registerVersion(registration(f.artifact, 'wf-2'));
+    return f;
+  }
+
+  it('a rollout moves by compare-and-swap, each change kept in its history, and a retried change is harmless', async () => {
+    const { store, registry } = await withTwoVersions();
+    expect(await registry.getRollout('churn')).toBeUndefined();
+    expect(await registry.rolloutHistory('churn')).toEqual([]);
+
+    const first = await registry.setRollout(canary(), 0);
+    expect(first).toMatchObject({ changed: true, state: { seq: 1, candidateShare: 0.1, status: 'running' } });
+    expect(Date.parse(first.state.updatedAt)).not.toBeNaN();
+    // The activity that wrote it is retried after a crash: same change, same expectation.
+    expect(await registry.setRollout(canary(), 0)).toEqual({ changed: false, state: first.state });
+
+    const second = await registry.setRollout(canary({ candidateShare: 0.5, step: 1, reason: 'step 2 of 3: 50 %' }), 1);
+    expect(second.state).toMatchObject({ seq: 2, candidateShare: 0.5, step: 1 });
+    // A writer that read change 1 and decides on it now loses: it must re-read.
+    await expect(registry.setRollout(canary({ status: 'paused', by: 'ana', reason: 'looks odd' }), 1)).rejects.toMatchObject({
+      type: FailureType.Conflict,
+      message: expect.stringContaining('not the expected change 1'),
+    });
+    await registry.setRollout(canary({ candidateShare: 0.5, step: 1, status: 'finished', reason: 'rolled back' }), 2);
+
+    expect(await registry.getRollout('churn')).toMatchObject({ seq: 3, status: 'finished' });
+    const history = await registry.rolloutHistory('churn');
+    expect(history.map((h) => [h.seq, h.candidateShare, h.status])).toEqual([
+      [1, 0.1, 'running'],
+      [2, 0.5, 'running'],
+      [3, 0.5, 'finished'],
+    ]);
+    expect(history[1]).toEqual(second.state);
+    expect(await store.list('registry/models/churn/rollout-history/')).toHaveLength(3);
+    // The rollout document is not a model: the model list is unchanged.
+    expect(await registry.listModels()).toEqual(['churn']);
+  });
+
+  it('concurrent writers of one rollout: exactly one wins each change, the rest get a conflict', async () => {
+    const { registry } = await withTwoVersions();
+    await registry.setRollout(canary(), 0);
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) => registry.setRollout(canary({ candidateShare: (i + 1) / 20, by: `writer-${i}` }), 1)),
+    );
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ type: FailureType.Conflict });
+    const history = await registry.rolloutHistory('churn');
+    expect(history.map((h) => h.seq)).toEqual([1, 2]);
+    expect(history[1]).toEqual((won[0] as PromiseFulfilledResult<{ state: unknown }>).value.state);
+  });
+
+  it('a change whose history entry was lost in a crash is recovered from the document', async () => {
+    const { store, registry } = await withTwoVersions();
+    await store.writeDocument(
+      'registry/models/churn/rollout.json',
+      { ...canary(), seq: 1, updatedAt: '2026-01-01T00:00:00.000Z' },
+      { ifNoneMatch: true },
+    );
+    expect((await registry.rolloutHistory('churn')).map((h) => h.seq)).toEqual([1]);
+    await registry.setRollout(canary({ candidateShare: 1, step: 2 }), 1);
+    expect(await store.list('registry/models/churn/rollout-history/')).toHaveLength(2);
+    expect((await registry.rolloutHistory('churn')).map((h) => [h.seq, h.candidateShare])).toEqual([
+      [1, 0.1],
+      [2, 1],
+    ]);
+  });
+
+  it('an invalid rollout is refused before anything is written, naming what is wrong', async () => {
+    const { store, registry } = await withTwoVersions();
+    const bad: [Partial<RolloutChange>, RegExp][] = [
+      [{ strategy: 'shadow', candidateShare: 0.2 }, /shadow candidate answers no request/],
+      [{ candidateShare: 1.5 }, /candidateShare must be a number from 0 to 1/],
+      [{ candidate: 1 }, /champion and candidate are both version 1/],
+      [{ strategy: 'blue-green' as 'canary' }, /strategy must be/],
+      [{ routing: { key: 'field', field: '' } }, /routing field/],
+      [{ status: 'done' as 'finished' }, /status must be/],
+      [{ step: -1 }, /step must be/],
+    ];
+    for (const [change, message] of bad) {
+      await expect(registry.setRollout(canary(change), 0)).rejects.toMatchObject({ type: FailureType.InvalidInput, message });
+    }
+    await expect(registry.setRollout(canary({ candidate: 7 }), 0)).rejects.toMatchObject({ type: FailureType.NotFound });
+    await expect(registry.setRollout(canary(), -1)).rejects.toMatchObject({ type: FailureType.InvalidInput });
+    expect(await registry.getRollout('churn')).toBeUndefined();
+    expect(await store.list('registry/models/churn/rollout-history/')).toEqual([]);
   });
 });

@@ -17,8 +17,8 @@
  *              returned to the client, logged under the same prediction id as the champion's record)
  *   rolloutId  during a rollout, the rollout workflow's id
  *   latencyMs  how long the version took to read the request's rows and predict them, in ms
- *   error      a failed prediction: `{kind, message}` and no output (kind as in `mlops_serving_errors_total`),
- *              so error rates per version can be computed from the log
+ *   error      a failed prediction: what was wrong, with `errorKind` (as in `mlops_serving_errors_total`)
+ *              and no output, so error rates per version can be computed from the log
  * A record outside a rollout has no role and no rolloutId.
  *
  * `readPredictionWindow` reads a time window back, with feedback labels joined by prediction id: the
@@ -55,7 +55,7 @@ export interface PredictionOutput {
  */
 export type PredictionRole = 'champion' | 'candidate' | 'shadow';
 
-/** Why a prediction failed, as logged: the kind counted in `mlops_serving_errors_total`, and what was wrong. */
+/** Why a prediction failed: the kind counted in `mlops_serving_errors_total`, and what was wrong. */
 export interface PredictionError {
   kind: ServingErrorKind;
   message: string;
@@ -79,8 +79,10 @@ export interface PredictionRecord {
   features: Record<string, unknown>;
   /** What the model answered; absent when the prediction failed. */
   output?: PredictionOutput;
-  /** Why the prediction failed; absent when it was answered. */
-  error?: PredictionError;
+  /** Why the prediction failed (what the client was told); absent when it was answered. */
+  error?: string;
+  /** The kind of failure, as counted in `mlops_serving_errors_total` (`invalid_input`, `internal`); with `error` only. */
+  errorKind?: ServingErrorKind;
   /** The categorical features whose value the model was not trained on, when there are any. */
   unknown?: string[];
 }

@@ -171,7 +171,7 @@ export class PredictionLog {
     const n = rows?.length || 1;
     if (this.closing || this.depth + n > this.capacity) return this.drop(n);
     const head = this.head(loaded, tags);
-    const failure = JSON.stringify({ kind: error.kind, message: error.message.slice(0, 500) });
+    const failure = `${JSON.stringify(error.message.slice(0, 500))},"errorKind":"${error.kind}"`;
     let text = '';
     if (!rows?.length) text = `${head}${JSON.stringify(id)},"features":{},"error":${failure}}\n`;
     else {

@@ -227,14 +227,14 @@ describe('the prediction log', () => {
     ]);
     const everything = await collect('tagged', undefined, { shadow: true, failed: true });
     const failed = everything.filter((p) => p.error);
-    expect(failed.map((p) => [p.id, p.role, p.error!.kind, p.output])).toEqual([
+    expect(failed.map((p) => [p.id, p.role, p.errorKind, p.output])).toEqual([
       ['r2:0', 'candidate', 'invalid_input', undefined],
       ['r2:1', 'candidate', 'invalid_input', undefined],
       ['r3', undefined, 'internal', undefined],
     ]);
-    expect(failed[0]).toMatchObject({ features: requestRows[0], latencyMs: 0.05, error: { message: 'Row 2: field "z" is not a feature' } });
+    expect(failed[0]).toMatchObject({ features: requestRows[0], latencyMs: 0.05, error: 'Row 2: field "z" is not a feature' });
     expect(failed[2]).toMatchObject({ features: {}, version: loaded.version });
-    expect(failed[2]!.error!.message).toHaveLength(500);
+    expect(failed[2]!.error).toHaveLength(500);
   });
 
   it('a writer thread that dies is replaced: logging goes on, and what the dead thread had not shipped is shipped from the spool', async () => {

@@ -12,12 +12,19 @@ export const columnTypeSchema = z.enum(['numeric', 'categorical', 'boolean', 'da
 /** One column and its validation constraints. */
 export const columnSpecSchema = z
   .object({
-    name: z.string().min(1, 'a column needs a non-empty name'),
-    type: columnTypeSchema,
-    min: z.number().finite().optional(),
-    max: z.number().finite().optional(),
-    allowed: z.array(z.string()).min(1, 'list at least one allowed category, or omit "allowed"').optional(),
-    maxNullRate: z.number().min(0).max(1).optional(),
+    name: z.string().min(1, 'a column needs a non-empty name').describe("The column's name in the source."),
+    type: columnTypeSchema.describe('How values are read and checked.'),
+    min: z.number().finite().optional().describe('Smallest allowed value; smaller values are validation issues with their row numbers.'),
+    max: z.number().finite().optional().describe('Largest allowed value.'),
+    allowed: z
+      .array(z.string())
+      .min(1, 'list at least one allowed category, or omit "allowed"')
+      .optional()
+      .describe('Allowed categories; others are "unseen categories".'),
+    maxNullRate: z.number().min(0).max(1).optional().meta({
+      description: 'Largest acceptable fraction of missing values.',
+      docType: 'fraction 0..1 (0 for the target, 1 otherwise)',
+    }),
   })
   .strict()
   .superRefine((col, ctx) => {
@@ -39,10 +46,16 @@ export const columnSpecSchema = z
 /** A dataset's columns, its target and the features a model uses. */
 export const datasetSchemaSchema = z
   .object({
-    columns: z.array(columnSpecSchema).min(1, 'a dataset needs at least one column'),
-    target: z.string().min(1),
-    features: z.array(z.string().min(1)).min(1, 'a model needs at least one feature'),
-    task: z.enum(['classification', 'regression']),
+    columns: z
+      .array(columnSpecSchema)
+      .min(1, 'a dataset needs at least one column')
+      .describe('Every column the model may use, with its type and constraints.'),
+    target: z.string().min(1).meta({ description: 'What the model predicts.', docType: 'column name' }),
+    features: z
+      .array(z.string().min(1))
+      .min(1, 'a model needs at least one feature')
+      .meta({ description: 'What the model reads.', docType: 'list of column names' }),
+    task: z.enum(['classification', 'regression']).describe('A regression target must be numeric.'),
   })
   .strict()
   .superRefine((schema, ctx) => {

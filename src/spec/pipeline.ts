@@ -2,6 +2,19 @@
  * The pipeline spec: what one model's lifecycle does, in YAML or JSON, validated with zod.
  * Every error names the field path and what is expected. This module is pure (no Node APIs), so
  * the parsed `PipelineSpec` type can travel into workflows; reading files is in ./load.ts.
+ *
+ * This schema is the one source of the spec's reference: `schema/spec.schema.json` (what editors check specs
+ * against) and `docs/spec.md` are generated from it by `npm run spec:docs` (src/spec/reference.ts), and a unit test
+ * fails when either differs from what the script generates. To add a field:
+ *   1. add it here with `.describe('What it is for, in one or two sentences.')`; the docs table's Type column
+ *      is derived from the schema (type, bounds, default, required); a shared type reads as its `title`
+ *      (duration, name, metric name); when the derived kind reads poorly, give it yourself with
+ *      `.meta({ description: '...', docType: '...' })` (docs-only, not in the JSON Schema; the default is
+ *      appended to it, except for a section);
+ *   2. give defaults as the user writes them (`duration.prefault('1h')`, not `.default(3600000)`), so the
+ *      JSON Schema shows them;
+ *   3. run `npm run spec:docs` and commit src/spec/pipeline.ts, schema/spec.schema.json and docs/spec.md.
+ * A new top-level section gets its own heading in docs/spec.md; its `docIntro` meta, if any, is the paragraph under it.
  */
 import { z } from 'zod';
 import { FailureType, MlopsError } from '../errors';
@@ -9,11 +22,15 @@ import { metricBoundProblem, metricHigherIsBetter as higherIsBetter, metricNameP
 import { datasetSchemaSchema, formatIssues } from '../ml/schema';
 
 /** An ISO date or date-time (2024-01-31, 2024-01-31T12:00:00Z), as the dataset filter takes it; 2024-02-30 is refused. */
-const isoDate = z.string().refine((s) => {
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) || Number.isNaN(Date.parse(s))) return false;
-  const day = new Date(`${s.slice(0, 10)}T00:00:00Z`);
-  return !Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === s.slice(0, 10);
-}, 'expected an ISO date like 2024-01-31 or 2024-01-31T12:00:00Z');
+const isoDate = z
+  .string()
+  .refine((s) => {
+    const shape = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+    if (!shape.test(s) || Number.isNaN(Date.parse(s))) return false;
+    const day = new Date(`${s.slice(0, 10)}T00:00:00Z`);
+    return !Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === s.slice(0, 10);
+  }, 'expected an ISO date like 2024-01-31 or 2024-01-31T12:00:00Z')
+  .meta({ title: 'ISO date' });
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -25,32 +42,47 @@ export function durationMs(text: string): number {
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 
+/** A duration as written (`30s`, `15m`, `24h`, `7d`, `2w`), parsed to milliseconds; give defaults with `.prefault('1h')`. */
 const duration = z
   .string()
   .regex(DURATION, 'expected a duration like 30s, 15m, 24h or 7d')
-  .transform((s) => durationMs(s));
+  .transform((s) => durationMs(s))
+  .meta({ title: 'duration' });
 
 const modelName = z
   .string()
   .min(1, 'expected a model name')
   .max(128, 'expected at most 128 characters')
   .regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected lowercase letters, digits, ".", "_" or "-", starting with a letter or digit')
-  .refine((s) => !s.includes('..'), 'must not contain ".."');
+  .refine((s) => !s.includes('..'), 'must not contain ".."')
+  .meta({ title: 'name' });
 
 const personName = z
   .string()
   .min(1, 'expected a name')
   .max(128)
-  .regex(/^[^\s\u0000-\u001f]+$/, 'expected a name without spaces');
+  .regex(/^[^\s\u0000-\u001f]+$/, 'expected a name without spaces')
+  .meta({ title: 'name' });
 
 const splitSchema = z
   .object({
-    /** hash (default): a row keeps its side as data is appended, so champions are never scored on their training rows. */
-    method: z.enum(['hash', 'random', 'stratified', 'time']).default('hash'),
-    testFraction: z.number().gt(0, 'expected a fraction between 0 and 1').lt(1, 'expected a fraction between 0 and 1').default(0.2),
-    seed: z.number().int().default(42),
-    /** The datetime column a time split orders by. */
-    column: z.string().min(1).optional(),
+    method: z
+      .enum(['hash', 'random', 'stratified', 'time'])
+      .default('hash')
+      .describe(
+        "`hash` decides each row's side from its content, so rows keep their side as data is appended and a champion is never scored on rows it was trained on.",
+      ),
+    testFraction: z
+      .number()
+      .gt(0, 'expected a fraction between 0 and 1')
+      .lt(1, 'expected a fraction between 0 and 1')
+      .default(0.2)
+      .meta({ description: 'Share of rows in the holdout.', docType: 'fraction in (0, 1)' }),
+    seed: z.number().int().default(42).describe("Seeds the split and every trainer's random choices."),
+    column: z.string().min(1).optional().meta({
+      description: 'The column a `time` split orders by (required for `time`).',
+      docType: 'datetime column',
+    }),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -60,31 +92,48 @@ const splitSchema = z
 
 const datasetSchema = z
   .object({
-    /** Name of the dataset in the snapshot registry; defaults to the model name. */
-    name: modelName.optional(),
-    /** A local file (relative to the spec), an http(s) URL or an s3://bucket/key URI. */
-    source: z.string().min(1, 'expected a file path, http(s) URL or s3:// URI'),
-    format: z.enum(['csv', 'jsonl', 'json', 'parquet']).optional(),
-    delimiter: z.string().length(1, 'expected one character').optional(),
-    /** The text encoding of a CSV or JSON source (default utf-8); bytes that are not UTF-8 in an undeclared source are an error naming their offset. */
-    encoding: z.enum(['utf-8', 'latin1', 'windows-1252']).optional(),
-    /** The declared schema; when omitted it is inferred from the data (with `target`) and frozen into the snapshot. */
-    schema: datasetSchemaSchema.optional(),
-    /** The target column, when the schema is inferred. */
-    target: z.string().min(1).optional(),
-    /** Keep only rows whose datetime column lies in [from, to] (ISO dates). */
+    name: modelName.optional().meta({ description: "The dataset's name in the snapshot registry.", docType: "name (the model's)" }),
+    source: z.string().min(1, 'expected a file path, http(s) URL or s3:// URI').meta({
+      description: "The data. Remote sources are fetched into the worker's scratch space first.",
+      docType: 'path, `http(s)://` or `s3://bucket/key`',
+    }),
+    format: z
+      .enum(['csv', 'jsonl', 'json', 'parquet'])
+      .optional()
+      .meta({ description: "The source's format.", docType: '`csv`, `jsonl`, `json`, `parquet` (from the extension)' }),
+    delimiter: z
+      .string()
+      .length(1, 'expected one character')
+      .optional()
+      .meta({ description: 'CSV delimiter.', docType: 'one character (`,`)' }),
+    encoding: z.enum(['utf-8', 'latin1', 'windows-1252']).optional().meta({
+      description:
+        'The text encoding of a CSV or JSON source; another one is transcoded to UTF-8 before ingest reads it. A source that is not valid UTF-8 and declares nothing is refused naming the byte offset, line and data row of its first bad byte.',
+      docType: '`utf-8`, `latin1`, `windows-1252` (`utf-8`)',
+    }),
+    schema: datasetSchemaSchema.optional().meta({
+      description:
+        'The declared schema. When omitted it is inferred from every row and frozen into the snapshot; `mlops` prints what it inferred.',
+      docType: 'section (inferred)',
+    }),
+    target: z.string().min(1).optional().meta({
+      description:
+        'The target when the schema is inferred (give either `schema` or `target`). A 0/1 or true/false target is inferred as classification.',
+      docType: 'column name',
+    }),
     filter: z
-      .object({ column: z.string().min(1), from: isoDate.optional(), to: isoDate.optional() })
+      .object({
+        column: z.string().min(1).meta({ description: 'The datetime column.', docType: 'column name' }),
+        from: isoDate.optional().describe('First day kept (`2012-01-01`); impossible dates such as `2024-02-30` are refused.'),
+        to: isoDate.optional().describe('Last day kept; not before `from`.'),
+      })
       .strict()
       .refine((f) => f.from === undefined || f.to === undefined || Date.parse(f.from) <= Date.parse(f.to), {
         message: 'from must not be later than to',
         path: ['to'],
       })
-      .optional(),
-    /**
-     * Derived columns, name to a SQL expression over the source's typed columns run by the engine at
-     * ingest, e.g. { delayed: "delay > 15" }; recorded in the snapshot's lineage.
-     */
+      .optional()
+      .describe('Keep only rows whose datetime column lies in `[from, to]`.'),
     columns: z
       .record(
         z
@@ -93,12 +142,25 @@ const datasetSchema = z
           .refine((n) => !n.startsWith('__'), 'names starting with "__" are reserved for snapshots'),
         z.string().min(1, 'expected a SQL expression, e.g. "delay > 15"'),
       )
-      .optional(),
-    /** Keep only rows where this SQL condition over the source's typed columns holds, e.g. "distance > 0". */
-    where: z.string().min(1, 'expected a SQL condition, e.g. "distance > 0"').optional(),
-    /** Drop rows whose target is missing (after filter and where) instead of failing validation; the count is in the run's status and card. */
-    dropMissingTarget: z.boolean().optional(),
-    split: splitSchema.default({ method: 'hash', testFraction: 0.2, seed: 42 }),
+      .optional()
+      .meta({
+        description:
+          'Derived columns computed by the engine at ingest, e.g. `delayed: "delay > 15"`; recorded in the snapshot\'s lineage. A bad expression is refused before anything starts, with the engine\'s message.',
+        docType: 'map of name to SQL expression',
+      }),
+    where: z
+      .string()
+      .min(1, 'expected a SQL condition, e.g. "distance > 0"')
+      .optional()
+      .meta({ description: 'Keep only rows where it holds, e.g. `"distance > 0"`; checked like `columns`.', docType: 'SQL condition' }),
+    dropMissingTarget: z.boolean().optional().meta({
+      description:
+        'Drop the rows whose target is missing (after `filter` and `where`) instead of failing validation with `missing_label`; how many were dropped is shown by `mlops status`, its `--json`, the Temporal UI details and the model card. A target of the wrong type is still a validation issue.',
+      docType: 'boolean (false)',
+    }),
+    split: splitSchema
+      .default({ method: 'hash', testFraction: 0.2, seed: 42 })
+      .meta({ description: 'How rows are split into training rows and the sealed holdout.', docType: 'section (`hash`, 0.2, seed 42)' }),
   })
   .strict()
   .superRefine((d, ctx) => {
@@ -106,37 +168,50 @@ const datasetSchema = z
       ctx.addIssue({ code: 'custom', path: ['target'], message: 'give either a schema or the target column (the rest is inferred)' });
   });
 
+const trainerName = <N extends string>(name: N) => z.literal(name).describe('A built-in trainer, or your own program.');
+const trainerParams = z
+  .record(z.string(), z.unknown())
+  .default({})
+  .describe(
+    'Hyperparameters. Built-in trainers check theirs when the spec is checked (docs/trainers.md); a program gets them as `params.json`.',
+  );
+
 const trainerSchema = z.discriminatedUnion('name', [
-  z.object({ name: z.literal('logistic-regression'), params: z.record(z.string(), z.unknown()).default({}) }).strict(),
-  z.object({ name: z.literal('gbdt'), params: z.record(z.string(), z.unknown()).default({}) }).strict(),
+  z.object({ name: trainerName('logistic-regression'), params: trainerParams }).strict(),
+  z.object({ name: trainerName('gbdt'), params: trainerParams }).strict(),
   z
     .object({
-      name: z.literal('command'),
-      /**
-       * The program and its arguments, e.g. ["{python}", "train.py"], run under contract v2 (docs/external-trainers.md);
-       * {python} is the project's pinned Python, {train} {uris} {check} {schema} {params} {output} {seed} the run's paths and seed.
-       */
+      name: trainerName('command'),
       command: z
         .array(z.string().min(1))
         .min(1, 'expected the program and its arguments')
         .refine((args) => !args.some((a) => a.includes('{validation}')), {
           message:
             'the {validation} placeholder is gone: the program never sees the holdout (contract v2); carve early-stopping data out of {train}',
-        }),
-      params: z.record(z.string(), z.unknown()).default({}),
-      /** Where the program runs; a relative path is resolved against the spec file (default: the spec file's folder). */
-      workingDirectory: z.string().optional(),
-      /** Extra environment variables for the program. */
-      env: z.record(z.string(), z.string()).optional(),
-      /** Stop the program and fail the training after this long (default: no limit). */
-      timeout: duration.optional(),
-      /** How long the program has to exit after SIGTERM (on cancel or timeout) before it is killed (default 10s). */
-      killGrace: duration.optional(),
-      /**
-       * How the program gets the training rows: `both` (default) a local JSON-lines file and presigned Parquet parts in MinIO,
-       * `remote` the parts only (the worker keeps no copy while the program runs: for a cluster), `local` the file only.
-       */
-      data: z.enum(['both', 'remote', 'local']).default('both'),
+        })
+        .describe(
+          'The program and its arguments, e.g. `["{python}", "train.py"]`, run under contract v2 (docs/external-trainers.md). Placeholders: `{python}` the project\'s pinned Python, `{train}`, `{uris}`, `{check}`, `{schema}`, `{params}`, `{output}`, `{seed}`. The program never sees the holdout (`{validation}` is refused).',
+        ),
+      params: trainerParams,
+      workingDirectory: z.string().optional().meta({
+        description: 'Where the program runs; a relative path is resolved against the spec file.',
+        docType: "path (the spec's folder)",
+      }),
+      env: z.record(z.string(), z.string()).optional().describe('Extra environment variables for the program.'),
+      timeout: duration.optional().meta({
+        description: 'Stop the program and fail the training after this long.',
+        docType: 'duration (none)',
+      }),
+      killGrace: duration.optional().meta({
+        description: 'Time the program has to exit after SIGTERM (on cancel or timeout) before it is killed.',
+        docType: 'duration (10s)',
+      }),
+      data: z
+        .enum(['both', 'remote', 'local'])
+        .default('both')
+        .describe(
+          'How the program gets the training rows: a local JSON-lines file, presigned Parquet parts in MinIO (for a cluster; docs/scaling.md), or both.',
+        ),
     })
     .strict()
     .superRefine((t, ctx) => {
@@ -162,34 +237,49 @@ const metricName = z
   .superRefine((m, ctx) => {
     const problem = metricNameProblem(m);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
+  })
+  .meta({ title: 'metric name' });
 
 const thresholdSchema = z
-  .object({ min: z.number().optional(), max: z.number().optional() })
+  .object({
+    min: z.number().optional().describe('The metric must be at least this.'),
+    max: z.number().optional().describe('The metric must be at most this (not below `min`).'),
+  })
   .strict()
   .refine((t) => t.min !== undefined || t.max !== undefined, 'give min, max or both');
 
 const validationSchema = z
   .object({
-    /** Holdout metric thresholds, e.g. { accuracy: { min: 0.7 } }. */
-    thresholds: z.record(z.string(), thresholdSchema).default({}),
-    /** The candidate may not be worse than the production version by more than `margin` on `metric`. */
+    thresholds: z
+      .record(z.string(), thresholdSchema)
+      .default({})
+      .meta({ description: 'E.g. `accuracy: { min: 0.8 }`, `rmse: { max: 400 }`.', docType: 'map of metric to bounds' }),
     champion: z
-      .object({ metric: metricName, margin: z.number().min(0).default(0) })
-      .strict()
-      .optional(),
-    /**
-     * What a training program claims about itself (its metrics.json) is held against our measurement on the
-     * sealed holdout: a claim further than `tolerance` from it is reported (warn, the default) or fails validation.
-     * Absent means { tolerance: 0.05, onMismatch: warn }.
-     */
-    claims: z
       .object({
-        tolerance: z.number().min(0, 'expected a tolerance of 0 or more').default(0.05),
-        onMismatch: z.enum(['warn', 'fail']).default('warn'),
+        metric: metricName.describe('The metric compared (its direction decides what "worse" means).'),
+        margin: z.number().min(0).default(0).describe('How much worse than production the candidate may be.'),
       })
       .strict()
-      .optional(),
+      .optional()
+      .describe('Compare the candidate with the version the deploy alias points at, on the same holdout rows.'),
+    claims: z
+      .object({
+        tolerance: z
+          .number()
+          .min(0, 'expected a tolerance of 0 or more')
+          .default(0.05)
+          .describe('Largest accepted difference (absolute for metrics in [0, 1] and r2, relative for rmse, mae, logLoss).'),
+        onMismatch: z
+          .enum(['warn', 'fail'])
+          .default('warn')
+          .describe('A mismatch is reported in status, the Temporal UI and the model card; `fail` also fails validation.'),
+      })
+      .strict()
+      .optional()
+      .meta({
+        description: "How a program's claims (its `metrics.json`) are held against our measurement.",
+        docType: 'section (`{ tolerance: 0.05, onMismatch: warn }`)',
+      }),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -215,19 +305,31 @@ const validationSchema = z
  */
 const approvalSchema = z
   .object({
-    required: z.boolean().optional(),
-    approvers: z.array(personName).default([]),
-    quorum: z.number().int().min(1, 'expected at least 1 approver').default(1),
-    timeout: duration.default(durationMs('24h')),
-    onTimeout: z.enum(['reject', 'approve', 'escalate']).default('reject'),
+    required: z.boolean().optional().meta({
+      description: 'Whether a person must approve before deploy.',
+      docType: 'boolean (`true` when `approvers` are listed, else `false`: an omitted section and `approval: {}` both mean no approval)',
+    }),
+    approvers: z.array(personName).default([]).meta({
+      description: "Who may approve or reject (no self-approval by the run's requester); listing anyone makes approval required.",
+      docType: 'list of names',
+    }),
+    quorum: z
+      .number()
+      .int()
+      .min(1, 'expected at least 1 approver')
+      .default(1)
+      .describe('Approvals needed; not more than the approvers listed.'),
+    timeout: duration.prefault('24h').describe('How long the gate waits.'),
+    onTimeout: z.enum(['reject', 'approve', 'escalate']).default('reject').describe('What happens when no decision came in time.'),
     escalation: z
       .object({
-        approvers: z.array(personName).min(1, 'list at least one escalation approver'),
-        timeout: duration.default(durationMs('24h')),
-        onTimeout: z.enum(['reject', 'approve']).default('reject'),
+        approvers: z.array(personName).min(1, 'list at least one escalation approver').describe('Who decides in the second round.'),
+        timeout: duration.prefault('24h').describe('How long the second round waits.'),
+        onTimeout: z.enum(['reject', 'approve']).default('reject').describe('What happens when the second round times out.'),
       })
       .strict()
-      .optional(),
+      .optional()
+      .meta({ description: 'A second round with other approvers.', docType: 'section, required for `escalate`' }),
   })
   .strict()
   .transform((a) => ({ ...a, required: a.required ?? a.approvers.length > 0 }))
@@ -267,76 +369,106 @@ function performanceBoundProblem(p: { metric: string; min?: number; max?: number
 
 const monitorSchema = z
   .object({
-    enabled: z.boolean().default(true),
-    interval: duration.default(durationMs('1h')),
-    /** Where new data comes from: the model server's prediction logs, or an s3:// prefix where batches land. */
+    enabled: z.boolean().default(true).describe("Whether a deploy starts (or keeps) the model's monitor."),
+    interval: duration.prefault('1h').describe('Time between checks (`mlops monitor check` runs one now).'),
     source: z
       .union([z.literal('predictions'), z.string().regex(/^s3:\/\/[^/]+\/.*/, 'expected "predictions" or an s3://bucket/prefix/')])
-      .default('predictions'),
-    /** How far back one check reads: from where the previous check ended, never more than this before the check. */
-    window: duration.default(durationMs('7d')),
-    /** Fewest rows a window needs before drift is judged. */
-    minRows: z.number().int().min(1).default(100),
+      .default('predictions')
+      .meta({
+        description: "New data: the model server's prediction and feedback logs, or objects landing under a prefix of the artifact bucket.",
+        docType: '`predictions` or `s3://bucket/prefix/`',
+      }),
+    window: duration
+      .prefault('7d')
+      .describe(
+        'How far back one check reads: a check reads data since the previous check ended, but never older than this (a monitor that could not check for a while, or a window still short of `minRows`, reads only the latest `window`).',
+      ),
+    minRows: z
+      .number()
+      .int()
+      .min(1)
+      .default(100)
+      .describe('Fewest rows a window needs before drift is judged; smaller windows keep growing.'),
     drift: z
       .object({
-        psi: z.number().positive().default(0.2),
-        ksPValue: z.number().gt(0).lt(1).optional(),
-        /** Also flag a categorical feature whose chi-square test p-value is below this. */
-        chiSquarePValue: z.number().gt(0).lt(1).optional(),
-        /** Per-feature thresholds: PSI, and the Wasserstein distance (in the feature's own units, so only per feature). */
+        psi: z.number().positive().default(0.2).describe('Population stability index above which a feature has drifted.'),
+        ksPValue: z.number().gt(0).lt(1).optional().describe('Also flag a numeric feature whose Kolmogorov-Smirnov p-value is below this.'),
+        chiSquarePValue: z
+          .number()
+          .gt(0)
+          .lt(1)
+          .optional()
+          .describe('Also flag a categorical feature whose chi-square test p-value is below this.'),
         features: z
           .record(
             z.string(),
             z
-              .object({ psi: z.number().positive().optional(), wasserstein: z.number().positive().optional() })
+              .object({
+                psi: z.number().positive().optional().describe("This feature's PSI threshold (default `monitor.drift.psi`)."),
+                wasserstein: z
+                  .number()
+                  .positive()
+                  .optional()
+                  .describe(
+                    "Also flag this numeric feature when its Wasserstein-1 distance from the training values (a sample of 5000) is above this, in the feature's own units.",
+                  ),
+              })
               .strict()
               .refine((f) => f.psi !== undefined || f.wasserstein !== undefined, 'give psi, wasserstein or both'),
           )
-          .default({}),
-        /** How many features must breach before retraining (default 1). */
-        minFeatures: z.number().int().min(1).default(1),
+          .default({})
+          .meta({
+            description: 'Per-feature thresholds (at least one of `psi`, `wasserstein`).',
+            docType: 'map of feature to override',
+          }),
+        minFeatures: z.number().int().min(1).default(1).describe('How many features must drift before retraining.'),
       })
       .strict()
-      .default({ psi: 0.2, features: {}, minFeatures: 1 }),
-    /**
-     * Live performance on labelled new data: `{metric, min}` for a higher-is-better metric (accuracy, r2, ...),
-     * `{metric, max}` for a lower-is-better one (rmse, mae, logLoss). Crossing it counts as a breach (retraining).
-     */
+      .default({ psi: 0.2, features: {}, minFeatures: 1 })
+      .meta({ description: 'When new data counts as drifted.', docType: 'section (PSI 0.2, 1 feature)' }),
     performance: z
-      .object({ metric: metricName, min: z.number().optional(), max: z.number().optional() })
+      .object({
+        metric: metricName.describe('The metric measured on labelled rows of the window.'),
+        min: z.number().optional().describe('Bound for a higher-is-better metric (accuracy, r2, ...).'),
+        max: z.number().optional().describe('Bound for a lower-is-better metric (rmse, mae, logLoss). The wrong one is refused.'),
+      })
       .strict()
       .superRefine((p, ctx) => {
         const problem = performanceBoundProblem(p);
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
-      .optional(),
-    /**
-     * After a deploy: if the new version's live performance (on labelled traffic) is worse than the previous
-     * version's by more than `margin` within `watch` (lower for accuracy, higher for rmse: the metric's
-     * direction), the alias goes back to the previous version.
-     */
+      .optional()
+      .describe('Live performance on labelled traffic; crossing the bound counts as a breach (retraining).'),
     guardrail: z
       .object({
-        metric: metricName,
-        margin: z.number().min(0).default(0.05),
-        watch: duration.default(durationMs('7d')),
-        minLabelled: z.number().int().min(1).default(30),
+        metric: metricName.describe('Its direction decides "worse" (lower accuracy, higher rmse).'),
+        margin: z.number().min(0).default(0.05).describe('How much worse is tolerated.'),
+        watch: duration.prefault('7d').describe('How long after a deploy the guardrail watches.'),
+        minLabelled: z.number().int().min(1).default(30).describe('Labelled rows a window needs before the guardrail judges.'),
       })
       .strict()
-      .optional(),
-    /** No new retraining within this time of the last one. */
-    cooldown: duration.default(durationMs('6h')),
-    retrain: z.boolean().default(true),
+      .optional()
+      .describe(
+        'Within `watch` after a deploy, a new version that does worse live than the previous one by more than `margin` is rolled back.',
+      ),
+    cooldown: duration.prefault('6h').describe('No new retraining within this time of the last one.'),
+    retrain: z.boolean().default(true).describe('Whether a breach starts a retraining run (`retrain-<model>`), or is only recorded.'),
   })
   .strict();
 
 const scheduleSchema = z
   .object({
-    cron: z.string().min(1).optional(),
-    interval: duration.optional(),
-    overlap: z.enum(['skip', 'buffer-one', 'buffer-all', 'cancel-other', 'terminate-other', 'allow-all']).default('skip'),
-    catchupWindow: duration.default(durationMs('1h')),
-    paused: z.boolean().default(false),
+    cron: z.string().min(1).optional().meta({
+      description: 'When to run (give exactly one of `cron` or `interval`).',
+      docType: 'cron expression',
+    }),
+    interval: duration.optional().describe('Run every this long.'),
+    overlap: z
+      .enum(['skip', 'buffer-one', 'buffer-all', 'cancel-other', 'terminate-other', 'allow-all'])
+      .default('skip')
+      .describe("What happens when a run is still going at the next time (Temporal's overlap policy)."),
+    catchupWindow: duration.prefault('1h').describe('How late a missed run may still start.'),
+    paused: z.boolean().default(false).describe('Create the schedule paused.'),
   })
   .strict()
   .refine((s) => Boolean(s.cron) !== Boolean(s.interval), 'give exactly one of cron or interval');
@@ -350,44 +482,98 @@ const share = z.number().gt(0, 'expected a share above 0 (0.1 is 10 %)').max(1, 
  */
 const rolloutSchema = z
   .object({
-    /** Canary only: the candidate's share of requests at each step, increasing, ending at 1 (the promotion). */
-    steps: z.array(share).min(1, 'list at least one step, ending at 1').optional(),
-    /** What a canary routes on: the request id (default), or a feature of the row, so one entity always sees one version. */
+    steps: z.array(share).min(1, 'list at least one step, ending at 1').optional().meta({
+      description:
+        "The candidate's share of requests at each step. Every step below 1 waits for evidence; reaching 1 is the promotion (the alias moves to the candidate).",
+      docType: 'list of shares in (0, 1], increasing, ending at 1 (canary: `[0.1, 0.5, 1]`; refused for a shadow)',
+    }),
     routeBy: z
-      .object({ field: z.string().min(1, 'expected the name of a feature, e.g. customer_id') })
+      .object({
+        field: z.string().min(1, 'expected the name of a feature, e.g. customer_id').meta({
+          description:
+            'Route by this feature of the row (an entity such as a customer id), so the same entity always sees the same version.',
+          docType: 'feature name',
+        }),
+      })
       .strict()
-      .optional(),
-    /** What one step waits for before it judges. */
+      .optional()
+      .meta({
+        description: 'What a canary routes on: each request goes to a version by a stable hash of it. Refused for a shadow.',
+        docType: 'section (the request id)',
+      }),
     evidence: z
       .object({
-        minRequests: z.number().int().min(1, 'expected at least 1 request').default(100),
-        minLabelled: z.number().int().min(0, 'expected 0 or more labelled rows').default(30),
-        maxWait: duration.default(durationMs('1h')),
-        checkEvery: duration.default(durationMs('1m')),
+        minRequests: z
+          .number()
+          .int()
+          .min(1, 'expected at least 1 request')
+          .default(100)
+          .describe('Requests each version must have answered in the step (for a shadow: requests both predicted).'),
+        minLabelled: z
+          .number()
+          .int()
+          .min(0, 'expected 0 or more labelled rows')
+          .default(30)
+          .describe('Labelled rows (feedback) each version needs before the metric is compared; 0 compares only error rate and latency.'),
+        maxWait: duration.prefault('1h').describe('How long a step waits for `minRequests`; past it, `lateLabels.onExpiry` decides.'),
+        checkEvery: duration.prefault('1m').describe('How often the step reads the prediction log; not above `maxWait`.'),
       })
       .strict()
-      .default({ minRequests: 100, minLabelled: 30, maxWait: durationMs('1h'), checkEvery: durationMs('1m') }),
-    /** How the candidate is compared with the champion on the same step's traffic. */
+      .prefault({})
+      .describe('What a step waits for before it judges.'),
     compare: z
       .object({
-        metric: metricName.optional(),
-        tolerance: z.number().min(0, 'expected a tolerance of 0 or more').default(0),
-        maxErrorRateIncrease: z.number().min(0).max(1, 'expected a fraction from 0 to 1').default(0.01),
-        maxP99Ratio: z.number().min(1, 'expected a ratio of 1 or more').default(1.5),
-        p99SlackMs: z.number().min(0).default(5),
+        metric: metricName.optional().meta({
+          description:
+            'The metric computed on labelled rows; its direction decides "worse". Required when `minLabelled` > 0 and neither default exists.',
+          docType: 'metric name (`validation.champion.metric`, else `monitor.guardrail.metric`)',
+        }),
+        tolerance: z
+          .number()
+          .min(0, 'expected a tolerance of 0 or more')
+          .default(0)
+          .describe("How much worse than the champion the candidate's metric may be."),
+        maxErrorRateIncrease: z
+          .number()
+          .min(0)
+          .max(1, 'expected a fraction from 0 to 1')
+          .default(0.01)
+          .describe("How much higher the candidate's error rate (failed predictions / requests) may be."),
+        maxP99Ratio: z
+          .number()
+          .min(1, 'expected a ratio of 1 or more')
+          .default(1.5)
+          .describe("The candidate's p99 latency may be at most this times the champion's, plus `p99SlackMs`."),
+        p99SlackMs: z
+          .number()
+          .min(0)
+          .default(5)
+          .describe('Milliseconds added to the latency bound, so sub-millisecond noise decides nothing.'),
       })
       .strict()
-      .default({ tolerance: 0, maxErrorRateIncrease: 0.01, maxP99Ratio: 1.5, p99SlackMs: 5 }),
-    /** How long a step waits for labels (from its start), and what it does when time runs out. */
+      .prefault({})
+      .describe("How the candidate is compared with the champion on the step's traffic; failing any comparison rolls back at once."),
     lateLabels: z
       .object({
-        bound: duration.optional(),
-        onExpiry: z.enum(['promote', 'rollback', 'ask']).default('rollback'),
+        bound: duration.optional().meta({
+          description: "How long, from the step's start, the step waits (durably: days are fine) for `minLabelled` labels.",
+          docType: 'duration (`evidence.maxWait`), not below `maxWait`',
+        }),
+        onExpiry: z
+          .enum(['promote', 'rollback', 'ask'])
+          .default('rollback')
+          .describe(
+            'What a step does when its time runs out without enough evidence (too few requests by `maxWait`, too few labels by `bound`): go on, roll back, or ask `approval.approvers` (approve goes on; reject or the approval timeout rolls back).',
+          ),
       })
       .strict()
-      .default({ onExpiry: 'rollback' }),
-    /** The steps (shares) a person from `approval.approvers` must approve before the candidate gets them. */
-    approveBefore: z.array(share).default([]),
+      .prefault({})
+      .describe('How long a step waits for labels, and what happens when time runs out.'),
+    approveBefore: z.array(share).default([]).meta({
+      description:
+        "The steps a person must approve before the candidate gets them, e.g. `[1]` before the promotion; the approval section's rules hold (allowlist, quorum, timeout, no self-approval).",
+      docType: 'list of steps',
+    }),
   })
   .strict();
 
@@ -395,10 +581,17 @@ const ROLLOUT_DEFAULT_STEPS = [0.1, 0.5, 1];
 
 const deploySchema = z
   .object({
-    alias: modelName.default('production'),
-    /** direct: move the alias at once; shadow / canary: a rollout decides on live evidence (docs/rollout.md). */
-    strategy: z.enum(['direct', 'shadow', 'canary']).default('direct'),
-    rollout: rolloutSchema.optional(),
+    alias: modelName.default('production').describe('The alias a deploy moves to the new version, by compare-and-swap.'),
+    strategy: z
+      .enum(['direct', 'shadow', 'canary'])
+      .default('direct')
+      .describe(
+        '`direct` moves the alias at once. `shadow` and `canary` start a rollout (docs/rollout.md): the candidate is served beside the champion and the alias moves only when live evidence says so. A model with no production version yet is always deployed directly.',
+      ),
+    rollout: rolloutSchema.optional().meta({
+      description: 'How the rollout proceeds.',
+      docType: 'section (the defaults below, for `shadow` and `canary`; refused with `direct`)',
+    }),
   })
   .strict()
   .transform((d) => (d.strategy === 'direct' || d.rollout ? d : { ...d, rollout: rolloutSchema.parse({}) }))
@@ -463,15 +656,25 @@ const deploySchema = z
 /** The whole pipeline spec. */
 export const pipelineSpecSchema = z
   .object({
-    model: modelName,
-    description: z.string().optional(),
-    dataset: datasetSchema,
-    trainer: trainerSchema,
-    validation: validationSchema.default({ thresholds: {} }),
-    approval: approvalSchema.prefault({}),
-    deploy: deploySchema.prefault({}),
-    monitor: monitorSchema.optional(),
-    schedule: scheduleSchema.optional(),
+    model: modelName.describe("The model's name in the registry: lowercase letters, digits, `.`, `_`, `-`."),
+    description: z.string().optional().describe('What the model is for: shown in status and as the intended use on the model card.'),
+    dataset: datasetSchema.describe('Where the data comes from and how it is split.'),
+    trainer: trainerSchema.describe('What trains the model: a built-in trainer or your program.'),
+    validation: validationSchema.default({ thresholds: {} }).meta({
+      description: 'What a candidate must reach on the sealed holdout.',
+      docType: 'section (no thresholds)',
+      docIntro:
+        "Every metric below is measured by us on the sealed holdout; a program's own numbers are information only. Metric names: `accuracy`, `balancedAccuracy`, `macroF1`, `rocAuc`, `logLoss` (classification), `rmse`, `mae`, `r2` (regression). `logLoss`, `rmse` and `mae` are lower-is-better; the rest higher-is-better. An unknown name, a metric of the other task, or a bound the metric cannot take (`accuracy.min: -0.5`) is refused when the spec is checked. See docs/validation.md.",
+    }),
+    approval: approvalSchema.prefault({}).meta({ description: 'Who must approve before deploy.', docType: 'section (not required)' }),
+    deploy: deploySchema.prefault({}).describe('How a validated (and approved) version reaches the alias: at once, or by a rollout.'),
+    monitor: monitorSchema.optional().meta({
+      description: 'Drift and live performance checks after deploy; retraining; the guardrail.',
+      docType: 'section (no monitor)',
+    }),
+    schedule: scheduleSchema
+      .optional()
+      .meta({ description: 'Retrain on a schedule (Temporal Schedules; `mlops schedule create`).', docType: 'section (none)' }),
   })
   .strict()
   .superRefine(checkMetricsFitTask)

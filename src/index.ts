@@ -5,6 +5,7 @@
  */
 export { MlopsPlugin, type MlopsPluginOptions } from './plugin';
 export { runWorker, type RunWorkerOptions } from './worker';
+export { workflowBundleStatus, writeWorkflowBundle, type WorkflowBundleManifest, type WorkflowBundleStatus } from './prebundle';
 export { createActivities } from './activities';
 export { createDependencies, type MlopsDependencies } from './activities/dependencies';
 export { loadConfig, type MlopsConfig, type LoadConfigOptions } from './config';

@@ -65,9 +65,29 @@ const TEMPORAL_TO_PINO: Record<TemporalLogLevel, pino.Level> = {
   ERROR: 'error',
 };
 
+/**
+ * Webpack's report on a workflow bundle (a worker bundling at start, or the build), which the SDK logs as one
+ * multi-line message: reduced to its summary line and the bundle's size; its lines are kept only when it failed.
+ */
+export function summariseBundleReport(message: string, failed: boolean): { message: string; meta: LogMetadata } | undefined {
+  if (!message.includes('\n')) return undefined;
+  const lines = message.split('\n').map((line) => line.trimEnd());
+  const summary = lines.find((line) => /^webpack [\d.]+ compiled/.test(line));
+  if (!summary) return undefined;
+  const asset = lines.find((line) => line.startsWith('asset '));
+  return {
+    message: `workflow bundle: ${summary}`,
+    meta: { ...(asset ? { asset: asset.slice('asset '.length) } : {}), ...(failed ? { report: lines.filter((l) => l !== '') } : {}) },
+  };
+}
+
 /** Adapts a pino logger to Temporal's `Logger` interface. */
 export function temporalLoggerFrom(logger: Logger): TemporalLogger {
-  const write = (level: TemporalLogLevel, message: string, meta?: LogMetadata) => logger[TEMPORAL_TO_PINO[level]](meta ?? {}, message);
+  const write = (level: TemporalLogLevel, message: string, meta?: LogMetadata) => {
+    const report = summariseBundleReport(message, level === 'ERROR');
+    if (report) logger[TEMPORAL_TO_PINO[level]]({ ...meta, ...report.meta }, report.message);
+    else logger[TEMPORAL_TO_PINO[level]](meta ?? {}, message);
+  };
   return {
     log: write,
     trace: (m, meta) => write('TRACE', m, meta),

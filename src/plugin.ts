@@ -18,6 +18,7 @@ import { livenessInterceptor } from './activities/liveness';
 import { createDependencies, type MlopsDependencies } from './activities/dependencies';
 import { loadConfig, type MlopsConfig } from './config';
 import { namespacedActivities } from './contracts/activity-names';
+import { WORKFLOW_BUNDLE_PATH, defaultWorkflowBundleStatus, workflowBundleStatus, type WorkflowBundleStatus } from './prebundle';
 
 /** Options of the plugin; everything defaults from the environment. */
 export interface MlopsPluginOptions {
@@ -35,6 +36,11 @@ export interface MlopsPluginOptions {
    * for activities scheduled before an upgrade (default true). A host activity of the same name always wins.
    */
   legacyActivityNames?: boolean;
+  /**
+   * The prebundled workflow code to give a worker that gets our workflows (default dist/workflow-bundle.js, written by
+   * `npm run build`), or false to bundle at start. A bundle that does not match the installed code is not used.
+   */
+  workflowBundle?: string | false;
 }
 
 /** How long after a worker starts the plugin checks that both task queues are served. */
@@ -45,6 +51,7 @@ export class MlopsPlugin extends SimplePlugin {
   /** The dependencies the activities were built with. */
   readonly dependencies: MlopsDependencies;
   private readonly addWorkflows: boolean;
+  private readonly workflowBundle: string | false;
   /** The task queues this plugin's workers poll, for the start-up notice. */
   private readonly servedQueues = new Set<string>();
   private queueCheck: NodeJS.Timeout | undefined;
@@ -70,6 +77,7 @@ export class MlopsPlugin extends SimplePlugin {
     });
     this.dependencies = dependencies;
     this.addWorkflows = options.workflows !== false;
+    this.workflowBundle = options.workflowBundle ?? WORKFLOW_BUNDLE_PATH;
   }
 
   /** Where our workflows are, for `workflowsPath` (what a host's own workflows file re-exports instead). */
@@ -88,10 +96,35 @@ export class MlopsPlugin extends SimplePlugin {
     const own = configured.workflowsPath !== undefined || configured.workflowBundle !== undefined;
     return {
       ...configured,
-      ...(this.addWorkflows && !training && !own ? { workflowsPath: MlopsPlugin.workflowsPath } : {}),
+      ...(this.addWorkflows && !training && !own ? this.ourWorkflows(configured) : {}),
       defaultHeartbeatThrottleInterval: configured.defaultHeartbeatThrottleInterval ?? '1s',
       maxHeartbeatThrottleInterval: configured.maxHeartbeatThrottleInterval ?? '2s',
     };
+  }
+
+  /**
+   * Our workflows for a worker: the prebundle when it matches the installed code, else the path to bundle at start
+   * (webpack, seconds), with one line saying which and why.
+   */
+  private ourWorkflows(options: WorkerOptions): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+    const log = this.dependencies.logger;
+    const status: WorkflowBundleStatus =
+      this.workflowBundle === false
+        ? { usable: false, reason: 'the plugin was told to bundle at start (workflowBundle: false)' }
+        : (options.interceptors?.workflowModules?.length ?? 0) > 0
+          ? { usable: false, reason: 'the worker has workflow interceptor modules, which only a bundle made at start includes' }
+          : this.workflowBundle === WORKFLOW_BUNDLE_PATH
+            ? defaultWorkflowBundleStatus()
+            : workflowBundleStatus(this.workflowBundle);
+    if (status.usable) {
+      log.info(
+        { workflowBundle: status.codePath, builtAt: status.manifest.builtAt, taskQueue: options.taskQueue },
+        'workflow code: prebundled at build time',
+      );
+      return { workflowBundle: { codePath: status.codePath } };
+    }
+    log.info({ taskQueue: options.taskQueue, reason: status.reason }, `workflow code: bundling at start (takes seconds): ${status.reason}`);
+    return { workflowsPath: MlopsPlugin.workflowsPath };
   }
 
   /** Replays our workflows when the replayer was given none. */

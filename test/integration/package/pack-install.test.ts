@@ -113,6 +113,12 @@ describe('the packed package installed into a host project', () => {
     expect(fs.existsSync(path.join(project, 'node_modules/vega-datasets'))).toBe(false);
   });
 
+  it('ships the workflow code prebundled, matching the installed workflows and SDK, so `mlops worker` starts without webpack', async () => {
+    const script = "console.log(JSON.stringify(require('temporal-mlops').workflowBundleStatus()))";
+    const status = JSON.parse(await sh(process.execPath, ['-e', script])) as { usable: boolean; reason?: string };
+    expect(status).toMatchObject({ usable: true });
+  });
+
   it(
     "runs the host's own workflow and activity on the worker that has the plugin",
     async () => {

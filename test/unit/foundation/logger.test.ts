@@ -36,3 +36,32 @@ describe('logging', () => {
     });
   });
 });
+
+describe("webpack's report on a workflow bundle", () => {
+  const report = [
+    'asset workflow-bundle-0a1b.js 1.74 MiB [emitted] [immutable] (name: main)',
+    'modules by path ./src/ 120 KiB',
+    '  modules by path ./src/workflows/*.ts 60 KiB 10 modules',
+    '',
+    "ERROR in ./src/workflows/pipeline-run.ts 3:0-25\nModule not found: Error: Can't resolve 'node:fs'",
+    'webpack 5.105.0 compiled with 1 error in 812 ms',
+  ].join('\n');
+
+  it('is one summary line with the bundle size when it succeeds', () => {
+    const { lines, logger } = capture();
+    temporalLoggerFrom(logger).info(report.replace(/ERROR[^]*'node:fs'\n/, '').replace('with 1 error', 'successfully'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      msg: 'workflow bundle: webpack 5.105.0 compiled successfully in 812 ms',
+      asset: expect.stringContaining('1.74 MiB'),
+    });
+    expect(lines[0]!.report).toBeUndefined();
+  });
+
+  it('keeps its lines, the error among them, when the bundle failed', () => {
+    const { lines, logger } = capture();
+    temporalLoggerFrom(logger).error(report);
+    expect(lines[0]!.msg).toBe('workflow bundle: webpack 5.105.0 compiled with 1 error in 812 ms');
+    expect(lines[0]!.report).toContain("Module not found: Error: Can't resolve 'node:fs'");
+  });
+});

@@ -15,6 +15,7 @@ import {
   type PipelineRunInput,
   type PipelineRunResult,
   type PipelineRunStatus,
+  pipelineRunWorkflow,
   pipelineStatusQuery,
   type Trigger,
 } from './contracts';
@@ -108,7 +109,7 @@ export async function startRun(
     trainingTaskQueue: config.trainingTaskQueue,
     reason: opts.reason,
   };
-  const handle = await client.workflow.start('pipelineRun', {
+  const handle = await client.workflow.start(pipelineRunWorkflow, {
     taskQueue: config.taskQueue,
     workflowId: opts.workflowId ?? newRunId(spec.model, trigger),
     args: [input],
@@ -309,7 +310,7 @@ export async function createSchedule(client: Client, config: MlopsConfig, spec: 
     spec: s.cron ? { cronExpressions: [s.cron] } : { intervals: [{ every: s.interval! }] },
     action: {
       type: 'startWorkflow',
-      workflowType: 'pipelineRun',
+      workflowType: pipelineRunWorkflow,
       taskQueue: config.taskQueue,
       workflowId: `${spec.model}-schedule`,
       args: [input],

@@ -19,6 +19,7 @@ import { withHeartbeat, type Heartbeat } from './heartbeat';
 import { Context } from '@temporalio/activity';
 import {
   deployedSignal,
+  modelMonitorWorkflow,
   monitorWorkflowId,
   windowStart,
   type CheckModelInput,
@@ -137,7 +138,7 @@ export function createMonitorActivities(deps: MlopsDependencies) {
     /** Starts the model's monitor, or tells the running one about the new version (signal-with-start). */
     async ensureMonitor(input: EnsureMonitorInput): Promise<void> {
       const { client } = Context.current();
-      await client.workflow.signalWithStart('modelMonitor', {
+      await client.workflow.signalWithStart(modelMonitorWorkflow, {
         workflowId: monitorWorkflowId(input.model),
         taskQueue: config.taskQueue,
         args: [{ spec: input.spec, alias: input.alias, version: input.version, trainingTaskQueue: config.trainingTaskQueue }],

@@ -12,7 +12,7 @@ import { connectClient, startRun } from '../client';
 import { loadConfig, type MlopsConfig } from '../config';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
 import { loadSpecFile } from '../spec/load';
-import { pipelineStatusQuery, type PipelineRunResult } from '../contracts';
+import { pipelineStatusQuery, type pipelineRunWorkflow } from '../contracts';
 
 /** What `benchFlightsPipeline` measured. */
 export interface FlightsPipelineResult {
@@ -64,8 +64,8 @@ export async function benchFlightsPipeline(o: {
     o.log('pipeline: the flights example on flights-3m.parquet, ingest to deploy, worker in its own process');
     const started = Date.now();
     const { workflowId } = await startRun(client, config, spec, { requestedBy: 'bench' });
-    const handle = client.workflow.getHandle(workflowId);
-    const result = (await handle.result()) as PipelineRunResult;
+    const handle = client.workflow.getHandle<typeof pipelineRunWorkflow>(workflowId);
+    const result = await handle.result();
     const wallS = (Date.now() - started) / 1000;
     const peak = peakRssMb(worker.pid!);
     if (result.status !== 'deployed') throw new Error(`the flights run ended ${result.status}: ${result.reason ?? ''}`);

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { DeployResult, EvaluateResult, IngestResult, PipelineRunResult, ServabilityResult, TrainResult } from '../contracts';
+import type { DeployResult, EvaluateResult, IngestResult, pipelineRunWorkflow, ServabilityResult, TrainResult } from '../contracts';
 import { connectClient, startRun } from '../client';
 import type { MlopsConfig } from '../config';
 import { parsePipelineSpec, type PipelineSpec } from '../spec/pipeline';
@@ -305,7 +305,7 @@ async function noopActivities(config: MlopsConfig) {
 async function oneRun(client: Client, config: MlopsConfig, spec: PipelineSpec, workflowId: string): Promise<number> {
   const started = performance.now();
   await startRun(client, config, spec, { requestedBy: 'bench', workflowId });
-  const result = (await client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
+  const result = await client.workflow.getHandle<typeof pipelineRunWorkflow>(workflowId).result();
   if (result.status !== 'deployed') throw new Error(`run ${workflowId} ended ${result.status}: ${result.reason ?? ''}`);
   return performance.now() - started;
 }
@@ -379,7 +379,7 @@ async function measureThroughput(bench: BenchContext, count: number): Promise<Th
   let failed = 0;
   await pool(ids, 200, async (workflowId) => {
     try {
-      const result = (await client.workflow.getHandle(workflowId).result()) as PipelineRunResult;
+      const result = await client.workflow.getHandle<typeof pipelineRunWorkflow>(workflowId).result();
       if (result.status === 'deployed') deployed++;
       else failed++;
     } catch {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { connectClient, decide, describeRun, hasPollers, noWorkerMessage, requireWorkers, startRun, type RunView } from '../client';
 import { loadConfig } from '../config';
 import { FailureType, MlopsError } from '../errors';
+import { artifactRoundTripWorkflow } from '../contracts';
 import { loadSpecFile } from '../spec/load';
 import { emit, UsageError } from './output';
 import { checkDatasetSql, stageDataset } from './upload';
@@ -157,7 +158,7 @@ export function registerRuns(program: Command, run: Runner): void {
         try {
           // Without a worker the round trip would wait for ever: say so at once instead.
           await requireWorkers(client, config);
-          const result = await client.workflow.execute('artifactRoundTrip', {
+          const result = await client.workflow.execute(artifactRoundTripWorkflow, {
             taskQueue: config.taskQueue,
             workflowId: `check-${Date.now()}`,
             args: [{ sizeBytes: size, seed: Date.now() % 1000 }],

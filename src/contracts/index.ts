@@ -14,3 +14,4 @@ export type * from './rollout';
 export type * from './refs';
 export type * from './stages';
 export * from './activity-names';
+export * from './workflows';

@@ -4,6 +4,7 @@ import * as Minio from 'minio';
 import { startTemporal, TestMinio } from '../../helpers/servers';
 import { startWorkers, testConfig } from '../../helpers/worker';
 import type { MlopsConfig } from '../../../src/config';
+import { artifactRoundTripWorkflow } from '../../../src/contracts';
 
 let env: TestWorkflowEnvironment;
 let minio: TestMinio;
@@ -37,7 +38,7 @@ async function sha256OfObject(key: string): Promise<string> {
 
 describe('the first slice, on real Temporal and MinIO', () => {
   it('a workflow writes an artifact to MinIO and reads it back, verified by its sha256', async () => {
-    const result = await env.client.workflow.execute('artifactRoundTrip', {
+    const result = await env.client.workflow.execute(artifactRoundTripWorkflow, {
       taskQueue: config.taskQueue,
       workflowId: `round-trip-${Date.now()}`,
       args: [{ sizeBytes: 3 * 1024 * 1024 + 17, seed: 7 }],
@@ -53,7 +54,7 @@ describe('the first slice, on real Temporal and MinIO', () => {
 
   it('when MinIO is down, the activity is retried and the workflow succeeds once MinIO is back', async () => {
     await minio.pause();
-    const handle = await env.client.workflow.start('artifactRoundTrip', {
+    const handle = await env.client.workflow.start(artifactRoundTripWorkflow, {
       taskQueue: config.taskQueue,
       workflowId: `round-trip-outage-${Date.now()}`,
       args: [{ sizeBytes: 1024, seed: 11 }],

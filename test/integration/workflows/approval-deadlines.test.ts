@@ -3,7 +3,7 @@ import { namespacedActivities } from '../../../src/contracts/activity-names';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startTimeSkipping } from '../../helpers/servers';
 import { fakeStages, testSpec } from '../../helpers/fake-stages';
-import { approveSignal, type PipelineRunResult, pipelineStatusQuery } from '../../../src/contracts';
+import { approveSignal, pipelineRunWorkflow, pipelineStatusQuery } from '../../../src/contracts';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -21,13 +21,13 @@ async function runWith(spec: ReturnType<typeof testSpec>, during?: (h: { workflo
     activities: namespacedActivities(stages.activities),
   });
   const result = await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('pipelineRun', {
+    const handle = await env.client.workflow.start(pipelineRunWorkflow, {
       taskQueue,
       workflowId: `deadline-${Date.now()}-${Math.random()}`,
       args: [{ spec, requestedBy: 'dave', trigger: 'manual', trainingTaskQueue: taskQueue }],
     });
     if (during) await during(handle);
-    return (await handle.result()) as PipelineRunResult;
+    return handle.result();
   });
   return { result, stages };
 }

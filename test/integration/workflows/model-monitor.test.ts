@@ -12,6 +12,7 @@ import {
   pauseSignal,
   pipelineStatusQuery,
   resumeSignal,
+  modelMonitorWorkflow,
 } from '../../../src/contracts';
 
 let env: TestWorkflowEnvironment;
@@ -55,7 +56,7 @@ async function withMonitor(
     }),
   });
   await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('modelMonitor', {
+    const handle = await env.client.workflow.start(modelMonitorWorkflow, {
       taskQueue,
       workflowId: `monitor-toy-${Date.now()}-${Math.random()}`,
       args: [{ spec: monitorSpec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }],
@@ -175,7 +176,7 @@ describe('the guardrail (time-skipping)', () => {
       }),
     });
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('modelMonitor', {
+      const handle = await env.client.workflow.start(modelMonitorWorkflow, {
         taskQueue,
         workflowId: `guardrail-${Date.now()}`,
         args: [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }],
@@ -250,7 +251,11 @@ async function guardrailRun(
   let s: MonitorStatus | undefined;
   await worker.runUntil(async () => {
     const args = [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }];
-    const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `guardrail-${metric}-${Date.now()}`, args });
+    const handle = await env.client.workflow.start(modelMonitorWorkflow, {
+      taskQueue,
+      workflowId: `guardrail-${metric}-${Date.now()}`,
+      args,
+    });
     try {
       await env.sleep('61m');
       await settled(handle, 1);
@@ -314,7 +319,7 @@ describe('live performance (time-skipping)', () => {
     });
     await worker.runUntil(async () => {
       const args = [{ spec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }];
-      const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `performance-${Date.now()}`, args });
+      const handle = await env.client.workflow.start(modelMonitorWorkflow, { taskQueue, workflowId: `performance-${Date.now()}`, args });
       try {
         await env.sleep('61m');
         const s = await settled(handle, 1);
@@ -362,7 +367,7 @@ describe('a failed check (time-skipping)', () => {
     });
     await worker.runUntil(async () => {
       const args = [{ spec: monitorSpec, alias: 'production', version: 1, trainingTaskQueue: taskQueue }];
-      const handle = await env.client.workflow.start('modelMonitor', { taskQueue, workflowId: `failing-${Date.now()}`, args });
+      const handle = await env.client.workflow.start(modelMonitorWorkflow, { taskQueue, workflowId: `failing-${Date.now()}`, args });
       try {
         await env.sleep('61m');
         const first = await settled(handle, 1);

@@ -20,7 +20,14 @@ import { ONNX_MODEL_FORMAT, type OnnxModel, type OnnxSignature } from '../../../
 import { profileRows } from '../../../src/ml/profile';
 import type { DatasetSchema } from '../../../src/ml/types';
 import { parsePipelineSpec } from '../../../src/spec/pipeline';
-import { checkNowSignal, deployedSignal, type MonitorCheck, monitorStatusQuery, monitorWorkflowId } from '../../../src/contracts';
+import {
+  checkNowSignal,
+  deployedSignal,
+  type MonitorCheck,
+  modelMonitorWorkflow,
+  monitorStatusQuery,
+  monitorWorkflowId,
+} from '../../../src/contracts';
 import type { ArtifactRef } from '../../../src/storage/refs';
 import { startTemporal, TestMinio } from '../../helpers/servers';
 import { startWorkers, testConfig } from '../../helpers/worker';
@@ -215,7 +222,7 @@ async function startMonitor(model: string, version: number, monitor: Record<stri
     },
   });
   const args = [{ spec, alias: 'production', version }];
-  return env.client.workflow.start('modelMonitor', { taskQueue: config.taskQueue, workflowId: monitorWorkflowId(model), args });
+  return env.client.workflow.start(modelMonitorWorkflow, { taskQueue: config.taskQueue, workflowId: monitorWorkflowId(model), args });
 }
 
 /** Asks for a check now and waits until it is recorded. */

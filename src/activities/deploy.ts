@@ -30,6 +30,8 @@ export function createDeployActivities({ registry }: MlopsDependencies) {
         description: input.reason,
       });
       const before = (await registry.findAlias(input.model, input.alias))?.to;
+      // A rollout moves the alias itself, once live evidence says so; the champion is where the alias points now.
+      if (input.moveAlias === false) return { version: version.version, previousVersion: before ?? undefined };
       const { move } = await registry.moveAlias({
         model: input.model,
         alias: input.alias,

@@ -8,6 +8,7 @@ import { createDeployActivities } from './deploy';
 import type { MlopsDependencies } from './dependencies';
 import { createIngestActivities } from './ingest';
 import { createMonitorActivities } from './monitor';
+import { createRolloutActivities } from './rollout';
 import { createServabilityActivities } from './servability';
 import { createTrainActivities } from './train';
 import { createValidateActivities } from './validate';
@@ -22,6 +23,7 @@ export function createActivities(deps: MlopsDependencies) {
     ...createServabilityActivities(deps),
     ...createDeployActivities(deps),
     ...createMonitorActivities(deps),
+    ...createRolloutActivities(deps),
   };
 }
 

@@ -11,6 +11,7 @@ export * from './ids';
 export * from './monitor';
 export * from './pipeline-run';
 export type * from './rollout';
+export * from './rollout-run';
 export type * from './refs';
 export type * from './stages';
 export * from './activity-names';

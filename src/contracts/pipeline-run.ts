@@ -22,7 +22,7 @@ export interface PipelineRunInput {
 }
 
 /** How a pipeline run ended. */
-export type PipelineOutcome = 'deployed' | 'rejected' | 'validation-failed' | 'approval-timed-out' | 'failed';
+export type PipelineOutcome = 'deployed' | 'rolled-back' | 'rejected' | 'validation-failed' | 'approval-timed-out' | 'failed';
 
 /** The typed result of `pipelineRun`. */
 export interface PipelineRunResult {
@@ -84,5 +84,7 @@ export interface PipelineRunStatus {
   /** The HTML model card of the run. */
   card?: ReportRef;
   approval?: ApprovalStatus;
+  /** The shadow or canary rollout the deploy started: its workflow id (query it for the evidence) and how it ended. */
+  rollout?: { workflowId: string; strategy: 'shadow' | 'canary'; champion: number; candidate: number; outcome?: string; reason?: string };
   result?: PipelineRunResult;
 }

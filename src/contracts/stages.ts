@@ -164,6 +164,8 @@ export interface DeployInput {
   workflowId: string;
   runId: string;
   report?: ReportRef;
+  /** False for a shadow or canary deploy: register the version, leave the alias to the rollout (default true). */
+  moveAlias?: boolean;
 }
 
 /** Output of the deploy stage. */

@@ -8,6 +8,7 @@ import type { Workflow } from '@temporalio/common';
 import type { ArtifactRef } from '../storage/refs';
 import type { ModelMonitorInput } from './monitor';
 import type { PipelineRunInput, PipelineRunResult } from './pipeline-run';
+import type { RolloutRunInput, RolloutRunResult } from './rollout-run';
 
 /** What `artifactRoundTrip` is asked to write. */
 export interface RoundTripInput {
@@ -26,6 +27,7 @@ export interface RoundTripResult {
 export interface MlopsWorkflows {
   pipelineRun: (input: PipelineRunInput) => Promise<PipelineRunResult>;
   modelMonitor: (input: ModelMonitorInput) => Promise<void>;
+  rolloutRun: (input: RolloutRunInput) => Promise<RolloutRunResult>;
   artifactRoundTrip: (input: RoundTripInput) => Promise<RoundTripResult>;
 }
 
@@ -45,5 +47,7 @@ function workflowReference<N extends keyof MlopsWorkflows>(name: N): MlopsWorkfl
 export const pipelineRunWorkflow = workflowReference('pipelineRun');
 /** The long-running monitor of one deployed model (id from `monitorWorkflowId`). */
 export const modelMonitorWorkflow = workflowReference('modelMonitor');
+/** The shadow or canary rollout of one candidate (id from `rolloutWorkflowId`), started by a pipeline run at deploy. */
+export const rolloutRunWorkflow = workflowReference('rolloutRun');
 /** The wiring proof behind `mlops check`. */
 export const artifactRoundTripWorkflow = workflowReference('artifactRoundTrip');

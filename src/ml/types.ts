@@ -51,3 +51,72 @@ export interface CheckpointStore {
   load(): Promise<unknown | undefined>;
   save(state: unknown): Promise<void>;
 }
+
+// ---- rollout evidence (src/ml/rollout.ts computes it; the rollout workflow reads it) ----
+
+/** One logged prediction of a rollout, as the evidence reads it. */
+export interface RolloutPrediction {
+  /** The prediction id; a shadow's record carries the id of the champion's answer it mirrors. */
+  id: string;
+  version: number;
+  /** Which side answered: the champion, the canary candidate, or the shadow (logged, never returned). */
+  role?: 'champion' | 'candidate' | 'shadow';
+  latencyMs?: number;
+  /** Set when the prediction failed (the request was answered with an error). */
+  error?: string;
+  output?: { label?: string; probabilities?: Record<string, number>; value?: number };
+  /** The ground truth sent as feedback, when it arrived. */
+  label?: string | number | null;
+}
+
+/** What one version did during a step. */
+export interface VersionEvidence {
+  version: number;
+  /** Predictions it made (answered or, for a shadow, mirrored). */
+  requests: number;
+  /** Of those, predictions that failed. */
+  errors: number;
+  /** errors / requests; 0 with no requests. */
+  errorRate: number;
+  /** 99th percentile of its prediction latency (nearest rank), when any latency was logged. */
+  p99LatencyMs?: number;
+  /** Successful predictions whose label arrived. */
+  labelled: number;
+  /** The compared metric on those rows, when there are some. */
+  metric?: number;
+}
+
+/** Both versions' evidence over one step. */
+export interface RolloutEvidence {
+  /** The compared metric's name, when the rollout compares one. */
+  metric?: string;
+  champion: VersionEvidence;
+  candidate: VersionEvidence;
+  /** True for a shadow: both versions are measured on the same prediction ids. */
+  sameRequests: boolean;
+}
+
+/** What a step of a rollout needs, and how it compares the versions (durations in milliseconds). */
+export interface StepPolicy {
+  minRequests: number;
+  minLabelled: number;
+  /** How long a step waits for minRequests. */
+  maxWaitMs: number;
+  /** How long a step waits for minLabelled, from its start (not below maxWaitMs). */
+  labelBoundMs: number;
+  metric?: string;
+  tolerance: number;
+  maxErrorRateIncrease: number;
+  maxP99Ratio: number;
+  p99SlackMs: number;
+}
+
+/**
+ * A step's verdict: `pass` (the candidate did no worse on everything compared), `fail` (it did worse on something:
+ * roll back), `wait` (not enough evidence yet, time left), `expired` (not enough evidence and no time left).
+ * `reasons` says why in sentences a person reads in the status.
+ */
+export interface StepVerdict {
+  decision: 'pass' | 'fail' | 'wait' | 'expired';
+  reasons: string[];
+}

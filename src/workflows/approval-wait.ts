@@ -10,11 +10,13 @@ import { ApprovalGate } from './approval-gate';
 /**
  * Waits until the gate decides (or its deadlines, escalation included, run out) and returns the gate.
  * `onChange` is called with the gate's status after every request and deadline, so `status` and the UI stay current.
+ * `interrupted` ends the wait undecided when it turns true (a rollout aborted while it asks a person).
  */
 export async function awaitApproval(
   policy: ApprovalPolicy,
   requestedBy: string,
   onChange: (status: ApprovalStatus) => void,
+  interrupted: () => boolean = () => false,
 ): Promise<ApprovalGate> {
   const gate = new ApprovalGate(policy, requestedBy);
   const changed = () => onChange(gate.status());
@@ -42,7 +44,7 @@ export async function awaitApproval(
   while (timeout !== undefined) {
     gate.setDeadline(new Date(Date.now() + timeout).toISOString());
     changed();
-    if (await condition(() => gate.decided, timeout)) break;
+    if (await condition(() => gate.decided || interrupted(), timeout)) break;
     timeout = gate.expire(now());
   }
   changed();

@@ -6,8 +6,9 @@ import type { MlopsWorkflows } from '../contracts/workflows';
 import { artifactRoundTrip } from './artifact-round-trip';
 import { modelMonitor } from './model-monitor';
 import { pipelineRun } from './pipeline-run';
+import { rolloutRun } from './rollout';
 
-export { pipelineRun, modelMonitor, artifactRoundTrip };
+export { pipelineRun, modelMonitor, rolloutRun, artifactRoundTrip };
 export * from '../contracts';
 export { NON_RETRYABLE_FAILURE_TYPES, FailureType } from '../errors';
 
@@ -17,6 +18,11 @@ export { NON_RETRYABLE_FAILURE_TYPES, FailureType } from '../errors';
  */
 export type ImplementedWorkflows = Implements<
   MlopsWorkflows,
-  { pipelineRun: typeof pipelineRun; modelMonitor: typeof modelMonitor; artifactRoundTrip: typeof artifactRoundTrip }
+  {
+    pipelineRun: typeof pipelineRun;
+    modelMonitor: typeof modelMonitor;
+    rolloutRun: typeof rolloutRun;
+    artifactRoundTrip: typeof artifactRoundTrip;
+  }
 >;
 type Implements<Promised, Actual extends Promised> = Actual;

@@ -7,10 +7,24 @@
  * A failed validation ends the run with its report and asks no one; the approval gate waits for
  * signals (or the `decide` Update) from the Temporal UI or the CLI.
  */
-import { ActivityFailure, ApplicationFailure, log, patched, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  executeChild,
+  log,
+  patched,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import {
   pipelineStatusQuery,
+  rolloutPolicyOf,
+  rolloutWorkflowId,
+  type RolloutRunResult,
   type Approval,
   type EvaluateResult,
   type PipelineRunInput,
@@ -23,6 +37,7 @@ import { mlopsActivities } from './activity-names';
 import { awaitApproval } from './approval-wait';
 import { approvalDetails } from './details';
 import { stageActivity, trainingActivity } from './options';
+import { rolloutRun } from './rollout';
 import { Timeline } from './timeline';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -177,10 +192,16 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     timeline.end('approve', 'done', new Date(), 'approval not required by the spec');
   }
 
-  // deploy: register the version (with its approvals) and move the alias by compare-and-swap
+  // deploy: register the version (with its approvals) and move the alias by compare-and-swap; with a shadow or canary
+  // strategy the alias stays, and a rollout (a child workflow) moves it once live evidence says so. A model with no
+  // production version yet has nothing to compare with, so it is deployed directly. Runs started before rollouts
+  // existed replay without the marker.
   const { workflowId, runId } = workflowInfo();
+  const policy = rolloutPolicyOf(spec);
+  const rollout = policy !== undefined && evaluation.champion !== undefined && patched('rollout-strategy');
   const deployed = await stage('deploy', () =>
     deployCandidate({
+      ...(rollout ? { moveAlias: false } : {}),
       model: spec.model,
       alias: spec.deploy.alias,
       candidate: training.model,
@@ -201,6 +222,56 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   );
   if (!deployed.done) return deployed.ended;
   const { version, previousVersion } = deployed.output;
+
+  if (rollout && previousVersion === undefined) {
+    // The alias was removed after validation: there is no champion left to roll out against.
+    const reason = `${spec.deploy.alias} pointed at no version at deploy, so v${version} has no champion to be rolled out against; run again to deploy it`;
+    timeline.end('deploy', 'failed', new Date(), reason);
+    return finish({ status: 'failed', model: spec.model, version, reason });
+  }
+  if (rollout && previousVersion !== undefined) {
+    const rolloutId = rolloutWorkflowId(spec.model, version);
+    status.rollout = { workflowId: rolloutId, strategy: policy.strategy, champion: previousVersion, candidate: version };
+    timeline.start('deploy', new Date());
+    timeline.note('deploy', `v${version} registered; ${policy.strategy} rollout ${rolloutId} against v${previousVersion} decides`);
+    setCurrentDetails(
+      `**${spec.model}**: v${version} in a ${policy.strategy} rollout against v${previousVersion}: see \`mlops rollout status ${spec.model}\` or the workflow ${rolloutId}.`,
+    );
+    let ended: RolloutRunResult;
+    try {
+      ended = await executeChild(rolloutRun, {
+        workflowId: rolloutId,
+        args: [
+          {
+            model: spec.model,
+            alias: spec.deploy.alias,
+            champion: previousVersion,
+            candidate: version,
+            policy,
+            requestedBy: input.requestedBy,
+            runWorkflowId: workflowId,
+          },
+        ],
+        // The rollout finishes what it began (a share of traffic on the candidate) even if this run is cancelled.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `${policy.strategy} rollout of ${spec.model} v${version} against v${previousVersion}`,
+      });
+    } catch (err) {
+      const reason = err instanceof ChildWorkflowFailure && err.cause ? failureMessage(err.cause) : failureMessage(err);
+      timeline.end('deploy', 'failed', new Date(), `rollout ${rolloutId} failed: ${reason}`);
+      return finish({ status: 'failed', model: spec.model, version, previousVersion, reason: `rollout failed: ${reason}` });
+    }
+    status.rollout.outcome = ended.outcome;
+    status.rollout.reason = ended.reason;
+    if (ended.outcome !== 'promoted') {
+      timeline.end('deploy', 'failed', new Date(), `${policy.strategy} rollout ${ended.outcome}: ${ended.reason}`);
+      return endAfterValidation(evaluation, {
+        status: ended.outcome === 'rolled-back' ? 'rolled-back' : 'failed',
+        reason: `${policy.strategy} rollout of v${version} ${ended.outcome}: ${ended.reason}`,
+      });
+    }
+    timeline.end('deploy', 'done', new Date(), `v${version} promoted by its ${policy.strategy} rollout: ${ended.reason}`);
+  }
 
   // monitor: make sure the model's monitor watches the new version
   if (spec.monitor?.enabled) {

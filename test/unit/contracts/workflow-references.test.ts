@@ -1,11 +1,12 @@
 /** The typed workflow references clients start runs with: each names a workflow our worker registers. */
 import * as workflows from '../../../src/workflows';
-import { artifactRoundTripWorkflow, modelMonitorWorkflow, pipelineRunWorkflow } from '../../../src/contracts';
+import { artifactRoundTripWorkflow, modelMonitorWorkflow, pipelineRunWorkflow, rolloutRunWorkflow } from '../../../src/contracts';
 
 describe('typed workflow references', () => {
   it.each([
     [pipelineRunWorkflow, 'pipelineRun'],
     [modelMonitorWorkflow, 'modelMonitor'],
+    [rolloutRunWorkflow, 'rolloutRun'],
     [artifactRoundTripWorkflow, 'artifactRoundTrip'],
   ])('%p starts the workflow exported as %s', (reference, name) => {
     expect(reference.name).toBe(name);

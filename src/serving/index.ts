@@ -22,4 +22,15 @@ export {
 export { createServingMetrics, registerDriftGauge, DRIFT_GAUGE_NAME, type ServingErrorKind, type ServingMetrics } from './metrics';
 export { instanceFor } from './protocol';
 export { PredictionLog, type PredictionLogOptions, type PredictionLogStats } from './prediction-writer';
-export { ServedModel, type LoadedModel, type ModelReadiness, type ModelState, type RefreshResult } from './served-model';
+export {
+  ServedModel,
+  type ActiveRollout,
+  type Assignment,
+  type LoadedModel,
+  type ModelReadiness,
+  type ModelState,
+  type RefreshResult,
+  type RolloutReadiness,
+  type ServingRole,
+} from './served-model';
+export { routePoint, routesToCandidate, routingKey } from './routing';

@@ -39,6 +39,17 @@ export interface ServingMetrics {
   servedInfo: Gauge<'model' | 'alias' | 'version'>;
   /** 1 while a model has a version in service, 0 while it has none (its readiness, for alerts). */
   modelReady: Gauge<'model'>;
+  /**
+   * Inference requests each version predicted, by model, version and role (`alias` outside a rollout;
+   * `champion`, `candidate`, or `shadow` for the mirrored copies), answered or failed.
+   */
+  versionRequests: Counter<'model' | 'version' | 'role'>;
+  /** Of those, the failed ones, by kind (`invalid_input`, `internal`). */
+  versionErrors: Counter<'model' | 'version' | 'role' | 'kind'>;
+  /** Seconds a version took to read a request's rows and predict them. */
+  versionLatency: Histogram<'model' | 'version' | 'role'>;
+  /** The share of requests a canary's candidate answers (0 outside a canary). */
+  rolloutShare: Gauge<'model'>;
 }
 
 /**
@@ -118,6 +129,31 @@ export function createServingMetrics(options: { processMetrics?: boolean } = {})
       name: 'mlops_model_served_info',
       help: 'Always 1: the version each model serves now, in the version label (join on model to label other series with it).',
       labelNames: ['model', 'alias', 'version'],
+      registers,
+    }),
+    versionRequests: new Counter({
+      name: 'mlops_version_requests_total',
+      help: 'Inference requests each version predicted (answered, failed, or mirrored by a shadow), by model, version and role (alias, champion, candidate, shadow).',
+      labelNames: ['model', 'version', 'role'],
+      registers,
+    }),
+    versionErrors: new Counter({
+      name: 'mlops_version_errors_total',
+      help: 'Inference requests a version failed, by model, version, role and kind (invalid_input, internal).',
+      labelNames: ['model', 'version', 'role', 'kind'],
+      registers,
+    }),
+    versionLatency: new Histogram({
+      name: 'mlops_version_prediction_duration_seconds',
+      help: "Time a version took to read a request's rows and predict them, by model, version and role.",
+      labelNames: ['model', 'version', 'role'],
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    rolloutShare: new Gauge({
+      name: 'mlops_rollout_candidate_share',
+      help: "The share of requests a canary's candidate answers, by model (0 outside a canary).",
+      labelNames: ['model'],
       registers,
     }),
     modelReady: new Gauge({

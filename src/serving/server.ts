@@ -14,7 +14,9 @@
  * Models load from the registry through a `ModelSource` and the Predictor seam (built-in JSON models and
  * ONNX manifests), with every artifact checked against the digest the registry recorded. The alias is
  * polled, and a moved alias is swapped in whole, so requests in flight finish on the version they
- * started with.
+ * started with. During a model's rollout (read with the alias) its champion and candidate are served at
+ * once: a canary routes each request by its key, a shadow's candidate predicts after the champion
+ * answered; every prediction is logged and counted per version and role (docs/serving.md, Rollouts).
  *
  * Readiness is per model (`/v2/models/{name}/ready`). The server-wide `/v2/health/ready` answers 200
  * while at least one model is in service, so one model that cannot be loaded never takes the others
@@ -33,9 +35,10 @@ import { assertName } from '../storage/names';
 import { createServingMetrics, type ServingErrorKind, type ServingMetrics } from './metrics';
 import type { ModelSource } from './model-source';
 import { RecordLog, metricsObserver, nowIso, type FeedbackRecord, type RecordLogStats } from './prediction-log';
-import { PredictionLog, type PredictionLogOptions, type PredictionLogStats } from './prediction-writer';
+import { PredictionLog, type PredictionLogOptions, type PredictionLogStats, type PredictionTags } from './prediction-writer';
+import { routingKey } from './routing';
 import { BINARY_HEADER, binaryResponse, clientId, objectBody, outputOf, parseInferBody, v1Rows, v2Outputs, v2Rows } from './protocol';
-import { ServedModel, type LoadedModel, type ModelReadiness, type RefreshResult } from './served-model';
+import { ServedModel, type Assignment, type LoadedModel, type ModelReadiness, type RefreshResult, type ServingRole } from './served-model';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../package.json') as { version: string };
@@ -375,13 +378,13 @@ function lookup(ctx: RouteContext, name: string): ServedModel {
   return served;
 }
 
-/** One model's readiness (200 ready, 503 not), or with a version: 404 when that version is not the one served. */
+/** One model's readiness (200 ready, 503 not), or with a version: 404 when that version is not one in service. */
 async function modelReady(ctx: RouteContext, reply: FastifyReply, name: string, version?: string) {
   try {
     const served = lookup(ctx, name);
     const readiness = served.readiness();
-    if (version !== undefined && readiness.ready && String(readiness.version) !== version) {
-      const message = `Model "${name}" version ${version} is not served; version ${readiness.version} is (alias "${served.alias}").`;
+    if (version !== undefined && readiness.ready && !served.versions().some((v) => String(v) === version)) {
+      const message = `Model "${name}" version ${version} is not served; version ${served.versions().join(' and ')} ${served.versions().length > 1 ? 'are' : 'is'} (alias "${served.alias}").`;
       throw new MlopsError(FailureType.NotFound, message, { model: name, version });
     }
     return reply.code(readiness.ready ? 200 : 503).send(readiness);
@@ -390,18 +393,21 @@ async function modelReady(ctx: RouteContext, reply: FastifyReply, name: string, 
   }
 }
 
+/** v2 metadata of the version named, or of the one that answers unrouted requests (a rollout's champion); `versions` lists all in service. */
 async function metadata(ctx: RouteContext, reply: FastifyReply, name: string, version?: string) {
   try {
-    const loaded = await lookup(ctx, name).use((l) => l, version);
+    const served = lookup(ctx, name);
+    const { loaded, role } = await served.use((a) => a, { version });
     return reply.send({
       name,
-      versions: [String(loaded.version)],
+      versions: served.versions().map(String),
       platform: PLATFORM,
       inputs: loaded.inputs,
       outputs: loaded.outputs,
       parameters: {
         alias: loaded.alias,
         version: loaded.version,
+        ...(role !== 'alias' ? { role } : {}),
         task: loaded.task,
         flavor: loaded.flavor,
         kind: loaded.description,
@@ -424,18 +430,21 @@ async function infer(
   version?: string,
 ) {
   try {
-    let body: Record<string, unknown> | undefined;
-    const answer = await lookup(ctx, name).use(async (loaded) => {
-      const parsed = Buffer.isBuffer(rawBody) ? parseInferBody(rawBody, binaryHeader) : rawBody;
-      body = objectBody(parsed, 'a v2 inference request {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
-      const id = clientId(body) ?? randomUUID();
-      const rows = v2Rows(loaded, body);
-      const preds = await predictStrict(loaded, rows);
-      const outputs = v2Outputs(loaded, preds, rows.length, body.outputs);
-      await record(ctx, loaded, id, rows, preds);
-      return { model_name: name, model_version: String(loaded.version), id, outputs };
-    }, version);
-    const binary = binaryResponse(answer, body!);
+    const served = lookup(ctx, name);
+    const parsed = Buffer.isBuffer(rawBody) ? parseInferBody(rawBody, binaryHeader) : rawBody;
+    const body = objectBody(parsed, 'a v2 inference request {"inputs": [{"name", "shape", "datatype", "data"}, ...]}');
+    const id = clientId(body) ?? randomUUID();
+    const read = (loaded: LoadedModel) => v2Rows(loaded, body);
+    const answer = await served.use(
+      async (a, mirror) => {
+        const { loaded } = a;
+        const outputs = await predictFor(ctx, a, id, read, (rows, preds) => v2Outputs(loaded, preds, rows.length, body.outputs));
+        if (a.shadow) mirror(() => shadowPredict(ctx, a, id, read));
+        return { model_name: name, model_version: String(loaded.version), id, outputs };
+      },
+      { version, key: (rollout) => routingKey(rollout.routing, id, body) },
+    );
+    const binary = binaryResponse(answer, body);
     if (binary) return reply.header(BINARY_HEADER, binary.jsonLength).type('application/octet-stream').send(binary.body);
     return reply.send(answer);
   } catch (err) {
@@ -445,20 +454,94 @@ async function infer(
 
 async function predictV1(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown) {
   try {
-    const answer = await lookup(ctx, name).use(async (loaded) => {
-      const body = objectBody(rawBody, 'a v1 prediction request {"instances": [{feature: value, ...}, ...]}');
-      const id = clientId(body) ?? randomUUID();
-      const rows = v1Rows(body);
-      const preds = await predictStrict(loaded, rows);
-      const predictions = new Array(rows.length);
-      for (let i = 0; i < rows.length; i++) predictions[i] = outputOf(loaded, preds, i);
-      await record(ctx, loaded, id, rows, preds);
-      return { predictions, model_version: loaded.version, id };
-    });
+    const served = lookup(ctx, name);
+    const body = objectBody(rawBody, 'a v1 prediction request {"instances": [{feature: value, ...}, ...]}');
+    const id = clientId(body) ?? randomUUID();
+    const read = () => v1Rows(body);
+    const instances = Array.isArray(body.instances) ? (body.instances as Record<string, unknown>[]) : undefined;
+    const answer = await served.use(
+      async (a, mirror) => {
+        const { loaded } = a;
+        const predictions = await predictFor(ctx, a, id, read, (rows, preds) => {
+          const out = new Array(rows.length);
+          for (let i = 0; i < rows.length; i++) out[i] = outputOf(loaded, preds, i);
+          return out;
+        });
+        if (a.shadow) mirror(() => shadowPredict(ctx, a, id, read));
+        return { predictions, model_version: loaded.version, id };
+      },
+      { key: (rollout) => routingKey(rollout.routing, id, body, instances) },
+    );
     return reply.send(answer);
   } catch (err) {
     return fail(ctx, reply, name, err);
   }
+}
+
+/** A version's part in a request: the version, its role, and the rollout it is part of. */
+type Side = Pick<Assignment, 'loaded' | 'rolloutId'> & { role: ServingRole };
+
+/**
+ * One version's prediction of a request: reads its rows for that version, predicts them strictly and makes
+ * the answer, timed, counted per version and spooled (resolves once spooled). A failure is counted and
+ * logged as that version's failed prediction before it propagates.
+ */
+async function predictFor<T>(
+  ctx: RouteContext,
+  side: Side,
+  id: string,
+  read: (loaded: LoadedModel) => Record<string, unknown>[],
+  answer: (rows: Record<string, unknown>[], preds: Predictions) => T,
+): Promise<T> {
+  const { loaded } = side;
+  const started = performance.now();
+  let rows: Record<string, unknown>[] | undefined;
+  let out: T;
+  let preds: Predictions;
+  try {
+    rows = read(loaded);
+    preds = await predictStrict(loaded, rows);
+    out = answer(rows, preds);
+  } catch (err) {
+    failed(ctx, side, id, rows, err, performance.now() - started);
+    throw err;
+  }
+  const latencyMs = performance.now() - started;
+  const labels = { model: loaded.name, version: String(loaded.version), role: side.role };
+  ctx.metrics.versionRequests.inc(labels);
+  ctx.metrics.versionLatency.observe(labels, latencyMs / 1000);
+  await record(ctx, side, id, rows, preds, latencyMs);
+  return out;
+}
+
+/** The shadow's prediction of a request the champion answered: logged with role `shadow` under the same id, never returned. */
+async function shadowPredict(
+  ctx: RouteContext,
+  a: Assignment,
+  id: string,
+  read: (loaded: LoadedModel) => Record<string, unknown>[],
+): Promise<void> {
+  try {
+    await predictFor(ctx, { loaded: a.shadow!, role: 'shadow', rolloutId: a.rolloutId }, id, read, () => undefined);
+  } catch {
+    // Counted and logged as the shadow's failed prediction; the client has its answer already.
+  }
+}
+
+/** A version's failed prediction: counted per version and kind, and logged without output. */
+function failed(ctx: RouteContext, side: Side, id: string, rows: Record<string, unknown>[] | undefined, err: unknown, latencyMs: number) {
+  const { loaded, role } = side;
+  const kind = isMlopsError(err) && err.type === FailureType.InvalidInput ? 'invalid_input' : 'internal';
+  const labels = { model: loaded.name, version: String(loaded.version), role };
+  ctx.metrics.versionRequests.inc(labels);
+  ctx.metrics.versionErrors.inc({ ...labels, kind });
+  ctx.metrics.versionLatency.observe(labels, latencyMs / 1000);
+  const message = kind === 'internal' ? 'Internal error; the server log has the details.' : (err as Error).message;
+  ctx.predictionLog?.appendFailed(loaded, id, rows, { kind, message }, tags(side, latencyMs));
+}
+
+function tags(side: Side, latencyMs: number): PredictionTags {
+  return side.role === 'alias' ? { latencyMs } : { role: side.role, rolloutId: side.rolloutId, latencyMs };
 }
 
 /** Predicts rows read strictly: exactly the model's features, each of its type (a 400 naming the row and key otherwise). */
@@ -468,19 +551,20 @@ function predictStrict(loaded: LoadedModel, rows: Record<string, unknown>[]): Pr
 
 /**
  * Per row, the categorical features whose value the model was not trained on (undefined when none),
- * counted in `mlops_unknown_categories_total`.
+ * counted in `mlops_unknown_categories_total` when `count` (a shadow's rows were counted by the champion).
  */
 function unknownCategories(
   ctx: RouteContext,
   loaded: LoadedModel,
   rows: readonly Record<string, unknown>[],
+  count: boolean,
 ): (string[] | undefined)[] | undefined {
   let out: (string[] | undefined)[] | undefined;
   for (const [feature, known] of loaded.categories) {
     for (let i = 0; i < rows.length; i++) {
       const v = rows[i]![feature];
       if (typeof v !== 'string' || known.has(v) || isMissing(v)) continue;
-      ctx.metrics.unknownCategories.inc({ model: loaded.name, feature });
+      if (count) ctx.metrics.unknownCategories.inc({ model: loaded.name, feature });
       out ??= new Array(rows.length);
       (out[i] ??= []).push(feature);
     }
@@ -490,19 +574,23 @@ function unknownCategories(
 
 /**
  * Counts the rows and spools them: resolves once they are in the spool file, so the answer is sent
- * only after its prediction would survive the process (never waits on MinIO).
+ * only after its prediction would survive the process (never waits on MinIO). A shadow's rows are not
+ * counted in `mlops_predictions_total` (no client got them), and are not waited for.
  */
 function record(
   ctx: RouteContext,
-  loaded: LoadedModel,
+  side: Side,
   id: string,
   rows: readonly Record<string, unknown>[],
   preds: Predictions,
+  latencyMs: number,
 ): Promise<void> | undefined {
-  ctx.metrics.predictions.inc({ model: loaded.name, version: String(loaded.version) }, rows.length);
-  const unknown = unknownCategories(ctx, loaded, rows);
-  if (!ctx.predictionLog?.append(loaded, id, rows, preds, unknown)) return undefined;
-  return ctx.predictionLog.spooled();
+  const { loaded } = side;
+  const answered = side.role !== 'shadow';
+  if (answered) ctx.metrics.predictions.inc({ model: loaded.name, version: String(loaded.version) }, rows.length);
+  const unknown = unknownCategories(ctx, loaded, rows, answered);
+  if (!ctx.predictionLog?.append(loaded, id, rows, preds, unknown, tags(side, latencyMs))) return undefined;
+  return answered ? ctx.predictionLog.spooled() : undefined;
 }
 
 async function feedback(ctx: RouteContext, reply: FastifyReply, name: string, rawBody: unknown) {

@@ -190,10 +190,16 @@ describe('an ONNX model from a Python trainer', () => {
 
       const stats = await server.close();
       closed = true;
-      expect(stats.predictions?.written).toBe(penguinRows.length);
+      // The answered rows, and the failed ones: the two rows of the refused v1 request, one record for the v2 request.
+      expect(stats.predictions?.written).toBe(penguinRows.length + 3);
       const logged = [];
       for await (const p of readPredictionWindow(fx.storage.store, 'logged', { until: '2999-01-01T00:00:00Z' })) logged.push(p);
       expect(logged.map((p) => p.id).sort()).toEqual(penguinRows.map((_, i) => `penguin-req:${i}`));
+      const failed = [];
+      for await (const p of readPredictionWindow(fx.storage.store, 'logged', { until: '2999-01-01T00:00:00Z' }, { failed: true }))
+        if (p.error) failed.push(p);
+      expect(failed.map((p) => [p.errorKind, p.output])).toEqual(Array.from({ length: 3 }, () => ['invalid_input', undefined]));
+      expect(failed.find((p) => /Body Mass/.test(p.error!))?.features).toEqual(penguinRows[0]);
       const first = logged.find((p) => p.id === 'penguin-req:0')!;
       expect(first).toMatchObject({ version, features: penguinRows[0], output: { label: res.body.predictions[0].label }, label: 'Adelie' });
     } finally {

@@ -2,6 +2,9 @@
  * Replays recorded histories of representative runs against today's workflow code, so a
  * non-deterministic change fails CI. Re-record (after a deliberate, versioned change) with:
  *   MLOPS_RECORD_HISTORIES=1 npx jest test/integration/lifecycle -t "whole seattle"
+ *   MLOPS_RECORD_HISTORIES=1 npx jest test/integration/workflows/monitor-continue-as-new.test.ts
+ * The monitor's histories are one run that retrained, failed a check, rolled a version back, was paused, and
+ * continued as new after 100 checks, and the first checks of the run it continued into (still running).
  * Histories recorded before a versioned change are kept under a `before-<change>-` name: they are runs still
  * in flight when a worker is upgraded (the servability stage was added under patched('servability-check'), the
  * `mlops.` activity namespace under patched('mlops-activity-names')).
@@ -25,6 +28,8 @@ describe('recorded runs replay deterministically', () => {
       'before-servability-rejected.json',
       'before-servability-validation-failed.json',
       'deployed-after-approval.json',
+      'monitor-after-continue-as-new.json',
+      'monitor-continued-as-new.json',
       'rejected.json',
       'validation-failed.json',
     ]);
@@ -45,6 +50,22 @@ describe('recorded runs replay deterministically', () => {
       if (f.startsWith('before-')) expect(names.filter((n) => n.startsWith('mlops.'))).toEqual([]);
       else expect(names.every((n) => n.startsWith('mlops.'))).toBe(true);
     }
+  });
+
+  it('has a monitor run that continued as new, with the commands a monitor makes, and the run it continued into', () => {
+    const events = (f: string) => (JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as { events: { eventType: string }[] }).events;
+    const continued = events('monitor-continued-as-new.json');
+    expect(continued.at(-1)!.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
+    // Checks on timers, a failed check, a retraining child, and signals (deployed, pause, checkNow, resume).
+    expect(continued.map((e) => e.eventType)).toEqual(
+      expect.arrayContaining([
+        'EVENT_TYPE_TIMER_FIRED',
+        'EVENT_TYPE_ACTIVITY_TASK_FAILED',
+        'EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED',
+        'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED',
+      ]),
+    );
+    expect(events('monitor-after-continue-as-new.json')[0]!.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
   });
 
   it('replays every recorded history without a nondeterminism error', async () => {

@@ -20,6 +20,8 @@ export interface RunWorkerOptions {
   signal?: AbortSignal;
   /** Called once both workers are polling. */
   onReady?: () => void;
+  /** The prebundled workflow code to use, or false to bundle at start (default: dist/workflow-bundle.js when it matches). */
+  workflowBundle?: string | false;
 }
 
 /** Serves prom-client's default registry (the monitor's drift per feature, process metrics) on 127.0.0.1. */
@@ -136,7 +138,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     const dependencies = createDependencies(config, logger);
     const common = { connection, namespace: config.temporal.namespace };
     // One plugin for both queues: workflows and the short stages on one, training on the other.
-    const plugin = new MlopsPlugin({ dependencies });
+    const plugin = new MlopsPlugin({ dependencies, ...(options.workflowBundle !== undefined ? { workflowBundle: options.workflowBundle } : {}) });
     const orchestration = await Worker.create({ ...common, taskQueue: config.taskQueue, plugins: [plugin] });
     // Training runs one activity at a time per worker: scale training by adding workers on this queue.
     const training = await Worker.create({

@@ -1,25 +1,34 @@
 /**
  * Orchestration benchmark: what Temporal adds to a pipeline run when the stages themselves cost nothing.
  * The real `pipelineRun` workflow bundle runs against a real Temporal and MinIO, with every stage
- * activity replaced by one that hands back prepared references (real artifacts, stored once) at once.
+ * activity replaced by one that hands back prepared references (real artifacts, stored once) at once,
+ * wrapped in the plugin's activity interceptors as in production.
  *
  * - Overhead per stage: runs one at a time; for each stage, the time from the previous stage's
  *   result being recorded in the history (the run's start, for the first stage) to this stage's result
- *   being recorded, minus the activity function's own time as measured inside it.
+ *   being recorded, minus the activity function's own time as measured inside it. The same is measured,
+ *   interleaved, on `bareRun` (src/bench/bare-workflow.ts): five no-op activities on the same worker.
  * - Throughput: many runs started together, counted until every one has returned its result.
+ * - Worker start: the ready-made worker started in a fresh process, with the prebundled workflow code and
+ *   bundling at start.
  *
  * scripts/bench.mjs runs it through src/bench/run.ts, which starts the servers.
  */
+import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
 import type { DeployResult, EvaluateResult, IngestResult, pipelineRunWorkflow, ServabilityResult, TrainResult } from '../contracts';
 import { connectClient, startRun } from '../client';
 import type { MlopsConfig } from '../config';
 import { parsePipelineSpec, type PipelineSpec } from '../spec/pipeline';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
 import { activityName, namespacedActivities } from '../contracts/activity-names';
+import { failureInterceptor } from '../activities/failures';
+import { livenessInterceptor } from '../activities/liveness';
+import type { bareRun } from './bare-workflow';
 
 /** Inputs of `runOrchestrationBench`. */
 export interface OrchestrationBenchOptions {
@@ -55,6 +64,20 @@ export interface OrchestrationBenchResult extends ThroughputFigures {
   /** Overhead per stage (see the module comment), p50 and p95 over every stage of every measured run, ms. */
   stageOverheadP50Ms: number;
   stageOverheadP95Ms: number;
+  /** The same for the bare reference's activities, ms. */
+  bareStageOverheadP50Ms: number;
+  bareStageOverheadP95Ms: number;
+  /** stageOverheadP50Ms over bareStageOverheadP50Ms. */
+  stageOverheadVsBare: number;
+  /** The bare reference's workflow task dispatch and processing, and activity overhead, p50 in ms. */
+  bareWorkflowTaskDispatchP50Ms: number;
+  bareWorkflowTaskProcessingP50Ms: number;
+  bareActivityOverheadP50Ms: number;
+  /** A run's history: events and encoded bytes (inputs, results, markers), pipeline and bare reference, p50. */
+  historyEvents: number;
+  historyBytes: number;
+  bareHistoryEvents: number;
+  bareHistoryBytes: number;
   /** The same, per stage, p50 in ms. */
   perStageP50Ms: Record<(typeof MEASURED_STAGES)[number], number>;
   /** Activity scheduled to activity completed, minus the activity's own time (the dispatch part alone), ms. */
@@ -92,6 +115,9 @@ export interface ThroughputFigures {
   concurrentRunsPerS: number;
 }
 
+/** The bare reference's activity: does nothing, timed like the stages. */
+const BARE_ACTIVITY = 'bareStep';
+
 /** Runs the overhead and throughput measurements on one pair of workers. */
 export async function runOrchestrationBench(options: OrchestrationBenchOptions): Promise<OrchestrationBenchResult> {
   const o = { runs: options.runs ?? 200, warmupRuns: options.warmupRuns ?? 10, concurrent: options.concurrent ?? 1000 };
@@ -126,17 +152,30 @@ async function withBenchWorkers<T>(options: OrchestrationBenchOptions, fn: (benc
   const connection = await NativeConnection.connect(config.temporal.connection);
   const client = await connectClient(config);
   const common = { connection, namespace: config.temporal.namespace };
+  // The stages run inside the plugin's interceptors and heartbeat settings, as in production; the bare reference without.
+  const stages = new Set(Object.keys(namespacedActivities({ ...activities.stages, trainModel: activities.trainModel })));
+  const ours =
+    (factory: ActivityInterceptorsFactory): ActivityInterceptorsFactory =>
+    (ctx) =>
+      stages.has(ctx.info.activityType) ? factory(ctx) : {};
+  const perWorker = {
+    interceptors: { activity: [ours(livenessInterceptor()), ours(failureInterceptor)] },
+    defaultHeartbeatThrottleInterval: '1s',
+    maxHeartbeatThrottleInterval: '2s',
+  } satisfies Partial<WorkerOptions>;
   const orchestration = await Worker.create({
     ...common,
+    ...perWorker,
     taskQueue: config.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
-    activities: namespacedActivities(activities.stages),
+    workflowsPath: require.resolve('./bench-workflows'),
+    activities: { ...namespacedActivities(activities.stages), [BARE_ACTIVITY]: activities.bare },
     ...tuning,
   });
   const training = await Worker.create({
     ...common,
+    ...perWorker,
     taskQueue: config.trainingTaskQueue,
-    activities: namespacedActivities({ trainModel: activities.trainModel }),
+    activities: { ...namespacedActivities({ trainModel: activities.trainModel }), [BARE_ACTIVITY]: activities.bare },
     maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions,
     maxConcurrentActivityTaskPolls: tuning.maxConcurrentActivityTaskPolls,
   });
@@ -158,28 +197,81 @@ type OverheadFigures = Omit<OrchestrationBenchResult, keyof ThroughputFigures | 
 /** Runs one at a time and reads each history for the per-stage overhead. */
 async function measureOverhead(bench: BenchContext, runs: number, warmupRuns: number): Promise<OverheadFigures> {
   const { client, config, spec, tag, log } = bench;
-  log(`warm-up: ${warmupRuns} runs`);
-  for (let i = 0; i < warmupRuns; i++) await oneRun(client, config, spec, `bench-warmup-${tag}-${i}`);
+  log(`warm-up: ${warmupRuns} pipeline runs and as many bare ones`);
+  for (let i = 0; i < warmupRuns; i++) {
+    await oneRun(client, config, spec, `bench-warmup-${tag}-${i}`);
+    await oneBareRun(client, config, `bench-warmup-bare-${tag}-${i}`);
+  }
 
-  log(`overhead: ${runs} runs, one at a time`);
+  log(`overhead: ${runs} pipeline runs and ${runs} bare runs, one at a time, interleaved`);
   const measured: RunTiming[] = [];
+  const bare: RunTiming[] = [];
   for (let i = 0; i < runs; i++) {
-    const workflowId = `bench-overhead-${tag}-${i}`;
-    const roundTripMs = await oneRun(client, config, spec, workflowId);
-    measured.push(await timingFromHistory(client, workflowId, roundTripMs, bench.ownMs));
-    if ((i + 1) % 50 === 0) log(`  ${i + 1}/${runs} runs`);
+    // Alternating which goes first, so neither always follows the other's history read.
+    for (const kind of i % 2 === 0 ? (['pipeline', 'bare'] as const) : (['bare', 'pipeline'] as const)) {
+      if (kind === 'pipeline') {
+        const workflowId = `bench-overhead-${tag}-${i}`;
+        const roundTripMs = await oneRun(client, config, spec, workflowId);
+        measured.push(await timingFromHistory(client, workflowId, roundTripMs, bench.ownMs, MEASURED_STAGES.length));
+      } else {
+        const workflowId = `bench-bare-${tag}-${i}`;
+        const roundTripMs = await oneBareRun(client, config, workflowId);
+        bare.push(await timingFromHistory(client, workflowId, roundTripMs, bench.ownMs, MEASURED_STAGES.length));
+      }
+    }
+    if ((i + 1) % 50 === 0) log(`  ${i + 1}/${runs} runs of each`);
   }
 
   const stages = measured.flatMap((m) => m.stages);
+  const bareStages = bare.flatMap((m) => m.stages);
   const p = (values: number[], q: number) => round(percentile(values, q));
+  const stageOverheadP50Ms = p(
+    stages.map((s) => s.overheadMs),
+    50,
+  );
+  const bareStageOverheadP50Ms = p(
+    bareStages.map((s) => s.overheadMs),
+    50,
+  );
   return {
-    stageOverheadP50Ms: p(
-      stages.map((s) => s.overheadMs),
-      50,
-    ),
+    stageOverheadP50Ms,
     stageOverheadP95Ms: p(
       stages.map((s) => s.overheadMs),
       95,
+    ),
+    bareStageOverheadP50Ms,
+    bareStageOverheadP95Ms: p(
+      bareStages.map((s) => s.overheadMs),
+      95,
+    ),
+    stageOverheadVsBare: Math.round((stageOverheadP50Ms / bareStageOverheadP50Ms) * 1000) / 1000,
+    bareWorkflowTaskDispatchP50Ms: p(
+      bare.flatMap((m) => m.workflowTasks.map((w) => w.dispatchMs)),
+      50,
+    ),
+    bareWorkflowTaskProcessingP50Ms: p(
+      bare.flatMap((m) => m.workflowTasks.map((w) => w.processingMs)),
+      50,
+    ),
+    bareActivityOverheadP50Ms: p(
+      bareStages.map((s) => s.activityOverheadMs),
+      50,
+    ),
+    historyEvents: percentile(
+      measured.map((m) => m.events),
+      50,
+    ),
+    historyBytes: percentile(
+      measured.map((m) => m.bytes),
+      50,
+    ),
+    bareHistoryEvents: percentile(
+      bare.map((m) => m.events),
+      50,
+    ),
+    bareHistoryBytes: percentile(
+      bare.map((m) => m.bytes),
+      50,
     ),
     perStageP50Ms: Object.fromEntries(
       MEASURED_STAGES.map((name) => [
@@ -283,6 +375,7 @@ async function noopActivities(config: MlopsConfig) {
     };
   return {
     ownMs,
+    bare: timed(() => undefined),
     stages: {
       ingestDataset: timed(() => ingest),
       evaluateCandidate: timed(() => evaluate),
@@ -310,8 +403,18 @@ async function oneRun(client: Client, config: MlopsConfig, spec: PipelineSpec, w
   return performance.now() - started;
 }
 
+/** Starts one bare reference run, waits for it, and returns the round trip in ms. */
+async function oneBareRun(client: Client, config: MlopsConfig, workflowId: string): Promise<number> {
+  const started = performance.now();
+  await client.workflow.execute<typeof bareRun>('bareRun', { taskQueue: config.taskQueue, workflowId, args: [config.trainingTaskQueue] });
+  return performance.now() - started;
+}
+
 interface RunTiming {
   roundTripMs: number;
+  /** The history's events and encoded size. */
+  events: number;
+  bytes: number;
   runOverheadMs: number;
   activityOwnMs: number;
   stages: { name: string; overheadMs: number; activityOverheadMs: number }[];
@@ -328,8 +431,15 @@ function ms(ts: Timestamp): number {
 }
 
 /** Reads one run's history and works out its overheads. */
-async function timingFromHistory(client: Client, workflowId: string, roundTripMs: number, ownMs: Map<string, number>): Promise<RunTiming> {
+async function timingFromHistory(
+  client: Client,
+  workflowId: string,
+  roundTripMs: number,
+  ownMs: Map<string, number>,
+  expectedActivities: number,
+): Promise<RunTiming> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const bytes = temporal.api.history.v1.History.encode(history).finish().length;
   let startedAt: number | undefined;
   let closedAt: number | undefined;
   const scheduled = new Map<string, { name: string; activityId: string; at: number }>();
@@ -361,9 +471,9 @@ async function timingFromHistory(client: Client, workflowId: string, roundTripMs
     }
   }
   if (startedAt === undefined || closedAt === undefined) throw new Error(`${workflowId}: history has no start or completion`);
-  if (stages.length !== MEASURED_STAGES.length)
-    throw new Error(`${workflowId}: expected ${MEASURED_STAGES.length} stages, found ${stages.length}`);
-  return { roundTripMs, runOverheadMs: closedAt - startedAt - activityOwnMs, activityOwnMs, stages, workflowTasks };
+  if (stages.length !== expectedActivities) throw new Error(`${workflowId}: expected ${expectedActivities} activities, found ${stages.length}`);
+  const events = history.events?.length ?? 0;
+  return { roundTripMs, events, bytes, runOverheadMs: closedAt - startedAt - activityOwnMs, activityOwnMs, stages, workflowTasks };
 }
 
 /** Starts `count` runs together (at most 100 start calls in flight) and waits for every result. */
@@ -416,4 +526,65 @@ export function percentile(values: number[], q: number): number {
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+/** How long the ready-made worker takes to start, with the prebundled workflow code and bundling at start. */
+export interface WorkerStartFigures {
+  /** Fork to ready (both task queues' workers created and running), median, seconds: with the prebundle. */
+  workerStartS: number;
+  /** The same, bundling the workflow code at start. */
+  workerStartUnbundledS: number;
+  /** workerStartS over workerStartUnbundledS. */
+  workerStartVsUnbundled: number;
+  workerStartRounds: number;
+}
+
+/**
+ * Starts the ready-made worker in a fresh process `rounds` times each way, alternating, against the configured servers
+ * (`bundlePath` is a bundle written by `writeWorkflowBundle`), and returns the medians.
+ */
+export async function measureWorkerStart(options: {
+  config: MlopsConfig;
+  bundlePath: string;
+  rounds?: number;
+  log?: (line: string) => void;
+}): Promise<WorkerStartFigures> {
+  const rounds = options.rounds ?? 5;
+  const log = options.log ?? (() => undefined);
+  const config: MlopsConfig = { ...options.config, workerMetricsPort: 0 };
+  const prebundled: number[] = [];
+  const unbundled: number[] = [];
+  log(`worker start: ${rounds} fresh processes each, with the prebundle and bundling at start, alternating`);
+  for (let i = 0; i < rounds; i++) {
+    prebundled.push(await startWorkerOnce(config, options.bundlePath));
+    unbundled.push(await startWorkerOnce(config, 'unbundled'));
+    log(`  round ${i + 1}: ${prebundled.at(-1)!.toFixed(2)} s prebundled, ${unbundled.at(-1)!.toFixed(2)} s bundling at start`);
+  }
+  const workerStartS = round(percentile(prebundled, 50));
+  const workerStartUnbundledS = round(percentile(unbundled, 50));
+  return {
+    workerStartS,
+    workerStartUnbundledS,
+    workerStartVsUnbundled: Math.round((workerStartS / workerStartUnbundledS) * 1000) / 1000,
+    workerStartRounds: rounds,
+  };
+}
+
+/** Forks src/bench/worker-start.ts and returns the seconds from fork to its ready message. */
+function startWorkerOnce(config: MlopsConfig, mode: string): Promise<number> {
+  const started = performance.now();
+  const child = fork(require.resolve('./worker-start'), [mode], {
+    env: { ...process.env, MLOPS_BENCH_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  let readyS: number | undefined;
+  child.on('message', () => (readyS ??= (performance.now() - started) / 1000));
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      if (code === 0 && readyS !== undefined) resolve(readyS);
+      else reject(new Error(`the worker (${mode}) exited ${code} before it was ready: ${stderr.slice(-2000)}`));
+    });
+  });
 }

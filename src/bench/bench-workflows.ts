@@ -1,0 +1,3 @@
+/** The orchestration benchmark's workflows: ours, and the bare reference beside them on the same worker. */
+export * from '../workflows';
+export { bareRun } from './bare-workflow';

@@ -138,7 +138,10 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     const dependencies = createDependencies(config, logger);
     const common = { connection, namespace: config.temporal.namespace };
     // One plugin for both queues: workflows and the short stages on one, training on the other.
-    const plugin = new MlopsPlugin({ dependencies, ...(options.workflowBundle !== undefined ? { workflowBundle: options.workflowBundle } : {}) });
+    const plugin = new MlopsPlugin({
+      dependencies,
+      ...(options.workflowBundle !== undefined ? { workflowBundle: options.workflowBundle } : {}),
+    });
     const orchestration = await Worker.create({ ...common, taskQueue: config.taskQueue, plugins: [plugin] });
     // Training runs one activity at a time per worker: scale training by adding workers on this queue.
     const training = await Worker.create({

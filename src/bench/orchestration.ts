@@ -471,7 +471,8 @@ async function timingFromHistory(
     }
   }
   if (startedAt === undefined || closedAt === undefined) throw new Error(`${workflowId}: history has no start or completion`);
-  if (stages.length !== expectedActivities) throw new Error(`${workflowId}: expected ${expectedActivities} activities, found ${stages.length}`);
+  if (stages.length !== expectedActivities)
+    throw new Error(`${workflowId}: expected ${expectedActivities} activities, found ${stages.length}`);
   const events = history.events?.length ?? 0;
   return { roundTripMs, events, bytes, runOverheadMs: closedAt - startedAt - activityOwnMs, activityOwnMs, stages, workflowTasks };
 }

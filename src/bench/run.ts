@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { defaultCacheDir, loadConfig, type MlopsConfig } from '../config';
 import {
   DEV_SERVER_DYNAMIC_CONFIG,
+  DEV_SERVER_SQLITE_PRAGMAS,
   freePort,
   spawnServer,
   startMinioServer,
@@ -563,31 +564,47 @@ async function runOrchestration({ servers, sizes, log }: SuiteContext): Promise<
       { key: 'concurrentRuns', op: '>=', value: r.concurrentStarted },
       { key: 'concurrentWallS', op: '<', value: 120 },
     ],
-    notes: orchestrationNotes(r, workerOptions, onFile),
+    notes: orchestrationNotes(r, workerOptions, onFile, start),
   };
 }
 
-function orchestrationNotes(r: OrchestrationFigures, workerOptions: string, onFile: { concurrentWallS: number }): string[] {
+function orchestrationNotes(
+  r: OrchestrationFigures,
+  workerOptions: string,
+  onFile: { concurrentWallS: number },
+  start: { workerStartS: number; workerStartUnbundledS: number; workerStartRounds: number },
+): string[] {
+  const perStage = (pipeline: number, bare: number) => `${pipeline.toFixed(1)} ms against ${bare.toFixed(1)} ms`;
   return [
     '`pipelineRun` (the real workflow bundle) with approval not required and no monitor, against the Temporal dev server (`temporal server start-dev`, its default SQLite store in memory, with the dynamic configuration the local stack uses: `' +
       DEV_SERVER_DYNAMIC_CONFIG.filter((a) => !a.startsWith('--')).join('`, `') +
       '`) and MinIO on loopback. ' +
-      'Every stage activity (ingest; train, on the training task queue; validate; deploy) is replaced by one that returns references to small artifacts stored in MinIO beforehand, and times its own body.',
+      "Every stage activity (ingest; train, on the training task queue; validate; servability; deploy) is replaced by one that returns references to small artifacts stored in MinIO beforehand, and times its own body; the stages run inside the plugin's activity interceptors (liveness heartbeats, failure conversion) and heartbeat settings, as in production.",
+    '',
+    "**Reference** (`bare*`): `bareRun` (src/bench/bare-workflow.ts), a plain workflow calling five no-op activities one after another, the second on the training task queue as the pipeline's train stage is, with no status, details, timeline, patches, interceptors or payloads of its own, on the same worker, server and settings. " +
+      `Pipeline and bare runs alternate one at a time (${r.runs} of each after ${r.warmupRuns} warm-up runs of each), so both see the same load. ` +
+      '`stageOverheadVsBare` = `stageOverheadP50Ms` / `bareStageOverheadP50Ms`.',
     '',
     `**Overhead per stage** (\`stageOverhead*\`): for each stage, the time from the previous stage's ActivityTaskCompleted event (WorkflowExecutionStarted, for ingest) to this stage's ActivityTaskCompleted event, minus the activity function's own measured time. ` +
       'It holds everything Temporal adds to a stage: the workflow task that schedules the activity (dispatch to the worker, running the workflow code, recording its commands), the activity dispatch, and recording its result. ' +
-      `p50 and p95 are nearest-rank over ${r.runs} runs x 4 stages, run one at a time after ${r.warmupRuns} warm-up runs. ` +
+      `p50 and p95 are nearest-rank over ${r.runs} runs x 5 stages. ` +
       '`activityOverhead*` is the narrower ActivityTaskScheduled to ActivityTaskCompleted span minus the own time; `runOverhead*` is WorkflowExecutionStarted to WorkflowExecutionCompleted minus the own time of all stages; ' +
       '`<activity>OverheadP50Ms` is the stage overhead of one stage; `workflowTaskDispatchP50Ms` is WorkflowTaskScheduled to WorkflowTaskStarted (the server handing the task to a worker) and `workflowTaskProcessingP50Ms` WorkflowTaskStarted to WorkflowTaskCompleted (the worker); ' +
-      "`clientRoundTripP50Ms` is the client's start call to holding the result.",
+      "`clientRoundTripP50Ms` is the client's start call to holding the result; `historyEvents` and `historyBytes` are a run's history, encoded (p50).",
     '',
-    `**Where the time goes**: a workflow task waits about ${Math.round(r.workflowTaskDispatchP50Ms)} ms (p50) between being scheduled and being handed to an idle worker poller, and the worker takes about ${Math.round(r.workflowTaskProcessingP50Ms)} ms to run it. ` +
-      "Activities on the workflow's own task queue are handed over eagerly in the reply to the workflow task (their dispatch is well under a millisecond), which is why `activityOverheadP50Ms` is small; " +
-      "the train stage runs on its own task queue, so it goes through the server's dispatch like a workflow task and costs one dispatch more (`trainModelOverheadP50Ms`). " +
-      "The dispatch is this short because the dev server is started with its transfer queue's read rate lifted (`history.transferProcessorMaxPollRPS`, 20 reads a second by default): on the dev server's single history shard that default alone held every task about 40 ms, which put the stage overhead at 55 ms (p50) and the 1,000 runs at 63 s.",
+    `**What our extra cost per stage is made of** (p50, pipeline against bare): running the workflow task ${perStage(r.workflowTaskProcessingP50Ms, r.bareWorkflowTaskProcessingP50Ms)} ` +
+      "(our workflow code: the stage's outcome, the status timeline, the Temporal UI details, the `patched()` checks, decoding and encoding larger payloads); " +
+      `the activity span ${perStage(r.activityOverheadP50Ms, r.bareActivityOverheadP50Ms)} (the plugin's interceptors: a liveness timer started and cleared per activity, the failure conversion, and the larger inputs and results); ` +
+      `dispatch ${perStage(r.workflowTaskDispatchP50Ms, r.bareWorkflowTaskDispatchP50Ms)} (the server's, the same for both). ` +
+      `A run's history is ${r.historyEvents} events and ${(r.historyBytes / 1024).toFixed(1)} KiB against ${r.bareHistoryEvents} events and ${(r.bareHistoryBytes / 1024).toFixed(1)} KiB: the spec in the input, references and summaries in the results, and the patch markers. ` +
+      "The train stage runs on its own task queue, so it goes through the server's dispatch like a workflow task (`trainModelOverheadP50Ms`); the reference does the same, so the ratio compares like with like.",
     '',
     `**Throughput**: ${r.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
-      `The same throughput run against a dev server keeping its SQLite state in a file (\`fileDb*\`, as \`npm run stack:up\` runs it) took ${onFile.concurrentWallS.toFixed(1)} s: SQLite's disk syncs, not the workflow, set that pace; the goal is judged on the in-memory store.`,
+      `The same throughput run against a dev server keeping its SQLite state in a file as the local stack starts it (\`fileDb*\`: \`${DEV_SERVER_SQLITE_PRAGMAS.filter((a) => !a.startsWith('--')).join('`, `')}\`) took ${onFile.concurrentWallS.toFixed(1)} s; ` +
+      "`fileStoreVsMemory` = `fileDbConcurrentWallS` / `concurrentWallS`. With SQLite's defaults (a rollback journal, a disk sync at every commit) the same 1,000 runs took 96 s against 33 s in memory (bench-results of 2026-11-22); write-ahead logging without a sync per commit removes that wait (why it is safe: `DEV_SERVER_SQLITE_PRAGMAS` in src/dev/servers.ts, docs/operations.md).",
+    '',
+    `**Worker start** (\`workerStart*\`): the ready-made worker (\`runWorker\`: both task queues, storage and namespace checks) in a fresh process, fork to both workers running, median of ${start.workerStartRounds} starts each way, alternating: with the workflow code prebundled as \`npm run build\` writes it (\`workerStartS\`, ${start.workerStartS.toFixed(1)} s) and bundling it with webpack at start (\`workerStartUnbundledS\`, ${start.workerStartUnbundledS.toFixed(1)} s). ` +
+      '`workerStartVsUnbundled` = the first over the second.',
     '',
     `Worker options (orchestration worker; the training worker takes the activity settings): \`${workerOptions}\`. ` +
       "The cache holds every concurrent run, so none is evicted and replayed; workflows run in one reused V8 context (the SDK default), in the benchmark's own process, next to the servers on the same cores.",

@@ -24,8 +24,12 @@ import {
   windowStart,
   type CheckModelInput,
   type CheckModelResult,
+  type DeployedNotice,
   type EnsureMonitorInput,
+  type MonitorSpecSource,
+  type SpecRef,
 } from '../contracts';
+import type { PipelineSpec } from '../spec/pipeline';
 import { withWorkdir } from './workdir';
 
 /** Training values kept per numeric feature for the KS test. */
@@ -135,19 +139,47 @@ export function createMonitorActivities(deps: MlopsDependencies) {
   }
 
   return {
-    /** Starts the model's monitor, or tells the running one about the new version (signal-with-start). */
+    /**
+     * Starts the model's monitor, or tells the running one about the new version (signal-with-start), with the
+     * version's stored spec: the monitor judges by it from then on.
+     */
     async ensureMonitor(input: EnsureMonitorInput): Promise<void> {
       const { client } = Context.current();
+      const specSource: MonitorSpecSource | undefined = input.specRef && {
+        workflowId: input.workflowId,
+        ...(input.runId ? { runId: input.runId } : {}),
+        version: input.version,
+        ref: input.specRef,
+      };
+      const notice: DeployedNotice = {
+        version: input.version,
+        previousVersion: input.previousVersion,
+        at: new Date().toISOString(),
+        workflowId: input.workflowId,
+        ...(input.runId ? { runId: input.runId } : {}),
+        ...(input.specRef ? { spec: input.specRef } : {}),
+      };
       await client.workflow.signalWithStart(modelMonitorWorkflow, {
         workflowId: monitorWorkflowId(input.model),
         taskQueue: config.taskQueue,
-        args: [{ spec: input.spec, alias: input.alias, version: input.version, trainingTaskQueue: config.trainingTaskQueue }],
+        args: [{ spec: input.spec, specSource, alias: input.alias, version: input.version, trainingTaskQueue: config.trainingTaskQueue }],
         signal: deployedSignal,
-        signalArgs: [
-          { version: input.version, previousVersion: input.previousVersion, at: new Date().toISOString(), workflowId: input.workflowId },
-        ],
+        signalArgs: [notice],
         staticSummary: `Monitor of ${input.model} (${input.alias})`,
       });
+    },
+
+    /** Reads the spec stored with a deployed version (digest-checked), for the monitor to judge by. */
+    async readDeployedSpec(input: { model: string; ref: SpecRef }): Promise<PipelineSpec> {
+      const spec = await store.getJson<PipelineSpec>(input.ref);
+      if (typeof spec !== 'object' || spec === null || spec.model !== input.model || typeof spec.monitor !== 'object') {
+        throw new MlopsError(
+          FailureType.InvalidInput,
+          `${input.ref.uri} is not a pipeline spec of model "${input.model}" with a monitor section; the monitor keeps the spec it has.`,
+          { uri: input.ref.uri },
+        );
+      }
+      return spec;
     },
 
     /** Moves the alias back to the previous version (the guardrail), unless it was moved meanwhile. */

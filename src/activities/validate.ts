@@ -221,6 +221,7 @@ export function createValidateActivities({ store, registry }: MlopsDependencies)
                 metrics: evaluation.metrics,
                 holdoutRows: evaluation.rows,
                 champion: championEval && { version: championEval.version, metrics: championEval.evaluation.metrics },
+                comparedWith: current?.version ?? null,
                 failures,
                 notes,
                 claims: claims.map(({ metric, claimed: c, measured, mismatch, message }) => ({

@@ -64,7 +64,11 @@ export function renderMonitor(v: MonitorView): string {
     `monitor-${s.model}: ${state(v)}, watching ${s.alias} = v${s.version}, every ${Math.round(s.intervalMs / 60_000)} min` +
       (s.nextCheckAt && v.execution === 'RUNNING' ? `, next check ${s.nextCheckAt}` : ''),
     `  retraining runs started: ${s.retrainCount}${s.lastRetrainAt ? ` (last ${s.lastRetrainAt})` : ''}`,
+    s.spec
+      ? `  judged by the spec of v${s.spec.version} (run ${s.spec.workflowId}, sha256 ${s.spec.sha256.slice(0, 12)})`
+      : '  judged by the spec it was started with (the deploy that started it stored none)',
   ];
+  if (s.specProblem) lines.push(`  the latest deploy's spec is not followed: ${s.specProblem}`);
   if (v.lastCheckFailure)
     lines.push(`  last check failed at ${v.lastCheckFailure.at} on v${v.lastCheckFailure.version}: ${v.lastCheckFailure.message}`);
   for (const c of s.checks.slice(-10)) {

@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ApproveRequest, GateAnswer, RejectRequest } from './approval';
 import type { MonitorStatus } from './monitor';
 import type { PipelineRunStatus } from './pipeline-run';
+import type { SpecRef } from './refs';
 
 /** Approve the candidate: `{"approver": "alice", "comment": "..."}`. */
 export const approveSignal = defineSignal<[ApproveRequest]>('approve');
@@ -41,4 +42,7 @@ export interface DeployedNotice {
   previousVersion?: number;
   at: string;
   workflowId: string;
+  runId?: string;
+  /** The deployed version's spec, as stored with it: the monitor judges by it from now on. Absent from older runs. */
+  spec?: SpecRef;
 }

@@ -1,5 +1,16 @@
 /** Input, carried state, checks and status of the `modelMonitor` workflow, and where a check's window starts (safe in the workflow sandbox). */
 import type { PipelineSpec } from '../spec/pipeline';
+import type { SpecRef } from './refs';
+
+/** Which spec the monitor judges by: the one stored with the version a run deployed. */
+export interface MonitorSpecSource {
+  /** The pipeline run that deployed the version (its workflow id, and run id when known). */
+  workflowId: string;
+  runId?: string;
+  version: number;
+  /** The spec as stored with the version (JSON; its sha256 is the digest shown in status). */
+  ref: SpecRef;
+}
 
 /**
  * Where a check's window starts: where the previous check ended, but never more than `windowMs` before `until`
@@ -14,7 +25,10 @@ export function windowStart(since: string | undefined, until: string, windowMs: 
 
 /** Input of `modelMonitor` (and what it carries across continue-as-new). */
 export interface ModelMonitorInput {
+  /** The spec the monitor judges by (thresholds, interval, cooldown, and what a retraining run runs). */
   spec: PipelineSpec;
+  /** Where `spec` came from; absent for monitors started before deploys stored the spec. */
+  specSource?: MonitorSpecSource;
   alias: string;
   version: number;
   trainingTaskQueue?: string;
@@ -96,4 +110,8 @@ export interface MonitorStatus {
   checks: MonitorCheck[];
   /** Checks that failed in a row, up to the latest (0 when the latest check worked). */
   failingChecks: number;
+  /** The spec the monitor judges by; absent when it was started before deploys stored the spec (it then judges by its starting run's). */
+  spec?: { workflowId: string; runId?: string; version: number; uri: string; sha256: string };
+  /** Why the spec of the latest deploy could not be read (the monitor keeps judging by the one before). */
+  specProblem?: string;
 }

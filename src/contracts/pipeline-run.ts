@@ -22,7 +22,8 @@ export interface PipelineRunInput {
 }
 
 /** How a pipeline run ended. */
-export type PipelineOutcome = 'deployed' | 'rolled-back' | 'rejected' | 'validation-failed' | 'approval-timed-out' | 'failed';
+export type PipelineOutcome =
+  'deployed' | 'rolled-back' | 'rejected' | 'validation-failed' | 'approval-timed-out' | 'champion-changed' | 'failed';
 
 /** The typed result of `pipelineRun`. */
 export interface PipelineRunResult {
@@ -86,5 +87,20 @@ export interface PipelineRunStatus {
   approval?: ApprovalStatus;
   /** The shadow or canary rollout the deploy started: its workflow id (query it for the evidence) and how it ended. */
   rollout?: { workflowId: string; strategy: 'shadow' | 'canary'; champion: number; candidate: number; outcome?: string; reason?: string };
+  /**
+   * The deploy's compare-and-swap: the version the alias had to still point at (the champion the candidate was last
+   * compared with; null: none), and each time it had moved meanwhile, with what the run did about it.
+   */
+  deploy?: { comparedWith: number | null; championChanges: ChampionChange[] };
   result?: PipelineRunResult;
+}
+
+/** The alias had moved between validation and deploy: from the version the candidate was compared with to `current`. */
+export interface ChampionChange {
+  at: string;
+  expected: number | null;
+  current: number | null;
+  /** `revalidated`: judged again against `current` (`passed` says how); `stopped`: the run ended (deploy.onChampionChanged: stop, or too many changes). */
+  action: 'revalidated' | 'stopped';
+  passed?: boolean;
 }

@@ -10,7 +10,7 @@ export type { ArtifactRef };
 declare const artifactKind: unique symbol;
 
 /** The kinds of artifact the lifecycle stages pass to each other. */
-export type ArtifactKind = 'snapshot' | 'profile' | 'model' | 'checkpoint' | 'report';
+export type ArtifactKind = 'snapshot' | 'profile' | 'model' | 'checkpoint' | 'report' | 'spec';
 
 /**
  * A reference to one kind of artifact. A plain `ArtifactRef` (what the store returns) converts to any kind where it
@@ -28,3 +28,5 @@ export type ModelRef = KindedRef<'model'>;
 export type CheckpointRef = KindedRef<'checkpoint'>;
 /** Something people read: a data validation, evaluation or servability report, or the HTML model card. */
 export type ReportRef = KindedRef<'report'>;
+/** A pipeline spec as a run ran it (JSON, durations in milliseconds), stored with the version it deployed. */
+export type SpecRef = KindedRef<'spec'>;

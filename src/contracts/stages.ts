@@ -7,7 +7,7 @@ import type { DatasetSchema } from '../ml/types';
 import type { PipelineSpec } from '../spec/pipeline';
 import type { Approval } from './approval';
 import type { MonitorCheck } from './monitor';
-import type { CheckpointRef, ModelRef, ProfileRef, ReportRef, SnapshotRef } from './refs';
+import type { CheckpointRef, ModelRef, ProfileRef, ReportRef, SnapshotRef, SpecRef } from './refs';
 
 /** Metric name to value, e.g. { accuracy: 0.84, macroF1: 0.61 }. */
 export type Metrics = Record<string, number>;
@@ -105,6 +105,11 @@ export interface EvaluateResult {
   /** Holdout rows the metrics were computed on. */
   holdoutRows?: number;
   champion?: { version: number; metrics: Metrics };
+  /**
+   * The version the alias pointed at when the candidate was judged (null: the alias was not set), whether or not it
+   * could be scored: the deploy moves the alias only if it still points there. Absent in runs validated before it existed.
+   */
+  comparedWith?: number | null;
   failures: string[];
   /** What the reader must know that is not a failure, e.g. a production version that could not be loaded. */
   notes?: string[];
@@ -174,6 +179,37 @@ export interface DeployResult {
   previousVersion?: number;
 }
 
+/** Input of registering the approved candidate as a version: the deploy input, and the spec the run ran by. */
+export interface RegisterCandidateInput extends DeployInput {
+  spec: PipelineSpec;
+}
+
+/** Output of registering: the version, and the run's spec as stored with it. */
+export interface RegisterCandidateResult {
+  version: number;
+  spec: SpecRef;
+}
+
+/** Input of moving an alias by compare-and-swap: only if it still points at `expectedVersion` (null: not set). */
+export interface PromoteInput {
+  model: string;
+  alias: string;
+  version: number;
+  expectedVersion: number | null;
+  /** Who moves it (the approvers, or who asked for the run). */
+  by: string;
+  reason: string;
+  workflowId: string;
+}
+
+/**
+ * The outcome of a compare-and-swap move: moved (or already there), or refused because the alias points at
+ * `current`, not the expected version; then nothing changed and the caller decides again against `current`.
+ */
+export type PromoteResult =
+  | { moved: true; version: number; previousVersion?: number; changed: boolean }
+  | { moved: false; expected: number | null; current: number | null };
+
 /** Input of the stage that makes sure the model's monitor runs. */
 export interface EnsureMonitorInput {
   model: string;
@@ -182,7 +218,10 @@ export interface EnsureMonitorInput {
   /** The version the alias pointed at before this deploy, watched against by the guardrail. */
   previousVersion?: number;
   spec: PipelineSpec;
+  /** The spec as stored with the version: the monitor judges by it from this deploy on. Absent from runs before it. */
+  specRef?: SpecRef;
   workflowId: string;
+  runId?: string;
 }
 
 /** Input of the monitor's check: new data since `since` against the version's training profile. */

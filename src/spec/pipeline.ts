@@ -581,7 +581,17 @@ const ROLLOUT_DEFAULT_STEPS = [0.1, 0.5, 1];
 
 const deploySchema = z
   .object({
-    alias: modelName.default('production').describe('The alias a deploy moves to the new version, by compare-and-swap.'),
+    alias: modelName
+      .default('production')
+      .describe(
+        'The alias a deploy moves to the new version, by compare-and-swap: only if it still points at the champion the candidate was compared with in validate.',
+      ),
+    onChampionChanged: z
+      .enum(['revalidate', 'stop'])
+      .default('revalidate')
+      .describe(
+        'What a run does when the alias moved between its validation and its deploy (another run deployed, a rollback, a manual move): `revalidate` validates the candidate again against the new champion and deploys only if it passes (the approvals given stand); `stop` ends the run as `champion-changed`. A run stops after production changed 5 times under it. See docs/validation.md.',
+      ),
     strategy: z
       .enum(['direct', 'shadow', 'canary'])
       .default('direct')

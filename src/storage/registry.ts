@@ -407,6 +407,7 @@ export class ModelRegistry {
     if (input.dataset.snapshot !== undefined) assertArtifactRef('dataset.snapshot', input.dataset.snapshot);
     if (input.dataset.profile !== undefined) assertArtifactRef('dataset.profile', input.dataset.profile);
     if (input.report !== undefined) assertArtifactRef('report', input.report);
+    if (input.spec !== undefined) assertArtifactRef('spec', input.spec);
     if (typeof input.trainer !== 'object' || input.trainer === null)
       throw new MlopsError(FailureType.InvalidInput, 'Invalid trainer: expected { name, params }.');
     assertText('trainer.name', input.trainer.name, 200);
@@ -472,6 +473,7 @@ export class ModelRegistry {
     };
     if (input.schema !== undefined) m.schema = input.schema;
     if (input.report !== undefined) m.report = input.report;
+    if (input.spec !== undefined) m.spec = input.spec;
     if (input.requestedBy !== undefined) m.requestedBy = input.requestedBy;
     if (input.trigger !== undefined) m.trigger = input.trigger;
     if (input.description !== undefined) m.description = input.description;

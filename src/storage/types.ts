@@ -39,6 +39,8 @@ export interface RegisterVersionInput {
   schema?: unknown;
   /** The evaluation report. */
   report?: ArtifactRef;
+  /** The pipeline spec the run ran by (JSON): what the monitor judges this version by once it is deployed. */
+  spec?: ArtifactRef;
   /** Who asked for the run, and what triggered it. */
   requestedBy?: string;
   trigger?: string;
@@ -59,6 +61,7 @@ export interface ModelVersion {
   approvals: VersionApproval[];
   schema?: unknown;
   report?: ArtifactRef;
+  spec?: ArtifactRef;
   requestedBy?: string;
   trigger?: string;
   description?: string;

@@ -15,6 +15,8 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
+  setCurrentDetails,
   setHandler,
   startChild,
   workflowInfo,
@@ -27,6 +29,9 @@ import {
   type ModelMonitorInput,
   type MonitorCarry,
   type MonitorCheck,
+  type MonitorSpecSource,
+  type MonitorStatus,
+  type DeployedNotice,
   monitorStatusQuery,
   monitorWorkflowId,
   pauseSignal,
@@ -40,7 +45,10 @@ import { pipelineRun } from './pipeline-run';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { checkModel, rollbackModel } = mlopsActivities<Activities>(stageActivity);
+const { checkModel, rollbackModel, readDeployedSpec } = mlopsActivities<Activities>(stageActivity);
+
+/** The patch id under which the monitor judges by the spec of the version deployed last (before: by the one it started with). */
+export const MONITOR_SPEC_PATCH = 'monitor-follows-deploy';
 
 /** Checks kept in status (and carried across continue-as-new). */
 const KEPT_CHECKS = 20;
@@ -51,12 +59,32 @@ const CHECKS_PER_RUN = 100;
 
 /** Watches one deployed model and closes the loop by starting retraining on drift. */
 export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
-  const { spec, alias } = input;
-  const policy = spec.monitor!;
+  const { alias } = input;
+  // The spec judged by: thresholds, interval, cooldown, guardrail, and what a retraining run runs. A deploy replaces it.
+  let spec = input.spec;
+  let policy = spec.monitor!;
+  let specSource = input.specSource;
+  let specProblem: string | undefined;
+  /** A deploy whose spec differs from the one judged by, to be read before the next check. */
+  let pendingSpec: { notice: DeployedNotice; source: MonitorSpecSource } | undefined;
   const carry: MonitorCarry = input.state ?? { paused: false, retrainCount: 0, checks: [] };
   let version = input.version;
   let checkNow = false;
   let nextCheckAt: string | undefined;
+  const status = (): MonitorStatus => ({
+    failingChecks: carry.failingChecks ?? 0,
+    model: spec.model,
+    alias,
+    version,
+    paused: carry.paused,
+    intervalMs: policy.interval,
+    nextCheckAt,
+    lastRetrainAt: carry.lastRetrainAt,
+    retrainCount: carry.retrainCount,
+    checks: carry.checks,
+    ...(specSource ? { spec: specView(specSource) } : {}),
+    ...(specProblem ? { specProblem } : {}),
+  });
 
   setHandler(
     pauseSignal,
@@ -95,29 +123,24 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
           };
         }
       }
+      // Runs before the spec was stored send none; their monitors keep the spec they started with.
+      if (notice?.spec && patched(MONITOR_SPEC_PATCH)) followSpec(notice);
     },
     { description: 'Sent on deploy: watch this version from now on. Input: {"version": 2, "at": "...", "workflowId": "..."}' },
   );
-  setHandler(
-    monitorStatusQuery,
-    () => ({
-      failingChecks: carry.failingChecks ?? 0,
-      model: spec.model,
-      alias,
-      version,
-      paused: carry.paused,
-      intervalMs: policy.interval,
-      nextCheckAt,
-      lastRetrainAt: carry.lastRetrainAt,
-      retrainCount: carry.retrainCount,
-      checks: carry.checks,
-    }),
-    { description: 'Recent drift and performance checks, and whether the monitor is paused.' },
-  );
+  setHandler(monitorStatusQuery, status, {
+    description: 'Recent drift and performance checks, which spec they are judged by, and whether the monitor is paused.',
+  });
+  setCurrentDetails(monitorDetails(status()));
 
   for (let i = 0; i < CHECKS_PER_RUN && !workflowInfo().continueAsNewSuggested; i++) {
     nextCheckAt = new Date(Date.now() + policy.interval).toISOString();
-    await condition(() => checkNow, policy.interval);
+    const woken = await condition(() => checkNow || pendingSpec !== undefined, policy.interval);
+    if (pendingSpec) {
+      await adoptSpec(pendingSpec);
+      // Woken by the deploy alone: wait again, by the new spec's interval.
+      if (woken && !checkNow) continue;
+    }
     const forced = checkNow;
     checkNow = false;
     if (carry.paused && !forced) continue;
@@ -161,7 +184,53 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
     }
     record(check);
   }
-  await continueAsNew<typeof modelMonitor>({ ...input, version, state: carry });
+  await continueAsNew<typeof modelMonitor>({ ...input, spec, specSource, version, state: carry });
+
+  /** Takes the deployed version's spec as the one judged by: at once when it is the same document, else read before the next check. */
+  function followSpec(notice: DeployedNotice): void {
+    const source: MonitorSpecSource = {
+      workflowId: notice.workflowId,
+      ...(notice.runId ? { runId: notice.runId } : {}),
+      version: notice.version,
+      ref: notice.spec!,
+    };
+    if (specSource?.ref.sha256 === source.ref.sha256) {
+      specSource = source;
+      pendingSpec = undefined;
+      setCurrentDetails(monitorDetails(status()));
+    } else {
+      pendingSpec = { notice, source };
+    }
+  }
+
+  /** Reads the deployed spec and judges by it; one that cannot be read is reported, and the spec before is kept. */
+  async function adoptSpec(pending: NonNullable<typeof pendingSpec>): Promise<void> {
+    try {
+      const next = await readDeployedSpec({ model: spec.model, ref: pending.source.ref });
+      if (pendingSpec === pending) pendingSpec = undefined;
+      spec = next;
+      policy = next.monitor!;
+      specSource = pending.source;
+      specProblem = undefined;
+      // The guardrail's watch over this deploy follows the new spec's guardrail.
+      const { notice } = pending;
+      if (notice.version === version && notice.previousVersion !== undefined) {
+        carry.watch = policy.guardrail
+          ? {
+              version: notice.version,
+              previous: notice.previousVersion,
+              until: new Date(Date.parse(notice.at) + policy.guardrail.watch).toISOString(),
+            }
+          : undefined;
+      }
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      if (pendingSpec === pending) pendingSpec = undefined;
+      specProblem = `the spec of v${pending.source.version} (run ${pending.source.workflowId}) could not be read: ${failureOf(err).message}`;
+      log.warn('deployed spec not read', { model: spec.model, reason: specProblem });
+    }
+    setCurrentDetails(monitorDetails(status()));
+  }
 
   async function retrain(check: MonitorCheck, now: string): Promise<void> {
     if (!policy.retrain) {
@@ -260,6 +329,24 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
     carry.checks.push(check);
     if (carry.checks.length > KEPT_CHECKS) carry.checks.splice(0, carry.checks.length - KEPT_CHECKS);
   }
+}
+
+/** Which spec the monitor judges by, as its status shows it: run, version and digest. */
+function specView({ workflowId, runId, version, ref }: MonitorSpecSource): NonNullable<MonitorStatus['spec']> {
+  return { workflowId, ...(runId ? { runId } : {}), version, uri: ref.uri, sha256: ref.sha256 };
+}
+
+/** The monitor's Temporal UI details: what it watches, and the spec it judges by. */
+function monitorDetails(s: MonitorStatus): string {
+  const judged = s.spec
+    ? `judged by the spec of v${s.spec.version} (run ${s.spec.workflowId}, sha256 ${s.spec.sha256.slice(0, 12)})`
+    : 'judged by the spec it was started with';
+  const parts = [
+    `**Monitor of ${s.model}**: watching ${s.alias} = v${s.version}, ${judged}; checks every ${Math.round(s.intervalMs / 60_000)} min.`,
+  ];
+  if (s.specProblem) parts.push(`**Spec not followed**: ${s.specProblem}.`);
+  parts.push('Steer it with `mlops monitor status|pause|resume|check <model>`, or the signals pause, resume and checkNow.');
+  return parts.join('\n\n');
 }
 
 /** The live value of `metric` in a check, with its direction, when the check measured it. */

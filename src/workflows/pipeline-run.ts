@@ -26,16 +26,20 @@ import {
   rolloutWorkflowId,
   type RolloutRunResult,
   type Approval,
+  type ChampionChange,
+  type DeployInput,
   type EvaluateResult,
   type PipelineRunInput,
   type PipelineRunResult,
   type PipelineRunStatus,
   type ReportRef,
+  type SpecRef,
   type StageName,
 } from '../contracts';
 import { mlopsActivities } from './activity-names';
 import { awaitApproval } from './approval-wait';
 import { approvalDetails } from './details';
+import { comparedWith, DEPLOY_CAS_PATCH, deployByCompareAndSwap } from './deploy';
 import { stageActivity, trainingActivity } from './options';
 import { rolloutRun } from './rollout';
 import { Timeline } from './timeline';
@@ -124,21 +128,25 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   }
 
   // validate: holdout metrics, thresholds, champion/challenger
-  const evaluated = await stage('validate', () =>
+  const validate = () =>
     evaluateCandidate({
       ...{ model: spec.model, candidate: training.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split },
       ...{ policy: spec.validation, alias: spec.deploy.alias, profile: data.profile, validationReport: data.validation.report },
       ...(data.summary.droppedMissingTarget ? { droppedMissingTarget: data.summary.droppedMissingTarget } : {}),
-    }),
-  );
+    });
+  /** What the status shows of a validation: the metrics against the champion's, the report and the card. */
+  const showValidation = (evaluation: EvaluateResult) => {
+    status.candidate = evaluation.metrics;
+    status.champion = evaluation.champion;
+    status.report = evaluation.report;
+    status.card = evaluation.card;
+    if (evaluation.notes?.length) status.validationNotes = evaluation.notes;
+    if (evaluation.claimMismatches?.length) status.claimMismatches = evaluation.claimMismatches;
+  };
+  const evaluated = await stage('validate', validate);
   if (!evaluated.done) return evaluated.ended;
-  const evaluation = evaluated.output;
-  status.candidate = evaluation.metrics;
-  status.champion = evaluation.champion;
-  status.report = evaluation.report;
-  status.card = evaluation.card;
-  if (evaluation.notes?.length) status.validationNotes = evaluation.notes;
-  if (evaluation.claimMismatches?.length) status.claimMismatches = evaluation.claimMismatches;
+  let evaluation = evaluated.output;
+  showValidation(evaluation);
   if (!evaluation.passed) {
     status.validationFailures = evaluation.failures;
     timeline.end('validate', 'failed', new Date(), evaluation.failures.join('; '));
@@ -192,36 +200,52 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     timeline.end('approve', 'done', new Date(), 'approval not required by the spec');
   }
 
-  // deploy: register the version (with its approvals) and move the alias by compare-and-swap; with a shadow or canary
-  // strategy the alias stays, and a rollout (a child workflow) moves it once live evidence says so. A model with no
-  // production version yet has nothing to compare with, so it is deployed directly. Runs started before rollouts
-  // existed replay without the marker.
+  // deploy: register the version (with its approvals and spec) and move the alias by compare-and-swap, only onto the
+  // champion the candidate was compared with; with a shadow or canary strategy the alias stays, and a rollout (a child
+  // workflow) moves it once live evidence says so. A model with no production version yet has nothing to compare
+  // with, so it is deployed directly. Runs started before rollouts (or the compare-and-swap) replay without the marker.
   const { workflowId, runId } = workflowInfo();
+  const deployInput: DeployInput = {
+    ...{ model: spec.model, alias: spec.deploy.alias, candidate: training.model, snapshot: data.snapshot, schema: data.schema },
+    ...{ profile: data.profile, trainer: training.trainer, params: training.params, metrics: evaluation.metrics, approvals },
+    ...{ requestedBy: input.requestedBy, trigger: input.trigger, reason: input.reason, workflowId, runId },
+    report: evaluation.card ?? evaluation.report,
+  };
   const policy = rolloutPolicyOf(spec);
   const rollout = policy !== undefined && evaluation.champion !== undefined && patched('rollout-strategy');
-  const deployed = await stage('deploy', () =>
-    deployCandidate({
-      ...(rollout ? { moveAlias: false } : {}),
-      model: spec.model,
-      alias: spec.deploy.alias,
-      candidate: training.model,
-      snapshot: data.snapshot,
-      schema: data.schema,
-      profile: data.profile,
-      trainer: training.trainer,
-      params: training.params,
-      metrics: evaluation.metrics,
-      approvals,
-      requestedBy: input.requestedBy,
-      trigger: input.trigger,
-      reason: input.reason,
-      workflowId,
-      runId,
-      report: evaluation.card ?? evaluation.report,
-    }),
-  );
-  if (!deployed.done) return deployed.ended;
-  const { version, previousVersion } = deployed.output;
+  let version: number;
+  let previousVersion: number | undefined;
+  let specRef: SpecRef | undefined;
+  if (!rollout && patched(DEPLOY_CAS_PATCH)) {
+    // When production moved after validation: judged again against the new champion, or stopped (deploy.onChampionChanged).
+    status.deploy = { comparedWith: comparedWith(evaluation), championChanges: [] };
+    const deployed = await stage('deploy', () =>
+      deployByCompareAndSwap({
+        ...{ spec, deploy: deployInput, evaluation, revalidate: validate },
+        onChampionChanged: (change, again) => {
+          status.deploy!.championChanges.push(change);
+          if (again) {
+            showValidation(again);
+            status.deploy!.comparedWith = comparedWith(again);
+            if (!again.passed) status.validationFailures = again.failures;
+          }
+        },
+      }),
+    );
+    if (!deployed.done) return deployed.ended;
+    const outcome = deployed.output;
+    evaluation = outcome.evaluation;
+    if (!outcome.deployed) {
+      timeline.mark('deploy', 'failed', outcome.reason);
+      return endAfterValidation(evaluation, { status: outcome.status, reason: outcome.reason });
+    }
+    if (status.deploy.championChanges.length) timeline.note('deploy', championNote(status.deploy.championChanges, outcome.version));
+    ({ version, previousVersion, spec: specRef } = outcome);
+  } else {
+    const deployed = await stage('deploy', () => deployCandidate({ ...(rollout ? { moveAlias: false } : {}), ...deployInput }));
+    if (!deployed.done) return deployed.ended;
+    ({ version, previousVersion } = deployed.output);
+  }
 
   if (rollout && previousVersion === undefined) {
     // The alias was removed after validation: there is no champion left to roll out against.
@@ -273,10 +297,10 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     timeline.end('deploy', 'done', new Date(), `v${version} promoted by its ${policy.strategy} rollout: ${ended.reason}`);
   }
 
-  // monitor: make sure the model's monitor watches the new version
+  // monitor: make sure the model's monitor watches the new version, judged by this run's spec
   if (spec.monitor?.enabled) {
     const monitored = await stage('monitor', () =>
-      ensureMonitor({ model: spec.model, alias: spec.deploy.alias, version, previousVersion, spec, workflowId }),
+      ensureMonitor({ model: spec.model, alias: spec.deploy.alias, version, previousVersion, spec, workflowId, runId, specRef }),
     );
     if (!monitored.done) return monitored.ended;
   }
@@ -292,6 +316,15 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     card: evaluation.card,
     reason: input.reason,
   });
+}
+
+/** The deploy stage's note when production moved after validation: each change and what the run did. */
+function championNote(changes: ChampionChange[], version: number): string {
+  const name = (v: number | null) => (v === null ? 'no version' : `v${v}`);
+  const steps = changes.map(
+    (c) => `production moved from ${name(c.expected)} to ${name(c.current)} after validation; validated again against it`,
+  );
+  return `${steps.join('; ')}; v${version} deployed over ${name(changes[changes.length - 1]!.current)}`;
 }
 
 /** A stage either produced its output, or failed and so ended the run with this result. */

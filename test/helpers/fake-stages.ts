@@ -78,6 +78,14 @@ export function fakeStages(opts: { passed?: boolean } = {}) {
         deployed.push(input);
         return { version: 1 };
       },
+      async registerCandidate(input: { spec?: unknown }) {
+        count('deploy');
+        deployed.push(input);
+        return { version: 1, spec: ref('spec') };
+      },
+      async promoteVersion(input: { version: number }) {
+        return { moved: true, version: input.version, changed: true };
+      },
       async ensureMonitor() {
         count('monitor');
       },

@@ -3,11 +3,14 @@
  * non-deterministic change fails CI. Re-record (after a deliberate, versioned change) with:
  *   MLOPS_RECORD_HISTORIES=1 npx jest test/integration/lifecycle -t "whole seattle"
  *   MLOPS_RECORD_HISTORIES=1 npx jest test/integration/workflows/monitor-continue-as-new.test.ts
+ *   MLOPS_RECORD_HISTORIES=1 npx jest test/integration/lifecycle/monitor-follows-deploy.test.ts
  * The monitor's histories are one run that retrained, failed a check, rolled a version back, was paused, and
- * continued as new after 100 checks, and the first checks of the run it continued into (still running).
+ * continued as new after 100 checks, the first checks of the run it continued into (still running), and a monitor
+ * started by one run, then told of a second run's deploy (whose spec it then judges by).
  * Histories recorded before a versioned change are kept under a `before-<change>-` name: they are runs still
  * in flight when a worker is upgraded (the servability stage was added under patched('servability-check'), the
- * `mlops.` activity namespace under patched('mlops-activity-names')).
+ * `mlops.` activity namespace under patched('mlops-activity-names'), the deploy by compare-and-swap under
+ * patched('deploy-cas'), the monitor following the deployed version's spec under patched('monitor-follows-deploy')).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,30 +27,35 @@ describe('recorded runs replay deterministically', () => {
       'before-activity-names-deployed-after-approval.json',
       'before-activity-names-rejected.json',
       'before-activity-names-validation-failed.json',
+      'before-deploy-cas-deployed-after-approval.json',
+      'before-monitor-spec-follows-deploy.json',
       'before-servability-deployed-after-approval.json',
       'before-servability-rejected.json',
       'before-servability-validation-failed.json',
       'deployed-after-approval.json',
       'monitor-after-continue-as-new.json',
       'monitor-continued-as-new.json',
+      'monitor-follows-deploy.json',
       'rejected.json',
       'validation-failed.json',
     ]);
   });
 
+  /** The activity types a recorded history scheduled, in order. */
+  const types = (f: string) =>
+    (
+      JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as {
+        events: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }[];
+      }
+    ).events
+      .map((e) => e.activityTaskScheduledEventAttributes?.activityType.name)
+      .filter((name): name is string => name !== undefined);
+
   it('runs recorded before the activity namespace scheduled bare names, and runs after it namespaced ones', () => {
-    const types = (f: string) =>
-      (
-        JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as {
-          events: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }[];
-        }
-      ).events
-        .map((e) => e.activityTaskScheduledEventAttributes?.activityType.name)
-        .filter((name): name is string => name !== undefined);
     for (const f of files) {
       const names = types(f);
       expect(names.length).toBeGreaterThan(0);
-      if (f.startsWith('before-')) expect(names.filter((n) => n.startsWith('mlops.'))).toEqual([]);
+      if (/^before-(activity-names|servability)-/.test(f)) expect(names.filter((n) => n.startsWith('mlops.'))).toEqual([]);
       else expect(names.every((n) => n.startsWith('mlops.'))).toBe(true);
     }
   });
@@ -66,6 +74,15 @@ describe('recorded runs replay deterministically', () => {
       ]),
     );
     expect(events('monitor-after-continue-as-new.json')[0]!.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
+  });
+
+  it('runs before the compare-and-swap deployed in one step, runs after it register then promote; only new monitors read a deployed spec', () => {
+    expect(types('before-deploy-cas-deployed-after-approval.json')).toContain('mlops.deployCandidate');
+    const deployed = types('deployed-after-approval.json');
+    expect(deployed).not.toContain('mlops.deployCandidate');
+    expect(deployed.indexOf('mlops.registerCandidate')).toBeLessThan(deployed.indexOf('mlops.promoteVersion'));
+    expect(types('before-monitor-spec-follows-deploy.json')).not.toContain('mlops.readDeployedSpec');
+    expect(types('monitor-follows-deploy.json')).toContain('mlops.readDeployedSpec');
   });
 
   it('replays every recorded history without a nondeterminism error', async () => {

@@ -20,7 +20,7 @@ function problemsOf(doc: unknown): string {
 describe('deploy.strategy', () => {
   it('is direct by default, with no rollout', () => {
     const spec = parsePipelineSpec(base);
-    expect(spec.deploy).toEqual({ alias: 'production', strategy: 'direct' });
+    expect(spec.deploy).toEqual({ alias: 'production', onChampionChanged: 'revalidate', strategy: 'direct' });
   });
 
   it('a canary with no rollout section gets the documented defaults: 10 %, 50 %, then the promotion', () => {

@@ -25,6 +25,12 @@ function problemsOf(file: string): string {
 }
 
 describe('a pipeline spec is checked whole', () => {
+  it('deploy.onChampionChanged re-validates by default, can stop, and refuses anything else naming the field', () => {
+    expect(loadSpecFile(specWith({})).deploy.onChampionChanged).toBe('revalidate');
+    expect(loadSpecFile(specWith({ deploy: { onChampionChanged: 'stop' } })).deploy.onChampionChanged).toBe('stop');
+    expect(problemsOf(specWith({ deploy: { onChampionChanged: 'overwrite' } }))).toMatch(/deploy\.onChampionChanged/);
+  });
+
   it('thresholds no value can pass are refused: outside the metric, or a minimum above the maximum', () => {
     const msg = problemsOf(specWith({ validation: { thresholds: { accuracy: { min: -0.5 }, macroF1: { min: 0.9, max: 0.8 } } } }));
     expect(msg).toMatch(/validation\.thresholds\.accuracy\.min: min -0\.5 is outside the values accuracy can take \(0 to 1\)/);

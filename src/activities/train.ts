@@ -4,6 +4,8 @@
  * program under contract v2 and its output becomes an ONNX model manifest; unless `trainer.data: local`,
  * that program also gets the training rows as presigned Parquet parts in MinIO, for a cluster to read.
  *
+ * A built-in trainer reads the rows and fits on a thread of its own (ml/trainers/threaded.ts), so this
+ * thread's event loop stays free for the heartbeat and cancellation however long a round takes.
  * Heartbeats go out on a timer for the whole stage (download, split, a silent external program), and
  * carry progress and the latest checkpoint reference, so when a worker dies the retry on another
  * worker resumes from that checkpoint instead of starting over.
@@ -11,11 +13,11 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { loadSide, writeTrainingRows } from '../ml/dataset';
+import { writeTrainingRows } from '../ml/dataset';
 import { OUTPUT_FILES, runExternalTrainer } from '../ml/external/command';
 import { onnxManifest } from '../ml/external/model';
 import { publishTrainingParts, urlExpirySeconds, writeTrainingParts } from '../ml/external/remote-data';
-import { trainModel as fitBuiltIn } from '../ml/trainers';
+import { trainInThread } from '../ml/trainers/threaded';
 import type { CheckpointStore } from '../ml/types';
 import type { ArtifactRef } from '../storage/refs';
 import type { MlopsDependencies } from './dependencies';
@@ -139,24 +141,31 @@ export function createTrainActivities({ store, logger }: MlopsDependencies) {
           await store.getFile(input.snapshot, file);
           if (input.trainer.name === 'command') return trainExternal(input, input.trainer, file, dir, beat, started);
           beat.update({ message: 'reading the training rows' });
-          const train = await loadSide(file, input.schema, input.split, 'train');
-          beat.update({ message: `training ${input.trainer.name} on ${train.rowCount} rows` });
           const checkpoints = heartbeatCheckpoints(store, previous?.checkpoint, beat);
-          const model = await fitBuiltIn(input.trainer.name, {
-            train,
-            schema: input.schema,
-            params: input.trainer.params,
-            seed: input.split.seed,
-            signal: ctx.cancellationSignal,
-            checkpoint: checkpoints,
-            checkpointEvery: { iterations: 10, seconds: 3 },
-            onProgress: (progress) => beat.update({ progress }),
-          });
+          // The fit runs on a thread of its own: this thread's event loop keeps the heartbeat and cancellation going.
+          const { model, rows } = await trainInThread(
+            {
+              snapshot: file,
+              schema: input.schema,
+              split: input.split,
+              trainer: input.trainer.name,
+              params: input.trainer.params,
+              seed: input.split.seed,
+              checkpointEvery: { iterations: 10, seconds: 3 },
+              checkpoint: true,
+            },
+            {
+              signal: ctx.cancellationSignal,
+              checkpoint: checkpoints,
+              onLoaded: (n) => beat.update({ message: `training ${input.trainer.name} on ${n} rows` }),
+              onProgress: (progress) => beat.update({ progress }),
+            },
+          );
           const ref = await store.putJson(model, { contentType: 'application/json' });
           ctx.log.info('model trained', {
             model: input.model,
             trainer: input.trainer.name,
-            rows: train.rowCount,
+            rows,
             resumed: Boolean(checkpoints.resumedFrom),
           });
           return {
@@ -164,7 +173,7 @@ export function createTrainActivities({ store, logger }: MlopsDependencies) {
             trainer: input.trainer.name,
             params: model.params,
             resumedFrom: checkpoints.resumedFrom ? { checkpoint: checkpoints.resumedFrom, progress: previous?.progress ?? 0 } : undefined,
-            trainRows: train.rowCount,
+            trainRows: rows,
             durationMs: Date.now() - started,
           };
         }),

@@ -4,16 +4,19 @@
  * added up in chunk order, so the result is bit-for-bit the same whatever the number of threads.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { startModuleThread } from '../../threads';
 
 /** Rows per chunk: small enough to balance two threads, large enough that handing out chunks costs nothing. */
 const CHUNK_ROWS = 16_384;
-// Control words: task sequence, next chunk, stop flag, then per-worker ready and done words.
-const SEQ = 0;
-const NEXT = 1;
-const STOP = 2;
-const READY = 3;
-const DONE = 11;
+// Control words shared with the threads (binomial-thread.ts): task sequence, next chunk, stop flag, then
+// per-worker ready and done words.
+export const SEQ = 0;
+export const NEXT = 1;
+export const STOP = 2;
+export const READY = 3;
+export const DONE = 11;
 const CONTROL_WORDS = 19;
 const MAX_WORKERS = 7;
 const START_TIMEOUT_MS = 20_000;
@@ -22,9 +25,8 @@ const TASK_TIMEOUT_MS = 300_000;
 /**
  * Loss and gradient of rows start..end, written to out[o] (sum of log(1 + e^z) − y·z) and out[o+1..o+d+1]
  * (Σ r·x, then Σ r for the intercept). Four rows per step keep four independent sums in flight.
- * It must stay free of outside references: worker threads receive it as source text.
  */
-function binomialChunk(
+export function binomialChunk(
   X: Float64Array,
   y: Int32Array,
   w: Float64Array,
@@ -92,27 +94,21 @@ function binomialChunk(
   out[o + 1 + d] = gb;
 }
 
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const chunk = ${binomialChunk.toString()};
-const { ctrl, X, y, w, d, n, chunkRows, partials, slot } = workerData;
-const chunks = Math.ceil(n / chunkRows);
-Atomics.store(ctrl, ${READY} + slot, 1);
-Atomics.notify(ctrl, ${READY} + slot);
-let seen = 0;
-for (;;) {
-  Atomics.wait(ctrl, ${SEQ}, seen);
-  seen = Atomics.load(ctrl, ${SEQ});
-  if (Atomics.load(ctrl, ${STOP}) !== 0) break;
-  for (;;) {
-    const c = Atomics.add(ctrl, ${NEXT}, 1);
-    if (c >= chunks) break;
-    chunk(X, y, w, d, c * chunkRows, Math.min(n, (c + 1) * chunkRows), partials, c * (d + 2));
-  }
-  Atomics.store(ctrl, ${DONE} + slot, seen);
-  Atomics.notify(ctrl, ${DONE} + slot);
+/** What each objective thread is given: the control words and the shared matrix, labels, weights and partial sums. */
+export interface ObjectiveThreadData {
+  ctrl: Int32Array;
+  X: Float64Array;
+  y: Int32Array;
+  w: Float64Array;
+  d: number;
+  n: number;
+  chunkRows: number;
+  partials: Float64Array;
+  slot: number;
 }
-`;
+
+/** The objective threads' module (binomial-thread.ts, or its compiled .js). */
+const THREAD_FILE = join(__dirname, 'binomial-thread');
 
 /** How many threads for an `n × d` matrix: one below a million cells, else up to the cores available. */
 export function objectiveThreads(n: number, d: number): number {
@@ -154,12 +150,22 @@ export class BinomialObjective {
     this.partials = new Float64Array(alloc(8 * this.chunks * (d + 2)));
     if (!shared) return;
     for (let t = 1; t < threads; t++) {
-      const workerData = { ctrl: this.ctrl, X, y: this.y, w: this.w, d, n, chunkRows: CHUNK_ROWS, partials: this.partials, slot: t - 1 };
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
+      const workerData: ObjectiveThreadData = {
+        ctrl: this.ctrl,
+        X,
+        y: this.y,
+        w: this.w,
+        d,
+        n,
+        chunkRows: CHUNK_ROWS,
+        partials: this.partials,
+        slot: t - 1,
+      };
+      const worker = startModuleThread(THREAD_FILE, { workerData, name: 'logistic-objective' });
       worker.unref();
       this.workers.push(worker);
     }
-    // Without every worker ready (an unusual runtime, instrumented code), this thread does all the work.
+    // Without every worker ready (an unusual runtime, no memory for a thread), this thread does all the work.
     const ready = this.workers.every((_, k) => {
       Atomics.wait(this.ctrl, READY + k, 0, START_TIMEOUT_MS);
       return Atomics.load(this.ctrl, READY + k) === 1;
@@ -206,6 +212,11 @@ export class BinomialObjective {
     }
     return loss / n + 0.5 * alpha * penalty;
   };
+
+  /** How many threads evaluate the objective (this one included). */
+  get threads(): number {
+    return this.workers.length + 1;
+  }
 
   /** Stops the worker threads. */
   close(): void {

@@ -12,7 +12,9 @@
  * with the same result.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { startModuleThread } from '../../../threads';
 import { BINS_PER_FEATURE } from './binning';
 import {
   histogramModuleBytes,
@@ -31,7 +33,6 @@ export const FEATURE_STRIDE = BINS_PER_FEATURE * SLOT;
 /**
  * Sums the rows `rows[start..end)` (or rows start..end themselves when `useRows` is 0) into the histogram at
  * `offset` in `pool`, for features f0..f1. `gh` interleaves each row's gradient and hessian.
- * It must stay free of outside references: worker threads receive it as source text.
  */
 function histogramKernel(
   pool: Float64Array,
@@ -46,7 +47,7 @@ function histogramKernel(
   f0: number,
   f1: number,
 ): void {
-  const stride = 768;
+  const stride = FEATURE_STRIDE;
   pool.fill(0, offset + f0 * stride, offset + f1 * stride);
   const first = offset + f0 * stride;
   // Two rows per step: their updates are independent, which keeps the CPU busy while one waits on memory.
@@ -107,12 +108,12 @@ function histogramKernel(
   }
 }
 
-// Control words shared with the workers.
-const SEQ = 0; // bumped by the caller for each task
-const DONE = 1; // first of one "done" word per worker: the last SEQ it finished
-const TASK = 8; // offset, start, end, useRows (-1 offset asks workers to exit)
-const READY = 12; // one word per worker: 1 once it is set up
-const FAILED = 19; // set by a worker whose task threw
+// Control words shared with the workers (histogram-thread.ts).
+export const SEQ = 0; // bumped by the caller for each task
+export const DONE = 1; // first of one "done" word per worker: the last SEQ it finished
+export const TASK = 8; // offset, start, end, useRows (-1 offset asks workers to exit)
+export const READY = 12; // one word per worker: 1 once it is set up
+export const FAILED = 19; // set by a worker whose task threw
 const CONTROL_WORDS = 20;
 const MAX_WORKERS = 7;
 /** A worker that has not started within this long is given up on (training goes on without it). */
@@ -131,7 +132,8 @@ interface WasmLayout {
   poolLength: number;
 }
 
-interface WorkerData {
+/** What each histogram thread is given: the control words, its share of the features and the shared buffers. */
+export interface WorkerData {
   ctrl: Int32Array;
   F: number;
   f0: number;
@@ -143,51 +145,25 @@ interface WorkerData {
 
 /**
  * Returns a function that fills features f0..f1 of the histogram at `offset` (an index into the pool):
- * the same code runs on the calling thread and, as source text, in each worker.
+ * the same code runs on the calling thread and in each histogram thread.
  */
-function makeRunner(d: WorkerData, jsKernel: typeof histogramKernel, instantiate: typeof instantiateHistogram) {
+export function makeRunner(d: WorkerData) {
   if (d.wasm) {
     const { bytes, memory, layout } = d.wasm;
-    const hist = instantiate(bytes, memory);
+    const hist = instantiateHistogram(bytes, memory);
     const pool = new Float64Array(memory.buffer, layout.pool, layout.poolLength);
     return (offset: number, start: number, end: number, useRows: number) => {
-      pool.fill(0, offset + d.f0 * 768, offset + d.f1 * 768);
+      pool.fill(0, offset + d.f0 * FEATURE_STRIDE, offset + d.f1 * FEATURE_STRIDE);
       hist(layout.pool + offset * 8, layout.binned, d.F, layout.gh, layout.rows, start, end, useRows, d.f0, d.f1);
     };
   }
   const { pool, binned, gh, rows } = d.js!;
   return (offset: number, start: number, end: number, useRows: number) =>
-    jsKernel(pool, offset, binned, d.F, gh, rows, start, end, useRows, d.f0, d.f1);
+    histogramKernel(pool, offset, binned, d.F, gh, rows, start, end, useRows, d.f0, d.f1);
 }
 
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const histogramKernel = ${histogramKernel.toString()};
-const instantiate = ${instantiateHistogram.toString()};
-const ctrl = workerData.ctrl;
-let run;
-try {
-  run = (${makeRunner.toString()})(workerData, histogramKernel, instantiate);
-  Atomics.store(ctrl, ${READY} + workerData.slot, 1);
-} catch (err) {
-  Atomics.store(ctrl, ${READY} + workerData.slot, 2);
-}
-Atomics.notify(ctrl, ${READY} + workerData.slot);
-let seen = 0;
-while (run) {
-  Atomics.wait(ctrl, ${SEQ}, seen);
-  seen = Atomics.load(ctrl, ${SEQ});
-  const offset = ctrl[${TASK}];
-  if (offset < 0) break;
-  try {
-    run(offset, ctrl[${TASK} + 1], ctrl[${TASK} + 2], ctrl[${TASK} + 3]);
-  } catch (err) {
-    Atomics.store(ctrl, ${FAILED}, 1);
-  }
-  Atomics.store(ctrl, ${DONE} + workerData.slot, seen);
-  Atomics.notify(ctrl, ${DONE} + workerData.slot);
-}
-`;
+/** The histogram threads' module (histogram-thread.ts, or its compiled .js). */
+const THREAD_FILE = join(__dirname, 'histogram-thread');
 
 /** How many threads to use for `rows × features` inputs: 1 below ~1M cells, else up to the cores available. */
 export function histogramThreads(rows: number, features: number): number {
@@ -293,19 +269,24 @@ export class HistogramBuilder {
     for (let t = 1; t < threads; t++) {
       const [w0, w1] = range(t);
       const workerData: WorkerData = { ctrl: this.ctrl, F, f0: w0, f1: w1, slot: t - 1, wasm, js };
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
+      const worker = startModuleThread(THREAD_FILE, { workerData, name: 'gbdt-histograms' });
       worker.unref();
       this.workers.push(worker);
     }
-    // A worker that cannot start (an unusual runtime, code rewritten by instrumentation) must not leave the
-    // training waiting forever: without every worker ready, this thread does all the work itself.
+    // A worker that cannot start (an unusual runtime, no memory for its heap) must not leave the training
+    // waiting forever: without every worker ready, this thread does all the work itself.
     const ready = this.workers.every((_, w) => {
       Atomics.wait(this.ctrl, READY + w, 0, START_TIMEOUT_MS);
       return Atomics.load(this.ctrl, READY + w) === 1;
     });
     if (!ready) this.close();
     const [f0, f1] = this.workers.length > 0 ? range(0) : [0, F];
-    this.run = makeRunner({ ctrl: this.ctrl, F, f0, f1, slot: -1, wasm, js }, histogramKernel, instantiateHistogram);
+    this.run = makeRunner({ ctrl: this.ctrl, F, f0, f1, slot: -1, wasm, js });
+  }
+
+  /** How many threads build histograms (this one included). */
+  get threads(): number {
+    return this.workers.length + 1;
   }
 
   /**

@@ -1,6 +1,7 @@
 /** Behaviour of the gbdt trainer beyond accuracy parity: missing values, limits, early stopping, determinism. */
 import { predict, trainModel, type GbdtModel, type ModelTree } from '../../../../src/ml/trainers';
 import { createRng } from '../../../../src/ml/random';
+import { HistogramBuilder } from '../../../../src/ml/trainers/gbdt/histograms';
 import type { DatasetSchema, Frame } from '../../../../src/ml/types';
 
 const schema: DatasetSchema = {
@@ -159,4 +160,22 @@ it('fits three or more classes with one tree per class per iteration', async () 
   expect(model.trees).toHaveLength(30);
   expect(model.classes).toEqual(['high', 'low', 'mid']);
   expect(accuracy(model, frame)).toBeGreaterThan(0.98);
+});
+
+it('the histogram threads start from their module on disk, with the WebAssembly kernel or the JavaScript one', () => {
+  const previous = process.env.MLOPS_GBDT_WASM;
+  try {
+    for (const wasm of ['1', '0']) {
+      process.env.MLOPS_GBDT_WASM = wasm;
+      const builder = new HistogramBuilder(1000, 4, 4, 3);
+      try {
+        expect(builder.threads).toBe(3);
+      } finally {
+        builder.close();
+      }
+    }
+  } finally {
+    if (previous === undefined) delete process.env.MLOPS_GBDT_WASM;
+    else process.env.MLOPS_GBDT_WASM = previous;
+  }
 });

@@ -1,6 +1,7 @@
 /** Behaviour of the logistic-regression trainer beyond parity with scikit-learn. */
 import { predict, trainModel, type LogisticRegressionModel } from '../../../../src/ml/trainers';
 import { createRng } from '../../../../src/ml/random';
+import { BinomialObjective, allocateMatrix } from '../../../../src/ml/trainers/binomial-objective';
 import type { DatasetSchema, Frame } from '../../../../src/ml/types';
 
 const schema: DatasetSchema = {
@@ -59,5 +60,15 @@ it('the thread count does not change the model', async () => {
   } finally {
     if (previous === undefined) delete process.env.MLOPS_LR_THREADS;
     else process.env.MLOPS_LR_THREADS = previous;
+  }
+});
+
+it('the objective threads start from their module on disk', () => {
+  const n = 100;
+  const objective = new BinomialObjective(allocateMatrix(n * 2, 2), new Int32Array(n), 2, 1, 2);
+  try {
+    expect(objective.threads).toBe(2);
+  } finally {
+    objective.close();
   }
 });

@@ -250,7 +250,7 @@ export class HistogramBuilder {
       this.rows = new Uint32Array(buffer, layout.rows, rowCount);
       this.scratch = new Uint32Array(buffer, layout.scratch, rowCount);
       this.pool = new Float64Array(buffer, layout.pool, poolLength);
-      wasm = { bytes: histogramModuleBytes(pages), memory, layout };
+      wasm = { bytes: histogramModuleBytes(), memory, layout };
       this.wasmPartition = instantiatePartition(wasm.bytes, memory);
       this.layout = layout;
     } else {

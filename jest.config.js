@@ -6,10 +6,10 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }],
-    // hyparquet ships only ES modules; jest's CommonJS runtime needs them compiled.
-    '^.+/node_modules/hyparquet[^/]*/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+    // hyparquet and jose ship only ES modules; jest's CommonJS runtime needs them compiled.
+    '^.+/node_modules/(hyparquet[^/]*|jose)/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!hyparquet)'],
+  transformIgnorePatterns: ['/node_modules/(?!hyparquet|jose/)'],
   setupFiles: ['<rootDir>/test/setup.ts'],
   testTimeout: 120_000,
   // Two cores: integration suites each start real servers, so run files one or two at a time.

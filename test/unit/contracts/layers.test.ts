@@ -99,10 +99,10 @@ describe('the layer order of src/', () => {
     expect(importsBetween(graph, ['activities'], ['workflows'])).toEqual([]);
   });
 
-  it('the core (ml, data, storage, spec, report, serving) imports neither workflows, activities nor contracts', () => {
-    expect(importsBetween(graph, ['ml', 'data', 'storage', 'spec', 'report', 'serving'], ['workflows', 'activities', 'contracts'])).toEqual(
-      [],
-    );
+  it('the core (ml, data, storage, spec, report, serving, identity) imports neither workflows, activities nor contracts', () => {
+    expect(
+      importsBetween(graph, ['ml', 'data', 'storage', 'spec', 'report', 'serving', 'identity'], ['workflows', 'activities', 'contracts']),
+    ).toEqual([]);
   });
 
   it("the contracts import only each other, the spec, the core types, storage references and the registry's types", () => {

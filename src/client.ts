@@ -3,6 +3,7 @@
  * approval, and manage retraining schedules. Everything goes through Temporal's client.
  */
 import { Client, Connection, ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleDescription } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import type { MlopsConfig } from './config';
@@ -22,7 +23,7 @@ import {
 import { activityName } from './contracts/activity-names';
 
 /** Connects a Temporal client as configured, and checks that the server answers and the namespace exists; close it with `client.connection.close()`. */
-export async function connectClient(config: MlopsConfig): Promise<Client> {
+export async function connectClient(config: MlopsConfig, options: { dataConverter?: DataConverter } = {}): Promise<Client> {
   const { address } = config.temporal.connection;
   let connection: Connection;
   try {
@@ -46,7 +47,7 @@ export async function connectClient(config: MlopsConfig): Promise<Client> {
         : `Temporal at ${address} did not answer for namespace "${namespace}": ${(err as Error).message}`,
     );
   }
-  return new Client({ connection, namespace });
+  return new Client({ connection, namespace, ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}) });
 }
 
 /** How long after its last poll a worker still counts as polling: a live worker's long poll lasts about a minute. */

@@ -46,7 +46,31 @@ export interface MlopsConfig {
   /** Port of the worker's Prometheus /metrics endpoint on 127.0.0.1 (0: off). */
   workerMetricsPort: number;
   /** Loopback ports of the local stack. */
-  stack: { temporalPort: number; temporalUiPort: number; minioPort: number; minioConsolePort: number };
+  stack: { temporalPort: number; temporalUiPort: number; minioPort: number; minioConsolePort: number; codecPort: number };
+  /** Verified approvals: the codec server's token policy and signing key, and the public keys workers trust. */
+  identity: IdentityConfig;
+}
+
+/** Where the keys of identity stamps are, and which tokens the codec server believes (docs/approvals.md). */
+export interface IdentityConfig {
+  /** The codec server's Ed25519 private key (PEM file): MLOPS_STAMP_KEY_FILE, else the local stack's. */
+  signingKeyFile?: string;
+  /** Public keys (PEM file, one or more) whose stamps workers and audits trust: MLOPS_STAMP_TRUSTED_KEYS_FILE, else the local stack's. */
+  trustedKeysFile?: string;
+  /** The OIDC issuer whose tokens the codec server verifies (unset: tokens are refused, payloads without one pass unstamped). */
+  issuer?: string;
+  audience?: string;
+  jwksUrl?: string;
+  identityClaim: string;
+  groupsClaim: string;
+  clockSkewSeconds: number;
+  /** Origins (the Temporal UI's) allowed to call the codec server from a browser. */
+  corsOrigins: string[];
+}
+
+/** Where the local stack keeps its stamp signing key and the matching trusted public key (git-ignored). */
+export function localStampKeyPaths(dataDir: string): { signingKeyFile: string; trustedKeysFile: string } {
+  return { signingKeyFile: path.join(dataDir, 'stamp-key.pem'), trustedKeysFile: path.join(dataDir, 'stamp-trusted-keys.pem') };
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -98,6 +122,16 @@ const EnvSchema = z.object({
   MLOPS_MINIO_PORT: port(9000),
   MLOPS_MINIO_CONSOLE_PORT: port(9001),
   MLOPS_WORKER_METRICS_PORT: z.coerce.number().int().min(0, 'expected a port, or 0 to turn worker metrics off').max(65535).default(9464),
+  MLOPS_CODEC_PORT: port(8234),
+  MLOPS_STAMP_KEY_FILE: z.string().min(1).optional(),
+  MLOPS_STAMP_TRUSTED_KEYS_FILE: z.string().min(1).optional(),
+  MLOPS_CODEC_ISSUER: z.url({ error: 'expected the issuer URL, e.g. https://accounts.example.com' }).optional(),
+  MLOPS_CODEC_AUDIENCE: z.string().min(1).optional(),
+  MLOPS_CODEC_JWKS_URL: z.url({ error: "expected the URL of the issuer's JWKS" }).optional(),
+  MLOPS_CODEC_IDENTITY_CLAIM: z.string().min(1).default('email'),
+  MLOPS_CODEC_GROUPS_CLAIM: z.string().min(1).default('groups'),
+  MLOPS_CODEC_CLOCK_SKEW_SECONDS: z.coerce.number({ error: 'expected seconds' }).int().min(0).max(600).default(60),
+  MLOPS_CODEC_CORS_ORIGINS: z.string().optional(),
 });
 
 type Env = Record<string, string | undefined>;
@@ -208,7 +242,11 @@ export function loadConfig(options: LoadConfigOptions = {}): MlopsConfig {
   } catch (err) {
     problems.push(`TEMPORAL_* / TEMPORAL_CONFIG_FILE: ${(err as Error).message}`);
   }
+  if (e.MLOPS_CODEC_ISSUER && !e.MLOPS_CODEC_AUDIENCE)
+    problems.push('MLOPS_CODEC_AUDIENCE: required with MLOPS_CODEC_ISSUER (the client id the tokens are issued for)');
   if (problems.length > 0 || !temporal) throw configError(problems);
+  const localKeys = localStampKeyPaths(dataDir);
+  const existing = (file: string) => (fs.existsSync(file) ? file : undefined);
 
   return {
     temporal,
@@ -236,6 +274,22 @@ export function loadConfig(options: LoadConfigOptions = {}): MlopsConfig {
       temporalUiPort: e.MLOPS_TEMPORAL_UI_PORT,
       minioPort: e.MLOPS_MINIO_PORT,
       minioConsolePort: e.MLOPS_MINIO_CONSOLE_PORT,
+      codecPort: e.MLOPS_CODEC_PORT,
+    },
+    identity: {
+      signingKeyFile: e.MLOPS_STAMP_KEY_FILE ?? existing(localKeys.signingKeyFile),
+      trustedKeysFile: e.MLOPS_STAMP_TRUSTED_KEYS_FILE ?? existing(localKeys.trustedKeysFile),
+      ...(e.MLOPS_CODEC_ISSUER ? { issuer: e.MLOPS_CODEC_ISSUER } : {}),
+      ...(e.MLOPS_CODEC_AUDIENCE ? { audience: e.MLOPS_CODEC_AUDIENCE } : {}),
+      ...(e.MLOPS_CODEC_JWKS_URL ? { jwksUrl: e.MLOPS_CODEC_JWKS_URL } : {}),
+      identityClaim: e.MLOPS_CODEC_IDENTITY_CLAIM,
+      groupsClaim: e.MLOPS_CODEC_GROUPS_CLAIM,
+      clockSkewSeconds: e.MLOPS_CODEC_CLOCK_SKEW_SECONDS,
+      corsOrigins: e.MLOPS_CODEC_CORS_ORIGINS
+        ? e.MLOPS_CODEC_CORS_ORIGINS.split(',')
+            .map((o) => o.trim())
+            .filter(Boolean)
+        : [`http://127.0.0.1:${e.MLOPS_TEMPORAL_UI_PORT}`, `http://localhost:${e.MLOPS_TEMPORAL_UI_PORT}`],
     },
   };
 }

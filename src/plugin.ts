@@ -19,6 +19,9 @@ import { createDependencies, type MlopsDependencies } from './activities/depende
 import { loadConfig, type MlopsConfig } from './config';
 import { namespacedActivities } from './contracts/activity-names';
 import { WORKFLOW_BUNDLE_PATH, defaultWorkflowBundleStatus, workflowBundleStatus, type WorkflowBundleStatus } from './prebundle';
+import { StampVerifyingCodec } from './codec/payloads';
+import { loadTrustedKeys } from './codec/keys';
+import type { TrustedKeys } from './identity/stamp';
 
 /** Options of the plugin; everything defaults from the environment. */
 export interface MlopsPluginOptions {
@@ -41,6 +44,11 @@ export interface MlopsPluginOptions {
    * `npm run build`), or false to bundle at start. A bundle that does not match the installed code is not used.
    */
   workflowBundle?: string | false;
+  /**
+   * Public keys whose identity stamps the worker trusts (verified approvals); defaults to MLOPS_STAMP_TRUSTED_KEYS_FILE
+   * or the local stack's key. Keep a retired key here while runs that used it may still replay.
+   */
+  trustedKeys?: TrustedKeys;
 }
 
 /** How long after a worker starts the plugin checks that both task queues are served. */
@@ -68,8 +76,11 @@ export class MlopsPlugin extends SimplePlugin {
       (factory: ActivityInterceptorsFactory): ActivityInterceptorsFactory =>
       (ctx) =>
         names.has(ctx.info.activityType) ? factory(ctx) : {};
+    const stamps = new StampVerifyingCodec(options.trustedKeys ?? loadTrustedKeys(dependencies.config.identity));
     super({
       name: 'temporal-mlops',
+      // Ours decodes last (first in the list), after a host codec (encryption, say) has restored the payload.
+      dataConverter: (existing) => ({ ...(existing ?? {}), payloadCodecs: [stamps, ...(existing?.payloadCodecs ?? [])] }),
       // Host activities win over the legacy bare names; the namespaced names are ours alone.
       activities: (existing) => ({ ...legacy, ...(existing ?? {}), ...namespaced }),
       // Liveness wraps the failure conversion: timer heartbeats in every stage, activities handed back on shutdown.

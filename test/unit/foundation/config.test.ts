@@ -26,7 +26,7 @@ describe('configuration', () => {
     expect(c.minio).toMatchObject({ endPoint: '127.0.0.1', port: 9000, useSSL: false, bucket: 'mlops', external: false });
     expect(c.taskQueue).toBe('mlops');
     expect(c.trainingTaskQueue).toBe('mlops-training');
-    expect(c.stack).toEqual({ temporalPort: 7233, temporalUiPort: 8233, minioPort: 9000, minioConsolePort: 9001 });
+    expect(c.stack).toEqual({ temporalPort: 7233, temporalUiPort: 8233, minioPort: 9000, minioConsolePort: 9001, codecPort: 8234 });
   });
 
   it('follows the Temporal envconfig variables for address, namespace and API key', () => {

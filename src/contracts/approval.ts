@@ -7,12 +7,69 @@
 export interface ApproveRequest {
   approver: string;
   comment?: string;
+  /** The workflow the approval is for; a verified approval's stamp is bound to it. */
+  workflowId?: string;
 }
 
 /** What an approver sends with the `reject` signal. */
 export interface RejectRequest {
   approver: string;
   reason?: string;
+  workflowId?: string;
+}
+
+/**
+ * The key under which the worker's payload codec tells the workflow what it found about a payload's identity stamp.
+ * Only the codec writes it: a payload that arrives with this key of its own is marked as forged.
+ */
+export const IDENTITY_KEY = '$identity';
+
+/** How far the gate trusts the name in a request (spec `approval.identity`). */
+export type IdentityMode = 'declared' | 'verified';
+
+/** The signed proof of a verified identity, as kept in history and the version manifest (checked again by `mlops models audit`). */
+export interface IdentityProof {
+  /** The exact JSON text that was signed. */
+  signed: string;
+  /** The signing key's id. */
+  keyId: string;
+  /** Ed25519 signature of `signed`, base64url. */
+  signature: string;
+}
+
+/** The stamp the codec server put on a request (the same fields as the core's IdentityStamp). */
+export interface IdentityStampView {
+  kind: 'approval' | 'request';
+  identity: string;
+  claim: string;
+  issuer: string;
+  subject: string;
+  groups?: string[];
+  tokenId?: string;
+  at: string;
+  workflowId?: string;
+  runId?: string;
+  namespace?: string;
+  nonce: string;
+  declared?: string;
+}
+
+/** What the worker's payload codec found: a stamp whose signature verified (with its proof), or why not. */
+export type IdentityFinding = { verified: true; stamp: IdentityStampView; proof: IdentityProof } | { verified: false; problem: string };
+
+/** A verified identity, as an approval keeps it. */
+export interface VerifiedIdentityRecord {
+  issuer: string;
+  subject: string;
+  /** The token claim the name was read from. */
+  claim: string;
+  tokenId?: string;
+  groups?: string[];
+  /** When the codec server stamped the request. */
+  stampedAt: string;
+  /** What the sender typed as the name, when it was not their verified identity. */
+  declared?: string;
+  proof: IdentityProof;
 }
 
 /** An approval, as it goes into the version's manifest. */
@@ -20,6 +77,8 @@ export interface Approval {
   approver: string;
   at: string;
   comment?: string;
+  /** Present when the approver's identity was proven by a token (the codec server's stamp). */
+  verified?: VerifiedIdentityRecord;
 }
 
 /** A rejection. */
@@ -27,6 +86,7 @@ export interface Rejection {
   approver: string;
   at: string;
   reason?: string;
+  verified?: VerifiedIdentityRecord;
 }
 
 /** A request the gate refused, kept so `status` can show why. */
@@ -40,7 +100,10 @@ export interface RefusedRequest {
 
 /** The approval policy, with durations in milliseconds. */
 export interface ApprovalPolicy {
+  /** Allowed approvers: names, or `group:<name>` for everyone whose verified token lists that group. */
   approvers: string[];
+  /** `declared` (default): the typed name is trusted; `verified`: only requests stamped by the codec server count. */
+  identity?: IdentityMode;
   quorum: number;
   timeout: number;
   onTimeout: 'reject' | 'approve' | 'escalate';
@@ -62,7 +125,11 @@ export interface ApprovalStatus {
   state: ApprovalState;
   approvers: string[];
   quorum: number;
+  /** `declared` or `verified` (absent in runs started before identity policies existed: declared). */
+  identity?: IdentityMode;
   requestedBy?: string;
+  /** Whether the requester's identity was proven by a stamp (runs started through the codec server). */
+  requesterVerified?: boolean;
   deadline?: string;
   approvals: Approval[];
   rejections: Rejection[];

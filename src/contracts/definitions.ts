@@ -23,6 +23,8 @@ export interface DecideRequest {
   approver: string;
   comment?: string;
   reason?: string;
+  /** The run the decision is for; a stamped decision is bound to it. */
+  workflowId?: string;
 }
 
 /** Pause drift checks of a model monitor. */

@@ -5,7 +5,7 @@
  *
  * Safe in the workflow sandbox: no Node APIs; the only value imports are Temporal's workflow-side definitions.
  */
-export type * from './approval';
+export * from './approval';
 export * from './definitions';
 export * from './ids';
 export * from './monitor';

@@ -1,6 +1,6 @@
 /** Input, result and status of the `pipelineRun` workflow (types, plus the stage list; safe in the workflow sandbox). */
 import type { PipelineSpec } from '../spec/pipeline';
-import type { ApprovalStatus } from './approval';
+import type { ApprovalStatus, IdentityFinding } from './approval';
 import type { ReportRef } from './refs';
 import type { DataWindow, Metrics } from './stages';
 
@@ -19,6 +19,8 @@ export interface PipelineRunInput {
   trainingTaskQueue?: string;
   /** Why the run was started (shown in status and stored with the alias move). */
   reason?: string;
+  /** Set by the worker's payload codec when the run was started through the codec server: the requester's verified identity. */
+  $identity?: IdentityFinding;
 }
 
 /** How a pipeline run ended. */

@@ -310,9 +310,16 @@ const approvalSchema = z
       docType: 'boolean (`true` when `approvers` are listed, else `false`: an omitted section and `approval: {}` both mean no approval)',
     }),
     approvers: z.array(personName).default([]).meta({
-      description: "Who may approve or reject (no self-approval by the run's requester); listing anyone makes approval required.",
+      description:
+        "Who may approve or reject (no self-approval by the run's requester); listing anyone makes approval required. An entry `group:<name>` allows everyone whose verified token lists that group (only under `identity: verified`, as a typed name carries no groups).",
       docType: 'list of names',
     }),
+    identity: z
+      .enum(['declared', 'verified'], { error: 'expected declared or verified' })
+      .default('declared')
+      .describe(
+        "How far the gate trusts the approver's name. `declared`: the name typed in the request is believed; anyone who can send a signal to the run can approve as anyone on the list. `verified`: only requests stamped by the codec server (`mlops codec`, after it verified the sender's OIDC token) count; a typed-only request is refused and recorded with its reason. See [approvals.md](approvals.md).",
+      ),
     quorum: z
       .number()
       .int()

@@ -466,9 +466,12 @@ export class ModelRegistry {
       code: input.gitCommit ? { packageVersion: this.packageVersion, gitCommit: input.gitCommit } : { packageVersion: this.packageVersion },
       workflowId: input.workflowId,
       runId: input.runId,
-      approvals: (input.approvals ?? []).map((a): VersionApproval =>
-        a.comment === undefined ? { approver: a.approver, at: a.at } : { approver: a.approver, at: a.at, comment: a.comment },
-      ),
+      approvals: (input.approvals ?? []).map((a): VersionApproval => ({
+        approver: a.approver,
+        at: a.at,
+        ...(a.comment === undefined ? {} : { comment: a.comment }),
+        ...(a.verified === undefined ? {} : { verified: a.verified }),
+      })),
       createdAt: this.now().toISOString(),
     };
     if (input.schema !== undefined) m.schema = input.schema;

@@ -10,6 +10,17 @@ export interface VersionApproval {
   /** ISO time of the approval. */
   at: string;
   comment?: string;
+  /** The approver's verified identity and its signed proof (`mlops models audit` checks it again), when it was proven by a token. */
+  verified?: {
+    issuer: string;
+    subject: string;
+    claim: string;
+    tokenId?: string;
+    groups?: string[];
+    stampedAt: string;
+    declared?: string;
+    proof: { signed: string; keyId: string; signature: string };
+  };
 }
 
 /** The code that produced a model version. */

@@ -3,8 +3,8 @@
  * `condition(() => decided, timeout)`. The rules (quorum, allowlist, deadline outcomes) are the gate's
  * (approval-gate.ts); this file only wires them to signals, the Update and the workflow's clock.
  */
-import { condition, setHandler } from '@temporalio/workflow';
-import { approveSignal, decideUpdate, rejectSignal, type ApprovalPolicy, type ApprovalStatus } from '../contracts';
+import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { approveSignal, decideUpdate, rejectSignal, type ApprovalPolicy, type ApprovalStatus, type IdentityFinding } from '../contracts';
 import { ApprovalGate } from './approval-gate';
 
 /**
@@ -17,12 +17,23 @@ export async function awaitApproval(
   requestedBy: string,
   onChange: (status: ApprovalStatus) => void,
   interrupted: () => boolean = () => false,
+  requester?: IdentityFinding,
 ): Promise<ApprovalGate> {
-  const gate = new ApprovalGate(policy, requestedBy);
+  const { workflowId, runId, runStartTime } = workflowInfo();
+  // Runs started before identity policies existed replay reading the typed name only.
+  const identityChecks = patched('approval-identity');
+  const gate = new ApprovalGate(policy, requestedBy, {
+    workflowId,
+    runId,
+    startedAt: runStartTime.toISOString(),
+    identityChecks,
+    ...(requester ? { requester } : {}),
+  });
   const changed = () => onChange(gate.status());
   const now = () => new Date().toISOString();
   setHandler(approveSignal, (req) => void (gate.approve(req, now()), changed()), {
-    description: 'Approve the candidate model. Input: {"approver": "alice", "comment": "optional"}',
+    description:
+      'Approve the candidate model. Input: {"approver": "alice", "comment": "optional", "workflowId": "<this run\'s workflow id>"}',
   });
   setHandler(rejectSignal, (req) => void (gate.reject(req, now()), changed()), {
     description: 'Reject the candidate model. Input: {"approver": "bob", "reason": "why"}',

@@ -182,10 +182,16 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   timeline.start('approve', new Date());
   let approvals: Approval[] = [];
   if (spec.approval.required) {
-    const gate = await awaitApproval(spec.approval, input.requestedBy, (approval) => {
-      status.approval = approval;
-      setCurrentDetails(approvalDetails({ spec, workflowId: workflowInfo().workflowId, status, gate: approval }));
-    });
+    const gate = await awaitApproval(
+      spec.approval,
+      input.requestedBy,
+      (approval) => {
+        status.approval = approval;
+        setCurrentDetails(approvalDetails({ spec, workflowId: workflowInfo().workflowId, status, gate: approval }));
+      },
+      () => false,
+      input.$identity,
+    );
     const decision = gate.status();
     if (decision.state !== 'approved') {
       timeline.end('approve', 'failed', new Date(), decision.decidedBy);

@@ -3,6 +3,7 @@
  * 1 on failure and 2 on bad usage.
  */
 import { Command, CommanderError } from 'commander';
+import { registerCodec } from './codec';
 import { registerDemo } from './demo';
 import { registerDev } from './dev';
 import { registerGc } from './gc';
@@ -43,6 +44,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerSchedules(program, run);
   registerSchema(program, run);
   registerServe(program, run);
+  registerCodec(program, run);
   registerGc(program, run);
   registerDev(program, run as never);
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });

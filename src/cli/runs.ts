@@ -9,6 +9,7 @@ import { emit, UsageError } from './output';
 import { checkDatasetSql, stageDataset } from './upload';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
 import { renderRun } from './render';
+import { clientFor, withCodecOptions, type CodecOptions } from './codec';
 
 type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
 
@@ -46,8 +47,8 @@ function outcomeFailed(view: RunView): boolean {
 
 /** Registers the run-related commands. */
 export function registerRuns(program: Command, run: Runner): void {
-  program
-    .command('run <spec>')
+  const runCmd = program.command('run <spec>');
+  withCodecOptions(runCmd)
     .description('Start a pipeline run of the spec (YAML or JSON): ingest, train, validate, servability check, approve, deploy, monitor')
     .option('--follow', 'follow the run until it ends, with a live stage view')
     .option('--requested-by <name>', 'who asks for the run (they cannot approve it)', process.env.USER ?? 'cli')
@@ -55,41 +56,47 @@ export function registerRuns(program: Command, run: Runner): void {
     .option('--workflow-id <id>', 'use this workflow id instead of a generated one')
     .option('--json', 'print {"workflowId", "runId"} as JSON (with --follow, the final status)')
     .action(
-      run(async (json, specPath: string, opts: { follow?: boolean; requestedBy: string; reason?: string; workflowId?: string }) => {
-        const config = loadConfig();
-        const spec = loadSpecFile(specPath);
-        await checkDatasetSql(spec.dataset);
-        // Temporal must answer before anything is uploaded: an unreachable server leaves no orphaned upload.
-        const client = await connectClient(config);
-        try {
-          spec.dataset = await stageDataset(config, spec.dataset, (line: string) => void (json || process.stderr.write(`${line}\n`)));
-          const started = await startRun(client, config, spec, {
-            requestedBy: opts.requestedBy,
-            reason: opts.reason,
-            workflowId: opts.workflowId,
-          });
-          if (!(await hasPollers(client, config.taskQueue, 'workflow').catch(() => true)))
-            process.stderr.write(`Warning: ${noWorkerMessage(config.taskQueue, 'workflow')}\n`);
-          if (!opts.follow) {
-            emit(
-              json,
-              started,
-              `Started ${started.workflowId}\nFollow it: mlops status ${started.workflowId} --follow\nTemporal UI: ${uiLink(config, started.workflowId)}`,
-            );
-            return;
+      run(
+        async (
+          json,
+          specPath: string,
+          opts: { follow?: boolean; requestedBy: string; reason?: string; workflowId?: string } & CodecOptions,
+        ) => {
+          const config = loadConfig();
+          const spec = loadSpecFile(specPath);
+          await checkDatasetSql(spec.dataset);
+          // Temporal must answer before anything is uploaded: an unreachable server leaves no orphaned upload.
+          const { client } = await clientFor(config, opts);
+          try {
+            spec.dataset = await stageDataset(config, spec.dataset, (line: string) => void (json || process.stderr.write(`${line}\n`)));
+            const started = await startRun(client, config, spec, {
+              requestedBy: opts.requestedBy,
+              reason: opts.reason,
+              workflowId: opts.workflowId,
+            });
+            if (!(await hasPollers(client, config.taskQueue, 'workflow').catch(() => true)))
+              process.stderr.write(`Warning: ${noWorkerMessage(config.taskQueue, 'workflow')}\n`);
+            if (!opts.follow) {
+              emit(
+                json,
+                started,
+                `Started ${started.workflowId}\nFollow it: mlops status ${started.workflowId} --follow\nTemporal UI: ${uiLink(config, started.workflowId)}`,
+              );
+              return;
+            }
+            if (!json) process.stdout.write(`Started ${started.workflowId}  (Temporal UI: ${uiLink(config, started.workflowId)})\n`);
+            const view = await followRun(json, started.workflowId, client, config.trainingTaskQueue);
+            if (json) emit(true, { ...started, ...view }, '');
+            if (outcomeFailed(view))
+              throw new MlopsError(
+                FailureType.InvalidInput,
+                `run ended ${view.outcome}${view.result?.reason ? `: ${view.result.reason}` : view.failure ? `: ${view.failure}` : ''}`,
+              );
+          } finally {
+            await client.connection.close();
           }
-          if (!json) process.stdout.write(`Started ${started.workflowId}  (Temporal UI: ${uiLink(config, started.workflowId)})\n`);
-          const view = await followRun(json, started.workflowId, client, config.trainingTaskQueue);
-          if (json) emit(true, { ...started, ...view }, '');
-          if (outcomeFailed(view))
-            throw new MlopsError(
-              FailureType.InvalidInput,
-              `run ended ${view.outcome}${view.result?.reason ? `: ${view.result.reason}` : view.failure ? `: ${view.failure}` : ''}`,
-            );
-        } finally {
-          await client.connection.close();
-        }
-      }),
+        },
+      ),
     );
 
   program
@@ -125,16 +132,28 @@ export function registerRuns(program: Command, run: Runner): void {
           ? 'Approve the candidate model of a run waiting at its approval gate'
           : 'Reject the candidate model of a run waiting at its approval gate',
       )
-      .requiredOption('--as <name>', 'who decides (must be an allowed approver)');
+      .option('--as <name>', 'who decides (must be an allowed approver); with a token, the name the token proves counts instead');
     if (decision === 'approve') cmd.option('--comment <text>', 'a note stored with the approval in the version manifest');
     else cmd.option('--reason <text>', 'why the candidate is rejected');
+    withCodecOptions(cmd);
     cmd.option('--json', 'print the answer as JSON').action(
-      run(async (json, workflowId: string, opts: { as: string; comment?: string; reason?: string }) => {
+      run(async (json, workflowId: string, opts: { as?: string; comment?: string; reason?: string } & CodecOptions) => {
         if (decision === 'reject' && !opts.reason) throw new UsageError('reject needs --reason <text>');
         const config = loadConfig();
-        const client = await connectClient(config);
+        const { client, token } = await clientFor(config, opts);
+        if (!opts.as && !token) {
+          await client.connection.close();
+          throw new UsageError(`${decision} needs --as <name>, or a token (MLOPS_TOKEN) and a codec server that proves who you are`);
+        }
         try {
-          const answer = await decide(client, workflowId, { decision, approver: opts.as, comment: opts.comment, reason: opts.reason });
+          // The workflow id binds a stamped decision to this run: the stamp cannot be replayed on another.
+          const answer = await decide(client, workflowId, {
+            decision,
+            approver: opts.as ?? '',
+            comment: opts.comment,
+            reason: opts.reason,
+            workflowId,
+          });
           emit(json, answer, `${answer.accepted ? 'Accepted' : 'Refused'}: ${answer.reason} (gate: ${answer.state})`);
           if (!answer.accepted) throw new MlopsError(FailureType.InvalidInput, `${decision} refused: ${answer.reason}`);
         } finally {

@@ -10,7 +10,8 @@
  * Histories recorded before a versioned change are kept under a `before-<change>-` name: they are runs still
  * in flight when a worker is upgraded (the servability stage was added under patched('servability-check'), the
  * `mlops.` activity namespace under patched('mlops-activity-names'), the deploy by compare-and-swap under
- * patched('deploy-cas'), the monitor following the deployed version's spec under patched('monitor-follows-deploy')).
+ * patched('deploy-cas'), the monitor following the deployed version's spec under patched('monitor-follows-deploy'),
+ * identity checks of approvals under patched('approval-identity')).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,6 +28,9 @@ describe('recorded runs replay deterministically', () => {
       'before-activity-names-deployed-after-approval.json',
       'before-activity-names-rejected.json',
       'before-activity-names-validation-failed.json',
+      'before-approval-identity-deployed-after-approval.json',
+      'before-approval-identity-rejected.json',
+      'before-approval-identity-validation-failed.json',
       'before-deploy-cas-deployed-after-approval.json',
       'before-monitor-spec-follows-deploy.json',
       'before-servability-deployed-after-approval.json',

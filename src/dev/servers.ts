@@ -116,6 +116,8 @@ export interface TemporalServerOptions {
   uiPort: number;
   dbFile: string;
   logFile: string;
+  /** The codec server the Web UI sends payloads to (`--ui-codec-endpoint`), for verified approvals. */
+  uiCodecEndpoint?: string;
 }
 
 /**
@@ -174,6 +176,7 @@ export async function startTemporalServer(o: TemporalServerOptions): Promise<Ser
       'warn',
       '--ui-disable-news-fetch',
       ...DEV_SERVER_SQLITE_PRAGMAS,
+      ...(o.uiCodecEndpoint ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
       ...DEV_SERVER_DYNAMIC_CONFIG,
     ],
     o.logFile,

@@ -7,20 +7,31 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadConfig, localCredentialsPath, type MlopsConfig } from '../config';
+import { loadConfig, localCredentialsPath, localStampKeyPaths, type MlopsConfig } from '../config';
+import { generateStampKeys } from '../identity/stamp';
 import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
 import { isAlive, ensureMinio, ensureTemporalCli, type Say } from './tools';
-import { isPortOpen, minioHealthy, startMinioServer, startTemporalServer, stopProcess, temporalHealthy } from './servers';
+import {
+  isPortOpen,
+  minioHealthy,
+  spawnServer,
+  startMinioServer,
+  startTemporalServer,
+  stopProcess,
+  temporalHealthy,
+  waitUntil,
+} from './servers';
 
 /** What `up` started, kept in `.data/stack.json`. */
 interface StackState {
   temporal?: { pid: number; port: number; uiPort: number; logFile: string; startedAt: string };
   minio?: { pid: number; port: number; consolePort: number; logFile: string; startedAt: string };
+  codec?: { pid: number; port: number; logFile: string; startedAt: string };
 }
 
 /** One server's state as `status` reports it. */
 export interface ServerStatus {
-  name: 'temporal' | 'minio';
+  name: 'temporal' | 'minio' | 'codec';
   state: 'running' | 'stopped' | 'external';
   pid?: number;
   healthy: boolean;
@@ -58,6 +69,46 @@ function ensureLocalCredentials(dataDir: string): { accessKey: string; secretKey
   return creds;
 }
 
+/** Creates the local stamp key pair once (the private key mode 0600, git-ignored), for the codec server and the workers. */
+export function ensureLocalStampKeys(dataDir: string): void {
+  const files = localStampKeyPaths(dataDir);
+  if (fs.existsSync(files.signingKeyFile) && fs.existsSync(files.trustedKeysFile)) return;
+  const keys = generateStampKeys();
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(files.signingKeyFile, keys.privateKeyPem, { mode: 0o600 });
+  fs.writeFileSync(files.trustedKeysFile, keys.publicKeyPem);
+}
+
+/** Whether a codec server answers on this port (an empty /decode). */
+export function codecHealthy(port: number): Promise<boolean> {
+  return fetch(`http://127.0.0.1:${port}/decode`, { method: 'POST', body: '{"payloads":[]}', signal: AbortSignal.timeout(2000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
+}
+
+/**
+ * Starts `mlops codec` for the Web UI (started before Temporal, whose UI is given its address). Without an OIDC
+ * issuer configured it stamps nothing: the dev UI has no sign-in, so it sends no token, and approvals stay declared.
+ */
+async function upCodec(config: MlopsConfig, state: StackState, say: Say, env: NodeJS.ProcessEnv): Promise<void> {
+  const port = config.stack.codecPort;
+  if (state.codec && isAlive(state.codec.pid) && (await codecHealthy(state.codec.port))) {
+    say(`The codec server is already running (pid ${state.codec.pid}).`);
+    return;
+  }
+  if (await isPortOpen(port))
+    throw new Error(`Port ${port} on 127.0.0.1 is taken by another program. Stop it, or choose another port with MLOPS_CODEC_PORT.`);
+  ensureLocalStampKeys(config.dataDir);
+  say(`Starting the codec server on 127.0.0.1:${port}...`);
+  const logFile = path.join(config.dataDir, 'logs', 'codec.log');
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const bin = path.resolve(__dirname, '..', '..', 'bin', 'mlops.js');
+  const proc = spawnServer(process.execPath, [bin, 'codec', '--port', String(port)], logFile, { ...env, MLOPS_LOG_FORMAT: 'json' });
+  await waitUntil('codec server', () => codecHealthy(port), { timeoutMs: 30_000, pid: proc.pid, logFile });
+  state.codec = { pid: proc.pid, port, logFile, startedAt: new Date().toISOString() };
+}
+
 async function upTemporal(config: MlopsConfig, state: StackState, say: Say): Promise<void> {
   const { temporalPort: port, temporalUiPort: uiPort } = config.stack;
   if (state.temporal && isAlive(state.temporal.pid) && (await temporalHealthy(state.temporal.port))) {
@@ -74,7 +125,14 @@ async function upTemporal(config: MlopsConfig, state: StackState, say: Say): Pro
   const cli = await ensureTemporalCli(config.cacheDir, say);
   say(`Starting Temporal dev server on 127.0.0.1:${port} (UI ${uiPort})...`);
   const logFile = path.join(config.dataDir, 'logs', 'temporal.log');
-  const proc = await startTemporalServer({ cli, port, uiPort, dbFile: path.join(config.dataDir, 'temporal', 'temporal.db'), logFile });
+  const proc = await startTemporalServer({
+    cli,
+    port,
+    uiPort,
+    dbFile: path.join(config.dataDir, 'temporal', 'temporal.db'),
+    logFile,
+    uiCodecEndpoint: `http://127.0.0.1:${config.stack.codecPort}`,
+  });
   state.temporal = { pid: proc.pid, port, uiPort, logFile, startedAt: new Date().toISOString() };
 }
 
@@ -106,7 +164,10 @@ export async function stackUp(say: Say = console.log, env = process.env): Promis
   try {
     if (config.temporal.external)
       say(`Using the Temporal server at ${config.temporal.connection.address} (TEMPORAL_ADDRESS); not starting one.`);
-    else await upTemporal(config, state, say);
+    else {
+      await upCodec(config, state, say, env);
+      await upTemporal(config, state, say);
+    }
     if (config.minio.external)
       say(`Using the MinIO server at ${config.minio.endPoint}:${config.minio.port} (MINIO_ENDPOINT); not starting one.`);
     else await upMinio(config, state, say);
@@ -122,7 +183,7 @@ export async function stackUp(say: Say = console.log, env = process.env): Promis
 export async function stackDown(say: Say = console.log, env = process.env): Promise<void> {
   const config = loadConfig({ env, requireCredentials: false });
   const state = readState(config.dataDir);
-  for (const name of ['temporal', 'minio'] as const) {
+  for (const name of ['temporal', 'codec', 'minio'] as const) {
     const s = state[name];
     if (!s) continue;
     if (isAlive(s.pid)) {
@@ -173,14 +234,23 @@ export async function stackStatus(env = process.env): Promise<ServerStatus[]> {
         ui: `http://127.0.0.1:${m?.consolePort ?? config.stack.minioConsolePort}`,
         logFile: m?.logFile,
       };
-  return [temporal, minio];
+  const c = state.codec;
+  const codec: ServerStatus = {
+    name: 'codec',
+    state: config.temporal.external ? 'external' : c && isAlive(c.pid) ? 'running' : 'stopped',
+    pid: c && isAlive(c.pid) ? c.pid : undefined,
+    healthy: c ? await codecHealthy(c.port) : false,
+    endpoint: `http://127.0.0.1:${c?.port ?? config.stack.codecPort}`,
+    logFile: c?.logFile,
+  };
+  return config.temporal.external ? [temporal, minio] : [temporal, minio, codec];
 }
 
 /** Human-readable lines for a status. */
 export function formatStatus(status: ServerStatus[]): string {
   return status
     .map((s) => {
-      const label = s.name === 'temporal' ? 'Temporal' : 'MinIO   ';
+      const label = s.name === 'temporal' ? 'Temporal' : s.name === 'minio' ? 'MinIO   ' : 'Codec   ';
       const state = s.state === 'running' ? `running (pid ${s.pid})` : s.state;
       const health = s.state === 'stopped' ? '' : s.healthy ? ', healthy' : ', NOT healthy';
       const ui = s.ui ? `  ${s.name === 'temporal' ? 'Web UI' : 'console'}: ${s.ui}` : '';

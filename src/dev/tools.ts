@@ -294,3 +294,42 @@ export async function ensurePrometheus(cacheDir: string, say: Say = () => {}, en
     return tools;
   });
 }
+
+/**
+ * A Chromium for the browser test that drives the Temporal Web UI: CHROMIUM_PATH, then `chromium` (Debian's package)
+ * or `chromium-browser` / `google-chrome` on PATH; otherwise, as root, Debian's `chromium` package is installed with
+ * apt-get (it needs its shared libraries, so it is installed rather than unpacked); without root, the message says how.
+ */
+export async function ensureChromium(say: Say = () => {}, env: Env = process.env): Promise<string> {
+  if (env.CHROMIUM_PATH) {
+    if (!fs.existsSync(env.CHROMIUM_PATH))
+      throw new MlopsError(FailureType.Configuration, `CHROMIUM_PATH: ${env.CHROMIUM_PATH} does not exist.`);
+    return env.CHROMIUM_PATH;
+  }
+  const found = () => ['chromium', 'chromium-browser', 'google-chrome'].map((c) => onPath(c, env)).find(Boolean);
+  const existing = found();
+  if (existing) return existing;
+  const apt = onPath('apt-get', env);
+  const missing = () =>
+    prerequisiteError(
+      'The browser test needs Chromium, which was not found.',
+      process.getuid?.() === 0 ? 'apt-get update && apt-get install -y chromium' : 'sudo apt-get install -y chromium',
+      'set CHROMIUM_PATH to a Chromium or Chrome binary',
+    );
+  if (!apt || process.getuid?.() !== 0) throw missing();
+  return withLock('/tmp/temporal-mlops-chromium.lock', async () => {
+    const again = found();
+    if (again) return again;
+    say("Installing Debian's chromium package with apt-get (once)...");
+    const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
+    let code = await run(apt, ['install', '-y', '--no-install-recommends', 'chromium'], aptEnv, say);
+    if (code !== 0) {
+      say('apt-get install failed; refreshing the package index (apt-get update) and trying again');
+      await run(apt, ['update'], aptEnv, say);
+      code = await run(apt, ['install', '-y', '--no-install-recommends', 'chromium'], aptEnv, say);
+    }
+    const installed = found();
+    if (code !== 0 || !installed) throw missing();
+    return installed;
+  });
+}

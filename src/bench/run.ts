@@ -646,6 +646,11 @@ function orchestrationNotes(
       `A run's history is ${r.historyEvents} events and ${(r.historyBytes / 1024).toFixed(1)} KiB against ${r.bareHistoryEvents} events and ${(r.bareHistoryBytes / 1024).toFixed(1)} KiB: the spec in the input, references and summaries in the results, and the patch markers. ` +
       "The train stage runs on its own task queue, so it goes through the server's dispatch like a workflow task (`trainModelOverheadP50Ms`); the reference does the same, so the ratio compares like with like.",
     '',
+    "**Dispatch**: activities on the workflow's own task queue are handed over eagerly in the reply to the workflow task; the train stage, on its own task queue, goes through the server's dispatch like a workflow task. " +
+      "The dispatch is short because the dev server is started with its transfer queue's read rate lifted (`history.transferProcessorMaxPollRPS`, 20 reads a second by default): on the dev server's single history shard that default alone held every task about 40 ms.",
+    '',
+    "**Absolute figures and load**: the goals are the ratios, each against a reference measured in the same run. The absolute goals (`stageOverheadP50Ms` <= 20 ms, `concurrentWallS` < 120 s) were set on a quiet machine (load about 2 on the 2 cores: 9 ms and 33 s); they move with the load average below, and so does the bare reference, which is Temporal's own floor at that load.",
+    '',
     `**Throughput**: ${r.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
       `The same throughput run against a dev server keeping its SQLite state in a file as the local stack starts it (\`fileDb*\`: \`${DEV_SERVER_SQLITE_PRAGMAS.filter((a) => !a.startsWith('--')).join('`, `')}\`) took ${onFile.concurrentWallS.toFixed(1)} s; ` +
       "`fileStoreVsMemory` = `fileDbConcurrentWallS` / `concurrentWallS`. With SQLite's defaults (a rollback journal, a disk sync at every commit) the same 1,000 runs took 96 s against 33 s in memory (bench-results of 2026-11-22); write-ahead logging without a sync per commit removes that wait (why it is safe: `DEV_SERVER_SQLITE_PRAGMAS` in src/dev/servers.ts, docs/operations.md).",

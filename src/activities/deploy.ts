@@ -21,10 +21,11 @@ export function createDeployActivities({ registry, store }: MlopsDependencies) {
      */
     async deployCandidate(input: DeployInput): Promise<DeployResult> {
       const ctx = Context.current();
-      const version = await register(registry, input);
+      const spec = input.spec && (await store.putJson(input.spec));
+      const version = await register(registry, input, spec);
       const before = (await registry.findAlias(input.model, input.alias))?.to;
       // A rollout moves the alias itself, once live evidence says so; the champion is where the alias points now.
-      if (input.moveAlias === false) return { version, previousVersion: before ?? undefined };
+      if (input.moveAlias === false) return { version, previousVersion: before ?? undefined, ...(spec ? { spec } : {}) };
       const { move } = await registry.moveAlias({
         model: input.model,
         alias: input.alias,
@@ -35,7 +36,7 @@ export function createDeployActivities({ registry, store }: MlopsDependencies) {
       });
       const previousVersion = move.to === version && move.from !== null ? move.from : before !== version ? before : undefined;
       ctx.log.info('version deployed', { model: input.model, version, alias: input.alias, previousVersion });
-      return { version, previousVersion: previousVersion ?? undefined };
+      return { version, previousVersion: previousVersion ?? undefined, ...(spec ? { spec } : {}) };
     },
 
     /** Stores the run's spec and registers the candidate as a version carrying it; the alias does not move. */
@@ -79,7 +80,7 @@ export function createDeployActivities({ registry, store }: MlopsDependencies) {
 }
 
 /** Registers the candidate (idempotent per pipeline run) and returns its version number. */
-async function register(registry: ModelRegistry, input: DeployInput, spec?: ArtifactRef): Promise<number> {
+async function register(registry: ModelRegistry, input: Omit<DeployInput, 'spec'>, spec?: ArtifactRef): Promise<number> {
   const { version } = await registry.registerVersion({
     model: input.model,
     artifact: input.candidate,

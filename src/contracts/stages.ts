@@ -171,16 +171,20 @@ export interface DeployInput {
   report?: ReportRef;
   /** False for a shadow or canary deploy: register the version, leave the alias to the rollout (default true). */
   moveAlias?: boolean;
+  /** The spec the run ran by, stored with the version (what the monitor judges it by once deployed). */
+  spec?: PipelineSpec;
 }
 
 /** Output of the deploy stage. */
 export interface DeployResult {
   version: number;
   previousVersion?: number;
+  /** The run's spec as stored with the version, when the input gave it. */
+  spec?: SpecRef;
 }
 
 /** Input of registering the approved candidate as a version: the deploy input, and the spec the run ran by. */
-export interface RegisterCandidateInput extends DeployInput {
+export interface RegisterCandidateInput extends Omit<DeployInput, 'moveAlias'> {
   spec: PipelineSpec;
 }
 

@@ -47,36 +47,47 @@ export async function deployByCompareAndSwap(c: CasDeploy): Promise<CasDeployOut
     const reason = `${trigger} run ${workflowId}${expectedVersion === null ? '' : `, compared with v${expectedVersion}`}`;
     const promoted = await promoteVersion({ model, alias, version, expectedVersion, by, reason, workflowId });
     if (promoted.moved) return { deployed: true, version, previousVersion: promoted.previousVersion, spec, evaluation };
-
-    const at = new Date().toISOString();
-    const moved = `${alias} moved from ${named(promoted.expected)} to ${named(promoted.current)} after v${version} was validated against it`;
-    if (c.spec.deploy.onChampionChanged === 'stop' || changes + 1 >= MAX_CHAMPION_CHANGES) {
-      c.onChampionChanged({ at, expected: promoted.expected, current: promoted.current, action: 'stopped' });
-      const why =
-        c.spec.deploy.onChampionChanged === 'stop'
-          ? 'deploy.onChampionChanged is stop'
-          : `production changed ${changes + 1} times during this run`;
-      return {
-        deployed: false,
-        status: 'champion-changed',
-        reason: `${moved}; not deployed (${why}): start a new run to compare with ${named(promoted.current)}`,
-        evaluation,
-      };
-    }
-    evaluation = await c.revalidate();
-    c.onChampionChanged(
-      { at, expected: promoted.expected, current: promoted.current, action: 'revalidated', passed: evaluation.passed },
-      evaluation,
-    );
-    if (!evaluation.passed) {
-      return {
-        deployed: false,
-        status: 'validation-failed',
-        reason: `${moved}; validated again against ${named(comparedWith(evaluation))}, it failed: ${evaluation.failures.join('; ')}`,
-        evaluation,
-      };
-    }
+    const again = await championChanged({ ...c, evaluation }, { version, changes, expected: promoted.expected, current: promoted.current });
+    if (!again.passed) return { deployed: false, ...again };
+    evaluation = again.evaluation;
   }
+}
+
+/**
+ * Production moved from the champion the candidate was compared with (`expected`) to `current`: validates the
+ * candidate again against it, or stops, as `deploy.onChampionChanged` says (and after too many changes). Also what a
+ * shadow or canary deploy does before its rollout starts, so a rollout never runs against a champion validate never saw.
+ */
+export async function championChanged(
+  c: Omit<CasDeploy, 'deploy'>,
+  at: { version: number; changes: number; expected: number | null; current: number | null },
+): Promise<
+  | { passed: true; evaluation: EvaluateResult }
+  | { passed: false; status: 'validation-failed' | 'champion-changed'; reason: string; evaluation: EvaluateResult }
+> {
+  const { expected, current } = at;
+  const now = new Date().toISOString();
+  const moved = `${c.spec.deploy.alias} moved from ${named(expected)} to ${named(current)} after v${at.version} was validated against it`;
+  const stop = c.spec.deploy.onChampionChanged === 'stop';
+  if (stop || at.changes + 1 >= MAX_CHAMPION_CHANGES) {
+    c.onChampionChanged({ at: now, expected, current, action: 'stopped' });
+    const why = stop ? 'deploy.onChampionChanged is stop' : `production changed ${at.changes + 1} times during this run`;
+    return {
+      passed: false,
+      status: 'champion-changed',
+      reason: `${moved}; not deployed (${why}): start a new run to compare with ${named(current)}`,
+      evaluation: c.evaluation,
+    };
+  }
+  const evaluation = await c.revalidate();
+  c.onChampionChanged({ at: now, expected, current, action: 'revalidated', passed: evaluation.passed }, evaluation);
+  if (evaluation.passed) return { passed: true, evaluation };
+  return {
+    passed: false,
+    status: 'validation-failed',
+    reason: `${moved}; validated again against ${named(comparedWith(evaluation))}, it failed: ${evaluation.failures.join('; ')}`,
+    evaluation,
+  };
 }
 
 /**

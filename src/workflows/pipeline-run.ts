@@ -39,7 +39,7 @@ import {
 import { mlopsActivities } from './activity-names';
 import { awaitApproval } from './approval-wait';
 import { approvalDetails } from './details';
-import { comparedWith, DEPLOY_CAS_PATCH, deployByCompareAndSwap } from './deploy';
+import { championChanged, comparedWith, DEPLOY_CAS_PATCH, deployByCompareAndSwap } from './deploy';
 import { stageActivity, trainingActivity } from './options';
 import { rolloutRun } from './rollout';
 import { Timeline } from './timeline';
@@ -222,21 +222,19 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   let version: number;
   let previousVersion: number | undefined;
   let specRef: SpecRef | undefined;
+  // When production moved after validation: judged again against the new champion, or stopped (deploy.onChampionChanged).
+  const onChampionChanged = (change: ChampionChange, again?: EvaluateResult) => {
+    status.deploy!.championChanges.push(change);
+    if (again) {
+      showValidation(again);
+      status.deploy!.comparedWith = comparedWith(again);
+      if (!again.passed) status.validationFailures = again.failures;
+    }
+  };
   if (!rollout && patched(DEPLOY_CAS_PATCH)) {
-    // When production moved after validation: judged again against the new champion, or stopped (deploy.onChampionChanged).
     status.deploy = { comparedWith: comparedWith(evaluation), championChanges: [] };
     const deployed = await stage('deploy', () =>
-      deployByCompareAndSwap({
-        ...{ spec, deploy: deployInput, evaluation, revalidate: validate },
-        onChampionChanged: (change, again) => {
-          status.deploy!.championChanges.push(change);
-          if (again) {
-            showValidation(again);
-            status.deploy!.comparedWith = comparedWith(again);
-            if (!again.passed) status.validationFailures = again.failures;
-          }
-        },
-      }),
+      deployByCompareAndSwap({ spec, deploy: deployInput, evaluation, revalidate: validate, onChampionChanged }),
     );
     if (!deployed.done) return deployed.ended;
     const outcome = deployed.output;
@@ -248,9 +246,24 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     if (status.deploy.championChanges.length) timeline.note('deploy', championNote(status.deploy.championChanges, outcome.version));
     ({ version, previousVersion, spec: specRef } = outcome);
   } else {
-    const deployed = await stage('deploy', () => deployCandidate({ ...(rollout ? { moveAlias: false } : {}), ...deployInput }));
+    if (rollout) status.deploy = { comparedWith: comparedWith(evaluation), championChanges: [] };
+    const deployed = await stage('deploy', () => deployCandidate({ ...(rollout ? { moveAlias: false, spec } : {}), ...deployInput }));
     if (!deployed.done) return deployed.ended;
-    ({ version, previousVersion } = deployed.output);
+    ({ version, previousVersion, spec: specRef } = deployed.output);
+  }
+  // A rollout runs against the champion the candidate was compared with: when production moved after validation, the
+  // candidate is judged again against the new one (or the run stops) before any request reaches it.
+  const expected = comparedWith(evaluation);
+  if (rollout && previousVersion !== undefined && previousVersion !== expected && patched(DEPLOY_CAS_PATCH)) {
+    const changes = { version, changes: 0, expected, current: previousVersion };
+    const checked = await stage('deploy', () => championChanged({ spec, evaluation, revalidate: validate, onChampionChanged }, changes));
+    if (!checked.done) return checked.ended;
+    evaluation = checked.output.evaluation;
+    if (!checked.output.passed) {
+      timeline.mark('deploy', 'failed', checked.output.reason);
+      return endAfterValidation(evaluation, { status: checked.output.status, reason: checked.output.reason });
+    }
+    previousVersion = comparedWith(evaluation) ?? undefined;
   }
 
   if (rollout && previousVersion === undefined) {

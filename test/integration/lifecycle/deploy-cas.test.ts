@@ -12,7 +12,7 @@ import { stageDataset } from '../../../src/cli/upload';
 import type { MlopsConfig } from '../../../src/config';
 import { type PipelineRunResult, type PipelineRunStatus, pipelineStatusQuery } from '../../../src/contracts';
 import { loadSpecFile } from '../../../src/spec/load';
-import type { PipelineSpec } from '../../../src/spec/pipeline';
+import { parsePipelineSpec, type PipelineSpec } from '../../../src/spec/pipeline';
 import { approveThrough } from '../../helpers/closed-loop';
 import { startTemporal, TestMinio } from '../../helpers/servers';
 import { startWorkers, testConfig } from '../../helpers/worker';
@@ -47,6 +47,8 @@ interface Options {
   /** How much worse than production a candidate may be. */
   margin?: number;
   onChampionChanged?: 'revalidate' | 'stop';
+  /** Deploy by a canary rollout (its defaults) instead of at once. */
+  canary?: boolean;
 }
 
 /** The example, test-sized, without a monitor. */
@@ -60,7 +62,11 @@ async function specFor(model: string, o: Options = {}): Promise<PipelineSpec> {
   } as PipelineSpec['trainer'];
   spec.validation = { ...spec.validation, thresholds: {}, champion: { metric: 'accuracy', margin: o.margin ?? 0.5 } };
   spec.approval = { ...spec.approval, required: o.gate ?? false, approvers: ['alice', 'bob'], quorum: 1 };
-  spec.deploy = { alias: 'production', onChampionChanged: o.onChampionChanged ?? 'revalidate' };
+  const deploy = { onChampionChanged: o.onChampionChanged ?? 'revalidate', ...(o.canary ? { strategy: 'canary' } : {}) };
+  spec.deploy = parsePipelineSpec({
+    ...{ model, dataset: { source: 's3://b/d.csv', target: 'y' }, trainer: { name: 'gbdt' }, deploy },
+    validation: { champion: { metric: 'accuracy' } },
+  }).deploy;
   delete spec.monitor;
   return spec;
 }
@@ -188,5 +194,32 @@ describe('deploy by compare-and-swap (dev server, MinIO)', () => {
       expect(move.from).toBe(end.status.deploy!.comparedWith);
       expect(move.reason).toContain(`compared with v${end.status.deploy!.comparedWith}`);
     }
+  });
+
+  it('a canary whose champion changed after validation is judged again (or stops) before its rollout starts, and no request reaches it', async () => {
+    const model = 'cas-canary';
+    const v1 = await deployNow(await specFor(model, { iterations: 2 }));
+    const stopping = await startToGate(await specFor(model, { gate: true, canary: true, onChampionChanged: 'stop' }));
+    const judged = await startToGate(await specFor(model, { gate: true, canary: true, iterations: 2, margin: 0 }));
+    const v2 = await deployNow(await specFor(model, { iterations: 60 }));
+
+    await Promise.all([stopping, judged].map((id) => decide(env.client, id, { decision: 'approve', approver: 'alice' })));
+    const [stopped, failed] = await Promise.all([finished(stopping), finished(judged)]);
+
+    expect(stopped.result.status).toBe('champion-changed');
+    expect(stopped.status.deploy!.championChanges).toMatchObject([{ expected: v1, current: v2, action: 'stopped' }]);
+    expect(failed.result.status).toBe('validation-failed');
+    expect(failed.status.deploy).toMatchObject({
+      comparedWith: v2,
+      championChanges: [{ expected: v1, current: v2, action: 'revalidated', passed: false }],
+    });
+    // Neither started a rollout: no traffic share was ever written, and production is still v2.
+    for (const end of [stopped, failed]) expect(end.status.rollout).toBeUndefined();
+    expect(await deps.registry.getRollout(model)).toBeUndefined();
+    expect(await production(model)).toBe(v2);
+    // Their versions carry the spec they ran by, stored with them.
+    const versions = await deps.registry.listVersions(model);
+    for (const id of [stopping, judged])
+      expect(versions.find((v) => v.workflowId === id)!.spec).toMatchObject({ uri: expect.stringMatching(/^s3:\/\//) });
   });
 });

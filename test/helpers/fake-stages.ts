@@ -3,6 +3,7 @@
  * return well-formed references instantly so the tests can focus on deadlines, escalation and the
  * monitor's timing. Whole runs with the real activities are tested on the dev server with MinIO.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactRef } from '../../src/storage/refs';
 import type { PipelineSpec } from '../../src/spec/pipeline';
 import { parsePipelineSpec } from '../../src/spec/pipeline';
@@ -31,6 +32,7 @@ export function testSpec(overrides: Record<string, unknown> = {}): PipelineSpec 
 export function fakeStages(opts: { passed?: boolean } = {}) {
   const calls: Record<string, number> = {};
   const deployed: unknown[] = [];
+  const specs = new Map<string, PipelineSpec>();
   const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
   const schema = {
     columns: [
@@ -44,6 +46,7 @@ export function fakeStages(opts: { passed?: boolean } = {}) {
   return {
     calls,
     deployed,
+    specs,
     activities: {
       async ingestDataset() {
         count('ingest');
@@ -88,6 +91,12 @@ export function fakeStages(opts: { passed?: boolean } = {}) {
       },
       async ensureMonitor() {
         count('monitor');
+      },
+      /** The specs "stored" by uri; any other reference is missing, as a deleted blob would be. */
+      async readDeployedSpec(input: { ref: ArtifactRef }) {
+        const spec = specs.get(input.ref.uri);
+        if (!spec) throw ApplicationFailure.nonRetryable(`${input.ref.uri} does not exist`, 'MlopsNotFound');
+        return spec;
       },
     },
   };

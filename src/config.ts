@@ -43,8 +43,14 @@ export interface MlopsConfig {
   dataDir: string;
   /** Where installed tools (Temporal CLI, MinIO) are cached, outside the repository. */
   cacheDir: string;
-  /** Port of the worker's Prometheus /metrics endpoint on 127.0.0.1 (0: off). */
+  /** Port of the worker's Prometheus /metrics endpoint (process, drift and lifecycle metrics; 0: off). */
   workerMetricsPort: number;
+  /** Port of Temporal's SDK metrics (task latencies, slots, failures) served by the worker's Runtime (0: off). */
+  temporalMetricsPort: number;
+  /** The address both worker metrics endpoints listen on (loopback unless the operator opens it). */
+  metricsHost: string;
+  /** Where the ready-made worker's OpenTelemetry spans go (src/tracing.ts): `off` (default) or `log`. */
+  tracing: TracingMode;
   /** Loopback ports of the local stack. */
   stack: { temporalPort: number; temporalUiPort: number; minioPort: number; minioConsolePort: number; codecPort: number };
   /** Verified approvals: the codec server's token policy and signing key, and the public keys workers trust. */
@@ -72,6 +78,10 @@ export interface IdentityConfig {
 export function localStampKeyPaths(dataDir: string): { signingKeyFile: string; trustedKeysFile: string } {
   return { signingKeyFile: path.join(dataDir, 'stamp-key.pem'), trustedKeysFile: path.join(dataDir, 'stamp-trusted-keys.pem') };
 }
+
+/** Where the ready-made worker's spans go: nowhere (`off`, the default) or one line each in the worker's log (`log`). */
+export const TRACING_MODES = ['off', 'log'] as const;
+export type TracingMode = (typeof TRACING_MODES)[number];
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -132,6 +142,14 @@ const EnvSchema = z.object({
   MLOPS_CODEC_GROUPS_CLAIM: z.string().min(1).default('groups'),
   MLOPS_CODEC_CLOCK_SKEW_SECONDS: z.coerce.number({ error: 'expected seconds' }).int().min(0).max(600).default(60),
   MLOPS_CODEC_CORS_ORIGINS: z.string().optional(),
+  MLOPS_TEMPORAL_METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(0, "expected a port, or 0 to turn Temporal's SDK metrics off")
+    .max(65535)
+    .default(9465),
+  MLOPS_TRACING: z.enum(TRACING_MODES, { error: `expected one of ${TRACING_MODES.join(', ')}` }).default('off'),
+  MLOPS_METRICS_HOST: z.string().trim().min(1, 'expected an address to listen on, such as 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -269,6 +287,9 @@ export function loadConfig(options: LoadConfigOptions = {}): MlopsConfig {
     dataDir,
     cacheDir: defaultCacheDir(env),
     workerMetricsPort: e.MLOPS_WORKER_METRICS_PORT,
+    temporalMetricsPort: e.MLOPS_TEMPORAL_METRICS_PORT,
+    metricsHost: e.MLOPS_METRICS_HOST,
+    tracing: e.MLOPS_TRACING,
     stack: {
       temporalPort: e.MLOPS_TEMPORAL_PORT,
       temporalUiPort: e.MLOPS_TEMPORAL_UI_PORT,

@@ -1,7 +1,8 @@
 /**
  * Logging through pino, to stderr: JSON by default, readable in a terminal, secrets redacted.
- * `installRuntimeLogger` routes Temporal's Runtime logger, and with it the workflow and activity loggers
- * (which carry workflowId, runId and activity context), through the same pino instance.
+ * `installRuntime` routes Temporal's Runtime logger, and with it the workflow and activity loggers
+ * (which carry workflowId, runId and activity context), through the same pino instance, and can serve the
+ * SDK's metrics for Prometheus.
  */
 import pino, { type Logger as PinoLogger } from 'pino';
 import {
@@ -98,18 +99,55 @@ export function temporalLoggerFrom(logger: Logger): TemporalLogger {
   };
 }
 
-let installed = false;
+/** What `installRuntime` sets up in Temporal's Runtime besides logging. */
+export interface RuntimeTelemetry {
+  /**
+   * Where Temporal's SDK metrics (task latencies, slots, polls, failures) are served for Prometheus, as host:port;
+   * not exported when absent.
+   */
+  prometheusBindAddress?: string;
+}
+
+/** Whether Temporal's Runtime exists in this process already (installed by the host, or created by a Worker or connection). */
+export function runtimeInstalled(): boolean {
+  return Runtime._instance !== undefined;
+}
 
 /**
- * Installs Temporal's Runtime with the pino logger, once per process. Call it before creating a Worker;
- * later calls are no-ops (the Runtime can only be installed once).
+ * Installs Temporal's Runtime with the pino logger and, when asked, a Prometheus endpoint for the SDK's metrics.
+ * The Runtime is one per process and can be installed only before its first use: when it exists already (a host
+ * application installed its own, with its own telemetry), nothing changes and this returns false.
+ *
+ * The SDK's metrics keep the names Temporal documents (`temporal_activity_execution_latency_seconds`, ...): counters
+ * end in `_total` and durations are histograms in seconds, so `promtool check metrics` passes and Temporal's own
+ * dashboards match.
+ */
+export function installRuntime(logger: Logger, telemetry: RuntimeTelemetry = {}): boolean {
+  if (runtimeInstalled()) return false;
+  const coreLevel = logger.level === 'trace' ? 'TRACE' : logger.level === 'debug' ? 'DEBUG' : 'WARN';
+  const logging = { filter: makeTelemetryFilterString({ core: coreLevel }), forward: {} };
+  const bindAddress = telemetry.prometheusBindAddress;
+  if (bindAddress) {
+    const prometheus = { bindAddress, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true };
+    try {
+      Runtime.install({ logger: temporalLoggerFrom(logger), telemetryOptions: { logging, metrics: { prometheus } } });
+      return true;
+    } catch (err) {
+      // A taken port costs the SDK's metrics, not the worker.
+      logger.warn(
+        { err: (err as Error).message, bindAddress },
+        "Temporal's SDK metrics not served (set MLOPS_TEMPORAL_METRICS_PORT to a free port, or 0 to turn them off)",
+      );
+    }
+  }
+  Runtime.install({ logger: temporalLoggerFrom(logger), telemetryOptions: { logging } });
+  return true;
+}
+
+/**
+ * Installs Temporal's Runtime with the pino logger and no metrics, unless the process has one already. Call it before
+ * creating a Worker.
  */
 export function installRuntimeLogger(logger: Logger): void {
-  if (installed) return;
-  installed = true;
-  const coreLevel = logger.level === 'trace' ? 'TRACE' : logger.level === 'debug' ? 'DEBUG' : 'WARN';
-  Runtime.install({
-    logger: temporalLoggerFrom(logger),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: coreLevel }), forward: {} } },
-  });
+  installRuntime(logger);
 }

@@ -15,6 +15,7 @@ import type { ActivityInterceptorsFactory, ReplayWorkerOptions, Worker, WorkerOp
 import { createActivities } from './activities';
 import { failureInterceptor } from './activities/failures';
 import { livenessInterceptor } from './activities/liveness';
+import { lifecycleSinks } from './activities/lifecycle-metrics';
 import { createDependencies, type MlopsDependencies } from './activities/dependencies';
 import { loadConfig, type MlopsConfig } from './config';
 import { namespacedActivities } from './contracts/activity-names';
@@ -107,6 +108,8 @@ export class MlopsPlugin extends SimplePlugin {
     const own = configured.workflowsPath !== undefined || configured.workflowBundle !== undefined;
     return {
       ...configured,
+      // Our workflows report retrains and approval waits through this sink into the worker's metrics.
+      sinks: { ...configured.sinks, ...lifecycleSinks() },
       ...(this.addWorkflows && !training && !own ? this.ourWorkflows(configured) : {}),
       defaultHeartbeatThrottleInterval: configured.defaultHeartbeatThrottleInterval ?? '1s',
       maxHeartbeatThrottleInterval: configured.maxHeartbeatThrottleInterval ?? '2s',
@@ -140,7 +143,9 @@ export class MlopsPlugin extends SimplePlugin {
 
   /** Replays our workflows when the replayer was given none. */
   override configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
-    const configured = super.configureReplayWorker(options);
+    const replay = super.configureReplayWorker(options);
+    // Sinks are not called during replay; registering ours keeps the replayer from reporting it as unknown.
+    const configured = { ...replay, sinks: { ...replay.sinks, ...lifecycleSinks() } };
     if (configured.workflowsPath !== undefined || configured.workflowBundle !== undefined) return configured;
     return { ...configured, workflowsPath: MlopsPlugin.workflowsPath };
   }

@@ -8,9 +8,12 @@ import { register } from 'prom-client';
 import { loadConfig, type MlopsConfig } from './config';
 import { FailureType, MlopsError, isMlopsError } from './errors';
 import { ArtifactStore } from './storage/artifact-store';
-import { createLogger, installRuntimeLogger, type Logger } from './logger';
+import { createLogger, installRuntime, type Logger } from './logger';
 import { createDependencies } from './activities/dependencies';
 import { MlopsPlugin } from './plugin';
+import { configuredTracing, type Tracing } from './tracing';
+import { lifecycleMetrics } from './activities/lifecycle-metrics';
+import { collectProcessMetrics, registerDriftGauge } from './serving/metrics';
 
 /** Options of `runWorker`. */
 export interface RunWorkerOptions {
@@ -24,9 +27,13 @@ export interface RunWorkerOptions {
   workflowBundle?: string | false;
 }
 
-/** Serves prom-client's default registry (the monitor's drift per feature, process metrics) on 127.0.0.1. */
-function serveMetrics(port: number, logger: Logger): Server | undefined {
+/**
+ * Serves prom-client's default registry: Node's process metrics (from the first scrape), the monitor's drift per
+ * feature, and the lifecycle's counters (retrains, rollbacks, approval waits).
+ */
+function serveMetrics(host: string, port: number, logger: Logger): Server | undefined {
   if (port === 0) return undefined;
+  collectWorkerMetrics();
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
@@ -40,8 +47,19 @@ function serveMetrics(port: number, logger: Logger): Server | undefined {
   server.on('error', (err) =>
     logger.warn({ err: err.message, port }, 'worker metrics endpoint not started (set MLOPS_WORKER_METRICS_PORT, or 0 to turn it off)'),
   );
-  server.listen(port, '127.0.0.1');
+  server.listen(port, host);
   return server;
+}
+
+/**
+ * Registers the worker's metrics in prom-client's default registry, once per process: Node's process metrics under
+ * their stock names (`process_cpu_seconds_total`, `nodejs_eventloop_lag_p99_seconds`), the drift gauge and the
+ * lifecycle metrics. A host that embeds the plugin calls it and serves `metricsRegistry` from its own endpoint.
+ */
+export function collectWorkerMetrics(): void {
+  collectProcessMetrics(register);
+  registerDriftGauge();
+  lifecycleMetrics();
 }
 
 /** The gist of a connection error, without the transport library's wrapping (`tonic::transport::Error(...)`). */
@@ -131,23 +149,32 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   const logger = options.logger ?? createLogger(config.log);
   // Both servers are checked before anything starts: a wrong address or key is one clear line, at once.
   await checkStorage(config);
-  installRuntimeLogger(logger);
+  const sdkMetrics = config.temporalMetricsPort === 0 ? undefined : `${config.metricsHost}:${config.temporalMetricsPort}`;
+  if (!installRuntime(logger, { prometheusBindAddress: sdkMetrics }) && sdkMetrics) {
+    logger.info(
+      { wanted: sdkMetrics },
+      "Temporal's Runtime was installed before the worker started (by the host process): its telemetry settings stay, " +
+        'so the SDK metrics are wherever it exports them',
+    );
+  }
   const connection = await connectTemporal(config);
-  const metrics = serveMetrics(config.workerMetricsPort, logger);
+  const metrics = serveMetrics(config.metricsHost, config.workerMetricsPort, logger);
+  let tracing: Tracing | undefined;
   try {
     const dependencies = createDependencies(config, logger);
     const common = { connection, namespace: config.temporal.namespace };
     // One plugin for both queues: workflows and the short stages on one, training on the other.
-    const plugin = new MlopsPlugin({
-      dependencies,
-      ...(options.workflowBundle !== undefined ? { workflowBundle: options.workflowBundle } : {}),
-    });
-    const orchestration = await Worker.create({ ...common, taskQueue: config.taskQueue, plugins: [plugin] });
+    // Tracing's workflow interceptors must be inside the workflow bundle, which only a bundle made at start has.
+    tracing = await configuredTracing(config, logger);
+    const workflowBundle = tracing ? false : options.workflowBundle;
+    const plugin = new MlopsPlugin({ dependencies, ...(workflowBundle !== undefined ? { workflowBundle } : {}) });
+    const plugins = tracing ? [plugin, tracing.plugin] : [plugin];
+    const orchestration = await Worker.create({ ...common, taskQueue: config.taskQueue, plugins });
     // Training runs one activity at a time per worker: scale training by adding workers on this queue.
     const training = await Worker.create({
       ...common,
       taskQueue: config.trainingTaskQueue,
-      plugins: [plugin],
+      plugins,
       maxConcurrentActivityTaskExecutions: 1,
     });
     const stop = () => {
@@ -167,6 +194,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     options.onReady?.();
     await running;
   } finally {
+    await tracing?.shutdown().catch((err: Error) => logger.warn({ err: err.message }, 'flushing the last spans failed'));
     metrics?.close();
     await connection.close();
   }

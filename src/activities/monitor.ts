@@ -13,6 +13,7 @@ import { loadPredictor, MODEL_FILE_MAX_BYTES } from '../ml/predictor';
 import type { DatasetSchema } from '../ml/types';
 import { parseS3Uri, type ArtifactRef } from '../storage/refs';
 import { registerDriftGauge } from '../serving/metrics';
+import { initModelSeries, lifecycleMetrics } from './lifecycle-metrics';
 import { readPredictionWindow } from '../serving/prediction-log';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat, type Heartbeat } from './heartbeat';
@@ -201,6 +202,7 @@ export function createMonitorActivities(deps: MlopsDependencies) {
           reason: input.reason,
           workflowId: input.workflowId,
         });
+        if (changed) lifecycleMetrics().rollbacks.inc({ model: input.model });
         return { changed };
       } catch (err) {
         // Someone moved the alias since (a new deploy, a manual promote): theirs is the newer decision.
@@ -239,6 +241,7 @@ export function createMonitorActivities(deps: MlopsDependencies) {
         } finally {
           await model.release();
         }
+        initModelSeries(lifecycleMetrics(), input.model);
         const gauge = registerDriftGauge();
         for (const [feature, d] of Object.entries(assessment.drift)) gauge.set({ model: input.model, feature }, d.psi);
         return {

@@ -16,3 +16,4 @@ export type * from './refs';
 export type * from './stages';
 export * from './activity-names';
 export * from './workflows';
+export * from './sinks';

@@ -53,13 +53,26 @@ export interface ServingMetrics {
 }
 
 /**
+ * Node's process metrics in `registry` under prom-client's stock names, once. prom-client's three
+ * `nodejs_active_*_total` are gauges whose names say counter (promtool rejects them, and a `rate()` over them means
+ * nothing); they are left out, since `nodejs_active_handles`, `nodejs_active_requests` and `nodejs_active_resources`
+ * (by type) are there and sum to the same numbers.
+ */
+export function collectProcessMetrics(registry: Registry): void {
+  if (registry.getSingleMetric('process_cpu_seconds_total')) return;
+  collectDefaultMetrics({ register: registry });
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+    registry.removeSingleMetric(name);
+}
+
+/**
  * Creates a registry with the serving metrics and Node's process metrics. The process metrics keep prom-client's
  * own names (`process_cpu_seconds_total`, `nodejs_eventloop_lag_p99_seconds`), so stock Node.js dashboards match
  * them; Prometheus's `job` and `instance` labels tell the server from the worker.
  */
 export function createServingMetrics(options: { processMetrics?: boolean } = {}): ServingMetrics {
   const registry = new Registry();
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.processMetrics !== false) collectProcessMetrics(registry);
   const registers = [registry];
   return {
     registry,

@@ -39,6 +39,7 @@ import {
   retrainWorkflowId,
   windowStart,
 } from '../contracts';
+import { lifecycle } from './lifecycle-sink';
 import { mlopsActivities } from './activity-names';
 import { stageActivity } from './options';
 import { pipelineRun } from './pipeline-run';
@@ -265,6 +266,7 @@ export async function modelMonitor(input: ModelMonitorInput): Promise<void> {
       });
       carry.lastRetrainAt = now;
       carry.retrainCount += 1;
+      lifecycle.retrainStarted(spec.model);
       check.action = 'retrain-started';
       check.retrainWorkflowId = retrainWorkflowId(spec.model);
     } catch (err) {

@@ -40,6 +40,7 @@ import { mlopsActivities } from './activity-names';
 import { awaitApproval } from './approval-wait';
 import { approvalDetails } from './details';
 import { championChanged, comparedWith, DEPLOY_CAS_PATCH, deployByCompareAndSwap } from './deploy';
+import { lifecycle } from './lifecycle-sink';
 import { stageActivity, trainingActivity } from './options';
 import { rolloutRun } from './rollout';
 import { Timeline } from './timeline';
@@ -62,6 +63,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     stage: 'ingest',
     stages: timeline.stages,
   };
+  lifecycle.runStarted(spec.model);
   setHandler(pipelineStatusQuery, () => ({ ...status, stage: timeline.current }), {
     description: 'Stage timeline with timings, candidate vs champion metrics, and the approval state.',
   });
@@ -182,6 +184,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   timeline.start('approve', new Date());
   let approvals: Approval[] = [];
   if (spec.approval.required) {
+    const asked = Date.now();
     const gate = await awaitApproval(
       spec.approval,
       input.requestedBy,
@@ -193,6 +196,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
       input.$identity,
     );
     const decision = gate.status();
+    lifecycle.approvalDecided(spec.model, decision.state, (Date.now() - asked) / 1000);
     if (decision.state !== 'approved') {
       timeline.end('approve', 'failed', new Date(), decision.decidedBy);
       return endAfterValidation(evaluation, {

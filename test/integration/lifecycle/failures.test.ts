@@ -94,6 +94,7 @@ function cliEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
     MLOPS_TASK_QUEUE: config.taskQueue,
     MLOPS_TRAINING_TASK_QUEUE: config.trainingTaskQueue,
     MLOPS_WORKER_METRICS_PORT: '0',
+    MLOPS_TEMPORAL_METRICS_PORT: '0',
     MLOPS_LOG_LEVEL: 'warn',
     ...overrides,
   };

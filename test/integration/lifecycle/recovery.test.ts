@@ -77,6 +77,7 @@ function workerProcess(config: MlopsConfig): ChildProcess {
       MLOPS_TASK_QUEUE: config.taskQueue,
       MLOPS_TRAINING_TASK_QUEUE: config.trainingTaskQueue,
       MLOPS_WORKER_METRICS_PORT: '0',
+      MLOPS_TEMPORAL_METRICS_PORT: '0',
       MLOPS_LOG_LEVEL: 'warn',
       MLOPS_LOG_FORMAT: 'json',
     },

@@ -57,6 +57,7 @@ beforeAll(async () => {
     MLOPS_TRAINING_TASK_QUEUE: `host-training-${suffix}`,
     MLOPS_LOG_FORMAT: 'json',
     MLOPS_WORKER_METRICS_PORT: '0',
+    MLOPS_TEMPORAL_METRICS_PORT: '0',
   };
 
   // The tarball of what `npm test` just built (prepare would build it again).

@@ -29,6 +29,14 @@ describe('configuration', () => {
     expect(c.stack).toEqual({ temporalPort: 7233, temporalUiPort: 8233, minioPort: 9000, minioConsolePort: 9001, codecPort: 8234 });
   });
 
+  it('serves worker metrics and Temporal SDK metrics on loopback by default, with tracing off', () => {
+    const c = loadConfig({ env: base });
+    expect([c.metricsHost, c.workerMetricsPort, c.temporalMetricsPort, c.tracing]).toEqual(['127.0.0.1', 9464, 9465, 'off']);
+    const open = loadConfig({ env: { ...base, MLOPS_METRICS_HOST: '0.0.0.0', MLOPS_TEMPORAL_METRICS_PORT: '0', MLOPS_TRACING: 'log' } });
+    expect([open.metricsHost, open.temporalMetricsPort, open.tracing]).toEqual(['0.0.0.0', 0, 'log']);
+    expect(problemsOf({ ...base, MLOPS_TRACING: 'jaeger' })[0]).toMatch(/^MLOPS_TRACING: expected one of off, log/);
+  });
+
   it('follows the Temporal envconfig variables for address, namespace and API key', () => {
     const c = loadConfig({
       env: { ...base, TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'my-ns.a1b2c', TEMPORAL_API_KEY: 'key-123' },

@@ -68,7 +68,8 @@ it('MLOPS_TRACING=log: a pipeline run leaves one trace, the workflow span above 
       'RunActivity:mlops.ingestDataset',
       'RunActivity:mlops.trainModel',
       'RunActivity:mlops.evaluateCandidate',
-      'RunActivity:mlops.deployCandidate',
+      'RunActivity:mlops.registerCandidate',
+      'RunActivity:mlops.promoteVersion',
     ]),
   );
   // Each stage's span hangs from the run's span, through the workflow's call to start the activity.

@@ -403,7 +403,8 @@ export async function runServingBench(options: ServingBenchOptions): Promise<Ser
 
 /** How many predictions each side of a canary answered, from the server's per-version metrics. */
 async function versionCounts(server: ModelServer, model: string): Promise<{ champion: number; candidate: number }> {
-  const values = (await server.metrics.versionRequests.get()).values;
-  const count = (role: string) => values.filter((v) => v.labels.model === model && v.labels.role === role).reduce((a, v) => a + v.value, 0);
+  const series = [...server.metrics.versions.values()].filter((s) => s.labels.model === model);
+  const count = (role: string) => series.filter((s) => s.labels.role === role).reduce((a, s) => a + s.requests, 0);
+
   return { champion: count('champion'), candidate: count('candidate') };
 }

@@ -4,7 +4,7 @@
  * Every server gets its own prom-client `Registry`, so two servers in one process (tests, the benchmark)
  * never share or clash over counters. deploy/grafana-dashboard.json charts these names.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, register as globalRegistry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, register as globalRegistry, type MetricType } from 'prom-client';
 
 /** The name of the per-feature drift gauge; the monitor sets it, the dashboard charts it. */
 export const DRIFT_GAUGE_NAME = 'mlops_feature_drift_psi';
@@ -40,14 +40,14 @@ export interface ServingMetrics {
   /** 1 while a model has a version in service, 0 while it has none (its readiness, for alerts). */
   modelReady: Gauge<'model'>;
   /**
-   * Inference requests each version predicted, by model, version and role (`alias` outside a rollout;
-   * `champion`, `candidate`, or `shadow` for the mirrored copies), answered or failed.
+   * Per version and role (`alias` outside a rollout; `champion`, `candidate`, or `shadow` for the mirrored
+   * copies): the inference requests it predicted, answered or failed, and the seconds each took to read
+   * and predict. Counted as plain numbers on the request path; `mlops_version_requests_total` and
+   * `mlops_version_prediction_duration_seconds` read them when scraped.
    */
-  versionRequests: Counter<'model' | 'version' | 'role'>;
-  /** Of those, the failed ones, by kind (`invalid_input`, `internal`). */
+  versions: VersionSeriesSet;
+  /** Of those requests, the failed ones, by kind (`invalid_input`, `internal`). */
   versionErrors: Counter<'model' | 'version' | 'role' | 'kind'>;
-  /** Seconds a version took to read a request's rows and predict them. */
-  versionLatency: Histogram<'model' | 'version' | 'role'>;
   /** The share of requests a canary's candidate answers (0 outside a canary). */
   rolloutShare: Gauge<'model'>;
 }
@@ -74,6 +74,9 @@ export function createServingMetrics(options: { processMetrics?: boolean } = {})
   const registry = new Registry();
   if (options.processMetrics !== false) collectProcessMetrics(registry);
   const registers = [registry];
+  const versions = new VersionSeriesSet();
+  new VersionRequests(versions, registers);
+  new VersionLatency(versions, registers);
   return {
     registry,
     requestDuration: new Histogram({
@@ -144,25 +147,13 @@ export function createServingMetrics(options: { processMetrics?: boolean } = {})
       labelNames: ['model', 'alias', 'version'],
       registers,
     }),
-    versionRequests: new Counter({
-      name: 'mlops_version_requests_total',
-      help: 'Inference requests each version predicted (answered, failed, or mirrored by a shadow), by model, version and role (alias, champion, candidate, shadow).',
-      labelNames: ['model', 'version', 'role'],
-      registers,
-    }),
     versionErrors: new Counter({
       name: 'mlops_version_errors_total',
       help: 'Inference requests a version failed, by model, version, role and kind (invalid_input, internal).',
       labelNames: ['model', 'version', 'role', 'kind'],
       registers,
     }),
-    versionLatency: new Histogram({
-      name: 'mlops_version_prediction_duration_seconds',
-      help: "Time a version took to read a request's rows and predict them, by model, version and role.",
-      labelNames: ['model', 'version', 'role'],
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers,
-    }),
+    versions,
     rolloutShare: new Gauge({
       name: 'mlops_rollout_candidate_share',
       help: "The share of requests a canary's candidate answers, by model (0 outside a canary).",
@@ -217,4 +208,138 @@ export function registerDriftGauge(registry: Registry = globalRegistry): Gauge<'
     labelNames: ['model', 'feature'],
     registers: [registry],
   });
+}
+
+/** The labels of a version's series. */
+export interface VersionLabels {
+  model: string;
+  version: string;
+  role: string;
+}
+
+/** Upper bounds (seconds) of `mlops_version_prediction_duration_seconds`: fine below a millisecond, where a built-in model's row lands. */
+export const VERSION_LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] as const;
+
+/** One version's series in one role: requests and their latency histogram, as plain numbers. */
+export class VersionSeries {
+  requests = 0;
+  sum = 0;
+  /** Requests per bucket (not cumulative); the last one is +Inf. */
+  readonly buckets = new Float64Array(VERSION_LATENCY_BUCKETS.length + 1);
+
+  constructor(readonly labels: Readonly<VersionLabels>) {}
+
+  /** One request the version predicted (answered or failed), and how long it took. */
+  observe(seconds: number): void {
+    this.requests += 1;
+    this.sum += seconds;
+    let i = 0;
+    while (i < VERSION_LATENCY_BUCKETS.length && seconds > VERSION_LATENCY_BUCKETS[i]!) i++;
+    this.buckets[i]! += 1;
+  }
+}
+
+/**
+ * Every version's series, found per loaded version without building a label key per request: labelled
+ * metrics hash their labels on every call, which costs more than a small model's prediction.
+ */
+export class VersionSeriesSet {
+  private readonly byKey = new Map<string, VersionSeries>();
+  private readonly byOwner = new WeakMap<object, Map<string, VersionSeries>>();
+
+  /** The series of a loaded version (`owner`, any object standing for it) in a role, made at zero the first time. */
+  of(owner: { name: string; version: number }, role: string): VersionSeries {
+    let roles = this.byOwner.get(owner);
+    if (!roles) this.byOwner.set(owner, (roles = new Map()));
+    let series = roles.get(role);
+    if (!series) roles.set(role, (series = this.get({ model: owner.name, version: String(owner.version), role })));
+    return series;
+  }
+
+  /** The series of these labels, made at zero the first time. */
+  get(labels: VersionLabels): VersionSeries {
+    const key = `${labels.model}\u0000${labels.version}\u0000${labels.role}`;
+    let series = this.byKey.get(key);
+    if (!series) this.byKey.set(key, (series = new VersionSeries({ ...labels })));
+    return series;
+  }
+
+  values(): IterableIterator<VersionSeries> {
+    return this.byKey.values();
+  }
+}
+
+type VersionLabel = keyof VersionLabels;
+
+/** The type line /metrics prints; prom-client's typings declare it as a numeric enum, its registry prints the string. */
+const metricType = (type: 'counter' | 'histogram') => type as unknown as MetricType;
+
+const VERSION_REQUESTS = {
+  name: 'mlops_version_requests_total',
+  help: 'Inference requests each version predicted (answered, failed, or mirrored by a shadow), by model, version and role (alias, champion, candidate, shadow).',
+};
+
+const VERSION_LATENCY = {
+  name: 'mlops_version_prediction_duration_seconds',
+  help: "Time a version took to read a request's rows and predict them, by model, version and role.",
+};
+
+/** `mlops_version_requests_total`, read from the series when scraped. */
+class VersionRequests extends Counter<VersionLabel> {
+  constructor(
+    private readonly series: VersionSeriesSet,
+    registers: Registry[],
+  ) {
+    super({
+      name: VERSION_REQUESTS.name,
+      help: VERSION_REQUESTS.help,
+      labelNames: ['model', 'version', 'role'],
+      registers,
+    });
+  }
+
+  override async get(): Promise<Awaited<ReturnType<Counter<VersionLabel>['get']>>> {
+    const values = [...this.series.values()].map((s) => ({ labels: { ...s.labels }, value: s.requests }));
+    return { ...VERSION_REQUESTS, type: metricType('counter'), aggregator: 'sum', collect: () => undefined, values };
+  }
+}
+
+/** `mlops_version_prediction_duration_seconds`, read from the series when scraped. */
+class VersionLatency extends Histogram<VersionLabel> {
+  constructor(
+    private readonly series: VersionSeriesSet,
+    registers: Registry[],
+  ) {
+    super({
+      name: VERSION_LATENCY.name,
+      help: VERSION_LATENCY.help,
+      labelNames: ['model', 'version', 'role'],
+      buckets: [...VERSION_LATENCY_BUCKETS],
+      registers,
+    });
+  }
+
+  /** What the registry prints a histogram from (prom-client's own histogram reads it from its label-hash map). */
+  async getForPromString(): Promise<Awaited<ReturnType<Histogram<VersionLabel>['get']>>> {
+    return this.get();
+  }
+
+  override async get(): Promise<Awaited<ReturnType<Histogram<VersionLabel>['get']>>> {
+    const name = VERSION_LATENCY.name;
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const s of this.series.values()) {
+      let cumulative = 0;
+      for (let i = 0; i <= VERSION_LATENCY_BUCKETS.length; i++) {
+        cumulative += s.buckets[i]!;
+        const le = i < VERSION_LATENCY_BUCKETS.length ? VERSION_LATENCY_BUCKETS[i]! : '+Inf';
+        values.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${name}_bucket` });
+      }
+      values.push({ labels: { ...s.labels }, value: s.sum, metricName: `${name}_sum` });
+      values.push({ labels: { ...s.labels }, value: s.requests, metricName: `${name}_count` });
+    }
+    // The bucket series carry `le` besides the declared labels, as prom-client's own histogram's do.
+    return { ...VERSION_LATENCY, type: metricType('histogram'), aggregator: 'sum', collect: () => undefined, values } as Awaited<
+      ReturnType<Histogram<VersionLabel>['get']>
+    >;
+  }
 }

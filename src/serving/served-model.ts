@@ -559,9 +559,8 @@ class Refusal extends Error {
  */
 export function initVersionMetrics(metrics: ServingMetrics, model: string, version: number, role: ServingRole): void {
   const labels = { model, version: String(version), role };
-  metrics.versionRequests.inc(labels, 0);
+  metrics.versions.get(labels);
   for (const kind of ['invalid_input', 'internal'] as const) metrics.versionErrors.inc({ ...labels, kind }, 0);
-  metrics.versionLatency.zero(labels);
 }
 
 function refusalReason(err: unknown): RefusalReason {

@@ -507,9 +507,7 @@ async function predictFor<T>(
     throw err;
   }
   const latencyMs = performance.now() - started;
-  const labels = { model: loaded.name, version: String(loaded.version), role: side.role };
-  ctx.metrics.versionRequests.inc(labels);
-  ctx.metrics.versionLatency.observe(labels, latencyMs / 1000);
+  ctx.metrics.versions.of(loaded, side.role).observe(latencyMs / 1000);
   await record(ctx, side, id, rows, preds, latencyMs);
   return out;
 }
@@ -532,10 +530,8 @@ async function shadowPredict(
 function failed(ctx: RouteContext, side: Side, id: string, rows: Record<string, unknown>[] | undefined, err: unknown, latencyMs: number) {
   const { loaded, role } = side;
   const kind = isMlopsError(err) && err.type === FailureType.InvalidInput ? 'invalid_input' : 'internal';
-  const labels = { model: loaded.name, version: String(loaded.version), role };
-  ctx.metrics.versionRequests.inc(labels);
-  ctx.metrics.versionErrors.inc({ ...labels, kind });
-  ctx.metrics.versionLatency.observe(labels, latencyMs / 1000);
+  ctx.metrics.versions.of(loaded, role).observe(latencyMs / 1000);
+  ctx.metrics.versionErrors.inc({ model: loaded.name, version: String(loaded.version), role, kind });
   const message = kind === 'internal' ? 'Internal error; the server log has the details.' : (err as Error).message;
   ctx.predictionLog?.appendFailed(loaded, id, rows, { kind, message }, tags(side, latencyMs));
 }

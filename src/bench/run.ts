@@ -676,6 +676,8 @@ async function runServing({ servers, sizes, log }: SuiteContext): Promise<SuiteO
   for (const k of judged) figures[k] = r[k].median;
   Object.assign(figures, { secondPredictionUs: r.secondPredictionUs, secondPredictionFloorPct: r.secondPredictionFloorPct });
   for (const k of judged) Object.assign(figures, { [`${k}Min`]: r[k].min, [`${k}Max`]: r[k].max });
+  for (const k of ['canaryCpuOverheadPct', 'shadowCpuOverheadPct'] as const)
+    Object.assign(figures, { [k]: r[k].median, [`${k}Min`]: r[k].min, [`${k}Max`]: r[k].max });
   Object.assign(figures, { canaryCandidateShare: r.canaryCandidateShare, noisy: r.noisy.join(', ') || 'none' });
   for (const t of TARGETS) Object.assign(figures, flatten(r[t], t));
   Object.assign(figures, {
@@ -708,6 +710,9 @@ async function runServing({ servers, sizes, log }: SuiteContext): Promise<SuiteO
         `\`secondPredictionUs\` is what a second prediction alone costs (one row read strictly and predicted, in-process): ${fmt(r.secondPredictionUs)} µs, ` +
         `which would cost a server saturated at the log-on throughput ${fmt(r.secondPredictionFloorPct)} % (\`secondPredictionFloorPct\`), the floor under \`shadowOverheadPct\`; the rest of a shadow's cost is its second log record and scheduling the mirrored prediction. ` +
         `The canary's candidate answered ${(r.canaryCandidateShare * 100).toFixed(1)} % of its requests.`,
+      '',
+      "Throughput depends on how much CPU the servers got while the machine's other work came and went; CPU time per answered request (`<target>CpuUsPerRequest`: the benchmark process, which holds every server and its threads while only the loaded one is busy) depends much less on it. " +
+        `By that measure the canary cost ${fmt(r.canaryCpuOverheadPct.median)} % more CPU per request than one version (${fmt(r.canaryCpuOverheadPct.min)} to ${fmt(r.canaryCpuOverheadPct.max)} over the rounds) and the shadow ${fmt(r.shadowCpuOverheadPct.median)} % more (${fmt(r.shadowCpuOverheadPct.min)} to ${fmt(r.shadowCpuOverheadPct.max)}).`,
       '',
       noisy.length
         ? `**Spread wider than the margin to the goal** in this run, so it cannot tell whether these goals hold: ${noisy.join('; ')}.`

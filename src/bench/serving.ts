@@ -58,6 +58,9 @@ export interface LoadFigures {
   failed: number;
 }
 
+/** One target over the rounds. */
+export type TargetFigures = LoadFigures & { p99MaxMs: number; cpuUsPerRequest: number };
+
 /** A figure over the rounds: its median (the figure), its min and max, and whether the spread hides the goal. */
 export interface RoundFigure {
   median: number;
@@ -96,12 +99,21 @@ export interface ServingBenchResult {
   secondPredictionFloorPct: number;
   /** Share of the canary's answers the candidate gave (autocannon sends no id, so each request is routed by a fresh one). */
   canaryCandidateShare: number;
-  /** Per target: mean requests per second over the rounds, median p50 and p99 over the rounds, and the worst p99. */
-  bare: LoadFigures & { p99MaxMs: number };
-  logOff: LoadFigures & { p99MaxMs: number };
-  logOn: LoadFigures & { p99MaxMs: number };
-  canary: LoadFigures & { p99MaxMs: number };
-  shadow: LoadFigures & { p99MaxMs: number };
+  /**
+   * The canary's and the shadow's extra CPU time per answered request over the log-on server's, in percent: steadier
+   * than throughput when neighbours come and go, since it does not depend on how much CPU the server got.
+   */
+  canaryCpuOverheadPct: RoundFigure;
+  shadowCpuOverheadPct: RoundFigure;
+  /**
+   * Per target: mean requests per second over the rounds, median p50 and p99 over the rounds, the worst p99, and the
+   * median CPU time of the server process per answered request.
+   */
+  bare: TargetFigures;
+  logOff: TargetFigures;
+  logOn: TargetFigures;
+  canary: TargetFigures;
+  shadow: TargetFigures;
   /** Rows the log-on servers answered or mirrored (their own count, warm-up included). */
   servedRows: number;
   /** Rows of the log-on servers found in MinIO afterwards, read back with readPredictionWindow. */
@@ -311,6 +323,8 @@ export async function runServingBench(options: ServingBenchOptions): Promise<Ser
     shadow: url('shadow'),
   };
   const rounds: Record<Target, LoadFigures[]> = { bare: [], logOff: [], logOn: [], canary: [], shadow: [] };
+  // CPU time of this process (every server and its threads; only the loaded target is busy) per answered request.
+  const cpuPerRequest: Record<Target, number[]> = { bare: [], logOff: [], logOn: [], canary: [], shadow: [] };
   const loadAverage = os.loadavg()[0]!;
   const stats: RecordLogStats[] = [];
   let secondUs: number;
@@ -326,7 +340,11 @@ export async function runServingBench(options: ServingBenchOptions): Promise<Ser
       const order = TARGETS.map((_, i) => TARGETS[(i + r) % TARGETS.length]!);
       for (const t of order) {
         log(`round ${r + 1}/${o.rounds} ${t}: ${o.connections} connections, ${roundS}s`);
-        rounds[t].push(await load(targets[t], body, roundS, o.connections));
+        const cpu = process.cpuUsage();
+        const figures = await load(targets[t], body, roundS, o.connections);
+        const used = process.cpuUsage(cpu);
+        rounds[t].push(figures);
+        cpuPerRequest[t].push((used.user + used.system) / Math.max(1, figures.answered));
       }
     }
     secondUs = await secondPredictionUs(servers.logOn.models.get(names.logOn)!.current!.predictor, ROW);
@@ -369,7 +387,15 @@ export async function runServingBench(options: ServingBenchOptions): Promise<Ser
       SERVING_GOALS.shadowOverheadPct,
     ),
   };
-  const loads = Object.fromEntries(TARGETS.map((t) => [t, combine(rounds[t])])) as Record<Target, LoadFigures & { p99MaxMs: number }>;
+  const loads = Object.fromEntries(TARGETS.map((t) => [t, { ...combine(rounds[t]), cpuUsPerRequest: median(cpuPerRequest[t]) }])) as Record<
+    Target,
+    TargetFigures
+  >;
+  const cpu = (t: Target, i: number) => cpuPerRequest[t][i]!;
+  const cpuFigures = {
+    canaryCpuOverheadPct: roundFigure(perRound((i) => ((cpu('canary', i) - cpu('logOn', i)) / cpu('logOn', i)) * 100)),
+    shadowCpuOverheadPct: roundFigure(perRound((i) => ((cpu('shadow', i) - cpu('logOn', i)) / cpu('logOn', i)) * 100)),
+  };
   // A server whose event loop is saturated spends 1/rps per request; one more prediction adds secondUs to that.
   const extra = (secondUs * median(rounds.logOn.map((r) => r.rps))) / 1e6;
   // The servers' own counts: autocannon leaves out answers still on the wire when a run ends.
@@ -385,6 +411,7 @@ export async function runServingBench(options: ServingBenchOptions): Promise<Ser
     loggedRows === servedRows;
   return {
     ...figures,
+    ...cpuFigures,
     secondPredictionUs: secondUs,
     secondPredictionFloorPct: (extra / (1 + extra)) * 100,
     canaryCandidateShare: canaryShare,

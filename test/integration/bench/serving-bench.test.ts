@@ -19,7 +19,10 @@ describe('serving benchmark', () => {
       for (const target of [r.bare, r.logOff, r.logOn, r.canary, r.shadow]) {
         expect(target.answered).toBeGreaterThan(0);
         expect(target.failed).toBe(0);
+        expect(target.cpuUsPerRequest).toBeGreaterThan(0);
       }
+      // A shadow predicts every request twice: it costs more CPU per request than one version, whatever the noise.
+      expect(r.shadowCpuOverheadPct.median).toBeGreaterThan(0);
       for (const f of [r.throughputVsBare, r.p99Ms, r.loggingOverheadPct, r.canaryOverheadPct, r.shadowOverheadPct]) {
         expect(f.min).toBeLessThanOrEqual(f.median);
         expect(f.median).toBeLessThanOrEqual(f.max);

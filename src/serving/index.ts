@@ -33,4 +33,4 @@ export {
   type RolloutReadiness,
   type ServingRole,
 } from './served-model';
-export { routePoint, routesToCandidate, routingKey } from './routing';
+export { pointFrom, routePoint, routeSeed, routesToCandidate, routingKey } from './routing';

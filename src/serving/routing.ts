@@ -9,17 +9,22 @@
 import type { RolloutRouting } from '../storage/types';
 
 /**
- * The point in [0, 1) of a key in a rollout: 32-bit FNV-1a over the rollout id and the key (UTF-16 code units),
- * then Murmur3's finaliser so that keys differing in their last character (`req-1`, `req-2`) spread over the
- * whole range.
+ * The point in [0, 1) of a key in a rollout: 32-bit FNV-1a over the rollout id, a zero, and the key (UTF-16 code
+ * units), then Murmur3's finaliser so that keys differing in their last character (`req-1`, `req-2`) spread over
+ * the whole range.
  */
 export function routePoint(rolloutId: string, key: string): number {
-  let h = 0x811c9dc5;
-  const text = `${rolloutId}\u0000${key}`;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
+  return pointFrom(routeSeed(rolloutId), key);
+}
+
+/** FNV-1a over the rollout id and a zero: computed once per rollout, the start of every key's hash. */
+export function routeSeed(rolloutId: string): number {
+  return fnv(fnv(0x811c9dc5, rolloutId), '\u0000');
+}
+
+/** The point of a key from its rollout's seed (see `routePoint`). */
+export function pointFrom(seed: number, key: string): number {
+  let h = fnv(seed, key);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -28,11 +33,16 @@ export function routePoint(rolloutId: string, key: string): number {
   return (h >>> 0) / 0x1_0000_0000;
 }
 
-/** Whether a key goes to the candidate at this share. */
-export function routesToCandidate(rolloutId: string, key: string, candidateShare: number): boolean {
+function fnv(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/** Whether a key goes to the candidate at this share, given its rollout's seed. */
+export function routesToCandidate(seed: number, key: string, candidateShare: number): boolean {
   if (candidateShare <= 0) return false;
   if (candidateShare >= 1) return true;
-  return routePoint(rolloutId, key) < candidateShare;
+  return pointFrom(seed, key) < candidateShare;
 }
 
 /**

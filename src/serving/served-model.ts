@@ -27,7 +27,7 @@ import { batchingPredictor } from './batcher';
 import { LOAD_REFUSAL_REASONS, initModelCounters, setServedVersion, type ServingMetrics } from './metrics';
 import type { ModelSource, ServedVersion } from './model-source';
 import type { PredictionRole } from './prediction-log';
-import { routesToCandidate } from './routing';
+import { routeSeed, routesToCandidate } from './routing';
 
 /** A tensor's description in Open Inference Protocol v2 metadata. */
 export interface TensorMetadata {
@@ -86,6 +86,8 @@ export interface ActiveRollout {
   state: RolloutState;
   champion: LoadedModel;
   candidate: LoadedModel;
+  /** The start of every routing key's hash in this rollout (`routeSeed` of its id). */
+  seed: number;
 }
 
 /** A rollout as readiness reports it: the document's gist, and whether it is in effect (both versions loaded). */
@@ -271,7 +273,7 @@ export class ServedModel {
     const { state } = rollout;
     if (state.strategy === 'shadow') return { loaded: rollout.champion, role: 'champion', rolloutId, shadow: rollout.candidate };
     const key = options.key?.(state);
-    if (key !== undefined && routesToCandidate(state.rolloutId, key, state.candidateShare))
+    if (key !== undefined && routesToCandidate(rollout.seed, key, state.candidateShare))
       return { loaded: rollout.candidate, role: 'candidate', rolloutId };
     return { loaded: rollout.champion, role: 'champion', rolloutId };
   }
@@ -434,7 +436,7 @@ export class ServedModel {
       return;
     }
     this.rolloutProblem = undefined;
-    this.rollout = { state: active, champion, candidate };
+    this.rollout = { state: active, champion, candidate, seed: routeSeed(active.rolloutId) };
     this.metrics.rolloutShare.set({ model: this.name }, active.strategy === 'canary' ? active.candidateShare : 0);
     if (was?.state.seq !== active.seq || was.state.rolloutId !== active.rolloutId) {
       initVersionMetrics(this.metrics, this.name, champion.version, 'champion');

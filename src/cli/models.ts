@@ -4,6 +4,9 @@ import { loadConfig } from '../config';
 import { createStorage } from '../storage';
 import type { AliasPointer, ModelVersion } from '../storage/types';
 import { emit, UsageError } from './output';
+import { auditModel, type ModelAudit } from '../storage/audit';
+import { loadTrustedKeys } from '../codec/keys';
+import { FailureType, MlopsError } from '../errors';
 
 type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
 
@@ -37,6 +40,28 @@ function renderModel(view: ModelView): string {
   return lines.join('\n');
 }
 
+function renderAudit(a: ModelAudit): string {
+  const lines = [
+    `${a.model}: ${a.ok ? 'the chain holds' : `${a.problems.length} problem(s)`} (trusted stamp keys: ${a.trustedKeys.join(', ') || 'none'})`,
+  ];
+  for (const v of a.versions) {
+    lines.push(`  v${v.version}  ${v.createdAt}  manifest ${v.manifestSha256.slice(0, 12)}  ${v.chain}  run ${v.workflowId}`);
+    for (const ap of v.approvals)
+      lines.push(
+        `      approved by ${ap.approver} at ${ap.at}: ${ap.identity}${ap.issuer ? ` (${ap.issuer}, subject ${ap.subject}${ap.tokenId ? `, token ${ap.tokenId}` : ''}, key ${ap.keyId})` : ''}${ap.problem ? `  PROBLEM: ${ap.problem}` : ''}`,
+      );
+  }
+  for (const al of a.aliases) {
+    lines.push(`  alias ${al.alias}:`);
+    for (const m of al.moves)
+      lines.push(
+        `      ${m.seq}. ${m.from === null ? '-' : `v${m.from}`} → v${m.to} by ${m.by} at ${m.at}: ${m.reason}${m.problem ? `  PROBLEM: ${m.problem}` : ''}`,
+      );
+  }
+  if (!a.ok) lines.push('Problems:', ...a.problems.map((p) => `  - ${p}`));
+  return lines.join('\n');
+}
+
 /** Registers the registry commands. */
 export function registerModels(program: Command, run: Runner): void {
   const models = program.command('models').description('Read the model registry: models, versions, aliases and their history');
@@ -65,6 +90,26 @@ export function registerModels(program: Command, run: Runner): void {
         );
       }),
     );
+  models
+    .command('audit <model>')
+    .description(
+      "Verify a model's chain offline: each version's manifest against the next one's link, every verified approval's signed proof (MLOPS_STAMP_TRUSTED_KEYS_FILE), and every alias move; exits 1 on any problem",
+    )
+    .option('--json', 'print the audit as JSON')
+    .action(
+      run(async (json, model: string) => {
+        const config = loadConfig();
+        const { registry, store } = createStorage(config.minio);
+        const audit = await auditModel(registry, store, model, loadTrustedKeys(config.identity));
+        emit(json, audit, renderAudit(audit));
+        if (!audit.ok)
+          throw new MlopsError(
+            FailureType.Integrity,
+            `the audit of ${model} found ${audit.problems.length} problem(s): ${audit.problems[0]}`,
+          );
+      }),
+    );
+
   models
     .command('show <model>')
     .description("Show a model's aliases and versions (metrics, approvals, lineage)")

@@ -67,6 +67,11 @@ const rolloutKey = (model: string) => `${modelRoot(model)}rollout.json`;
 const rolloutHistoryPrefix = (model: string) => `${modelRoot(model)}rollout-history/`;
 const rolloutHistoryKey = (model: string, seq: number) => `${rolloutHistoryPrefix(model)}${pad(seq)}.json`;
 
+/** The digest of a version manifest as read back (sha256 of its JSON): what the next version and alias moves record. */
+export function manifestDigest(manifest: ModelVersion): string {
+  return sha256Hex(JSON.stringify(manifest));
+}
+
 /** An MLflow-like model registry over an artifact store. */
 export class ModelRegistry {
   private readonly maxAttempts: number;
@@ -109,6 +114,9 @@ export class ModelRegistry {
         continue;
       }
       const manifest = this.manifest(input, claim.value.version);
+      const previous =
+        manifest.version > 1 ? await this.store.readDocument<ModelVersion>(versionKey(model, manifest.version - 1)) : undefined;
+      if (previous) manifest.previous = { version: previous.value.version, sha256: manifestDigest(previous.value) };
       if (await this.conditional(() => this.store.writeDocument(versionKey(model, manifest.version), manifest, { ifNoneMatch: true }))) {
         return { version: manifest, created: true };
       }
@@ -178,7 +186,7 @@ export class ModelRegistry {
     const reason = assertText('alias move reason', input.reason);
     if (input.expectedVersion !== undefined && input.expectedVersion !== null) assertVersion(input.expectedVersion);
     if (input.workflowId !== undefined) assertRunKey(input.workflowId);
-    await this.getVersion(model, version);
+    const target = await this.getVersion(model, version);
 
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const current = await this.store.readDocument<AliasPointer>(aliasKey(model, alias));
@@ -203,6 +211,7 @@ export class ModelRegistry {
         reason,
       };
       if (input.workflowId !== undefined) move.workflowId = input.workflowId;
+      move.manifestSha256 = manifestDigest(target);
       const moved = await this.conditional(() =>
         this.store.writeDocument(aliasKey(model, alias), move, current ? { ifMatch: current.etag } : { ifNoneMatch: true }),
       );

@@ -78,6 +78,11 @@ export interface ModelVersion {
   description?: string;
   /** ISO time of registration. */
   createdAt: string;
+  /**
+   * The version before this one and the digest of its manifest (`manifestDigest`), so an edit to a manifest shows as a
+   * broken link in `mlops models audit`. Absent on version 1 and on versions registered before manifests were chained.
+   */
+  previous?: { version: number; sha256: string };
 }
 
 /** The result of registering: the version, and whether this call created it (false when the run had already registered it). */
@@ -103,6 +108,8 @@ export interface AliasMove {
   reason: string;
   /** The pipeline run or rollback that moved it, when there is one. */
   workflowId?: string;
+  /** The digest of the target version's manifest when the alias moved (`manifestDigest`), checked by `mlops models audit`. */
+  manifestSha256?: string;
 }
 
 /** Where an alias points now: its latest move. */

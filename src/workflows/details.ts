@@ -1,6 +1,6 @@
 /** The markdown an approver reads in the Temporal UI (the workflow's current details) while the gate waits. */
 import type { PipelineSpec } from '../spec/pipeline';
-import type { ApprovalStatus, PipelineRunStatus } from '../contracts';
+import type { Approval, ApprovalStatus, PipelineRunStatus } from '../contracts';
 
 function fmt(v: number | undefined): string {
   return v === undefined || !Number.isFinite(v) ? '-' : Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(4);
@@ -40,13 +40,44 @@ export function approvalDetails(args: { spec: PipelineSpec; workflowId: string; 
     status.report ? `**Evaluation report**: \`${status.report.uri}\`` : '',
     '',
     `**Approvals**: ${gate.approvals.length} of ${gate.quorum} from ${gate.approvers.join(', ')}${gate.deadline ? `; deadline ${gate.deadline}` : ''}.`,
-    ...gate.approvals.map((a) => `- approved by ${a.approver} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`),
+    ...gate.approvals.map((a) => `- ${approvalLine(a)}`),
     ...gate.refused.slice(-5).map((r) => `- refused ${r.kind}${r.approver ? ` from ${r.approver}` : ''}: ${r.reason}`),
     '',
-    '**To decide**: Send Signal → `approve` with `{"approver": "<your name>", "comment": "..."}`, or `reject` with `{"approver": "<your name>", "reason": "..."}`.',
-    `From a terminal: \`mlops approve ${workflowId} --as <name>\` or \`temporal workflow signal --workflow-id ${workflowId} --name approve --input '{"approver":"<name>"}'\`.`,
+    ...(gate.identity === 'verified'
+      ? [
+          `**Identity: verified**. Only approvals stamped by the codec server count: send from the Temporal UI signed in, with "Pass the user access token" on, or \`mlops approve ${workflowId}\` with your token (MLOPS_TOKEN). The name your token proves counts, whatever you type. Requested by ${status.requestedBy} (${gate.requesterVerified ? 'verified' : 'declared, not verified'}).`,
+          '',
+        ]
+      : []),
+    `**To decide**: Send Signal → \`approve\` with \`{"approver": "<your name>", "comment": "...", "workflowId": "${workflowId}"}\`, or \`reject\` with \`{"approver": "<your name>", "reason": "...", "workflowId": "${workflowId}"}\`.`,
+    `From a terminal: \`mlops approve ${workflowId} --as <name>\` or \`temporal workflow signal --workflow-id ${workflowId} --name approve --input '{"approver":"<name>","workflowId":"${workflowId}"}'\`.`,
   ];
   return lines.filter((l, i, all) => !(l === '' && all[i - 1] === '')).join('\n');
+}
+
+/** One approval as the details show it: who, proven or typed, when, and the comment. */
+export function approvalLine(a: Approval): string {
+  const how = a.verified
+    ? ` (verified by ${a.verified.issuer}${a.verified.declared ? `; typed as "${a.verified.declared}"` : ''})`
+    : ' (declared)';
+  return `approved by ${a.approver}${how} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`;
+}
+
+/** Who decided, for the details of a finished run: the approvals (and rejections) stay visible after the deploy. */
+export function decisionDetails(gate: ApprovalStatus | undefined): string {
+  if (!gate || (gate.approvals.length === 0 && gate.rejections.length === 0)) return '';
+  const lines = [
+    ...gate.approvals.map((a) => `- ${approvalLine(a)}`),
+    ...gate.rejections.map(
+      (r) => `- rejected by ${r.approver}${r.verified ? ' (verified)' : ' (declared)'} at ${r.at}${r.reason ? `: ${r.reason}` : ''}`,
+    ),
+  ];
+  const refused = gate.refused.length + (gate.refusedNotKept ?? 0);
+  return [
+    `**Decided by**:`,
+    ...lines,
+    ...(refused ? [`(${refused} request(s) refused; \`mlops status\` lists them with their reasons)`] : []),
+  ].join('\n');
 }
 
 function servabilityLine(s: PipelineRunStatus['servability']): string {

@@ -38,7 +38,7 @@ import {
 } from '../contracts';
 import { mlopsActivities } from './activity-names';
 import { awaitApproval } from './approval-wait';
-import { approvalDetails } from './details';
+import { approvalDetails, decisionDetails } from './details';
 import { championChanged, comparedWith, DEPLOY_CAS_PATCH, deployByCompareAndSwap } from './deploy';
 import { lifecycle } from './lifecycle-sink';
 import { stageActivity, trainingActivity } from './options';
@@ -357,6 +357,8 @@ type StageOutcome<T> = { done: true; output: T } | { done: false; ended: Pipelin
 function finalDetails(model: string, result: PipelineRunResult, status: PipelineRunStatus): string {
   const parts = [`**${model}**: ${result.status}${result.version ? ` (version ${result.version})` : ''}`];
   if (result.reason) parts.push(result.reason);
+  const decided = decisionDetails(status.approval);
+  if (decided) parts.push(decided);
   const dataNotes = dataDetails(status);
   if (dataNotes) parts.push(dataNotes);
   if (status.claimMismatches?.length) parts.push(`**Claimed vs measured**: ${status.claimMismatches.join('; ')}.`);

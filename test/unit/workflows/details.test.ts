@@ -1,5 +1,5 @@
 import { ApprovalGate } from '../../../src/workflows/approval-gate';
-import { approvalDetails } from '../../../src/workflows/details';
+import { approvalDetails, decisionDetails } from '../../../src/workflows/details';
 import { STAGES, type PipelineRunStatus } from '../../../src/contracts';
 import { testSpec } from '../../helpers/fake-stages';
 
@@ -30,5 +30,29 @@ describe('what an approver reads in the Temporal UI', () => {
     expect(text).toContain(
       '**Servability**: the onnx model loads as the server loads it and answered 69 holdout rows; it agrees with its training program on 200 check rows.',
     );
+  });
+
+  test('under identity: verified it says how to send a proven approval, names the run in the input, and whether the requester was verified', () => {
+    const spec = testSpec({ approval: { approvers: ['bob@example.com'], identity: 'verified', timeout: '1h' } });
+    const gate = new ApprovalGate(spec.approval, 'dave', {
+      workflowId: 'toy-run',
+      runId: 'r',
+      startedAt: '2026-11-29T10:00:00.000Z',
+      identityChecks: true,
+    });
+    const status: PipelineRunStatus = { model: 'toy', trigger: 'manual', requestedBy: 'dave', stage: 'approve', stages: [] };
+    const text = approvalDetails({ spec, workflowId: 'toy-run', status, gate: gate.status() });
+    expect(text).toContain('**Identity: verified**. Only approvals stamped by the codec server count');
+    expect(text).toContain('Requested by dave (declared, not verified).');
+    expect(text).toContain('`{"approver": "<your name>", "comment": "...", "workflowId": "toy-run"}`');
+  });
+
+  test('who approved stays in the details after the deploy, proven or typed', () => {
+    const gate = new ApprovalGate(testSpec().approval, 'dave');
+    gate.approve({ approver: 'alice', comment: 'fine' }, '2026-11-29T10:00:00.000Z');
+    gate.approve({ approver: 'dave' }, '2026-11-29T10:00:01.000Z');
+    const text = decisionDetails(gate.status());
+    expect(text).toContain('- approved by alice (declared) at 2026-11-29T10:00:00.000Z: fine');
+    expect(text).toContain('(1 request(s) refused;');
   });
 });

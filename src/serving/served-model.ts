@@ -191,7 +191,8 @@ export class ServedModel {
   readiness(): ModelReadiness {
     const cur = this.current;
     const base = { name: this.name, alias: this.alias, version: cur?.version ?? null, ...this.rolloutReadiness() };
-    if (cur) return { ...base, ready: true, state: 'serving', ...(this.lastProblem ? { reason: this.lastProblem } : {}) };
+    // A rollout in effect answers requests even while the alias cannot be resolved.
+    if (cur || this.rollout) return { ...base, ready: true, state: 'serving', ...(this.lastProblem ? { reason: this.lastProblem } : {}) };
     const reason = this.lastProblem ?? `no version of alias "${this.alias}" has been loaded yet`;
     return { ...base, ready: false, state: this.lastState, reason };
   }

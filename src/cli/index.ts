@@ -9,6 +9,7 @@ import { registerDev } from './dev';
 import { registerGc } from './gc';
 import { registerModels } from './models';
 import { registerMonitor } from './monitor';
+import { registerRollout } from './rollout';
 import { registerRuns } from './runs';
 import { registerSchedules } from './schedules';
 import { registerSchema } from './schema';
@@ -41,6 +42,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerRuns(program, run);
   registerModels(program, run);
   registerMonitor(program, run);
+  registerRollout(program, run);
   registerSchedules(program, run);
   registerSchema(program, run);
   registerServe(program, run);

@@ -1,22 +1,14 @@
 /**
  * The rollout's activities, thin adapters over the registry and the prediction log: begin a rollout (refused while
  * another of the model is under way), write its document at each step (a compare-and-swap on the seq it last wrote),
- * read a step's predictions and judge them (src/ml/rollout.ts), and promote the candidate by moving the alias only if
- * it still points at the champion.
+ * and read a step's predictions and judge them (src/ml/rollout.ts). The final promotion is the deploy's compare-and-swap
+ * (`promoteVersion`, src/activities/deploy.ts).
  */
-import { FailureType, MlopsError, isMlopsError } from '../errors';
+import { FailureType, MlopsError } from '../errors';
 import { judgeStep, rolloutEvidence, type RolloutPrediction } from '../ml/rollout';
 import type { Task } from '../ml/types';
 import { readPredictionWindow } from '../serving/prediction-log';
-import type {
-  AssessRolloutInput,
-  AssessRolloutResult,
-  BeginRolloutInput,
-  PromoteCandidateInput,
-  PromoteCandidateResult,
-  RolloutState,
-  SetRolloutStepInput,
-} from '../contracts';
+import type { AssessRolloutInput, AssessRolloutResult, BeginRolloutInput, RolloutState, SetRolloutStepInput } from '../contracts';
 import type { MlopsDependencies } from './dependencies';
 
 /** Creates the rollout's activities. */
@@ -58,7 +50,18 @@ export function createRolloutActivities({ registry, store }: MlopsDependencies) 
           { model: input.model, rolloutId: current.rolloutId },
         );
       }
-      return write({ ...input, step: 0, status: 'running', expectedSeq: current?.seq ?? 0 });
+      // The champion must still be production: a candidate is rolled out only against the version it was compared with.
+      const production = (await registry.findAlias(input.model, input.alias))?.to ?? null;
+      if (production !== input.champion) {
+        // Not retried: waiting does not bring the champion back.
+        throw new MlopsError(
+          FailureType.InvalidInput,
+          `${input.alias} of "${input.model}" points at ${production === null ? 'nothing' : `v${production}`}, not v${input.champion}, the champion v${input.candidate} was compared with: it was moved after validation; run again to compare with it.`,
+          { model: input.model, alias: input.alias, current: production, expected: input.champion },
+        );
+      }
+      const { alias: _alias, ...change } = input;
+      return write({ ...change, step: 0, status: 'running', expectedSeq: current?.seq ?? 0 });
     },
 
     /** Writes the rollout's step, share and status (a compare-and-swap on the seq the workflow last wrote). */
@@ -93,29 +96,6 @@ export function createRolloutActivities({ registry, store }: MlopsDependencies) 
         shadow: input.strategy === 'shadow',
       });
       return { until, evidence, verdict: judgeStep(evidence, input.policy, input.elapsedMs) };
-    },
-
-    /** Moves the alias to the candidate only if it still points at the champion it was compared with. */
-    async promoteCandidate(input: PromoteCandidateInput): Promise<PromoteCandidateResult> {
-      try {
-        await registry.moveAlias({
-          model: input.model,
-          alias: input.alias,
-          version: input.candidate,
-          expectedVersion: input.champion,
-          by: input.by,
-          reason: input.reason,
-          workflowId: input.workflowId,
-        });
-        return { promoted: true };
-      } catch (err) {
-        // Production moved during the rollout (another deploy, a rollback): the candidate was not compared with it.
-        if (isMlopsError(err) && err.type === FailureType.Conflict) {
-          const current = (await registry.findAlias(input.model, input.alias))?.to ?? undefined;
-          return { promoted: false, ...(current !== undefined && current !== null ? { current } : {}) };
-        }
-        throw err;
-      }
     },
   };
 }

@@ -181,6 +181,8 @@ export const rolloutStatusQuery = defineQuery<RolloutRunStatus>('status');
 /** Input of the activity that begins a rollout: refuses when another rollout of the model is under way. */
 export interface BeginRolloutInput {
   model: string;
+  /** The alias the champion must still be (checked at the start). */
+  alias: string;
   rolloutId: string;
   strategy: 'shadow' | 'canary';
   champion: number;
@@ -192,7 +194,7 @@ export interface BeginRolloutInput {
 }
 
 /** Input of the activity that writes the rollout document (a CAS on the seq the workflow last wrote). */
-export interface SetRolloutStepInput extends BeginRolloutInput {
+export interface SetRolloutStepInput extends Omit<BeginRolloutInput, 'alias'> {
   step: number;
   status: 'running' | 'paused' | 'finished';
   expectedSeq: number;
@@ -217,21 +219,4 @@ export interface AssessRolloutResult {
   until: string;
   evidence: RolloutEvidence;
   verdict: StepVerdict;
-}
-
-/** Input of the final promotion: the alias moves to the candidate only if it still points at the champion. */
-export interface PromoteCandidateInput {
-  model: string;
-  alias: string;
-  champion: number;
-  candidate: number;
-  by: string;
-  reason: string;
-  workflowId: string;
-}
-
-/** Whether the alias moved; when it did not, where it points now. */
-export interface PromoteCandidateResult {
-  promoted: boolean;
-  current?: number;
 }

@@ -33,7 +33,7 @@ import { storageActivity } from './options';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { beginRollout, setRolloutStep, assessRolloutStep, promoteCandidate } = mlopsActivities<Activities>(storageActivity);
+const { beginRollout, setRolloutStep, assessRolloutStep, promoteVersion } = mlopsActivities<Activities>(storageActivity);
 
 /** Most decisions kept in the status (the registry's history keeps every change). */
 const MAX_DECISIONS = 200;
@@ -148,7 +148,8 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
 
   const end = async (outcome: RolloutRunResult['outcome'], by: string, reason: string): Promise<RolloutRunResult> => {
     status.state = outcome === 'promoted' ? 'promoted' : outcome === 'rolled-back' ? 'rolled-back' : 'failed';
-    await write(outcome === 'promoted' ? 1 : 0, 'finished', by, `${outcome}: ${reason}`);
+    // A shadow's document keeps share 0 to the end (it never answered); the alias now says who answers.
+    await write(outcome === 'promoted' && policy.strategy === 'canary' ? 1 : 0, 'finished', by, `${outcome}: ${reason}`);
     decide({ action: outcome === 'promoted' ? 'promoted' : outcome === 'rolled-back' ? 'rolled-back' : 'failed', by, reason });
     status.nextCheckAt = undefined;
     show();
@@ -254,6 +255,7 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
   }
   doc = await beginRollout({
     ...base,
+    alias: input.alias,
     share: first,
     by: 'rollout',
     reason: `${policy.strategy} of v${input.candidate} against v${input.champion} started by ${input.runWorkflowId}`,
@@ -301,21 +303,22 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
   status.step = policy.steps.length - 1;
   status.share = 1;
   const reason = promoteNow()?.reason ?? `every step passed${policy.approveBefore.includes(1) ? ' and the promotion was approved' : ''}`;
-  const moved = await promoteCandidate({
+  // The deploy's compare-and-swap: the alias moves only if it still points at the champion the candidate was compared with.
+  const moved = await promoteVersion({
     model: input.model,
     alias: input.alias,
-    champion: input.champion,
-    candidate: input.candidate,
+    version: input.candidate,
+    expectedVersion: input.champion,
     by: promotedBy,
     reason: `rollout ${rolloutId}: ${reason}`,
     workflowId: rolloutId,
   });
-  if (!moved.promoted) {
+  if (!moved.moved) {
     log.warn('promotion refused: the alias moved during the rollout', { current: moved.current, champion: input.champion });
     return end(
       'failed',
       'rollout',
-      `${input.alias} now points at ${moved.current === undefined ? 'nothing' : `v${moved.current}`}, not the champion v${input.champion} this candidate was compared with: not promoted; deploy again to compare with the new champion`,
+      `${input.alias} now points at ${moved.current === null ? 'nothing' : `v${moved.current}`}, not the champion v${input.champion} this candidate was compared with: not promoted; deploy again to compare with the new champion`,
     );
   }
   return end('promoted', promotedBy, reason);

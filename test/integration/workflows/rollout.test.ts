@@ -10,6 +10,9 @@ import { namespacedActivities } from '../../../src/contracts/activity-names';
 import {
   abortSignal,
   approveSignal,
+  pipelineStatusQuery,
+  type PipelineRunResult,
+  type PipelineRunStatus,
   pauseSignal,
   promoteSignal,
   resumeSignal,
@@ -19,7 +22,7 @@ import {
   type AssessRolloutInput,
   type AssessRolloutResult,
   type BeginRolloutInput,
-  type PromoteCandidateInput,
+  type PromoteInput,
   type RolloutRunResult,
   type RolloutRunStatus,
   type RolloutState,
@@ -27,7 +30,7 @@ import {
   type StepVerdict,
 } from '../../../src/contracts';
 import { startTimeSkipping } from '../../helpers/servers';
-import { testSpec } from '../../helpers/fake-stages';
+import { fakeStages, ref, testSpec } from '../../helpers/fake-stages';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -39,7 +42,7 @@ afterAll(async () => env?.teardown());
 interface Seen {
   writes: RolloutState[];
   assessed: AssessRolloutInput[];
-  promoted: PromoteCandidateInput[];
+  promoted: PromoteInput[];
 }
 
 /** The evidence's verdict for one check, from the step (0 for the first) and the step's elapsed time. */
@@ -59,7 +62,7 @@ function fakeActivities(judge: Judge, opts: { promoteConflict?: boolean } = {}) 
   return {
     seen,
     activities: namespacedActivities({
-      async beginRollout(input: BeginRolloutInput) {
+      async beginRollout({ alias: _alias, ...input }: BeginRolloutInput) {
         return put({ ...input, step: 0, status: 'running', expectedSeq: seq });
       },
       async setRolloutStep(input: SetRolloutStepInput) {
@@ -74,9 +77,11 @@ function fakeActivities(judge: Judge, opts: { promoteConflict?: boolean } = {}) 
           verdict: { decision, reasons: [`scripted ${decision}`] },
         };
       },
-      async promoteCandidate(input: PromoteCandidateInput) {
+      async promoteVersion(input: PromoteInput) {
         seen.promoted.push(input);
-        return opts.promoteConflict ? { promoted: false, current: 9 } : { promoted: true };
+        return opts.promoteConflict
+          ? { moved: false, expected: input.expectedVersion, current: 9 }
+          : { moved: true, version: input.version, previousVersion: input.expectedVersion, changed: true };
       },
     }),
   };
@@ -163,7 +168,7 @@ describe('a canary rollout (time-skipping)', () => {
     expect(new Set(seen.assessed.map((a) => a.since)).size).toBe(2);
     const elapsed = seen.assessed.filter((a) => a.since === seen.assessed[0]!.since).map((a) => Math.round(a.elapsedMs / 1000));
     expect(elapsed).toEqual([60, 120]);
-    expect(seen.promoted).toEqual([expect.objectContaining({ alias: 'production', champion: 1, candidate: 2 })]);
+    expect(seen.promoted).toEqual([expect.objectContaining({ alias: 'production', expectedVersion: 1, version: 2 })]);
   });
 
   it('a candidate that does worse is rolled back at its step, and the alias is never moved', async () => {
@@ -322,5 +327,106 @@ describe('a canary rollout (time-skipping)', () => {
       },
       { promoteConflict: true },
     );
+  });
+});
+
+describe('pipelineRun with a canary strategy (time-skipping)', () => {
+  /** A whole run over stand-in stages whose validation compared the candidate with production v1. */
+  async function run(judge: Judge, opts: { champion?: boolean } = {}) {
+    const stages = fakeStages();
+    const rollout = fakeActivities(judge);
+    const taskQueue = `run-${Math.random().toString(36).slice(2)}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: require.resolve('../../../src/workflows'),
+      activities: {
+        ...namespacedActivities({
+          ...stages.activities,
+          async evaluateCandidate() {
+            return {
+              passed: true,
+              metrics: { accuracy: 0.9 },
+              failures: [],
+              report: ref('eval'),
+              ...(opts.champion === false ? {} : { champion: { version: 1, metrics: { accuracy: 0.85 } } }),
+            };
+          },
+          async deployCandidate(input: unknown) {
+            stages.deployed.push(input);
+            return { version: 2, spec: ref('spec'), ...(opts.champion === false ? {} : { previousVersion: 1 }) };
+          },
+          async registerCandidate(input: unknown) {
+            stages.deployed.push(input);
+            return { version: 2, spec: ref('spec') };
+          },
+        }),
+        ...rollout.activities,
+      },
+    });
+    const spec = testSpec({
+      approval: {},
+      validation: { champion: { metric: 'accuracy' } },
+      deploy: { strategy: 'canary', rollout: { evidence: { checkEvery: '1m', maxWait: '10m' } } },
+      monitor: { interval: '1h' },
+    });
+    const workflowId = `run-toy-${Math.random().toString(36).slice(2)}`;
+    const result = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('pipelineRun', {
+        taskQueue,
+        workflowId,
+        args: [{ spec, requestedBy: 'carol', trigger: 'manual', trainingTaskQueue: taskQueue }],
+      });
+      try {
+        const r = (await handle.result()) as PipelineRunResult;
+        return { result: r, status: (await handle.query(pipelineStatusQuery)) as PipelineRunStatus };
+      } finally {
+        await env.client.workflow
+          .getHandle('monitor-toy')
+          .terminate('test done')
+          .catch(() => undefined);
+      }
+    });
+    return { ...result, stages, seen: rollout.seen, workflowId };
+  }
+
+  it('the deploy registers the candidate without moving the alias, and the rollout child promotes it', async () => {
+    const { result, status, stages, seen, workflowId } = await run((i) => (i.elapsedMs >= 60_000 ? 'pass' : 'wait'));
+    expect(result).toMatchObject({ status: 'deployed', version: 2, previousVersion: 1 });
+    // Registered with the run's spec, the alias left alone; it moved once, by the rollout's compare-and-swap against v1.
+    expect(stages.deployed).toEqual([expect.objectContaining({ moveAlias: false, spec: expect.objectContaining({ model: 'toy' }) })]);
+    expect(status.rollout).toMatchObject({
+      workflowId: 'rollout-toy-v2',
+      strategy: 'canary',
+      champion: 1,
+      candidate: 2,
+      outcome: 'promoted',
+    });
+    expect(status.stages.find((s) => s.name === 'deploy')).toMatchObject({
+      state: 'done',
+      note: expect.stringMatching(/^v2 promoted by its canary rollout/),
+    });
+    expect(seen.writes[0]).toMatchObject({ rolloutId: 'rollout-toy-v2', candidateShare: 0.1 });
+    expect(seen.promoted).toEqual([expect.objectContaining({ expectedVersion: 1, version: 2 })]);
+    expect(stages.calls.monitor).toBe(1);
+    const child = await env.client.workflow.getHandle('rollout-toy-v2').describe();
+    expect(child.raw.workflowExecutionInfo?.parentExecution?.workflowId).toBe(workflowId);
+  });
+
+  it('a rolled-back candidate ends the run rolled-back, with the reason, and the monitor is not told', async () => {
+    const { result, status, stages } = await run((i) => (i.elapsedMs >= 60_000 ? 'fail' : 'wait'));
+    expect(result.status).toBe('rolled-back');
+    expect(result.reason).toMatch(/^canary rollout of v2 rolled-back: the candidate did worse: scripted fail/);
+    expect(status.stages.find((s) => s.name === 'deploy')).toMatchObject({ state: 'failed' });
+    expect(stages.calls.monitor).toBeUndefined();
+  });
+
+  it('a model with no production version yet is deployed directly: nothing to compare with', async () => {
+    const { result, status, stages, seen } = await run(() => 'fail', { champion: false });
+    expect(result.status).toBe('deployed');
+    // The deploy's own compare-and-swap, against no version, and no rollout document.
+    expect(seen.promoted).toEqual([expect.objectContaining({ version: 2, expectedVersion: null })]);
+    expect(status.rollout).toBeUndefined();
+    expect(seen.writes).toEqual([]);
   });
 });

@@ -78,6 +78,7 @@ describe('rollout evidence from live traffic', () => {
     const since = new Date().toISOString();
     const begun = await activities.beginRollout({
       model: 'worse',
+      alias: 'production',
       rolloutId: 'rollout-worse',
       strategy: 'canary',
       champion: v1.version,
@@ -127,6 +128,7 @@ describe('rollout evidence from live traffic', () => {
     const since = new Date().toISOString();
     await activities.beginRollout({
       model: 'mirrored',
+      alias: 'production',
       rolloutId: 'rollout-mirrored',
       strategy: 'shadow',
       champion: v1.version,

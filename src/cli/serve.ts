@@ -1,4 +1,4 @@
-/** `mlops serve`: the model server for the aliased version of one or more models, until SIGTERM or SIGINT. */
+/** `mlops serve`: the model server for the aliased version (and during a rollout, both versions) of one or more models, until SIGTERM or SIGINT. */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
@@ -71,13 +71,13 @@ export function registerServe(program: Command, run: Runner): void {
   program
     .command('serve')
     .description(
-      "Serve models (built-in or ONNX) over Open Inference Protocol v2 and v1 predict: each model's aliased version from the registry, swapped in when the alias moves, every prediction logged to MinIO",
+      "Serve models (built-in or ONNX) over Open Inference Protocol v2 and v1 predict: each model's aliased version from the registry, swapped in when the alias moves, and during a rollout its champion and candidate at once (a canary's share or a shadow); every prediction logged to MinIO",
     )
     .requiredOption('--model <name>', 'a model to serve (repeat for several)', collect, [])
     .option('--alias <alias>', 'the alias whose version is served', 'production')
     .option('--port <port>', 'TCP port (0 picks a free one)', '8080')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .option('--poll <duration>', 'how often to check the alias for a move (0 turns polling off)', '5s')
+    .option('--poll <duration>', 'how often to check the alias and the rollout for a change (0 turns polling off)', '5s')
     .option(
       '--spool <dir>',
       'the local spool every answered prediction is written to before it is answered (default $MLOPS_SPOOL_DIR, else ~/.local/state/temporal-mlops/spool/<bucket>)',

@@ -109,6 +109,7 @@ export async function startRun(
     trigger,
     trainingTaskQueue: config.trainingTaskQueue,
     reason: opts.reason,
+    cardBaseUrl: config.cardBaseUrl,
   };
   const handle = await client.workflow.start(pipelineRunWorkflow, {
     taskQueue: config.taskQueue,

@@ -55,6 +55,8 @@ export interface MlopsConfig {
   stack: { temporalPort: number; temporalUiPort: number; minioPort: number; minioConsolePort: number; codecPort: number };
   /** Verified approvals: the codec server's token policy and signing key, and the public keys workers trust. */
   identity: IdentityConfig;
+  /** Where approvers open model cards: the codec server's /cards/<sha256> (MLOPS_CARD_BASE_URL, default the local one). */
+  cardBaseUrl: string;
 }
 
 /** Where the keys of identity stamps are, and which tokens the codec server believes (docs/approvals.md). */
@@ -142,6 +144,7 @@ const EnvSchema = z.object({
   MLOPS_CODEC_GROUPS_CLAIM: z.string().min(1).default('groups'),
   MLOPS_CODEC_CLOCK_SKEW_SECONDS: z.coerce.number({ error: 'expected seconds' }).int().min(0).max(600).default(60),
   MLOPS_CODEC_CORS_ORIGINS: z.string().optional(),
+  MLOPS_CARD_BASE_URL: z.url({ error: 'expected the URL of the codec server that serves model cards' }).optional(),
   MLOPS_TEMPORAL_METRICS_PORT: z.coerce
     .number()
     .int()
@@ -297,6 +300,7 @@ export function loadConfig(options: LoadConfigOptions = {}): MlopsConfig {
       minioConsolePort: e.MLOPS_MINIO_CONSOLE_PORT,
       codecPort: e.MLOPS_CODEC_PORT,
     },
+    cardBaseUrl: (e.MLOPS_CARD_BASE_URL ?? `http://127.0.0.1:${e.MLOPS_CODEC_PORT}`).replace(/\/+$/, ''),
     identity: {
       signingKeyFile: e.MLOPS_STAMP_KEY_FILE ?? existing(localKeys.signingKeyFile),
       trustedKeysFile: e.MLOPS_STAMP_TRUSTED_KEYS_FILE ?? existing(localKeys.trustedKeysFile),

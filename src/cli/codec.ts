@@ -11,6 +11,7 @@ import { RemoteCodec } from '../codec/remote';
 import { startCodecServer } from '../codec/server';
 import { loadConfig, type MlopsConfig } from '../config';
 import { createLogger } from '../logger';
+import { createStorage } from '../storage';
 import { emit, UsageError } from './output';
 
 type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
@@ -79,6 +80,8 @@ export function registerCodec(program: Command, run: Runner): void {
         const signingKey = identity.signingKeyFile ? loadSigningKey(identity) : undefined;
         const port = opts.port === undefined ? config.stack.codecPort : Number(opts.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected a port number, got ${opts.port}`);
+        // Model cards are served when the artifact store is configured (the local stack's credentials count).
+        const store = config.minio.accessKey && config.minio.secretKey ? createStorage(config.minio).store : undefined;
         const server = await startCodecServer({
           port,
           host: opts.host,
@@ -86,6 +89,7 @@ export function registerCodec(program: Command, run: Runner): void {
           trusted: loadTrustedKeys(identity),
           logger,
           ...(signingKey ? { signingKey } : {}),
+          ...(store ? { store } : {}),
         });
         emit(
           json,

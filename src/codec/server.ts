@@ -4,7 +4,8 @@
  * `Authorization-Extras`). On /encode, an approval or a run's start sent with a bearer token is stamped with the
  * identity the token proves, signed; sent without a token it passes unchanged (an `identity: verified` gate then
  * refuses it); sent with a token that does not verify, the request fails and the UI sends nothing. /decode shows
- * stamped payloads as the workflow sees them. Tokens are never logged.
+ * stamped payloads as the workflow sees them. Tokens are never logged. With the artifact store, it also serves model
+ * cards at GET /cards/<sha256>, the link an approver opens from the run's details in the Temporal UI.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,8 @@ import { FailureType, MlopsError, isMlopsError } from '../errors';
 import type { StampSigningKey, TrustedKeys } from '../identity/stamp';
 import { TokenVerifier, type VerifiedIdentity } from '../identity/oidc';
 import type { Logger } from '../logger';
+import type { ArtifactStore } from '../storage/artifact-store';
+import { blobKey, formatS3Uri } from '../storage/refs';
 import { decodeForWorkflow, stampable, stampPayload } from './payloads';
 
 /** What the codec server needs. */
@@ -28,7 +31,13 @@ export interface CodecServerOptions {
   trusted: TrustedKeys;
   logger: Logger;
   now?: () => Date;
+  /** Where model cards are read from for GET /cards/<sha256>; without it, that route answers 404. */
+  store?: ArtifactStore;
 }
+
+/** How a stored model card begins (src/report/model-card.ts): only such blobs are served, never other artifacts. */
+const CARD_PREFIX = '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">';
+const CARD_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
 /** A running codec server. */
 export interface CodecServer {
@@ -76,6 +85,11 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
         'access-control-max-age': '600',
       });
       res.end();
+      return;
+    }
+    const card = /^\/cards\/([0-9a-f]{64})$/.exec(path);
+    if (req.method === 'GET' && card) {
+      await serveCard(res, card[1]!, options.store);
       return;
     }
     if (req.method !== 'POST' || (path !== '/encode' && path !== '/decode')) {
@@ -140,6 +154,29 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
     url: `http://${host}:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** A model card by its sha256, verified as it is read; anything that is not a model card is not found. */
+async function serveCard(res: ServerResponse, sha256: string, store: ArtifactStore | undefined): Promise<void> {
+  const notFound = (why: string) => res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(why);
+  if (!store) return void notFound('This codec server serves no model cards: it was started without the artifact store (MINIO_*).');
+  let html: Buffer;
+  try {
+    html = await store.getBuffer({ uri: formatS3Uri(store.bucket, blobKey(sha256)), sha256 });
+  } catch (err) {
+    if (isMlopsError(err) && err.type === FailureType.NotFound) return void notFound(`No model card ${sha256}.`);
+    throw err;
+  }
+  const head = html.subarray(0, 4096).toString('utf8');
+  if (!head.startsWith(CARD_PREFIX) || !head.includes('<title>Model card: ')) return void notFound(`No model card ${sha256}.`);
+  res
+    .writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': CARD_CSP,
+      'cache-control': 'public, max-age=31536000, immutable',
+      'x-content-type-options': 'nosniff',
+    })
+    .end(html);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

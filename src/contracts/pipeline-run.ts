@@ -19,6 +19,8 @@ export interface PipelineRunInput {
   trainingTaskQueue?: string;
   /** Why the run was started (shown in status and stored with the alias move). */
   reason?: string;
+  /** Where approvers open the model card (`<cardBaseUrl>/cards/<sha256>`, served by `mlops codec`). */
+  cardBaseUrl?: string;
   /** Set by the worker's payload codec when the run was started through the codec server: the requester's verified identity. */
   $identity?: IdentityFinding;
 }

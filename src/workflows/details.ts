@@ -7,8 +7,15 @@ function fmt(v: number | undefined): string {
 }
 
 /** Builds the approval summary: metrics vs production, data, validation, report link, and how to decide. */
-export function approvalDetails(args: { spec: PipelineSpec; workflowId: string; status: PipelineRunStatus; gate: ApprovalStatus }): string {
-  const { spec, workflowId, status, gate } = args;
+export function approvalDetails(args: {
+  spec: PipelineSpec;
+  workflowId: string;
+  status: PipelineRunStatus;
+  gate: ApprovalStatus;
+  /** Where the project serves model cards (`mlops codec`); without it the card is named by its s3 URI. */
+  cardBaseUrl?: string;
+}): string {
+  const { spec, workflowId, status, gate, cardBaseUrl } = args;
   const candidate = status.candidate ?? {};
   const champion = status.champion?.metrics ?? {};
   const names = [...new Set([...Object.keys(candidate), ...Object.keys(champion)])].filter((n) => typeof candidate[n] === 'number');
@@ -36,7 +43,11 @@ export function approvalDetails(args: { spec: PipelineSpec; workflowId: string; 
     ...(status.claimMismatches ?? []).map((m) => `**Claimed vs measured**: ${m}.`),
     ...(status.validationNotes ?? []).map((n) => `**Note**: ${n}`),
     servabilityLine(status.servability),
-    status.card ? `**Model card**: \`${status.card.uri}\` (a link to open it: \`mlops status ${workflowId}\`)` : '',
+    status.card
+      ? cardBaseUrl
+        ? `**Model card**: [open the model card](${cardBaseUrl}/cards/${status.card.sha256}) (sha256 ${status.card.sha256.slice(0, 12)})`
+        : `**Model card**: \`${status.card.uri}\` (a link to open it: \`mlops status ${workflowId}\`)`
+      : '',
     status.report ? `**Evaluation report**: \`${status.report.uri}\`` : '',
     '',
     `**Approvals**: ${gate.approvals.length} of ${gate.quorum} from ${gate.approvers.join(', ')}${gate.deadline ? `; deadline ${gate.deadline}` : ''}.`,

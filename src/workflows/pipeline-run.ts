@@ -190,7 +190,9 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
       input.requestedBy,
       (approval) => {
         status.approval = approval;
-        setCurrentDetails(approvalDetails({ spec, workflowId: workflowInfo().workflowId, status, gate: approval }));
+        setCurrentDetails(
+          approvalDetails({ spec, workflowId: workflowInfo().workflowId, status, gate: approval, cardBaseUrl: input.cardBaseUrl }),
+        );
       },
       () => false,
       input.$identity,

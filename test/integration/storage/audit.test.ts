@@ -9,6 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { TestMinio } from '../../helpers/servers';
+import { startCodecServer } from '../../../src/codec/server';
+import { createLogger } from '../../../src/logger';
 import { generateStampKeys, readSigningKey } from '../../../src/identity/stamp';
 import { stampValue } from '../../../src/identity/stamping';
 import { ArtifactStore, createMinioClient } from '../../../src/storage/artifact-store';
@@ -140,5 +142,37 @@ describe('mlops models audit', () => {
     expect(renamed.out.problems).toContain(
       'version 2: the approval by carol@example.com: the proof names bob@example.com, not carol@example.com',
     );
+  });
+});
+
+describe('the model card link an approver opens', () => {
+  it('is served by the codec server from the store by its sha256, and nothing but model cards is', async () => {
+    const bucket = `cards-${Date.now()}`;
+    const store = new ArtifactStore(createMinioClient(minio.config(bucket)), bucket);
+    await store.ensureBucket();
+    const card = await store.putBuffer(
+      Buffer.from(
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n<title>Model card: churn</title></head><body>v3</body></html>',
+      ),
+    );
+    const other = await store.putBuffer(Buffer.from('{"not":"a card"}'));
+    const codec = await startCodecServer({
+      port: 0,
+      identity: { identityClaim: 'email', groupsClaim: 'groups', clockSkewSeconds: 60, corsOrigins: [] },
+      trusted: new Map(),
+      logger: createLogger({ level: 'silent', format: 'json' }),
+      store,
+    });
+    try {
+      const res = await fetch(`${codec.url}/cards/${card.sha256}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+      expect(await res.text()).toContain('<title>Model card: churn</title>');
+      expect((await fetch(`${codec.url}/cards/${other.sha256}`)).status).toBe(404);
+      expect((await fetch(`${codec.url}/cards/${'0'.repeat(64)}`)).status).toBe(404);
+    } finally {
+      await codec.close();
+    }
   });
 });

@@ -55,4 +55,13 @@ describe('what an approver reads in the Temporal UI', () => {
     expect(text).toContain('- approved by alice (declared) at 2026-11-29T10:00:00.000Z: fine');
     expect(text).toContain('(1 request(s) refused;');
   });
+
+  test('the model card is a link the project serves, not an s3 URI or a presigned URL', () => {
+    const spec = testSpec();
+    const status: PipelineRunStatus = { model: 'toy', trigger: 'manual', requestedBy: 'dave', stage: 'approve', stages: [], card: ref };
+    const gate = new ApprovalGate(spec.approval, 'dave').status();
+    const text = approvalDetails({ spec, workflowId: 'toy-run', status, gate, cardBaseUrl: 'https://codec.example' });
+    expect(text).toContain(`**Model card**: [open the model card](https://codec.example/cards/${ref.sha256})`);
+    expect(text).not.toContain('s3://');
+  });
 });

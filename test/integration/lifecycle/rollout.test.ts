@@ -24,6 +24,7 @@ import type { DatasetSchema } from '../../../src/ml/types';
 import { registrySource, startModelServer, type ModelServer } from '../../../src/serving';
 import { parsePipelineSpec, type PipelineSpecInput } from '../../../src/spec/pipeline';
 import { createStorage, type Storage } from '../../../src/storage';
+import { recordHistory } from '../../helpers/histories';
 import { startTemporal, TestMinio } from '../../helpers/servers';
 import { startWorkers, testConfig } from '../../helpers/worker';
 
@@ -291,6 +292,8 @@ describe('canary rollouts with real traffic', () => {
       const traffic = new Traffic('better');
       const handle = await startRollout('better');
       const result = (await handle.result()) as RolloutRunResult;
+      // A replay fixture (MLOPS_RECORD_HISTORIES=1): steps judged on timers, the promotion by compare-and-swap.
+      await recordHistory(env.client, handle.workflowId, 'rollout-promoted');
       const ended = Date.now();
       await new Promise((r) => setTimeout(r, 1500));
       await traffic.stop();
@@ -400,6 +403,8 @@ describe('canary rollouts with real traffic', () => {
         expect(aborted.code).toBe(0);
         const result = (await handle.result()) as RolloutRunResult;
         expect(result).toMatchObject({ outcome: 'rolled-back', reason: 'changed our mind' });
+        // A replay fixture (MLOPS_RECORD_HISTORIES=1): controls through the Update and a signal, the rollback.
+        await recordHistory(env.client, handle.workflowId, 'rollout-steered');
         expect(await storage.registry.findAlias('steered', 'production')).toMatchObject({ to: 1 });
         const s = await status(handle.workflowId);
         expect(s.decisions.map((d) => [d.action, d.by])).toEqual([

@@ -4,6 +4,7 @@
  *   MLOPS_RECORD_HISTORIES=1 npx jest test/integration/lifecycle -t "whole seattle"
  *   MLOPS_RECORD_HISTORIES=1 npx jest test/integration/workflows/monitor-continue-as-new.test.ts
  *   MLOPS_RECORD_HISTORIES=1 npx jest test/integration/lifecycle/monitor-follows-deploy.test.ts
+ *   MLOPS_RECORD_HISTORIES=1 npx jest test/integration/lifecycle/rollout.test.ts
  * The monitor's histories are one run that retrained, failed a check, rolled a version back, was paused, and
  * continued as new after 100 checks, the first checks of the run it continued into (still running), and a monitor
  * started by one run, then told of a second run's deploy (whose spec it then judges by).
@@ -41,6 +42,8 @@ describe('recorded runs replay deterministically', () => {
       'monitor-continued-as-new.json',
       'monitor-follows-deploy.json',
       'rejected.json',
+      'rollout-promoted.json',
+      'rollout-steered.json',
       'validation-failed.json',
     ]);
   });
@@ -78,6 +81,21 @@ describe('recorded runs replay deterministically', () => {
       ]),
     );
     expect(events('monitor-after-continue-as-new.json')[0]!.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
+  });
+
+  it('has rollouts: one promoted step by step on timers by compare-and-swap, one steered by people and rolled back', () => {
+    const events = (f: string) =>
+      (JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as { events: { eventType: string }[] }).events.map((e) => e.eventType);
+    const promoted = types('rollout-promoted.json');
+    expect(promoted[0]).toBe('mlops.beginRollout');
+    expect(promoted).toContain('mlops.assessRolloutStep');
+    expect(promoted.at(-2)).toBe('mlops.promoteVersion');
+    expect(events('rollout-promoted.json')).toContain('EVENT_TYPE_TIMER_FIRED');
+    const steered = events('rollout-steered.json');
+    expect(steered).toEqual(
+      expect.arrayContaining(['EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED', 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED']),
+    );
+    expect(types('rollout-steered.json')).not.toContain('mlops.promoteVersion');
   });
 
   it('runs before the compare-and-swap deployed in one step, runs after it register then promote; only new monitors read a deployed spec', () => {

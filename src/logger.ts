@@ -108,6 +108,13 @@ export interface RuntimeTelemetry {
   prometheusBindAddress?: string;
 }
 
+let sdkMetricsServedAt: string | undefined;
+
+/** Where the Runtime `installRuntime` installed serves Temporal's SDK metrics (undefined: it does not). */
+export function sdkMetricsAddress(): string | undefined {
+  return runtimeInstalled() ? sdkMetricsServedAt : undefined;
+}
+
 /** Whether Temporal's Runtime exists in this process already (installed by the host, or created by a Worker or connection). */
 export function runtimeInstalled(): boolean {
   return Runtime._instance !== undefined;
@@ -124,6 +131,7 @@ export function runtimeInstalled(): boolean {
  */
 export function installRuntime(logger: Logger, telemetry: RuntimeTelemetry = {}): boolean {
   if (runtimeInstalled()) return false;
+  sdkMetricsServedAt = undefined;
   const coreLevel = logger.level === 'trace' ? 'TRACE' : logger.level === 'debug' ? 'DEBUG' : 'WARN';
   const logging = { filter: makeTelemetryFilterString({ core: coreLevel }), forward: {} };
   const bindAddress = telemetry.prometheusBindAddress;
@@ -131,6 +139,7 @@ export function installRuntime(logger: Logger, telemetry: RuntimeTelemetry = {})
     const prometheus = { bindAddress, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true };
     try {
       Runtime.install({ logger: temporalLoggerFrom(logger), telemetryOptions: { logging, metrics: { prometheus } } });
+      sdkMetricsServedAt = bindAddress;
       return true;
     } catch (err) {
       // A taken port costs the SDK's metrics, not the worker.

@@ -8,7 +8,7 @@ import { register } from 'prom-client';
 import { loadConfig, type MlopsConfig } from './config';
 import { FailureType, MlopsError, isMlopsError } from './errors';
 import { ArtifactStore } from './storage/artifact-store';
-import { createLogger, installRuntime, type Logger } from './logger';
+import { createLogger, installRuntime, sdkMetricsAddress, type Logger } from './logger';
 import { createDependencies } from './activities/dependencies';
 import { MlopsPlugin } from './plugin';
 import { configuredTracing, type Tracing } from './tracing';
@@ -150,7 +150,8 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   // Both servers are checked before anything starts: a wrong address or key is one clear line, at once.
   await checkStorage(config);
   const sdkMetrics = config.temporalMetricsPort === 0 ? undefined : `${config.metricsHost}:${config.temporalMetricsPort}`;
-  if (!installRuntime(logger, { prometheusBindAddress: sdkMetrics }) && sdkMetrics) {
+  const ownRuntime = installRuntime(logger, { prometheusBindAddress: sdkMetrics });
+  if (!ownRuntime && sdkMetrics) {
     logger.info(
       { wanted: sdkMetrics },
       "Temporal's Runtime was installed before the worker started (by the host process): its telemetry settings stay, " +
@@ -187,6 +188,10 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
         address: config.temporal.connection.address,
         namespace: config.temporal.namespace,
         taskQueues: [config.taskQueue, config.trainingTaskQueue],
+        metrics: [
+          ...(metrics ? [`http://${config.metricsHost}:${config.workerMetricsPort}/metrics`] : []),
+          ...(ownRuntime && sdkMetricsAddress() ? [`http://${sdkMetricsAddress()}/metrics`] : []),
+        ],
       },
       'worker started',
     );

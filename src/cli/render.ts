@@ -79,6 +79,14 @@ export function renderRun(view: RunView): string {
           `  decide: mlops approve ${view.workflowId} --as <name>   |   mlops reject ${view.workflowId} --as <name> --reason <text>`,
         );
     }
+    if (s.rollout) {
+      const r = s.rollout;
+      lines.push(
+        `  rollout: ${r.strategy} of v${r.candidate} against v${r.champion}, ${r.outcome ? `${r.outcome}${r.reason ? `: ${r.reason}` : ''}` : 'under way'} (${r.workflowId})`,
+      );
+      if (!r.outcome)
+        lines.push(`    see and steer it: mlops rollout status ${s.model}   |   mlops rollout pause|resume|promote|abort ${s.model}`);
+    }
     if (s.card) lines.push(`  model card: ${view.cardUrl ?? s.card.uri}`);
     if (s.report) lines.push(`  evaluation report: ${s.report.uri}`);
   }

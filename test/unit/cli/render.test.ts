@@ -57,4 +57,21 @@ describe('mlops status', () => {
     expect(text).toContain('servability check failed: the model disagrees with the program on 3 of 50 check rows');
     expect(text).toContain(`servability report: ${ref.uri}`);
   });
+  test('a run in a rollout says where the rollout stands and how to steer it; a finished one how it ended', () => {
+    const running = renderRun(view({ rollout: { workflowId: 'rollout-m-v2', strategy: 'canary', champion: 1, candidate: 2 } }));
+    expect(running).toContain('rollout: canary of v2 against v1, under way (rollout-m-v2)');
+    expect(running).toContain('mlops rollout status m');
+    const ended = renderRun(
+      view({
+        rollout: {
+          ...{ workflowId: 'rollout-m-v2', strategy: 'canary', champion: 1, candidate: 2 },
+          ...{ outcome: 'rolled-back', reason: 'the candidate did worse: accuracy 0.3100 against 0.9000' },
+        },
+      }),
+    );
+    expect(ended).toContain(
+      'rollout: canary of v2 against v1, rolled-back: the candidate did worse: accuracy 0.3100 against 0.9000 (rollout-m-v2)',
+    );
+    expect(ended).not.toContain('mlops rollout status');
+  });
 });

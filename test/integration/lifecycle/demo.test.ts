@@ -149,3 +149,39 @@ it('every expression of the Grafana dashboard returns data after the demo, and e
   expect({ empty, unknown: [...unknown] }).toEqual({ empty: [], unknown: [] });
   expect(checked).toBeGreaterThanOrEqual(30);
 });
+
+it("mlops models audit verifies the chain of the demo's model, and fails naming the version once a manifest is edited", async () => {
+  const cli = (args: string[]) =>
+    new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [path.join(ROOT, 'bin/mlops.js'), ...args],
+        {
+          env: {
+            ...process.env,
+            MINIO_ENDPOINT: `http://127.0.0.1:${minio.port}`,
+            MINIO_ACCESS_KEY: minio.accessKey,
+            MINIO_SECRET_KEY: minio.secretKey,
+            MINIO_BUCKET: 'demo',
+          },
+        },
+        (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+      ),
+    );
+  const good = await cli(['models', 'audit', 'seattle-weather', '--json']);
+  expect(good.code).toBe(0);
+  const audit = JSON.parse(good.stdout);
+  expect(audit.ok).toBe(true);
+  expect(audit.versions.length).toBeGreaterThanOrEqual(2);
+  expect(audit.versions.slice(1).every((v: { chain: string }) => v.chain === 'linked')).toBe(true);
+  expect(audit.aliases[0].alias).toBe('production');
+
+  // Someone with write access to the bucket changes who approved version 1.
+  const { store } = createStorage(minio.config('demo'));
+  const key = 'registry/models/seattle-weather/versions/000000000001.json';
+  const v1 = (await store.readDocument<{ approvals: { approver: string }[] }>(key))!.value;
+  await store.writeDocument(key, { ...v1, approvals: [{ ...v1.approvals[0]!, approver: 'mallory' }] });
+  const edited = await cli(['models', 'audit', 'seattle-weather']);
+  expect(edited.code).toBe(1);
+  expect(edited.stdout).toMatch(/version 2: version 1's manifest has changed since version 2 was registered/);
+});

@@ -70,7 +70,9 @@ export function renderRun(view: RunView): string {
       lines.push(
         `  approval: ${a.state}, ${a.approvals.length} of ${a.quorum} from ${a.approvers.join(', ')}${a.deadline && (a.state === 'waiting' || a.state === 'escalated') ? `, deadline ${a.deadline}` : ''}`,
       );
-      for (const x of a.approvals) lines.push(`    ✔ ${x.approver} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`);
+      const how = (x: { verified?: { issuer: string } }) =>
+        a.identity ? (x.verified ? ` (verified by ${x.verified.issuer})` : ' (declared)') : '';
+      for (const x of a.approvals) lines.push(`    ✔ ${x.approver}${how(x)} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`);
       for (const x of a.rejections) lines.push(`    ✘ ${x.approver} at ${x.at}${x.reason ? `: ${x.reason}` : ''}`);
       for (const x of a.refused) lines.push(`    ! refused ${x.kind}${x.approver ? ` from ${x.approver}` : ''}: ${x.reason}`);
       if (a.refusedNotKept) lines.push(`    ! ${a.refusedNotKept} more refused requests were counted but not kept`);

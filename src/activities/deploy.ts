@@ -6,6 +6,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { FailureType, isMlopsError } from '../errors';
+import { buildModelCard, MODEL_CARD_CONTENT_TYPE, type CardDeployment, type ModelCardInput } from '../report';
 import type { ModelRegistry } from '../storage/registry';
 import type { MlopsDependencies } from './dependencies';
 import type { DeployInput, DeployResult, PromoteInput, PromoteResult, RegisterCandidateInput, RegisterCandidateResult } from '../contracts';
@@ -13,6 +14,31 @@ import type { ArtifactRef } from '../storage/refs';
 
 /** Creates the deploy activities. */
 export function createDeployActivities({ registry, store }: MlopsDependencies) {
+  /**
+   * The validate stage's card drawn again for version `version` with its approvals and how it is deployed; the
+   * validate stage's card when there is nothing to draw it from (runs validated before this existed) or drawing fails.
+   */
+  function cardFor(input: Omit<DeployInput, 'spec'>, strategy: CardDeployment['strategy']) {
+    return async (version: number): Promise<ArtifactRef | undefined> => {
+      if (!input.cardInput) return input.report;
+      try {
+        const card = await store.getJson<ModelCardInput>(input.cardInput);
+        const champion = (await registry.findAlias(input.model, input.alias))?.to;
+        const deployment: CardDeployment = {
+          ...{ version, alias: input.alias, strategy, at: new Date().toISOString(), approvals: input.approvals },
+          ...{ requestedBy: input.requestedBy, trigger: input.trigger, reason: input.reason },
+          ...(champion !== undefined && champion !== version ? { previousVersion: champion } : {}),
+        };
+        const html = buildModelCard({ ...card, deployment });
+        return await store.putBuffer(Buffer.from(html, 'utf8'), { contentType: MODEL_CARD_CONTENT_TYPE });
+      } catch (err) {
+        if (isMlopsError(err) && err.type === FailureType.Unavailable) throw err;
+        Context.current().log.warn('version model card not drawn', { model: input.model, error: (err as Error).message });
+        return input.report;
+      }
+    };
+  }
+
   return {
     /**
      * Registers the version and moves the alias to it, whatever the alias points at (`moveAlias: false`: leaves it,
@@ -22,7 +48,8 @@ export function createDeployActivities({ registry, store }: MlopsDependencies) {
     async deployCandidate(input: DeployInput): Promise<DeployResult> {
       const ctx = Context.current();
       const spec = input.spec && (await store.putJson(input.spec));
-      const version = await register(registry, input, spec);
+      const strategy = input.moveAlias === false ? (input.spec?.deploy.strategy ?? 'rollout') : 'direct';
+      const version = await register(registry, input, spec, cardFor(input, strategy));
       const before = (await registry.findAlias(input.model, input.alias))?.to;
       // A rollout moves the alias itself, once live evidence says so; the champion is where the alias points now.
       if (input.moveAlias === false) return { version, previousVersion: before ?? undefined, ...(spec ? { spec } : {}) };
@@ -44,7 +71,7 @@ export function createDeployActivities({ registry, store }: MlopsDependencies) {
       const { spec: runSpec, ...deploy } = input;
       // Content-addressed: the same spec deployed twice is one blob.
       const spec = await store.putJson(runSpec);
-      const version = await register(registry, deploy, spec);
+      const version = await register(registry, deploy, spec, cardFor(deploy, runSpec.deploy.strategy ?? 'direct'));
       Context.current().log.info('version registered', { model: input.model, version, spec: spec.sha256 });
       return { version, spec };
     },
@@ -80,7 +107,12 @@ export function createDeployActivities({ registry, store }: MlopsDependencies) {
 }
 
 /** Registers the candidate (idempotent per pipeline run) and returns its version number. */
-async function register(registry: ModelRegistry, input: Omit<DeployInput, 'spec'>, spec?: ArtifactRef): Promise<number> {
+async function register(
+  registry: ModelRegistry,
+  input: Omit<DeployInput, 'spec'>,
+  spec?: ArtifactRef,
+  reportFor?: (version: number) => Promise<ArtifactRef | undefined>,
+): Promise<number> {
   const { version } = await registry.registerVersion({
     model: input.model,
     artifact: input.candidate,
@@ -93,6 +125,7 @@ async function register(registry: ModelRegistry, input: Omit<DeployInput, 'spec'
     approvals: input.approvals,
     schema: input.schema,
     report: input.report,
+    ...(reportFor ? { reportFor } : {}),
     ...(spec ? { spec } : {}),
     requestedBy: input.requestedBy,
     trigger: input.trigger,

@@ -22,7 +22,7 @@ import type { Model } from '../ml/trainers';
 import type { Frame } from '../ml/types';
 import { validateSource, type ValidationReport } from '../ml/data-validation';
 import { FailureType, isMlopsError, isProgrammingError } from '../errors';
-import { buildModelCard, compareWithProfile, holdoutDiagnostics, MODEL_CARD_CONTENT_TYPE } from '../report';
+import { buildModelCard, compareWithProfile, holdoutDiagnostics, MODEL_CARD_CONTENT_TYPE, type ModelCardInput } from '../report';
 import type { MlopsDependencies } from './dependencies';
 import { withHeartbeat } from './heartbeat';
 import type { ArtifactRef, EvaluateInput, EvaluateResult } from '../contracts';
@@ -74,9 +74,9 @@ export function createValidateActivities({ store, registry }: MlopsDependencies)
     notes: string[];
     claims: ClaimCheck[];
     failures: string[];
-  }): Promise<ArtifactRef | undefined> {
+  }): Promise<{ card?: ArtifactRef; cardInput?: ArtifactRef }> {
     const { input, test } = c;
-    let html: string;
+    let card: ModelCardInput;
     try {
       const [profile, validation] = await Promise.all([
         // A Parquet snapshot is recognised by its content; older snapshots are JSON lines.
@@ -88,8 +88,10 @@ export function createValidateActivities({ store, registry }: MlopsDependencies)
       const builtin = modelFlavor(c.document) === 'builtin' ? (c.document as Model) : undefined;
       const onnx = modelFlavor(c.document) === 'onnx' ? (c.document as OnnxModel) : undefined;
       const run = Context.current().info.workflowExecution;
-      html = buildModelCard({
+      card = {
         model: input.model,
+        description: input.description,
+        task: input.schema.task,
         run: run && { workflowId: run.workflowId, runId: run.runId },
         candidate: {
           ...c.evaluation,
@@ -124,12 +126,18 @@ export function createValidateActivities({ store, registry }: MlopsDependencies)
           ...(onnx ? [{ name: 'candidate model.onnx', uri: onnx.onnx.uri, sha256: onnx.onnx.sha256 }] : []),
           { name: 'dataset snapshot', uri: input.snapshot.uri, sha256: input.snapshot.sha256 },
         ],
-      });
+      };
+      const html = buildModelCard(card);
+      return {
+        card: await store.putBuffer(Buffer.from(html, 'utf8'), { contentType: MODEL_CARD_CONTENT_TYPE }),
+        cardInput: await store.putJson(card, { contentType: 'application/json' }),
+      };
     } catch (err) {
+      // Storing it is retried like any storage call; drawing it must not stop a candidate that passed.
+      if (isMlopsError(err) && err.type === FailureType.Unavailable) throw err;
       Context.current().log.warn('model card not drawn', { model: input.model, error: (err as Error).message });
-      return undefined;
+      return {};
     }
-    return store.putBuffer(Buffer.from(html, 'utf8'), { contentType: MODEL_CARD_CONTENT_TYPE });
   }
 
   return {
@@ -182,7 +190,7 @@ export function createValidateActivities({ store, registry }: MlopsDependencies)
               beat.update({ step: 'drawing the model card' });
               const diagnostics = holdoutDiagnostics(candidate, test, predictions);
               await turn();
-              const card = await storeModelCard({
+              const { card, cardInput } = await storeModelCard({
                 ...{ input, file, test, document, candidate, diagnostics, evaluation },
                 ...{ champion: championEval, notes, claims, failures },
               });
@@ -234,6 +242,7 @@ export function createValidateActivities({ store, registry }: MlopsDependencies)
                 claimMismatches: mismatches,
                 report,
                 card,
+                cardInput,
               };
             } finally {
               await Promise.all(loaded.map((p) => p.release().catch(() => undefined)));

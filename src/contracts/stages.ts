@@ -84,6 +84,8 @@ export interface EvaluateInput {
   validationReport?: ReportRef;
   /** Rows ingest dropped because their target was missing (`dataset.dropMissingTarget`), for the model card. */
   droppedMissingTarget?: number;
+  /** The spec's description: the model card's intended use. */
+  description?: string;
 }
 
 /** A metric the training program claimed about itself, against what we measured on the sealed holdout. */
@@ -120,6 +122,8 @@ export interface EvaluateResult {
   report: ReportRef;
   /** The run's model card: one self-contained HTML page (text/html); absent when it could not be drawn. */
   card?: ReportRef;
+  /** What the card was drawn from (JSON), so registering the version can draw it again with its approval and deploy. */
+  cardInput?: ReportRef;
 }
 
 /** Input of the servability check: the candidate, and the snapshot whose holdout it predicts a sample of. */
@@ -173,6 +177,8 @@ export interface DeployInput {
   moveAlias?: boolean;
   /** The spec the run ran by, stored with the version (what the monitor judges it by once deployed). */
   spec?: PipelineSpec;
+  /** What the validate stage drew the card from; the version's card is drawn again from it with its approval and deploy. */
+  cardInput?: ReportRef;
 }
 
 /** Output of the deploy stage. */

@@ -90,3 +90,41 @@ export function metricBoundProblem(name: string, bound: number, which: 'min' | '
 export function directionWords(name: string): string {
   return metricHigherIsBetter(name) ? 'higher is better' : 'lower is better';
 }
+
+/** The metric a reader should look at first, and why it suits the data. */
+export interface HeadlineMetric {
+  metric: string;
+  /** One sentence: why this metric, in terms of the data. */
+  why: string;
+}
+
+/**
+ * A class is rare when it has less than this share of its even share of the rows (1/k for k classes):
+ * below it, accuracy mostly reflects the common classes.
+ */
+export const IMBALANCE_RATIO = 0.5;
+
+/**
+ * The headline metric for a task and its class counts: accuracy when the classes are about even,
+ * balanced accuracy (the mean of per-class recall, so each class counts the same) when one is rare,
+ * and rmse (in the target's units) for regression.
+ */
+export function headlineMetric(task: Task, classCounts?: Record<string, number>): HeadlineMetric {
+  if (task === 'regression') return { metric: 'rmse', why: "The rmse is in the target's own units: the typical size of an error." };
+  const counts = Object.entries(classCounts ?? {}).filter(([, n]) => n > 0);
+  const total = counts.reduce((s, [, n]) => s + n, 0);
+  if (counts.length < 2 || total === 0) return { metric: 'accuracy', why: 'There are no class counts to judge balance by.' };
+  counts.sort((a, b) => b[1] - a[1]);
+  const [common, commonN] = counts[0]!;
+  const [rare, rareN] = counts[counts.length - 1]!;
+  const share = (n: number) => `${((100 * n) / total).toFixed(n / total < 0.1 ? 1 : 0)} %`;
+  if (rareN / total >= IMBALANCE_RATIO / counts.length) {
+    return { metric: 'accuracy', why: `The ${counts.length} classes are about even (from ${share(rareN)} to ${share(commonN)} of rows).` };
+  }
+  return {
+    metric: 'balancedAccuracy',
+    why:
+      `The classes are imbalanced (${common} is ${share(commonN)} of rows, ${rare} ${share(rareN)}), so accuracy mostly reflects ` +
+      'the common classes; balanced accuracy is the mean of per-class recall, so each class counts the same.',
+  };
+}

@@ -37,7 +37,17 @@ export function holdoutDiagnostics(
     keep.map((i) => p.probabilities![i]!),
     [...model.classes],
   );
-  return { roc: curves.map((c) => ({ label: String(c.label), fpr: c.curve.fpr, tpr: c.curve.tpr, auc: c.auc })) };
+  const positives = new Map<string, number>();
+  for (const i of keep) positives.set(String(labels[i]), (positives.get(String(labels[i])) ?? 0) + 1);
+  return {
+    roc: curves.map((c) => ({
+      label: String(c.label),
+      fpr: c.curve.fpr,
+      tpr: c.curve.tpr,
+      auc: c.auc,
+      positives: positives.get(String(c.label)) ?? 0,
+    })),
+  };
 }
 
 /** Residuals of the rows with a known target, at most `max` of them, evenly spaced through the rows. */

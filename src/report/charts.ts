@@ -110,7 +110,10 @@ export function rocChart(curves: RocSeries[], title: string): string {
   const plot = 300;
   const left = 46;
   const top = 28;
-  const legend = curves.map((c) => `${clip(c.label, 20)}  AUC ${Number.isFinite(c.auc) ? c.auc.toFixed(3) : 'undefined'}`);
+  const legend = curves.map(
+    (c) =>
+      `${clip(c.label, 20)}  AUC ${Number.isFinite(c.auc) ? c.auc.toFixed(3) : 'undefined'}${c.positives !== undefined ? `  n=${c.positives}` : ''}`,
+  );
   const legendWidth = longest(legend, 40) * CHAR + 40;
   const x = scale(0, 1, left, left + plot);
   const y = scale(0, 1, top + plot, top);

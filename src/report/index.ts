@@ -3,6 +3,7 @@ export { buildModelCard, championVerdict } from './model-card';
 export { compareWithProfile, holdoutDiagnostics, residualSample } from './card-data';
 export type {
   CardArtifact,
+  CardDeployment,
   CardEvaluation,
   DriftComparison,
   HistogramComparison,

@@ -8,6 +8,15 @@
 import { higherIsBetter } from '../ml/evaluate';
 import type { CategoricalColumnProfile, ColumnProfile, NumericColumnProfile } from '../ml/profile';
 import type { ValidationIssue } from '../ml/data-validation';
+import {
+  FEW_ROWS,
+  cardHeadline,
+  classCounts,
+  deploymentSection,
+  explainTraining,
+  headlineParagraph,
+  intendedUseSection,
+} from './card-summary';
 import { confusionHeatmap, histogramChart, residualChart, rocChart } from './charts';
 import { date, esc, metric, num, pct } from './html';
 import type { ModelCardInput } from './types';
@@ -30,13 +39,15 @@ th{background:#f3f3f3;font-weight:600}td.n{text-align:right;font-variant-numeric
 .badge{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600;font-size:13px}
 .badge.pass{background:#23783a;color:#fff}.badge.fail{background:#b3261e;color:#fff}
 .charts{display:flex;flex-wrap:wrap;gap:18px}.charts figure{margin:0;overflow-x:auto;max-width:100%}
-svg{max-width:none}code{font-size:12px;background:#f3f3f3;padding:1px 4px;border-radius:3px;word-break:break-all}
+.headline{font-size:15px}svg{max-width:none}code{font-size:12px;background:#f3f3f3;padding:1px 4px;border-radius:3px;word-break:break-all}
 `;
 
 /** Renders a model card as one HTML document. Deterministic: the same input gives the same bytes. */
 export function buildModelCard(input: ModelCardInput): string {
   const sections = [
     header(input),
+    deploymentSection(input),
+    intendedUseSection(input),
     metricsSection(input),
     claimsSection(input),
     dataSection(input),
@@ -54,7 +65,8 @@ export function buildModelCard(input: ModelCardInput): string {
     `<title>${esc(`Model card: ${input.model}`)}</title>`,
     `<style>${STYLE}</style></head>`,
     `<body><main>${sections.filter(Boolean).join('\n')}`,
-    '<p class="muted">Written by temporal-mlops at the validate stage. This page is self-contained: it loads nothing and runs no script.</p>',
+    `<p class="muted">Written by temporal-mlops at the validate stage${input.deployment ? ' and drawn again when the version was registered' : ''}. ` +
+      'This page is self-contained: it loads nothing and runs no script.</p>',
     '</main></body></html>',
     '',
   ].join('\n');
@@ -79,13 +91,22 @@ function header(input: ModelCardInput): string {
   ]
     .filter(Boolean)
     .join(', ');
+  const d = input.deployment;
+  const badge = d
+    ? `<span class="badge pass">version ${d.version}</span>`
+    : `<span class="badge ${verdict.passed ? 'pass' : 'fail'}">${verdict.passed ? 'passed validation' : 'failed validation'}</span>`;
+  const checks = `every threshold of the validation policy${input.champion && input.policy.champion ? ' and the champion comparison' : ''}`;
+  const failures = verdict.failures.map((f) => `<li class="fail">${esc(f)}</li>`).join('');
   return lines([
-    `<h1>${esc(input.model)} <span class="badge ${verdict.passed ? 'pass' : 'fail'}">${verdict.passed ? 'passed validation' : 'failed validation'}</span></h1>`,
+    `<h1>${esc(input.model)} ${badge}</h1>`,
     input.description ? `<p>${esc(input.description)}</p>` : '',
-    `<p class="muted">Candidate model${who ? `: ${who}` : ''}.</p>`,
-    verdict.passed
-      ? `<p>The candidate meets every threshold of the validation policy${input.champion && input.policy.champion ? ' and the champion comparison' : ''}; it may go on to approval.</p>`
-      : `<p>The candidate was stopped at validation:</p><ul>${verdict.failures.map((f) => `<li class="fail">${esc(f)}</li>`).join('')}</ul>`,
+    `<p class="muted">${d ? `Version ${d.version}` : 'Candidate model'}${who ? `: ${who}` : ''}.</p>`,
+    d
+      ? `<p>It met ${checks}, ${d.approvals.length ? 'was approved' : 'needed no approval'} and was registered for the ${esc(d.alias)} alias.</p>`
+      : verdict.passed
+        ? `<p>The candidate meets ${checks}; it may go on to approval.</p>`
+        : `<p>The candidate was stopped at validation:</p><ul>${failures}</ul>`,
+    headlineParagraph(input),
     mismatches.length
       ? `<p class="fail">The training program's own claims do not match what we measured:</p>${list(
           mismatches.map((c) => c.message),
@@ -154,6 +175,7 @@ function thresholdText(t: { min?: number; max?: number } | undefined, v: number 
 function metricsSection(input: ModelCardInput): string {
   const cand = input.candidate.metrics;
   const champ = input.champion?.metrics;
+  const headline = cardHeadline(input).metric;
   const names = [...new Set([...Object.keys(cand), ...Object.keys(input.policy.thresholds), ...Object.keys(champ ?? {})])];
   const rows = names.map((n) => {
     const c = cand[n];
@@ -163,7 +185,9 @@ function metricsSection(input: ModelCardInput): string {
       const better = higherIsBetter(n) ? c - p : p - c;
       diff = `<span class="${better >= 0 ? 'pass' : 'fail'}">${c - p >= 0 ? '+' : '−'}${metric(Math.abs(c - p))}</span>`;
     }
-    const name = `${esc(n)}${input.policy.champion?.metric === n ? ' <span class="muted">(champion metric)</span>' : ''} <span class="muted">${higherIsBetter(n) ? '↑' : '↓'}</span>`;
+    const marks = [headline === n ? 'headline' : '', input.policy.champion?.metric === n ? 'champion metric' : ''].filter(Boolean);
+    const mark = marks.length ? ` <span class="muted">(${marks.join(', ')})</span>` : '';
+    const name = `${esc(n)}${mark} <span class="muted">${higherIsBetter(n) ? '↑' : '↓'}</span>`;
     return [name, metric(c), ...(champ ? [metric(p), diff] : []), thresholdText(input.policy.thresholds[n], c)];
   });
   const head = ['metric', 'candidate', ...(input.champion ? [`production v${input.champion.version}`, 'difference'] : []), 'threshold'];
@@ -206,8 +230,8 @@ function dataSection(input: ModelCardInput): string {
   const ds = input.dataset;
   if (!ds) return '';
   const { profile } = ds;
-  const classCounts = ds.classCounts ?? targetCounts(input);
-  const total = classCounts ? Object.values(classCounts).reduce((s, v) => s + v, 0) : 0;
+  const counts = classCounts(input);
+  const total = counts ? Object.values(counts).reduce((s, v) => s + v, 0) : 0;
   const parts = [
     '<h2>Data</h2>',
     `<p>${num(profile.rowCount)} rows and ${num(profile.columns.length)} columns${ds.target ? `; target <b>${esc(ds.target)}</b>` : ''}${ds.features ? `, ${num(ds.features.length)} features` : ''}${input.holdoutRows !== undefined ? `; ${num(input.holdoutRows)} rows held out for evaluation` : ''}.</p>`,
@@ -216,12 +240,12 @@ function dataSection(input: ModelCardInput): string {
     parts.push(
       `<p class="dropped">${num(ds.droppedMissingTarget)} rows whose target is missing were dropped at ingest (dataset.dropMissingTarget); they are not in these counts.</p>`,
     );
-  if (classCounts) {
+  if (counts) {
     parts.push('<h3>Classes</h3>');
     parts.push(
       table(
         ['class', 'rows', 'share'],
-        Object.entries(classCounts)
+        Object.entries(counts)
           .sort((a, b) => b[1] - a[1])
           .map(([k, v]) => [esc(k), num(v), pct(total > 0 ? v / total : NaN)]),
         [false, true, true],
@@ -237,13 +261,6 @@ function dataSection(input: ModelCardInput): string {
     ),
   );
   return lines(parts);
-}
-
-function targetCounts(input: ModelCardInput): Record<string, number> | undefined {
-  const col = input.dataset?.profile.columns.find((c) => c.name === input.dataset?.target);
-  return col?.kind === 'categorical'
-    ? Object.fromEntries((col as CategoricalColumnProfile).frequencies.map((f) => [f.value, f.count]))
-    : undefined;
 }
 
 function issueRow(issue: ValidationIssue): string[] {
@@ -285,8 +302,13 @@ function diagnosticsSection(input: ModelCardInput): string {
     );
   if (input.residuals) figures.push(residualChart(input.residuals, 'Candidate: residuals on the holdout'));
   if (figures.length === 0) return '';
+  const thin = (input.roc ?? []).filter((c) => c.positives !== undefined && c.positives < FEW_ROWS);
   const notes = [
     input.candidate.confusionMatrix ? 'Rows are true classes, columns predicted ones; shading is the share of the true class.' : '',
+    input.roc?.some((c) => c.positives !== undefined) ? 'n is the holdout rows of each class, the positives its curve is drawn from.' : '',
+    thin.length
+      ? `${thin.map((c) => `${c.label}'s curve rests on ${c.positives} row${c.positives === 1 ? '' : 's'}`).join(', ')}: read it with care.`
+      : '',
     input.residuals && input.residuals.predicted.length < input.residuals.rows
       ? `Residuals of ${num(input.residuals.predicted.length)} of ${num(input.residuals.rows)} holdout rows, evenly spaced.`
       : '',
@@ -328,13 +350,17 @@ function trainingSection(input: ModelCardInput): string {
   const { params, training, trainer } = input.candidate;
   if (!params && !training && !trainer) return '';
   const rows = [
-    ...Object.entries(params ?? {}).map(([k, v]) => [esc(k), value(v)]),
-    ...Object.entries(training ?? {}).map(([k, v]) => [`<span class="muted">training</span> ${esc(k)}`, value(v)]),
+    ...Object.entries(params ?? {}).map(([k, v]) => [esc(k), value(v), '']),
+    ...Object.entries(training ?? {}).map(([k, v]) => [
+      `<span class="muted">training</span> ${esc(k)}`,
+      value(v),
+      esc(explainTraining(k, v, input)),
+    ]),
   ];
   return lines([
     '<h2>Training</h2>',
     trainer ? `<p>Trainer <b>${esc(trainer)}</b>.</p>` : '',
-    rows.length ? table(['setting', 'value'], rows) : '',
+    rows.length ? table(['setting', 'value', 'what it means'], rows) : '',
   ]);
 }
 

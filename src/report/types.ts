@@ -22,6 +22,8 @@ export interface RocSeries {
   fpr: number[];
   tpr: number[];
   auc: number;
+  /** Holdout rows of this class (the curve's positives): a curve drawn from a handful of rows says little. */
+  positives?: number;
 }
 
 /** Holdout residuals (actual − predicted) against the predictions, possibly a sample of the rows. */
@@ -65,11 +67,33 @@ export interface CardArtifact {
   sha256?: string;
 }
 
+/** How a deployed version got there: who asked, who approved, which alias moved. Added to the card at deploy. */
+export interface CardDeployment {
+  version: number;
+  alias: string;
+  /** The version the alias pointed at before. */
+  previousVersion?: number;
+  /** When the version was registered with this card (ISO time). */
+  at: string;
+  /** How the alias reaches it: at once (by compare-and-swap), or by a shadow or canary rollout on live evidence. */
+  strategy: 'direct' | 'shadow' | 'canary' | 'rollout';
+  requestedBy?: string;
+  /** What started the run (manual, schedule, drift). */
+  trigger?: string;
+  reason?: string;
+  /** The accepted approvals; empty when the spec required none. */
+  approvals: { approver: string; at: string; comment?: string }[];
+}
+
 /** Everything a model card shows; only `model`, `candidate`, `policy` and `verdict` are required. */
 export interface ModelCardInput {
   model: string;
-  /** The spec's description of the model (user text; shown escaped). */
+  /** The spec's description of the model (user text; shown escaped): the card's intended use. */
   description?: string;
+  /** Classification or regression; inferred from the diagnostics when absent. */
+  task?: 'classification' | 'regression';
+  /** Set once the version is deployed: the card then says how it was approved and deployed. */
+  deployment?: CardDeployment;
   /** The workflow run that produced the candidate. */
   run?: { workflowId: string; runId?: string };
   /** The candidate: its trainer, hyperparameters and training summary, and its holdout results. */

@@ -117,6 +117,8 @@ export class ModelRegistry {
       const previous =
         manifest.version > 1 ? await this.store.readDocument<ModelVersion>(versionKey(model, manifest.version - 1)) : undefined;
       if (previous) manifest.previous = { version: previous.value.version, sha256: manifestDigest(previous.value) };
+      const drawn = input.reportFor && (await input.reportFor(manifest.version));
+      if (drawn) manifest.report = drawn;
       if (await this.conditional(() => this.store.writeDocument(versionKey(model, manifest.version), manifest, { ifNoneMatch: true }))) {
         return { version: manifest, created: true };
       }

@@ -52,6 +52,11 @@ export interface RegisterVersionInput {
   report?: ArtifactRef;
   /** The pipeline spec the run ran by (JSON): what the monitor judges this version by once it is deployed. */
   spec?: ArtifactRef;
+  /**
+   * Draws the version's report once its number is known (the version's model card names it), in place of `report`;
+   * called again with a later number if another run took the slot first.
+   */
+  reportFor?: (version: number) => Promise<ArtifactRef | undefined>;
   /** Who asked for the run, and what triggered it. */
   requestedBy?: string;
   trigger?: string;

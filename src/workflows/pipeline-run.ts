@@ -135,6 +135,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
       ...{ model: spec.model, candidate: training.model, snapshot: data.snapshot, schema: data.schema, split: spec.dataset.split },
       ...{ policy: spec.validation, alias: spec.deploy.alias, profile: data.profile, validationReport: data.validation.report },
       ...(data.summary.droppedMissingTarget ? { droppedMissingTarget: data.summary.droppedMissingTarget } : {}),
+      ...(spec.description ? { description: spec.description } : {}),
     });
   /** What the status shows of a validation: the metrics against the champion's, the report and the card. */
   const showValidation = (evaluation: EvaluateResult) => {
@@ -222,6 +223,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     ...{ profile: data.profile, trainer: training.trainer, params: training.params, metrics: evaluation.metrics, approvals },
     ...{ requestedBy: input.requestedBy, trigger: input.trigger, reason: input.reason, workflowId, runId },
     report: evaluation.card ?? evaluation.report,
+    ...(evaluation.cardInput ? { cardInput: evaluation.cardInput } : {}),
   };
   const policy = rolloutPolicyOf(spec);
   const rollout = policy !== undefined && evaluation.champion !== undefined && patched('rollout-strategy');

@@ -5,10 +5,11 @@
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createDependencies, type MlopsDependencies } from '../../../src/activities/dependencies';
+import { createDeployActivities } from '../../../src/activities/deploy';
 import { createValidateActivities } from '../../../src/activities/validate';
 import { createIngestActivities } from '../../../src/activities/ingest';
 import { createTrainActivities } from '../../../src/activities/train';
-import type { EvaluateResult, IngestResult, TrainResult } from '../../../src/contracts';
+import type { EvaluateResult, IngestResult, RegisterCandidateResult, TrainResult } from '../../../src/contracts';
 import { loadConfig } from '../../../src/config';
 import { createLogger } from '../../../src/logger';
 import { loadSpecFile } from '../../../src/spec/load';
@@ -47,6 +48,8 @@ async function trainAndEvaluate(
     split: spec.dataset.split,
     policy: spec.validation,
     alias: spec.deploy.alias,
+    profile: data.profile,
+    description: spec.description,
   })) as EvaluateResult;
   return { trained, evaluated };
 }
@@ -112,5 +115,36 @@ describe('the model card of a seattle-weather run', () => {
       new RegExp(`<b>Champion comparison:</b> <span class="(pass|fail)">${evaluated.passed ? 'passes' : 'fails'}</span>`),
     );
     expect(html).toContain(`>${evaluated.champion!.metrics.accuracy!.toFixed(4)}<`);
+  });
+
+  it('is drawn again when the version is registered: who approved it, how it is deployed, and balanced accuracy first', async () => {
+    const { trained, evaluated } = await trainAndEvaluate(spec.trainer, 'run-3');
+    expect(evaluated.cardInput).toBeDefined();
+    const production = (await deps.registry.findAlias(spec.model, spec.deploy.alias))?.to;
+    const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'seattle-weather-deploy', runId: 'run-3' } });
+    const approvals = [{ approver: 'alice', at: '2026-11-29T10:00:00.000Z', comment: 'fine for the demo' }];
+    const registered = (await env.run(createDeployActivities(deps).registerCandidate, {
+      ...{ model: spec.model, alias: spec.deploy.alias, candidate: trained.model, snapshot: data.snapshot, schema: data.schema },
+      ...{ profile: data.profile, trainer: trained.trainer, params: trained.params, metrics: evaluated.metrics, approvals },
+      ...{ requestedBy: 'dave', trigger: 'manual', workflowId: 'seattle-weather-deploy', runId: 'run-3', spec },
+      ...{ report: evaluated.card, cardInput: evaluated.cardInput },
+    })) as RegisterCandidateResult;
+    const version = await deps.registry.getVersion(spec.model, registered.version);
+    expect(version.report!.sha256).not.toBe(evaluated.card!.sha256);
+    const html = (await deps.store.getBuffer(version.report!)).toString('utf8');
+    expect(html).not.toContain('may go on to approval');
+    expect(html).toContain(`<span class="badge pass">version ${registered.version}</span>`);
+    expect(html).toMatch(new RegExp(`Registered as version <b>${registered.version}</b> at .* by a manual run requested by dave\\.`));
+    expect(html).toContain(
+      production === undefined
+        ? 'The production alias had no version: it moves to this one.'
+        : `Deployed directly: the production alias moves from version ${production} to this one at once, by compare-and-swap`,
+    );
+    expect(html).toContain('<td>alice</td><td>2026-11-29T10:00:00.000Z</td><td>fine for the demo</td>');
+    // Rain and sun are most of the days, fog and snow rare: the headline is balanced accuracy, with why.
+    expect(html).toContain(`Headline: balanced accuracy ${evaluated.metrics.balancedAccuracy!.toFixed(4)}`);
+    expect(html).toMatch(/The classes are imbalanced \(rain is \d+ % of rows, fog [\d.]+ %\)/);
+    expect(html).toContain(`<b>Intended use:</b> ${spec.description}`);
+    expect(html).toMatch(/fog {2}AUC \d\.\d{3} {2}n=\d+/);
   });
 });

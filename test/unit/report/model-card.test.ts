@@ -80,7 +80,7 @@ describe('a model card', () => {
     expect(html).toContain('residuals on the holdout');
     expect(count(html, /<circle\b/g)).toBe(40);
     expect(html).not.toContain('ROC');
-    expect(html).toMatch(/rmse <span class="muted">↓<\/span><\/td><td class="n">0\.4243<\/td>/);
+    expect(html).toMatch(/rmse <span class="muted">\(headline\)<\/span> <span class="muted">↓<\/span><\/td><td class="n">0\.4243<\/td>/);
   });
 
   test('shows the dataset: rows, columns, class counts and one profile row per column', async () => {
@@ -180,6 +180,131 @@ describe("a model card and the training program's claims", () => {
     const html = buildModelCard({ ...regressionCard(), notes: [note], championNote: note });
     expect(html.slice(0, html.indexOf('<h2>'))).toContain(
       'Production version 3 could not be loaded (Not servable: old format); this run is judged on its thresholds alone.',
+    );
+  });
+});
+
+describe('what a reader takes away from a model card', () => {
+  /** 120 training rows: sun 100, rain 15, fog 5; the candidate never predicts fog. */
+  const imbalanced = (c: Parameters<Parameters<typeof classificationCard>[0]>[0]) => {
+    c.dataset!.classCounts = { sun: 100, rain: 15, fog: 5 };
+    c.candidate.metrics = { accuracy: 0.84, balancedAccuracy: 0.54, macroF1: 0.5 };
+    c.candidate.confusionMatrix = {
+      labels: ['fog', 'rain', 'sun'],
+      matrix: [
+        [0, 0, 2],
+        [0, 2, 3],
+        [0, 1, 17],
+      ],
+    };
+    c.champion = undefined;
+  };
+
+  test('headlines balanced accuracy, not accuracy, when one class is rare, and says why', async () => {
+    const html = buildModelCard(await classificationCard(imbalanced));
+    const top = html.slice(0, html.indexOf('<h2>'));
+    expect(top).toContain('Headline: balanced accuracy 0.5400');
+    expect(top).toMatch(/The classes are imbalanced \(sun is 83 % of rows, fog 4\.2 %\), so accuracy mostly reflects the common classes/);
+    expect(top).toMatch(/The spec compares versions on accuracy.*validation\.champion\.metric: balancedAccuracy/);
+    expect(html).toMatch(/balancedAccuracy <span class="muted">\(headline\)<\/span>/);
+  });
+
+  test('headlines accuracy when the classes are about even', async () => {
+    const html = buildModelCard(await classificationCard());
+    expect(html).toContain('Headline: accuracy 0.8667</b> (production v2: 0.8000)');
+    expect(html).toMatch(/The 3 classes are about even/);
+  });
+
+  test('states the intended use from the spec and the limitations the data shows', async () => {
+    const html = buildModelCard(await classificationCard(imbalanced));
+    const section = html.slice(html.indexOf('<h2>Intended use and limitations</h2>'), html.indexOf('<h2>Metrics</h2>'));
+    expect(section).toContain('<b>Intended use:</b> Which weather the day brings.');
+    expect(section).toMatch(/It learned from 60 rows with day from 2024-01-01 to 2024-02-29/);
+    expect(section).toMatch(/Numeric inputs were seen only in these ranges: rain_mm 0 to 10, wind 0\.5 to 7/);
+    expect(section).toMatch(
+      /Rare classes: rain \(15 rows; recall 0\.4000 on 5 holdout rows\), fog \(5 rows; recall 0\.0000 on 2 holdout rows\)/,
+    );
+    expect(section).toMatch(/The metrics come from 15 holdout rows/);
+    const unstated = buildModelCard({ ...(await classificationCard()), description: undefined });
+    expect(unstated).toMatch(/Intended use:.*not stated: say what the model is for in the spec's <code>description<\/code>/);
+  });
+
+  test('gives each ROC curve its class support, and warns about a curve drawn from a handful of rows', async () => {
+    const html = buildModelCard(
+      await classificationCard((c) => {
+        c.roc = c.roc!.map((r) => ({ ...r, positives: r.label === 'fog' ? 2 : 40 }));
+      }),
+    );
+    expect(html).toMatch(/fog {2}AUC \d\.\d{3} {2}n=2/);
+    expect(html).toMatch(/rain {2}AUC \d\.\d{3} {2}n=40/);
+    expect(html).toContain('fog&#39;s curve rests on 2 rows: read it with care.');
+  });
+
+  test('explains training that did not converge in words', async () => {
+    const ranOut = buildModelCard(
+      await classificationCard((c) => {
+        c.candidate.params = { maxIter: 100 };
+        c.candidate.training = { rows: 45, iterations: 100, converged: false, validationRows: 0 };
+      }),
+    );
+    expect(ranOut).toContain(
+      'Ran all its 100 iterations (maxIter 100), as asked: early stopping was off, so there was nothing to stop it.',
+    );
+    const stillImproving = buildModelCard(
+      await classificationCard((c) => {
+        c.candidate.training = { rows: 45, iterations: 50, converged: false, validationRows: 5 };
+      }),
+    );
+    expect(stillImproving).toContain('without stopping early: it was still improving on its early-stopping rows');
+  });
+
+  test("a registered version's card says who approved it, when, and how the alias reaches it, instead of inviting approval", async () => {
+    const html = buildModelCard(
+      await classificationCard((c) => {
+        c.deployment = {
+          version: 3,
+          alias: 'production',
+          previousVersion: 2,
+          at: '2026-11-29T10:00:00.000Z',
+          strategy: 'direct',
+          requestedBy: 'dave',
+          trigger: 'manual',
+          approvals: [{ approver: 'alice', at: '2026-11-29T09:59:00.000Z', comment: 'looks right' }],
+        };
+      }),
+    );
+    expect(html).not.toContain('may go on to approval');
+    expect(html).toContain('<span class="badge pass">version 3</span>');
+    expect(html).toMatch(/was approved and was registered for the production alias/);
+    const section = html.slice(html.indexOf('<h2>Approval and deploy</h2>'));
+    expect(section).toMatch(/Registered as version <b>3<\/b> at 2026-11-29T10:00:00.000Z by a manual run requested by dave\./);
+    expect(section).toMatch(
+      /Deployed directly: the production alias moves from version 2 to this one at once, by compare-and-swap, if it still points at version 2\./,
+    );
+    expect(section).toMatch(/<td>alice<\/td><td>2026-11-29T09:59:00.000Z<\/td><td>looks right<\/td>/);
+    expect(html).toContain('at the validate stage and drawn again when the version was registered');
+    const unapproved = buildModelCard(
+      await classificationCard((c) => {
+        c.deployment = { version: 1, alias: 'production', at: '2026-11-29T10:00:00.000Z', strategy: 'direct', approvals: [] };
+      }),
+    );
+    expect(unapproved).toMatch(/needed no approval/);
+    expect(unapproved).toMatch(/No approval was asked for: the spec's <code>approval<\/code> section lists no approvers/);
+    expect(unapproved).toMatch(/The production alias had no version: it moves to this one\./);
+    const canary = buildModelCard(
+      await classificationCard((c) => {
+        c.deployment = {
+          version: 4,
+          alias: 'production',
+          previousVersion: 3,
+          at: '2026-11-29T10:00:00.000Z',
+          strategy: 'canary',
+          approvals: [],
+        };
+      }),
+    );
+    expect(canary).toMatch(
+      /Deployed by a canary rollout: version 3 keeps the production alias until live evidence says this one does as well/,
     );
   });
 });

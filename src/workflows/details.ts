@@ -19,7 +19,7 @@ export function approvalDetails(args: {
   const candidate = status.candidate ?? {};
   const champion = status.champion?.metrics ?? {};
   const names = [...new Set([...Object.keys(candidate), ...Object.keys(champion)])].filter((n) => typeof candidate[n] === 'number');
-  const rows = names.map((n) => `| ${n} | ${fmt(candidate[n])} | ${fmt(champion[n])} |`);
+  const production = `production${status.champion ? ` (v${status.champion.version})` : ' (none yet)'}`;
   const classes = status.data?.classCounts
     ? Object.entries(status.data.classCounts)
         .map(([k, v]) => `${k}: ${v}`)
@@ -30,9 +30,10 @@ export function approvalDetails(args: {
     '',
     `Requested by **${status.requestedBy}** (trigger: ${status.trigger})${status.reason ? `: ${status.reason}` : ''}.`,
     '',
-    `| metric | candidate | production${status.champion ? ` (v${status.champion.version})` : ' (none yet)'} |`,
-    '|---|---|---|',
-    ...rows,
+    ...metricTable(
+      ['metric', 'candidate', production],
+      names.map((n) => [n, fmt(candidate[n]), fmt(champion[n])]),
+    ),
     '',
     `**Data**: ${status.data?.rows ?? '?'} rows, snapshot \`${status.data?.snapshot.slice(0, 12) ?? '?'}\`${classes ? `; classes ${classes}` : ''}.`,
     `**Validation**: passed${spec.validation.champion ? ` (may not be worse than production on ${spec.validation.champion.metric} by more than ${spec.validation.champion.margin})` : ''}.`,
@@ -89,6 +90,20 @@ export function decisionDetails(gate: ApprovalStatus | undefined): string {
     ...lines,
     ...(refused ? [`(${refused} request(s) refused; \`mlops status\` lists them with their reasons)`] : []),
   ].join('\n');
+}
+
+/**
+ * A table as a fenced block of aligned columns: the Temporal UI draws markdown tables without any cell
+ * padding, so numbers ran into each other; monospace columns read the same in the UI, the CLI and the API.
+ */
+export function metricTable(head: string[], rows: string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('   ')
+      .trimEnd();
+  return ['```', line(head), ...rows.map(line), '```'];
 }
 
 function servabilityLine(s: PipelineRunStatus['servability']): string {

@@ -65,3 +65,25 @@ describe('what an approver reads in the Temporal UI', () => {
     expect(text).not.toContain('s3://');
   });
 });
+
+test('the metric table keeps its columns apart in the Temporal UI: aligned monospace columns, numbers right-aligned', () => {
+  const spec = testSpec();
+  const status: PipelineRunStatus = {
+    model: 'toy',
+    trigger: 'manual',
+    requestedBy: 'dave',
+    stage: 'approve',
+    stages: STAGES.map((name) => ({ name, state: 'done' })),
+    candidate: { accuracy: 0.84, balancedAccuracy: 0.5409, logLoss: 123.456 },
+    champion: { version: 3, metrics: { accuracy: 0.82, balancedAccuracy: 0.5 } },
+  };
+  const text = approvalDetails({ spec, workflowId: 'toy-run', status, gate: new ApprovalGate(spec.approval, 'dave').status() });
+  const block = text.slice(text.indexOf('```\n') + 4, text.indexOf('\n```', text.indexOf('```\n')));
+  expect(block.split('\n')).toEqual([
+    'metric             candidate   production (v3)',
+    'accuracy              0.8400            0.8200',
+    'balancedAccuracy      0.5409            0.5000',
+    'logLoss                123.5                 -',
+  ]);
+  expect(text).not.toMatch(/^\|/m);
+});

@@ -154,8 +154,10 @@ export function registerRuns(program: Command, run: Runner): void {
             reason: opts.reason,
             workflowId,
           });
-          emit(json, answer, `${answer.accepted ? 'Accepted' : 'Refused'}: ${answer.reason} (gate: ${answer.state})`);
-          if (!answer.accepted) throw new MlopsError(FailureType.InvalidInput, `${decision} refused: ${answer.reason}`);
+          // A refusal is an error, said once: on stderr, or as the one JSON document with --json.
+          if (!answer.accepted)
+            throw new MlopsError(FailureType.InvalidInput, `${decision} refused: ${answer.reason} (gate: ${answer.state})`, { answer });
+          emit(json, answer, `Accepted: ${answer.reason} (gate: ${answer.state})`);
         } finally {
           await client.connection.close();
         }

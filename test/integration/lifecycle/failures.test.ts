@@ -214,7 +214,14 @@ describe('failures that say so at once', () => {
     );
     const refused = await mlops(['approve', workflowId, '--as', 'alice', '--comment', 'x'.repeat(2500)]);
     expect(refused.code).toBe(1);
-    expect(refused.stdout).toMatch(/Refused: the comment has 2500 characters, more than the 2000 an approval keeps: shorten it/);
+    // Said once, as an error on stderr; nothing on stdout.
+    expect(refused.stderr).toMatch(
+      /mlops: approve refused: the comment has 2500 characters, more than the 2000 an approval keeps: shorten it.* \(gate: waiting\)\n/,
+    );
+    expect(refused.stderr.match(/2500 characters/g)).toHaveLength(1);
+    expect(refused.stdout).toBe('');
+    const asJson = await mlops(['approve', workflowId, '--as', 'alice', '--comment', 'x'.repeat(2500), '--json']);
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ error: { type: 'MlopsInvalidInput', details: { answer: { accepted: false } } } });
     const accepted = await mlops(['approve', workflowId, '--as', 'alice', '--comment', 'fine']);
     expect(accepted.code).toBe(0);
     const final = JSON.parse((await mlops(['status', workflowId, '--follow', '--json'])).stdout);

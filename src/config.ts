@@ -285,7 +285,8 @@ export function loadConfig(options: LoadConfigOptions = {}): MlopsConfig {
     trainingTaskQueue: e.MLOPS_TRAINING_TASK_QUEUE,
     log: {
       level: e.MLOPS_LOG_LEVEL ?? e.LOG_LEVEL ?? 'info',
-      format: e.MLOPS_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+      // Logs go to stderr, so it is stderr that decides whether a person reads them.
+      format: e.MLOPS_LOG_FORMAT ?? (process.stderr.isTTY ? 'pretty' : 'json'),
     },
     dataDir,
     cacheDir: defaultCacheDir(env),

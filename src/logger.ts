@@ -1,10 +1,11 @@
 /**
- * Logging through pino, to stderr: JSON by default, readable in a terminal, secrets redacted.
+ * Logging through pino, to stderr: JSON by default, one concise line per event for a person, secrets redacted.
  * `installRuntime` routes Temporal's Runtime logger, and with it the workflow and activity loggers
  * (which carry workflowId, runId and activity context), through the same pino instance, and can serve the
  * SDK's metrics for Prometheus.
  */
 import pino, { type Logger as PinoLogger } from 'pino';
+import pretty from 'pino-pretty';
 import {
   Runtime,
   makeTelemetryFilterString,
@@ -37,6 +38,19 @@ export const REDACTED_PATHS = [
   'taskToken',
 ];
 
+/** Fields a person reading the log in a terminal does not need on every line (the JSON format keeps them). */
+const PRETTY_IGNORED = ['pid', 'hostname', 'name', 'sdkComponent', 'namespace', 'runId', 'workflowType', 'taskQueue', 'attempt', 'isLocal'];
+
+/**
+ * The log format of a command that prints for a person: the one `MLOPS_LOG_FORMAT` names, else JSON with `--json`
+ * and one readable line per event without it, so a person's output never carries JSON lines, on a terminal or not.
+ */
+export function commandLogFormat(json: boolean, env: NodeJS.ProcessEnv = process.env): 'json' | 'pretty' {
+  const named = env.MLOPS_LOG_FORMAT;
+  if (named === 'json' || named === 'pretty') return named;
+  return json ? 'json' : 'pretty';
+}
+
 /** Creates the package's logger from the log section of the configuration. */
 export function createLogger(log: MlopsConfig['log'], destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -47,15 +61,35 @@ export function createLogger(log: MlopsConfig['log'], destination?: pino.Destina
   if (destination) return pino(options, destination);
   // Logs go to stderr, so a command's --json output on stdout stays parseable.
   if (log.format === 'pretty') {
-    return pino({
-      ...options,
-      transport: {
-        target: 'pino-pretty',
-        options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 2 },
-      },
+    const stream = pretty({
+      colorize: Boolean(process.stderr.isTTY),
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: PRETTY_IGNORED.join(','),
+      hideObject: true,
+      messageFormat: (entry, messageKey) => personLine(entry, messageKey),
+      destination: 2,
+      sync: true,
     });
+    return pino(options, stream);
   }
   return pino(options, pino.destination(2));
+}
+
+const STANDARD_KEYS = new Set(['level', 'time', 'msg', ...PRETTY_IGNORED]);
+
+/** A log event's message and its fields as `key=value`, on one line (an error by its message). */
+function personLine(entry: Record<string, unknown>, messageKey: string): string {
+  const fields = Object.entries(entry)
+    .filter(([k, v]) => !STANDARD_KEYS.has(k) && k !== messageKey && v !== undefined)
+    .map(([k, v]) => `${k}=${fieldValue(v)}`);
+  return [String(entry[messageKey] ?? ''), ...fields].filter(Boolean).join('  ');
+}
+
+function fieldValue(v: unknown): string {
+  if (v && typeof v === 'object' && 'message' in v && typeof (v as { message: unknown }).message === 'string')
+    return JSON.stringify((v as { message: string }).message);
+  if (typeof v === 'string') return /[\s"=]/.test(v) || v === '' ? JSON.stringify(v) : v;
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
 const TEMPORAL_TO_PINO: Record<TemporalLogLevel, pino.Level> = {
@@ -82,12 +116,19 @@ export function summariseBundleReport(message: string, failed: boolean): { messa
   };
 }
 
+/** The SDK's warning that a worker polls no workflows: how the plugin sets up the training queue's worker, so debug. */
+function expectedNotice(level: TemporalLogLevel, message: string, meta?: LogMetadata): boolean {
+  return (
+    level === 'WARN' && message.startsWith('No workflows registered, not polling for workflow tasks') && meta?.sdkComponent === 'worker'
+  );
+}
+
 /** Adapts a pino logger to Temporal's `Logger` interface. */
 export function temporalLoggerFrom(logger: Logger): TemporalLogger {
   const write = (level: TemporalLogLevel, message: string, meta?: LogMetadata) => {
     const report = summariseBundleReport(message, level === 'ERROR');
     if (report) logger[TEMPORAL_TO_PINO[level]]({ ...meta, ...report.meta }, report.message);
-    else logger[TEMPORAL_TO_PINO[level]](meta ?? {}, message);
+    else logger[expectedNotice(level, message, meta) ? 'debug' : TEMPORAL_TO_PINO[level]](meta ?? {}, message);
   };
   return {
     log: write,

@@ -2,10 +2,9 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import pino from 'pino';
 import { loadConfig } from '../config';
 import { FailureType, MlopsError } from '../errors';
-import { createLogger } from '../logger';
+import { commandLogFormat, createLogger } from '../logger';
 import { registrySource, startModelServer } from '../serving';
 import { durationMs } from '../spec/pipeline';
 import { createStorage } from '../storage';
@@ -93,7 +92,7 @@ export function registerServe(program: Command, run: Runner): void {
         const port = portNumber(opts.port);
         const poll = pollMs(opts.poll);
         const config = loadConfig();
-        const logger = json ? createLogger(config.log, pino.destination(2)) : createLogger(config.log);
+        const logger = createLogger({ ...config.log, format: commandLogFormat(json) });
         const { store, registry } = createStorage(config.minio);
         const signal = shutdownSignal();
         const spoolDir = opts.spool ?? defaultSpool(config.minio.bucket);

@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { Writable } from 'node:stream';
-import { createLogger, temporalLoggerFrom } from '../../../src/logger';
+import { commandLogFormat, createLogger, temporalLoggerFrom } from '../../../src/logger';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -34,6 +36,42 @@ describe('logging', () => {
       activityType: 'ingest',
       attempt: 2,
     });
+  });
+
+  it("keeps the training worker's no-workflows notice (how the plugin sets that worker up) out of a person's log", () => {
+    const { lines, logger } = capture();
+    const temporal = temporalLoggerFrom(logger);
+    temporal.warn('No workflows registered, not polling for workflow tasks', { sdkComponent: 'worker', taskQueue: 'mlops-training' });
+    temporal.warn('Activity heartbeat timed out', { sdkComponent: 'worker' });
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [20, 'No workflows registered, not polling for workflow tasks'],
+      [40, 'Activity heartbeat timed out'],
+    ]);
+  });
+});
+
+describe('what a person reads', () => {
+  it('a command that prints for a person logs readable lines, on a terminal or not; --json or MLOPS_LOG_FORMAT choose JSON', () => {
+    expect(commandLogFormat(false, {})).toBe('pretty');
+    expect(commandLogFormat(true, {})).toBe('json');
+    expect(commandLogFormat(false, { MLOPS_LOG_FORMAT: 'json' })).toBe('json');
+    expect(commandLogFormat(true, { MLOPS_LOG_FORMAT: 'pretty' })).toBe('pretty');
+  });
+
+  it('the readable format is one concise line per event on stderr, without colour codes off a terminal', () => {
+    const logger = path.resolve(__dirname, '../../../dist/logger.js');
+    const script =
+      `const l = require(${JSON.stringify(logger)}).createLogger({ level: 'info', format: 'pretty' });` +
+      `l.info({ model: 'seattle-weather', version: 3, sdkComponent: 'activity', runId: 'r-1', namespace: 'default' }, 'version deployed');` +
+      `l.warn({ model: 'seattle-weather', reason: 'Not servable: retrain it' }, 'monitor check failed');`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stdout).toBe('');
+    const lines = run.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: version deployed {2}model=seattle-weather {2}version=3$/);
+    expect(lines[1]).toMatch(
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: monitor check failed {2}model=seattle-weather {2}reason="Not servable: retrain it"$/,
+    );
   });
 });
 

@@ -69,9 +69,3 @@ export function registerDev(
       }),
     );
 }
-
-/** Runs `mlops dev <args>`; used by `npm run stack:*`. */
-export async function runDevCommand(args: string[]): Promise<number> {
-  const { main } = await import('./index');
-  return main(['dev', ...args]);
-}

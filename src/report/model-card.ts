@@ -307,7 +307,8 @@ function diagnosticsSection(input: ModelCardInput): string {
     input.candidate.confusionMatrix ? 'Rows are true classes, columns predicted ones; shading is the share of the true class.' : '',
     input.roc?.some((c) => c.positives !== undefined) ? 'n is the holdout rows of each class, the positives its curve is drawn from.' : '',
     thin.length
-      ? `${thin.map((c) => `${c.label}'s curve rests on ${c.positives} row${c.positives === 1 ? '' : 's'}`).join(', ')}: read it with care.`
+      ? `${thin.map((c) => `${c.label}'s curve rests on ${c.positives} row${c.positives === 1 ? '' : 's'}`).join(', ')}: ` +
+        `read ${thin.length === 1 ? 'it' : 'them'} with care.`
       : '',
     input.residuals && input.residuals.predicted.length < input.residuals.rows
       ? `Residuals of ${num(input.residuals.predicted.length)} of ${num(input.residuals.rows)} holdout rows, evenly spaced.`

@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { connectClient, decide, describeRun, startRun } from '../client';
 import { loadConfig, type MlopsConfig } from '../config';
-import { createLogger } from '../logger';
+import { commandLogFormat, createLogger } from '../logger';
+import { headlineMetric } from '../ml/metric-catalog';
 import { readRows } from '../ml/readers';
 import { stackUp } from '../dev/stack';
 import { stageDataset } from '../cli/upload';
@@ -41,6 +42,8 @@ export interface DemoOptions {
 export interface DemoVersion {
   version: number;
   trigger: string;
+  /** The headline metric for these imbalanced classes (see the model card). */
+  balancedAccuracy?: number;
   accuracy?: number;
   macroF1?: number;
   reason?: string;
@@ -70,8 +73,12 @@ async function seeThrough(client: Client, config: MlopsConfig, workflowId: strin
     if (view.execution !== 'RUNNING') throw new Error(`run ${workflowId} ended ${view.execution}: ${view.failure ?? ''}`);
     if (view.status?.approval?.state === 'waiting' && !told) {
       const m = view.status.candidate ?? {};
+      const headline = headlineMetric('classification', view.status.data?.classCounts).metric;
+      const others = ['balancedAccuracy', 'accuracy', 'macroF1'].filter((n) => n !== headline && m[n] !== undefined);
+      const champion = view.status.champion;
+      const against = champion ? ` (production v${champion.version}: ${champion.metrics[headline]?.toFixed(3) ?? '-'})` : '';
       o.say(
-        `  candidate: accuracy ${m.accuracy?.toFixed(3)}, macro-F1 ${m.macroF1?.toFixed(3)}${view.status.champion ? ` (production v${view.status.champion.version}: ${view.status.champion.metrics.accuracy?.toFixed(3)})` : ''}`,
+        `  candidate: ${headline} ${m[headline]?.toFixed(3) ?? '-'}${against}; ${others.map((n) => `${n} ${m[n]!.toFixed(3)}`).join(', ')}`,
       );
       if (o.autoApprove) {
         const answer = await decide(client, workflowId, {
@@ -117,7 +124,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   o.say('1/5 Starting the local stack (Temporal + MinIO)...');
   await stackUp((l) => o.say(`  ${l}`));
   const config = loadConfig();
-  const logger = createLogger({ level: 'warn', format: config.log.format });
+  // The demo's progress is for a person (on stderr with --json), so its logs are readable lines too.
+  const logger = createLogger({ level: 'warn', format: commandLogFormat(false) });
   const storage: Storage = createStorage(config.minio);
   const client = await connectClient(config);
   const abort = new AbortController();
@@ -215,6 +223,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
         versions.map(async (v) => ({
           version: v.version,
           trigger: v.trigger ?? 'manual',
+          balancedAccuracy: v.metrics.balancedAccuracy,
           accuracy: v.metrics.accuracy,
           macroF1: v.metrics.macroF1,
           reason: v.description,
@@ -239,16 +248,20 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 
 /** The summary as a table. */
 export function formatSummary(s: DemoSummary): string {
-  const rows = s.versions.map(
-    (v) =>
-      `  v${String(v.version).padEnd(3)} ${v.trigger.padEnd(9)} ${(v.accuracy?.toFixed(3) ?? '-').padEnd(9)} ${(v.macroF1?.toFixed(3) ?? '-').padEnd(9)} ${v.version === s.productionVersion ? 'production' : ''.padEnd(10)}  ${v.reason ?? ''}`,
+  const cell = (x: number | undefined) => (x?.toFixed(3) ?? '-').padEnd(9);
+  const rows = s.versions.map((v) =>
+    [
+      `  v${String(v.version).padEnd(3)} ${v.trigger.padEnd(9)} ${cell(v.balancedAccuracy)} ${cell(v.accuracy)} ${cell(v.macroF1)}`,
+      `${v.version === s.productionVersion ? 'production' : ''.padEnd(10)}  ${v.reason ?? ''}`,
+    ].join(' '),
   );
   return [
     `Model ${s.model}: ${s.versions.length} version(s), production is v${s.productionVersion}. ${s.served} days served, ${s.feedback} labels fed back.`,
-    '  ver  trigger   accuracy  macro-F1  alias       why',
+    '  ver  trigger   bal.acc   accuracy  macro-F1  alias       why',
     ...rows,
     '',
-    ...s.versions.filter((v) => v.report).map((v) => `  report v${v.version}: ${v.report}`),
+    '  bal.acc is balanced accuracy (the mean of per-class recall), the headline when classes are imbalanced; each model card says why.',
+    ...s.versions.filter((v) => v.report).map((v) => `  model card v${v.version}: ${v.report}`),
     '',
     `The stack keeps running: Temporal UI ${s.temporalUi} (runs, approvals, the monitor), MinIO console from "npm run stack:status".`,
     'Stop it with: npm run stack:down',

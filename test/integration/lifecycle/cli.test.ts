@@ -100,9 +100,13 @@ describe('the mlops command', () => {
 
     const refused = await mlops('approve', workflowId, '--as', 'mallory', '--json');
     expect(refused.code).toBe(1);
-    expect(JSON.parse(refused.stdout.slice(0, refused.stdout.indexOf('\n}\n') + 2))).toMatchObject({
-      accepted: false,
-      reason: expect.stringMatching(/mallory is not an allowed approver/),
+    // One JSON document: the refusal as the command's error, the gate's answer in its details.
+    expect(JSON.parse(refused.stdout)).toMatchObject({
+      error: {
+        type: 'MlopsInvalidInput',
+        message: expect.stringMatching(/^approve refused: .*mallory is not an allowed approver/),
+        details: { answer: { accepted: false, reason: expect.stringMatching(/mallory is not an allowed approver/) } },
+      },
     });
 
     const approved = await mlops('approve', workflowId, '--as', 'bob', '--comment', 'ship it');

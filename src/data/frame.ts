@@ -11,7 +11,7 @@ import type { ValidationOptions, ValidationReport } from '../ml/data-validation'
 import { isNumericType } from '../ml/values';
 import { profileTyped, validateTyped, type TypedRelation } from './checks';
 import { Engine, ident, literal, withEngine } from './engine';
-import { HASH_SEED_KEY, registerHash } from './snapshot';
+import { HASH_METHOD_KEY, HASH_SEED_KEY, hashKeySql, registerHash, type HashMethod } from './snapshot';
 import { jsLiteralSql, rawKind, typedSql, type RawKind } from './typing';
 
 /** Columns a snapshot adds to the data: the source row number and the hash-split key. */
@@ -187,15 +187,17 @@ export async function hashSides(path: string, testFraction: number, seed: number
       `SELECT CAST(key AS VARCHAR) AS key, CAST(value AS VARCHAR) AS value FROM parquet_kv_metadata(${literal(path)})`,
     );
     const stored = kv.find((k) => k.key === HASH_SEED_KEY)?.value;
+    // Snapshots made before the keys were MD5 keep FNV-1a, so their rows keep their sides for any seed.
+    const method: HashMethod = kv.find((k) => k.key === HASH_METHOD_KEY)?.value === 'md5' ? 'md5' : 'fnv1a';
     const kinds = await kindsOf(engine, path);
     let keys = '__hash';
     if (stored === undefined || Number(stored) !== seed) {
-      registerHash(engine);
+      if (method === 'fnv1a') registerHash(engine);
       const line = [...kinds.keys()]
         .filter((c) => !SNAPSHOT_COLUMNS.has(c) && c !== 'file_row_number')
         .map((c) => `${literal(`${JSON.stringify(c)}:`)} || ${jsLiteralSql(c, kinds.get(c)!)}`)
         .join(` || ',' || `);
-      keys = `mlops_fnv(${literal(`${seed}:{`)} || ${line || "''"} || '}')`;
+      keys = hashKeySql(method, `${literal(`${seed}:{`)} || ${line || "''"} || '}'`);
     }
     const { n } = await engine.one<{ n: number }>(`SELECT count(*) AS n FROM ${relationOf(path)}`);
     const sides = new Uint8Array(n);

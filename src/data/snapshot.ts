@@ -27,6 +27,24 @@ import { columnTypeOf, jsLiteralSql, parseSql, rawKind, storageSql, typedSql, ty
 export const SNAPSHOT_ROW_GROUP = 122_880;
 /** Key of the hash seed in the snapshot's Parquet metadata. */
 export const HASH_SEED_KEY = 'temporal-mlops.hash-seed';
+/** Key of the hash function in the snapshot's Parquet metadata: `md5`; snapshots without it used `fnv1a`. */
+export const HASH_METHOD_KEY = 'temporal-mlops.hash';
+/** How a snapshot's hash-split keys were computed. */
+export type HashMethod = 'md5' | 'fnv1a';
+
+/**
+ * The hash-split key of a text, in SQL: the first 4 bytes of its MD5, big-endian, as an unsigned 32-bit number
+ * (Python: `int(hashlib.md5(text.encode()).hexdigest()[:8], 16)`). Computed by the engine, in parallel, with no
+ * JavaScript per row; MD5 is fixed by its RFC, so the keys never change with the engine's version.
+ */
+export function md5KeySql(text: string): string {
+  return `CAST(('0x' || left(md5(${text}), 8)) AS UINTEGER)`;
+}
+
+/** The hash-split key of a text in SQL by a snapshot's method (`fnv1a` needs `registerHash` first). */
+export function hashKeySql(method: HashMethod, text: string): string {
+  return method === 'md5' ? md5KeySql(text) : `mlops_fnv(${text})`;
+}
 /** Share of present values that may fail a column's inferred type before it is inferred as categorical. */
 export const INFERENCE_TOLERANCE = 0.01;
 
@@ -92,7 +110,7 @@ export interface BuiltSnapshot {
   lineage: SnapshotLineage;
 }
 
-/** FNV-1a (32 bit) over UTF-16 code units, as the JSON-lines snapshots hashed their lines. */
+/** FNV-1a (32 bit) over UTF-16 code units, as the JSON-lines snapshots (and Parquet snapshots before `md5`) hashed their lines. */
 export function fnv1a(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
@@ -102,7 +120,7 @@ export function fnv1a(text: string): number {
   return h >>> 0;
 }
 
-/** Registers `mlops_fnv(text)` with the engine. */
+/** Registers `mlops_fnv(text)` with the engine, to split snapshots made before `md5` keys by another seed. */
 export function registerHash(engine: Engine): void {
   const fn = DuckDBScalarFunction.create({
     name: 'mlops_fnv',
@@ -289,12 +307,18 @@ async function mixedColumnIssues(
  * lets through would only fail training later, on an index into the training split. They are refused
  * here, naming their source rows and the spec field that drops them.
  */
-async function unlabelledRowsIssue(engine: Engine, schema: DatasetSchema, issues: ValidationIssue[]): Promise<ValidationIssue[]> {
+async function unlabelledRowsIssue(
+  engine: Engine,
+  schema: DatasetSchema,
+  issues: ValidationIssue[],
+  profile: DatasetProfile,
+): Promise<ValidationIssue[]> {
   const i = schema.columns.findIndex((c) => c.name === schema.target);
   if (i < 0 || issues.some((x) => x.column === schema.target && x.rule === 'missing_label')) return [];
+  // The profile counted them already (its nulls are the missing values, bad ones apart): no scan unless there are any.
+  const n = profile.columns[i]?.nulls ?? 0;
+  if (n === 0) return [];
   const missing = `v_${i} IS NULL AND NOT b_${i}`;
-  const { n } = await engine.one<{ n: number }>(`SELECT count_if(${missing}) AS n FROM checked`);
-  if (Number(n) === 0) return [];
   const rows = (await engine.rows<{ r: number }>(`SELECT __row AS r FROM checked WHERE ${missing} ORDER BY __row LIMIT 5`)).map((x) =>
     Number(x.r),
   );
@@ -334,7 +358,6 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     last = now;
   };
   try {
-    registerHash(engine);
     const scratch = new Scratch(join(o.dir, 'sources'), o.scratchBudget);
     const locals: LocalSource[] = [];
     for (const [i, source] of o.sources.entries()) {
@@ -446,11 +469,18 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     }
     const keep = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
     const derivedSql = derived.map(([name, expression]) => `, (${expression}) AS ${ident(name)}`).join('');
+    // Text is parsed once into a table that every later scan reads; typed sources (Parquet) stay a view over
+    // the file, which the engine reads again faster than it copies it.
+    const materialize = parsed.length > 0;
+    let rowCount: number;
     try {
       // The raw text of bad values stays out of the table: read again from the source where examples are needed.
       await engine.run(
-        `CREATE TABLE kept AS SELECT * EXCLUDE (${['__line', ...exampleNames.values()].join(', ')})${derivedSql} FROM typed${keep}`,
+        `CREATE ${materialize ? 'TABLE' : 'VIEW'} kept AS SELECT * EXCLUDE (${['__line', ...exampleNames.values()].join(', ')})${derivedSql} FROM typed${keep}`,
       );
+      // Counting the derived values makes the engine compute each one: an expression that fails on the data fails here.
+      const counts = derived.map(([name], k) => `, count(${ident(name)}) AS d_${k}`).join('');
+      rowCount = Number((await engine.one<{ n: number }>(`SELECT count(*) AS n${counts} FROM kept`)).n);
     } catch (err) {
       throw new MlopsError(
         FailureType.InvalidInput,
@@ -461,7 +491,6 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     }
     step('type');
     const keptColumns = new Map((await engine.describe('kept')).map((c) => [c.name, rawKind(c.type)]));
-    const { n: rowCount } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM kept');
     if (rowCount === 0) {
       const why = [
         o.filter ? ` after the filter ${o.filter.column} in [${o.filter.from ?? '…'}, ${o.filter.to ?? '…'}]` : '',
@@ -529,7 +558,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     // Validation and profile share their scans.
     const checked = await checkTyped(engine, relation, schema, { validation: o.validation ?? {}, profile: {} });
     const validation = { ...checked.validation!, source: locals[0].name };
-    const unlabelled = await unlabelledRowsIssue(engine, schema, validation.issues);
+    const unlabelled = await unlabelledRowsIssue(engine, schema, validation.issues, checked.profile!);
     for (const issue of [...(await mixedColumnIssues(engine, mixed, new Set(schema.columns.map((c) => c.name)))), ...unlabelled]) {
       validation.issues.push(issue);
       validation.ok = false;
@@ -547,12 +576,13 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       else out.push(ident(name));
     }
     out.push('__row', '__hash');
-    // The hash keys of the same rows in the same order (the filter is deterministic), joined by position.
-    const keys = `SELECT mlops_fnv(${literal(`${seed}:`)} || __line) AS __hash FROM typed${keep}`;
+    // The hash keys of the same rows in the same order (the filter is deterministic), joined by position;
+    // computed on every thread first, as the file is written by one.
+    await engine.run(`CREATE TEMP TABLE __keys AS SELECT ${md5KeySql(`${literal(`${seed}:`)} || __line`)} AS __hash FROM typed${keep}`);
     // One thread writes, so the same data always gives the same bytes (the snapshot's identity).
     await engine.run('SET threads = 1');
     await engine.run(
-      `COPY (SELECT ${out.join(', ')} FROM kept POSITIONAL JOIN (${keys})) TO ${literal(o.outFile)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${SNAPSHOT_ROW_GROUP}, KV_METADATA {${literal(HASH_SEED_KEY)}: ${literal(String(seed))}})`,
+      `COPY (SELECT ${out.join(', ')} FROM kept POSITIONAL JOIN __keys) TO ${literal(o.outFile)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${SNAPSHOT_ROW_GROUP}, KV_METADATA {${literal(HASH_SEED_KEY)}: ${literal(String(seed))}, ${literal(HASH_METHOD_KEY)}: 'md5'})`,
     );
     step('write');
     const target = profile.columns.find((c) => c.name === schema.target);

@@ -8,6 +8,9 @@ import { readFrame, readRows } from '../../../src/ml/readers';
 import type { DatasetSchema } from '../../../src/ml/types';
 import { validateSource } from '../../../src/ml/data-validation';
 import { SEATTLE } from '../../helpers/ml-reference';
+import { md5Key } from '../../helpers/hash-keys';
+import { withEngine } from '../../../src/data/engine';
+import { fnv1a, HASH_SEED_KEY } from '../../../src/data/snapshot';
 
 const SCHEMA: DatasetSchema = {
   columns: [
@@ -40,13 +43,45 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('Parquet snapshots through the entry points train, validate and monitor use', () => {
-  test('loadSplit gives the same training and holdout rows, with the same values, as the JSON-lines snapshot did', async () => {
-    for (const split of [SPLIT, { ...SPLIT, method: 'stratified' as const }, { ...SPLIT, method: 'time' as const, column: 'date' }]) {
+  test('loadSplit gives the same training and holdout rows, with the same values, as the JSON-lines snapshot did, but for the hash', async () => {
+    for (const split of [
+      { ...SPLIT, method: 'stratified' as const },
+      { ...SPLIT, method: 'time' as const, column: 'date' },
+    ]) {
       const fromParquet = await loadSplit(parquet, SCHEMA, split);
       const fromJsonl = await loadSplit(jsonl, SCHEMA, split);
       expect(fromParquet.test.rowCount).toBeGreaterThan(200);
       expect(fromParquet).toEqual(fromJsonl);
     }
+  });
+
+  test("a hash split's holdout is the rows whose MD5 key of the seed and the row as JSON falls below the test fraction", async () => {
+    const rows: Record<string, unknown>[] = [];
+    for await (const row of readRows(SEATTLE)) rows.push(row);
+    const holdout = rows.filter((row) => md5Key(`${SPLIT.seed}:${JSON.stringify(row)}`) < SPLIT.testFraction * 2 ** 32);
+    const { test: fromParquet } = await loadSplit(parquet, SCHEMA, SPLIT);
+    expect(fromParquet.rowCount).toBe(holdout.length);
+    expect(fromParquet.columns.wind).toEqual(Float64Array.from(holdout, (r) => Number(r.wind)));
+  });
+
+  test('a Parquet snapshot made before MD5 keys (FNV-1a keys, no hash in its metadata) splits as it did: as its JSON-lines snapshot', async () => {
+    const keys: number[] = [];
+    for await (const row of readRows(SEATTLE)) keys.push(fnv1a(`${SPLIT.seed}:${JSON.stringify(row)}`));
+    const old = join(dir, 'before-md5.parquet');
+    await withEngine({}, async (engine) => {
+      await engine.run(`CREATE TABLE k AS SELECT unnest([${keys.join(', ')}]::UINTEGER[]) AS __hash`);
+      await engine.run(
+        `COPY (SELECT p.* EXCLUDE (__hash), k.__hash FROM read_parquet('${parquet}') p POSITIONAL JOIN k) TO '${old}' (FORMAT parquet, KV_METADATA {'${HASH_SEED_KEY}': '${SPLIT.seed}'})`,
+      );
+    });
+    expect(await loadSplit(old, SCHEMA, SPLIT)).toEqual(await loadSplit(jsonl, SCHEMA, SPLIT));
+    expect(await loadSide(old, SCHEMA, SPLIT, 'test')).toEqual((await loadSplit(jsonl, SCHEMA, SPLIT)).test);
+    // Another seed hashes its stored values by FNV-1a still: not the split a new snapshot makes with that seed.
+    const other = { ...SPLIT, seed: 7 };
+    const a = await loadSplit(old, SCHEMA, other);
+    expect(await loadSplit(old, SCHEMA, other)).toEqual(a);
+    expect(a.test.rowCount / 1461).toBeCloseTo(0.2, 1);
+    expect(a.test.columns.wind).not.toEqual((await loadSplit(parquet, SCHEMA, other)).test.columns.wind);
   });
 
   test('readFrame reads typed columns of the snapshot whatever format the caller names', async () => {

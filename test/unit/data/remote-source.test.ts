@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildSnapshot, fnv1a } from '../../../src/data/snapshot';
+import { buildSnapshot } from '../../../src/data/snapshot';
+import { md5Key } from '../../helpers/hash-keys';
 import { withEngine } from '../../../src/data/engine';
 import { readRows } from '../../../src/ml/readers';
 
@@ -38,7 +39,7 @@ describe('remote sources', () => {
     const local = join(dir, 'data.csv');
     require('node:fs').writeFileSync(local, CSV);
     const expected: number[] = [];
-    for await (const row of readRows(local)) expected.push(fnv1a(`42:${JSON.stringify(row)}`));
+    for await (const row of readRows(local)) expected.push(md5Key(`42:${JSON.stringify(row)}`));
     expect(keys.map((k) => k.h)).toEqual(expected);
   });
 

@@ -3,12 +3,13 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withEngine } from '../../../src/data/engine';
-import { buildSnapshot, fnv1a, type BuildSnapshotOptions } from '../../../src/data/snapshot';
+import { buildSnapshot, type BuildSnapshotOptions } from '../../../src/data/snapshot';
 import { profileSource } from '../../../src/ml/profile';
 import { readRows } from '../../../src/ml/readers';
 import type { DatasetSchema } from '../../../src/ml/types';
 import { validateSource } from '../../../src/ml/data-validation';
 import { SEATTLE } from '../../helpers/ml-reference';
+import { md5Key } from '../../helpers/hash-keys';
 
 const SCHEMA: DatasetSchema = {
   columns: [
@@ -75,22 +76,22 @@ describe('ingest through the engine', () => {
     });
   });
 
-  test('a row keeps the hash-split key the JSON-lines snapshot gave it', async () => {
+  test("a row's hash-split key is the MD5 key of the text the JSON-lines snapshots hashed: the seed, then the row as JSON", async () => {
     const built = await build({ sources: [SEATTLE], schema: SCHEMA, hashSeed: 7 });
     const rows = await parquetRows(built.outFile, 'SELECT __row, __hash FROM snapshot');
     const expected: number[] = [];
-    for await (const row of readRows(SEATTLE)) expected.push(fnv1a(`7:${JSON.stringify(row)}`));
+    for await (const row of readRows(SEATTLE)) expected.push(md5Key(`7:${JSON.stringify(row)}`));
     expect(rows.map((r) => Number(r.__hash))).toEqual(expected);
     expect(rows.map((r) => Number(r.__row))).toEqual(expected.map((_, i) => i + 1));
   });
 
-  test('rows of a JSON source keep their hash-split keys too, date-like strings included', async () => {
+  test('rows of a JSON source get their keys from the same text, date-like strings included', async () => {
     const cars = join(__dirname, '../../../examples/data/cars.json');
     const built = await build({ sources: [cars], target: 'Origin' });
     expect(built.schema.columns.find((c) => c.name === 'Year')!.type).toBe('datetime');
     const rows = await parquetRows(built.outFile, 'SELECT __hash FROM snapshot');
     const expected: number[] = [];
-    for await (const row of readRows(cars)) expected.push(fnv1a(`42:${JSON.stringify(row)}`));
+    for await (const row of readRows(cars)) expected.push(md5Key(`42:${JSON.stringify(row)}`));
     expect(rows.map((r) => Number(r.__hash))).toEqual(expected);
   });
 

@@ -12,7 +12,7 @@
  * - Scores must be finite numbers (sklearn raises on NaN and infinity).
  */
 import { FailureType, MlopsError } from '../errors';
-import type { Label } from './metrics';
+import { scoresBySide, type Label } from './metrics';
 
 /** Points of a ROC curve, by decreasing threshold; `thresholds[0]` is +Infinity. */
 export interface RocCurve {
@@ -60,20 +60,24 @@ function cumulativeCounts(
   scores: ArrayLike<number>,
   positive: Label,
 ): { fps: number[]; tps: number[]; thresholds: number[] } {
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  // Positives and negatives sorted apart (typed sorts), then walked down together, highest score first.
+  const { pos, neg } = scoresBySide((i) => yTrue[i] === positive, scores);
   const fps: number[] = [];
   const tps: number[] = [];
   const thresholds: number[] = [];
+  let a = pos.length - 1;
+  let b = neg.length - 1;
   let tp = 0;
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k]!;
-    if (yTrue[i] === positive) tp++;
-    const last = k === order.length - 1 || scores[order[k + 1]!] !== scores[i];
-    if (last) {
-      tps.push(tp);
-      fps.push(k + 1 - tp);
-      thresholds.push(scores[i]);
-    }
+  let fp = 0;
+  while (a >= 0 || b >= 0) {
+    const v = a < 0 ? neg[b] : b < 0 ? pos[a] : Math.max(pos[a], neg[b]);
+    // NaN sorts last, so it comes first here; it equals nothing, so NaN scores make one step of their own.
+    const same = Number.isNaN(v) ? (x: number) => Number.isNaN(x) : (x: number) => x === v;
+    while (a >= 0 && same(pos[a])) (tp++, a--);
+    while (b >= 0 && same(neg[b])) (fp++, b--);
+    tps.push(tp);
+    fps.push(fp);
+    thresholds.push(v);
   }
   return { fps, tps, thresholds };
 }

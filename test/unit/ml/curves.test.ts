@@ -104,3 +104,42 @@ describe('ROC curves by class', () => {
     expectClose(curves[0]!.auc, 1);
   });
 });
+
+describe('on many tied scores', () => {
+  // Scores on a coarse grid (many ties, zeros of both signs), labels at random: checked against definitions, not a library.
+  let seed = 5;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const n = 3000;
+  const scores = Array.from({ length: n }, () => {
+    const s = Math.round(next() * 20) / 20 - 0.5;
+    return s === 0 && next() < 0.5 ? -0 : s;
+  });
+  const y = scores.map((s) => (next() < 0.3 + s / 2 ? 'yes' : 'no'));
+
+  it('ROC AUC is the share of (positive, negative) pairs ordered right, ties counting half, to the last bit', () => {
+    let right = 0;
+    let pairs = 0;
+    for (let i = 0; i < n; i++) {
+      if (y[i] !== 'yes') continue;
+      for (let j = 0; j < n; j++) {
+        if (y[j] !== 'no') continue;
+        pairs++;
+        right += scores[i] > scores[j] ? 1 : scores[i] === scores[j] ? 0.5 : 0;
+      }
+    }
+    expect(rocAuc(y, scores, 'yes')).toBe(right / pairs);
+  });
+
+  it('the ROC curve has one point per distinct score, counting every sample at or above it', () => {
+    const curve = rocCurve(y, scores, 'yes', { dropIntermediate: false });
+    const distinct = [...new Set(scores.map((s) => (s === 0 ? 0 : s)))].sort((a, b) => b - a);
+    expect(curve.thresholds).toEqual([Infinity, ...distinct]);
+    const positives = y.filter((l) => l === 'yes').length;
+    distinct.forEach((t, k) => {
+      const tp = scores.filter((s, i) => s >= t && y[i] === 'yes').length;
+      const fp = scores.filter((s, i) => s >= t && y[i] === 'no').length;
+      expect(curve.tpr[k + 1]).toBe(tp / positives);
+      expect(curve.fpr[k + 1]).toBe(fp / (n - positives));
+    });
+  });
+});

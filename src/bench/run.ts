@@ -394,7 +394,7 @@ async function runDataPipeline({ servers, log }: SuiteContext): Promise<SuiteOut
       '',
       `pipeline (\`src/bench/data-pipeline.ts\`): \`examples/flights/pipeline.yaml\` run whole on flights-3m.parquet (label and time features derived in the spec, gbdt with the airports as categories, ` +
         `approval not required), by \`node dist/worker.js\` in its own process against this suite's Temporal dev server and MinIO. Wall time from the start of the run to its result; ` +
-        `peak RSS is the worker process's VmHWM. Stages: ${stages}. The 10M-row run (the file sampled with replacement) is in docs/scaling.md.`,
+        `peak RSS is the worker process's VmHWM. Stages: ${stages}. The 10M-row run is the \`pipeline10m\` part (below); earlier runs are in docs/scaling.md.`,
     ],
   };
 }

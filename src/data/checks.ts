@@ -69,12 +69,15 @@ async function groupCounts(engine: Engine, t: TypedRelation, columns: number[]):
 /** The rows of column i's set in a `groupCounts` table (present values only). */
 const setOf = (table: string, i: number): string => `(SELECT v_${i} AS v, n, first FROM ${table} WHERE g_${i} = 0 AND v_${i} IS NOT NULL)`;
 
-/** Whether a numeric column looks like it has few distinct values (codes, counts, flags, coarse times), from its opening rows. */
-async function fewValues(engine: Engine, t: TypedRelation, i: number): Promise<boolean> {
-  const { d, n } = await engine.one<{ d: number; n: number }>(
-    `SELECT count(DISTINCT v) AS d, count(v) AS n FROM (SELECT v_${i} AS v FROM ${t.relation} LIMIT 20000)`,
-  );
-  return Number(d) <= Number(n) / 4;
+/**
+ * Which numeric columns look like they have few distinct values (codes, counts, flags, coarse times), from their
+ * opening rows: at most a quarter of them distinct. One query for all of them.
+ */
+async function fewValues(engine: Engine, t: TypedRelation, columns: number[]): Promise<Set<number>> {
+  if (columns.length === 0) return new Set();
+  const parts = columns.map((i) => `count(DISTINCT v_${i}) AS d_${i}, count(v_${i}) AS n_${i}`);
+  const r = await engine.one<Row>(`SELECT ${parts.join(', ')} FROM (SELECT * FROM ${t.relation} LIMIT 20000)`);
+  return new Set(columns.filter((i) => num(r[`d_${i}`]) <= num(r[`n_${i}`]) / 4));
 }
 
 /**
@@ -132,10 +135,10 @@ export async function checkTyped(
   const grouped = new Set<number>();
   if (classes) grouped.add(targetIndex);
   if (o.profile !== false) {
-    for (const [i, spec] of t.specs.entries()) {
-      if (num(r[`count_${i}`]) === 0) continue;
-      if (!isNumericType(spec.type) || (await fewValues(engine, t, i))) grouped.add(i);
-    }
+    const counted = [...t.specs.keys()].filter((i) => num(r[`count_${i}`]) > 0);
+    for (const i of counted) if (!isNumericType(t.specs[i].type)) grouped.add(i);
+    const numeric = counted.filter((i) => isNumericType(t.specs[i].type));
+    for (const i of await fewValues(engine, t, numeric)) grouped.add(i);
   }
   const groups = await groupCounts(
     engine,

@@ -165,6 +165,8 @@ export async function stackUp(say: Say = console.log, env = process.env): Promis
     if (config.temporal.external)
       say(`Using the Temporal server at ${config.temporal.connection.address} (TEMPORAL_ADDRESS); not starting one.`);
     else {
+      // The codec server serves model cards from MinIO: the local credentials must exist before it starts.
+      if (!config.minio.external) ensureLocalCredentials(config.dataDir);
       await upCodec(config, state, say, env);
       await upTemporal(config, state, say);
     }

@@ -92,10 +92,17 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
       await serveCard(res, card[1]!, options.store);
       return;
     }
-    if (req.method !== 'POST' || (path !== '/encode' && path !== '/decode')) {
+    // `/encode`, or `/<namespace>/encode` when the endpoint is templated with {namespace} (the Temporal CLI does so).
+    const route = /^(?:\/([^/]+))?\/(encode|decode)$/.exec(path);
+    if (!route) {
       reply(res, 404, { message: `Not found: the codec server answers POST /encode and POST /decode, not ${req.method} ${path}` });
       return;
     }
+    if (req.method !== 'POST') {
+      reply(res, 405, { message: `The codec server's /${route[2]} takes POST, not ${req.method}` });
+      return;
+    }
+    const op = route[2] as 'encode' | 'decode';
     let payloads: Payload[];
     try {
       payloads = fromWire(await readBody(req));
@@ -103,8 +110,8 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
       reply(res, 400, { message: (err as Error).message });
       return;
     }
-    const namespace = header(req, 'x-namespace');
-    if (path === '/decode') {
+    const namespace = header(req, 'x-namespace') ?? (route[1] ? decodeURIComponent(route[1]) : undefined);
+    if (op === 'decode') {
       reply(res, 200, { payloads: payloads.map((p) => toWire(decodeForWorkflow(p, options.trusted))) });
       return;
     }

@@ -116,4 +116,18 @@ describe('the codec server', () => {
     );
     expect(JSON.parse(Buffer.from(escaped.data!).toString()).$identity).toMatchObject({ verified: false });
   });
+
+  it('answers under a namespace path segment as the CLI templates it, and only to POST', async () => {
+    const token = await issuer.mint({ email: 'carol@example.com' });
+    const res = await fetch(`${codec.url}/prod/encode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ payloads: [wire({ approver: 'x', workflowId: 'wf' })] }),
+    });
+    const body = (await res.json()) as { payloads: any[] };
+    const seen = JSON.parse(Buffer.from(decodeForWorkflow(unwire(body.payloads[0]), trusted).data!).toString());
+    expect(seen.$identity.stamp).toMatchObject({ identity: 'carol@example.com', namespace: 'prod' });
+    expect((await fetch(`${codec.url}/encode`)).status).toBe(405);
+    expect((await fetch(`${codec.url}/a/b/encode`, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
 });

@@ -101,11 +101,13 @@ export function registerModels(program: Command, run: Runner): void {
         const config = loadConfig();
         const { registry, store } = createStorage(config.minio);
         const audit = await auditModel(registry, store, model, loadTrustedKeys(config.identity));
-        emit(json, audit, renderAudit(audit));
+        // A failed audit is one document with --json: the error, carrying the whole audit in its details.
+        if (!json || audit.ok) emit(json, audit, renderAudit(audit));
         if (!audit.ok)
           throw new MlopsError(
             FailureType.Integrity,
             `the audit of ${model} found ${audit.problems.length} problem(s): ${audit.problems[0]}`,
+            { audit },
           );
       }),
     );

@@ -72,7 +72,7 @@ async function audit(bucket: string, model: string): Promise<{ code: number; out
     return { code: 0, out: JSON.parse(stdout) };
   } catch (err) {
     const e = err as { code: number; stdout: string };
-    return { code: e.code, out: JSON.parse(e.stdout.slice(0, e.stdout.lastIndexOf('{\n  "error"'))) };
+    return { code: e.code, out: (JSON.parse(e.stdout) as { error: { details: { audit: unknown } } }).error.details.audit };
   }
 }
 

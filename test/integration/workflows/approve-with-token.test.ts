@@ -75,8 +75,9 @@ function approve(workflowId: string, token: string, as?: string): Promise<{ code
         },
       },
       (err, stdout) => {
-        const first = stdout.slice(0, stdout.indexOf('\n}\n') + 2);
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: JSON.parse(first) });
+        // A refused decision is one error document carrying the gate's answer; an accepted one is the answer itself.
+        const doc = JSON.parse(stdout) as { error?: { details?: { answer?: object } } };
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: doc.error?.details?.answer ?? doc });
       },
     ),
   );

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { FailureType, MlopsError, isMlopsError } from '../errors';
-import { assessWindow, type MonitorThresholds } from '../ml/monitor';
+import { assessWindow, VersionRows, type MonitorThresholds } from '../ml/monitor';
 import type { DatasetProfile } from '../ml/profile';
 import { readFrame, readRows, type Row } from '../ml/readers';
 import { loadPredictor, MODEL_FILE_MAX_BYTES } from '../ml/predictor';
@@ -49,6 +49,8 @@ interface Window {
   sources: string[];
   /** The format of the sources when their names do not tell it. */
   format?: 'jsonl';
+  /** Rows other versions answered during a rollout, by version, left out of `rows`. */
+  otherVersions?: Record<string, number>;
 }
 
 /** Creates the monitor stage's activity and the monitor workflow's check and rollback. */
@@ -87,16 +89,20 @@ export function createMonitorActivities(deps: MlopsDependencies) {
 
   /**
    * The model server's predictions in (since, until], each with its ground-truth label once feedback
-   * arrived; the labelled rows are stored as one JSON-lines object so a retraining run can use them.
+   * arrived: the judged version's rows, those another version answered during a rollout left out and counted.
+   * Every labelled row (whichever version answered it) is stored as one JSON-lines object so a retraining run can
+   * use them: a label is the truth about the row, not about the version.
    */
   async function predictionWindow(
     model: string,
+    version: number,
     target: string,
     since: string | undefined,
     until: string,
     beat: Heartbeat<CheckProgress>,
   ): Promise<Window> {
     const rows: Row[] = [];
+    const judged = new VersionRows(version);
     let labelled = '';
     for await (const p of readPredictionWindow(store, model, { since, until })) {
       const row: Row = { ...p.features };
@@ -104,12 +110,14 @@ export function createMonitorActivities(deps: MlopsDependencies) {
         row[target] = p.label;
         labelled += `${JSON.stringify(row)}\n`;
       }
+      if (!judged.keep(p)) continue;
       rows.push(row);
       if (rows.length % 10_000 === 0) beat.details.rows = rows.length;
     }
-    if (!labelled) return { rows, sources: [] };
+    const otherVersions = judged.leftOut();
+    if (!labelled) return { rows, sources: [], ...(otherVersions ? { otherVersions } : {}) };
     const ref = await store.putBuffer(Buffer.from(labelled), { contentType: 'application/x-ndjson' });
-    return { rows, sources: [ref.uri], format: 'jsonl' };
+    return { rows, sources: [ref.uri], format: 'jsonl', ...(otherVersions ? { otherVersions } : {}) };
   }
 
   /** A sample of the training values of each numeric feature, for KS and Wasserstein. */
@@ -232,7 +240,7 @@ export function createMonitorActivities(deps: MlopsDependencies) {
           beat.update({ step: 'window' });
           window =
             input.monitor.source === 'predictions'
-              ? await predictionWindow(input.model, model.schema.target, from, input.until, beat)
+              ? await predictionWindow(input.model, version.version, model.schema.target, from, input.until, beat)
               : await landedWindow(input.monitor.source, from, input.until, beat);
           beat.update({ step: 'reference', rows: window.rows.length });
           const refs = needsReferenceValues(input.monitor) ? await referenceValues(version.dataset.snapshot, model.schema) : {};
@@ -251,6 +259,7 @@ export function createMonitorActivities(deps: MlopsDependencies) {
           sources: window.sources,
           sourcesFormat: window.format,
           ...assessment,
+          ...(window.otherVersions ? { otherVersions: window.otherVersions } : {}),
         };
       });
     },

@@ -83,7 +83,11 @@ export function renderMonitor(v: MonitorView): string {
     const p = c.performance;
     const perf = p ? `, ${p.metric} ${p.value.toFixed(3)}${p.breached ? '!' : ''}${also} on ${p.labelled} labels` : '';
     const why = c.rollback ? ` (${c.rollback.reason})` : c.failure ? ` (${c.failure.message})` : '';
-    lines.push(`  ${c.at}  v${c.version}  ${c.rows} rows  PSI ${drift || '-'}${perf}  -> ${c.action}${why}`);
+    const others = Object.entries(c.otherVersions ?? {})
+      .map(([version, n]) => `${n} of v${version}`)
+      .join(', ');
+    const left = others ? ` (left out: ${others})` : '';
+    lines.push(`  ${c.at}  v${c.version}  ${c.rows} rows${left}  PSI ${drift || '-'}${perf}  -> ${c.action}${why}`);
   }
   return lines.join('\n');
 }

@@ -60,6 +60,11 @@ export interface MonitorCheck {
   at: string;
   version: number;
   rows: number;
+  /**
+   * Rows of the window another version answered during a rollout (a canary's candidate; after a promotion, the
+   * champion before it), by version: left out, so the version is judged on its own rows. Absent when none.
+   */
+  otherVersions?: Record<string, number>;
   window: { from?: string; to: string };
   drift: Record<string, { psi: number; ksPValue?: number; wasserstein?: number; chiSquarePValue?: number; breached: boolean }>;
   breachedFeatures: string[];

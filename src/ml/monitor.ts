@@ -121,6 +121,31 @@ export function performanceBreached(metric: string, value: number, limit: Pick<L
   return higherIsBetter(metric) ? limit.min !== undefined && value < limit.min : limit.max !== undefined && value > limit.max;
 }
 
+/**
+ * Keeps the rows the judged version answered and counts, by version, the rows it did not answer during a rollout:
+ * in a canary the candidate answers part of the traffic, and its rows must not count as the champion's (nor, once
+ * promoted, the champion's last rows as the candidate's). A version is judged on its own rows only. Rows logged
+ * outside a rollout (no rollout id) are all kept, as before rollouts existed.
+ */
+export class VersionRows {
+  private readonly others = new Map<number, number>();
+
+  constructor(readonly version: number) {}
+
+  /** Whether a record counts for the judged version; one another version answered in a rollout is counted and left out. */
+  keep(record: { version?: number; rolloutId?: string }): boolean {
+    if (record.rolloutId === undefined || record.version === undefined || record.version === this.version) return true;
+    this.others.set(record.version, (this.others.get(record.version) ?? 0) + 1);
+    return false;
+  }
+
+  /** The rows left out, by version (ascending), or undefined when every row was the judged version's. */
+  leftOut(): Record<string, number> | undefined {
+    if (this.others.size === 0) return undefined;
+    return Object.fromEntries([...this.others.entries()].sort((a, b) => a[0] - b[0]).map(([v, n]) => [String(v), n]));
+  }
+}
+
 function pick(row: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of keys) out[k] = row[k];

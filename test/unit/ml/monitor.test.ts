@@ -4,7 +4,7 @@
  * below its minimum; and the spec takes a bound only on the side a worse value crosses.
  */
 import { windowStart } from '../../../src/contracts';
-import { assessWindow } from '../../../src/ml/monitor';
+import { assessWindow, VersionRows } from '../../../src/ml/monitor';
 import { builtinPredictor, type Predictor } from '../../../src/ml/predictor';
 import { profileRows } from '../../../src/ml/profile';
 import { rowsToFrame, trainModel } from '../../../src/ml/trainers';
@@ -197,5 +197,64 @@ describe("a check reads no further back than the spec's monitor.window", () => {
       monitor: { window: '30d' },
     });
     expect(spec.monitor!.window).toBe(30 * day);
+  });
+});
+
+describe('the version judged, on its own rows', () => {
+  const at = '2026-11-29T10:00:00.000Z';
+  /** A logged prediction: outside a rollout (no rollout id) or inside one, answered by `version`. */
+  const logged = (version: number, x: number, rolloutId?: string) => ({
+    version,
+    at,
+    features: { x },
+    ...(rolloutId ? { rolloutId, role: version === 2 ? 'champion' : 'candidate' } : {}),
+  });
+
+  it("a canary candidate's rows are left out of the champion's and counted by version", () => {
+    const judged = new VersionRows(2);
+    const records = [
+      logged(2, 1, 'rollout-m-v3'),
+      logged(3, 2, 'rollout-m-v3'),
+      logged(2, 3, 'rollout-m-v3'),
+      logged(3, 4, 'rollout-m-v3'),
+    ];
+    const kept = records.filter((r) => judged.keep(r));
+    expect(kept.map((r) => r.features.x)).toEqual([1, 3]);
+    expect(judged.leftOut()).toEqual({ '3': 2 });
+  });
+
+  it('once promoted, the candidate is judged without the rows the champion answered in the rollout', () => {
+    const judged = new VersionRows(3);
+    const records = [logged(2, 1, 'rollout-m-v3'), logged(3, 2, 'rollout-m-v3'), logged(3, 3), logged(4, 4, 'rollout-m-v4')];
+    expect(records.filter((r) => judged.keep(r)).map((r) => r.features.x)).toEqual([2, 3]);
+    expect(judged.leftOut()).toEqual({ '2': 1, '4': 1 });
+  });
+
+  it('without a rollout every row counts, as before rollouts existed, and nothing is reported left out', () => {
+    const judged = new VersionRows(2);
+    // The version before a direct deploy can answer until the model server switches: kept, as it always was.
+    const records = [logged(1, 1), logged(2, 2), logged(2, 3)];
+    expect(records.filter((r) => judged.keep(r))).toHaveLength(3);
+    expect(judged.leftOut()).toBeUndefined();
+  });
+
+  it("the champion's live performance is measured on its rows only, not on the candidate's", async () => {
+    const champion = rows(400, 9).map((r) => ({ ...r, version: 2, rolloutId: 'rollout-m-v3' }));
+    // Rows the candidate answered (say, the customers a canary routes to it), far outside the champion's training range.
+    const candidate = rows(40, 10).map((r) => {
+      const x = (r.x as number) + 100;
+      return { x, y: 3 * x, version: 3, rolloutId: 'rollout-m-v3' };
+    });
+    const judged = new VersionRows(2);
+    const window = [...champion, ...candidate].filter((r) => judged.keep(r));
+    const limits = { psi: 0.2, features: {}, performance: { metric: 'rmse', max: 1 } };
+    const profile = await profileRows(training, schema);
+    const own = await assessWindow(model, profile, window, limits);
+    const mixed = await assessWindow(model, profile, [...champion, ...candidate], limits);
+    expect(own).toMatchObject({ rows: 400, breachedFeatures: [], performance: { labelled: 400, breached: false } });
+    expect(judged.leftOut()).toEqual({ '3': 40 });
+    // The same window judged as a whole (before this change) would have blamed the champion.
+    expect(mixed.performance).toMatchObject({ labelled: 440, breached: true });
+    expect(mixed.breachedFeatures).toEqual(['x']);
   });
 });

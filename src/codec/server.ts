@@ -163,6 +163,12 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
   };
 }
 
+/** Whether stored bytes are a model card as src/report/model-card.ts writes it (its opening and title). */
+export function isModelCard(html: Uint8Array): boolean {
+  const head = Buffer.from(html.buffer, html.byteOffset, Math.min(html.byteLength, 4096)).toString('utf8');
+  return head.startsWith(CARD_PREFIX) && head.includes('<title>Model card: ');
+}
+
 /** A model card by its sha256, verified as it is read; anything that is not a model card is not found. */
 async function serveCard(res: ServerResponse, sha256: string, store: ArtifactStore | undefined): Promise<void> {
   const notFound = (why: string) => res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(why);
@@ -174,8 +180,7 @@ async function serveCard(res: ServerResponse, sha256: string, store: ArtifactSto
     if (isMlopsError(err) && err.type === FailureType.NotFound) return void notFound(`No model card ${sha256}.`);
     throw err;
   }
-  const head = html.subarray(0, 4096).toString('utf8');
-  if (!head.startsWith(CARD_PREFIX) || !head.includes('<title>Model card: ')) return void notFound(`No model card ${sha256}.`);
+  if (!isModelCard(html)) return void notFound(`No model card ${sha256}.`);
   res
     .writeHead(200, {
       'content-type': 'text/html; charset=utf-8',

@@ -6,6 +6,9 @@
 import { generateStampKeys, readSigningKey, readTrustedKeys } from '../../../src/identity/stamp';
 import { startCodecServer, type CodecServer } from '../../../src/codec/server';
 import { decodeForWorkflow, jsonPayload } from '../../../src/codec/payloads';
+import { isModelCard } from '../../../src/codec/server';
+import { buildModelCard } from '../../../src/report/model-card';
+import { classificationCard, regressionCard } from '../../helpers/model-card';
 import type { IdentityConfig } from '../../../src/config';
 import { createLogger } from '../../../src/logger';
 import { startTestIssuer, type TestIssuer } from '../../helpers/oidc-issuer';
@@ -129,5 +132,12 @@ describe('the codec server', () => {
     expect(seen.$identity.stamp).toMatchObject({ identity: 'carol@example.com', namespace: 'prod' });
     expect((await fetch(`${codec.url}/encode`)).status).toBe(405);
     expect((await fetch(`${codec.url}/a/b/encode`, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+
+  it('recognises the model cards the report draws (and only those) as the cards it serves', async () => {
+    expect(isModelCard(Buffer.from(buildModelCard(await classificationCard())))).toBe(true);
+    expect(isModelCard(Buffer.from(buildModelCard(regressionCard())))).toBe(true);
+    expect(isModelCard(Buffer.from('<!DOCTYPE html>\n<html><title>x</title></html>'))).toBe(false);
+    expect(isModelCard(Buffer.from('{"model":"x"}'))).toBe(false);
   });
 });

@@ -71,7 +71,10 @@ export async function hasPollers(client: Client, taskQueue: string, kind: 'workf
 
 /** The warning shown when no worker polls a task queue, with what to do. */
 export function noWorkerMessage(taskQueue: string, kind: 'workflow' | 'activity'): string {
-  return `no worker polls task queue "${taskQueue}" for ${kind} tasks: nothing moves until one does. Start one with "mlops worker" (with the same MLOPS_TASK_QUEUE and MLOPS_TRAINING_TASK_QUEUE).`;
+  return (
+    `no worker polls task queue "${taskQueue}" for ${kind} tasks: nothing moves until one does. ` +
+    `Start one with "mlops worker" (with the same MLOPS_TASK_QUEUE and MLOPS_TRAINING_TASK_QUEUE).`
+  );
 }
 
 /** Throws a clear error unless a worker polls both the orchestration and the training task queues. */

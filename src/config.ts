@@ -243,7 +243,8 @@ export function loadConfig(options: LoadConfigOptions = {}): MlopsConfig {
     problems.push(
       minioExternal
         ? 'MINIO_ACCESS_KEY / MINIO_SECRET_KEY: required when MINIO_ENDPOINT points at an existing server'
-        : `MINIO_ACCESS_KEY / MINIO_SECRET_KEY: not set, and no local stack credentials in ${localCredentialsPath(dataDir)}; run "npm run stack:up" first, or set MINIO_ENDPOINT and its keys`,
+        : `MINIO_ACCESS_KEY / MINIO_SECRET_KEY: not set, and no local stack credentials in ${localCredentialsPath(dataDir)}; ` +
+            `run "npm run stack:up" first, or set MINIO_ENDPOINT and its keys`,
     );
   }
 

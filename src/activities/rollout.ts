@@ -46,7 +46,9 @@ export function createRolloutActivities({ registry, store }: MlopsDependencies) 
       if (current && current.status !== 'finished') {
         throw new MlopsError(
           FailureType.InvalidInput,
-          `Model "${input.model}" already has a rollout under way (${current.rolloutId}: v${current.candidate} against v${current.champion}, ${current.status}): finish it or abort it with "mlops rollout abort ${input.model}", then deploy again.`,
+          `Model "${input.model}" already has a rollout under way (${current.rolloutId}: ` +
+            `v${current.candidate} against v${current.champion}, ${current.status}): ` +
+            `finish it or abort it with "mlops rollout abort ${input.model}", then deploy again.`,
           { model: input.model, rolloutId: current.rolloutId },
         );
       }
@@ -56,7 +58,9 @@ export function createRolloutActivities({ registry, store }: MlopsDependencies) 
         // Not retried: waiting does not bring the champion back.
         throw new MlopsError(
           FailureType.InvalidInput,
-          `${input.alias} of "${input.model}" points at ${production === null ? 'nothing' : `v${production}`}, not v${input.champion}, the champion v${input.candidate} was compared with: it was moved after validation; run again to compare with it.`,
+          `${input.alias} of "${input.model}" points at ${production === null ? 'nothing' : `v${production}`}, not ` +
+            `v${input.champion}, the champion v${input.candidate} was compared with: it was moved after validation; ` +
+            `run again to compare with it.`,
           { model: input.model, alias: input.alias, current: production, expected: input.champion },
         );
       }

@@ -115,7 +115,8 @@ async function compare(job: ChildJob, python: string, kind: 'parquet' | 'csv', r
         const run = await ingestInChild(job);
         ours.push(run);
         log(
-          `  ours: read+validate+profile ${run.readValidateProfileS.toFixed(2)} s, snapshot ${run.writeS.toFixed(2)} s, peak RSS ${run.peakRssMb.toFixed(0)} MiB`,
+          `  ours: read+validate+profile ${run.readValidateProfileS.toFixed(2)} s, snapshot ${run.writeS.toFixed(2)} s, peak RSS ` +
+            `${run.peakRssMb.toFixed(0)} MiB`,
         );
       } else {
         const run = await pandasOnce(python, job.source, kind);

@@ -56,7 +56,8 @@ export function writeResults(root: string, suite: string, figures: BenchFigures,
   const doc = path.join(root, 'docs', 'benchmarks.md');
   let text = fs.existsSync(doc)
     ? fs.readFileSync(doc, 'utf8')
-    : '# Benchmarks\n\nEach suite is measured by `npm run bench -- <suite>` as ratios against a reference measured in the same run. Raw figures are in `bench-results/<suite>.json`.\n';
+    : '# Benchmarks\n\nEach suite is measured by `npm run bench -- <suite>` as ratios against a reference measured in the same run. ' +
+      'Raw figures are in `bench-results/<suite>.json`.\n';
   const re = new RegExp(`<!-- suite:${suite}:start -->[\\s\\S]*?<!-- suite:${suite}:end -->`);
   text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
   fs.mkdirSync(path.dirname(doc), { recursive: true });

@@ -203,7 +203,8 @@ async function runChild(suite: Suite, args: Args): Promise<number> {
       ...out.notes,
       '',
       `Load average (1, 5, 15 min) at the start: ${fmtLoad(loadBefore)}; at the end: ${fmtLoad(loadAfter)}, on ${os.cpus().length} cores. ` +
-        'The machine is shared with other work, so every figure here moves between runs; ratios are measured against a reference in the same run for that reason.',
+        'The machine is shared with other work, so every figure here moves between runs; ' +
+        'ratios are measured against a reference in the same run for that reason.',
     ];
     printTable(suite, figures, out.goals);
     if (args.write) {
@@ -305,11 +306,17 @@ async function runStorage({ servers, sizes, log }: SuiteContext): Promise<SuiteO
       { key: 'peakRssMb', op: '<', value: 150 },
     ],
     notes: [
-      `One file of ${r.sizeBytes / MiB} MiB of random bytes, put and read back through \`ArtifactStore\` (streaming, sha256, content-addressed) and through plain minio-js \`putObject\` / \`getObject\`, against one MinIO on loopback. ` +
-        `Ratio = ArtifactStore MiB/s over minio-js MiB/s, best of ${r.rounds} rounds each, the side going first alternating. \`peakRssMb\` is the whole process's resident memory while ArtifactStore moved the file (sampled every 10 ms, before minio-js ran); \`peakRssPutMb\` and \`peakRssGetMb\` split it by direction.`,
+      `One file of ${r.sizeBytes / MiB} MiB of random bytes, put and read back through \`ArtifactStore\` (streaming, sha256, ` +
+        `content-addressed) and through plain minio-js \`putObject\` / \`getObject\`, against one MinIO on loopback. ` +
+        `Ratio = ArtifactStore MiB/s over minio-js MiB/s, best of ${r.rounds} rounds each, the side going first alternating. ` +
+        `\`peakRssMb\` is the whole process's resident memory while ArtifactStore moved the file (sampled every 10 ms, before ` +
+        `minio-js ran); \`peakRssPutMb\` and \`peakRssGetMb\` split it by direction.`,
       '',
-      'ArtifactStore verifies the sha256 of every byte it reads, which costs about 0.7 CPU-seconds per GiB on this machine, while minio-js hands the bytes over unchecked. ' +
-        "Blobs of 8 MiB and more are therefore read with a presigned GET on a socket read into 256 KiB buffers (`src/storage/direct-get.ts`): Node's HTTP client spends about a CPU-second per GiB on 64 KiB chunks, and the lean read spends a third of that, which pays for the hashing. " +
+      'ArtifactStore verifies the sha256 of every byte it reads, which costs about 0.7 CPU-seconds per GiB on this machine, while ' +
+        'minio-js hands the bytes over unchecked. ' +
+        'Blobs of 8 MiB and more are therefore read with a presigned GET on a socket read into 256 KiB buffers ' +
+        "(`src/storage/direct-get.ts`): Node's HTTP client spends about a CPU-second per GiB on 64 KiB chunks, and the lean read " +
+        'spends a third of that, which pays for the hashing. ' +
         "Most of the get's peak is read buffers the reader has dropped and V8 has not collected yet.",
     ],
   };
@@ -392,8 +399,10 @@ async function runDataPipeline({ servers, log }: SuiteContext): Promise<SuiteOut
     goals: DATA_PIPELINE_GOALS,
     notes: [
       '',
-      `pipeline (\`src/bench/data-pipeline.ts\`): \`examples/flights/pipeline.yaml\` run whole on flights-3m.parquet (label and time features derived in the spec, gbdt with the airports as categories, ` +
-        `approval not required), by \`node dist/worker.js\` in its own process against this suite's Temporal dev server and MinIO. Wall time from the start of the run to its result; ` +
+      `pipeline (\`src/bench/data-pipeline.ts\`): \`examples/flights/pipeline.yaml\` run whole on flights-3m.parquet (label and ` +
+        `time features derived in the spec, gbdt with the airports as categories, ` +
+        `approval not required), by \`node dist/worker.js\` in its own process against this suite's Temporal dev server and MinIO. ` +
+        `Wall time from the start of the run to its result; ` +
         `peak RSS is the worker process's VmHWM. Stages: ${stages}. The 10M-row run is the \`pipeline10m\` part (below); earlier runs are in docs/scaling.md.`,
     ],
   };
@@ -439,7 +448,9 @@ async function runDataPipeline10m({ servers, log }: SuiteContext, python: string
     goals: DATA_PIPELINE_10M_GOALS,
     notes: [
       '',
-      `pipeline10m: the same run on 10,000,000 rows, flights-3m.parquet sampled with replacement by \`scripts/flights_sample.py --rows 10000000 --with-replacement --seed 7\` (kept in the cache directory, \`bench/flights-10m\`). Stages: ${stageList(r.stages)}.`,
+      `pipeline10m: the same run on 10,000,000 rows, flights-3m.parquet sampled with replacement by \`scripts/flights_sample.py ` +
+        `--rows 10000000 --with-replacement --seed 7\` (kept in the cache directory, \`bench/flights-10m\`). Stages: ` +
+        `${stageList(r.stages)}.`,
     ],
   };
 }
@@ -449,7 +460,8 @@ async function runDataGbdt({ sizes, log }: SuiteContext, python: string): Promis
   log(`gbdt: the flights task on ${sizes.flightsGbdtRows} sampled rows, ours and HistGradientBoostingClassifier with native categories`);
   const r = await benchFlightsGbdt({ python, rows: sizes.flightsGbdtRows, log });
   log(
-    `gbdt: ${r.gbdtFlightsVsSklearn.toFixed(3)} x scikit-learn, AUC delta ${r.gbdtFlightsAucDelta.toFixed(2)} points, peak RSS ${r.gbdtFlightsPeakRssMb.toFixed(0)} MiB`,
+    `gbdt: ${r.gbdtFlightsVsSklearn.toFixed(3)} x scikit-learn, AUC delta ${r.gbdtFlightsAucDelta.toFixed(2)} points, peak RSS ` +
+      `${r.gbdtFlightsPeakRssMb.toFixed(0)} MiB`,
   );
   const settings = Object.entries(FLIGHTS_GBDT_PARAMS)
     .map(([k, v]) => `${k} ${String(v)}`)
@@ -458,11 +470,16 @@ async function runDataGbdt({ sizes, log }: SuiteContext, python: string): Promis
     figures: { ...r },
     goals: DATA_GBDT_GOALS,
     notes: [
-      `gbdt (\`src/bench/data-gbdt.ts\`): the flights task, delayed = delay > 15 from hour, day of week, day of year, distance, and origin and destination airports as categories, ` +
-        `on ${r.gbdtFlightsRows} rows sampled from flights-3m.parquet and scored on ${r.gbdtFlightsHoldoutRows} other rows (\`scripts/flights_sample.py\`, the task derived once by \`scripts/reference/bench_flights_gbdt.py\`). ` +
-        `Our gbdt (native categories: ${r.gbdtFlightsModelInputs} model inputs, one byte per row each once binned) against HistGradientBoostingClassifier with the airports as pandas categories ` +
-        `(\`categorical_features='from_dtype'\`), both with ${settings}. Times are the fit alone (each side's own encoding of the categories included); AUC on the same holdout; ` +
-        "peak RSS is each process's own (ours: a child process holding the frame, the fit and the scoring; scikit-learn: the Python process with its pandas frames), with the RSS just before the fit beside it. " +
+      `gbdt (\`src/bench/data-gbdt.ts\`): the flights task, delayed = delay > 15 from hour, day of week, day of year, distance, ` +
+        `and origin and destination airports as categories, ` +
+        `on ${r.gbdtFlightsRows} rows sampled from flights-3m.parquet and scored on ${r.gbdtFlightsHoldoutRows} other rows ` +
+        `(\`scripts/flights_sample.py\`, the task derived once by \`scripts/reference/bench_flights_gbdt.py\`). ` +
+        `Our gbdt (native categories: ${r.gbdtFlightsModelInputs} model inputs, one byte per row each once binned) against ` +
+        `HistGradientBoostingClassifier with the airports as pandas categories ` +
+        `(\`categorical_features='from_dtype'\`), both with ${settings}. ` +
+        `Times are the fit alone (each side's own encoding of the categories included); AUC on the same holdout; ` +
+        "peak RSS is each process's own (ours: a child process holding the frame, the fit and the scoring; scikit-learn: " +
+        'the Python process with its pandas frames), with the RSS just before the fit beside it. ' +
         'scikit-learn ran with OMP_WAIT_POLICY=PASSIVE, as in the ml suite.',
     ],
   };
@@ -480,10 +497,14 @@ async function runDataIngest({ sizes, log }: SuiteContext, python: string): Prom
     figures: { ...flights, ...csv },
     goals: DATA_INGEST_GOALS,
     notes: [
-      'Ingest (`src/data`): our side is `buildSnapshot` in a child process, whose own peak RSS is reported; its time is reading, typing every value (whole-file inference ' +
-        'or the declared schema), the derived label, every validation rule and the full profile (exact quantiles, histograms, frequencies), which is what pandas does in ' +
-        '`read_parquet`/`read_csv` + `describe()` (pandas validates nothing and profiles numeric columns only). Writing the snapshot (hash-split keys and zstd Parquet) is ' +
-        'reported apart (`*SnapshotWriteS`), with the whole ingest (`ingestTotalS`). Flights: best of 3 runs per side, the side going first alternating; CSV: one run per side. ' +
+      'Ingest (`src/data`): our side is `buildSnapshot` in a child process, whose own peak RSS is reported; ' +
+        'its time is reading, typing every value (whole-file inference ' +
+        'or the declared schema), the derived label, every validation rule and the full profile (exact quantiles, histograms, ' +
+        'frequencies), which is what pandas does in ' +
+        '`read_parquet`/`read_csv` + `describe()` (pandas validates nothing and profiles numeric columns only). ' +
+        'Writing the snapshot (hash-split keys and zstd Parquet) is ' +
+        'reported apart (`*SnapshotWriteS`), with the whole ingest (`ingestTotalS`). Flights: ' +
+        'best of 3 runs per side, the side going first alternating; CSV: one run per side. ' +
         'Both sides run on the same cores in the same minutes.',
     ],
   };
@@ -530,11 +551,17 @@ async function runMl({ sizes, log }: SuiteContext): Promise<SuiteOutput> {
       { key: 'ingestPeakRssMb', op: '<', value: 300 },
     ],
     notes: [
-      `Drift: two-sample KS and PSI (10 quantile bins of the reference) on ${drift.rows} rows x ${drift.features} normal features, against \`scipy.stats.ks_2samp\` plus a numpy PSI on the same data (docs/drift.md). ` +
-        `Ingest: one streaming validate + profile pass over a generated CSV of ${(ingest.bytes / 1e6).toFixed(0)} MB in a child process, whose own peak RSS is reported. ` +
-        `Trainers: fit time on a generated ${gbdt.rows}-row table (80 % train, 20 % holdout accuracy), against scikit-learn ${reference.versions.sklearnVersion} with the same settings; ` +
-        '`lrTimeVsSklearn` compares with scikit-learn doing the same median imputation and scaling, `lrTimeVsSklearnBare` with the bare classifier (docs/trainers.md). ' +
-        `scikit-learn and our trainers both use the machine's ${os.cpus().length} cores; scikit-learn ran with OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY} (its OpenMP threads wait without spinning, as ours do; spinning on this shared machine made one fit take anywhere from 3 s to 110 s).`,
+      `Drift: two-sample KS and PSI (10 quantile bins of the reference) on ${drift.rows} rows x ${drift.features} normal features, ` +
+        `against \`scipy.stats.ks_2samp\` plus a numpy PSI on the same data (docs/drift.md). ` +
+        `Ingest: one streaming validate + profile pass over a generated CSV of ${(ingest.bytes / 1e6).toFixed(0)} MB in a child ` +
+        `process, whose own peak RSS is reported. ` +
+        `Trainers: fit time on a generated ${gbdt.rows}-row table (80 % train, 20 % holdout accuracy), against scikit-learn ` +
+        `${reference.versions.sklearnVersion} with the same settings; ` +
+        '`lrTimeVsSklearn` compares with scikit-learn doing the same median imputation and scaling, `lrTimeVsSklearnBare` with the ' +
+        'bare classifier (docs/trainers.md). ' +
+        `scikit-learn and our trainers both use the machine's ${os.cpus().length} cores; ` +
+        `scikit-learn ran with OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY} (its OpenMP threads wait without spinning, as ours ` +
+        `do; spinning on this shared machine made one fit take anywhere from 3 s to 110 s).`,
       `Reference: Python venv at \`${reference.python}\` with ${Object.entries(REFERENCE_PACKAGES)
         .map(([n, v]) => `${n}==${v}`)
         .join(', ')}.`,
@@ -624,43 +651,79 @@ function orchestrationNotes(
 ): string[] {
   const perStage = (pipeline: number, bare: number) => `${pipeline.toFixed(1)} ms against ${bare.toFixed(1)} ms`;
   return [
-    '`pipelineRun` (the real workflow bundle) with approval not required and no monitor, against the Temporal dev server (`temporal server start-dev`, its default SQLite store in memory, with the dynamic configuration the local stack uses: `' +
+    '`pipelineRun` (the real workflow bundle) with approval not required and no monitor, against the Temporal dev server ' +
+      '(`temporal server start-dev`, its default SQLite store in memory, with the dynamic configuration the local stack uses: `' +
       DEV_SERVER_DYNAMIC_CONFIG.filter((a) => !a.startsWith('--')).join('`, `') +
       '`) and MinIO on loopback. ' +
-      "Every stage activity (ingest; train, on the training task queue; validate; servability; deploy) is replaced by one that returns references to small artifacts stored in MinIO beforehand, and times its own body; the stages run inside the plugin's activity interceptors (liveness heartbeats, failure conversion) and heartbeat settings, as in production.",
+      'Every stage activity (ingest; train, on the training task queue; validate; servability; ' +
+      'deploy) is replaced by one that returns references to small artifacts stored in MinIO beforehand, and times its own body; ' +
+      "the stages run inside the plugin's activity interceptors (liveness heartbeats, failure conversion) and heartbeat settings, " +
+      'as in production.',
     '',
-    "**Reference** (`bare*`): `bareRun` (src/bench/bare-workflow.ts), a plain workflow calling five no-op activities one after another, the second on the training task queue as the pipeline's train stage is, with no status, details, timeline, patches, interceptors or payloads of its own, on the same worker, server and settings. " +
+    '**Reference** (`bare*`): `bareRun` (src/bench/bare-workflow.ts), a plain workflow calling five no-op activities one after ' +
+      "another, the second on the training task queue as the pipeline's train stage is, with no status, details, timeline, patches, " +
+      'interceptors or payloads of its own, on the same worker, server and settings. ' +
       `Pipeline and bare runs alternate one at a time (${r.runs} of each after ${r.warmupRuns} warm-up runs of each), so both see the same load. ` +
       '`stageOverheadVsBare` = `stageOverheadP50Ms` / `bareStageOverheadP50Ms`.',
     '',
-    `**Overhead per stage** (\`stageOverhead*\`): for each stage, the time from the previous stage's ActivityTaskCompleted event (WorkflowExecutionStarted, for ingest) to this stage's ActivityTaskCompleted event, minus the activity function's own measured time. ` +
-      'It holds everything Temporal adds to a stage: the workflow task that schedules the activity (dispatch to the worker, running the workflow code, recording its commands), the activity dispatch, and recording its result. ' +
+    `**Overhead per stage** (\`stageOverhead*\`): for each stage, the time from the previous stage's ActivityTaskCompleted event ` +
+      `(WorkflowExecutionStarted, for ingest) to this stage's ActivityTaskCompleted event, minus the activity function's own ` +
+      `measured time. ` +
+      'It holds everything Temporal adds to a stage: the workflow task that schedules the activity (dispatch to the worker, ' +
+      'running the workflow code, recording its commands), the activity dispatch, and recording its result. ' +
       `p50 and p95 are nearest-rank over ${r.runs} runs x 5 stages. ` +
-      '`activityOverhead*` is the narrower ActivityTaskScheduled to ActivityTaskCompleted span minus the own time; `runOverhead*` is WorkflowExecutionStarted to WorkflowExecutionCompleted minus the own time of all stages; ' +
-      '`<activity>OverheadP50Ms` is the stage overhead of one stage; `workflowTaskDispatchP50Ms` is WorkflowTaskScheduled to WorkflowTaskStarted (the server handing the task to a worker) and `workflowTaskProcessingP50Ms` WorkflowTaskStarted to WorkflowTaskCompleted (the worker); ' +
+      '`activityOverhead*` is the narrower ActivityTaskScheduled to ActivityTaskCompleted span minus the own time; ' +
+      '`runOverhead*` is WorkflowExecutionStarted to WorkflowExecutionCompleted minus the own time of all stages; ' +
+      '`<activity>OverheadP50Ms` is the stage overhead of one stage; ' +
+      '`workflowTaskDispatchP50Ms` is WorkflowTaskScheduled to WorkflowTaskStarted (the server handing the task to a worker) and ' +
+      '`workflowTaskProcessingP50Ms` WorkflowTaskStarted to WorkflowTaskCompleted (the worker); ' +
       "`clientRoundTripP50Ms` is the client's start call to holding the result; `historyEvents` and `historyBytes` are a run's history, encoded (p50).",
     '',
-    `**What our extra cost per stage is made of** (p50, pipeline against bare): running the workflow task ${perStage(r.workflowTaskProcessingP50Ms, r.bareWorkflowTaskProcessingP50Ms)} ` +
-      "(our workflow code: the stage's outcome, the status timeline, the Temporal UI details, the `patched()` checks, decoding and encoding larger payloads); " +
-      `the activity span ${perStage(r.activityOverheadP50Ms, r.bareActivityOverheadP50Ms)} (the plugin's interceptors: a liveness timer started and cleared per activity, the failure conversion, and the larger inputs and results); ` +
+    `**What our extra cost per stage is made of** (p50, pipeline against bare): ` +
+      `running the workflow task ${perStage(r.workflowTaskProcessingP50Ms, r.bareWorkflowTaskProcessingP50Ms)} ` +
+      "(our workflow code: the stage's outcome, the status timeline, the Temporal UI details, the `patched()` checks, decoding and " +
+      'encoding larger payloads); ' +
+      `the activity span ${perStage(r.activityOverheadP50Ms, r.bareActivityOverheadP50Ms)} (the plugin's interceptors: ` +
+      `a liveness timer started and cleared per activity, the failure conversion, and the larger inputs and results); ` +
       `dispatch ${perStage(r.workflowTaskDispatchP50Ms, r.bareWorkflowTaskDispatchP50Ms)} (the server's, the same for both). ` +
-      `A run's history is ${r.historyEvents} events and ${(r.historyBytes / 1024).toFixed(1)} KiB against ${r.bareHistoryEvents} events and ${(r.bareHistoryBytes / 1024).toFixed(1)} KiB: the spec in the input, references and summaries in the results, and the patch markers. ` +
-      "The train stage runs on its own task queue, so it goes through the server's dispatch like a workflow task (`trainModelOverheadP50Ms`); the reference does the same, so the ratio compares like with like.",
+      `A run's history is ${r.historyEvents} events and ${(r.historyBytes / 1024).toFixed(1)} KiB against ${r.bareHistoryEvents} ` +
+      `events and ${(r.bareHistoryBytes / 1024).toFixed(1)} KiB: the spec in the input, references and summaries in the results, ` +
+      `and the patch markers. ` +
+      "The train stage runs on its own task queue, so it goes through the server's dispatch like a workflow task " +
+      '(`trainModelOverheadP50Ms`); the reference does the same, so the ratio compares like with like.',
     '',
-    "**Dispatch**: activities on the workflow's own task queue are handed over eagerly in the reply to the workflow task; the train stage, on its own task queue, goes through the server's dispatch like a workflow task. " +
-      "The dispatch is short because the dev server is started with its transfer queue's read rate lifted (`history.transferProcessorMaxPollRPS`, 20 reads a second by default): on the dev server's single history shard that default alone held every task about 40 ms.",
+    "**Dispatch**: activities on the workflow's own task queue are handed over eagerly in the reply to the workflow task; " +
+      "the train stage, on its own task queue, goes through the server's dispatch like a workflow task. " +
+      "The dispatch is short because the dev server is started with its transfer queue's read rate lifted " +
+      '(`history.transferProcessorMaxPollRPS`, 20 reads a second by default): ' +
+      "on the dev server's single history shard that default alone held every task about 40 ms.",
     '',
-    "**Absolute figures and load**: the goals are the ratios, each against a reference measured in the same run. The absolute goals (`stageOverheadP50Ms` <= 20 ms, `concurrentWallS` < 120 s) were set on a quiet machine (load about 2 on the 2 cores: 9 ms and 33 s); they move with the load average below, and so does the bare reference, which is Temporal's own floor at that load.",
+    '**Absolute figures and load**: the goals are the ratios, each against a reference measured in the same run. ' +
+      'The absolute goals (`stageOverheadP50Ms` <= 20 ms, `concurrentWallS` < 120 s) were set on a quiet machine (load about 2 on ' +
+      "the 2 cores: 9 ms and 33 s); they move with the load average below, and so does the bare reference, which is Temporal's own " +
+      'floor at that load.',
     '',
-    `**Throughput**: ${r.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
-      `The same throughput run against a dev server keeping its SQLite state in a file as the local stack starts it (\`fileDb*\`: \`${DEV_SERVER_SQLITE_PRAGMAS.filter((a) => !a.startsWith('--')).join('`, `')}\`) took ${onFile.concurrentWallS.toFixed(1)} s; ` +
-      "`fileStoreVsMemory` = `fileDbConcurrentWallS` / `concurrentWallS`. With SQLite's defaults (a rollback journal, a disk sync at every commit) the same 1,000 runs took 96 s against 33 s in memory (bench-results of 2026-11-22); write-ahead logging without a sync per commit removes that wait (why it is safe: `DEV_SERVER_SQLITE_PRAGMAS` in src/dev/servers.ts, docs/operations.md).",
+    `**Throughput**: ${r.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the ` +
+      `first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
+      `The same throughput run against a dev server keeping its SQLite state in a file as the local stack starts it (\`fileDb*\`: ` +
+      `\`${DEV_SERVER_SQLITE_PRAGMAS.filter((a) => !a.startsWith('--')).join('`, `')}\`) took ${onFile.concurrentWallS.toFixed(1)} ` +
+      `s; ` +
+      '`fileStoreVsMemory` = `fileDbConcurrentWallS` / `concurrentWallS`. ' +
+      "With SQLite's defaults (a rollback journal, a disk sync at every commit) the same 1,000 runs took 96 s against 33 s in " +
+      'memory (bench-results of 2026-11-22); write-ahead logging without a sync per commit removes that wait (why it is safe: ' +
+      '`DEV_SERVER_SQLITE_PRAGMAS` in src/dev/servers.ts, docs/operations.md).',
     '',
-    `**Worker start** (\`workerStart*\`): the ready-made worker (\`runWorker\`: both task queues, storage and namespace checks) in a fresh process, fork to both workers running, median of ${start.workerStartRounds} starts each way, alternating: with the workflow code prebundled as \`npm run build\` writes it (\`workerStartS\`, ${start.workerStartS.toFixed(1)} s) and bundling it with webpack at start (\`workerStartUnbundledS\`, ${start.workerStartUnbundledS.toFixed(1)} s). ` +
+    `**Worker start** (\`workerStart*\`): the ready-made worker (\`runWorker\`: ` +
+      `both task queues, storage and namespace checks) in a fresh process, fork to both workers running, median of ` +
+      `${start.workerStartRounds} starts each way, alternating: with the workflow code prebundled as \`npm run build\` writes it ` +
+      `(\`workerStartS\`, ${start.workerStartS.toFixed(1)} s) and bundling it with webpack at start (\`workerStartUnbundledS\`, ` +
+      `${start.workerStartUnbundledS.toFixed(1)} s). ` +
       '`workerStartVsUnbundled` = the first over the second.',
     '',
     `Worker options (orchestration worker; the training worker takes the activity settings): \`${workerOptions}\`. ` +
-      "The cache holds every concurrent run, so none is evicted and replayed; workflows run in one reused V8 context (the SDK default), in the benchmark's own process, next to the servers on the same cores.",
+      'The cache holds every concurrent run, so none is evicted and replayed; ' +
+      "workflows run in one reused V8 context (the SDK default), in the benchmark's own process, next to the servers on the same " +
+      'cores.',
   ];
 }
 
@@ -698,21 +761,34 @@ async function runServing({ servers, sizes, log }: SuiteContext): Promise<SuiteO
     figures,
     goals: judged.map((key) => ({ key, ...SERVING_GOALS[key] })),
     notes: [
-      `Single-row predictions of a small logistic-regression model over HTTP, load from autocannon (${r.connections} connections) in a second process on the same machine. ` +
-        `Five targets: a bare Fastify handler answering a fixed body of the same shape; the model server with the prediction log off; with it on (each answered prediction written to the local spool before it is answered, shipped to MinIO by a thread); ` +
-        "a canary (two versions, each request routed by the hash of its id, the candidate's share 0.5); and a shadow (the champion answers, the candidate predicts the same row after the answer, both logged). " +
+      `Single-row predictions of a small logistic-regression model over HTTP, load from autocannon (${r.connections} connections) ` +
+        `in a second process on the same machine. ` +
+        `Five targets: a bare Fastify handler answering a fixed body of the same shape; ` +
+        `the model server with the prediction log off; with it on (each answered prediction written to the local spool before it ` +
+        `is answered, shipped to MinIO by a thread); ` +
+        "a canary (two versions, each request routed by the hash of its id, the candidate's share 0.5); " +
+        'and a shadow (the champion answers, the candidate predicts the same row after the answer, both logged). ' +
         `After a warm-up each, ${r.durationS} s per target are split into ${r.rounds} rounds that visit every target in turn, each round in a rotated order. ` +
-        'Every figure is computed per round from targets measured seconds apart, and given as its median over the rounds (judged against the goal) with min and max (`...Min`, `...Max`). ' +
+        'Every figure is computed per round from targets measured seconds apart, and given as its median over the rounds (judged ' +
+        'against the goal) with min and max (`...Min`, `...Max`). ' +
         'Load generator, servers and MinIO share the 2 cores, so absolute figures are low and noisy.',
       '',
-      "`throughputVsBare` = log-on requests/s over bare requests/s; `p99Ms` = the log-on server's p99; `loggingOverheadPct` = throughput lost by turning the log on; " +
-        '`canaryOverheadPct` = throughput lost by the canary against the log-on server (one version); `shadowOverheadPct` = throughput lost by the shadow against it. ' +
+      "`throughputVsBare` = log-on requests/s over bare requests/s; `p99Ms` = the log-on server's p99; " +
+        '`loggingOverheadPct` = throughput lost by turning the log on; ' +
+        '`canaryOverheadPct` = throughput lost by the canary against the log-on server (one version); ' +
+        '`shadowOverheadPct` = throughput lost by the shadow against it. ' +
         `\`secondPredictionUs\` is what a second prediction alone costs (one row read strictly and predicted, in-process): ${fmt(r.secondPredictionUs)} µs, ` +
-        `which would cost a server saturated at the log-on throughput ${fmt(r.secondPredictionFloorPct)} % (\`secondPredictionFloorPct\`), the floor under \`shadowOverheadPct\`; the rest of a shadow's cost is its second log record and scheduling the mirrored prediction. ` +
+        `which would cost a server saturated at the log-on throughput ${fmt(r.secondPredictionFloorPct)} % ` +
+        `(\`secondPredictionFloorPct\`), the floor under \`shadowOverheadPct\`; ` +
+        `the rest of a shadow's cost is its second log record and scheduling the mirrored prediction. ` +
         `The canary's candidate answered ${(r.canaryCandidateShare * 100).toFixed(1)} % of its requests.`,
       '',
-      "Throughput depends on how much CPU the servers got while the machine's other work came and went; CPU time per answered request (`<target>CpuUsPerRequest`: the benchmark process, which holds every server and its threads while only the loaded one is busy) depends much less on it. " +
-        `By that measure the canary cost ${fmt(r.canaryCpuOverheadPct.median)} % more CPU per request than one version (${fmt(r.canaryCpuOverheadPct.min)} to ${fmt(r.canaryCpuOverheadPct.max)} over the rounds) and the shadow ${fmt(r.shadowCpuOverheadPct.median)} % more (${fmt(r.shadowCpuOverheadPct.min)} to ${fmt(r.shadowCpuOverheadPct.max)}).`,
+      "Throughput depends on how much CPU the servers got while the machine's other work came and went; " +
+        'CPU time per answered request (`<target>CpuUsPerRequest`: the benchmark process, which holds every server and its threads ' +
+        'while only the loaded one is busy) depends much less on it. ' +
+        `By that measure the canary cost ${fmt(r.canaryCpuOverheadPct.median)} % more CPU per request than one version ` +
+        `(${fmt(r.canaryCpuOverheadPct.min)} to ${fmt(r.canaryCpuOverheadPct.max)} over the rounds) and the shadow ` +
+        `${fmt(r.shadowCpuOverheadPct.median)} % more (${fmt(r.shadowCpuOverheadPct.min)} to ${fmt(r.shadowCpuOverheadPct.max)}).`,
       '',
       noisy.length
         ? `**Spread wider than the margin to the goal** in this run, so it cannot tell whether these goals hold: ${noisy.join('; ')}.`
@@ -740,19 +816,32 @@ async function runModels({ servers, sizes, log }: SuiteContext): Promise<SuiteOu
       { key: 'builtinServingVsBare', op: '>=', value: MODELS_GOALS.minBuiltinServingVsBare },
     ],
     notes: [
-      `**Serving**: single-row v1 predictions over HTTP, load from autocannon (${r.connections} connections) in a second process on the same machine, ${r.durationS} s per target split into ${r.rounds} interleaved rounds after a warm-up. ` +
-        `Targets: a bare Fastify handler answering a fixed body of the same shape; the model server serving a scikit-learn pipeline (median imputation, one-hot categoricals, ${r.trees}-stage GradientBoostingClassifier on six penguin features) converted with skl2onnx and run by onnxruntime-node ${r.nodeOnnxruntime}; ` +
+      `**Serving**: single-row v1 predictions over HTTP, load from autocannon (${r.connections} connections) in a second process ` +
+        `on the same machine, ${r.durationS} s per target split into ${r.rounds} interleaved rounds after a warm-up. ` +
+        `Targets: a bare Fastify handler answering a fixed body of the same shape; ` +
+        `the model server serving a scikit-learn pipeline (median imputation, one-hot categoricals, ${r.trees}-stage ` +
+        `GradientBoostingClassifier on six penguin features) converted with skl2onnx and run by onnxruntime-node ` +
+        `${r.nodeOnnxruntime}; ` +
         'and the model server serving a built-in logistic regression on the same schema. Both servers log every prediction to MinIO. ' +
-        "`onnxServingVsBare` and `builtinServingVsBare` are requests/s over the bare handler's; `onnxP99Ms` is the ONNX server's p99 (median over rounds). The serving suite measures its own built-in model (`throughputVsBare`, 0.64 on its last full run) the same way.",
+        "`onnxServingVsBare` and `builtinServingVsBare` are requests/s over the bare handler's; " +
+        "`onnxP99Ms` is the ONNX server's p99 (median over rounds). The serving suite measures its own built-in model " +
+        '(`throughputVsBare`, 0.64 on its last full run) the same way.',
       '',
-      'Small ONNX requests that arrive together share one ONNX Runtime run (`src/serving/batcher.ts`): a run of this pipeline costs about 18 µs however few its rows, and about 2.5 µs more per row. ' +
-        'Without batching the ONNX server reached 0.39 of bare in a quick run (15,000 requests/s against 38,000); with it, 0.57 in the next quick run. One batch runs at a time and the requests that arrive during it make the next one, so batches grow with the load.',
+      'Small ONNX requests that arrive together share one ONNX Runtime run (`src/serving/batcher.ts`): ' +
+        'a run of this pipeline costs about 18 µs however few its rows, and about 2.5 µs more per row. ' +
+        'Without batching the ONNX server reached 0.39 of bare in a quick run (15,000 requests/s against 38,000); ' +
+        'with it, 0.57 in the next quick run. One batch runs at a time and the requests that arrive during it make the next one, ' +
+        'so batches grow with the load.',
       '',
-      `**Scoring**: a generated holdout of ${r.scoringRows} rows (1 % missing beak lengths and sexes) scored with the same model.onnx through \`loadPredictor\` (columns converted to tensors in batches of 65,536 rows) and by Python's onnxruntime ${r.pythonOnnxruntime} in one \`run\` over numpy arrays already in memory, ` +
+      `**Scoring**: a generated holdout of ${r.scoringRows} rows (1 % missing beak lengths and sexes) scored with the same ` +
+        `model.onnx through \`loadPredictor\` (columns converted to tensors in batches of 65,536 rows) and by Python's onnxruntime ` +
+        `${r.pythonOnnxruntime} in one \`run\` over numpy arrays already in memory, ` +
         "both with one intra-op thread and all graph optimisations, best of 3 each. `onnxScoringVsPython` = our time over Python's. " +
         `The two answers agree on every row's label (\`scoringLabelMismatches\`) and their probabilities differ by at most \`scoringMaxProbabilityDiff\`. ` +
-        "Most of the gap is inside ONNX Runtime's run itself: on this model onnxruntime-node's run took about 670 ns a row against Python's 470 ns (65,536-row runs, same inputs), " +
-        'likely the string tensors (two categorical inputs and the label output), which onnxruntime-node converts element by element between JavaScript and C++; ' +
+        "Most of the gap is inside ONNX Runtime's run itself: on this model onnxruntime-node's run took about 670 ns a row against " +
+        "Python's 470 ns (65,536-row runs, same inputs), " +
+        'likely the string tensors (two categorical inputs and the label output), which onnxruntime-node converts element by ' +
+        'element between JavaScript and C++; ' +
         'the rest is garbage collection of the one probability array per row that the Predictor interface returns.',
     ],
   };
@@ -906,7 +995,8 @@ async function ensureReferencePython(log: (line: string) => void): Promise<{ pyt
       await run('python3', ['-m', 'venv', venv]);
     } catch (err) {
       throw new Error(
-        `could not create a venv with python3 (${(err as Error).message.split('\n')[0]}); install python3 with venv (Debian: apt-get install python3-venv), or set MLOPS_REFERENCE_PYTHON`,
+        `could not create a venv with python3 (${(err as Error).message.split('\n')[0]}); install python3 with venv (Debian: ` +
+          `apt-get install python3-venv), or set MLOPS_REFERENCE_PYTHON`,
       );
     }
   }
@@ -922,7 +1012,8 @@ async function ensureReferencePython(log: (line: string) => void): Promise<{ pyt
 
 async function referenceVersions(python: string): Promise<Record<string, string> | undefined> {
   const code =
-    'import json, numpy, scipy, sklearn; print(json.dumps({"numpyVersion": numpy.__version__, "scipyVersion": scipy.__version__, "sklearnVersion": sklearn.__version__}))';
+    'import json, numpy, scipy, sklearn; print(json.dumps({"numpyVersion": numpy.__version__, "scipyVersion": ' +
+    'scipy.__version__, "sklearnVersion": sklearn.__version__}))';
   try {
     const { stdout } = await promisify(execFile)(python, ['-c', code]);
     return JSON.parse(stdout) as Record<string, string>;

@@ -94,7 +94,9 @@ export function registerCodec(program: Command, run: Runner): void {
         emit(
           json,
           { url: server.url, issuer: identity.issuer ?? null, keyId: signingKey?.keyId ?? null, corsOrigins: identity.corsOrigins },
-          `Codec server at ${server.url} (issuer: ${identity.issuer ?? 'none: tokens are refused, payloads without one pass unstamped'}; stamp key: ${signingKey?.keyId ?? 'none'}; UI origins: ${identity.corsOrigins.join(', ')})`,
+          `Codec server at ${server.url} (issuer: ` +
+            `${identity.issuer ?? 'none: tokens are refused, payloads without one pass unstamped'}; stamp key: ` +
+            `${signingKey?.keyId ?? 'none'}; UI origins: ${identity.corsOrigins.join(', ')})`,
         );
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);

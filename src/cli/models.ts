@@ -48,7 +48,9 @@ function renderAudit(a: ModelAudit): string {
     lines.push(`  v${v.version}  ${v.createdAt}  manifest ${v.manifestSha256.slice(0, 12)}  ${v.chain}  run ${v.workflowId}`);
     for (const ap of v.approvals)
       lines.push(
-        `      approved by ${ap.approver} at ${ap.at}: ${ap.identity}${ap.issuer ? ` (${ap.issuer}, subject ${ap.subject}${ap.tokenId ? `, token ${ap.tokenId}` : ''}, key ${ap.keyId})` : ''}${ap.problem ? `  PROBLEM: ${ap.problem}` : ''}`,
+        `      approved by ${ap.approver} at ${ap.at}: ${ap.identity}` +
+          (ap.issuer ? ` (${ap.issuer}, subject ${ap.subject}${ap.tokenId ? `, token ${ap.tokenId}` : ''}, key ${ap.keyId})` : '') +
+          (ap.problem ? `  PROBLEM: ${ap.problem}` : ''),
       );
   }
   for (const al of a.aliases) {
@@ -93,7 +95,8 @@ export function registerModels(program: Command, run: Runner): void {
   models
     .command('audit <model>')
     .description(
-      "Verify a model's chain offline: each version's manifest against the next one's link, every verified approval's signed proof (MLOPS_STAMP_TRUSTED_KEYS_FILE), and every alias move; exits 1 on any problem",
+      "Verify a model's chain offline: each version's manifest against the next one's link, every verified approval's signed proof " +
+        '(MLOPS_STAMP_TRUSTED_KEYS_FILE), and every alias move; exits 1 on any problem',
     )
     .option('--json', 'print the audit as JSON')
     .action(

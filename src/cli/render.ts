@@ -28,7 +28,10 @@ function outcomeOf(view: RunView): string {
 function retryLine(r: NonNullable<RunView['retrying']>[number]): string {
   const of = r.maximumAttempts > 0 ? ` of ${r.maximumAttempts}` : '';
   const wait = r.nextAttemptAt ? Math.max(0, Math.round((Date.parse(r.nextAttemptAt) - Date.now()) / 1000)) : undefined;
-  return `↻ ${r.activity}: attempt ${r.attempt}${of}${r.lastError ? `, last error: ${r.lastError}` : ''}${wait !== undefined ? ` (next attempt in ${wait} s)` : ''}`;
+  return (
+    `↻ ${r.activity}: attempt ` +
+    `${r.attempt}${of}${r.lastError ? `, last error: ${r.lastError}` : ''}${wait !== undefined ? ` (next attempt in ${wait} s)` : ''}`
+  );
 }
 
 /** Renders a run for the terminal. */
@@ -68,7 +71,8 @@ export function renderRun(view: RunView): string {
     if (s.approval) {
       const a = s.approval;
       lines.push(
-        `  approval: ${a.state}, ${a.approvals.length} of ${a.quorum} from ${a.approvers.join(', ')}${a.deadline && (a.state === 'waiting' || a.state === 'escalated') ? `, deadline ${a.deadline}` : ''}`,
+        `  approval: ${a.state}, ${a.approvals.length} of ${a.quorum} from ` +
+          `${a.approvers.join(', ')}${a.deadline && (a.state === 'waiting' || a.state === 'escalated') ? `, deadline ${a.deadline}` : ''}`,
       );
       const how = (x: { verified?: { issuer: string } }) =>
         a.identity ? (x.verified ? ` (verified by ${x.verified.issuer})` : ' (declared)') : '';
@@ -84,7 +88,8 @@ export function renderRun(view: RunView): string {
     if (s.rollout) {
       const r = s.rollout;
       lines.push(
-        `  rollout: ${r.strategy} of v${r.candidate} against v${r.champion}, ${r.outcome ? `${r.outcome}${r.reason ? `: ${r.reason}` : ''}` : 'under way'} (${r.workflowId})`,
+        `  rollout: ${r.strategy} of v${r.candidate} against v${r.champion}, ` +
+          `${r.outcome ? `${r.outcome}${r.reason ? `: ${r.reason}` : ''}` : 'under way'} (${r.workflowId})`,
       );
       if (!r.outcome)
         lines.push(`    see and steer it: mlops rollout status ${s.model}   |   mlops rollout pause|resume|promote|abort ${s.model}`);

@@ -51,7 +51,8 @@ export async function resolveRollout(client: Client, target: string): Promise<{ 
   }
   throw new MlopsError(
     FailureType.NotFound,
-    `No rollout found for "${target}": give a model that has had a shadow or canary rollout, a rollout's workflow id (rollout-<model>-v<n>), or the run that started one.`,
+    `No rollout found for "${target}": give a model that has had a shadow or canary rollout, a rollout's workflow id ` +
+      `(rollout-<model>-v<n>), or the run that started one.`,
   );
 }
 
@@ -97,29 +98,34 @@ export function renderRollout(v: RolloutView): string {
       .join('\n');
   }
   const lines = [
-    `${s.rolloutId}: ${s.strategy} of ${s.model} v${s.candidate} against v${s.champion}: ${s.state.toUpperCase()}${v.execution !== 'RUNNING' ? ` (workflow ${v.execution})` : ''}`,
-    `  step ${s.step + 1} of ${s.steps.length} (steps ${s.steps.map((x) => pct(x)).join(', ')}): candidate answers ${s.strategy === 'shadow' && s.share === 0 ? 'none (shadow)' : pct(s.share)}` +
+    `${s.rolloutId}: ${s.strategy} of ${s.model} v${s.candidate} against v${s.champion}: ` +
+      `${s.state.toUpperCase()}${v.execution !== 'RUNNING' ? ` (workflow ${v.execution})` : ''}`,
+    `  step ${s.step + 1} of ${s.steps.length} (steps ${s.steps.map((x) => pct(x)).join(', ')}): ` +
+      `candidate answers ${s.strategy === 'shadow' && s.share === 0 ? 'none (shadow)' : pct(s.share)}` +
       (s.nextCheckAt ? `; next check ${s.nextCheckAt}` : ''),
   ];
   const e = s.evidence;
   if (e) {
     lines.push(`  evidence since ${s.stepStartedAt ?? '?'}${e.sameRequests ? ' (same requests)' : ''}:`);
     lines.push(
-      `    ${'version'.padEnd(12)} ${'requests'.padStart(9)} ${'errors'.padStart(8)} ${'p99 ms'.padStart(8)} ${'labelled'.padStart(9)}${e.metric ? ` ${e.metric.padStart(10)}` : ''}`,
+      `    ${'version'.padEnd(12)} ${'requests'.padStart(9)} ${'errors'.padStart(8)} ${'p99 ms'.padStart(8)} ` +
+        `${'labelled'.padStart(9)}${e.metric ? ` ${e.metric.padStart(10)}` : ''}`,
     );
     for (const [name, x] of [
       [`candidate v${e.candidate.version}`, e.candidate],
       [`champion v${e.champion.version}`, e.champion],
     ] as const) {
       lines.push(
-        `    ${name.padEnd(12)} ${String(x.requests).padStart(9)} ${pct(x.errorRate).padStart(8)} ${num(x.p99LatencyMs, 2).padStart(8)} ${String(x.labelled).padStart(9)}${e.metric ? ` ${num(x.metric).padStart(10)}` : ''}`,
+        `    ${name.padEnd(12)} ${String(x.requests).padStart(9)} ${pct(x.errorRate).padStart(8)} ` +
+          `${num(x.p99LatencyMs, 2).padStart(8)} ${String(x.labelled).padStart(9)}${e.metric ? ` ${num(x.metric).padStart(10)}` : ''}`,
       );
     }
   }
   if (s.verdict) lines.push(`  verdict: ${s.verdict.decision}: ${s.verdict.reasons.join('; ')}`);
   if (s.state === 'awaiting-approval' && s.approval)
     lines.push(
-      `  approval needed: ${s.approval.approvals.length} of ${s.approval.quorum} from ${s.approval.approvers.join(', ')}; mlops approve ${s.rolloutId} --as <name>`,
+      `  approval needed: ${s.approval.approvals.length} of ${s.approval.quorum} from ${s.approval.approvers.join(', ')}; ` +
+        `mlops approve ${s.rolloutId} --as <name>`,
     );
   for (const d of s.decisions.slice(-10))
     lines.push(`  ${d.at}  step ${d.step + 1} (${pct(d.share)})  ${d.action} by ${d.by}: ${d.reason}`);
@@ -146,7 +152,8 @@ async function sendControl(
       );
       throw new MlopsError(
         FailureType.InvalidInput,
-        `The rollout ${workflowId} has ended${state ? ` (${state})` : ''}: there is nothing to ${control.action}; see it with "mlops rollout status ${target}".`,
+        `The rollout ${workflowId} has ended${state ? ` (${state})` : ''}: there is nothing to ${control.action}; ` +
+          `see it with "mlops rollout status ${target}".`,
       );
     }
     throw err;

@@ -81,7 +81,9 @@ export function registerSchedules(program: Command, run: Runner): void {
           emit(
             json,
             view,
-            `${id}  ${view.paused ? 'paused' : 'active'}${view.note ? ` (${view.note})` : ''}\n  next: ${view.nextActionTimes.join(', ') || '-'}\n  recent: ${view.recentActions.map((a) => `${a.scheduledAt} ${a.workflowId ?? ''}`).join('; ') || '-'}`,
+            `${id}  ${view.paused ? 'paused' : 'active'}${view.note ? ` (${view.note})` : ''}\n` +
+              `  next: ${view.nextActionTimes.join(', ') || '-'}\n  recent: ` +
+              `${view.recentActions.map((a) => `${a.scheduledAt} ${a.workflowId ?? ''}`).join('; ') || '-'}`,
           );
         }),
       ),

@@ -88,7 +88,8 @@ export function schemaYaml(result: InferredSchema): string {
   }
   const notes = result.issues.map(
     (i) =>
-      `# ${i.severity === 'blocking' ? 'BLOCKING' : 'warning'}: ${i.message}${i.sampleRows.length && !/\(row \d/.test(i.message) ? ` (rows ${i.sampleRows.join(', ')})` : ''}`,
+      `# ${i.severity === 'blocking' ? 'BLOCKING' : 'warning'}: ` +
+      `${i.message}${i.sampleRows.length && !/\(row \d/.test(i.message) ? ` (rows ${i.sampleRows.join(', ')})` : ''}`,
   );
   if (notes.some((n) => n.startsWith('# BLOCKING'))) notes.unshift('# Ingest would refuse this data as it is:');
   return `${[...head, ...notes].join('\n')}\n${body}`;

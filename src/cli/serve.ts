@@ -70,7 +70,9 @@ export function registerServe(program: Command, run: Runner): void {
   program
     .command('serve')
     .description(
-      "Serve models (built-in or ONNX) over Open Inference Protocol v2 and v1 predict: each model's aliased version from the registry, swapped in when the alias moves, and during a rollout its champion and candidate at once (a canary's share or a shadow); every prediction logged to MinIO",
+      'Serve models (built-in or ONNX) over Open Inference Protocol v2 and v1 predict: ' +
+        "each model's aliased version from the registry, swapped in when the alias moves, and during a rollout its champion and " +
+        "candidate at once (a canary's share or a shadow); every prediction logged to MinIO",
     )
     .requiredOption('--model <name>', 'a model to serve (repeat for several)', collect, [])
     .option('--alias <alias>', 'the alias whose version is served', 'production')
@@ -79,7 +81,8 @@ export function registerServe(program: Command, run: Runner): void {
     .option('--poll <duration>', 'how often to check the alias and the rollout for a change (0 turns polling off)', '5s')
     .option(
       '--spool <dir>',
-      'the local spool every answered prediction is written to before it is answered (default $MLOPS_SPOOL_DIR, else ~/.local/state/temporal-mlops/spool/<bucket>)',
+      'the local spool every answered prediction is written to before it is answered (default $MLOPS_SPOOL_DIR, else ' +
+        '~/.local/state/temporal-mlops/spool/<bucket>)',
     )
     .option(
       '--wait-for-models',
@@ -114,7 +117,10 @@ export function registerServe(program: Command, run: Runner): void {
           await server.close();
           throw new MlopsError(
             FailureType.NotFound,
-            `Cannot serve ${unready.map((m) => `${m.name} (${m.state}): ${(m.reason ?? 'not ready').replace(/\.$/, '')}`).join('; ')}. Check the model names and their "${opts.alias}" alias (mlops models show <name>), or pass --wait-for-models to start anyway and serve each model once its alias points at a loadable version.`,
+            `Cannot serve ` +
+              `${unready.map((m) => `${m.name} (${m.state}): ${(m.reason ?? 'not ready').replace(/\.$/, '')}`).join('; ')}. ` +
+              `Check the model names and their "${opts.alias}" alias (mlops models show <name>), or pass --wait-for-models to start ` +
+              `anyway and serve each model once its alias points at a loadable version.`,
             { models: unready.map(({ name, state, reason }) => ({ name, state, reason })) },
           );
         }
@@ -133,7 +139,9 @@ export function registerServe(program: Command, run: Runner): void {
             ready: readiness.ready,
             notReady: readiness.models.filter((m) => !m.ready).map(({ name, state, reason }) => ({ name, state, reason })),
           },
-          `Serving ${versions} (alias "${opts.alias}") on ${server.url}${notReady}\n  POST ${server.url}/v2/models/<name>/infer\n  POST ${server.url}/v1/models/<name>:predict\n  GET  ${server.url}/v2/health/ready (ready while any model serves; says which are not and why)\n  GET  ${server.url}/metrics\nStop with Ctrl-C.`,
+          `Serving ${versions} (alias "${opts.alias}") on ${server.url}${notReady}\n  POST ${server.url}/v2/models/<name>/infer\n` +
+            `  POST ${server.url}/v1/models/<name>:predict\n  GET  ${server.url}/v2/health/ready (ready while any model serves; ` +
+            `says which are not and why)\n  GET  ${server.url}/metrics\nStop with Ctrl-C.`,
         );
         const received = await signal;
         logger.info({ signal: received }, 'shutting down: finishing requests in flight and writing the prediction log');

@@ -223,7 +223,8 @@ async function finishValidation(
     const rowsOf = new Map<string, number[]>();
     if (classes.some((c) => num(c.n) < minRows)) {
       const small = await engine.rows<{ label: string; rows: number[] }>(
-        `SELECT ${label} AS label, rows FROM (SELECT v_${targetIndex} AS v, min(__row, ${sample}) AS rows FROM ${t.relation} WHERE v_${targetIndex} IS NOT NULL GROUP BY ALL HAVING count(*) < ${minRows})`,
+        `SELECT ${label} AS label, rows FROM (SELECT v_${targetIndex} AS v, min(__row, ${sample}) AS rows FROM ${t.relation} WHERE ` +
+          `v_${targetIndex} IS NOT NULL GROUP BY ALL HAVING count(*) < ${minRows})`,
       );
       for (const c of small) rowsOf.set(c.label, rows5(c.rows));
     }
@@ -267,7 +268,8 @@ async function exactQuantiles(
     }
   } else {
     const rows = await engine.rows<{ r: number; v: number }>(
-      `SELECT r, v FROM (SELECT v_${i} AS v, row_number() OVER (ORDER BY v_${i}) - 1 AS r FROM ${t.relation} WHERE v_${i} IS NOT NULL) WHERE r IN (${[...ranks].join(', ')})`,
+      `SELECT r, v FROM (SELECT v_${i} AS v, row_number() OVER (ORDER BY v_${i}) - 1 AS r FROM ${t.relation} WHERE v_${i} IS NOT ` +
+        `NULL) WHERE r IN (${[...ranks].join(', ')})`,
     );
     for (const row of rows) sorted[Number(row.r)] = Number(row.v);
   }

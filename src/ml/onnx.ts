@@ -134,7 +134,8 @@ export async function loadOnnxPredictor(model: OnnxModel, fetchBytes: FetchBytes
     ].filter(Boolean);
     throw new MlopsError(
       FailureType.InvalidInput,
-      `signature.json does not match model.onnx (${parts.join('; ')}). The graph has inputs ${session.inputNames.join(', ')} and outputs ${session.outputNames.join(', ')}.`,
+      `signature.json does not match model.onnx (${parts.join('; ')}). ` +
+        `The graph has inputs ${session.inputNames.join(', ')} and outputs ${session.outputNames.join(', ')}.`,
       { inputs: session.inputNames, outputs: session.outputNames },
     );
   }
@@ -213,7 +214,8 @@ function toTensor(ort: Ort, frame: Frame, input: OnnxColumnInput, start: number,
     if (!Number.isFinite(v)) {
       throw new MlopsError(
         FailureType.InvalidInput,
-        `Row ${start + i}: "${input.column}" is missing, and its ONNX input "${input.name}" is int64, which has no missing value; declare it as "float" or "double".`,
+        `Row ${start + i}: "${input.column}" is missing, and its ONNX input "${input.name}" is int64, which has no missing value; ` +
+          `declare it as "float" or "double".`,
         { row: start + i, column: input.column },
       );
     }

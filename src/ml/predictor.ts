@@ -74,7 +74,8 @@ export async function loadPredictor(document: unknown, fetchBytes: FetchBytes): 
   if (flavor === 'legacy-external') {
     throw new MlopsError(
       FailureType.InvalidInput,
-      `Not servable: this version was trained by an external program under the old contract (${EXTERNAL_MODEL_FORMAT}), which stores no model we can run. Retrain it with a trainer that writes model.onnx (docs/external-trainers.md).`,
+      `Not servable: this version was trained by an external program under the old contract (${EXTERNAL_MODEL_FORMAT}), which ` +
+        `stores no model we can run. Retrain it with a trainer that writes model.onnx (docs/external-trainers.md).`,
       { format: EXTERNAL_MODEL_FORMAT },
     );
   }

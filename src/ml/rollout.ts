@@ -128,14 +128,16 @@ export function judgeStep(e: RolloutEvidence, p: StepPolicy, elapsedMs: number):
     const increase = ca.errorRate - ch.errorRate;
     if (increase > p.maxErrorRateIncrease) {
       failures.push(
-        `error rate ${pct(ca.errorRate)} (${ca.errors} of ${ca.requests}) against the champion's ${pct(ch.errorRate)}: more than ${pct(p.maxErrorRateIncrease)} higher`,
+        `error rate ${pct(ca.errorRate)} (${ca.errors} of ${ca.requests}) against the champion's ${pct(ch.errorRate)}: ` +
+          `more than ${pct(p.maxErrorRateIncrease)} higher`,
       );
     }
     if (ca.p99LatencyMs !== undefined && ch.p99LatencyMs !== undefined) {
       const bound = ch.p99LatencyMs * p.maxP99Ratio + p.p99SlackMs;
       if (ca.p99LatencyMs > bound)
         failures.push(
-          `p99 latency ${ms(ca.p99LatencyMs)} against the champion's ${ms(ch.p99LatencyMs)}: above the bound ${ms(bound)} (${p.maxP99Ratio} × + ${p.p99SlackMs} ms)`,
+          `p99 latency ${ms(ca.p99LatencyMs)} against the champion's ${ms(ch.p99LatencyMs)}: ` +
+            `above the bound ${ms(bound)} (${p.maxP99Ratio} × + ${p.p99SlackMs} ms)`,
         );
     }
   }
@@ -149,7 +151,10 @@ export function judgeStep(e: RolloutEvidence, p: StepPolicy, elapsedMs: number):
       const worseBy = higher ? ch.metric - ca.metric : ca.metric - ch.metric;
       if (worseBy > p.tolerance + 1e-12) {
         failures.push(
-          `${p.metric} ${fmt(ca.metric)} against the champion's ${fmt(ch.metric)} on ${e.sameRequests ? 'the same' : `${ca.labelled} and ${ch.labelled}`} labelled rows${e.sameRequests ? ` (${ca.labelled})` : ''}: worse by ${fmt(worseBy)} (${higher ? 'higher' : 'lower'} is better), more than the tolerance ${p.tolerance}`,
+          `${p.metric} ${fmt(ca.metric)} against the champion's ${fmt(ch.metric)} on ` +
+            `${e.sameRequests ? 'the same' : `${ca.labelled} and ${ch.labelled}`} labelled ` +
+            `rows${e.sameRequests ? ` (${ca.labelled})` : ''}: worse by ${fmt(worseBy)} (${higher ? 'higher' : 'lower'} is better), ` +
+            `more than the tolerance ${p.tolerance}`,
         );
       }
     }

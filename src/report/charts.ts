@@ -18,7 +18,10 @@ const ROC_POINTS = 300;
 function svg(width: number, height: number, title: string, body: string[]): string {
   const w = Math.ceil(width);
   const h = Math.ceil(height);
-  return `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${esc(title)}" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="11" fill="#222"><title>${esc(title)}</title>${body.join('')}</svg>`;
+  return (
+    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${esc(title)}" font-family="system-ui, ` +
+    `-apple-system, 'Segoe UI', sans-serif" font-size="11" fill="#222"><title>${esc(title)}</title>${body.join('')}</svg>`
+  );
 }
 
 function text(x: number, y: number, content: string, attrs = ''): string {
@@ -70,8 +73,9 @@ export function confusionHeatmap(cm: ConfusionMatrix, title: string): string {
       const share = total > 0 ? count / total : 0;
       const x = left + j * cell;
       const y = top + i * cell;
+      const ofClass = total > 0 ? `${pct(share)} of ${labels[i]}` : `no rows of ${labels[i]}`;
       body.push(
-        `<g><title>${esc(`true ${labels[i]}, predicted ${labels[j]}: ${count} (${total > 0 ? `${pct(share)} of ${labels[i]}` : `no rows of ${labels[i]}`})`)}</title>` +
+        `<g><title>${esc(`true ${labels[i]}, predicted ${labels[j]}: ${count} (${ofClass})`)}</title>` +
           `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${blues(share)}" stroke="#fff"/>` +
           text(
             x + cell / 2,

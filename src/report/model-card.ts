@@ -192,11 +192,15 @@ function metricsSection(input: ModelCardInput): string {
   });
   const head = ['metric', 'candidate', ...(input.champion ? [`production v${input.champion.version}`, 'difference'] : []), 'threshold'];
   const verdict = championVerdict(input);
+  const rowsUsed = input.holdoutRows !== undefined ? `${num(input.holdoutRows)} holdout rows` : 'the holdout';
+  const outcome =
+    verdict.passed === undefined ? '' : `<span class="${verdict.passed ? 'pass' : 'fail'}">${verdict.passed ? 'passes' : 'fails'}</span>: `;
   return lines([
     '<h2>Metrics</h2>',
-    `<p class="muted">On ${input.holdoutRows !== undefined ? `${num(input.holdoutRows)} holdout rows` : 'the holdout'}${input.champion ? ', the same rows for both models' : ''}. ↑ higher is better, ↓ lower is better.</p>`,
+    `<p class="muted">On ${rowsUsed}${input.champion ? ', the same rows for both models' : ''}. ` +
+      '↑ higher is better, ↓ lower is better.</p>',
     table(head, rows, [false, true, ...(champ ? [true, true] : []), false]),
-    `<p><b>Champion comparison:</b> ${verdict.passed === undefined ? '' : `<span class="${verdict.passed ? 'pass' : 'fail'}">${verdict.passed ? 'passes' : 'fails'}</span>: `}${esc(verdict.text)}</p>`,
+    `<p><b>Champion comparison:</b> ${outcome}${esc(verdict.text)}</p>`,
   ]);
 }
 
@@ -234,11 +238,14 @@ function dataSection(input: ModelCardInput): string {
   const total = counts ? Object.values(counts).reduce((s, v) => s + v, 0) : 0;
   const parts = [
     '<h2>Data</h2>',
-    `<p>${num(profile.rowCount)} rows and ${num(profile.columns.length)} columns${ds.target ? `; target <b>${esc(ds.target)}</b>` : ''}${ds.features ? `, ${num(ds.features.length)} features` : ''}${input.holdoutRows !== undefined ? `; ${num(input.holdoutRows)} rows held out for evaluation` : ''}.</p>`,
+    `<p>${num(profile.rowCount)} rows and ${num(profile.columns.length)} columns` +
+      `${ds.target ? `; target <b>${esc(ds.target)}</b>` : ''}${ds.features ? `, ${num(ds.features.length)} features` : ''}` +
+      `${input.holdoutRows !== undefined ? `; ${num(input.holdoutRows)} rows held out for evaluation` : ''}.</p>`,
   ];
   if (ds.droppedMissingTarget)
     parts.push(
-      `<p class="dropped">${num(ds.droppedMissingTarget)} rows whose target is missing were dropped at ingest (dataset.dropMissingTarget); they are not in these counts.</p>`,
+      `<p class="dropped">${num(ds.droppedMissingTarget)} rows whose target is missing were dropped at ingest ` +
+        `(dataset.dropMissingTarget); they are not in these counts.</p>`,
     );
   if (counts) {
     parts.push('<h3>Classes</h3>');
@@ -280,7 +287,8 @@ function validationSection(input: ModelCardInput): string {
   const summary =
     report.issues.length === 0
       ? `<p class="pass">No issues in ${num(report.rowCount)} rows.</p>`
-      : `<p>${num(report.issues.length)} issue(s) in ${num(report.rowCount)} rows; ${report.ok ? 'none blocks the pipeline' : '<span class="fail">blocking issues present</span>'}.</p>`;
+      : `<p>${num(report.issues.length)} issue(s) in ${num(report.rowCount)} rows; ` +
+        `${report.ok ? 'none blocks the pipeline' : '<span class="fail">blocking issues present</span>'}.</p>`;
   return lines([
     '<h2>Data validation</h2>',
     summary,
@@ -330,7 +338,8 @@ function driftSection(input: ModelCardInput): string {
   const rows = byPsi.map((c) => [esc(c.column), c.psi.toFixed(4), c.psi > PSI_FLAG ? '<span class="fail">shifted</span>' : 'stable']);
   return lines([
     `<h2>Distributions: ${esc(drift.reference)} against ${esc(drift.current)}</h2>`,
-    `<p class="muted">Each column's share of rows per bin of the ${esc(drift.reference)} profile. PSI above ${PSI_FLAG} is flagged, as the drift monitor flags it by default.${drift.note ? ` ${esc(drift.note)}` : ''}</p>`,
+    `<p class="muted">Each column's share of rows per bin of the ${esc(drift.reference)} profile. ` +
+      `PSI above ${PSI_FLAG} is flagged, as the drift monitor flags it by default.${drift.note ? ` ${esc(drift.note)}` : ''}</p>`,
     table(['column', 'PSI', ''], rows, [false, true, false]),
     drift.skipped?.length
       ? `<p class="muted">Not compared: ${drift.skipped.map((s) => `${esc(s.column)} (${esc(s.reason)})`).join('; ')}.</p>`

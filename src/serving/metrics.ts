@@ -276,7 +276,9 @@ const metricType = (type: 'counter' | 'histogram') => type as unknown as MetricT
 
 const VERSION_REQUESTS = {
   name: 'mlops_version_requests_total',
-  help: 'Inference requests each version predicted (answered, failed, or mirrored by a shadow), by model, version and role (alias, champion, candidate, shadow).',
+  help:
+    'Inference requests each version predicted (answered, failed, or mirrored by a shadow), by model, version and role (alias, ' +
+    'champion, candidate, shadow).',
 };
 
 const VERSION_LATENCY = {

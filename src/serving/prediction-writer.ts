@@ -270,7 +270,8 @@ export class PredictionLog {
     if (stats.queued > 0) {
       this.logger.error(
         { log: 'predictions', unshipped: stats.queued, spool: this.spoolDir },
-        `${stats.queued} predictions could not be shipped to MinIO before shutdown; they stay in the spool ${this.spoolDir}, and a server started on it ships them`,
+        `${stats.queued} predictions could not be shipped to MinIO before shutdown; ` +
+          `they stay in the spool ${this.spoolDir}, and a server started on it ships them`,
       );
     } else if (this.ephemeral) {
       fs.rmSync(this.spoolDir, { recursive: true, force: true });
@@ -322,7 +323,9 @@ export class PredictionLog {
         output = `{"value":${JSON.stringify(preds.values![i])}}`;
       }
       const flagged = unknown?.[i];
-      text += `${head}${JSON.stringify(rows.length === 1 ? id : `${id}:${i}`)},"features":${JSON.stringify(rows[i])},"output":${output}${flagged ? `,"unknown":${JSON.stringify(flagged)}` : ''}}\n`;
+      const rowId = JSON.stringify(rows.length === 1 ? id : `${id}:${i}`);
+      const unknownPart = flagged ? `,"unknown":${JSON.stringify(flagged)}` : '';
+      text += `${head}${rowId},"features":${JSON.stringify(rows[i])},"output":${output}${unknownPart}}\n`;
     }
     return text;
   }
@@ -388,7 +391,9 @@ export class PredictionLog {
       this.broken = err;
       this.logger.error(
         { err, spool: this.spoolDir },
-        `the prediction log's writer thread failed to start ${this.startFailures} times (${err.message}); predictions are still spooled in ${this.spoolDir} but not shipped to MinIO until a server starts on that spool with working settings`,
+        `the prediction log's writer thread failed to start ${this.startFailures} times (${err.message}); ` +
+          `predictions are still spooled in ${this.spoolDir} but not shipped to MinIO until a server starts on that spool with ` +
+          `working settings`,
       );
       return;
     }

@@ -144,7 +144,8 @@ export function v2Rows(loaded: LoadedModel, body: Record<string, unknown>): Reco
   for (const f of loaded.features) {
     if (!columns.has(f.name)) {
       throw invalid(
-        `Input "${f.name}" is missing: send one input per feature of ${loaded.name} (${loaded.features.map((x) => x.name).join(', ')}), with null for a missing value.`,
+        `Input "${f.name}" is missing: send one input per feature of ${loaded.name} ` +
+          `(${loaded.features.map((x) => x.name).join(', ')}), with null for a missing value.`,
         {
           field: f.name,
         },

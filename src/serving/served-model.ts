@@ -267,7 +267,10 @@ export class ServedModel {
       if (rollout && options.version === String(rollout.champion.version)) return { loaded: rollout.champion, role: 'champion', rolloutId };
       if (cur && options.version === String(cur.version)) return { loaded: cur, role: 'alias' };
       const served = this.versions().join(' and ');
-      const message = `Model "${this.name}" version ${options.version} is not served; version ${served} ${served.includes(' and ') ? 'are' : 'is'} (alias "${this.alias}"${rollout ? `, rollout ${rolloutId}` : ''}).`;
+      const message =
+        `Model "${this.name}" version ${options.version} is not served; ` +
+        `version ${served} ${served.includes(' and ') ? 'are' : 'is'} (alias ` +
+        `"${this.alias}"${rollout ? `, rollout ${rolloutId}` : ''}).`;
       throw new MlopsError(FailureType.NotFound, message, { model: this.name, version: options.version });
     }
     if (!rollout) return { loaded: cur!, role: 'alias' };
@@ -415,7 +418,8 @@ export class ServedModel {
       if (was || this.rolloutDoc) {
         this.logger.info(
           { model: this.name, rollout: this.rolloutDoc?.rolloutId, status: doc?.status, alias: this.alias, version: this.current?.version },
-          `rollout ${this.rolloutDoc?.rolloutId} of ${this.name} is ${doc?.status ?? 'gone'}: serving alias "${this.alias}" (version ${this.current?.version ?? 'none'}) only`,
+          `rollout ${this.rolloutDoc?.rolloutId} of ${this.name} is ${doc?.status ?? 'gone'}: ` +
+            `serving alias "${this.alias}" (version ${this.current?.version ?? 'none'}) only`,
         );
       }
       this.rollout = undefined;
@@ -432,7 +436,9 @@ export class ServedModel {
       // Half a rollout is none: the alias's version answers everything until both versions load.
       this.rollout = undefined;
       this.metrics.rolloutShare.set({ model: this.name }, 0);
-      const problem = `rollout ${active.rolloutId} is not in effect: ${[champion, candidate].filter((x) => typeof x === 'string').join('; ')}; alias "${this.alias}" (version ${this.current?.version ?? 'none'}) answers every request meanwhile`;
+      const problem =
+        `rollout ${active.rolloutId} is not in effect: ${[champion, candidate].filter((x) => typeof x === 'string').join('; ')}; ` +
+        `alias "${this.alias}" (version ${this.current?.version ?? 'none'}) answers every request meanwhile`;
       this.noteRolloutProblem(problem);
       return;
     }
@@ -456,7 +462,9 @@ export class ServedModel {
         },
         active.strategy === 'shadow'
           ? `rollout ${active.rolloutId} of ${this.name} (${active.status}): version ${champion.version} answers, version ${candidate.version} shadows`
-          : `rollout ${active.rolloutId} of ${this.name} (${active.status}): version ${candidate.version} answers ${Math.round(active.candidateShare * 1000) / 10} % of requests, version ${champion.version} the rest`,
+          : `rollout ${active.rolloutId} of ${this.name} (${active.status}): ` +
+              `version ${candidate.version} answers ${Math.round(active.candidateShare * 1000) / 10} % of requests, version ` +
+              `${champion.version} the rest`,
       );
     }
   }

@@ -117,7 +117,8 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     if (!connection) {
       throw new MlopsError(
         FailureType.Configuration,
-        'The prediction log is written by a thread of its own, which needs the MinIO settings: make the store with ArtifactStore.connect(config.minio) or createStorage(config.minio).',
+        'The prediction log is written by a thread of its own, which needs the MinIO settings: ' +
+          'make the store with ArtifactStore.connect(config.minio) or createStorage(config.minio).',
       );
     }
     feedbackLog = new RecordLog<FeedbackRecord>(
@@ -191,7 +192,10 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   return { url, server: app, metrics, models, predictionLog, feedbackLog, reload, readiness: () => serverReadiness(models), close };
 }
 
-/** A connection with no request in flight is closed in a drain once it has been idle this long (ms): a keep-alive client between two requests sends its next one well within it. */
+/**
+ * A connection with no request in flight is closed in a drain once it has been idle this long (ms): a keep-alive
+ * client between two requests sends its next one well within it.
+ */
 const QUIET_MS = 1_000;
 
 /** What the server knows of its connections for a clean shutdown. */
@@ -384,7 +388,9 @@ async function modelReady(ctx: RouteContext, reply: FastifyReply, name: string, 
     const served = lookup(ctx, name);
     const readiness = served.readiness();
     if (version !== undefined && readiness.ready && !served.versions().some((v) => String(v) === version)) {
-      const message = `Model "${name}" version ${version} is not served; version ${served.versions().join(' and ')} ${served.versions().length > 1 ? 'are' : 'is'} (alias "${served.alias}").`;
+      const message =
+        `Model "${name}" version ${version} is not served; version ${served.versions().join(' and ')} ` +
+        `${served.versions().length > 1 ? 'are' : 'is'} (alias "${served.alias}").`;
       throw new MlopsError(FailureType.NotFound, message, { model: name, version });
     }
     return reply.code(readiness.ready ? 200 : 503).send(readiness);

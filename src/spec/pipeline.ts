@@ -70,7 +70,8 @@ const splitSchema = z
       .enum(['hash', 'random', 'stratified', 'time'])
       .default('hash')
       .describe(
-        "`hash` decides each row's side from its content, so rows keep their side as data is appended and a champion is never scored on rows it was trained on.",
+        "`hash` decides each row's side from its content, so rows keep their side as data is appended and a champion is never " +
+          'scored on rows it was trained on.',
       ),
     testFraction: z
       .number()
@@ -106,11 +107,16 @@ const datasetSchema = z
       .length(1, 'expected one character')
       .optional()
       .meta({ description: 'CSV delimiter.', docType: 'one character (`,`)' }),
-    encoding: z.enum(['utf-8', 'latin1', 'windows-1252']).optional().meta({
-      description:
-        'The text encoding of a CSV or JSON source; another one is transcoded to UTF-8 before ingest reads it. A source that is not valid UTF-8 and declares nothing is refused naming the byte offset, line and data row of its first bad byte.',
-      docType: '`utf-8`, `latin1`, `windows-1252` (`utf-8`)',
-    }),
+    encoding: z
+      .enum(['utf-8', 'latin1', 'windows-1252'])
+      .optional()
+      .meta({
+        description:
+          'The text encoding of a CSV or JSON source; another one is transcoded to UTF-8 before ingest reads it. ' +
+          'A source that is not valid UTF-8 and declares nothing is refused naming the byte offset, line and data row of its first ' +
+          'bad byte.',
+        docType: '`utf-8`, `latin1`, `windows-1252` (`utf-8`)',
+      }),
     schema: datasetSchemaSchema.optional().meta({
       description:
         'The declared schema. When omitted it is inferred from every row and frozen into the snapshot; `mlops` prints what it inferred.',
@@ -145,7 +151,8 @@ const datasetSchema = z
       .optional()
       .meta({
         description:
-          'Derived columns computed by the engine at ingest, e.g. `delayed: "delay > 15"`; recorded in the snapshot\'s lineage. A bad expression is refused before anything starts, with the engine\'s message.',
+          'Derived columns computed by the engine at ingest, e.g. `delayed: "delay > 15"`; recorded in the snapshot\'s lineage. ' +
+          "A bad expression is refused before anything starts, with the engine's message.",
         docType: 'map of name to SQL expression',
       }),
     where: z
@@ -153,11 +160,16 @@ const datasetSchema = z
       .min(1, 'expected a SQL condition, e.g. "distance > 0"')
       .optional()
       .meta({ description: 'Keep only rows where it holds, e.g. `"distance > 0"`; checked like `columns`.', docType: 'SQL condition' }),
-    dropMissingTarget: z.boolean().optional().meta({
-      description:
-        'Drop the rows whose target is missing (after `filter` and `where`) instead of failing validation with `missing_label`; how many were dropped is shown by `mlops status`, its `--json`, the Temporal UI details and the model card. A target of the wrong type is still a validation issue.',
-      docType: 'boolean (false)',
-    }),
+    dropMissingTarget: z
+      .boolean()
+      .optional()
+      .meta({
+        description:
+          'Drop the rows whose target is missing (after `filter` and `where`) instead of failing validation with `missing_label`; ' +
+          'how many were dropped is shown by `mlops status`, its `--json`, the Temporal UI details and the model card. ' +
+          'A target of the wrong type is still a validation issue.',
+        docType: 'boolean (false)',
+      }),
     split: splitSchema
       .default({ method: 'hash', testFraction: 0.2, seed: 42 })
       .meta({ description: 'How rows are split into training rows and the sealed holdout.', docType: 'section (`hash`, 0.2, seed 42)' }),
@@ -190,7 +202,9 @@ const trainerSchema = z.discriminatedUnion('name', [
             'the {validation} placeholder is gone: the program never sees the holdout (contract v2); carve early-stopping data out of {train}',
         })
         .describe(
-          'The program and its arguments, e.g. `["{python}", "train.py"]`, run under contract v2 (docs/external-trainers.md). Placeholders: `{python}` the project\'s pinned Python, `{train}`, `{uris}`, `{check}`, `{schema}`, `{params}`, `{output}`, `{seed}`. The program never sees the holdout (`{validation}` is refused).',
+          'The program and its arguments, e.g. `["{python}", "train.py"]`, run under contract v2 (docs/external-trainers.md). ' +
+            "Placeholders: `{python}` the project's pinned Python, `{train}`, `{uris}`, `{check}`, `{schema}`, `{params}`, " +
+            '`{output}`, `{seed}`. The program never sees the holdout (`{validation}` is refused).',
         ),
       params: trainerParams,
       workingDirectory: z.string().optional().meta({
@@ -309,16 +323,24 @@ const approvalSchema = z
       description: 'Whether a person must approve before deploy.',
       docType: 'boolean (`true` when `approvers` are listed, else `false`: an omitted section and `approval: {}` both mean no approval)',
     }),
-    approvers: z.array(personName).default([]).meta({
-      description:
-        "Who may approve or reject (no self-approval by the run's requester); listing anyone makes approval required. An entry `group:<name>` allows everyone whose verified token lists that group (only under `identity: verified`, as a typed name carries no groups).",
-      docType: 'list of names',
-    }),
+    approvers: z
+      .array(personName)
+      .default([])
+      .meta({
+        description:
+          "Who may approve or reject (no self-approval by the run's requester); listing anyone makes approval required. " +
+          'An entry `group:<name>` allows everyone whose verified token lists that group (only under `identity: ' +
+          'verified`, as a typed name carries no groups).',
+        docType: 'list of names',
+      }),
     identity: z
       .enum(['declared', 'verified'], { error: 'expected declared or verified' })
       .default('declared')
       .describe(
-        "How far the gate trusts the approver's name. `declared`: the name typed in the request is believed; anyone who can send a signal to the run can approve as anyone on the list. `verified`: only requests stamped by the codec server (`mlops codec`, after it verified the sender's OIDC token) count; a typed-only request is refused and recorded with its reason. See [approvals.md](approvals.md).",
+        "How far the gate trusts the approver's name. `declared`: the name typed in the request is believed; " +
+          'anyone who can send a signal to the run can approve as anyone on the list. `verified`: ' +
+          "only requests stamped by the codec server (`mlops codec`, after it verified the sender's OIDC token) count; " +
+          'a typed-only request is refused and recorded with its reason. See [approvals.md](approvals.md).',
       ),
     quorum: z
       .number()
@@ -388,7 +410,8 @@ const monitorSchema = z
     window: duration
       .prefault('7d')
       .describe(
-        'How far back one check reads: a check reads data since the previous check ended, but never older than this (a monitor that could not check for a while, or a window still short of `minRows`, reads only the latest `window`).',
+        'How far back one check reads: a check reads data since the previous check ended, but never older than this (a monitor ' +
+          'that could not check for a while, or a window still short of `minRows`, reads only the latest `window`).',
       ),
     minRows: z
       .number()
@@ -417,7 +440,8 @@ const monitorSchema = z
                   .positive()
                   .optional()
                   .describe(
-                    "Also flag this numeric feature when its Wasserstein-1 distance from the training values (a sample of 5000) is above this, in the feature's own units.",
+                    'Also flag this numeric feature when its Wasserstein-1 distance from the training values (a sample of 5000) is ' +
+                      "above this, in the feature's own units.",
                   ),
               })
               .strict()
@@ -489,11 +513,16 @@ const share = z.number().gt(0, 'expected a share above 0 (0.1 is 10 %)').max(1, 
  */
 const rolloutSchema = z
   .object({
-    steps: z.array(share).min(1, 'list at least one step, ending at 1').optional().meta({
-      description:
-        "The candidate's share of requests at each step. Every step below 1 waits for evidence; reaching 1 is the promotion (the alias moves to the candidate).",
-      docType: 'list of shares in (0, 1], increasing, ending at 1 (canary: `[0.1, 0.5, 1]`; refused for a shadow)',
-    }),
+    steps: z
+      .array(share)
+      .min(1, 'list at least one step, ending at 1')
+      .optional()
+      .meta({
+        description:
+          "The candidate's share of requests at each step. Every step below 1 waits for evidence; " +
+          'reaching 1 is the promotion (the alias moves to the candidate).',
+        docType: 'list of shares in (0, 1], increasing, ending at 1 (canary: `[0.1, 0.5, 1]`; refused for a shadow)',
+      }),
     routeBy: z
       .object({
         field: z.string().min(1, 'expected the name of a feature, e.g. customer_id').meta({
@@ -570,17 +599,22 @@ const rolloutSchema = z
           .enum(['promote', 'rollback', 'ask'])
           .default('rollback')
           .describe(
-            'What a step does when its time runs out without enough evidence (too few requests by `maxWait`, too few labels by `bound`): go on, roll back, or ask `approval.approvers` (approve goes on; reject or the approval timeout rolls back).',
+            'What a step does when its time runs out without enough evidence (too few requests by `maxWait`, too few labels by ' +
+              '`bound`): go on, roll back, or ask `approval.approvers` (approve goes on; reject or the approval timeout rolls back).',
           ),
       })
       .strict()
       .prefault({})
       .describe('How long a step waits for labels, and what happens when time runs out.'),
-    approveBefore: z.array(share).default([]).meta({
-      description:
-        "The steps a person must approve before the candidate gets them, e.g. `[1]` before the promotion; the approval section's rules hold (allowlist, quorum, timeout, no self-approval).",
-      docType: 'list of steps',
-    }),
+    approveBefore: z
+      .array(share)
+      .default([])
+      .meta({
+        description:
+          'The steps a person must approve before the candidate gets them, e.g. `[1]` before the promotion; ' +
+          "the approval section's rules hold (allowlist, quorum, timeout, no self-approval).",
+        docType: 'list of steps',
+      }),
   })
   .strict();
 
@@ -591,19 +625,25 @@ const deploySchema = z
     alias: modelName
       .default('production')
       .describe(
-        'The alias a deploy moves to the new version, by compare-and-swap: only if it still points at the champion the candidate was compared with in validate.',
+        'The alias a deploy moves to the new version, by compare-and-swap: ' +
+          'only if it still points at the champion the candidate was compared with in validate.',
       ),
     onChampionChanged: z
       .enum(['revalidate', 'stop'])
       .default('revalidate')
       .describe(
-        'What a run does when the alias moved between its validation and its deploy (another run deployed, a rollback, a manual move): `revalidate` validates the candidate again against the new champion and deploys only if it passes (the approvals given stand); `stop` ends the run as `champion-changed`. A run stops after production changed 5 times under it. See docs/validation.md.',
+        'What a run does when the alias moved between its validation and its deploy (another run deployed, a rollback, a manual ' +
+          'move): `revalidate` validates the candidate again against the new champion and deploys only if it passes (the approvals ' +
+          'given stand); `stop` ends the run as `champion-changed`. A run stops after production changed 5 times under it. ' +
+          'See docs/validation.md.',
       ),
     strategy: z
       .enum(['direct', 'shadow', 'canary'])
       .default('direct')
       .describe(
-        '`direct` moves the alias at once. `shadow` and `canary` start a rollout (docs/rollout.md): the candidate is served beside the champion and the alias moves only when live evidence says so. A model with no production version yet is always deployed directly.',
+        '`direct` moves the alias at once. `shadow` and `canary` start a rollout (docs/rollout.md): ' +
+          'the candidate is served beside the champion and the alias moves only when live evidence says so. ' +
+          'A model with no production version yet is always deployed directly.',
       ),
     rollout: rolloutSchema.optional().meta({
       description: 'How the rollout proceeds.',
@@ -681,7 +721,11 @@ export const pipelineSpecSchema = z
       description: 'What a candidate must reach on the sealed holdout.',
       docType: 'section (no thresholds)',
       docIntro:
-        "Every metric below is measured by us on the sealed holdout; a program's own numbers are information only. Metric names: `accuracy`, `balancedAccuracy`, `macroF1`, `rocAuc`, `logLoss` (classification), `rmse`, `mae`, `r2` (regression). `logLoss`, `rmse` and `mae` are lower-is-better; the rest higher-is-better. An unknown name, a metric of the other task, or a bound the metric cannot take (`accuracy.min: -0.5`) is refused when the spec is checked. See docs/validation.md.",
+        "Every metric below is measured by us on the sealed holdout; a program's own numbers are information only. Metric names: " +
+        '`accuracy`, `balancedAccuracy`, `macroF1`, `rocAuc`, `logLoss` (classification), `rmse`, `mae`, `r2` (regression). ' +
+        '`logLoss`, `rmse` and `mae` are lower-is-better; the rest higher-is-better. ' +
+        'An unknown name, a metric of the other task, or a bound the metric cannot take (`accuracy.min: ' +
+        '-0.5`) is refused when the spec is checked. See docs/validation.md.',
     }),
     approval: approvalSchema.prefault({}).meta({ description: 'Who must approve before deploy.', docType: 'section (not required)' }),
     deploy: deploySchema.prefault({}).describe('How a validated (and approved) version reaches the alias: at once, or by a rollout.'),

@@ -98,7 +98,8 @@ async function auditVersion(v: ModelVersion, before: ModelVersion | undefined, s
     } else if (v.previous.sha256 !== manifestDigest(before)) {
       chain = 'broken';
       problems.push(
-        `${where}: version ${before.version}'s manifest has changed since ${where} was registered (digest ${manifestDigest(before).slice(0, 12)}, recorded ${v.previous.sha256.slice(0, 12)})`,
+        `${where}: version ${before.version}'s manifest has changed since ${where} was registered (digest ` +
+          `${manifestDigest(before).slice(0, 12)}, recorded ${v.previous.sha256.slice(0, 12)})`,
       );
     } else chain = 'linked';
   }
@@ -156,7 +157,8 @@ function auditAlias(moves: AliasMove[], versions: Map<number, ModelVersion>): Au
       m.seq !== (previous?.seq ?? 0) + 1
         ? `move ${(previous?.seq ?? 0) + 1} is missing before it`
         : m.from !== (previous?.to ?? null)
-          ? `it says the alias came from ${m.from === null ? 'nothing' : `version ${m.from}`}, but the move before left it at ${previous ? `version ${previous.to}` : 'nothing'}`
+          ? `it says the alias came from ${m.from === null ? 'nothing' : `version ${m.from}`}, but the move before left it at ` +
+            `${previous ? `version ${previous.to}` : 'nothing'}`
           : !target
             ? `it points at version ${m.to}, which does not exist`
             : m.manifestSha256 !== undefined && m.manifestSha256 !== manifestDigest(target)

@@ -35,7 +35,8 @@ export async function hashFile(path: string): Promise<{ sha256: string; size: nu
 export function integrityError(uri: string, detail: string, details: Record<string, unknown> = {}): MlopsError {
   return new MlopsError(
     FailureType.Integrity,
-    `${uri} failed its integrity check (${detail}): the stored bytes were altered or corrupted, so they are not served. Store the artifact again, or restore it from a backup.`,
+    `${uri} failed its integrity check (${detail}): the stored bytes were altered or corrupted, so they are not served. ` +
+      `Store the artifact again, or restore it from a backup.`,
     { uri, ...details },
   );
 }

@@ -131,7 +131,8 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
   if (code && NETWORK_CODES.has(code)) {
     return make(
       FailureType.Unavailable,
-      `${endpoint} is unreachable (${code}) during ${ctx.op} of ${at}: check that MinIO is running and that MINIO_ENDPOINT / MINIO_PORT point at it; retrying may succeed.`,
+      `${endpoint} is unreachable (${code}) during ${ctx.op} of ${at}: ` +
+        `check that MinIO is running and that MINIO_ENDPOINT / MINIO_PORT point at it; retrying may succeed.`,
       ctx,
       code,
       err,
@@ -159,7 +160,8 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
   if (code && DENIED_CODES.has(code)) {
     return make(
       FailureType.AccessDenied,
-      `${endpoint} denied ${ctx.op} of ${at} (${code}): check MINIO_ACCESS_KEY / MINIO_SECRET_KEY, and that this user's policy allows it on bucket "${ctx.bucket ?? '?'}".`,
+      `${endpoint} denied ${ctx.op} of ${at} (${code}): check MINIO_ACCESS_KEY / MINIO_SECRET_KEY, and that this user's policy ` +
+        `allows it on bucket "${ctx.bucket ?? '?'}".`,
       ctx,
       code,
       err,
@@ -198,7 +200,8 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
   if (code && DIGEST_CODES.has(code)) {
     return make(
       FailureType.Integrity,
-      `The bytes MinIO received for ${at} do not match what was sent (${code}) during ${ctx.op}: the source changed while it was being uploaded, or was corrupted in transit.`,
+      `The bytes MinIO received for ${at} do not match what was sent (${code}) during ${ctx.op}: ` +
+        `the source changed while it was being uploaded, or was corrupted in transit.`,
       ctx,
       code,
       err,

@@ -64,7 +64,8 @@ export function assertRunKey(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_RUN_KEY_LENGTH) {
     throw new MlopsError(
       FailureType.InvalidInput,
-      `Invalid pipeline-run key ${JSON.stringify(typeof value === 'string' ? value.slice(0, 80) : value)}: expected the workflow id, 1 to ${MAX_RUN_KEY_LENGTH} characters.`,
+      `Invalid pipeline-run key ${JSON.stringify(typeof value === 'string' ? value.slice(0, 80) : value)}: ` +
+        `expected the workflow id, 1 to ${MAX_RUN_KEY_LENGTH} characters.`,
       { runKey: value },
     );
   }

@@ -198,7 +198,9 @@ export class ModelRegistry {
       if (input.expectedVersion !== undefined && input.expectedVersion !== from) {
         throw new MlopsError(
           FailureType.Conflict,
-          `Alias "${alias}" of model "${model}" points at ${from === null ? 'nothing' : `version ${from}`}, not the expected ${input.expectedVersion === null ? 'nothing' : `version ${input.expectedVersion}`}: it was moved meanwhile; re-read it and decide again.`,
+          `Alias "${alias}" of model "${model}" points at ${from === null ? 'nothing' : `version ${from}`}, not the expected ` +
+            `${input.expectedVersion === null ? 'nothing' : `version ${input.expectedVersion}`}: it was moved meanwhile; ` +
+            `re-read it and decide again.`,
           { model, alias, current: from, expected: input.expectedVersion },
         );
       }
@@ -522,7 +524,8 @@ function rolloutConflict(model: string, seq: number, expected: number, current: 
   const now = current ? `change ${seq} (rollout ${current.rolloutId}, ${current.status}, by ${current.by})` : 'no rollout';
   return new MlopsError(
     FailureType.Conflict,
-    `The rollout of model "${model}" is at ${now}, not the expected ${expected === 0 ? 'no rollout' : `change ${expected}`}: it was changed meanwhile; re-read it and decide again.`,
+    `The rollout of model "${model}" is at ${now}, not the expected ${expected === 0 ? 'no rollout' : `change ${expected}`}: ` +
+      `it was changed meanwhile; re-read it and decide again.`,
     { model, current: seq, expected },
   );
 }

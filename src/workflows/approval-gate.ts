@@ -61,7 +61,10 @@ function textProblem(payload: unknown, key: 'comment' | 'reason'): string | unde
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') return `malformed payload: "${key}" must be a string`;
   if (v.length > MAX_APPROVAL_TEXT) {
-    return `the ${key} has ${v.length} characters, more than the ${MAX_APPROVAL_TEXT} an approval keeps: shorten it (link to a longer note instead) and send it again`;
+    return (
+      `the ${key} has ${v.length} characters, more than the ${MAX_APPROVAL_TEXT} an approval keeps: ` +
+      `shorten it (link to a longer note instead) and send it again`
+    );
   }
   return undefined;
 }

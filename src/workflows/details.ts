@@ -25,6 +25,7 @@ export function approvalDetails(args: {
         .map(([k, v]) => `${k}: ${v}`)
         .join(', ')
     : '';
+  const rule = spec.validation.champion;
   const lines = [
     `## ${spec.model}: approval ${gate.state === 'waiting' || gate.state === 'escalated' ? 'needed' : gate.state}`,
     '',
@@ -36,7 +37,7 @@ export function approvalDetails(args: {
     ),
     '',
     `**Data**: ${status.data?.rows ?? '?'} rows, snapshot \`${status.data?.snapshot.slice(0, 12) ?? '?'}\`${classes ? `; classes ${classes}` : ''}.`,
-    `**Validation**: passed${spec.validation.champion ? ` (may not be worse than production on ${spec.validation.champion.metric} by more than ${spec.validation.champion.margin})` : ''}.`,
+    `**Validation**: passed${rule ? ` (may not be worse than production on ${rule.metric} by more than ${rule.margin})` : ''}.`,
     ...(status.data?.droppedMissingTarget
       ? [`**Dropped**: ${status.data.droppedMissingTarget} rows whose target is missing (dataset.dropMissingTarget).`]
       : []),
@@ -57,12 +58,17 @@ export function approvalDetails(args: {
     '',
     ...(gate.identity === 'verified'
       ? [
-          `**Identity: verified**. Only approvals stamped by the codec server count: send from the Temporal UI signed in, with "Pass the user access token" on, or \`mlops approve ${workflowId}\` with your token (MLOPS_TOKEN). The name your token proves counts, whatever you type. Requested by ${status.requestedBy} (${gate.requesterVerified ? 'verified' : 'declared, not verified'}).`,
+          `**Identity: verified**. Only approvals stamped by the codec server count: ` +
+            `send from the Temporal UI signed in, with "Pass the user access token" on, or \`mlops approve ${workflowId}\` with your ` +
+            `token (MLOPS_TOKEN). The name your token proves counts, whatever you type. ` +
+            `Requested by ${status.requestedBy} (${gate.requesterVerified ? 'verified' : 'declared, not verified'}).`,
           '',
         ]
       : []),
-    `**To decide**: Send Signal → \`approve\` with \`{"approver": "<your name>", "comment": "...", "workflowId": "${workflowId}"}\`, or \`reject\` with \`{"approver": "<your name>", "reason": "...", "workflowId": "${workflowId}"}\`.`,
-    `From a terminal: \`mlops approve ${workflowId} --as <name>\` or \`temporal workflow signal --workflow-id ${workflowId} --name approve --input '{"approver":"<name>","workflowId":"${workflowId}"}'\`.`,
+    `**To decide**: Send Signal → \`approve\` with \`{"approver": "<your name>", "comment": "...", "workflowId": ` +
+      `"${workflowId}"}\`, or \`reject\` with \`{"approver": "<your name>", "reason": "...", "workflowId": "${workflowId}"}\`.`,
+    `From a terminal: \`mlops approve ${workflowId} --as <name>\` or \`temporal workflow signal --workflow-id ${workflowId} --name ` +
+      `approve --input '{"approver":"<name>","workflowId":"${workflowId}"}'\`.`,
   ];
   return lines.filter((l, i, all) => !(l === '' && all[i - 1] === '')).join('\n');
 }

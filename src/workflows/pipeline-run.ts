@@ -286,7 +286,8 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     timeline.start('deploy', new Date());
     timeline.note('deploy', `v${version} registered; ${policy.strategy} rollout ${rolloutId} against v${previousVersion} decides`);
     setCurrentDetails(
-      `**${spec.model}**: v${version} in a ${policy.strategy} rollout against v${previousVersion}: see \`mlops rollout status ${spec.model}\` or the workflow ${rolloutId}.`,
+      `**${spec.model}**: v${version} in a ${policy.strategy} rollout against v${previousVersion}: ` +
+        `see \`mlops rollout status ${spec.model}\` or the workflow ${rolloutId}.`,
     );
     let ended: RolloutRunResult;
     try {

@@ -59,8 +59,10 @@ export function rolloutDetails(s: RolloutRunStatus): string {
   if (s.state !== 'promoted' && s.state !== 'rolled-back' && s.state !== 'failed') {
     lines.push(
       '',
-      '**To act**: Send Signal → `pause`, `resume`, `promote` (skip the remaining steps) or `abort` (roll back), with `{"by": "<your name>", "reason": "..."}`.',
-      `From a terminal: \`mlops rollout pause|resume|promote|abort ${s.model} --as <name>\`, or \`temporal workflow signal --workflow-id ${id} --name abort --input '{"by":"<name>"}'\`.`,
+      '**To act**: Send Signal → `pause`, `resume`, `promote` (skip the remaining steps) or `abort` (roll back), with `{"by": ' +
+        '"<your name>", "reason": "..."}`.',
+      `From a terminal: \`mlops rollout pause|resume|promote|abort ${s.model} --as <name>\`, or \`temporal workflow signal ` +
+        `--workflow-id ${id} --name abort --input '{"by":"<name>"}'\`.`,
     );
   }
   return lines.filter((l, i, all) => !(l === '' && all[i - 1] === '')).join('\n');

@@ -318,7 +318,8 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
     return end(
       'failed',
       'rollout',
-      `${input.alias} now points at ${moved.current === null ? 'nothing' : `v${moved.current}`}, not the champion v${input.champion} this candidate was compared with: not promoted; deploy again to compare with the new champion`,
+      `${input.alias} now points at ${moved.current === null ? 'nothing' : `v${moved.current}`}, not the champion ` +
+        `v${input.champion} this candidate was compared with: not promoted; deploy again to compare with the new champion`,
     );
   }
   return end('promoted', promotedBy, reason);

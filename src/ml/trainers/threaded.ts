@@ -131,7 +131,8 @@ function threadDied(request: ThreadTrainRequest, err: Error): Error {
   if ((err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
     return new MlopsError(
       FailureType.Trainer,
-      `The ${request.trainer} training thread ran out of memory; give the training worker more memory, sample the data, or train outside the worker (trainer: command, see docs/scaling.md).`,
+      `The ${request.trainer} training thread ran out of memory; give the training worker more memory, sample the data, or train ` +
+        `outside the worker (trainer: command, see docs/scaling.md).`,
       { trainer: request.trainer },
     );
   }

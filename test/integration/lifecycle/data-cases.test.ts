@@ -141,61 +141,67 @@ describe('data cases of a run, through the CLI and the worker', () => {
     expect(declared.view.result.status).toBe('deployed');
   });
 
-  it('a missing target fails ingest naming source rows; with dropMissingTarget the run deploys and every place shows the dropped rows and the warnings', async () => {
-    // Rows 11 and 40 have no target; the data has a column the schema does not declare, and a category the schema does not allow.
-    const source = dataFile(
-      'no-target.csv',
-      table(300, (i, cells) => [cells[0], i === 50 ? 'zebra' : cells[1], i === 11 || i === 40 ? '' : cells[2], String(i)], 'x,c,y,extra'),
-    );
-    const schema = {
-      target: 'y',
-      task: 'classification',
-      features: ['x', 'c'],
-      columns: [
-        { name: 'x', type: 'numeric' },
-        { name: 'c', type: 'categorical', allowed: ['a', 'b'] },
-        { name: 'y', type: 'boolean' },
-      ],
-    };
-    const strict = await runToEnd(specFile('target-strict', { source, schema }));
-    expect(strict.code).toBe(1);
-    expect(strict.view.result.reason).toContain(
-      'target "y" is missing in 2 of 300 rows (rate 0.006667, at most 0 allowed) (source rows 11, 40)',
-    );
+  it(
+    'a missing target fails ingest naming source rows; with dropMissingTarget the run deploys and every place shows the dropped rows ' +
+      'and the warnings',
+    async () => {
+      // Rows 11 and 40 have no target; the data has a column the schema does not declare, and a category the schema does not allow.
+      const source = dataFile(
+        'no-target.csv',
+        table(300, (i, cells) => [cells[0], i === 50 ? 'zebra' : cells[1], i === 11 || i === 40 ? '' : cells[2], String(i)], 'x,c,y,extra'),
+      );
+      const schema = {
+        target: 'y',
+        task: 'classification',
+        features: ['x', 'c'],
+        columns: [
+          { name: 'x', type: 'numeric' },
+          { name: 'c', type: 'categorical', allowed: ['a', 'b'] },
+          { name: 'y', type: 'boolean' },
+        ],
+      };
+      const strict = await runToEnd(specFile('target-strict', { source, schema }));
+      expect(strict.code).toBe(1);
+      expect(strict.view.result.reason).toContain(
+        'target "y" is missing in 2 of 300 rows (rate 0.006667, at most 0 allowed) (source rows 11, 40)',
+      );
 
-    // With the target's maxNullRate raised, the run still stops at ingest on source rows, not in training on a split index.
-    const raised = { ...schema, columns: schema.columns.map((c) => (c.name === 'y' ? { ...c, maxNullRate: 0.5 } : c)) };
-    const lenient = await runToEnd(specFile('target-raised', { source, schema: raised }));
-    expect(lenient.code).toBe(1);
-    expect(lenient.view.status.stages[0]).toMatchObject({ name: 'ingest', state: 'failed' });
-    expect(lenient.view.result.reason).toContain(
-      'target "y" is missing in 2 rows (source rows 11, 40), which no trainer can learn from; set dataset.dropMissingTarget: true',
-    );
+      // With the target's maxNullRate raised, the run still stops at ingest on source rows, not in training on a split index.
+      const raised = { ...schema, columns: schema.columns.map((c) => (c.name === 'y' ? { ...c, maxNullRate: 0.5 } : c)) };
+      const lenient = await runToEnd(specFile('target-raised', { source, schema: raised }));
+      expect(lenient.code).toBe(1);
+      expect(lenient.view.status.stages[0]).toMatchObject({ name: 'ingest', state: 'failed' });
+      expect(lenient.view.result.reason).toContain(
+        'target "y" is missing in 2 rows (source rows 11, 40), which no trainer can learn from; set dataset.dropMissingTarget: true',
+      );
 
-    const spec = specFile('target-dropped', { source, schema, dropMissingTarget: true });
-    const { code, view } = await runToEnd(spec);
-    expect(view.result.status).toBe('deployed');
-    expect(code).toBe(0);
-    expect(view.status.data).toMatchObject({ rows: 298, droppedMissingTarget: 2 });
-    expect(view.status.data.warnings).toEqual(
-      expect.arrayContaining([expect.stringMatching(/"extra" is not in the schema/), expect.stringMatching(/c.*zebra|zebra.*c/)]),
-    );
+      const spec = specFile('target-dropped', { source, schema, dropMissingTarget: true });
+      const { code, view } = await runToEnd(spec);
+      expect(view.result.status).toBe('deployed');
+      expect(code).toBe(0);
+      expect(view.status.data).toMatchObject({ rows: 298, droppedMissingTarget: 2 });
+      expect(view.status.data.warnings).toEqual(
+        expect.arrayContaining([expect.stringMatching(/"extra" is not in the schema/), expect.stringMatching(/c.*zebra|zebra.*c/)]),
+      );
 
-    const text = await mlops(['status', view.workflowId]);
-    expect(text.stdout).toContain('298 rows');
-    expect(text.stdout).toContain('2 rows dropped (target missing)');
-    expect(text.stdout).toMatch(/! data warning: .*"extra" is not in the schema/);
-    expect(text.stdout).toMatch(/! data warning: .*zebra/);
-    const json = JSON.parse((await mlops(['status', view.workflowId, '--json'])).stdout);
-    expect(json.status.data).toMatchObject({ droppedMissingTarget: 2, warnings: view.status.data.warnings });
+      const text = await mlops(['status', view.workflowId]);
+      expect(text.stdout).toContain('298 rows');
+      expect(text.stdout).toContain('2 rows dropped (target missing)');
+      expect(text.stdout).toMatch(/! data warning: .*"extra" is not in the schema/);
+      expect(text.stdout).toMatch(/! data warning: .*zebra/);
+      const json = JSON.parse((await mlops(['status', view.workflowId, '--json'])).stdout);
+      expect(json.status.data).toMatchObject({ droppedMissingTarget: 2, warnings: view.status.data.warnings });
 
-    const metadata = await env.client.workflow.getHandle(view.workflowId).query<{ currentDetails: string }>('__temporal_workflow_metadata');
-    expect(metadata.currentDetails).toContain('**Dropped**: 2 rows whose target is missing (dataset.dropMissingTarget).');
-    expect(metadata.currentDetails).toMatch(/\*\*Data warning\*\*: .*"extra" is not in the schema/);
+      const metadata = await env.client.workflow
+        .getHandle(view.workflowId)
+        .query<{ currentDetails: string }>('__temporal_workflow_metadata');
+      expect(metadata.currentDetails).toContain('**Dropped**: 2 rows whose target is missing (dataset.dropMissingTarget).');
+      expect(metadata.currentDetails).toMatch(/\*\*Data warning\*\*: .*"extra" is not in the schema/);
 
-    const store = ArtifactStore.connect(config.minio);
-    const card = (await store.getBuffer(view.status.card)).toString('utf8');
-    expect(card).toContain('2 rows whose target is missing were dropped at ingest');
-    expect(card).toContain('zebra');
-  });
+      const store = ArtifactStore.connect(config.minio);
+      const card = (await store.getBuffer(view.status.card)).toString('utf8');
+      expect(card).toContain('2 rows whose target is missing were dropped at ingest');
+      expect(card).toContain('zebra');
+    },
+  );
 });

@@ -116,7 +116,8 @@ describe('deploy by compare-and-swap (dev server, MinIO)', () => {
     expect(result.status).toBe('validation-failed');
     expect(result.reason).toMatch(
       new RegExp(
-        `production moved from v${v1} to v${v2} after v\\d+ was validated against it; validated again against v${v2}, it failed: accuracy .* worse than production's`,
+        `production moved from v${v1} to v${v2} after v\\d+ was validated against it; validated again against v${v2}, it failed: ` +
+          `accuracy .* worse than production's`,
       ),
     );
     expect(status.deploy).toMatchObject({

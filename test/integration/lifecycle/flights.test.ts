@@ -39,7 +39,8 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-flights-'));
   source = path.join(dir, 'flights-50k.parquet');
   await withEngine({}, (engine) =>
-    engine.run(`COPY (SELECT date, delay, distance, origin, destination FROM read_parquet(${literal(FLIGHTS)}, file_row_number = true) WHERE file_row_number % 60 = 0 LIMIT ${ROWS})
+    engine.run(`COPY (SELECT date, delay, distance, origin, destination
+        FROM read_parquet(${literal(FLIGHTS)}, file_row_number = true) WHERE file_row_number % 60 = 0 LIMIT ${ROWS})
       TO ${literal(source)} (FORMAT parquet)`),
   );
 }, 15 * 60_000);

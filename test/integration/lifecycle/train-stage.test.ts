@@ -116,7 +116,8 @@ it(
     const silentMs = 3 * HEARTBEAT_TIMEOUT_MS;
     const trainer = program(
       'silent.sh',
-      `echo "PROGRESS 0.4"\nsleep ${silentMs / 1000}\ncp "$MLOPS_TRAIN_DATA" "$MLOPS_OUTPUT_DIR/seen.jsonl"\necho '{"accuracy": 0.97}' > "$MLOPS_OUTPUT_DIR/metrics.json"`,
+      `echo "PROGRESS 0.4"\nsleep ${silentMs / 1000}\ncp "$MLOPS_TRAIN_DATA" "$MLOPS_OUTPUT_DIR/seen.jsonl"\n` +
+        `echo '{"accuracy": 0.97}' > "$MLOPS_OUTPUT_DIR/metrics.json"`,
     );
     const handle = await start(trainer);
     const started = Date.now();

@@ -287,7 +287,11 @@ describe('a production version that cannot be loaded', () => {
       expect(result.status).toBe('deployed');
       const status = await env.client.workflow.getHandle(workflowId).query(pipelineStatusQuery);
       expect(status.validationNotes![0]).toMatch(
-        /production version 1 could not be loaded \(Not servable: .*retrain it with a trainer that writes model\.onnx.*\); this run is judged on its thresholds alone/i,
+        new RegExp(
+          'production version 1 could not be loaded \\(Not servable: .*retrain it with a trainer that writes model\\.onnx.*\\); ' +
+            'this run is judged on its thresholds alone',
+          'i',
+        ),
       );
       expect(status.champion).toBeUndefined();
     },

@@ -144,57 +144,61 @@ describe('the model monitor (time-skipping)', () => {
 });
 
 describe('the monitor follows what was deployed (time-skipping)', () => {
-  it("judges by a deploy's spec from then on (interval, cooldown, the retrain's spec); a spec that cannot be read is reported and the one before kept", async () => {
-    const specB = testSpec({
-      approval: { required: false },
-      monitor: { interval: '30m', source: 's3://test/batches/', minRows: 10, cooldown: '1m', drift: { psi: 0.2 } },
-    });
-    const stages = await withMonitor(
-      () => true,
-      async (h, checks, stages) => {
-        stages.specs.set(ref('spec-b').uri, specB);
-        await env.sleep('61m');
-        expect((await settled(h, 1)).checks.map((c) => c.action)).toEqual(['retrain-started']);
-        const retrain = env.client.workflow.getHandle('retrain-toy');
-        for (let i = 0; i < 50 && (await retrain.describe()).status.name === 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 100));
+  it(
+    "judges by a deploy's spec from then on (interval, cooldown, the retrain's spec); " +
+      'a spec that cannot be read is reported and the one before kept',
+    async () => {
+      const specB = testSpec({
+        approval: { required: false },
+        monitor: { interval: '30m', source: 's3://test/batches/', minRows: 10, cooldown: '1m', drift: { psi: 0.2 } },
+      });
+      const stages = await withMonitor(
+        () => true,
+        async (h, checks, stages) => {
+          stages.specs.set(ref('spec-b').uri, specB);
+          await env.sleep('61m');
+          expect((await settled(h, 1)).checks.map((c) => c.action)).toEqual(['retrain-started']);
+          const retrain = env.client.workflow.getHandle('retrain-toy');
+          for (let i = 0; i < 50 && (await retrain.describe()).status.name === 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 100));
 
-        // Run B deploys v2 with its spec: a 30 min interval and a 1 min cooldown, where the monitor started with 1 h and 3 h.
-        await h.signal(deployedSignal, {
-          version: 2,
-          previousVersion: 1,
-          at: new Date().toISOString(),
-          workflowId: 'run-b',
-          spec: ref('spec-b'),
-        });
-        let s = await status(h);
-        for (let i = 0; i < 50 && s.spec?.version !== 2; i++) s = await new Promise((r) => setTimeout(r, 100)).then(() => status(h));
-        expect(s).toMatchObject({
-          version: 2,
-          intervalMs: 30 * 60_000,
-          spec: { workflowId: 'run-b', version: 2, sha256: ref('spec-b').sha256 },
-        });
-        await env.sleep('31m');
-        // Within the 3 h cooldown of the spec it started with, but past B's 1 min: a second retrain, running B's spec.
-        expect((await settled(h, 2)).checks.map((c) => c.action)).toEqual(['retrain-started', 'retrain-started']);
-        expect(checks).toHaveLength(2);
+          // Run B deploys v2 with its spec: a 30 min interval and a 1 min cooldown, where the monitor started with 1 h and 3 h.
+          await h.signal(deployedSignal, {
+            version: 2,
+            previousVersion: 1,
+            at: new Date().toISOString(),
+            workflowId: 'run-b',
+            spec: ref('spec-b'),
+          });
+          let s = await status(h);
+          for (let i = 0; i < 50 && s.spec?.version !== 2; i++) s = await new Promise((r) => setTimeout(r, 100)).then(() => status(h));
+          expect(s).toMatchObject({
+            version: 2,
+            intervalMs: 30 * 60_000,
+            spec: { workflowId: 'run-b', version: 2, sha256: ref('spec-b').sha256 },
+          });
+          await env.sleep('31m');
+          // Within the 3 h cooldown of the spec it started with, but past B's 1 min: a second retrain, running B's spec.
+          expect((await settled(h, 2)).checks.map((c) => c.action)).toEqual(['retrain-started', 'retrain-started']);
+          expect(checks).toHaveLength(2);
 
-        // v3's spec cannot be read: said so, and B's stays.
-        await h.signal(deployedSignal, {
-          version: 3,
-          previousVersion: 2,
-          at: new Date().toISOString(),
-          workflowId: 'run-c',
-          spec: ref('gone'),
-        });
-        s = await status(h);
-        for (let i = 0; i < 50 && !s.specProblem; i++) s = await new Promise((r) => setTimeout(r, 100)).then(() => status(h));
-        expect(s.specProblem).toMatch(/the spec of v3 \(run run-c\) could not be read: s3:\/\/test\/gone does not exist/);
-        expect(s).toMatchObject({ version: 3, intervalMs: 30 * 60_000, spec: { workflowId: 'run-b', version: 2 } });
-      },
-    );
-    const retrainSpecs = (stages.deployed as { spec?: { monitor?: { cooldown: number } } }[]).map((d) => d.spec?.monitor?.cooldown);
-    expect(retrainSpecs.at(-1)).toBe(60_000);
-  });
+          // v3's spec cannot be read: said so, and B's stays.
+          await h.signal(deployedSignal, {
+            version: 3,
+            previousVersion: 2,
+            at: new Date().toISOString(),
+            workflowId: 'run-c',
+            spec: ref('gone'),
+          });
+          s = await status(h);
+          for (let i = 0; i < 50 && !s.specProblem; i++) s = await new Promise((r) => setTimeout(r, 100)).then(() => status(h));
+          expect(s.specProblem).toMatch(/the spec of v3 \(run run-c\) could not be read: s3:\/\/test\/gone does not exist/);
+          expect(s).toMatchObject({ version: 3, intervalMs: 30 * 60_000, spec: { workflowId: 'run-b', version: 2 } });
+        },
+      );
+      const retrainSpecs = (stages.deployed as { spec?: { monitor?: { cooldown: number } } }[]).map((d) => d.spec?.monitor?.cooldown);
+      expect(retrainSpecs.at(-1)).toBe(60_000);
+    },
+  );
 });
 
 describe('the guardrail (time-skipping)', () => {

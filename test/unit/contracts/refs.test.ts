@@ -32,7 +32,8 @@ describe('typed artifact references', () => {
   it('a trained model passed where the servability check expects the snapshot does not compile', () => {
     const errors = compileErrors(
       'declare const trained: TrainResult; declare const data: IngestResult;\n' +
-        "const input: ServabilityInput = { model: 'm', candidate: trained.model, snapshot: trained.model, schema: data.schema, split: { kind: 'hash' } as never };",
+        "const input: ServabilityInput = { model: 'm', candidate: trained.model, snapshot: trained.model, schema: " +
+        "data.schema, split: { kind: 'hash' } as never };",
     );
     expect(errors.join('\n')).toMatch(/snapshot/);
     expect(errors).toHaveLength(1);

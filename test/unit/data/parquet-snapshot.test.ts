@@ -71,7 +71,8 @@ describe('Parquet snapshots through the entry points train, validate and monitor
     await withEngine({}, async (engine) => {
       await engine.run(`CREATE TABLE k AS SELECT unnest([${keys.join(', ')}]::UINTEGER[]) AS __hash`);
       await engine.run(
-        `COPY (SELECT p.* EXCLUDE (__hash), k.__hash FROM read_parquet('${parquet}') p POSITIONAL JOIN k) TO '${old}' (FORMAT parquet, KV_METADATA {'${HASH_SEED_KEY}': '${SPLIT.seed}'})`,
+        `COPY (SELECT p.* EXCLUDE (__hash), k.__hash FROM read_parquet('${parquet}') p POSITIONAL JOIN k) ` +
+          `TO '${old}' (FORMAT parquet, KV_METADATA {'${HASH_SEED_KEY}': '${SPLIT.seed}'})`,
       );
     });
     expect(await loadSplit(old, SCHEMA, SPLIT)).toEqual(await loadSplit(jsonl, SCHEMA, SPLIT));

@@ -276,7 +276,8 @@ describe('declared encodings and the first bad byte', () => {
     const head = 'city,note\nBonn,ok\n"Ulm","two\nlines"\nK';
     writeFileSync(csv, Buffer.concat([Buffer.from(head), Buffer.from([0xf6]), Buffer.from('ln,x\nHamm,y\n')]));
     await expect(build({ sources: [csv], target: 'city' })).rejects.toThrow(
-      `bad-row.csv: is not valid UTF-8: byte 0xF6 at byte offset ${Buffer.byteLength(head)} (line 5, data row 3). Declare the file's encoding in the spec (dataset.encoding: latin1 or windows-1252)`,
+      `bad-row.csv: is not valid UTF-8: byte 0xF6 at byte offset ${Buffer.byteLength(head)} (line 5, data row 3). ` +
+        `Declare the file's encoding in the spec (dataset.encoding: latin1 or windows-1252)`,
     );
     const jsonl = join(dir, 'bad-row.jsonl');
     const first = '{"city":"Bonn","n":1}\n{"city":"K';

@@ -50,7 +50,8 @@ describe('imports in workflow code', () => {
   it('allows the workflow API, the failure types and sibling modules', async () => {
     expect(
       await problems(
-        "import { sleep } from '@temporalio/workflow';\nimport { FailureType } from '../errors';\nimport { Timeline } from './timeline';\nexport const x = [sleep, FailureType, Timeline];\n",
+        "import { sleep } from '@temporalio/workflow';\nimport { FailureType } from '../errors';\n" +
+          "import { Timeline } from './timeline';\nexport const x = [sleep, FailureType, Timeline];\n",
       ),
     ).toEqual([]);
   });

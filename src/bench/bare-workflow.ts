@@ -1,7 +1,8 @@
 /**
- * The orchestration benchmark's reference: a plain workflow calling five no-op activities in a row, the second on the
- * training task queue as the pipeline's train stage is, with nothing of its own (no status, details, timeline, patches,
- * interceptors or payloads). Its per-activity overhead is Temporal's floor on the same server and worker.
+ * The orchestration benchmark's reference: a plain workflow calling six no-op activities in a row (as many as a pipeline
+ * run without approval or monitor), the second on the training task queue as the pipeline's train stage is, with nothing
+ * of its own (no status, details, timeline, patches, interceptors or payloads). Its per-activity overhead is Temporal's
+ * floor on the same server and worker.
  */
 import { proxyActivities } from '@temporalio/workflow';
 
@@ -12,12 +13,13 @@ export interface BareActivities {
 
 const timeouts = { startToCloseTimeout: '1 minute' } as const;
 
-/** Five no-op activities, one at a time: the pipeline's five stages without the pipeline. */
+/** Six no-op activities, one at a time: the pipeline's activities without the pipeline. */
 export async function bareRun(trainingTaskQueue: string): Promise<void> {
   const { bareStep } = proxyActivities<BareActivities>(timeouts);
   const training = proxyActivities<BareActivities>({ ...timeouts, taskQueue: trainingTaskQueue });
   await bareStep();
   await training.bareStep();
+  await bareStep();
   await bareStep();
   await bareStep();
   await bareStep();

@@ -7,7 +7,7 @@
  * - Overhead per stage: runs one at a time; for each stage, the time from the previous stage's
  *   result being recorded in the history (the run's start, for the first stage) to this stage's result
  *   being recorded, minus the activity function's own time as measured inside it. The same is measured,
- *   interleaved, on `bareRun` (src/bench/bare-workflow.ts): five no-op activities on the same worker.
+ *   interleaved, on `bareRun` (src/bench/bare-workflow.ts): as many no-op activities on the same worker.
  * - Throughput: many runs started together, counted until every one has returned its result.
  * - Worker start: the ready-made worker started in a fresh process, with the prebundled workflow code and
  *   bundling at start.
@@ -20,7 +20,17 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
-import type { DeployResult, EvaluateResult, IngestResult, pipelineRunWorkflow, ServabilityResult, TrainResult } from '../contracts';
+import type {
+  DeployResult,
+  EvaluateResult,
+  IngestResult,
+  pipelineRunWorkflow,
+  PromoteResult,
+  RegisterCandidateResult,
+  ServabilityResult,
+  SpecRef,
+  TrainResult,
+} from '../contracts';
 import { connectClient, startRun } from '../client';
 import type { MlopsConfig } from '../config';
 import { parsePipelineSpec, type PipelineSpec } from '../spec/pipeline';
@@ -56,8 +66,18 @@ export const WORKER_TUNING = {
   maxConcurrentActivityTaskPolls: 20,
 } satisfies Partial<WorkerOptions>;
 
-/** The stages that are activities when approval is not required and no monitor is enabled. */
-export const MEASURED_STAGES = ['ingestDataset', 'trainModel', 'evaluateCandidate', 'checkServability', 'deployCandidate'] as const;
+/**
+ * The activities a run calls when approval is not required and no monitor is enabled, one per stage except deploy,
+ * which registers the version and then moves the alias by compare-and-swap.
+ */
+export const MEASURED_STAGES = [
+  'ingestDataset',
+  'trainModel',
+  'evaluateCandidate',
+  'checkServability',
+  'registerCandidate',
+  'promoteVersion',
+] as const;
 
 /** What `runOrchestrationBench` measured. Percentiles are nearest-rank over the measured runs. */
 export interface OrchestrationBenchResult extends ThroughputFigures {
@@ -339,8 +359,8 @@ function benchSpec(): PipelineSpec {
 async function noopActivities(config: MlopsConfig) {
   const store = new ArtifactStore(createMinioClient(config.minio), config.minio.bucket);
   await store.ensureBucket();
-  const [snapshot, profile, report, model] = await Promise.all(
-    ['snapshot', 'profile', 'report', 'model'].map((kind) => store.putJson({ bench: 'orchestration', kind })),
+  const [snapshot, profile, report, model, spec] = await Promise.all(
+    ['snapshot', 'profile', 'report', 'model', 'spec'].map((kind) => store.putJson({ bench: 'orchestration', kind })),
   );
   const schema: IngestResult['schema'] = {
     columns: [
@@ -388,6 +408,8 @@ async function noopActivities(config: MlopsConfig) {
         report: report!,
       })),
       deployCandidate: timed((): DeployResult => ({ version: ++version })),
+      registerCandidate: timed((): RegisterCandidateResult => ({ version: ++version, spec: spec! as SpecRef })),
+      promoteVersion: timed((): PromoteResult => ({ moved: true, version, changed: true })),
       ensureMonitor: timed(() => undefined),
     },
     trainModel: timed(() => train),

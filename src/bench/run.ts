@@ -655,13 +655,13 @@ function orchestrationNotes(
       '(`temporal server start-dev`, its default SQLite store in memory, with the dynamic configuration the local stack uses: `' +
       DEV_SERVER_DYNAMIC_CONFIG.filter((a) => !a.startsWith('--')).join('`, `') +
       '`) and MinIO on loopback. ' +
-      'Every stage activity (ingest; train, on the training task queue; validate; servability; ' +
-      'deploy) is replaced by one that returns references to small artifacts stored in MinIO beforehand, and times its own body; ' +
+      "Every stage activity (ingest; train, on the training task queue; validate; servability; deploy's " +
+      'register and promote) is replaced by one that returns references to small artifacts stored in MinIO beforehand, and times its own body; ' +
       "the stages run inside the plugin's activity interceptors (liveness heartbeats, failure conversion) and heartbeat settings, " +
       'as in production.',
     '',
-    '**Reference** (`bare*`): `bareRun` (src/bench/bare-workflow.ts), a plain workflow calling five no-op activities one after ' +
-      "another, the second on the training task queue as the pipeline's train stage is, with no status, details, timeline, patches, " +
+    '**Reference** (`bare*`): `bareRun` (src/bench/bare-workflow.ts), a plain workflow calling as many no-op activities (six) ' +
+      "one after another, the second on the training task queue as the pipeline's train stage is, with no status, details, timeline, patches, " +
       'interceptors or payloads of its own, on the same worker, server and settings. ' +
       `Pipeline and bare runs alternate one at a time (${r.runs} of each after ${r.warmupRuns} warm-up runs of each), so both see the same load. ` +
       '`stageOverheadVsBare` = `stageOverheadP50Ms` / `bareStageOverheadP50Ms`.',
@@ -671,7 +671,8 @@ function orchestrationNotes(
       `measured time. ` +
       'It holds everything Temporal adds to a stage: the workflow task that schedules the activity (dispatch to the worker, ' +
       'running the workflow code, recording its commands), the activity dispatch, and recording its result. ' +
-      `p50 and p95 are nearest-rank over ${r.runs} runs x 5 stages. ` +
+      `p50 and p95 are nearest-rank over ${r.runs} runs x ${Object.keys(r.perStageP50Ms).length} activities ` +
+      '(deploy is two: registering the version, then moving the alias by compare-and-swap). ' +
       '`activityOverhead*` is the narrower ActivityTaskScheduled to ActivityTaskCompleted span minus the own time; ' +
       '`runOverhead*` is WorkflowExecutionStarted to WorkflowExecutionCompleted minus the own time of all stages; ' +
       '`<activity>OverheadP50Ms` is the stage overhead of one stage; ' +

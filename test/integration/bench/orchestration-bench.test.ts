@@ -15,22 +15,26 @@ afterAll(async () => {
 });
 
 describe('orchestration benchmark', () => {
-  it('times every stage of no-op runs and of the bare reference from their histories, and counts concurrent runs that deployed', async () => {
-    const r = await runOrchestrationBench({ config: testConfig(env, minio, 'mlops-bench-test'), runs: 3, warmupRuns: 1, concurrent: 5 });
-    expect(r.runs).toBe(3);
-    expect(Object.keys(r.perStageP50Ms).sort()).toEqual([...MEASURED_STAGES].sort());
-    expect(r.stageOverheadP50Ms).toBeGreaterThan(0);
-    expect(r.stageOverheadP95Ms).toBeGreaterThanOrEqual(r.stageOverheadP50Ms);
-    expect(r.activityOwnP50Ms).toBeLessThan(r.stageOverheadP50Ms);
-    // A run's overhead holds its stages' and the closing workflow task.
-    expect(r.runOverheadP50Ms).toBeGreaterThan(r.stageOverheadP50Ms);
-    // The bare reference ran as many times, and its runs carry less than the pipeline's.
-    expect(r.bareStageOverheadP50Ms).toBeGreaterThan(0);
-    expect(r.stageOverheadVsBare).toBeCloseTo(r.stageOverheadP50Ms / r.bareStageOverheadP50Ms, 2);
-    expect(r.bareHistoryBytes).toBeLessThan(r.historyBytes);
-    expect(r.bareHistoryEvents).toBeGreaterThan(0);
-    expect(r.concurrentStarted).toBe(5);
-    expect(r.concurrentRuns).toBe(5);
-    expect(r.concurrentFailed).toBe(0);
-  });
+  it(
+    'times every stage of no-op runs and of the bare reference from their histories, and counts concurrent runs that deployed',
+    async () => {
+      const r = await runOrchestrationBench({ config: testConfig(env, minio, 'mlops-bench-test'), runs: 3, warmupRuns: 1, concurrent: 5 });
+      expect(r.runs).toBe(3);
+      expect(Object.keys(r.perStageP50Ms).sort()).toEqual([...MEASURED_STAGES].sort());
+      expect(r.stageOverheadP50Ms).toBeGreaterThan(0);
+      expect(r.stageOverheadP95Ms).toBeGreaterThanOrEqual(r.stageOverheadP50Ms);
+      expect(r.activityOwnP50Ms).toBeLessThan(r.stageOverheadP50Ms);
+      // A run's overhead holds its stages' and the closing workflow task.
+      expect(r.runOverheadP50Ms).toBeGreaterThan(r.stageOverheadP50Ms);
+      // The bare reference ran as many times, and its runs carry less than the pipeline's.
+      expect(r.bareStageOverheadP50Ms).toBeGreaterThan(0);
+      expect(r.stageOverheadVsBare).toBeCloseTo(r.stageOverheadP50Ms / r.bareStageOverheadP50Ms, 2);
+      expect(r.bareHistoryBytes).toBeLessThan(r.historyBytes);
+      expect(r.bareHistoryEvents).toBeGreaterThan(0);
+      expect(r.concurrentStarted).toBe(5);
+      expect(r.concurrentRuns).toBe(5);
+      expect(r.concurrentFailed).toBe(0);
+    },
+    10 * 60_000,
+  );
 });

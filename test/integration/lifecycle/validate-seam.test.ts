@@ -346,7 +346,8 @@ describe('labels of every kind', () => {
       const file = path.join(dir, 'flags.csv');
       fs.writeFileSync(
         file,
-        ['x,flag', ...Array.from({ length: 200 }, (_, i) => `${i % 20},${i % 20 >= 10 ? 'true' : 'false'}`)].join('\n'),
+        // Each row distinct (id), so the hash split sends single rows, not whole groups of equal rows, to the holdout.
+        ['id,x,flag', ...Array.from({ length: 200 }, (_, i) => `${i},${i % 20},${i % 20 >= 10 ? 'true' : 'false'}`)].join('\n'),
       );
       const s = parsePipelineSpec({
         model: 'boolean-labels',
@@ -358,6 +359,7 @@ describe('labels of every kind', () => {
             task: 'classification',
             features: ['x'],
             columns: [
+              { name: 'id', type: 'numeric' },
               { name: 'x', type: 'numeric' },
               { name: 'flag', type: 'boolean' },
             ],

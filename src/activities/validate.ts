@@ -15,12 +15,13 @@ import {
   type ClaimCheck,
   type Evaluation,
 } from '../ml/evaluate';
-import { profileSource, type DatasetProfile } from '../ml/profile';
+import type { DatasetProfile } from '../ml/profile';
 import { loadPredictor, MODEL_FILE_MAX_BYTES, modelFlavor, predictInBatches, type FetchBytes, type Predictor } from '../ml/predictor';
 import type { OnnxModel } from '../ml/onnx';
 import type { Model } from '../ml/trainers';
 import type { Frame } from '../ml/types';
-import { validateSource, type ValidationReport } from '../ml/data-validation';
+import type { ValidationReport } from '../ml/data-validation';
+import { profileSource, validateSource } from '../data/read';
 import { FailureType, isMlopsError, isProgrammingError } from '../errors';
 import { buildModelCard, compareWithProfile, holdoutDiagnostics, MODEL_CARD_CONTENT_TYPE, type ModelCardInput } from '../report';
 import type { MlopsDependencies } from './dependencies';

@@ -8,8 +8,6 @@
  * sample row numbers.
  */
 import { FailureType, MlopsError } from '../errors';
-import { localParquet, readBatches, type ReadOptions } from './readers';
-import { describeSource } from './readers/source';
 import type { Row, RowBatch } from './readers/batch';
 import { typeBatch, type TypedBatch } from './typed-batch';
 import type { ColumnSpec, DatasetSchema } from './types';
@@ -435,22 +433,6 @@ export async function validateRows(
   }
   flush();
   return validator.finish();
-}
-
-/** Validates a data source in one streaming pass (a local Parquet file, such as a snapshot, in the engine). */
-export async function validateSource(
-  source: string,
-  schema: DatasetSchema,
-  options: ValidationOptions & ReadOptions = {},
-): Promise<ValidationReport> {
-  const parquet = await localParquet(source);
-  if (parquet) {
-    const { validateParquet } = await import('../data/frame');
-    return { ...(await validateParquet(parquet, schema, options)), source: describeSource(source) };
-  }
-  const validator = new Validator(schema, options);
-  for await (const batch of readBatches(source, options)) validator.addBatch(batch);
-  return { ...validator.finish(), source: describeSource(source) };
 }
 
 /** One `MlopsDataValidationFailed` error for the report's blocking issues, or undefined when it has none. */

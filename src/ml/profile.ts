@@ -12,7 +12,6 @@
  *   with duplicates removed, counts follow numpy.histogram (each bin [lo, hi), the last [lo, hi]).
  * - Statistics of a column with no values are null (JSON has no NaN).
  */
-import { localParquet, readBatches, type ReadOptions } from './readers';
 import type { Row, RowBatch } from './readers/batch';
 import { KllSketch, quantileSorted } from './stats/quantile';
 import { typeBatch, type TypedBatch, type TypedColumn } from './typed-batch';
@@ -349,22 +348,6 @@ export async function profileRows(
     if (batch.length >= 4096) flush();
   }
   flush();
-  return builder.finish();
-}
-
-/** Profiles a data source in one streaming pass (a local Parquet file, such as a snapshot, in the engine). */
-export async function profileSource(
-  source: string,
-  columns: DatasetSchema | ColumnSpec[],
-  options: ProfileOptions & ReadOptions = {},
-): Promise<DatasetProfile> {
-  const parquet = await localParquet(source);
-  if (parquet) {
-    const { profileParquet } = await import('../data/frame');
-    return profileParquet(parquet, columns, options);
-  }
-  const builder = new ProfileBuilder(columns, options);
-  for await (const batch of readBatches(source, options)) builder.addBatch(batch);
   return builder.finish();
 }
 

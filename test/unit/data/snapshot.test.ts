@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withEngine } from '../../../src/data/engine';
 import { buildSnapshot, type BuildSnapshotOptions } from '../../../src/data/snapshot';
-import { profileSource } from '../../../src/ml/profile';
+import { profileSource, validateSource } from '../../../src/data/read';
 import { readRows } from '../../../src/ml/readers';
 import type { DatasetSchema } from '../../../src/ml/types';
-import { validateSource } from '../../../src/ml/data-validation';
 import { SEATTLE } from '../../helpers/ml-reference';
 import { md5Key } from '../../helpers/hash-keys';
 

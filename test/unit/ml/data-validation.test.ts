@@ -5,14 +5,8 @@ import { readBatches } from '../../../src/ml/readers';
 import { ProfileBuilder } from '../../../src/ml/profile';
 import { typeBatch } from '../../../src/ml/typed-batch';
 import type { DatasetSchema } from '../../../src/ml/types';
-import {
-  assertValid,
-  validateRows,
-  validateSource,
-  validationError,
-  Validator,
-  type ValidationIssue,
-} from '../../../src/ml/data-validation';
+import { assertValid, validateRows, validationError, Validator, type ValidationIssue } from '../../../src/ml/data-validation';
+import { validateSource } from '../../../src/data/read';
 import { SEATTLE } from '../../helpers/ml-reference';
 
 const seattle = (overrides: Partial<Record<string, object>> = {}): DatasetSchema => ({

@@ -1,10 +1,5 @@
-import {
-  profileNumeric,
-  profileRows,
-  profileSource,
-  type CategoricalColumnProfile,
-  type NumericColumnProfile,
-} from '../../../src/ml/profile';
+import { profileNumeric, profileRows, type CategoricalColumnProfile, type NumericColumnProfile } from '../../../src/ml/profile';
+import { profileSource } from '../../../src/data/read';
 import { quantileSorted } from '../../../src/ml/stats/quantile';
 import type { ColumnSpec } from '../../../src/ml/types';
 import { normals, uniforms } from '../../helpers/ml-data';

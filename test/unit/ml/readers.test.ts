@@ -7,7 +7,8 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { isMlopsError, type MlopsError } from '../../../src/errors';
-import { inferSchema, readFrame, readRows, type Row } from '../../../src/ml/readers';
+import { readFrame } from '../../../src/data/read';
+import { inferSchema, readRows, type Row } from '../../../src/ml/readers';
 import type { DatasetSchema } from '../../../src/ml/types';
 import { SEATTLE } from '../../helpers/ml-reference';
 

@@ -29,6 +29,8 @@ import {
   type ChampionChange,
   type DeployInput,
   type EvaluateResult,
+  type IngestResult,
+  type TrainResult,
   type PipelineRunInput,
   type PipelineRunResult,
   type PipelineRunStatus,
@@ -146,6 +148,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     if (evaluation.notes?.length) status.validationNotes = evaluation.notes;
     if (evaluation.claimMismatches?.length) status.claimMismatches = evaluation.claimMismatches;
   };
+  const run: RunContext = { spec, input, status, timeline, stage, finish, endAfterValidation, validate, showValidation };
   const evaluated = await stage('validate', validate);
   if (!evaluated.done) return evaluated.ended;
   let evaluation = evaluated.output;
@@ -156,43 +159,111 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     return endAfterValidation(evaluation, { status: 'validation-failed', reason: evaluation.failures.join('; ') });
   }
 
-  // servability: load the candidate as the server will and check its answers, before anyone is asked to approve.
+  // servability: load the candidate as the server will and check its answers, before anyone is asked to approve
+  const unservable = await servabilityStage(run, { data, training, evaluation });
+  if (unservable) return unservable;
+
+  // approve: the human gate
+  const approved = await approveStage(run, evaluation);
+  if ('ended' in approved) return approved.ended;
+
+  // deploy: register the version, then move the alias by compare-and-swap or hand it to a rollout
+  const deployed = await deployStage(run, { data, training, evaluation, approvals: approved.approvals });
+  if ('ended' in deployed) return deployed.ended;
+  const { version, previousVersion, specRef, workflowId, runId } = deployed;
+  evaluation = deployed.evaluation;
+
+  // monitor: make sure the model's monitor watches the new version, judged by this run's spec
+  if (spec.monitor?.enabled) {
+    const monitored = await stage('monitor', () =>
+      ensureMonitor({ model: spec.model, alias: spec.deploy.alias, version, previousVersion, spec, workflowId, runId, specRef }),
+    );
+    if (!monitored.done) return monitored.ended;
+  }
+
+  return finish({
+    status: 'deployed',
+    model: spec.model,
+    version,
+    previousVersion,
+    metrics: evaluation.metrics,
+    championMetrics: evaluation.champion?.metrics,
+    report: evaluation.report,
+    card: evaluation.card,
+    reason: input.reason,
+  });
+}
+
+/** What a stage function shares with `pipelineRun`: the spec, the status the query shows, the timeline and how a run ends. */
+interface RunContext {
+  spec: PipelineRunInput['spec'];
+  input: PipelineRunInput;
+  status: PipelineRunStatus;
+  timeline: Timeline;
+  stage: <T>(name: StageName, run: () => Promise<T>) => Promise<StageOutcome<T>>;
+  finish: (result: PipelineRunResult) => PipelineRunResult;
+  endAfterValidation: (
+    evaluation: EvaluateResult,
+    ending: Pick<PipelineRunResult, 'status' | 'reason'> & { report?: ReportRef },
+  ) => PipelineRunResult;
+  validate: () => Promise<EvaluateResult>;
+  showValidation: (evaluation: EvaluateResult) => void;
+}
+
+/** servability: the candidate loaded as the server will load it, its answers checked; ends the run when it fails. */
+async function servabilityStage(
+  run: RunContext,
+  made: Pick<Made, 'data' | 'training' | 'evaluation'>,
+): Promise<PipelineRunResult | undefined> {
+  const { data, training, evaluation } = made;
   // Runs started before this stage existed replay without it (their history has no marker).
   if (patched('servability-check')) {
-    const checked = await stage('servability', () =>
+    const checked = await run.stage('servability', () =>
       checkServability({
-        model: spec.model,
+        model: run.spec.model,
         candidate: training.model,
         snapshot: data.snapshot,
         schema: data.schema,
-        split: spec.dataset.split,
+        split: run.spec.dataset.split,
       }),
     );
     if (!checked.done) return checked.ended;
     const { passed, problems, notes, report, flavor, sampleRows, checkRows, disagreeing } = checked.output;
-    status.servability = { passed, problems, notes, report, flavor, sampleRows, checkRows, disagreeing };
+    run.status.servability = { passed, problems, notes, report, flavor, sampleRows, checkRows, disagreeing };
     if (!passed) {
-      timeline.end('servability', 'failed', new Date(), problems.join('; '));
-      return endAfterValidation(evaluation, { status: 'failed', report, reason: `servability check failed: ${problems.join('; ')}` });
+      run.timeline.end('servability', 'failed', new Date(), problems.join('; '));
+      return run.endAfterValidation(evaluation, { status: 'failed', report, reason: `servability check failed: ${problems.join('; ')}` });
     }
     const agreed = checkRows ? `, agrees with its program on ${checkRows} check rows` : '';
-    timeline.note('servability', `${flavor} model loads as the server loads it; ${sampleRows} holdout rows predicted${agreed}`);
+    run.timeline.note('servability', `${flavor} model loads as the server loads it; ${sampleRows} holdout rows predicted${agreed}`);
   } else {
-    timeline.skip('servability', 'not run: this run started before the servability check existed');
+    run.timeline.skip('servability', 'not run: this run started before the servability check existed');
   }
+  return undefined;
+}
 
-  // approve: the human gate
-  timeline.start('approve', new Date());
-  let approvals: Approval[] = [];
+/** approve: the human gate. Ends the run when the candidate is rejected or nobody decides in time. */
+async function approveStage(
+  run: RunContext,
+  evaluation: EvaluateResult,
+): Promise<{ approvals: Approval[] } | { ended: PipelineRunResult }> {
+  const { spec, input } = run;
+  run.timeline.start('approve', new Date());
   if (spec.approval.required) {
     const asked = Date.now();
     const gate = await awaitApproval(
       spec.approval,
       input.requestedBy,
       (approval) => {
-        status.approval = approval;
+        run.status.approval = approval;
         setCurrentDetails(
-          approvalDetails({ spec, workflowId: workflowInfo().workflowId, status, gate: approval, cardBaseUrl: input.cardBaseUrl }),
+          approvalDetails({
+            spec,
+            workflowId: workflowInfo().workflowId,
+            status: run.status,
+            gate: approval,
+            cardBaseUrl: input.cardBaseUrl,
+          }),
         );
       },
       () => false,
@@ -201,23 +272,48 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     const decision = gate.status();
     lifecycle.approvalDecided(spec.model, decision.state, (Date.now() - asked) / 1000);
     if (decision.state !== 'approved') {
-      timeline.end('approve', 'failed', new Date(), decision.decidedBy);
-      return endAfterValidation(evaluation, {
-        status: decision.state === 'rejected' ? 'rejected' : 'approval-timed-out',
-        reason: decision.decidedBy,
-      });
+      run.timeline.end('approve', 'failed', new Date(), decision.decidedBy);
+      return {
+        ended: run.endAfterValidation(evaluation, {
+          status: decision.state === 'rejected' ? 'rejected' : 'approval-timed-out',
+          reason: decision.decidedBy,
+        }),
+      };
     }
-    timeline.end('approve', 'done', new Date(), decision.decidedBy);
-    approvals = gate.approvedBy;
-  } else {
-    timeline.end('approve', 'done', new Date(), 'approval not required by the spec');
+    run.timeline.end('approve', 'done', new Date(), decision.decidedBy);
+    return { approvals: gate.approvedBy };
   }
+  run.timeline.end('approve', 'done', new Date(), 'approval not required by the spec');
+  return { approvals: [] };
+}
 
+/** What the deploy stage needs from the stages before it. */
+interface Made {
+  data: IngestResult;
+  training: TrainResult;
+  evaluation: EvaluateResult;
+  approvals: Approval[];
+}
+
+/** What a deploy leaves for the monitor and the result. */
+interface Deployed {
+  version: number;
+  previousVersion?: number;
+  specRef?: SpecRef;
+  evaluation: EvaluateResult;
+  workflowId: string;
+  runId: string;
+}
+
+async function deployStage(run: RunContext, made: Made): Promise<Deployed | { ended: PipelineRunResult }> {
   // deploy: register the version (with its approvals and spec) and move the alias by compare-and-swap, only onto the
   // champion the candidate was compared with; with a shadow or canary strategy the alias stays, and a rollout (a child
   // workflow) moves it once live evidence says so. A model with no production version yet has nothing to compare
   // with, so it is deployed directly. Runs started before rollouts (or the compare-and-swap) replay without the marker.
+  const { spec, input, status, timeline, stage, finish, endAfterValidation } = run;
   const { workflowId, runId } = workflowInfo();
+  const { data, training, approvals } = made;
+  let { evaluation } = made;
   const deployInput: DeployInput = {
     ...{ model: spec.model, alias: spec.deploy.alias, candidate: training.model, snapshot: data.snapshot, schema: data.schema },
     ...{ profile: data.profile, trainer: training.trainer, params: training.params, metrics: evaluation.metrics, approvals },
@@ -234,7 +330,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   const onChampionChanged = (change: ChampionChange, again?: EvaluateResult) => {
     status.deploy!.championChanges.push(change);
     if (again) {
-      showValidation(again);
+      run.showValidation(again);
       status.deploy!.comparedWith = comparedWith(again);
       if (!again.passed) status.validationFailures = again.failures;
     }
@@ -242,21 +338,21 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   if (!rollout && patched(DEPLOY_CAS_PATCH)) {
     status.deploy = { comparedWith: comparedWith(evaluation), championChanges: [] };
     const deployed = await stage('deploy', () =>
-      deployByCompareAndSwap({ spec, deploy: deployInput, evaluation, revalidate: validate, onChampionChanged }),
+      deployByCompareAndSwap({ spec, deploy: deployInput, evaluation, revalidate: run.validate, onChampionChanged }),
     );
-    if (!deployed.done) return deployed.ended;
+    if (!deployed.done) return { ended: deployed.ended };
     const outcome = deployed.output;
     evaluation = outcome.evaluation;
     if (!outcome.deployed) {
       timeline.mark('deploy', 'failed', outcome.reason);
-      return endAfterValidation(evaluation, { status: outcome.status, reason: outcome.reason });
+      return { ended: endAfterValidation(evaluation, { status: outcome.status, reason: outcome.reason }) };
     }
     if (status.deploy.championChanges.length) timeline.note('deploy', championNote(status.deploy.championChanges, outcome.version));
     ({ version, previousVersion, spec: specRef } = outcome);
   } else {
     if (rollout) status.deploy = { comparedWith: comparedWith(evaluation), championChanges: [] };
     const deployed = await stage('deploy', () => deployCandidate({ ...(rollout ? { moveAlias: false, spec } : {}), ...deployInput }));
-    if (!deployed.done) return deployed.ended;
+    if (!deployed.done) return { ended: deployed.ended };
     ({ version, previousVersion, spec: specRef } = deployed.output);
   }
   // A rollout runs against the champion the candidate was compared with: when production moved after validation, the
@@ -264,12 +360,14 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
   const expected = comparedWith(evaluation);
   if (rollout && previousVersion !== undefined && previousVersion !== expected && patched(DEPLOY_CAS_PATCH)) {
     const changes = { version, changes: 0, expected, current: previousVersion };
-    const checked = await stage('deploy', () => championChanged({ spec, evaluation, revalidate: validate, onChampionChanged }, changes));
-    if (!checked.done) return checked.ended;
+    const checked = await stage('deploy', () =>
+      championChanged({ spec, evaluation, revalidate: run.validate, onChampionChanged }, changes),
+    );
+    if (!checked.done) return { ended: checked.ended };
     evaluation = checked.output.evaluation;
     if (!checked.output.passed) {
       timeline.mark('deploy', 'failed', checked.output.reason);
-      return endAfterValidation(evaluation, { status: checked.output.status, reason: checked.output.reason });
+      return { ended: endAfterValidation(evaluation, { status: checked.output.status, reason: checked.output.reason }) };
     }
     previousVersion = comparedWith(evaluation) ?? undefined;
   }
@@ -278,7 +376,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     // The alias was removed after validation: there is no champion left to roll out against.
     const reason = `${spec.deploy.alias} pointed at no version at deploy, so v${version} has no champion to be rolled out against; run again to deploy it`;
     timeline.end('deploy', 'failed', new Date(), reason);
-    return finish({ status: 'failed', model: spec.model, version, reason });
+    return { ended: finish({ status: 'failed', model: spec.model, version, reason }) };
   }
   if (rollout && previousVersion !== undefined) {
     const rolloutId = rolloutWorkflowId(spec.model, version);
@@ -311,39 +409,22 @@ export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunR
     } catch (err) {
       const reason = err instanceof ChildWorkflowFailure && err.cause ? failureMessage(err.cause) : failureMessage(err);
       timeline.end('deploy', 'failed', new Date(), `rollout ${rolloutId} failed: ${reason}`);
-      return finish({ status: 'failed', model: spec.model, version, previousVersion, reason: `rollout failed: ${reason}` });
+      return { ended: finish({ status: 'failed', model: spec.model, version, previousVersion, reason: `rollout failed: ${reason}` }) };
     }
     status.rollout.outcome = ended.outcome;
     status.rollout.reason = ended.reason;
     if (ended.outcome !== 'promoted') {
       timeline.end('deploy', 'failed', new Date(), `${policy.strategy} rollout ${ended.outcome}: ${ended.reason}`);
-      return endAfterValidation(evaluation, {
-        status: ended.outcome === 'rolled-back' ? 'rolled-back' : 'failed',
-        reason: `${policy.strategy} rollout of v${version} ${ended.outcome}: ${ended.reason}`,
-      });
+      return {
+        ended: endAfterValidation(evaluation, {
+          status: ended.outcome === 'rolled-back' ? 'rolled-back' : 'failed',
+          reason: `${policy.strategy} rollout of v${version} ${ended.outcome}: ${ended.reason}`,
+        }),
+      };
     }
     timeline.end('deploy', 'done', new Date(), `v${version} promoted by its ${policy.strategy} rollout: ${ended.reason}`);
   }
-
-  // monitor: make sure the model's monitor watches the new version, judged by this run's spec
-  if (spec.monitor?.enabled) {
-    const monitored = await stage('monitor', () =>
-      ensureMonitor({ model: spec.model, alias: spec.deploy.alias, version, previousVersion, spec, workflowId, runId, specRef }),
-    );
-    if (!monitored.done) return monitored.ended;
-  }
-
-  return finish({
-    status: 'deployed',
-    model: spec.model,
-    version,
-    previousVersion,
-    metrics: evaluation.metrics,
-    championMetrics: evaluation.champion?.metrics,
-    report: evaluation.report,
-    card: evaluation.card,
-    reason: input.reason,
-  });
+  return { version, previousVersion, specRef, evaluation, workflowId, runId };
 }
 
 /** The deploy stage's note when production moved after validation: each change and what the run did. */

@@ -2,6 +2,9 @@
  * The approval gate's vocabulary: what approvers send, what the gate answers, and the snapshot `status` shows.
  * Types only (the rules live in src/workflows/approval-gate.ts); the CLI, activities and workflows share them.
  */
+import type { IdentityStamp, StampProof } from '../identity/types';
+
+export type { IdentityStamp, StampProof };
 
 /** What an approver sends with the `approve` signal. */
 export interface ApproveRequest {
@@ -27,35 +30,8 @@ export const IDENTITY_KEY = '$identity';
 /** How far the gate trusts the name in a request (spec `approval.identity`). */
 export type IdentityMode = 'declared' | 'verified';
 
-/** The signed proof of a verified identity, as kept in history and the version manifest (checked again by `mlops models audit`). */
-export interface IdentityProof {
-  /** The exact JSON text that was signed. */
-  signed: string;
-  /** The signing key's id. */
-  keyId: string;
-  /** Ed25519 signature of `signed`, base64url. */
-  signature: string;
-}
-
-/** The stamp the codec server put on a request (the same fields as the core's IdentityStamp). */
-export interface IdentityStampView {
-  kind: 'approval' | 'request';
-  identity: string;
-  claim: string;
-  issuer: string;
-  subject: string;
-  groups?: string[];
-  tokenId?: string;
-  at: string;
-  workflowId?: string;
-  runId?: string;
-  namespace?: string;
-  nonce: string;
-  declared?: string;
-}
-
 /** What the worker's payload codec found: a stamp whose signature verified (with its proof), or why not. */
-export type IdentityFinding = { verified: true; stamp: IdentityStampView; proof: IdentityProof } | { verified: false; problem: string };
+export type IdentityFinding = { verified: true; stamp: IdentityStamp; proof: StampProof } | { verified: false; problem: string };
 
 /** A verified identity, as an approval keeps it. */
 export interface VerifiedIdentityRecord {
@@ -69,7 +45,7 @@ export interface VerifiedIdentityRecord {
   stampedAt: string;
   /** What the sender typed as the name, when it was not their verified identity. */
   declared?: string;
-  proof: IdentityProof;
+  proof: StampProof;
 }
 
 /** An approval, as it goes into the version's manifest. */

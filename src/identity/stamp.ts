@@ -9,6 +9,9 @@
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { FailureType, MlopsError } from '../errors';
+import type { IdentityStamp, StampProof } from './types';
+
+export type { IdentityStamp, StampProof } from './types';
 
 /** The format name inside every signed text, so a signature over anything else never passes as a stamp. */
 export const STAMP_FORMAT = 'mlops-identity-stamp/1';
@@ -16,51 +19,11 @@ export const STAMP_FORMAT = 'mlops-identity-stamp/1';
 /** The payload encoding of a stamped envelope (Temporal payload metadata `encoding`). */
 export const STAMPED_ENCODING = 'binary/mlops-stamped';
 
-/** What a stamp says: who the token proved the sender to be, when, and what the stamp is for. */
-export interface IdentityStamp {
-  /** An approval or rejection (`approval`), or the request that started a run (`request`). */
-  kind: 'approval' | 'request';
-  /** The verified identity: the value of `claim` in the token (for example an email address). */
-  identity: string;
-  /** Which token claim `identity` was read from. */
-  claim: string;
-  /** The token's issuer (`iss`). */
-  issuer: string;
-  /** The token's subject (`sub`): the issuer's stable id of the person. */
-  subject: string;
-  /** Groups read from the token's groups claim, for allowlists of groups. */
-  groups?: string[];
-  /** The token's id (`jti`), when it has one. */
-  tokenId?: string;
-  /** When the codec server stamped it (ISO time). */
-  at: string;
-  /** The workflow the approval is for, as the sender named it. */
-  workflowId?: string;
-  /** The run of that workflow, when the sender named it. */
-  runId?: string;
-  /** The Temporal namespace of the request (the `X-Namespace` header). */
-  namespace?: string;
-  /** Random, unique per stamp: the same stamp sent twice is recognised. */
-  nonce: string;
-  /** What the sender typed as the name, when it differs from the verified identity. */
-  declared?: string;
-}
-
 /** What was signed: the payload's value and its stamp. */
 export interface SignedContent {
   format: typeof STAMP_FORMAT;
   value: Record<string, unknown>;
   stamp: IdentityStamp;
-}
-
-/** A stamped payload as it travels and is kept: the signed text, the signing key's id and the signature. */
-export interface StampProof {
-  /** The exact JSON text that was signed (a `SignedContent`). */
-  signed: string;
-  /** Id of the signing key: the first 16 hex digits of the sha256 of its public key (SPKI DER). */
-  keyId: string;
-  /** Ed25519 signature of `signed`'s UTF-8 bytes, base64url. */
-  signature: string;
 }
 
 /** A signing key with its id. */

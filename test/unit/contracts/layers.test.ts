@@ -96,8 +96,8 @@ describe('the layer order of src/', () => {
     ).toEqual([]);
   });
 
-  it("the contracts import only each other, the spec, the core types, storage references and the registry's types", () => {
-    const allowed = new Set(['spec/pipeline', 'ml/types', 'storage/refs', 'storage/types']);
+  it("the contracts import only each other, the spec, the core types, storage references, the registry's and the identity stamp's types", () => {
+    const allowed = new Set(['spec/pipeline', 'ml/types', 'storage/refs', 'storage/types', 'identity/types']);
     const outside = [...graph]
       .filter(([module]) => layerOf(module) === 'contracts')
       .flatMap(([module, targets]) =>

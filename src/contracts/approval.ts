@@ -2,9 +2,9 @@
  * The approval gate's vocabulary: what approvers send, what the gate answers, and the snapshot `status` shows.
  * Types only (the rules live in src/workflows/approval-gate.ts); the CLI, activities and workflows share them.
  */
-import type { IdentityStamp, StampProof } from '../identity/types';
+import type { IdentityStamp, StampProof, VerifiedIdentityRecord } from '../identity/types';
 
-export type { IdentityStamp, StampProof };
+export type { IdentityStamp, StampProof, VerifiedIdentityRecord };
 
 /** What an approver sends with the `approve` signal. */
 export interface ApproveRequest {
@@ -32,21 +32,6 @@ export type IdentityMode = 'declared' | 'verified';
 
 /** What the worker's payload codec found: a stamp whose signature verified (with its proof), or why not. */
 export type IdentityFinding = { verified: true; stamp: IdentityStamp; proof: StampProof } | { verified: false; problem: string };
-
-/** A verified identity, as an approval keeps it. */
-export interface VerifiedIdentityRecord {
-  issuer: string;
-  subject: string;
-  /** The token claim the name was read from. */
-  claim: string;
-  tokenId?: string;
-  groups?: string[];
-  /** When the codec server stamped the request. */
-  stampedAt: string;
-  /** What the sender typed as the name, when it was not their verified identity. */
-  declared?: string;
-  proof: StampProof;
-}
 
 /** An approval, as it goes into the version's manifest. */
 export interface Approval {

@@ -42,3 +42,18 @@ export interface StampProof {
   /** Ed25519 signature of `signed`'s UTF-8 bytes, base64url. */
   signature: string;
 }
+
+/** A verified identity, as an approval keeps it. */
+export interface VerifiedIdentityRecord {
+  issuer: string;
+  subject: string;
+  /** The token claim the name was read from. */
+  claim: string;
+  tokenId?: string;
+  groups?: string[];
+  /** When the codec server stamped the request. */
+  stampedAt: string;
+  /** What the sender typed as the name, when it was not their verified identity. */
+  declared?: string;
+  proof: StampProof;
+}

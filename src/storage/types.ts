@@ -2,6 +2,7 @@
  * The shapes of what the model registry and the dataset snapshot store keep: version manifests,
  * alias pointers and their history, dataset snapshots. Types only, no Node APIs: workflows import them.
  */
+import type { VerifiedIdentityRecord } from '../identity/types';
 import type { ArtifactRef } from './refs';
 
 /** An approval recorded with a model version. */
@@ -11,16 +12,7 @@ export interface VersionApproval {
   at: string;
   comment?: string;
   /** The approver's verified identity and its signed proof (`mlops models audit` checks it again), when it was proven by a token. */
-  verified?: {
-    issuer: string;
-    subject: string;
-    claim: string;
-    tokenId?: string;
-    groups?: string[];
-    stampedAt: string;
-    declared?: string;
-    proof: { signed: string; keyId: string; signature: string };
-  };
+  verified?: VerifiedIdentityRecord;
 }
 
 /** The code that produced a model version. */

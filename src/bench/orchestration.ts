@@ -148,6 +148,14 @@ export async function runOrchestrationBench(options: OrchestrationBenchOptions):
   });
 }
 
+/** Runs only the per-stage overhead measurement, against the bare reference. */
+export async function runOverheadBench(options: OrchestrationBenchOptions): Promise<OverheadFigures & { workerOptions: string }> {
+  return withBenchWorkers(options, async (bench) => {
+    const overhead = await measureOverhead(bench, options.runs ?? 200, options.warmupRuns ?? 10);
+    return { ...overhead, workerOptions: JSON.stringify(bench.tuning) };
+  });
+}
+
 /** Runs only the throughput measurement (for a second server configuration). */
 export async function runThroughputBench(options: OrchestrationBenchOptions): Promise<ThroughputFigures> {
   return withBenchWorkers(options, (bench) => measureThroughput(bench, options.concurrent ?? 1000));
@@ -212,7 +220,8 @@ async function withBenchWorkers<T>(options: OrchestrationBenchOptions, fn: (benc
   }
 }
 
-type OverheadFigures = Omit<OrchestrationBenchResult, keyof ThroughputFigures | 'workerOptions'>;
+/** The per-stage overhead part of the result. */
+export type OverheadFigures = Omit<OrchestrationBenchResult, keyof ThroughputFigures | 'workerOptions'>;
 
 /** Runs one at a time and reads each history for the per-stage overhead. */
 async function measureOverhead(bench: BenchContext, runs: number, warmupRuns: number): Promise<OverheadFigures> {

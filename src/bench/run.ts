@@ -99,6 +99,9 @@ Environment:
   MLOPS_REFERENCE_PYTHON   a Python with numpy, scipy and scikit-learn to use instead of the venv
   MLOPS_BENCH_DATA_PARTS   ingest, gbdt, pipeline or pipeline10m (comma-separated): run only those parts of the data
                            suite, keeping the other parts' figures from bench-results/data.json
+  MLOPS_BENCH_ORCHESTRATION_PARTS   overhead, filestore or workerstart (comma-separated): the same for the
+                           orchestration suite (overhead: stageOverheadVsBare and its breakdown; filestore: the
+                           concurrent runs in memory and on file, fileStoreVsMemory; workerstart: workerStart*)
   MINIO_BINARY, TEMPORAL_CLI_PATH   servers to use instead of the cached ones
 `;
 
@@ -329,10 +332,7 @@ async function runData(ctx: SuiteContext): Promise<SuiteOutput> {
   const { log } = ctx;
   const { ensurePython } = await import('../dev/python');
   const python = await ensurePython(log);
-  const wanted = (process.env.MLOPS_BENCH_DATA_PARTS ?? DATA_PARTS.join(',')).split(',').map((p) => p.trim());
-  const unknown = wanted.filter((p) => !(DATA_PARTS as readonly string[]).includes(p));
-  if (unknown.length)
-    throw new UsageError(`MLOPS_BENCH_DATA_PARTS: unknown part ${unknown.join(', ')}; the data suite's parts are ${DATA_PARTS.join(', ')}`);
+  const wanted = parts('MLOPS_BENCH_DATA_PARTS', DATA_PARTS, 'data');
   const outputs: SuiteOutput[] = [];
   if (wanted.includes('ingest')) outputs.push(await runDataIngest(ctx, python));
   if (wanted.includes('gbdt')) outputs.push(await runDataGbdt(ctx, python));
@@ -569,10 +569,21 @@ async function runMl({ sizes, log }: SuiteContext): Promise<SuiteOutput> {
   };
 }
 
-async function runOrchestration({ servers, sizes, log }: SuiteContext): Promise<SuiteOutput> {
+/** The parts of the orchestration suite, all run by default. */
+const ORCHESTRATION_PARTS = ['overhead', 'filestore', 'workerstart'] as const;
+
+const ORCHESTRATION_GOALS: Goal[] = [
+  { key: 'stageOverheadVsBare', op: '<=', value: 1.25 },
+  { key: 'fileStoreVsMemory', op: '<=', value: 1.2 },
+  { key: 'workerStartVsUnbundled', op: '<=', value: 0.5 },
+  { key: 'stageOverheadP50Ms', op: '<=', value: 20 },
+  { key: 'concurrentWallS', op: '<', value: 120 },
+];
+
+async function runOrchestration(ctx: SuiteContext): Promise<SuiteOutput> {
+  const { servers, sizes, log } = ctx;
+  const wanted = parts('MLOPS_BENCH_ORCHESTRATION_PARTS', ORCHESTRATION_PARTS, 'orchestration');
   const minio = await servers.minio();
-  const { runOrchestrationBench, runThroughputBench, measureWorkerStart } = await import('./orchestration');
-  const { writeWorkflowBundle } = await import('../prebundle');
   const { installRuntimeLogger, createLogger } = await import('../logger');
   installRuntimeLogger(createLogger({ level: 'warn', format: 'json' }));
   const configFor = (address: string): MlopsConfig => {
@@ -594,61 +605,107 @@ async function runOrchestration({ servers, sizes, log }: SuiteContext): Promise<
       trainingTaskQueue: `bench-training-${suffix}`,
     };
   };
-
+  const outputs: SuiteOutput[] = [];
   const memory = await servers.temporal('memory');
-  const r = await runOrchestrationBench({
-    config: configFor(memory.address),
-    runs: sizes.orchestrationRuns,
-    concurrent: sizes.concurrentRuns,
-    log,
-  });
-  // The bundle `npm run build` writes, made here so that it matches the code this run measures.
-  const bundlePath = path.join(servers.dir('prebundle'), 'workflow-bundle.js');
-  await writeWorkflowBundle({ bundlePath });
-  const start = await measureWorkerStart({ config: configFor(memory.address), bundlePath, rounds: sizes.workerStartRounds, log });
+  if (wanted.includes('overhead')) outputs.push(await runOrchestrationOverhead(ctx, configFor(memory.address)));
+  const onMemory = wanted.includes('filestore') ? await runOrchestrationThroughput(ctx, configFor(memory.address)) : undefined;
+  if (wanted.includes('workerstart')) outputs.push(await runOrchestrationWorkerStart(ctx, configFor(memory.address)));
   await memory.stop();
+  if (onMemory) {
+    log('throughput again, with the dev server keeping its SQLite state in a file, as the local stack starts it');
+    const file = await servers.temporal('file');
+    const onFile = await runOrchestrationThroughput(ctx, configFor(file.address));
+    await file.stop();
+    outputs.push(orchestrationFileStore(sizes.concurrentRuns, onMemory, onFile));
+  }
+  const out: SuiteOutput = {
+    figures: Object.assign({}, ...outputs.map((o) => o.figures)),
+    goals: ORCHESTRATION_GOALS,
+    notes: outputs.flatMap((o, i) => (i ? ['', ...o.notes] : o.notes)),
+  };
+  if (wanted.length < ORCHESTRATION_PARTS.length) carryOver(out, 'orchestration');
+  return out;
+}
 
-  log('throughput again, with the dev server keeping its SQLite state in a file, as the local stack starts it');
-  const file = await servers.temporal('file');
-  const onFile = await runThroughputBench({ config: configFor(file.address), concurrent: sizes.concurrentRuns, log });
-  await file.stop();
+/** The parts of a suite named in `variable` (comma-separated), or all of them. */
+function parts<P extends string>(variable: string, all: readonly P[], suite: string): P[] {
+  const wanted = (process.env[variable] ?? all.join(',')).split(',').map((p) => p.trim());
+  const unknown = wanted.filter((p) => !(all as readonly string[]).includes(p));
+  if (unknown.length)
+    throw new UsageError(`${variable}: unknown part ${unknown.join(', ')}; the ${suite} suite's parts are ${all.join(', ')}`);
+  return wanted as P[];
+}
 
+type ThroughputFigures = Awaited<ReturnType<(typeof import('./orchestration'))['runThroughputBench']>>;
+
+async function runOrchestrationThroughput({ sizes, log }: SuiteContext, config: MlopsConfig): Promise<ThroughputFigures> {
+  const { runThroughputBench } = await import('./orchestration');
+  return runThroughputBench({ config, concurrent: sizes.concurrentRuns, log });
+}
+
+async function runOrchestrationOverhead({ sizes, log }: SuiteContext, config: MlopsConfig): Promise<SuiteOutput> {
+  const { runOverheadBench } = await import('./orchestration');
+  const r = await runOverheadBench({ config, runs: sizes.orchestrationRuns, log });
   const { perStageP50Ms, workerOptions, stageOverheadVsBare, ...rest } = r;
-  const fileStoreVsMemory = Math.round((onFile.concurrentWallS / r.concurrentWallS) * 1000) / 1000;
   return {
     figures: {
       stageOverheadVsBare,
-      fileStoreVsMemory,
-      workerStartS: start.workerStartS,
-      workerStartVsUnbundled: start.workerStartVsUnbundled,
-      workerStartUnbundledS: start.workerStartUnbundledS,
-      workerStartRounds: start.workerStartRounds,
       ...rest,
       ...Object.fromEntries(Object.entries(perStageP50Ms).map(([stage, v]) => [`${stage}OverheadP50Ms`, v])),
+    },
+    goals: [],
+    notes: overheadNotes(r, workerOptions),
+  };
+}
+
+async function runOrchestrationWorkerStart({ servers, sizes, log }: SuiteContext, config: MlopsConfig): Promise<SuiteOutput> {
+  const { measureWorkerStart } = await import('./orchestration');
+  const { writeWorkflowBundle } = await import('../prebundle');
+  // The bundle `npm run build` writes, made here so that it matches the code this run measures.
+  const bundlePath = path.join(servers.dir('prebundle'), 'workflow-bundle.js');
+  await writeWorkflowBundle({ bundlePath });
+  const start = await measureWorkerStart({ config, bundlePath, rounds: sizes.workerStartRounds, log });
+  return {
+    figures: { ...start },
+    goals: [],
+    notes: [
+      `**Worker start** (\`workerStart*\`): the ready-made worker (\`runWorker\`: ` +
+        `both task queues, storage and namespace checks) in a fresh process, fork to both workers running, median of ` +
+        `${start.workerStartRounds} starts each way, alternating: with the workflow code prebundled as \`npm run build\` writes it ` +
+        `(\`workerStartS\`, ${start.workerStartS.toFixed(1)} s) and bundling it with webpack at start (\`workerStartUnbundledS\`, ` +
+        `${start.workerStartUnbundledS.toFixed(1)} s). ` +
+        '`workerStartVsUnbundled` = the first over the second.',
+    ],
+  };
+}
+
+function orchestrationFileStore(count: number, onMemory: ThroughputFigures, onFile: ThroughputFigures): SuiteOutput {
+  return {
+    figures: {
+      fileStoreVsMemory: Math.round((onFile.concurrentWallS / onMemory.concurrentWallS) * 1000) / 1000,
+      ...onMemory,
       fileDbConcurrentRuns: onFile.concurrentRuns,
       fileDbConcurrentFailed: onFile.concurrentFailed,
       fileDbConcurrentWallS: onFile.concurrentWallS,
       fileDbConcurrentStartS: onFile.concurrentStartS,
       fileDbConcurrentRunsPerS: onFile.concurrentRunsPerS,
     },
-    goals: [
-      { key: 'stageOverheadVsBare', op: '<=', value: 1.25 },
-      { key: 'fileStoreVsMemory', op: '<=', value: 1.2 },
-      { key: 'workerStartVsUnbundled', op: '<=', value: 0.5 },
-      { key: 'stageOverheadP50Ms', op: '<=', value: 20 },
-      { key: 'concurrentRuns', op: '>=', value: r.concurrentStarted },
-      { key: 'concurrentWallS', op: '<', value: 120 },
+    goals: [{ key: 'concurrentRuns', op: '>=', value: count }],
+    notes: [
+      `**Throughput**: ${onMemory.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the ` +
+        `first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
+        `The same throughput run against a dev server keeping its SQLite state in a file as the local stack starts it (\`fileDb*\`: ` +
+        `\`${DEV_SERVER_SQLITE_PRAGMAS.filter((a) => !a.startsWith('--')).join('`, `')}\`) took ${onFile.concurrentWallS.toFixed(1)} ` +
+        `s; ` +
+        '`fileStoreVsMemory` = `fileDbConcurrentWallS` / `concurrentWallS`. ' +
+        "With SQLite's defaults (a rollback journal, a disk sync at every commit) the same 1,000 runs took 96 s against 33 s in " +
+        'memory (bench-results of 2026-11-22); write-ahead logging without a sync per commit removes that wait (why it is safe: ' +
+        '`DEV_SERVER_SQLITE_PRAGMAS` in src/dev/servers.ts, docs/operations.md).',
     ],
-    notes: orchestrationNotes(r, workerOptions, onFile, start),
   };
 }
 
-function orchestrationNotes(
-  r: OrchestrationFigures,
-  workerOptions: string,
-  onFile: { concurrentWallS: number },
-  start: { workerStartS: number; workerStartUnbundledS: number; workerStartRounds: number },
-): string[] {
+function overheadNotes(r: OverheadFigures, workerOptions: string): string[] {
   const perStage = (pipeline: number, bare: number) => `${pipeline.toFixed(1)} ms against ${bare.toFixed(1)} ms`;
   return [
     '`pipelineRun` (the real workflow bundle) with approval not required and no monitor, against the Temporal dev server ' +
@@ -704,23 +761,6 @@ function orchestrationNotes(
       "the 2 cores: 9 ms and 33 s); they move with the load average below, and so does the bare reference, which is Temporal's own " +
       'floor at that load.',
     '',
-    `**Throughput**: ${r.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the ` +
-      `first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
-      `The same throughput run against a dev server keeping its SQLite state in a file as the local stack starts it (\`fileDb*\`: ` +
-      `\`${DEV_SERVER_SQLITE_PRAGMAS.filter((a) => !a.startsWith('--')).join('`, `')}\`) took ${onFile.concurrentWallS.toFixed(1)} ` +
-      `s; ` +
-      '`fileStoreVsMemory` = `fileDbConcurrentWallS` / `concurrentWallS`. ' +
-      "With SQLite's defaults (a rollback journal, a disk sync at every commit) the same 1,000 runs took 96 s against 33 s in " +
-      'memory (bench-results of 2026-11-22); write-ahead logging without a sync per commit removes that wait (why it is safe: ' +
-      '`DEV_SERVER_SQLITE_PRAGMAS` in src/dev/servers.ts, docs/operations.md).',
-    '',
-    `**Worker start** (\`workerStart*\`): the ready-made worker (\`runWorker\`: ` +
-      `both task queues, storage and namespace checks) in a fresh process, fork to both workers running, median of ` +
-      `${start.workerStartRounds} starts each way, alternating: with the workflow code prebundled as \`npm run build\` writes it ` +
-      `(\`workerStartS\`, ${start.workerStartS.toFixed(1)} s) and bundling it with webpack at start (\`workerStartUnbundledS\`, ` +
-      `${start.workerStartUnbundledS.toFixed(1)} s). ` +
-      '`workerStartVsUnbundled` = the first over the second.',
-    '',
     `Worker options (orchestration worker; the training worker takes the activity settings): \`${workerOptions}\`. ` +
       'The cache holds every concurrent run, so none is evicted and replayed; ' +
       "workflows run in one reused V8 context (the SDK default), in the benchmark's own process, next to the servers on the same " +
@@ -728,7 +768,7 @@ function orchestrationNotes(
   ];
 }
 
-type OrchestrationFigures = Awaited<ReturnType<(typeof import('./orchestration'))['runOrchestrationBench']>>;
+type OverheadFigures = Awaited<ReturnType<(typeof import('./orchestration'))['runOverheadBench']>>;
 
 async function runServing({ servers, sizes, log }: SuiteContext): Promise<SuiteOutput> {
   const minio = await servers.minio();

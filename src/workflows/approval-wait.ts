@@ -7,21 +7,30 @@ import { condition, patched, setHandler, workflowInfo } from '@temporalio/workfl
 import { approveSignal, decideUpdate, rejectSignal, type ApprovalPolicy, type ApprovalStatus, type IdentityFinding } from '../contracts';
 import { ApprovalGate } from './approval-gate';
 
+/** How the wait is told when to give up, who asked, and how its workflow asks patches. */
+export interface ApprovalWaitOptions {
+  /** Ends the wait undecided when it turns true (a rollout aborted while it asks a person). */
+  interrupted?: () => boolean;
+  /** The requester's identity as the payload codec found it. */
+  requester?: IdentityFinding;
+  /** How the workflow asks its patches (default `patched`; `pipelinePatched` in a pipeline run). */
+  patched?: (patchId: string) => boolean;
+}
+
 /**
  * Waits until the gate decides (or its deadlines, escalation included, run out) and returns the gate.
  * `onChange` is called with the gate's status after every request and deadline, so `status` and the UI stay current.
- * `interrupted` ends the wait undecided when it turns true (a rollout aborted while it asks a person).
  */
 export async function awaitApproval(
   policy: ApprovalPolicy,
   requestedBy: string,
   onChange: (status: ApprovalStatus) => void,
-  interrupted: () => boolean = () => false,
-  requester?: IdentityFinding,
+  options: ApprovalWaitOptions = {},
 ): Promise<ApprovalGate> {
+  const { interrupted = () => false, requester, patched: ask = patched } = options;
   const { workflowId, runId, runStartTime } = workflowInfo();
   // Runs started before identity policies existed replay reading the typed name only.
-  const identityChecks = patched('approval-identity');
+  const identityChecks = ask('approval-identity');
   const gate = new ApprovalGate(policy, requestedBy, {
     workflowId,
     runId,

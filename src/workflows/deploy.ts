@@ -8,16 +8,14 @@ import type { createActivities } from '../activities';
 import type { ChampionChange, DeployInput, EvaluateResult, PipelineRunInput, SpecRef } from '../contracts';
 import { mlopsActivities } from './activity-names';
 import { stageActivity } from './options';
+import { pipelinePatched } from './patches';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { registerCandidate, promoteVersion } = mlopsActivities<Activities>(stageActivity);
+const { registerCandidate, promoteVersion } = mlopsActivities<Activities>(stageActivity, pipelinePatched);
 
 /** Times production may move under one run before it stops trying (each time costs a validation). */
 export const MAX_CHAMPION_CHANGES = 5;
-
-/** The patch id under which runs deploy by compare-and-swap (runs recorded before it moved the alias unconditionally). */
-export const DEPLOY_CAS_PATCH = 'deploy-cas';
 
 /** What the compare-and-swap deploy needs from the run. */
 export interface CasDeploy {

@@ -14,7 +14,6 @@ import {
   ParentClosePolicy,
   executeChild,
   log,
-  patched,
   setCurrentDetails,
   setHandler,
   workflowInfo,
@@ -41,21 +40,25 @@ import {
 import { mlopsActivities } from './activity-names';
 import { awaitApproval } from './approval-wait';
 import { approvalDetails, decisionDetails } from './details';
-import { championChanged, comparedWith, DEPLOY_CAS_PATCH, deployByCompareAndSwap } from './deploy';
+import { championChanged, comparedWith, deployByCompareAndSwap } from './deploy';
 import { lifecycle } from './lifecycle-sink';
 import { stageActivity, trainingActivity } from './options';
+import { DEPLOY_CAS_PATCH, pipelinePatched } from './patches';
 import { rolloutRun } from './rollout';
 import { Timeline } from './timeline';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { ingestDataset, evaluateCandidate, checkServability, deployCandidate, ensureMonitor } = mlopsActivities<Activities>(stageActivity);
+const { ingestDataset, evaluateCandidate, checkServability, deployCandidate, ensureMonitor } = mlopsActivities<Activities>(
+  stageActivity,
+  pipelinePatched,
+);
 
 /** Runs the lifecycle once and returns how it ended. */
 export async function pipelineRun(input: PipelineRunInput): Promise<PipelineRunResult> {
   const { spec } = input;
   // A worker that dies mid-training is noticed within seconds; the retry resumes from the last checkpoint.
-  const { trainModel } = mlopsActivities<Activities>(trainingActivity(input.trainingTaskQueue ?? 'mlops-training'));
+  const { trainModel } = mlopsActivities<Activities>(trainingActivity(input.trainingTaskQueue ?? 'mlops-training'), pipelinePatched);
   const timeline = new Timeline();
   const status: PipelineRunStatus = {
     model: spec.model,
@@ -217,7 +220,7 @@ async function servabilityStage(
 ): Promise<PipelineRunResult | undefined> {
   const { data, training, evaluation } = made;
   // Runs started before this stage existed replay without it (their history has no marker).
-  if (patched('servability-check')) {
+  if (pipelinePatched('servability-check')) {
     const checked = await run.stage('servability', () =>
       checkServability({
         model: run.spec.model,
@@ -266,8 +269,7 @@ async function approveStage(
           }),
         );
       },
-      () => false,
-      input.$identity,
+      { requester: input.$identity, patched: pipelinePatched },
     );
     const decision = gate.status();
     lifecycle.approvalDecided(spec.model, decision.state, (Date.now() - asked) / 1000);
@@ -322,7 +324,7 @@ async function deployStage(run: RunContext, made: Made): Promise<Deployed | { en
     ...(evaluation.cardInput ? { cardInput: evaluation.cardInput } : {}),
   };
   const policy = rolloutPolicyOf(spec);
-  const rollout = policy !== undefined && evaluation.champion !== undefined && patched('rollout-strategy');
+  const rollout = policy !== undefined && evaluation.champion !== undefined && pipelinePatched('rollout-strategy');
   let version: number;
   let previousVersion: number | undefined;
   let specRef: SpecRef | undefined;
@@ -335,7 +337,7 @@ async function deployStage(run: RunContext, made: Made): Promise<Deployed | { en
       if (!again.passed) status.validationFailures = again.failures;
     }
   };
-  if (!rollout && patched(DEPLOY_CAS_PATCH)) {
+  if (!rollout && pipelinePatched(DEPLOY_CAS_PATCH)) {
     status.deploy = { comparedWith: comparedWith(evaluation), championChanges: [] };
     const deployed = await stage('deploy', () =>
       deployByCompareAndSwap({ spec, deploy: deployInput, evaluation, revalidate: run.validate, onChampionChanged }),
@@ -358,7 +360,7 @@ async function deployStage(run: RunContext, made: Made): Promise<Deployed | { en
   // A rollout runs against the champion the candidate was compared with: when production moved after validation, the
   // candidate is judged again against the new one (or the run stops) before any request reaches it.
   const expected = comparedWith(evaluation);
-  if (rollout && previousVersion !== undefined && previousVersion !== expected && patched(DEPLOY_CAS_PATCH)) {
+  if (rollout && previousVersion !== undefined && previousVersion !== expected && pipelinePatched(DEPLOY_CAS_PATCH)) {
     const changes = { version, changes: 0, expected, current: previousVersion };
     const checked = await stage('deploy', () =>
       championChanged({ spec, evaluation, revalidate: run.validate, onChampionChanged }, changes),

@@ -176,7 +176,7 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
         status.approval = approval;
         show();
       },
-      () => controls.abort !== undefined || controls.promote !== undefined,
+      { interrupted: () => controls.abort !== undefined || controls.promote !== undefined },
     );
     status.state = controls.paused ? 'paused' : 'running';
     if (controls.promote && !gate.decided) return true;

@@ -12,12 +12,14 @@
  * in flight when a worker is upgraded (the servability stage was added under patched('servability-check'), the
  * `mlops.` activity namespace under patched('mlops-activity-names'), the deploy by compare-and-swap under
  * patched('deploy-cas'), the monitor following the deployed version's spec under patched('monitor-follows-deploy'),
- * identity checks of approvals under patched('approval-identity')).
+ * identity checks of approvals under patched('approval-identity'), and pipeline runs recording one baseline patch for
+ * all of these under 'pipeline-baseline-1', src/workflows/patches.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import { PIPELINE_BASELINE, PIPELINE_BASELINE_PATCH } from '../../../src/workflows/patches';
 
 const DIR = path.resolve(__dirname, '../../fixtures/histories');
 
@@ -32,6 +34,9 @@ describe('recorded runs replay deterministically', () => {
       'before-approval-identity-deployed-after-approval.json',
       'before-approval-identity-rejected.json',
       'before-approval-identity-validation-failed.json',
+      'before-baseline-deployed-after-approval.json',
+      'before-baseline-rejected.json',
+      'before-baseline-validation-failed.json',
       'before-deploy-cas-deployed-after-approval.json',
       'before-monitor-spec-follows-deploy.json',
       'before-servability-deployed-after-approval.json',
@@ -65,6 +70,29 @@ describe('recorded runs replay deterministically', () => {
       if (/^before-(activity-names|servability)-/.test(f)) expect(names.filter((n) => n.startsWith('mlops.'))).toEqual([]);
       else expect(names.every((n) => n.startsWith('mlops.'))).toBe(true);
     }
+  });
+
+  /** The patch ids a recorded history's markers carry, in order. */
+  const patchIds = (f: string) =>
+    (
+      JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as {
+        events: { markerRecordedEventAttributes?: { markerName: string; details: Record<string, { payloads: { data: string }[] }> } }[];
+      }
+    ).events
+      .map((e) => e.markerRecordedEventAttributes)
+      .filter((m) => m?.markerName === 'core_patch')
+      .map((m) => (JSON.parse(Buffer.from(m!.details['patch-data']!.payloads[0]!.data, 'base64').toString()) as { id: string }).id);
+
+  it('a pipeline run records one baseline patch in place of the five it stands for; runs before it replay with each of theirs', () => {
+    for (const f of ['deployed-after-approval.json', 'rejected.json', 'validation-failed.json'])
+      expect(patchIds(f)).toEqual([PIPELINE_BASELINE_PATCH]);
+    expect(patchIds('before-baseline-deployed-after-approval.json')).toEqual([
+      'mlops-activity-names',
+      'servability-check',
+      'approval-identity',
+      'deploy-cas',
+    ]);
+    expect(patchIds('before-baseline-deployed-after-approval.json').every((id) => PIPELINE_BASELINE.includes(id))).toBe(true);
   });
 
   it('has a monitor run that continued as new, with the commands a monitor makes, and the run it continued into', () => {

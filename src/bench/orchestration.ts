@@ -38,7 +38,8 @@ import { ArtifactStore, createMinioClient } from '../storage/artifact-store';
 import { activityName, namespacedActivities } from '../contracts/activity-names';
 import { failureInterceptor } from '../activities/failures';
 import { livenessInterceptor } from '../activities/liveness';
-import type { bareRun } from './bare-workflow';
+import { lifecycleSinks } from '../activities/lifecycle-metrics';
+import type { BareExtras, BareStepInput, bareRun } from './bare-workflow';
 
 /** Inputs of `runOrchestrationBench`. */
 export interface OrchestrationBenchOptions {
@@ -89,6 +90,34 @@ export interface OrchestrationBenchResult extends ThroughputFigures {
   bareStageOverheadP95Ms: number;
   /** stageOverheadP50Ms over bareStageOverheadP50Ms. */
   stageOverheadVsBare: number;
+  /**
+   * What the pipeline adds per stage and what it is made of, each measured in the same run as the difference one cost
+   * makes alone: the plugin's activity interceptors (the pipeline with and without them), the stages' activity options
+   * (heartbeat timeout, retry policy), the patch markers and the payload sizes (the bare reference with and without
+   * each, taken from a pipeline run's history); the rest is our workflow code (stage outcomes, status, timeline,
+   * details, the lifecycle sink). A kind's per-stage figure (`*StageMs`) is the mean over the six stages of each
+   * stage's median overhead; differences of medians add up only roughly. ms.
+   */
+  extraMs: number;
+  extraInterceptorsMs: number;
+  extraActivityOptionsMs: number;
+  extraPatchMarkersMs: number;
+  extraPayloadsMs: number;
+  extraWorkflowCodeMs: number;
+  /** The per-stage figures those differences come from, ms. */
+  pipelineStageMs: number;
+  bareStageMs: number;
+  pipelineNoInterceptorsStageMs: number;
+  bareWithOptionsStageMs: number;
+  bareWithPatchesStageMs: number;
+  bareWithPayloadsStageMs: number;
+  /** A pipeline run's payloads, encoded, p50 in bytes: its input, its activities' inputs and results (summed), its result. */
+  runInputBytes: number;
+  activityInputBytes: number;
+  activityResultBytes: number;
+  runResultBytes: number;
+  /** Patch markers a run records (each with its search attribute update). */
+  patchMarkers: number;
   /** The bare reference's workflow task dispatch and processing, and activity overhead, p50 in ms. */
   bareWorkflowTaskDispatchP50Ms: number;
   bareWorkflowTaskProcessingP50Ms: number;
@@ -138,6 +167,9 @@ export interface ThroughputFigures {
 /** The bare reference's activity: does nothing, timed like the stages. */
 const BARE_ACTIVITY = 'bareStep';
 
+/** The workflow id prefix of pipeline runs whose stages run without the plugin's activity interceptors. */
+const NO_INTERCEPTORS = 'bench-nointerceptors-';
+
 /** Runs the overhead and throughput measurements on one pair of workers. */
 export async function runOrchestrationBench(options: OrchestrationBenchOptions): Promise<OrchestrationBenchResult> {
   const o = { runs: options.runs ?? 200, warmupRuns: options.warmupRuns ?? 10, concurrent: options.concurrent ?? 1000 };
@@ -182,10 +214,11 @@ async function withBenchWorkers<T>(options: OrchestrationBenchOptions, fn: (benc
   const common = { connection, namespace: config.temporal.namespace };
   // The stages run inside the plugin's interceptors and heartbeat settings, as in production; the bare reference without.
   const stages = new Set(Object.keys(namespacedActivities({ ...activities.stages, trainModel: activities.trainModel })));
+  // Runs whose workflow id says so go without them, to measure what they cost.
   const ours =
     (factory: ActivityInterceptorsFactory): ActivityInterceptorsFactory =>
     (ctx) =>
-      stages.has(ctx.info.activityType) ? factory(ctx) : {};
+      stages.has(ctx.info.activityType) && !ctx.info.workflowExecution?.workflowId.startsWith(NO_INTERCEPTORS) ? factory(ctx) : {};
   const perWorker = {
     interceptors: { activity: [ours(livenessInterceptor()), ours(failureInterceptor)] },
     defaultHeartbeatThrottleInterval: '1s',
@@ -196,6 +229,8 @@ async function withBenchWorkers<T>(options: OrchestrationBenchOptions, fn: (benc
     ...perWorker,
     taskQueue: config.taskQueue,
     workflowsPath: require.resolve('./bench-workflows'),
+    // The lifecycle sink, as the plugin registers it: without it every run's first call is logged as an error.
+    sinks: lifecycleSinks(),
     activities: { ...namespacedActivities(activities.stages), [BARE_ACTIVITY]: activities.bare },
     ...tuning,
   });
@@ -223,45 +258,95 @@ async function withBenchWorkers<T>(options: OrchestrationBenchOptions, fn: (benc
 /** The per-stage overhead part of the result. */
 export type OverheadFigures = Omit<OrchestrationBenchResult, keyof ThroughputFigures | 'workerOptions'>;
 
+/** The kinds of run the overhead part alternates: the pipeline, the bare reference, and one cost at a time between them. */
+const KINDS = ['pipeline', 'bare', 'pipelineNoInterceptors', 'bareOptions', 'barePatches', 'barePayloads'] as const;
+type Kind = (typeof KINDS)[number];
+
 /** Runs one at a time and reads each history for the per-stage overhead. */
 async function measureOverhead(bench: BenchContext, runs: number, warmupRuns: number): Promise<OverheadFigures> {
   const { client, config, spec, tag, log } = bench;
   log(`warm-up: ${warmupRuns} pipeline runs and as many bare ones`);
+  let sample: RunTiming | undefined;
   for (let i = 0; i < warmupRuns; i++) {
-    await oneRun(client, config, spec, `bench-warmup-${tag}-${i}`);
+    const workflowId = `bench-warmup-${tag}-${i}`;
+    const roundTripMs = await oneRun(client, config, spec, workflowId);
+    if (i === warmupRuns - 1) sample = await timingFromHistory(client, workflowId, roundTripMs, bench.ownMs, MEASURED_STAGES.length);
     await oneBareRun(client, config, `bench-warmup-bare-${tag}-${i}`);
   }
+  sample ??= await timingFromHistory(client, `bench-warmup-${tag}-0`, 0, bench.ownMs, MEASURED_STAGES.length);
+  // The bare runs that add one of the pipeline's costs take it from a pipeline run: its patches and payload sizes.
+  const pad = (bytes: number) => Math.max(0, bytes - PADDING_ENVELOPE_BYTES);
+  const extras: Record<Kind, BareExtras> = {
+    pipeline: {},
+    pipelineNoInterceptors: {},
+    bare: {},
+    bareOptions: { stageOptions: true },
+    barePatches: { patches: sample.patches },
+    barePayloads: { inputBytes: sample.payloads.activityInputs.map(pad), resultBytes: sample.payloads.activityResults.map(pad) },
+  };
 
-  log(`overhead: ${runs} pipeline runs and ${runs} bare runs, one at a time, interleaved`);
-  const measured: RunTiming[] = [];
-  const bare: RunTiming[] = [];
+  log(`overhead: ${runs} runs of each of ${KINDS.join(', ')}, one at a time, interleaved`);
+  const timings = Object.fromEntries(KINDS.map((k) => [k, [] as RunTiming[]])) as Record<Kind, RunTiming[]>;
   for (let i = 0; i < runs; i++) {
-    // Alternating which goes first, so neither always follows the other's history read.
-    for (const kind of i % 2 === 0 ? (['pipeline', 'bare'] as const) : (['bare', 'pipeline'] as const)) {
-      if (kind === 'pipeline') {
-        const workflowId = `bench-overhead-${tag}-${i}`;
-        const roundTripMs = await oneRun(client, config, spec, workflowId);
-        measured.push(await timingFromHistory(client, workflowId, roundTripMs, bench.ownMs, MEASURED_STAGES.length));
-      } else {
-        const workflowId = `bench-bare-${tag}-${i}`;
-        const roundTripMs = await oneBareRun(client, config, workflowId);
-        bare.push(await timingFromHistory(client, workflowId, roundTripMs, bench.ownMs, MEASURED_STAGES.length));
-      }
+    // Rotating which goes first, so no kind always follows the same other's history read.
+    for (const kind of [...KINDS.slice(i % KINDS.length), ...KINDS.slice(0, i % KINDS.length)]) {
+      const workflowId = kind === 'pipelineNoInterceptors' ? `${NO_INTERCEPTORS}${tag}-${i}` : `bench-${kind}-${tag}-${i}`;
+      const roundTripMs = kind.startsWith('pipeline')
+        ? await oneRun(client, config, spec, workflowId)
+        : await oneBareRun(client, config, workflowId, extras[kind]);
+      timings[kind].push(await timingFromHistory(client, workflowId, roundTripMs, bench.ownMs, MEASURED_STAGES.length));
     }
     if ((i + 1) % 50 === 0) log(`  ${i + 1}/${runs} runs of each`);
   }
+  return overheadFigures(timings, runs, warmupRuns);
+}
 
-  const stages = measured.flatMap((m) => m.stages);
-  const bareStages = bare.flatMap((m) => m.stages);
+/** What `{"pad":""}` and its JSON payload's metadata take, so a padded payload is as large as the pipeline's. */
+const PADDING_ENVELOPE_BYTES = 40;
+
+/** The figures of the overhead part from the runs' timings. */
+function overheadFigures(timings: Record<Kind, RunTiming[]>, runs: number, warmupRuns: number): OverheadFigures {
   const p = (values: number[], q: number) => round(percentile(values, q));
-  const stageOverheadP50Ms = p(
-    stages.map((s) => s.overheadMs),
-    50,
-  );
-  const bareStageOverheadP50Ms = p(
-    bareStages.map((s) => s.overheadMs),
-    50,
-  );
+  const stagesOf = (kind: Kind) => timings[kind].flatMap((m) => m.stages);
+  const stageP50 = (kind: Kind) =>
+    p(
+      stagesOf(kind).map((s) => s.overheadMs),
+      50,
+    );
+  const measured = timings.pipeline;
+  const bare = timings.bare;
+  const stages = stagesOf('pipeline');
+  const bareStages = stagesOf('bare');
+  const stageOverheadP50Ms = stageP50('pipeline');
+  const bareStageOverheadP50Ms = stageP50('bare');
+  // The breakdown compares kinds stage by stage: the mean over the six stages of each stage's median, so a cost that
+  // falls on one stage (a patch marker in the first workflow task) counts as its share, whatever the other stages do.
+  const stageMs = (kind: Kind) =>
+    round(
+      MEASURED_STAGES.map((_, i) =>
+        percentile(
+          timings[kind].map((m) => m.stages[i]!.overheadMs),
+          50,
+        ),
+      ).reduce((a, b) => a + b, 0) / MEASURED_STAGES.length,
+    );
+  const variants = {
+    pipelineStageMs: stageMs('pipeline'),
+    bareStageMs: stageMs('bare'),
+    pipelineNoInterceptorsStageMs: stageMs('pipelineNoInterceptors'),
+    bareWithOptionsStageMs: stageMs('bareOptions'),
+    bareWithPatchesStageMs: stageMs('barePatches'),
+    bareWithPayloadsStageMs: stageMs('barePayloads'),
+  };
+  const parts = {
+    extraInterceptorsMs: round(variants.pipelineStageMs - variants.pipelineNoInterceptorsStageMs),
+    extraActivityOptionsMs: round(variants.bareWithOptionsStageMs - variants.bareStageMs),
+    extraPatchMarkersMs: round(variants.bareWithPatchesStageMs - variants.bareStageMs),
+    extraPayloadsMs: round(variants.bareWithPayloadsStageMs - variants.bareStageMs),
+  };
+  const extraMs = round(variants.pipelineStageMs - variants.bareStageMs);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const median = (f: (m: RunTiming) => number) => percentile(measured.map(f), 50);
   return {
     stageOverheadP50Ms,
     stageOverheadP95Ms: p(
@@ -274,6 +359,10 @@ async function measureOverhead(bench: BenchContext, runs: number, warmupRuns: nu
       95,
     ),
     stageOverheadVsBare: Math.round((stageOverheadP50Ms / bareStageOverheadP50Ms) * 1000) / 1000,
+    extraMs,
+    ...parts,
+    extraWorkflowCodeMs: round(extraMs - sum(Object.values(parts))),
+    ...variants,
     bareWorkflowTaskDispatchP50Ms: p(
       bare.flatMap((m) => m.workflowTasks.map((w) => w.dispatchMs)),
       50,
@@ -286,14 +375,8 @@ async function measureOverhead(bench: BenchContext, runs: number, warmupRuns: nu
       bareStages.map((s) => s.activityOverheadMs),
       50,
     ),
-    historyEvents: percentile(
-      measured.map((m) => m.events),
-      50,
-    ),
-    historyBytes: percentile(
-      measured.map((m) => m.bytes),
-      50,
-    ),
+    historyEvents: median((m) => m.events),
+    historyBytes: median((m) => m.bytes),
     bareHistoryEvents: percentile(
       bare.map((m) => m.events),
       50,
@@ -302,6 +385,11 @@ async function measureOverhead(bench: BenchContext, runs: number, warmupRuns: nu
       bare.map((m) => m.bytes),
       50,
     ),
+    runInputBytes: median((m) => m.payloads.runInput),
+    activityInputBytes: median((m) => sum(m.payloads.activityInputs)),
+    activityResultBytes: median((m) => sum(m.payloads.activityResults)),
+    runResultBytes: median((m) => m.payloads.runResult),
+    patchMarkers: median((m) => m.patches.filter(Boolean).length),
     perStageP50Ms: Object.fromEntries(
       MEASURED_STAGES.map((name) => [
         name,
@@ -339,13 +427,7 @@ async function measureOverhead(bench: BenchContext, runs: number, warmupRuns: nu
       measured.map((m) => m.roundTripMs),
       50,
     ),
-    activityOwnP50Ms:
-      Math.round(
-        percentile(
-          measured.map((m) => m.activityOwnMs),
-          50,
-        ) * 1000,
-      ) / 1000,
+    activityOwnP50Ms: Math.round(median((m) => m.activityOwnMs) * 1000) / 1000,
     runs,
     warmupRuns,
   };
@@ -394,17 +476,17 @@ async function noopActivities(config: MlopsConfig) {
 
   const ownMs = new Map<string, number>();
   const timed =
-    <T>(body: () => T) =>
-    async (): Promise<T> => {
+    <A extends unknown[], T>(body: (...args: A) => T) =>
+    async (...args: A): Promise<T> => {
       const started = performance.now();
-      const out = body();
+      const out = body(...args);
       const { workflowExecution, activityId } = Context.current().info;
       ownMs.set(`${workflowExecution?.workflowId}/${activityId}`, performance.now() - started);
       return out;
     };
   return {
     ownMs,
-    bare: timed(() => undefined),
+    bare: timed((input?: BareStepInput) => (input ? { pad: 'x'.repeat(input.resultBytes) } : undefined)),
     stages: {
       ingestDataset: timed(() => ingest),
       evaluateCandidate: timed(() => evaluate),
@@ -435,9 +517,13 @@ async function oneRun(client: Client, config: MlopsConfig, spec: PipelineSpec, w
 }
 
 /** Starts one bare reference run, waits for it, and returns the round trip in ms. */
-async function oneBareRun(client: Client, config: MlopsConfig, workflowId: string): Promise<number> {
+async function oneBareRun(client: Client, config: MlopsConfig, workflowId: string, extras: BareExtras = {}): Promise<number> {
   const started = performance.now();
-  await client.workflow.execute<typeof bareRun>('bareRun', { taskQueue: config.taskQueue, workflowId, args: [config.trainingTaskQueue] });
+  await client.workflow.execute<typeof bareRun>('bareRun', {
+    taskQueue: config.taskQueue,
+    workflowId,
+    args: [config.trainingTaskQueue, extras],
+  });
   return performance.now() - started;
 }
 
@@ -446,6 +532,10 @@ interface RunTiming {
   /** The history's events and encoded size. */
   events: number;
   bytes: number;
+  /** Encoded payload bytes: the run's input, each activity's input and result (in order), and the run's result. */
+  payloads: { runInput: number; activityInputs: number[]; activityResults: number[]; runResult: number };
+  /** The patch id recorded before each activity (by position), null where none was. */
+  patches: (string | null)[];
   runOverheadMs: number;
   activityOwnMs: number;
   stages: { name: string; overheadMs: number; activityOverheadMs: number }[];
@@ -471,6 +561,9 @@ async function timingFromHistory(
 ): Promise<RunTiming> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const bytes = temporal.api.history.v1.History.encode(history).finish().length;
+  const payloads: RunTiming['payloads'] = { runInput: 0, activityInputs: [], activityResults: [], runResult: 0 };
+  const patches: RunTiming['patches'] = [];
+  let patch: string | null = null;
   let startedAt: number | undefined;
   let closedAt: number | undefined;
   const scheduled = new Map<string, { name: string; activityId: string; at: number }>();
@@ -482,14 +575,23 @@ async function timingFromHistory(
   let taskStartedAt = 0;
   for (const event of history.events ?? []) {
     const at = ms(event.eventTime);
-    if (event.workflowExecutionStartedEventAttributes) startedAt = previous = at;
-    else if (event.workflowTaskScheduledEventAttributes) taskScheduledAt = at;
+    if (event.workflowExecutionStartedEventAttributes) {
+      startedAt = previous = at;
+      payloads.runInput = payloadBytes(event.workflowExecutionStartedEventAttributes.input);
+    } else if (event.markerRecordedEventAttributes?.markerName === 'core_patch') {
+      patch = patchId(event.markerRecordedEventAttributes.details?.['patch-data']);
+    } else if (event.workflowTaskScheduledEventAttributes) taskScheduledAt = at;
     else if (event.workflowTaskStartedEventAttributes) taskStartedAt = at;
     else if (event.workflowTaskCompletedEventAttributes)
       workflowTasks.push({ dispatchMs: taskStartedAt - taskScheduledAt, processingMs: at - taskStartedAt });
-    else if (event.workflowExecutionCompletedEventAttributes) closedAt = at;
-    else if (event.activityTaskScheduledEventAttributes) {
+    else if (event.workflowExecutionCompletedEventAttributes) {
+      closedAt = at;
+      payloads.runResult = payloadBytes(event.workflowExecutionCompletedEventAttributes.result);
+    } else if (event.activityTaskScheduledEventAttributes) {
       const a = event.activityTaskScheduledEventAttributes;
+      payloads.activityInputs.push(payloadBytes(a.input));
+      patches.push(patch);
+      patch = null;
       scheduled.set(String(event.eventId), { name: activityName(a.activityType?.name ?? '?'), activityId: a.activityId ?? '', at });
     } else if (event.activityTaskCompletedEventAttributes) {
       const s = scheduled.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId));
@@ -497,6 +599,7 @@ async function timingFromHistory(
       const own = ownMs.get(`${workflowId}/${s.activityId}`);
       if (own === undefined) throw new Error(`${workflowId}: no own time recorded for ${s.name}`);
       activityOwnMs += own;
+      payloads.activityResults.push(payloadBytes(event.activityTaskCompletedEventAttributes.result));
       stages.push({ name: s.name, overheadMs: at - previous - own, activityOverheadMs: at - s.at - own });
       previous = at;
     }
@@ -505,7 +608,20 @@ async function timingFromHistory(
   if (stages.length !== expectedActivities)
     throw new Error(`${workflowId}: expected ${expectedActivities} activities, found ${stages.length}`);
   const events = history.events?.length ?? 0;
-  return { roundTripMs, events, bytes, runOverheadMs: closedAt - startedAt - activityOwnMs, activityOwnMs, stages, workflowTasks };
+  const runOverheadMs = closedAt - startedAt - activityOwnMs;
+  return { roundTripMs, events, bytes, payloads, patches, runOverheadMs, activityOwnMs, stages, workflowTasks };
+}
+
+/** The encoded size of a list of payloads (data and metadata), 0 for none. */
+function payloadBytes(payloads: temporal.api.common.v1.IPayloads | null | undefined): number {
+  return payloads ? temporal.api.common.v1.Payloads.encode(payloads).finish().length : 0;
+}
+
+/** The patch id in a patch marker's details. */
+function patchId(details: temporal.api.common.v1.IPayloads | null | undefined): string | null {
+  const data = details?.payloads?.[0]?.data;
+  if (!data) return null;
+  return (JSON.parse(Buffer.from(data).toString('utf8')) as { id?: string }).id ?? null;
 }
 
 /** Starts `count` runs together (at most 100 start calls in flight) and waits for every result. */

@@ -737,18 +737,41 @@ function overheadNotes(r: OverheadFigures, workerOptions: string): string[] {
       '`workflowTaskProcessingP50Ms` WorkflowTaskStarted to WorkflowTaskCompleted (the worker); ' +
       "`clientRoundTripP50Ms` is the client's start call to holding the result; `historyEvents` and `historyBytes` are a run's history, encoded (p50).",
     '',
-    `**What our extra cost per stage is made of** (p50, pipeline against bare): ` +
-      `running the workflow task ${perStage(r.workflowTaskProcessingP50Ms, r.bareWorkflowTaskProcessingP50Ms)} ` +
-      "(our workflow code: the stage's outcome, the status timeline, the Temporal UI details, the `patched()` checks, decoding and " +
-      'encoding larger payloads); ' +
-      `the activity span ${perStage(r.activityOverheadP50Ms, r.bareActivityOverheadP50Ms)} (the plugin's interceptors: ` +
-      `a liveness timer started and cleared per activity, the failure conversion, and the larger inputs and results); ` +
-      `dispatch ${perStage(r.workflowTaskDispatchP50Ms, r.bareWorkflowTaskDispatchP50Ms)} (the server's, the same for both). ` +
-      `A run's history is ${r.historyEvents} events and ${(r.historyBytes / 1024).toFixed(1)} KiB against ${r.bareHistoryEvents} ` +
-      `events and ${(r.bareHistoryBytes / 1024).toFixed(1)} KiB: the spec in the input, references and summaries in the results, ` +
-      `and the patch markers. ` +
+    `**What our extra cost per stage is made of** (\`extra*\`, measured): beside the pipeline and the bare reference, ` +
+      "four more kinds of run alternate with them, each adding one cost alone: the pipeline without the plugin's activity " +
+      "interceptors, and the bare reference with the stages' activity options (heartbeat timeout, retry policy with its " +
+      'non-retryable types), with the patch markers a pipeline run records (asked before the same activities), and with ' +
+      "activity inputs and results padded to the sizes a pipeline run's carry (both taken from a warm-up run's history). " +
+      "Each kind's per-stage figure (`*StageMs`) is the mean over the six stages of each stage's median, so a cost that " +
+      'falls on one stage counts as its share; each `extra*` is a difference of two of them, and `extraWorkflowCodeMs` is what ' +
+      'is left of `extraMs`: our workflow code (stage outcomes, the status and its timeline, the Temporal UI details, the ' +
+      'lifecycle sink, the activity proxies). ' +
+      `This run: ${r.extraMs.toFixed(2)} ms per stage in all (${r.pipelineStageMs.toFixed(2)} ms against ` +
+      `${r.bareStageMs.toFixed(2)} ms), of which interceptors ${r.extraInterceptorsMs.toFixed(2)} ms, activity options ` +
+      `${r.extraActivityOptionsMs.toFixed(2)} ms, patch markers ${r.extraPatchMarkersMs.toFixed(2)} ms (${r.patchMarkers} per run), ` +
+      `payload sizes ${r.extraPayloadsMs.toFixed(2)} ms, workflow code ${r.extraWorkflowCodeMs.toFixed(2)} ms. ` +
+      'A difference smaller than about 0.3 ms is within what the same kind moves between runs on this machine. ' +
+      `Payloads of a pipeline run (p50, encoded): its input ${r.runInputBytes} bytes (the spec), its activities\' inputs ` +
+      `${r.activityInputBytes} bytes and results ${r.activityResultBytes} bytes in all, its result ${r.runResultBytes} bytes; ` +
+      `its history is ${r.historyEvents} events and ${(r.historyBytes / 1024).toFixed(1)} KiB against ${r.bareHistoryEvents} ` +
+      `events and ${(r.bareHistoryBytes / 1024).toFixed(1)} KiB. ` +
+      `Where the time goes (p50, pipeline against bare): running a workflow task ${perStage(r.workflowTaskProcessingP50Ms, r.bareWorkflowTaskProcessingP50Ms)}, ` +
+      `an activity's span ${perStage(r.activityOverheadP50Ms, r.bareActivityOverheadP50Ms)}, ` +
+      `dispatching a workflow task ${perStage(r.workflowTaskDispatchP50Ms, r.bareWorkflowTaskDispatchP50Ms)}. ` +
       "The train stage runs on its own task queue, so it goes through the server's dispatch like a workflow task " +
       '(`trainModelOverheadP50Ms`); the reference does the same, so the ratio compares like with like.',
+    '',
+    '**Patch markers**: every `patched()` a run takes records a marker and, through the SDK, an update of the ' +
+      '`TemporalChangeVersion` search attribute, which the dev server writes to its SQLite visibility store. A run without ' +
+      'approval used to record three (`mlops-activity-names`, `servability-check`, `deploy-cas`; five with an approval ' +
+      'and a rollout); a new run records one baseline patch that stands for all of them (`src/workflows/patches.ts`, ' +
+      'docs/operations.md). ' +
+      (Math.abs(r.extraPayloadsMs) < 0.3
+        ? "Payload sizes: padding the bare reference's inputs and results to the pipeline's sizes changed the per-stage " +
+          `figure by ${r.extraPayloadsMs.toFixed(2)} ms in this run, so the spec travels by value in the run's input and ` +
+          "the deploy's (kilobytes, not megabytes) at no cost that shows."
+        : `Payload sizes: padding the bare reference's inputs and results to the pipeline's sizes cost ` +
+          `${r.extraPayloadsMs.toFixed(2)} ms per stage in this run.`),
     '',
     "**Dispatch**: activities on the workflow's own task queue are handed over eagerly in the reply to the workflow task; " +
       "the train stage, on its own task queue, goes through the server's dispatch like a workflow task. " +

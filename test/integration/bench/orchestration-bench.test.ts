@@ -16,7 +16,7 @@ afterAll(async () => {
 
 describe('orchestration benchmark', () => {
   it(
-    'times every stage of no-op runs and of the bare reference from their histories, and counts concurrent runs that deployed',
+    'times every stage of no-op runs, of the bare reference and of the runs that add one cost each, from their histories, and counts concurrent runs that deployed',
     async () => {
       const r = await runOrchestrationBench({ config: testConfig(env, minio, 'mlops-bench-test'), runs: 3, warmupRuns: 1, concurrent: 5 });
       expect(r.runs).toBe(3);
@@ -31,6 +31,14 @@ describe('orchestration benchmark', () => {
       expect(r.stageOverheadVsBare).toBeCloseTo(r.stageOverheadP50Ms / r.bareStageOverheadP50Ms, 2);
       expect(r.bareHistoryBytes).toBeLessThan(r.historyBytes);
       expect(r.bareHistoryEvents).toBeGreaterThan(0);
+      // What the extra cost is made of: each part measured by its own kind of run, the payloads a run carries.
+      for (const part of [r.extraInterceptorsMs, r.extraActivityOptionsMs, r.extraPatchMarkersMs, r.extraPayloadsMs, r.extraWorkflowCodeMs])
+        expect(Number.isFinite(part)).toBe(true);
+      expect(r.extraMs).toBeCloseTo(r.pipelineStageMs - r.bareStageMs, 1);
+      expect(r.patchMarkers).toBe(1);
+      expect(r.runInputBytes).toBeGreaterThan(200);
+      expect(r.activityInputBytes).toBeGreaterThan(r.runInputBytes);
+      expect(r.activityResultBytes).toBeGreaterThan(0);
       expect(r.concurrentStarted).toBe(5);
       expect(r.concurrentRuns).toBe(5);
       expect(r.concurrentFailed).toBe(0);

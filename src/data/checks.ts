@@ -14,7 +14,7 @@ import type { ColumnSpec, DatasetSchema } from '../ml/types';
 import { isNumericType } from '../ml/values';
 import { Validator, type ValidationOptions, type ValidationReport } from '../ml/data-validation';
 import { literal, type Engine } from './engine';
-import { jsNumberText } from './typing';
+import { inListSql, jsNumberText } from './typing';
 
 /** A relation typed against a schema's columns. */
 export interface TypedRelation {
@@ -110,7 +110,7 @@ export async function checkTyped(
           aggregates.set(`highest_${i}`, `max(${v})`);
         }
       } else if (spec.allowed) {
-        conditions.set(`unseen_${i}`, `${v} NOT IN (${spec.allowed.map(literal).join(', ')})`);
+        conditions.set(`unseen_${i}`, `NOT ${inListSql(v, spec.allowed)}`);
       }
     });
     for (const [key, condition] of conditions) aggregates.set(key, `count_if(${condition})`);
@@ -195,7 +195,7 @@ async function finishValidation(
     let unseenValues: string[] = [];
     if (spec.allowed && num(r[`unseen_${i}`]) > 0) {
       const values = await engine.rows<{ v: string }>(
-        `SELECT v_${i} AS v FROM ${t.relation} WHERE v_${i} NOT IN (${spec.allowed.map(literal).join(', ')}) GROUP BY v_${i} ORDER BY min(__row) LIMIT 10`,
+        `SELECT v_${i} AS v FROM ${t.relation} WHERE NOT ${inListSql(`v_${i}`, spec.allowed)} GROUP BY v_${i} ORDER BY min(__row) LIMIT 10`,
       );
       unseenValues = values.map((x) => x.v);
     }

@@ -34,9 +34,10 @@ function plain(value: unknown): SqlValue {
   return value as SqlValue;
 }
 
-/** With MLOPS_ENGINE_TRACE set, every statement and its wall time go to stderr (for tuning). */
+/** With MLOPS_ENGINE_TRACE set, every statement (its start; all of it with `full`) and its wall time go to stderr (for tuning). */
 function trace(sql: string, started: number): void {
-  if (process.env.MLOPS_ENGINE_TRACE) process.stderr.write(`[engine ${Date.now() - started} ms] ${sql.slice(0, 300)}\n`);
+  if (process.env.MLOPS_ENGINE_TRACE)
+    process.stderr.write(`[engine ${Date.now() - started} ms] ${process.env.MLOPS_ENGINE_TRACE === 'full' ? sql : sql.slice(0, 300)}\n`);
 }
 
 /** One open DuckDB database and connection. Close it when done (the scratch directory is the caller's). */

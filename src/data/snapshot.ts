@@ -397,11 +397,15 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     // The typed rows: schema columns in their storage types, with a bad-value flag and the raw text
     // for messages; other columns as read; the hash key of the row as the JSON-lines snapshots had it.
     const seed = o.hashSeed ?? 42;
-    const line =
-      `'{' || ` +
-      `${raw.map((c) => `${literal(`${JSON.stringify(c.name)}:`)} || ${jsLiteralSql(c.name, c.kind, csv)}`).join(` || ',' || `) || "''"} || '}'`;
+    // One concat() call: a chain of || makes a new string per operator, which cost more than the MD5 itself.
+    const line = `concat(${[
+      "'{'",
+      ...raw.map((c, k) => `${literal(`${k ? ',' : ''}${JSON.stringify(c.name)}:`)}, ${jsLiteralSql(c.name, c.kind, csv)}`),
+      "'}'",
+    ].join(', ')})`;
     const select = ['__src_row AS __row', `${line} AS __line`];
     const parsed: string[] = [];
+    const values: string[] = [];
     const flagless = new Set<string>();
     const exampleNames = new Map<string, string>();
     for (const c of raw) {
@@ -413,18 +417,29 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       const parse = parseSql(type, c.name, c.kind);
       if (parse) parsed.push(`${parse} AS ${ident(`__p:${c.name}`)}`);
       const t = typedSql(type, c.name, c.kind, parse && ident(`__p:${c.name}`));
-      select.push(`${storageSql(type, t.value)} AS ${ident(c.name)}`);
       // Columns whose values cannot be wrong (typed by the source) carry no flags.
-      if (t.bad !== 'false') {
-        select.push(
-          `${t.bad} AS ${ident(`__bad:${c.name}`)}`,
-          `CASE WHEN ${t.bad} THEN ${jsLiteralSql(c.name, c.kind, csv)} END AS ${ident(`__x:${c.name}`)}`,
-        );
-        exampleNames.set(c.name, ident(`__x:${c.name}`));
-      } else flagless.add(c.name);
+      if (t.bad === 'false') {
+        select.push(`${storageSql(type, t.value)} AS ${ident(c.name)}`);
+        flagless.add(c.name);
+        continue;
+      }
+      // The value once per row, in the middle query; a value is never bad, so the rule for bad
+      // values is evaluated only where the value is missing.
+      const v = ident(`__v:${c.name}`);
+      values.push(`${t.value} AS ${v}`);
+      const bad = `CASE WHEN ${v} IS NOT NULL THEN false ELSE ${t.bad} END`;
+      select.push(
+        `${storageSql(type, v)} AS ${ident(c.name)}`,
+        `${bad} AS ${ident(`__bad:${c.name}`)}`,
+        `CASE WHEN ${bad} THEN ${jsLiteralSql(c.name, c.kind, csv)} END AS ${ident(`__x:${c.name}`)}`,
+      );
+      exampleNames.set(c.name, ident(`__x:${c.name}`));
     }
-    // Text is parsed once per value, in the inner query.
-    await engine.run(`CREATE VIEW typed AS SELECT ${select.join(', ')} FROM (SELECT *${parsed.map((p) => `, ${p}`).join('')} FROM raw)`);
+    // Text is parsed once per value, in the inner query; typed once, in the middle one.
+    const extra = (list: string[]): string => list.map((p) => `, ${p}`).join('');
+    await engine.run(
+      `CREATE VIEW typed AS SELECT ${select.join(', ')} FROM (SELECT *${extra(values)} FROM (SELECT *${extra(parsed)} FROM raw))`,
+    );
 
     const conditions: string[] = [];
     if (o.filter) {

@@ -276,6 +276,48 @@ async function exactQuantiles(
   return qs.map((q) => quantileSorted(sorted, q));
 }
 
+/** The largest double below x (numpy's [lo, hi) bins counted with DuckDB's (lo, hi] ones). */
+function nextDown(x: number): number {
+  if (x === 0) return -Number.MIN_VALUE;
+  const bits = new BigInt64Array(new Float64Array([x]).buffer);
+  bits[0] += x > 0 ? -1n : 1n;
+  return new Float64Array(bits.buffer)[0];
+}
+
+/** Values per column in the sample quantiles are taken from (every k-th source row). */
+export const QUANTILE_SAMPLE = 1 << 18;
+
+/**
+ * Quantiles (and histogram edges) of the numeric columns with more than `exactLimit` values and many distinct
+ * ones, from a sample of every k-th row (about `QUANTILE_SAMPLE` rows; deterministic), as `ProfileBuilder`
+ * switches to a sketch past the same limit: sorting every such column cost more than reading the file. The
+ * histogram's counts and the rank error are then counted exactly over all rows. Columns the sample misses are
+ * left to the exact path.
+ */
+async function sampledQuantiles(
+  engine: Engine,
+  t: TypedRelation,
+  options: ProfileOptions,
+  r: Row,
+  grouped: Set<number>,
+  qs: number[],
+): Promise<Map<number, number[]>> {
+  const limit = options.exactLimit ?? 1_000_000;
+  const columns = [...t.specs.keys()].filter((i) => isNumericType(t.specs[i].type) && !grouped.has(i) && num(r[`count_${i}`]) > limit);
+  const out = new Map<number, number[]>();
+  if (columns.length === 0) return out;
+  const step = Math.max(1, Math.floor(num(r.n) / QUANTILE_SAMPLE));
+  const list = `[${qs.map(dbl).join(', ')}]`;
+  const row = await engine.one<Row>(
+    `SELECT ${columns.map((i) => `quantile_cont(v_${i}, ${list}) AS q_${i}`).join(', ')} FROM ${t.relation} WHERE __row % ${step} = 0`,
+  );
+  for (const i of columns) {
+    const values = row[`q_${i}`];
+    if (Array.isArray(values) && values.length === qs.length && values.every((v) => v !== null)) out.set(i, values.map(Number));
+  }
+  return out;
+}
+
 /** Profiles a typed relation; the profile has the shape `ProfileBuilder` gives, with exact quantiles at any size. */
 export async function profileTyped(engine: Engine, t: TypedRelation, options: ProfileOptions = {}): Promise<DatasetProfile> {
   const schema = { columns: t.specs, target: '', features: [], task: 'regression' as const };
@@ -297,6 +339,7 @@ async function finishProfile(
   const rowCount = num(r.n);
   const numericEdges = new Map<number, number[]>();
   const columns: (NumericColumnProfile | CategoricalColumnProfile)[] = [];
+  const sampled = await sampledQuantiles(engine, t, options, r, grouped, [...quantiles, ...edgeQs]);
   for (const [i, spec] of t.specs.entries()) {
     const count = num(r[`count_${i}`]);
     const invalid = num(r[`bad_${i}`]);
@@ -345,11 +388,18 @@ async function finishProfile(
       continue;
     }
     const few = grouped.has(i) ? groups : undefined;
-    const qs = await exactQuantiles(engine, t, i, count, [...quantiles, ...edgeQs], few);
+    const fromSample = sampled.get(i);
+    const qs = fromSample ?? (await exactQuantiles(engine, t, i, count, [...quantiles, ...edgeQs], few));
+    if (fromSample) {
+      // The histogram spans every value, whatever the sample saw.
+      qs[quantiles.length] = Number(r[`min_${i}`]);
+      qs[qs.length - 1] = Number(r[`max_${i}`]);
+    }
     const edges = qs.slice(quantiles.length).filter((e, k, all) => k === 0 || e !== all[k - 1]);
     numericEdges.set(i, edges);
     columns.push({
       ...base,
+      ...(fromSample ? { quantileMethod: 'sample' as const } : {}),
       mean: Number(r[`mean_${i}`]),
       std: Number(r[`std_${i}`]),
       min: Number(r[`min_${i}`]),
@@ -366,12 +416,40 @@ async function finishProfile(
   const counts: Row = {};
   for (const [i, edges] of numericEdges) {
     if (edges.length === 1) continue;
+    if (sampled.has(i)) continue;
     if (grouped.has(i)) {
       const parts = edges.map((e, k) => `sum(n) FILTER (WHERE ${below('v', e, k === edges.length - 1)}) AS h_${i}_${k}`);
       Object.assign(counts, await engine.one<Row>(`SELECT ${parts.join(', ')} FROM ${setOf(groups!, i)}`));
     } else edges.forEach((e, k) => scanned.push(`count_if(${below(`v_${i}`, e, k === edges.length - 1)}) AS h_${i}_${k}`));
   }
-  if (scanned.length > 0) Object.assign(counts, await engine.one<Row>(`SELECT ${scanned.join(', ')} FROM ${t.relation}`));
+  // Columns profiled from a sample: their histogram and the exact rank of every reported value, from one
+  // binned count per column (values at most each bound), so the profile states its true rank error.
+  const allQs = [...quantiles, ...edgeQs];
+  const bounds = new Map<number, number[]>();
+  for (const [i, qs] of sampled)
+    bounds.set(
+      i,
+      [...new Set(qs.flatMap((a) => [nextDown(a), a]))].sort((x, y) => x - y),
+    );
+  const binned = [...bounds].map(([i, b]) => `histogram(v_${i}, [${b.map(dbl).join(', ')}]) AS r_${i}`);
+  if (scanned.length > 0 || binned.length > 0)
+    Object.assign(counts, await engine.one<Row>(`SELECT ${[...scanned, ...binned].join(', ')} FROM ${t.relation}`));
+  for (const [i, b] of bounds) {
+    const bins = new Map(((counts[`r_${i}`] ?? []) as { key: number | null; value: number }[]).map((x) => [x.key, num(x.value)]));
+    let sum = 0;
+    const atMost = new Map(b.map((bound) => [bound, (sum += bins.get(bound) ?? 0)]));
+    const profile = columns[i] as NumericColumnProfile;
+    const n = profile.count;
+    const edges = numericEdges.get(i)!;
+    edges.forEach((e, k) => (counts[`h_${i}_${k}`] = k === edges.length - 1 ? n : atMost.get(nextDown(e))!));
+    // How far each reported value's rank lies from the rank it stands for (numpy's linear method), as a share of the values.
+    let worst = 0;
+    sampled.get(i)!.forEach((a, k) => {
+      const p = allQs[k] * (n - 1);
+      worst = Math.max(worst, atMost.get(nextDown(a))! - Math.ceil(p), Math.floor(p) + 1 - atMost.get(a)!);
+    });
+    profile.rankError = worst / n;
+  }
   for (const [i, edges] of numericEdges) {
     const profile = columns[i] as NumericColumnProfile;
     profile.histogram.counts =

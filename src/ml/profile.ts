@@ -55,9 +55,12 @@ export interface NumericColumnProfile {
   /** Quantiles by name: p1, p5, p25, p50, ... */
   quantiles: Record<string, number | null>;
   histogram: Histogram;
-  /** 'exact', or 'kll' when the column had more than `exactLimit` values. */
-  quantileMethod: 'exact' | 'kll';
-  /** Normalised rank error bound of the quantiles and histogram (0 when exact). */
+  /**
+   * 'exact', or 'kll' when the column had more than `exactLimit` values; 'sample' when the engine took them
+   * from a sample of rows past that limit (the histogram's counts stay exact, `rankError` is measured).
+   */
+  quantileMethod: 'exact' | 'kll' | 'sample';
+  /** Normalised rank error bound of the quantiles and histogram (0 when exact; measured over every row when 'sample'). */
   rankError: number;
 }
 

@@ -9,7 +9,7 @@ type Runner = (fn: (json: boolean, ...args: any[]) => Promise<void>) => (...args
 export function registerDemo(program: Command, run: Runner): void {
   program
     .command('demo')
-    .description('Run the closed loop on the local stack: train, approve, deploy, serve, replay traffic, drift, retrain')
+    .description('Run the closed loop on the local stack: train, approve, deploy, serve, replay traffic, drift, retrain, canary')
     .option('--auto-approve', 'approve every candidate as alice instead of waiting for a human')
     .option('--spec <path>', 'the pipeline spec', DEFAULT_DEMO_SPEC)
     .option('--port <port>', 'model server port', '8080')

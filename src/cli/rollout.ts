@@ -106,7 +106,9 @@ export function renderRollout(v: RolloutView): string {
   ];
   const e = s.evidence;
   if (e) {
-    lines.push(`  evidence since ${s.stepStartedAt ?? '?'}${e.sameRequests ? ' (same requests)' : ''}:`);
+    lines.push(
+      `  evidence since ${s.stepStartedAt ?? '?'}${s.evidenceAt ? `, read ${s.evidenceAt}` : ''}${e.sameRequests ? ' (same requests)' : ''}:`,
+    );
     lines.push(
       `    ${'version'.padEnd(12)} ${'requests'.padStart(9)} ${'errors'.padStart(8)} ${'p99 ms'.padStart(8)} ` +
         `${'labelled'.padStart(9)}${e.metric ? ` ${e.metric.padStart(10)}` : ''}`,

@@ -131,6 +131,8 @@ export interface RolloutRunStatus {
   nextCheckAt?: string;
   /** The latest evidence of the current step, and its verdict. */
   evidence?: RolloutEvidence;
+  /** When that evidence was read from the prediction log: it covers the predictions logged before then. */
+  evidenceAt?: string;
   verdict?: StepVerdict;
   /** The approval asked for now (before a step, or when a step ran out of time with onExpiry: ask). */
   approval?: ApprovalStatus;

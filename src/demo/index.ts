@@ -1,9 +1,12 @@
 /**
  * The end-to-end demo (`npm start`, `mlops demo`): the whole closed loop on the local stack.
  *
- *   stack up -> worker + model server -> seattle-weather trained on 2012-2013 -> approval -> deploy
+ *   stack up -> worker + model server -> seattle-weather trained on 2012-2013 -> approval -> deploy (direct)
  *   -> 2014-2015 replayed day by day through the model server, the observed weather sent as feedback
- *   -> the monitor sees drift -> a retraining run -> approval -> deploy -> summary
+ *   -> the monitor sees drift -> a retraining run -> approval -> canary: 10 %, 50 %, 100 % on the replayed traffic
+ *   -> a candidate trained on one winter only -> approval -> canary: rolled back -> summary
+ *
+ * A rollout needs traffic, so the replay goes on while it runs, in lockstep (./canary.ts).
  */
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -26,6 +29,19 @@ import {
   type PipelineRunResult,
   retrainWorkflowId,
 } from '../contracts';
+import type { PipelineSpec } from '../spec/pipeline';
+import {
+  awaitJudgement,
+  canaryLine,
+  type DemoRollout,
+  formatRollouts,
+  rolloutAccount,
+  rolloutEnded,
+  rolloutProgress,
+  withDemoCanary,
+} from './canary';
+
+export type { DemoRollout, DemoRolloutStep, StepSide } from './canary';
 
 /** Options of the demo. */
 export interface DemoOptions {
@@ -56,6 +72,8 @@ export interface DemoSummary {
   model: string;
   versions: DemoVersion[];
   productionVersion?: number;
+  /** Each retraining deploy's canary: its steps with their evidence, and how it ended. */
+  rollouts: DemoRollout[];
   served: number;
   feedback: number;
   temporalUi: string;
@@ -64,12 +82,19 @@ export interface DemoSummary {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits for a run to end, approving it at its gate (as alice) or telling a human how to. */
-async function seeThrough(client: Client, config: MlopsConfig, workflowId: string, o: DemoOptions): Promise<PipelineRunResult> {
+/** How far `followRun` saw a run go: to its end, or to the rollout its deploy started. */
+type Followed = { result: PipelineRunResult; rollout?: undefined } | { result?: undefined; rollout: { workflowId: string } };
+
+/**
+ * Follows a run until it ends or its deploy starts a rollout (which needs the traffic the replay sends), approving it
+ * at its gate (as alice) or telling a human how to.
+ */
+async function followRun(client: Client, config: MlopsConfig, workflowId: string, o: DemoOptions): Promise<Followed> {
   let told = false;
   for (;;) {
     const view = await describeRun(client, workflowId);
-    if (view.result) return view.result;
+    if (view.result) return { result: view.result };
+    if (view.status?.rollout && view.execution === 'RUNNING') return { rollout: { workflowId: view.status.rollout.workflowId } };
     if (view.execution !== 'RUNNING') throw new Error(`run ${workflowId} ended ${view.execution}: ${view.failure ?? ''}`);
     if (view.status?.approval?.state === 'waiting' && !told) {
       const m = view.status.candidate ?? {};
@@ -95,8 +120,29 @@ async function seeThrough(client: Client, config: MlopsConfig, workflowId: strin
       }
       told = true;
     }
-    await sleep(500);
+    await sleep(300);
   }
+}
+
+/** Waits for a run to end (its rollout, if any, has ended). */
+async function runResult(client: Client, workflowId: string): Promise<PipelineRunResult> {
+  for (;;) {
+    const view = await describeRun(client, workflowId);
+    if (view.result) return view.result;
+    if (view.execution !== 'RUNNING') throw new Error(`run ${workflowId} ended ${view.execution}: ${view.failure ?? ''}`);
+    await sleep(200);
+  }
+}
+
+/**
+ * The demo's worse candidate, trained on purpose on one winter only (December 2014 to February 2015, the foggiest
+ * January of the data): on its own held-out winter days it does about as well as production, so it passes validation
+ * and is approved; on spring's traffic, where dry days are sunny rather than foggy, it is worse, and the canary sees it.
+ */
+const WINTER_ONLY = { from: '2014-12-01', to: '2015-02-28', startAfter: '2015-03' };
+
+function winterOnly(spec: PipelineSpec): PipelineSpec {
+  return { ...spec, dataset: { ...spec.dataset, filter: { column: 'date', from: WINTER_ONLY.from, to: WINTER_ONLY.to } } };
 }
 
 /** The days of 2014-2015, grouped by month, from the same real dataset. */
@@ -139,26 +185,37 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     worker = runWorker({ config, logger, signal: abort.signal, onReady: ready });
     await Promise.race([started, worker]);
 
-    const spec = loadSpecFile(o.specPath);
+    let spec = loadSpecFile(o.specPath);
     if (spec.monitor) {
       // Two years of traffic replay in minutes here, so a cooldown measured in hours would hold every retrain.
       spec.monitor.cooldown = 0;
       spec.monitor.minRows = Math.max(spec.monitor.minRows, 120);
       o.say('  (demo settings: monitor cooldown 0 and windows of at least 120 days, since two years of traffic replay in minutes)');
+      if (spec.monitor.guardrail) {
+        // Seasonal weather: a version's accuracy in October says little against its predecessor's in April.
+        spec.monitor.guardrail = undefined;
+        o.say(
+          "  (demo settings: no guardrail; the canary compares each retrained version with production on the same days, where the guardrail compares a version's live accuracy with its predecessor's in earlier months)",
+        );
+      }
     }
+    // The monitor's retraining runs deploy with the deployed version's spec: this one.
+    spec = withDemoCanary(spec);
+    o.say(`  (demo settings: retraining deploys by ${canaryLine()})`);
     const rawSource = spec.dataset.source;
     spec.dataset = await stageDataset(config, spec.dataset);
-    const first = await startRun(client, config, spec, {
-      requestedBy: process.env.USER && process.env.USER !== 'alice' ? process.env.USER : 'demo',
-      reason: 'first model, trained on 2012-2013',
-    });
+    const requestedBy = process.env.USER && process.env.USER !== 'alice' ? process.env.USER : 'demo';
+    const first = await startRun(client, config, spec, { requestedBy, reason: 'first model, trained on 2012-2013' });
     o.say(`  run ${first.workflowId}  (${uiLink(config, first.workflowId)})`);
-    const firstResult = await seeThrough(client, config, first.workflowId, o);
-    o.say(`  -> ${firstResult.status}${firstResult.version ? `, version ${firstResult.version}` : ''}`);
+    const firstResult = (await followRun(client, config, first.workflowId, o)).result;
+    if (!firstResult) throw new Error('the first run started a rollout, but there was no production version to compare with');
+    o.say(
+      `  -> ${firstResult.status}${firstResult.version ? `, version ${firstResult.version}` : ''} (the first deploy is direct: nothing to compare with)`,
+    );
     if (firstResult.status !== 'deployed') throw new Error(`the first run ended ${firstResult.status}: ${firstResult.reason ?? ''}`);
 
     o.say(`3/5 Serving the production version on http://127.0.0.1:${o.port} ...`);
-    server = await startModelServer({
+    const served = await startModelServer({
       store: storage.store,
       source: registrySource(storage.registry),
       models: [spec.model],
@@ -167,27 +224,81 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       logger,
       predictionLog: { flushIntervalMs: 500 },
     });
+    server = served;
 
     o.say('4/5 Replaying 2014-2015 day by day as traffic, with the observed weather as feedback...');
     const months = await trafficByMonth(rawSource);
     const monitor = client.workflow.getHandle(monitorWorkflowId(spec.model));
-    let served = 0;
+    let requests = 0;
     let feedback = 0;
     const retrains = new Set<string>();
+    const rollouts: DemoRollout[] = [];
+    /** The rollout under way: the replay moves in lockstep with it. */
+    let active: { workflowId: string; runWorkflowId: string; about: string } | undefined;
+    let winterTried = false;
+    let lastDay = '';
     // The server takes exactly the model's features, typed as its metadata says (CSV values are text).
-    const { inputs } = (await (await fetch(`${server.url}/v2/models/${spec.model}`)).json()) as {
+    const { inputs } = (await (await fetch(`${served.url}/v2/models/${spec.model}`)).json()) as {
       inputs: { name: string; datatype: string }[];
     };
-    for (const [month, days] of months) {
-      for (const day of days) {
-        const id = `${spec.model}-${day.date}`;
-        await post(`${server.url}/v1/models/${spec.model}:predict`, { id, instances: [instanceFor(inputs, day)] });
-        await post(`${server.url}/v2/models/${spec.model}/feedback`, { id, label: day.weather });
-        served++;
-        feedback++;
+    const flushLogs = async () => {
+      await served.predictionLog?.flush();
+      await served.feedbackLog?.flush();
+    };
+
+    /** Waits until the rollout has judged every day served so far; notes its end. */
+    const judge = async () => {
+      if (!active) return;
+      await flushLogs();
+      const status = await awaitJudgement(client, active.workflowId, Date.now(), o.say);
+      // The server routes by the rollout's latest share (or, once it ended, by the alias) before the next day.
+      await served.reload();
+      if (!rolloutEnded(status)) return;
+      const account = rolloutAccount(status, active.about, lastDay);
+      rollouts.push(account);
+      const result = await runResult(client, active.runWorkflowId);
+      o.say(`  ${lastDay}: the canary of v${account.candidate} ${account.outcome} (by ${account.by}): ${account.reason}`);
+      o.say(`  -> run ${active.runWorkflowId}: ${result.status}${result.version ? `, version ${result.version}` : ''}`);
+      active = undefined;
+    };
+
+    /** Follows a run to its rollout (then serves on) or its end. */
+    const follow = async (workflowId: string, about: string) => {
+      const followed = await followRun(client, config, workflowId, o);
+      if (followed.result) {
+        const r = followed.result;
+        o.say(`  -> ${r.status}${r.version ? `, version ${r.version}` : ''}${r.reason ? ` (${r.reason})` : ''}`);
+        await served.reload();
+        return;
       }
-      await server.predictionLog?.flush();
-      await server.feedbackLog?.flush();
+      active = { workflowId: followed.rollout.workflowId, runWorkflowId: workflowId, about };
+      o.say(
+        `  -> canary ${active.workflowId} begins; the replay goes on, pausing at the middle and the end of each month until the canary has judged the days so far`,
+      );
+      // Its first share is in effect before the next day is served.
+      await judge();
+    };
+
+    for (const [month, days] of months) {
+      // Half a month at a time: a rollout's check takes about a second (Temporal's timers are not finer), so this keeps
+      // the replay quick while each step is still judged within days of having its evidence.
+      for (const half of [days.slice(0, 15), days.slice(15)]) {
+        for (const day of half) {
+          const id = `${spec.model}-${day.date}`;
+          await post(`${served.url}/v1/models/${spec.model}:predict`, { id, instances: [instanceFor(inputs, day)] });
+          await post(`${served.url}/v2/models/${spec.model}/feedback`, { id, label: day.weather });
+          requests++;
+          feedback++;
+          lastDay = String(day.date);
+        }
+        await judge();
+      }
+      if (active) {
+        const status = await awaitJudgement(client, active.workflowId, 0, o.say);
+        o.say(`  ${month}: ${days.length} days served; ${rolloutProgress(status)} (no monitor check while a canary runs)`);
+        continue;
+      }
+      await flushLogs();
       const lastCheck = (s: MonitorStatus) => s.checks[s.checks.length - 1]?.at;
       const before = lastCheck(await monitor.query(monitorStatusQuery));
       await monitor.signal(checkNowSignal);
@@ -207,11 +318,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
         if (!retrains.has(run)) {
           retrains.add(run);
           o.say(`  drift triggered a retraining run: ${id}`);
-          const result = await seeThrough(client, config, id, o);
-          o.say(`  -> ${result.status}${result.version ? `, version ${result.version}` : ''}${result.reason ? ` (${result.reason})` : ''}`);
-          await server.reload();
+          await follow(id, `retrained on drift (${check.breachedFeatures.join(', ')}) with the ${check.rows} new days`);
         }
+      } else if (!winterTried && month >= WINTER_ONLY.startAfter) {
+        winterTried = true;
+        const about = `trained on winter ${WINTER_ONLY.from} to ${WINTER_ONLY.to} only (a worse candidate, on purpose)`;
+        o.say(
+          `  A retraining on winter data only (${WINTER_ONLY.from} to ${WINTER_ONLY.to}, the foggiest January of the data): on its own ` +
+            'held-out winter days it does about as well as production, so it passes validation and is approved; ' +
+            "spring's dry days are sunny, not foggy, so it should do worse on live traffic. The canary is there to see it.",
+        );
+        const run = await startRun(client, config, winterOnly(spec), { requestedBy, reason: about });
+        o.say(`  run ${run.workflowId}  (${uiLink(config, run.workflowId)})`);
+        await follow(run.workflowId, about);
       }
+    }
+    if (active) {
+      const status = await awaitJudgement(client, active.workflowId, 0, o.say);
+      rollouts.push(rolloutAccount(status, active.about));
+      o.say(`  the replay ended during ${rolloutProgress(status)}; it goes on when traffic comes (mlops rollout status ${spec.model})`);
     }
 
     o.say('5/5 Summary');
@@ -232,10 +357,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
         })),
       ),
       productionVersion: production?.to,
-      served,
+      rollouts,
+      served: requests,
       feedback,
       temporalUi: `http://127.0.0.1:${config.stack.temporalUiPort}`,
-      modelServer: server.url,
+      modelServer: served.url,
     };
     return summary;
   } finally {
@@ -262,6 +388,8 @@ export function formatSummary(s: DemoSummary): string {
     '',
     '  bal.acc is balanced accuracy (the mean of per-class recall), the headline when classes are imbalanced; each model card says why.',
     ...s.versions.filter((v) => v.report).map((v) => `  model card v${v.version}: ${v.report}`),
+    '',
+    ...formatRollouts(s.rollouts),
     '',
     `The stack keeps running: Temporal UI ${s.temporalUi} (runs, approvals, the monitor), MinIO console from "npm run stack:status".`,
     'Stop it with: npm run stack:down',

@@ -188,6 +188,7 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
     const startedAt = Date.now();
     status.stepStartedAt = new Date(startedAt).toISOString();
     status.evidence = undefined;
+    status.evidenceAt = undefined;
     status.verdict = undefined;
     let pausedMs = 0;
     for (;;) {
@@ -208,7 +209,7 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
         if (!controls.abort) await write(status.share, 'running', 'rollout', 'resumed');
         continue;
       }
-      const { evidence, verdict } = await assessRolloutStep({
+      const { until, evidence, verdict } = await assessRolloutStep({
         model: input.model,
         rolloutId,
         strategy: policy.strategy,
@@ -219,6 +220,7 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
         policy: policy.step,
       });
       status.evidence = evidence;
+      status.evidenceAt = until;
       status.verdict = verdict;
       // A control that came in while the evidence was read wins over the verdict.
       if (controls.abort || controls.promote || controls.paused) continue;

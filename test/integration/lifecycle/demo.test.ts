@@ -1,6 +1,7 @@
 /**
  * The README's main command, unattended: `mlops demo --auto-approve` against real Temporal and MinIO
- * ends with at least two production versions, the later one started by drift. A real Prometheus scrapes the
+ * ends with at least two production versions, the later one started by drift and promoted by a canary step by step,
+ * while a candidate trained on one winter only is caught by its canary and rolled back. A real Prometheus scrapes the
  * model server, the worker and Temporal's SDK metrics every second meanwhile: promtool finds nothing to say about
  * any of the three endpoints, and every expression of the Grafana dashboard returns data.
  */
@@ -8,7 +9,10 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { formatSummary, type DemoRollout } from '../../../src/demo';
 import { freePort } from '../../../src/dev/servers';
+import { readPredictionWindow } from '../../../src/serving/prediction-log';
+import { routePoint } from '../../../src/serving/routing';
 import { createStorage } from '../../../src/storage';
 import { TestPrometheus } from '../../helpers/prometheus';
 import { startTemporal, TestMinio } from '../../helpers/servers';
@@ -101,6 +105,79 @@ it('the demo runs unattended and ends with at least two production versions, the
   // Every prediction the model server answered was logged to MinIO.
   const { store } = createStorage(minio.config('demo'));
   expect((await store.list('predictions/seattle-weather/')).length).toBeGreaterThan(0);
+});
+
+it('a drift-triggered candidate is promoted by its canary step by step, and the winter-only one is caught and rolled back', async () => {
+  const summary = JSON.parse(demo.stdout) as { rollouts: DemoRollout[]; versions: { version: number; trigger: string }[] };
+  const { registry, store } = createStorage(minio.config('demo'));
+  const trigger = (v: number) => summary.versions.find((x) => x.version === v)?.trigger;
+
+  // Promoted: both steps below 100 % passed on their evidence, then the rollout moved the alias.
+  const promoted = summary.rollouts.find((r) => r.outcome === 'promoted' && trigger(r.candidate) === 'drift')!;
+  expect(promoted).toBeDefined();
+  expect(promoted.by).toBe('rollout');
+  expect(promoted.steps.map((s) => [s.share, s.decision])).toEqual([
+    [0.2, 'pass'],
+    [0.5, 'pass'],
+  ]);
+  for (const s of promoted.steps) {
+    expect(s.candidate.labelled).toBeGreaterThanOrEqual(10);
+    expect(s.champion.labelled).toBeGreaterThanOrEqual(10);
+    expect(s.candidate.metric).toBeGreaterThanOrEqual(s.champion.metric! - 0.15);
+  }
+  const moves = await registry.aliasHistory('seattle-weather', 'production');
+  expect(moves.find((m) => m.to === promoted.candidate)).toMatchObject({
+    from: promoted.champion,
+    by: 'rollout',
+    workflowId: promoted.rolloutId,
+  });
+  const history = await registry.rolloutHistory('seattle-weather');
+  const changes = (id: string) => history.filter((h) => h.rolloutId === id).map((h) => [h.candidateShare, h.status]);
+  expect(changes(promoted.rolloutId)).toEqual([
+    [0.2, 'running'],
+    [0.5, 'running'],
+    [1, 'finished'],
+  ]);
+
+  // Rolled back: the winter-only candidate did worse on accuracy at its first step; production never pointed at it.
+  const winter = summary.rollouts.find((r) => /winter .* only/.test(r.about))!;
+  expect(winter).toMatchObject({ outcome: 'rolled-back', by: 'rollout' });
+  expect(trigger(winter.candidate)).toBe('manual');
+  expect(winter.reason).toMatch(/^the candidate did worse: accuracy \d\.\d{4} against the champion's \d\.\d{4}/);
+  const failed = winter.steps.at(-1)!;
+  expect(failed).toMatchObject({ share: 0.2, decision: 'fail' });
+  expect(failed.candidate.metric!).toBeLessThan(failed.champion.metric! - 0.15);
+  expect(moves.some((m) => m.to === winter.candidate)).toBe(false);
+  expect(changes(winter.rolloutId)).toEqual([
+    [0.2, 'running'],
+    [0, 'finished'],
+  ]);
+  expect(history.find((h) => h.rolloutId === winter.rolloutId && h.status === 'finished')!.reason).toMatch(
+    /^rolled-back: the candidate did worse: accuracy/,
+  );
+
+  // The winter candidate answered only the days the routing hash gives its 20 % share, and as many as its evidence
+  // counts: none after the rollback.
+  const answered: string[] = [];
+  const window = { since: '2000-01-01T00:00:00Z', until: new Date().toISOString() };
+  for await (const p of readPredictionWindow(store, 'seattle-weather', window, { shadow: true, failed: true }))
+    if (p.rolloutId === winter.rolloutId && p.role === 'candidate') answered.push(p.id);
+  expect(answered.length).toBe(failed.candidate.requests);
+  expect(answered.filter((id) => routePoint(winter.rolloutId, id) >= 0.2)).toEqual([]);
+
+  // The printed summary says it too.
+  const text = formatSummary(JSON.parse(demo.stdout));
+  expect(text).toMatch(
+    new RegExp(`^  v${promoted.candidate} against v${promoted.champion}: PROMOTED on \\d{4}-\\d{2}-\\d{2}\\. retrained on drift`, 'm'),
+  );
+  expect(text).toMatch(
+    /^ {4}step 1 at 20 % +candidate v\d+: \d+ requests, \d+ labelled, accuracy \d\.\d{3} \| champion v\d+: .* -> pass$/m,
+  );
+  expect(text).toMatch(
+    new RegExp(`^  v${winter.candidate} against v${winter.champion}: ROLLED BACK on \\d{4}-\\d{2}-\\d{2}\\. trained on winter`, 'm'),
+  );
+  expect(text).toMatch(/^ {4}rolled-back by rollout: the candidate did worse: accuracy/m);
+  expect(demo.stderr).toMatch(/on its own held-out winter days/);
 });
 
 it("promtool check metrics finds nothing to say about the model server's, the worker's or Temporal's SDK /metrics", async () => {

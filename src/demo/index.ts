@@ -280,8 +280,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     };
 
     for (const [month, days] of months) {
-      // Half a month at a time: a rollout's check takes about a second (Temporal's timers are not finer), so this keeps
-      // the replay quick while each step is still judged within days of having its evidence.
+      // Half a month at a time: a rollout checks about once a second however short its checkEvery (the Temporal server
+      // fires timers with about a second's precision), so this keeps the replay quick while each step is still judged
+      // within days of having its evidence.
       for (const half of [days.slice(0, 15), days.slice(15)]) {
         for (const day of half) {
           const id = `${spec.model}-${day.date}`;

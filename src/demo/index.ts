@@ -376,10 +376,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 /** The summary as a table. */
 export function formatSummary(s: DemoSummary): string {
   const cell = (x: number | undefined) => (x?.toFixed(3) ?? '-').padEnd(9);
+  const rolledBack = new Set(s.rollouts.filter((r) => r.outcome === 'rolled-back').map((r) => r.candidate));
+  const where = (v: number) => (v === s.productionVersion ? 'production' : rolledBack.has(v) ? 'rolled back' : '');
   const rows = s.versions.map((v) =>
     [
       `  v${String(v.version).padEnd(3)} ${v.trigger.padEnd(9)} ${cell(v.balancedAccuracy)} ${cell(v.accuracy)} ${cell(v.macroF1)}`,
-      `${v.version === s.productionVersion ? 'production' : ''.padEnd(10)}  ${v.reason ?? ''}`,
+      `${where(v.version).padEnd(11)} ${v.reason ?? ''}`,
     ].join(' '),
   );
   return [

@@ -177,6 +177,7 @@ it('a drift-triggered candidate is promoted by its canary step by step, and the 
     new RegExp(`^  v${winter.candidate} against v${winter.champion}: ROLLED BACK on \\d{4}-\\d{2}-\\d{2}\\. trained on winter`, 'm'),
   );
   expect(text).toMatch(/^ {4}rolled-back by rollout: the candidate did worse: accuracy/m);
+  expect(text).toMatch(new RegExp(`^  v${winter.candidate} +manual .* rolled back trained on winter`, 'm'));
   expect(demo.stderr).toMatch(/A retraining on winter data only .* so validation judges it on winter/);
 });
 

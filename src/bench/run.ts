@@ -487,6 +487,7 @@ async function runDataGbdt({ sizes, log }: SuiteContext, python: string): Promis
 
 async function runDataIngest({ sizes, log }: SuiteContext, python: string): Promise<SuiteOutput> {
   const { benchFlightsIngest, benchCsvIngest } = await import('./data-ingest');
+  const load = loadAverage();
   log('ingest: the 3M-row flights Parquet (label delayed = delay > 15 derived in SQL), ours and pandas read_parquet + describe()');
   const flights = await benchFlightsIngest({ python, rounds: 3, log });
   log(`ingest: ${flights.ingestVsPandas.toFixed(3)} x pandas, peak RSS ${flights.ingestPeakRssMb.toFixed(0)} MiB`);
@@ -494,12 +495,14 @@ async function runDataIngest({ sizes, log }: SuiteContext, python: string): Prom
   const csv = await benchCsvIngest({ python, bytes: sizes.ingestBytes, rounds: 1, log });
   log(`ingest: ${csv.csvIngestVsPandas.toFixed(3)} x pandas, peak RSS ${csv.csvIngestPeakRssMb.toFixed(0)} MiB`);
   return {
-    figures: { ...flights, ...csv },
+    // The part's own date and load, so a later run of another part does not carry stale ones over.
+    figures: { ...flights, ...csv, ingestLoadAvg1mStart: load, ingestLoadAvg1mEnd: loadAverage(), ingestDate: new Date().toISOString() },
     goals: DATA_INGEST_GOALS,
     notes: [
       'Ingest (`src/data`): our side is `buildSnapshot` in a child process, whose own peak RSS is reported; ' +
         'its time is reading, typing every value (whole-file inference ' +
-        'or the declared schema), the derived label, every validation rule and the full profile (exact quantiles, histograms, ' +
+        'or the declared schema), the derived label, every validation rule and the full profile (quantiles, exact up to 1,000,000 values ' +
+        'per column and from a sample of rows past that for columns with many distinct values, with exact histogram counts; ' +
         'frequencies), which is what pandas does in ' +
         '`read_parquet`/`read_csv` + `describe()` (pandas validates nothing and profiles numeric columns only). ' +
         'Writing the snapshot (hash-split keys and zstd Parquet) is ' +

@@ -223,9 +223,11 @@ async function inferTypes(
 
 /**
  * Loads the sources as the relation `raw` with a source row number `__src_row`: one Parquet file is
- * read in place (a view; Parquet is already columnar and typed); anything else is copied into a table.
+ * read in place (a view; Parquet is already columnar and typed); with `stream`, one text source (CSV,
+ * JSON) is a view over the file too, typed in the same scan that reads it (its row numbers and count
+ * come from the typed table; `undefined` is returned); anything else is copied into a table.
  */
-async function loadSources(engine: Engine, locals: LocalSource[]): Promise<number[]> {
+async function loadSources(engine: Engine, locals: LocalSource[], stream = false): Promise<number[] | undefined> {
   if (locals.length === 1 && locals[0].format === 'parquet') {
     try {
       await engine.run(
@@ -237,6 +239,24 @@ async function loadSources(engine: Engine, locals: LocalSource[]): Promise<numbe
     } catch (err) {
       throw sourceError(locals[0].name, err);
     }
+  }
+  if (stream && locals.length === 1) {
+    const source = locals[0];
+    try {
+      const json = source.format === 'json' || source.format === 'jsonl';
+      const reader = json
+        ? readerSql(
+            source,
+            (await engine.describe(readerSql(source))).map((c) => c.name),
+          )
+        : readerSql(source);
+      await engine.run(`CREATE VIEW raw_rows AS SELECT * FROM ${reader}`);
+    } catch (err) {
+      throw (await encodingError(source, err)) ?? sourceError(source.name, err);
+    }
+    // Row numbers are those of the typed table (rows are inserted in the file's order).
+    await engine.run('CREATE VIEW raw AS SELECT CAST(NULL AS BIGINT) AS __src_row, * FROM raw_rows');
+    return undefined;
   }
   const counts: number[] = [];
   let before = 0;
@@ -372,9 +392,18 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       const local = await scratch.localSource(source, options);
       locals.push(i === 0 ? await asUtf8(local, o.encoding, scratch.dir) : local);
     }
-    const counts = await loadSources(engine, locals);
+    const loaded = await loadSources(engine, locals, true);
+    // One text source is read by each scan of `raw` (no copy): its read errors surface in those scans.
+    const streamed = loaded === undefined;
+    const reading = async <T>(work: () => Promise<T>): Promise<T> => {
+      try {
+        return await work();
+      } catch (err) {
+        if (!streamed || err instanceof MlopsError) throw err;
+        throw (await encodingError(locals[0], err)) ?? sourceError(locals[0].name, err);
+      }
+    };
     step('load');
-    const rowsRead = counts.reduce((a, b) => a + b, 0);
     const csv = locals[0].format === 'csv';
     const raw: RawColumn[] = (await engine.describe('raw'))
       .filter((c) => c.name !== '__src_row')
@@ -390,7 +419,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const mixed = new Map<string, 'numeric' | 'datetime'>();
     const rawTypes = o.schema
       ? raw.filter((c) => declared.has(c.name)).map((c) => declared.get(c.name)!)
-      : await inferTypes(engine, 'raw', raw, mixed);
+      : await reading(() => inferTypes(engine, 'raw', raw, mixed));
     const typeOf = new Map(rawTypes.map((c) => [c.name, c.type]));
     step('infer');
 
@@ -451,7 +480,8 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       const window = [`${t} IS NOT NULL`];
       if (from !== undefined) window.push(`${t} >= ${from}`);
       if (toInclusive !== undefined) window.push(`${t} <= ${toInclusive}`);
-      conditions.push(`(__row > ${counts[0]} OR (${window.join(' AND ')}))`);
+      // Extra sources are kept whole (one source has no rows past its own).
+      conditions.push(loaded && loaded.length > 1 ? `(__row > ${loaded[0]} OR (${window.join(' AND ')}))` : `(${window.join(' AND ')})`);
     }
     const derived = Object.entries(o.columns ?? {});
     for (const [name, expression] of derived) {
@@ -486,7 +516,9 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
         ? `(${ident(targetName)} IS NOT NULL${flagless.has(targetName) ? '' : ` OR ${ident(`__bad:${targetName}`)}`})`
         : `((${expression}) IS NOT NULL)`;
       const before = conditions.length ? `${conditions.join(' AND ')} AND ` : '';
-      droppedMissingTarget = Number((await engine.one<{ n: number }>(`SELECT count(*) AS n FROM typed WHERE ${before}NOT ${present}`)).n);
+      droppedMissingTarget = Number(
+        (await reading(() => engine.one<{ n: number }>(`SELECT count(*) AS n FROM typed WHERE ${before}NOT ${present}`))).n,
+      );
       conditions.push(present);
     }
     const keep = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
@@ -494,15 +526,26 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     // Text is parsed once into a table that every later scan reads; typed sources (Parquet) stay a view over
     // the file, which the engine reads again faster than it copies it.
     const materialize = parsed.length > 0;
+    const unstored = ['__line', ...exampleNames.values()].join(', ');
+    let counts: number[];
+    if (streamed) {
+      // One scan reads, types and stores every row (the row's number is its place in the table); the filter,
+      // `where` and derived columns are a view over it, so an error in this scan is one of reading the source.
+      await reading(() => engine.run(`CREATE TABLE typed_rows AS SELECT * EXCLUDE (__row, ${unstored}) FROM typed`));
+      counts = [Number((await engine.one<{ n: number }>('SELECT count(*) AS n FROM typed_rows')).n)];
+    } else counts = loaded;
+    const rowsRead = counts.reduce((a, b) => a + b, 0);
     let rowCount: number;
     try {
       // The raw text of bad values stays out of the table: read again from the source where examples are needed.
       await engine.run(
-        `CREATE ${materialize ? 'TABLE' : 'VIEW'} kept AS SELECT * EXCLUDE (${['__line', ...exampleNames.values()].join(', ')})${derivedSql} FROM typed${keep}`,
+        streamed
+          ? `CREATE VIEW kept AS SELECT rowid + 1 AS __row, *${derivedSql} FROM typed_rows${keep}`
+          : `CREATE ${materialize ? 'TABLE' : 'VIEW'} kept AS SELECT * EXCLUDE (${unstored})${derivedSql} FROM typed${keep}`,
       );
       // Counting the derived values makes the engine compute each one: an expression that fails on the data fails here.
-      const counts = derived.map(([name], k) => `, count(${ident(name)}) AS d_${k}`).join('');
-      rowCount = Number((await engine.one<{ n: number }>(`SELECT count(*) AS n${counts} FROM kept`)).n);
+      const computed = derived.map(([name], k) => `, count(${ident(name)}) AS d_${k}`).join('');
+      rowCount = Number((await engine.one<{ n: number }>(`SELECT count(*) AS n${computed} FROM kept`)).n);
     } catch (err) {
       throw new MlopsError(
         FailureType.InvalidInput,
@@ -568,7 +611,12 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     });
     await engine.run(`CREATE VIEW checked AS SELECT ${v.join(', ')} FROM kept`);
     // The same rows as kept, in the same order (the filter is deterministic), typed again from the source.
-    await engine.run(`CREATE VIEW examples AS SELECT ${examples.join(', ')} FROM typed${keep}`);
+    // A streamed source's rows are numbered by the kept rows they line up with.
+    await engine.run(
+      streamed && examples.length > 1
+        ? `CREATE VIEW examples AS SELECT k.__row, e.* FROM (SELECT ${examples.slice(1).join(', ')} FROM typed${keep}) e POSITIONAL JOIN (SELECT __row FROM kept) k`
+        : `CREATE VIEW examples AS SELECT ${examples.join(', ')} FROM ${streamed ? 'kept' : `typed${keep}`}`,
+    );
     const declaredNames = new Set(schema.columns.map((c) => c.name));
     const relation: TypedRelation = {
       relation: 'checked',
@@ -649,7 +697,7 @@ export async function inferSourceColumns(o: {
       o.encoding,
       scratch.dir,
     );
-    const [rows] = await loadSources(engine, [local]);
+    const [rows] = (await loadSources(engine, [local]))!;
     const raw: RawColumn[] = (await engine.describe('raw'))
       .filter((c) => c.name !== '__src_row')
       .map((c) => ({ name: c.name, kind: rawKind(c.type) }));

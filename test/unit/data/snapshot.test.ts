@@ -129,6 +129,22 @@ describe('ingest through the engine', () => {
     }
   });
 
+  test('with rows filtered out before it, a bad value is still named by its source row, with its text, and rows keep their keys', async () => {
+    const lines = ['x,y,z'];
+    for (let i = 1; i <= 400; i++) lines.push(`${i % 13},${i % 2 ? 'a' : 'b'},${i}`);
+    lines[300] = '12abc,a,300';
+    const source = file('bad-after-filter.csv', `${lines.join('\n')}\n`);
+    const built = await build({ sources: [source], target: 'y', where: 'z > 100' });
+    const issue = built.validation.issues.find((i) => i.rule === 'type' && i.column === 'x');
+    expect(issue).toMatchObject({ severity: 'blocking', sampleRows: [300] });
+    expect(issue!.message).toContain('"12abc"');
+    const rows = await parquetRows(built.outFile, 'SELECT __row, __hash FROM snapshot ORDER BY __row');
+    const expected: number[] = [];
+    for await (const row of readRows(source)) expected.push(md5Key(`42:${JSON.stringify(row)}`));
+    expect(rows.map((r) => Number(r.__row))).toEqual(expected.map((_, i) => i + 1).filter((r) => r > 100));
+    expect(rows.map((r) => Number(r.__hash))).toEqual(expected.slice(100));
+  });
+
   test('one inf, -Infinity, 1e999 or 1,5 fails validation at row 3 as at row 5,500 of 6,000', async () => {
     const lines = ['x,y'];
     for (let i = 1; i <= 6000; i++) lines.push(`${(i * 7) % 23}.5,${i % 2 ? 'a' : 'b'}`);

@@ -584,11 +584,14 @@ const ORCHESTRATION_GOALS: Goal[] = [
 ];
 
 async function runOrchestration(ctx: SuiteContext): Promise<SuiteOutput> {
-  const { servers, sizes, log } = ctx;
+  const { servers, log } = ctx;
   const wanted = parts('MLOPS_BENCH_ORCHESTRATION_PARTS', ORCHESTRATION_PARTS, 'orchestration');
   const minio = await servers.minio();
-  const { installRuntimeLogger, createLogger } = await import('../logger');
-  installRuntimeLogger(createLogger({ level: 'warn', format: 'json' }));
+  // Only for parts that run workers here: a Temporal runtime that never ran one keeps the process from exiting.
+  if (wanted.includes('overhead') || wanted.includes('filestore')) {
+    const { installRuntimeLogger, createLogger } = await import('../logger');
+    installRuntimeLogger(createLogger({ level: 'warn', format: 'json' }));
+  }
   const configFor = (address: string): MlopsConfig => {
     const suffix = randomBytes(3).toString('hex');
     const base = loadConfig({
@@ -608,25 +611,35 @@ async function runOrchestration(ctx: SuiteContext): Promise<SuiteOutput> {
       trainingTaskQueue: `bench-training-${suffix}`,
     };
   };
-  const outputs: SuiteOutput[] = [];
+  const figures: BenchFigures[] = [];
   const memory = await servers.temporal('memory');
-  if (wanted.includes('overhead')) outputs.push(await runOrchestrationOverhead(ctx, configFor(memory.address)));
+  if (wanted.includes('overhead')) figures.push(await runOrchestrationOverhead(ctx, configFor(memory.address)));
   const onMemory = wanted.includes('filestore') ? await runOrchestrationThroughput(ctx, configFor(memory.address)) : undefined;
-  if (wanted.includes('workerstart')) outputs.push(await runOrchestrationWorkerStart(ctx, configFor(memory.address)));
+  if (wanted.includes('workerstart')) figures.push(await runOrchestrationWorkerStart(ctx, configFor(memory.address)));
   await memory.stop();
   if (onMemory) {
     log('throughput again, with the dev server keeping its SQLite state in a file, as the local stack starts it');
     const file = await servers.temporal('file');
     const onFile = await runOrchestrationThroughput(ctx, configFor(file.address));
     await file.stop();
-    outputs.push(orchestrationFileStore(sizes.concurrentRuns, onMemory, onFile));
+    figures.push(orchestrationFileStore(onMemory, onFile));
   }
-  const out: SuiteOutput = {
-    figures: Object.assign({}, ...outputs.map((o) => o.figures)),
-    goals: ORCHESTRATION_GOALS,
-    notes: outputs.flatMap((o, i) => (i ? ['', ...o.notes] : o.notes)),
-  };
+  const out: SuiteOutput = { figures: Object.assign({}, ...figures), goals: ORCHESTRATION_GOALS, notes: [] };
   if (wanted.length < ORCHESTRATION_PARTS.length) carryOver(out, 'orchestration');
+  // The goals first, as a full run lists them; every part's notes, also of the parts carried over, from the figures.
+  const goalKeys = ORCHESTRATION_GOALS.map((g) => g.key).filter((k) => k in out.figures);
+  out.figures = { ...Object.fromEntries(goalKeys.map((k) => [k, out.figures[k]!])), ...out.figures };
+  if (typeof out.figures.concurrentStarted === 'number')
+    out.goals = [...out.goals, { key: 'concurrentRuns', op: '>=', value: out.figures.concurrentStarted }];
+  const { MEASURED_STAGES, WORKER_TUNING } = await import('./orchestration');
+  out.notes = [
+    ...[
+      overheadNotes(out.figures, MEASURED_STAGES.length, JSON.stringify(WORKER_TUNING)),
+      workerStartNotes(out.figures),
+      fileStoreNotes(out.figures),
+    ].flatMap((n, i) => (n.length && i ? ['', ...n] : n)),
+    ...out.notes,
+  ];
   return out;
 }
 
@@ -646,69 +659,104 @@ async function runOrchestrationThroughput({ sizes, log }: SuiteContext, config: 
   return runThroughputBench({ config, concurrent: sizes.concurrentRuns, log });
 }
 
-async function runOrchestrationOverhead({ sizes, log }: SuiteContext, config: MlopsConfig): Promise<SuiteOutput> {
+async function runOrchestrationOverhead({ sizes, log }: SuiteContext, config: MlopsConfig): Promise<BenchFigures> {
   const { runOverheadBench } = await import('./orchestration');
   const r = await runOverheadBench({ config, runs: sizes.orchestrationRuns, log });
-  const { perStageP50Ms, workerOptions, stageOverheadVsBare, ...rest } = r;
+  const { perStageP50Ms, workerOptions: _, stageOverheadVsBare, ...rest } = r;
   return {
-    figures: {
-      stageOverheadVsBare,
-      ...rest,
-      ...Object.fromEntries(Object.entries(perStageP50Ms).map(([stage, v]) => [`${stage}OverheadP50Ms`, v])),
-    },
-    goals: [],
-    notes: overheadNotes(r, workerOptions),
+    stageOverheadVsBare,
+    ...rest,
+    ...Object.fromEntries(Object.entries(perStageP50Ms).map(([stage, v]) => [`${stage}OverheadP50Ms`, v])),
   };
 }
 
-async function runOrchestrationWorkerStart({ servers, sizes, log }: SuiteContext, config: MlopsConfig): Promise<SuiteOutput> {
+async function runOrchestrationWorkerStart({ servers, sizes, log }: SuiteContext, config: MlopsConfig): Promise<BenchFigures> {
   const { measureWorkerStart } = await import('./orchestration');
   const { writeWorkflowBundle } = await import('../prebundle');
   // The bundle `npm run build` writes, made here so that it matches the code this run measures.
   const bundlePath = path.join(servers.dir('prebundle'), 'workflow-bundle.js');
   await writeWorkflowBundle({ bundlePath });
-  const start = await measureWorkerStart({ config, bundlePath, rounds: sizes.workerStartRounds, log });
+  return { ...(await measureWorkerStart({ config, bundlePath, rounds: sizes.workerStartRounds, log })) };
+}
+
+function orchestrationFileStore(onMemory: ThroughputFigures, onFile: ThroughputFigures): BenchFigures {
   return {
-    figures: { ...start },
-    goals: [],
-    notes: [
-      `**Worker start** (\`workerStart*\`): the ready-made worker (\`runWorker\`: ` +
-        `both task queues, storage and namespace checks) in a fresh process, fork to both workers running, median of ` +
-        `${start.workerStartRounds} starts each way, alternating: with the workflow code prebundled as \`npm run build\` writes it ` +
-        `(\`workerStartS\`, ${start.workerStartS.toFixed(1)} s) and bundling it with webpack at start (\`workerStartUnbundledS\`, ` +
-        `${start.workerStartUnbundledS.toFixed(1)} s). ` +
-        '`workerStartVsUnbundled` = the first over the second.',
-    ],
+    fileStoreVsMemory: Math.round((onFile.concurrentWallS / onMemory.concurrentWallS) * 1000) / 1000,
+    ...onMemory,
+    fileDbConcurrentRuns: onFile.concurrentRuns,
+    fileDbConcurrentFailed: onFile.concurrentFailed,
+    fileDbConcurrentWallS: onFile.concurrentWallS,
+    fileDbConcurrentStartS: onFile.concurrentStartS,
+    fileDbConcurrentRunsPerS: onFile.concurrentRunsPerS,
   };
 }
 
-function orchestrationFileStore(count: number, onMemory: ThroughputFigures, onFile: ThroughputFigures): SuiteOutput {
-  return {
-    figures: {
-      fileStoreVsMemory: Math.round((onFile.concurrentWallS / onMemory.concurrentWallS) * 1000) / 1000,
-      ...onMemory,
-      fileDbConcurrentRuns: onFile.concurrentRuns,
-      fileDbConcurrentFailed: onFile.concurrentFailed,
-      fileDbConcurrentWallS: onFile.concurrentWallS,
-      fileDbConcurrentStartS: onFile.concurrentStartS,
-      fileDbConcurrentRunsPerS: onFile.concurrentRunsPerS,
-    },
-    goals: [{ key: 'concurrentRuns', op: '>=', value: count }],
-    notes: [
-      `**Throughput**: ${onMemory.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the ` +
-        `first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
-        `The same throughput run against a dev server keeping its SQLite state in a file as the local stack starts it (\`fileDb*\`: ` +
-        `\`${DEV_SERVER_SQLITE_PRAGMAS.filter((a) => !a.startsWith('--')).join('`, `')}\`) took ${onFile.concurrentWallS.toFixed(1)} ` +
-        `s; ` +
-        '`fileStoreVsMemory` = `fileDbConcurrentWallS` / `concurrentWallS`. ' +
-        "With SQLite's defaults (a rollback journal, a disk sync at every commit) the same 1,000 runs took 96 s against 33 s in " +
-        'memory (bench-results of 2026-11-22); write-ahead logging without a sync per commit removes that wait (why it is safe: ' +
-        '`DEV_SERVER_SQLITE_PRAGMAS` in src/dev/servers.ts, docs/operations.md).',
-    ],
-  };
+/** The figures `keys` name as numbers, or undefined when one is missing (a part never measured). */
+function numbers<K extends string>(f: BenchFigures, keys: readonly K[]): Record<K, number> | undefined {
+  return keys.every((k) => typeof f[k] === 'number') ? (f as Record<K, number>) : undefined;
 }
 
-function overheadNotes(r: OverheadFigures, workerOptions: string): string[] {
+function workerStartNotes(f: BenchFigures): string[] {
+  const start = numbers(f, ['workerStartS', 'workerStartUnbundledS', 'workerStartRounds']);
+  if (!start) return [];
+  return [
+    `**Worker start** (\`workerStart*\`): the ready-made worker (\`runWorker\`: ` +
+      `both task queues, storage and namespace checks) in a fresh process, fork to both workers running, median of ` +
+      `${start.workerStartRounds} starts each way, alternating: with the workflow code prebundled as \`npm run build\` writes it ` +
+      `(\`workerStartS\`, ${start.workerStartS.toFixed(1)} s) and bundling it with webpack at start (\`workerStartUnbundledS\`, ` +
+      `${start.workerStartUnbundledS.toFixed(1)} s). ` +
+      '`workerStartVsUnbundled` = the first over the second.',
+  ];
+}
+
+function fileStoreNotes(f: BenchFigures): string[] {
+  const r = numbers(f, ['concurrentStarted', 'fileDbConcurrentWallS']);
+  if (!r) return [];
+  return [
+    `**Throughput**: ${r.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the ` +
+      `first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
+      `The same throughput run against a dev server keeping its SQLite state in a file as the local stack starts it (\`fileDb*\`: ` +
+      `\`${DEV_SERVER_SQLITE_PRAGMAS.filter((a) => !a.startsWith('--')).join('`, `')}\`) took ${r.fileDbConcurrentWallS.toFixed(1)} ` +
+      `s; ` +
+      '`fileStoreVsMemory` = `fileDbConcurrentWallS` / `concurrentWallS`. ' +
+      "With SQLite's defaults (a rollback journal, a disk sync at every commit) the same 1,000 runs took 96 s against 33 s in " +
+      'memory (bench-results of 2026-11-22); write-ahead logging without a sync per commit removes that wait (why it is safe: ' +
+      '`DEV_SERVER_SQLITE_PRAGMAS` in src/dev/servers.ts, docs/operations.md).',
+  ];
+}
+
+/** The figures the overhead part's notes quote. */
+const OVERHEAD_NOTE_KEYS = [
+  'runs',
+  'warmupRuns',
+  'extraMs',
+  'pipelineStageMs',
+  'bareStageMs',
+  'extraInterceptorsMs',
+  'extraActivityOptionsMs',
+  'extraPatchMarkersMs',
+  'patchMarkers',
+  'extraPayloadsMs',
+  'extraWorkflowCodeMs',
+  'runInputBytes',
+  'activityInputBytes',
+  'activityResultBytes',
+  'runResultBytes',
+  'historyEvents',
+  'historyBytes',
+  'bareHistoryEvents',
+  'bareHistoryBytes',
+  'workflowTaskProcessingP50Ms',
+  'bareWorkflowTaskProcessingP50Ms',
+  'activityOverheadP50Ms',
+  'bareActivityOverheadP50Ms',
+  'workflowTaskDispatchP50Ms',
+  'bareWorkflowTaskDispatchP50Ms',
+] as const;
+
+function overheadNotes(f: BenchFigures, stageCount: number, workerOptions: string): string[] {
+  const r = numbers(f, OVERHEAD_NOTE_KEYS);
+  if (!r) return [];
   const perStage = (pipeline: number, bare: number) => `${pipeline.toFixed(1)} ms against ${bare.toFixed(1)} ms`;
   return [
     '`pipelineRun` (the real workflow bundle) with approval not required and no monitor, against the Temporal dev server ' +
@@ -731,7 +779,7 @@ function overheadNotes(r: OverheadFigures, workerOptions: string): string[] {
       `measured time. ` +
       'It holds everything Temporal adds to a stage: the workflow task that schedules the activity (dispatch to the worker, ' +
       'running the workflow code, recording its commands), the activity dispatch, and recording its result. ' +
-      `p50 and p95 are nearest-rank over ${r.runs} runs x ${Object.keys(r.perStageP50Ms).length} activities ` +
+      `p50 and p95 are nearest-rank over ${r.runs} runs x ${stageCount} activities ` +
       '(deploy is two: registering the version, then moving the alias by compare-and-swap). ' +
       '`activityOverhead*` is the narrower ActivityTaskScheduled to ActivityTaskCompleted span minus the own time; ' +
       '`runOverhead*` is WorkflowExecutionStarted to WorkflowExecutionCompleted minus the own time of all stages; ' +
@@ -793,8 +841,6 @@ function overheadNotes(r: OverheadFigures, workerOptions: string): string[] {
       'cores.',
   ];
 }
-
-type OverheadFigures = Awaited<ReturnType<(typeof import('./orchestration'))['runOverheadBench']>>;
 
 async function runServing({ servers, sizes, log }: SuiteContext): Promise<SuiteOutput> {
   const minio = await servers.minio();

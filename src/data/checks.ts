@@ -30,8 +30,6 @@ export interface TypedRelation {
    * were found, so the raw text need not be stored beside every typed value.
    */
   examples?: { relation: string; columns: Set<number> };
-  /** The relation's row count when the caller knows it: samples for quantiles are then drawn in the first scan. */
-  rows?: number;
 }
 
 const DEFAULT_QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
@@ -128,17 +126,6 @@ export async function checkTyped(
           .set(`min_${i}`, `min(${v})`)
           .set(`max_${i}`, `max(${v})`);
     });
-    // Past the exact limit, the sample every numeric column may need, in this same scan (unused for columns with few values).
-    const limit = o.profile?.exactLimit ?? 1_000_000;
-    if (t.rows !== undefined && t.rows > limit) {
-      const list = `[${profileQuantiles(o.profile ?? {})
-        .map(dbl)
-        .join(', ')}]`;
-      t.specs.forEach((spec, i) => {
-        if (isNumericType(spec.type))
-          aggregates.set(`sq_${i}`, `quantile_cont(v_${i}, ${list}) FILTER (WHERE __row % ${sampleStep(t.rows!)} = 0)`);
-      });
-    }
   }
   const r = await engine.one<Row>(`SELECT ${[...aggregates].map(([k, e]) => `${e} AS ${k}`).join(', ')} FROM ${t.relation}`);
 
@@ -300,15 +287,6 @@ function nextDown(x: number): number {
 /** Values per column in the sample quantiles are taken from (every k-th source row). */
 export const QUANTILE_SAMPLE = 1 << 18;
 
-/** k: every k-th source row is in the sample. */
-const sampleStep = (rows: number): number => Math.max(1, Math.floor(rows / QUANTILE_SAMPLE));
-
-/** The quantiles a profile reports, then its histogram's edges (as quantiles). */
-function profileQuantiles(options: ProfileOptions): number[] {
-  const bins = options.bins ?? 10;
-  return [...(options.quantiles ?? DEFAULT_QUANTILES), ...Array.from({ length: bins + 1 }, (_, i) => (i === bins ? 1 : i * (1 / bins)))];
-}
-
 /**
  * Quantiles (and histogram edges) of the numeric columns with more than `exactLimit` values and many distinct
  * ones, from a sample of every k-th row (about `QUANTILE_SAMPLE` rows; deterministic), as `ProfileBuilder`
@@ -327,18 +305,14 @@ async function sampledQuantiles(
   const limit = options.exactLimit ?? 1_000_000;
   const columns = [...t.specs.keys()].filter((i) => isNumericType(t.specs[i].type) && !grouped.has(i) && num(r[`count_${i}`]) > limit);
   const out = new Map<number, number[]>();
-  // Drawn in the first scan when the row count was known; else one scan for all of them.
-  const missing = columns.filter((i) => !(`sq_${i}` in r));
+  if (columns.length === 0) return out;
+  const step = Math.max(1, Math.floor(num(r.n) / QUANTILE_SAMPLE));
   const list = `[${qs.map(dbl).join(', ')}]`;
-  const row =
-    missing.length === 0
-      ? r
-      : await engine.one<Row>(
-          `SELECT ${missing.map((i) => `quantile_cont(v_${i}, ${list}) AS sq_${i}`).join(', ')} FROM ${t.relation} ` +
-            `WHERE __row % ${sampleStep(num(r.n))} = 0`,
-        );
+  const row = await engine.one<Row>(
+    `SELECT ${columns.map((i) => `quantile_cont(v_${i}, ${list}) AS q_${i}`).join(', ')} FROM ${t.relation} WHERE __row % ${step} = 0`,
+  );
   for (const i of columns) {
-    const values = row[`sq_${i}`] ?? r[`sq_${i}`];
+    const values = row[`q_${i}`];
     if (Array.isArray(values) && values.length === qs.length && values.every((v) => v !== null)) out.set(i, values.map(Number));
   }
   return out;

@@ -48,16 +48,6 @@ describe('quantiles past the exact limit', () => {
     });
   });
 
-  test('are the same when the row count is known and the sample is drawn in the first scan', async () => {
-    await withEngine({}, async (engine) => {
-      await relation(engine);
-      const apart = (await profileTyped(engine, typed, { exactLimit: 100_000 })).columns[0] as NumericColumnProfile;
-      const first = (await profileTyped(engine, { ...typed, rows: ROWS }, { exactLimit: 100_000 })).columns[0] as NumericColumnProfile;
-      expect(first.quantileMethod).toBe('sample');
-      expect({ ...first, mean: 0, std: 0 }).toEqual({ ...apart, mean: 0, std: 0 });
-    });
-  });
-
   test('stay exact under the limit and for columns with few distinct values', async () => {
     await withEngine({}, async (engine) => {
       await engine.run(

@@ -104,6 +104,8 @@ export interface OrchestrationBenchResult extends ThroughputFigures {
   extraPatchMarkersMs: number;
   extraPayloadsMs: number;
   extraWorkflowCodeMs: number;
+  /** The difference between the bare reference's even and odd runs (the same kind against itself): below it is noise. */
+  extraNoiseMs: number;
   /** The per-stage figures those differences come from, ms. */
   pipelineStageMs: number;
   bareStageMs: number;
@@ -321,15 +323,18 @@ function overheadFigures(timings: Record<Kind, RunTiming[]>, runs: number, warmu
   const bareStageOverheadP50Ms = stageP50('bare');
   // The breakdown compares kinds stage by stage: the mean over the six stages of each stage's median, so a cost that
   // falls on one stage (a patch marker in the first workflow task) counts as its share, whatever the other stages do.
-  const stageMs = (kind: Kind) =>
+  const meanOfMedians = (of: RunTiming[]) =>
     round(
       MEASURED_STAGES.map((_, i) =>
         percentile(
-          timings[kind].map((m) => m.stages[i]!.overheadMs),
+          of.map((m) => m.stages[i]!.overheadMs),
           50,
         ),
       ).reduce((a, b) => a + b, 0) / MEASURED_STAGES.length,
     );
+  const stageMs = (kind: Kind) => meanOfMedians(timings[kind]);
+  // How far the same kind moves against itself in this run: the bare runs' even and odd halves.
+  const noiseMs = round(Math.abs(meanOfMedians(bare.filter((_, i) => i % 2 === 0)) - meanOfMedians(bare.filter((_, i) => i % 2 === 1))));
   const variants = {
     pipelineStageMs: stageMs('pipeline'),
     bareStageMs: stageMs('bare'),
@@ -362,6 +367,7 @@ function overheadFigures(timings: Record<Kind, RunTiming[]>, runs: number, warmu
     extraMs,
     ...parts,
     extraWorkflowCodeMs: round(extraMs - sum(Object.values(parts))),
+    extraNoiseMs: noiseMs,
     ...variants,
     bareWorkflowTaskDispatchP50Ms: p(
       bare.flatMap((m) => m.workflowTasks.map((w) => w.dispatchMs)),

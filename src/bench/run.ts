@@ -738,6 +738,7 @@ const OVERHEAD_NOTE_KEYS = [
   'patchMarkers',
   'extraPayloadsMs',
   'extraWorkflowCodeMs',
+  'extraNoiseMs',
   'runInputBytes',
   'activityInputBytes',
   'activityResultBytes',
@@ -801,7 +802,7 @@ function overheadNotes(f: BenchFigures, stageCount: number, workerOptions: strin
       `${r.bareStageMs.toFixed(2)} ms), of which interceptors ${r.extraInterceptorsMs.toFixed(2)} ms, activity options ` +
       `${r.extraActivityOptionsMs.toFixed(2)} ms, patch markers ${r.extraPatchMarkersMs.toFixed(2)} ms (${r.patchMarkers} per run), ` +
       `payload sizes ${r.extraPayloadsMs.toFixed(2)} ms, workflow code ${r.extraWorkflowCodeMs.toFixed(2)} ms. ` +
-      'A difference smaller than about 0.3 ms is within what the same kind moves between runs on this machine. ' +
+      `The bare reference's even and odd runs differed by ${r.extraNoiseMs.toFixed(2)} ms (\`extraNoiseMs\`): a part smaller than that is noise. ` +
       `Payloads of a pipeline run (p50, encoded): its input ${r.runInputBytes} bytes (the spec), its activities\' inputs ` +
       `${r.activityInputBytes} bytes and results ${r.activityResultBytes} bytes in all, its result ${r.runResultBytes} bytes; ` +
       `its history is ${r.historyEvents} events and ${(r.historyBytes / 1024).toFixed(1)} KiB against ${r.bareHistoryEvents} ` +
@@ -817,9 +818,9 @@ function overheadNotes(f: BenchFigures, stageCount: number, workerOptions: strin
       'approval used to record three (`mlops-activity-names`, `servability-check`, `deploy-cas`; five with an approval ' +
       'and a rollout); a new run records one baseline patch that stands for all of them (`src/workflows/patches.ts`, ' +
       'docs/operations.md). ' +
-      (Math.abs(r.extraPayloadsMs) < 0.3
+      (Math.abs(r.extraPayloadsMs) <= r.extraNoiseMs
         ? "Payload sizes: padding the bare reference's inputs and results to the pipeline's sizes changed the per-stage " +
-          `figure by ${r.extraPayloadsMs.toFixed(2)} ms in this run, so the spec travels by value in the run's input and ` +
+          `figure by ${r.extraPayloadsMs.toFixed(2)} ms in this run, within its noise, so the spec travels by value in the run's input and ` +
           "the deploy's (kilobytes, not megabytes) at no cost that shows."
         : `Payload sizes: padding the bare reference's inputs and results to the pipeline's sizes cost ` +
           `${r.extraPayloadsMs.toFixed(2)} ms per stage in this run.`),

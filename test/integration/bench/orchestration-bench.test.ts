@@ -35,6 +35,7 @@ describe('orchestration benchmark', () => {
       for (const part of [r.extraInterceptorsMs, r.extraActivityOptionsMs, r.extraPatchMarkersMs, r.extraPayloadsMs, r.extraWorkflowCodeMs])
         expect(Number.isFinite(part)).toBe(true);
       expect(r.extraMs).toBeCloseTo(r.pipelineStageMs - r.bareStageMs, 1);
+      expect(r.extraNoiseMs).toBeGreaterThanOrEqual(0);
       expect(r.patchMarkers).toBe(1);
       expect(r.runInputBytes).toBeGreaterThan(200);
       expect(r.activityInputBytes).toBeGreaterThan(r.runInputBytes);

@@ -8,6 +8,7 @@
  * Row numbers in messages are source rows: data rows counted from 1 across the sources in order,
  * before any filter.
  */
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBScalarFunction, UINTEGER, VARCHAR, version as duckdbVersion } from '@duckdb/node-api';
 import { FailureType, MlopsError } from '../errors';
@@ -78,6 +79,13 @@ export interface BuildSnapshotOptions {
   dir: string;
   /** Most bytes of remote sources copied into `dir` (default 20 GiB). */
   scratchBudget?: number;
+  /**
+   * `exact` types every value of a CSV with our rules in SQL; `auto` (default) first lets the reader parse the
+   * numeric columns of one CSV source and keeps that only when it matches (docs/data.md), else types exactly.
+   */
+  typing?: 'auto' | 'exact';
+  /** Told which path typed a streamed text source (tests, logs). */
+  onTyping?: (path: 'fast' | 'exact') => void;
   /** Engine memory limit (default 256MB). */
   memoryLimit?: string;
   validation?: ValidationOptions;
@@ -283,6 +291,30 @@ async function loadSources(engine: Engine, locals: LocalSource[], stream = false
   return counts;
 }
 
+/**
+ * Whether a byte `_` follows the first line of a file: DuckDB's CSV reader reads 1_000 as a number where our
+ * rules do not, so a CSV with one takes the exact path of typing. Read while the engine reads the file.
+ */
+async function underscoreInData(path: string): Promise<boolean> {
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  let header = true;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let from = 0;
+      if (header) {
+        const nl = chunk.indexOf(10);
+        if (nl < 0) continue;
+        header = false;
+        from = nl + 1;
+      }
+      if (chunk.indexOf(95, from) >= 0) return true;
+    }
+    return false;
+  } finally {
+    stream.destroy();
+  }
+}
+
 /** A column's share of numbers or dates from which a mix with other text is refused rather than read as categories. */
 export const MIXED_SHARE = 0.1;
 
@@ -435,20 +467,39 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const select = ['__src_row AS __row', `${line} AS __line`];
     const parsed: string[] = [];
     const values: string[] = [];
+    // The fast path of a streamed CSV: its numeric columns parsed by the reader itself (the same rows as `typed`
+    // stores when the reader sets no row aside, no value has a _, and none is NaN; else the exact path runs).
+    const fastDoubles =
+      streamed && csv && o.typing !== 'exact' ? raw.filter((c) => c.kind === 'text' && typeOf.get(c.name) === 'numeric') : [];
+    const fastSelect: string[] = [];
+    const fastParsed: string[] = [];
+    const fastValues: string[] = [];
     const flagless = new Set<string>();
     const exampleNames = new Map<string, string>();
     for (const c of raw) {
       const type = typeOf.get(c.name);
       if (!type) {
         select.push(ident(c.name));
+        fastSelect.push(ident(c.name));
         continue;
+      }
+      if (fastDoubles.includes(c)) {
+        // A number the reader parsed: not finite is bad, as TRY_CAST's would be; NaN (missing or bad, by its text) sends the source to the exact path.
+        const col = ident(c.name);
+        fastSelect.push(
+          `CASE WHEN isfinite(${col}) THEN ${col} END AS ${col}`,
+          `CASE WHEN isnan(${col}) THEN NULL ELSE coalesce(NOT isfinite(${col}), false) END AS ${ident(`__bad:${c.name}`)}`,
+        );
       }
       const parse = parseSql(type, c.name, c.kind);
       if (parse) parsed.push(`${parse} AS ${ident(`__p:${c.name}`)}`);
+      const fast = !fastDoubles.includes(c);
+      if (parse && fast) fastParsed.push(`${parse} AS ${ident(`__p:${c.name}`)}`);
       const t = typedSql(type, c.name, c.kind, parse && ident(`__p:${c.name}`));
       // Columns whose values cannot be wrong (typed by the source) carry no flags.
       if (t.bad === 'false') {
         select.push(`${storageSql(type, t.value)} AS ${ident(c.name)}`);
+        if (fast) fastSelect.push(`${storageSql(type, t.value)} AS ${ident(c.name)}`);
         flagless.add(c.name);
         continue;
       }
@@ -462,6 +513,10 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
         `${bad} AS ${ident(`__bad:${c.name}`)}`,
         `CASE WHEN ${bad} THEN ${jsLiteralSql(c.name, c.kind, csv)} END AS ${ident(`__x:${c.name}`)}`,
       );
+      if (fast) {
+        fastValues.push(`${t.value} AS ${v}`);
+        fastSelect.push(`${storageSql(type, v)} AS ${ident(c.name)}`, `${bad} AS ${ident(`__bad:${c.name}`)}`);
+      }
       exampleNames.set(c.name, ident(`__x:${c.name}`));
     }
     // Text is parsed once per value, in the inner query; typed once, in the middle one.
@@ -531,8 +586,32 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     if (streamed) {
       // One scan reads, types and stores every row (the row's number is its place in the table); the filter,
       // `where` and derived columns are a view over it, so an error in this scan is one of reading the source.
-      await reading(() => engine.run(`CREATE TABLE typed_rows AS SELECT * EXCLUDE (__row, ${unstored}) FROM typed`));
-      counts = [Number((await engine.one<{ n: number }>('SELECT count(*) AS n FROM typed_rows')).n)];
+      let fastRows: number | undefined;
+      if (fastDoubles.length > 0) {
+        const reader = readerSql(locals[0], undefined, { doubles: fastDoubles.map((c) => c.name), rejects: '__rejects' });
+        const [underscore] = await Promise.all([
+          underscoreInData(locals[0].path),
+          reading(() =>
+            engine.run(
+              `CREATE TABLE typed_rows AS SELECT ${fastSelect.join(', ')} FROM (SELECT *${extra(fastValues)} FROM (SELECT *${extra(fastParsed)} FROM ${reader}))`,
+            ),
+          ),
+        ]);
+        const nan = fastDoubles.map((c) => `${ident(`__bad:${c.name}`)} IS NULL`).join(' OR ');
+        const r = await engine.one<{ n: number; nan: number; rejected: number }>(
+          `SELECT count(*) AS n, count_if(${nan}) AS nan, (SELECT count(*) FROM __rejects) AS rejected FROM typed_rows`,
+        );
+        if (!underscore && Number(r.nan) === 0 && Number(r.rejected) === 0) {
+          fastRows = Number(r.n);
+          o.onTyping?.('fast');
+        } else await engine.run('DROP TABLE typed_rows');
+      }
+      if (fastRows === undefined) {
+        await reading(() => engine.run(`CREATE TABLE typed_rows AS SELECT * EXCLUDE (__row, ${unstored}) FROM typed`));
+        fastRows = Number((await engine.one<{ n: number }>('SELECT count(*) AS n FROM typed_rows')).n);
+        o.onTyping?.('exact');
+      }
+      counts = [fastRows];
     } else counts = loaded;
     const rowsRead = counts.reduce((a, b) => a + b, 0);
     let rowCount: number;

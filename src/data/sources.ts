@@ -77,7 +77,7 @@ export class Scratch {
  * For JSON, `columns` (the names DuckDB found) reads every value as JSON text, so our rules, not
  * DuckDB's guesses (it takes "1970-01-01" for a date), decide types, and a row hashes as it was written.
  */
-export function readerSql(source: LocalSource, columns?: string[]): string {
+export function readerSql(source: LocalSource, columns?: string[], typed?: { doubles: string[]; rejects: string }): string {
   const asJson = columns ? `, columns = {${columns.map((c) => `${literal(c)}: 'JSON'`).join(', ')}}` : '';
   const path = literal(source.path);
   switch (source.format) {
@@ -87,7 +87,13 @@ export function readerSql(source: LocalSource, columns?: string[]): string {
       // Every field as text: the typing rules decide what is a number; quoted empty strings stay empty strings.
       return (
         `read_csv(${path}, header = true, all_varchar = true, delim = ${literal(source.delimiter)}, quote = '"', escape = '"', ` +
-        `allow_quoted_nulls = false, strict_mode = true)`
+        `allow_quoted_nulls = false, strict_mode = true` +
+        // The fast path of typing (docs/data.md): these columns parsed as numbers by the reader, rows it cannot parse set aside.
+        (typed
+          ? `, types = {${typed.doubles.map((c) => `${literal(c)}: 'DOUBLE'`).join(', ')}}, store_rejects = true, ` +
+            `rejects_table = ${literal(typed.rejects)}, rejects_scan = ${literal(`${typed.rejects}_scans`)}`
+          : '') +
+        ')'
       );
     case 'jsonl':
       return `read_json(${path}, format = 'newline_delimited', records = true, sample_size = -1${asJson})`;

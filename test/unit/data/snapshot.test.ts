@@ -145,6 +145,45 @@ describe('ingest through the engine', () => {
     expect(rows.map((r) => Number(r.__hash))).toEqual(expected.slice(100));
   });
 
+  test("a CSV's numbers parsed by the reader (the fast path) give the snapshot, report and profile of typing every value by our rules", async () => {
+    const clean = ['id,x,when,kind'];
+    for (let i = 1; i <= 500; i++)
+      clean.push(`${i},${((i * 37) % 101) / 4 - 3},2024-01-${String((i % 28) + 1).padStart(2, '0')},${i % 3 ? 'a' : 'b'}`);
+    const cases: Record<string, (lines: string[]) => void> = {
+      clean: () => {},
+      // Parsed alike by the reader and by our rules.
+      spaces: (l) => (l[7] = '7, 1.5,2024-01-02,a'),
+      signs: (l) => (l[8] = '8,+1e2,2024-01-02,a'),
+      empty: (l) => (l[9] = '9,,2024-01-02,a'),
+      inf: (l) => (l[10] = '10,inf,2024-01-02,a'),
+      huge: (l) => (l[11] = '11,-1e999,2024-01-02,a'),
+      // Sent to the exact path: a row the reader cannot parse, NaN (missing or bad by its text), an underscore.
+      missing: (l) => (l[12] = '12,NA,2024-01-02,a'),
+      nan: (l) => (l[13] = '13,NaN,2024-01-02,a'),
+      nanUpper: (l) => (l[13] = '13,NAN,2024-01-02,a'),
+      word: (l) => (l[14] = '14,abc,2024-01-02,a'),
+      quotedEmpty: (l) => (l[15] = '15,"",2024-01-02,a'),
+      underscore: (l) => (l[16] = '16,1_000,2024-01-02,a'),
+      underscoreText: (l) => (l[17] = '17,2,2024-01-02,a_b'),
+      badDate: (l) => (l[18] = '18,2,someday,a'),
+    };
+    for (const [name, change] of Object.entries(cases)) {
+      const lines = clean.slice();
+      change(lines);
+      const source = file(`typing-${name}.csv`, `${lines.join('\n')}\n`);
+      const paths: string[] = [];
+      const fast = await build({ sources: [source], target: 'kind', onTyping: (p) => paths.push(p) });
+      const exact = await build({ sources: [source], target: 'kind', typing: 'exact', onTyping: (p) => paths.push(p) });
+      const reparsed = ['missing', 'nan', 'nanUpper', 'word', 'quotedEmpty', 'underscore', 'underscoreText'].includes(name);
+      expect([name, ...paths]).toEqual([name, reparsed ? 'exact' : 'fast', 'exact']);
+      expect(readFileSync(fast.outFile).equals(readFileSync(exact.outFile))).toBe(true);
+      expect(fast.validation).toEqual(exact.validation);
+      expect(fast.profile).toEqual(exact.profile);
+      expect(fast.schema).toEqual(exact.schema);
+      expect(fast.lineage).toEqual(exact.lineage);
+    }
+  });
+
   test('one inf, -Infinity, 1e999 or 1,5 fails validation at row 3 as at row 5,500 of 6,000', async () => {
     const lines = ['x,y'];
     for (let i = 1; i <= 6000; i++) lines.push(`${(i * 7) % 23}.5,${i % 2 ? 'a' : 'b'}`);

@@ -14,6 +14,10 @@
  * patched('deploy-cas'), the monitor following the deployed version's spec under patched('monitor-follows-deploy'),
  * identity checks of approvals under patched('approval-identity'), and pipeline runs recording one baseline patch for
  * all of these under 'pipeline-baseline-1', src/workflows/patches.ts).
+ * `upgraded-to-baseline-at-deploy.json` is a run in flight at that last upgrade: recorded before it up to the approval,
+ * it continued at the deploy under the baseline's code, which records the baseline's marker where the run asks its next
+ * patch (deploy-cas) instead of that patch's own; made from `before-baseline-deployed-after-approval.json` by renaming
+ * that one marker (and its search attribute update), as the new code writes them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -49,6 +53,7 @@ describe('recorded runs replay deterministically', () => {
       'rejected.json',
       'rollout-promoted.json',
       'rollout-steered.json',
+      'upgraded-to-baseline-at-deploy.json',
       'validation-failed.json',
     ]);
   });
@@ -93,6 +98,13 @@ describe('recorded runs replay deterministically', () => {
       'deploy-cas',
     ]);
     expect(patchIds('before-baseline-deployed-after-approval.json').every((id) => PIPELINE_BASELINE.includes(id))).toBe(true);
+    // In flight at the upgrade: its own markers before, the baseline's where it went on under the new code.
+    expect(patchIds('upgraded-to-baseline-at-deploy.json')).toEqual([
+      'mlops-activity-names',
+      'servability-check',
+      'approval-identity',
+      PIPELINE_BASELINE_PATCH,
+    ]);
   });
 
   it('has a monitor run that continued as new, with the commands a monitor makes, and the run it continued into', () => {

@@ -614,23 +614,22 @@ async function runOrchestration(ctx: SuiteContext): Promise<SuiteOutput> {
   const figures: BenchFigures[] = [];
   const memory = await servers.temporal('memory');
   if (wanted.includes('overhead')) figures.push(await runOrchestrationOverhead(ctx, configFor(memory.address)));
-  const onMemory = wanted.includes('filestore') ? await runOrchestrationThroughput(ctx, configFor(memory.address)) : undefined;
   if (wanted.includes('workerstart')) figures.push(await runOrchestrationWorkerStart(ctx, configFor(memory.address)));
   await memory.stop();
-  if (onMemory) {
-    log('throughput again, with the dev server keeping its SQLite state in a file, as the local stack starts it');
-    const file = await servers.temporal('file');
-    const onFile = await runOrchestrationThroughput(ctx, configFor(file.address));
-    await file.stop();
-    figures.push(orchestrationFileStore(onMemory, onFile));
-  }
+  if (wanted.includes('filestore')) figures.push(await runOrchestrationFileStore(ctx, configFor));
   const out: SuiteOutput = { figures: Object.assign({}, ...figures), goals: ORCHESTRATION_GOALS, notes: [] };
   if (wanted.length < ORCHESTRATION_PARTS.length) carryOver(out, 'orchestration');
   // The goals first, as a full run lists them; every part's notes, also of the parts carried over, from the figures.
   const goalKeys = ORCHESTRATION_GOALS.map((g) => g.key).filter((k) => k in out.figures);
   out.figures = { ...Object.fromEntries(goalKeys.map((k) => [k, out.figures[k]!])), ...out.figures };
   if (typeof out.figures.concurrentStarted === 'number')
-    out.goals = [...out.goals, { key: 'concurrentRuns', op: '>=', value: out.figures.concurrentStarted }];
+    out.goals = [
+      ...out.goals,
+      { key: 'concurrentRuns', op: '>=', value: out.figures.concurrentStarted },
+      ...('fileDbConcurrentRuns' in out.figures
+        ? [{ key: 'fileDbConcurrentRuns', op: '>=' as const, value: out.figures.concurrentStarted }]
+        : []),
+    ];
   const { MEASURED_STAGES, WORKER_TUNING } = await import('./orchestration');
   out.notes = [
     ...[
@@ -654,9 +653,38 @@ function parts<P extends string>(variable: string, all: readonly P[], suite: str
 
 type ThroughputFigures = Awaited<ReturnType<(typeof import('./orchestration'))['runThroughputBench']>>;
 
-async function runOrchestrationThroughput({ sizes, log }: SuiteContext, config: MlopsConfig): Promise<ThroughputFigures> {
+/** The order of the file-store comparison's rounds: A B B A, so that a load rising or falling steadily weighs on both alike. */
+const FILE_STORE_ROUNDS = ['memory', 'file', 'file', 'memory'] as const;
+
+/** One round of the file-store comparison: the concurrent runs, and the server's own CPU time during them. */
+interface StoreRound extends ThroughputFigures {
+  serverCpuS: number | undefined;
+}
+
+/**
+ * The concurrent runs on the dev server's file store as the local stack starts it, against the same runs on its
+ * in-memory store, each round on a fresh server started the same way (only `--db-filename` differs) with fresh workers.
+ */
+async function runOrchestrationFileStore(ctx: SuiteContext, configFor: (address: string) => MlopsConfig): Promise<BenchFigures> {
+  const { servers, sizes, log } = ctx;
   const { runThroughputBench } = await import('./orchestration');
-  return runThroughputBench({ config, concurrent: sizes.concurrentRuns, log });
+  const rounds: Record<'memory' | 'file', StoreRound[]> = { memory: [], file: [] };
+  for (const [i, store] of FILE_STORE_ROUNDS.entries()) {
+    log(`file store against memory, round ${i + 1}/${FILE_STORE_ROUNDS.length}: SQLite ${store === 'file' ? 'in a file' : 'in memory'}`);
+    const server = await servers.temporalAsStack(store);
+    try {
+      // A few runs first, left out: the server's first workflows and the benchmark process's first rounds are slower.
+      const config = configFor(server.address);
+      await runThroughputBench({ config, concurrent: Math.ceil(sizes.concurrentRuns / 20) });
+      const cpuBefore = server.cpuS();
+      const r = await runThroughputBench({ config, concurrent: sizes.concurrentRuns, log });
+      const cpuAfter = server.cpuS();
+      rounds[store].push({ ...r, serverCpuS: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore });
+    } finally {
+      await server.stop();
+    }
+  }
+  return orchestrationFileStore(sizes.concurrentRuns, rounds.memory, rounds.file);
 }
 
 async function runOrchestrationOverhead({ sizes, log }: SuiteContext, config: MlopsConfig): Promise<BenchFigures> {
@@ -679,18 +707,6 @@ async function runOrchestrationWorkerStart({ servers, sizes, log }: SuiteContext
   return { ...(await measureWorkerStart({ config, bundlePath, rounds: sizes.workerStartRounds, log })) };
 }
 
-function orchestrationFileStore(onMemory: ThroughputFigures, onFile: ThroughputFigures): BenchFigures {
-  return {
-    fileStoreVsMemory: Math.round((onFile.concurrentWallS / onMemory.concurrentWallS) * 1000) / 1000,
-    ...onMemory,
-    fileDbConcurrentRuns: onFile.concurrentRuns,
-    fileDbConcurrentFailed: onFile.concurrentFailed,
-    fileDbConcurrentWallS: onFile.concurrentWallS,
-    fileDbConcurrentStartS: onFile.concurrentStartS,
-    fileDbConcurrentRunsPerS: onFile.concurrentRunsPerS,
-  };
-}
-
 /** The figures `keys` name as numbers, or undefined when one is missing (a part never measured). */
 function numbers<K extends string>(f: BenchFigures, keys: readonly K[]): Record<K, number> | undefined {
   return keys.every((k) => typeof f[k] === 'number') ? (f as Record<K, number>) : undefined;
@@ -709,19 +725,64 @@ function workerStartNotes(f: BenchFigures): string[] {
   ];
 }
 
+function orchestrationFileStore(count: number, memory: StoreRound[], file: StoreRound[]): BenchFigures {
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const mean = (xs: number[]) => round2(sum(xs) / xs.length);
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+  const cpu = (rs: StoreRound[]) => (rs.every((r) => r.serverCpuS !== undefined) ? rs.map((r) => r.serverCpuS!) : undefined);
+  const [memoryCpu, fileCpu] = [cpu(memory), cpu(file)];
+  const figures: BenchFigures = {
+    fileStoreVsMemory: Math.round((sum(file.map((r) => r.concurrentWallS)) / sum(memory.map((r) => r.concurrentWallS))) * 1000) / 1000,
+    concurrentStarted: count,
+    concurrentRuns: Math.min(...memory.map((r) => r.concurrentRuns)),
+    concurrentFailed: Math.max(...memory.map((r) => r.concurrentFailed)),
+    concurrentWallS: mean(memory.map((r) => r.concurrentWallS)),
+    concurrentStartS: mean(memory.map((r) => r.concurrentStartS)),
+    concurrentRunsPerS: mean(memory.map((r) => r.concurrentRunsPerS)),
+    concurrentWallSRounds: list(memory.map((r) => r.concurrentWallS)),
+    fileDbConcurrentRuns: Math.min(...file.map((r) => r.concurrentRuns)),
+    fileDbConcurrentFailed: Math.max(...file.map((r) => r.concurrentFailed)),
+    fileDbConcurrentWallS: mean(file.map((r) => r.concurrentWallS)),
+    fileDbConcurrentStartS: mean(file.map((r) => r.concurrentStartS)),
+    fileDbConcurrentRunsPerS: mean(file.map((r) => r.concurrentRunsPerS)),
+    fileDbConcurrentWallSRounds: list(file.map((r) => r.concurrentWallS)),
+  };
+  if (memoryCpu && fileCpu) {
+    figures.concurrentServerCpuS = mean(memoryCpu);
+    figures.fileDbConcurrentServerCpuS = mean(fileCpu);
+    figures.fileStoreCpuVsMemory = Math.round((sum(fileCpu) / sum(memoryCpu)) * 1000) / 1000;
+  }
+  return figures;
+}
+
 function fileStoreNotes(f: BenchFigures): string[] {
-  const r = numbers(f, ['concurrentStarted', 'fileDbConcurrentWallS']);
+  const r = numbers(f, ['concurrentStarted', 'fileDbConcurrentWallS', 'concurrentWallS']);
   if (!r) return [];
+  const cpu = numbers(f, ['concurrentServerCpuS', 'fileDbConcurrentServerCpuS']);
+  const rounds = typeof f.fileDbConcurrentWallSRounds === 'string';
   return [
-    `**Throughput**: ${r.concurrentStarted} runs started at once (at most 100 start calls in flight), \`concurrentWallS\` from the ` +
-      `first start call to the last result held by the client; \`concurrentRuns\` counts runs that returned \`deployed\`. ` +
-      `The same throughput run against a dev server keeping its SQLite state in a file as the local stack starts it (\`fileDb*\`: ` +
-      `\`${DEV_SERVER_SQLITE_PRAGMAS.filter((a) => !a.startsWith('--')).join('`, `')}\`) took ${r.fileDbConcurrentWallS.toFixed(1)} ` +
-      `s; ` +
-      '`fileStoreVsMemory` = `fileDbConcurrentWallS` / `concurrentWallS`. ' +
+    `**Throughput and the file store**: ${r.concurrentStarted} runs started at once (at most 100 start calls in flight), wall time ` +
+      'from the first start call to the last result held by the client; `concurrentRuns` counts runs that returned `deployed`. ' +
+      (rounds
+        ? 'Measured in four rounds, each on a fresh dev server with fresh workers after a few unmeasured runs: in memory, in a ' +
+          'file, in a file, in memory (the order cancels a load that rises or falls steadily: the other work on this shared ' +
+          'machine changes the pace from one minute to the next). Both sides are started by `startTemporalServer`, as the local ' +
+          'stack starts it, with the same Web UI, dynamic configuration and SQLite pragmas ' +
+          `(\`${DEV_SERVER_SQLITE_PRAGMAS.filter((a) => !a.startsWith('--')).join('`, `')}\`); ` +
+          "the memory side leaves out `--db-filename`, so the server keeps its state in the dev server's own in-memory store. " +
+          `\`concurrent*\` are the memory rounds (mean, ${r.concurrentWallS.toFixed(1)} s; \`concurrentWallSRounds\` each), ` +
+          `\`fileDb*\` the file rounds (${r.fileDbConcurrentWallS.toFixed(1)} s); ` +
+          "`fileStoreVsMemory` = the file rounds' wall time over the memory rounds'. "
+        : `The same runs on a dev server keeping its state in a file took ${r.fileDbConcurrentWallS.toFixed(1)} s; ` +
+          '`fileStoreVsMemory` = `fileDbConcurrentWallS` / `concurrentWallS`. ') +
+      (cpu
+        ? `\`*ServerCpuS\` is the server process's own CPU time (user and system) during the measured runs ` +
+          `(${cpu.concurrentServerCpuS.toFixed(1)} s in memory, ${cpu.fileDbConcurrentServerCpuS.toFixed(1)} s on file), and ` +
+          '`fileStoreCpuVsMemory` their ratio: the work the file store adds, which the load of the machine moves less than the wall time. '
+        : '') +
       "With SQLite's defaults (a rollback journal, a disk sync at every commit) the same 1,000 runs took 96 s against 33 s in " +
-      'memory (bench-results of 2026-11-22); write-ahead logging without a sync per commit removes that wait (why it is safe: ' +
-      '`DEV_SERVER_SQLITE_PRAGMAS` in src/dev/servers.ts, docs/operations.md).',
+      'memory (bench-results of 2026-11-22). What each pragma does and why it is safe: `DEV_SERVER_SQLITE_PRAGMAS` in ' +
+      "src/dev/servers.ts and docs/operations.md (the local stack's Temporal store).",
   ];
 }
 
@@ -975,6 +1036,25 @@ export function flatten(value: object, prefix = ''): BenchFigures {
   return out;
 }
 
+/** A Temporal server one suite started. */
+interface TemporalHandle {
+  address: string;
+  /** The CPU time the server process has used so far (user and system), seconds; undefined where /proc is missing. */
+  cpuS: () => number | undefined;
+  stop: () => Promise<void>;
+}
+
+/** A process's CPU time (user and system) from /proc/<pid>/stat, seconds, or undefined off Linux. */
+function processCpuS(pid: number): number | undefined {
+  try {
+    // Fields 14 and 15 (utime, stime), counted after the parenthesised command name, in clock ticks (100 a second on Linux).
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The servers one suite started, stopped together at the end (or one by one). */
 class Servers {
   private readonly root = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-bench-'));
@@ -1010,29 +1090,23 @@ class Servers {
   }
 
   /**
-   * A Temporal dev server on a free loopback port: with its SQLite state in memory (the dev server's
-   * default) or in a file in the temporary directory (as the local stack keeps it).
+   * A Temporal dev server on a free loopback port: headless with its SQLite state in memory (the dev server's
+   * default), or as the local stack starts it, with its state in a file (`temporalAsStack`).
    */
-  async temporal(store: 'memory' | 'file'): Promise<{ address: string; stop: () => Promise<void> }> {
+  async temporal(store: 'memory' | 'file'): Promise<TemporalHandle> {
+    if (store === 'file') return this.temporalAsStack('file');
     const cli = await ensureTemporalCli(defaultCacheDir(), this.log);
-    const { port, proc } = await this.start(
-      `the Temporal dev server (SQLite ${store === 'memory' ? 'in memory' : 'in a file'})`,
-      async () => {
-        const o = {
-          cli,
-          port: await freePort(),
-          uiPort: await freePort(),
-          dbFile: path.join(this.dir(`temporal-${store}`), 'temporal.db'),
-          logFile: path.join(this.root, `temporal-${store}.log`),
-        };
-        if (store === 'file') return { port: o.port, proc: await startTemporalServer(o) };
+    return this.temporalHandle(
+      await this.start(`the Temporal dev server (SQLite in ${store})`, async () => {
+        const port = await freePort();
+        const logFile = path.join(this.root, `temporal-${store}-${port}.log`);
         const args = [
           'server',
           'start-dev',
           '--ip',
           '127.0.0.1',
           '--port',
-          String(o.port),
+          String(port),
           '--headless',
           '--log-format',
           'json',
@@ -1040,13 +1114,42 @@ class Servers {
           'warn',
           ...DEV_SERVER_DYNAMIC_CONFIG,
         ];
-        const proc = spawnServer(cli, args, o.logFile);
-        await waitUntil('Temporal dev server', () => temporalHealthy(o.port), { timeoutMs: 60_000, pid: proc.pid, logFile: o.logFile });
-        return { port: o.port, proc };
-      },
+        const proc = spawnServer(cli, args, logFile);
+        await waitUntil('Temporal dev server', () => temporalHealthy(port), { timeoutMs: 60_000, pid: proc.pid, logFile });
+        return { port, proc };
+      }),
     );
+  }
+
+  /**
+   * A Temporal dev server started exactly as the local stack starts it (`startTemporalServer`: the Web UI, the SQLite
+   * pragmas, the dynamic configuration), with its state in a fresh file in the temporary directory, as the stack keeps
+   * it, or in the dev server's own in-memory store: the two differ in the store alone.
+   */
+  async temporalAsStack(store: 'memory' | 'file'): Promise<TemporalHandle> {
+    const cli = await ensureTemporalCli(defaultCacheDir(), this.log);
+    return this.temporalHandle(
+      await this.start(
+        `the Temporal dev server as the stack starts it (SQLite ${store === 'memory' ? 'in memory' : 'in a file'})`,
+        async () => {
+          const port = await freePort();
+          const o = {
+            cli,
+            port,
+            uiPort: await freePort(),
+            dbFile: store === 'file' ? path.join(this.dir(`temporal-${port}`), 'temporal.db') : null,
+            logFile: path.join(this.root, `temporal-${store}-${port}.log`),
+          };
+          return { port, proc: await startTemporalServer(o) };
+        },
+      ),
+    );
+  }
+
+  private temporalHandle({ port, proc }: { port: number; proc: ServerProcess }): TemporalHandle {
     return {
       address: `127.0.0.1:${port}`,
+      cpuS: () => processCpuS(proc.pid),
       stop: async () => {
         this.procs.delete(proc);
         await stopProcess(proc.pid, 10_000);

@@ -46,6 +46,13 @@ export function md5KeySql(text: string): string {
 export function hashKeySql(method: HashMethod, text: string): string {
   return method === 'md5' ? md5KeySql(text) : `mlops_fnv(${text})`;
 }
+/**
+ * The engine's memory limit at ingest: the typed rows of a text source stay in memory up to about this size
+ * (a 1 GB CSV's typed values fit) and spill to the scratch directory past it; spilling them at 256 MB made
+ * every later scan of a large CSV read them back from disk. Parquet sources are read in place and use far less.
+ */
+export const INGEST_MEMORY_LIMIT = '1GB';
+
 /** Share of present values that may fail a column's inferred type before it is inferred as categorical. */
 export const INFERENCE_TOLERANCE = 0.01;
 
@@ -86,7 +93,7 @@ export interface BuildSnapshotOptions {
   typing?: 'auto' | 'exact';
   /** Told which path typed a streamed text source (tests, logs). */
   onTyping?: (path: 'fast' | 'exact') => void;
-  /** Engine memory limit (default 256MB). */
+  /** Engine memory limit (default `INGEST_MEMORY_LIMIT`). */
   memoryLimit?: string;
   validation?: ValidationOptions;
   /** Called after each step with its name and wall time in milliseconds (benchmarks, logs). */
@@ -407,7 +414,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
   // An ISO date as "to" includes that whole day.
   const to = bound(o.filter?.to, 'to');
   const toInclusive = to !== undefined && o.filter?.to && /^\d{4}-\d{2}-\d{2}$/.test(o.filter.to) ? to + 86_399_999 : to;
-  const engine = await Engine.open({ dir: join(o.dir, 'engine'), memoryLimit: o.memoryLimit });
+  const engine = await Engine.open({ dir: join(o.dir, 'engine'), memoryLimit: o.memoryLimit ?? INGEST_MEMORY_LIMIT });
   let last = Date.now();
   const step = (name: string): void => {
     const now = Date.now();

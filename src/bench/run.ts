@@ -361,7 +361,8 @@ function carryOver(out: SuiteOutput, suite: string): void {
   out.figures = { ...Object.fromEntries(kept), ...out.figures };
   out.notes.push(
     '',
-    `Carried over from the run of ${String(previous.date).slice(0, 16)} (not measured again this time): ${kept.map(([k]) => `\`${k}\``).join(', ')}.`,
+    `Carried over from bench-results/${suite}.json as last written (${String(previous.date).slice(0, 16)}; a figure may be older than that, ` +
+      `as the part's own date says where it has one), not measured again this time: ${kept.map(([k]) => `\`${k}\``).join(', ')}.`,
   );
 }
 
@@ -612,11 +613,20 @@ async function runOrchestration(ctx: SuiteContext): Promise<SuiteOutput> {
     };
   };
   const figures: BenchFigures[] = [];
+  // Each part says when it was measured and under what load, so figures carried over keep their own.
+  const stamp = (part: (typeof ORCHESTRATION_PARTS)[number], load: number) => ({
+    [`${part}Measured`]: `${new Date().toISOString().slice(0, 16)}Z, load ${load} to ${loadAverage()}`,
+  });
   const memory = await servers.temporal('memory');
-  if (wanted.includes('overhead')) figures.push(await runOrchestrationOverhead(ctx, configFor(memory.address)));
-  if (wanted.includes('workerstart')) figures.push(await runOrchestrationWorkerStart(ctx, configFor(memory.address)));
+  let load = loadAverage();
+  if (wanted.includes('overhead'))
+    figures.push({ ...(await runOrchestrationOverhead(ctx, configFor(memory.address))), ...stamp('overhead', load) });
+  load = loadAverage();
+  if (wanted.includes('workerstart'))
+    figures.push({ ...(await runOrchestrationWorkerStart(ctx, configFor(memory.address))), ...stamp('workerstart', load) });
   await memory.stop();
-  if (wanted.includes('filestore')) figures.push(await runOrchestrationFileStore(ctx, configFor));
+  load = loadAverage();
+  if (wanted.includes('filestore')) figures.push({ ...(await runOrchestrationFileStore(ctx, configFor)), ...stamp('filestore', load) });
   const out: SuiteOutput = { figures: Object.assign({}, ...figures), goals: ORCHESTRATION_GOALS, notes: [] };
   if (wanted.length < ORCHESTRATION_PARTS.length) carryOver(out, 'orchestration');
   // The goals first, as a full run lists them; every part's notes, also of the parts carried over, from the figures.
@@ -885,6 +895,14 @@ function overheadNotes(f: BenchFigures, stageCount: number, workerOptions: strin
           "the deploy's (kilobytes, not megabytes) at no cost that shows."
         : `Payload sizes: padding the bare reference's inputs and results to the pipeline's sizes cost ` +
           `${r.extraPayloadsMs.toFixed(2)} ms per stage in this run.`),
+    '',
+    '**Costs with nothing to measure here**: a run updates no search attribute or memo of its own (the one update is the ' +
+      "SDK's, for the patch marker); its Temporal UI details (`setCurrentDetails`) are kept in the workflow and read " +
+      "through Temporal's metadata query, so writing them per stage sends nothing; tracing is off unless `MLOPS_TRACING` " +
+      "turns it on, and then its plugin is added, not present; the workflow logs only a stage that failed. The benchmark's " +
+      "workers run without the plugin's payload codec (the identity stamps' verifier): it encodes nothing, and decoding " +
+      "reads each payload's encoding and scans JSON ones for `$identity`; the SDK walks every activation and completion " +
+      'for payloads whether or not a codec is set.',
     '',
     "**Dispatch**: activities on the workflow's own task queue are handed over eagerly in the reply to the workflow task; " +
       "the train stage, on its own task queue, goes through the server's dispatch like a workflow task. " +

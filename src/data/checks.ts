@@ -54,14 +54,16 @@ let groupTables = 0;
  * Category frequencies, the target's classes and the quantiles and histograms of columns with few
  * distinct values are then read from it instead of the data.
  */
-async function groupCounts(engine: Engine, t: TypedRelation, columns: number[]): Promise<string | undefined> {
+async function groupCounts(engine: Engine, t: TypedRelation, columns: number[], withBad = false): Promise<string | undefined> {
   if (columns.length === 0) return undefined;
   const table = `__mlops_groups_${++groupTables}`;
-  const keys = columns.map((i) => `v_${i}`);
+  // With `withBad`, each set is (v_i, b_i): the bad values (NULL v_i) are counted apart from the missing ones.
+  const sets = columns.map((i) => (withBad ? `(v_${i}, b_${i})` : `(v_${i})`));
+  const keys = columns.flatMap((i) => (withBad ? [`v_${i}`, `b_${i}`] : [`v_${i}`]));
   const flags = columns.map((i) => `grouping(v_${i}) AS g_${i}`);
   await engine.run(
     `CREATE TEMP TABLE ${table} AS SELECT ${[...keys, ...flags].join(', ')}, count(*) AS n, min(__row) AS first FROM ${t.relation} ` +
-      `GROUP BY GROUPING SETS (${keys.map((k) => `(${k})`).join(', ')})`,
+      `GROUP BY GROUPING SETS (${sets.join(', ')})`,
   );
   return table;
 }
@@ -94,10 +96,14 @@ export async function checkTyped(
   o: CheckOptions = {},
 ): Promise<{ validation?: ValidationReport; profile?: DatasetProfile }> {
   const aggregates = new Map<string, string>([['n', 'count(*)']]);
+  // The same figures from a table of value counts (`groupCounts` with flags): column i's rows are those with g_i = 0.
+  const fromCounts = new Map<string, string>([['n', 'sum(n) FILTER (WHERE g_0 = 0)']]);
   const conditions = new Map<string, string>();
+  const columnOf = new Map<string, number>();
   if (o.validation !== false) {
     t.specs.forEach((spec, i) => {
       const v = `v_${i}`;
+      for (const key of [`bad_${i}`, `nulls_${i}`, `below_${i}`, `above_${i}`, `unseen_${i}`]) columnOf.set(key, i);
       conditions.set(`bad_${i}`, `b_${i}`);
       conditions.set(`nulls_${i}`, `${v} IS NULL AND NOT b_${i}`);
       if (isNumericType(spec.type)) {
@@ -113,32 +119,77 @@ export async function checkTyped(
         conditions.set(`unseen_${i}`, `NOT ${inListSql(v, spec.allowed)}`);
       }
     });
-    for (const [key, condition] of conditions) aggregates.set(key, `count_if(${condition})`);
+    for (const [key, condition] of conditions) {
+      aggregates.set(key, `count_if(${condition})`);
+      fromCounts.set(key, `coalesce(sum(n) FILTER (WHERE g_${columnOf.get(key)} = 0 AND (${condition})), 0)`);
+    }
+    for (const [key] of aggregates) {
+      const m = /^(lowest|highest)_(\d+)$/.exec(key);
+      if (m) fromCounts.set(key, `${m[1] === 'lowest' ? 'min' : 'max'}(v_${m[2]}) FILTER (WHERE g_${m[2]} = 0)`);
+    }
   }
   if (o.profile !== false) {
     t.specs.forEach((spec, i) => {
       const v = `v_${i}`;
       aggregates.set(`count_${i}`, `count(${v})`).set(`bad_${i}`, `count_if(b_${i})`);
-      if (isNumericType(spec.type))
+      const set = `g_${i} = 0 AND ${v} IS NOT NULL`;
+      fromCounts
+        .set(`count_${i}`, `coalesce(sum(n) FILTER (WHERE ${set}), 0)`)
+        .set(`bad_${i}`, `coalesce(sum(n) FILTER (WHERE g_${i} = 0 AND b_${i}), 0)`);
+      if (isNumericType(spec.type)) {
         aggregates
           .set(`mean_${i}`, `avg(${v})`)
           .set(`std_${i}`, `stddev_pop(${v})`)
           .set(`min_${i}`, `min(${v})`)
           .set(`max_${i}`, `max(${v})`);
+        // The population deviation around the mean (`m`, a first query), as stddev_pop.
+        fromCounts
+          .set(`mean_${i}`, `sum(${v} * n) FILTER (WHERE ${set}) / sum(n) FILTER (WHERE ${set})`)
+          .set(
+            `std_${i}`,
+            `sqrt(sum(n * (${v} - m.mean_${i}) * (${v} - m.mean_${i})) FILTER (WHERE ${set}) / sum(n) FILTER (WHERE ${set}))`,
+          )
+          .set(`min_${i}`, `min(${v}) FILTER (WHERE g_${i} = 0)`)
+          .set(`max_${i}`, `max(${v}) FILTER (WHERE g_${i} = 0)`);
+      }
     });
+  }
+  const targetIndex = t.specs.findIndex((s) => s.name === schema.target);
+  const classes = o.validation !== false && schema.task === 'classification' && targetIndex >= 0 && t.present[targetIndex];
+  // When every column's values can be counted (categories; numbers with few distinct values), the value
+  // counts of one GROUPING SETS scan give every figure below too: one scan of the data instead of two.
+  const numeric = [...t.specs.keys()].filter((i) => isNumericType(t.specs[i].type));
+  const few = o.profile === false ? new Set<number>() : await fewValues(engine, t, numeric);
+  if (o.profile !== false && t.specs.length > 0 && few.size === numeric.length) {
+    const all = [...t.specs.keys()];
+    const groups = (await groupCounts(engine, t, all, true))!;
+    try {
+      const means = [...fromCounts].filter(([k]) => k.startsWith('mean_'));
+      const select = [...fromCounts].map(([k, e]) => `${e} AS ${k}`).join(', ');
+      const r = await engine.one<Row>(
+        means.length > 0
+          ? `WITH m AS (SELECT ${means.map(([k, e]) => `${e} AS ${k}`).join(', ')} FROM ${groups}) SELECT ${select} FROM ${groups}, m`
+          : `SELECT ${select} FROM ${groups}`,
+      );
+      const validation =
+        o.validation === false
+          ? undefined
+          : await finishValidation(engine, t, schema, o.validation ?? {}, r, conditions, classes ? groups : undefined);
+      const profile = await finishProfile(engine, t, o.profile ?? {}, r, groups, new Set(all));
+      return { validation, profile };
+    } finally {
+      await engine.run(`DROP TABLE ${groups}`);
+    }
   }
   const r = await engine.one<Row>(`SELECT ${[...aggregates].map(([k, e]) => `${e} AS ${k}`).join(', ')} FROM ${t.relation}`);
 
   // The columns whose value counts are needed, counted in one scan.
-  const targetIndex = t.specs.findIndex((s) => s.name === schema.target);
-  const classes = o.validation !== false && schema.task === 'classification' && targetIndex >= 0 && t.present[targetIndex];
   const grouped = new Set<number>();
   if (classes) grouped.add(targetIndex);
   if (o.profile !== false) {
     const counted = [...t.specs.keys()].filter((i) => num(r[`count_${i}`]) > 0);
     for (const i of counted) if (!isNumericType(t.specs[i].type)) grouped.add(i);
-    const numeric = counted.filter((i) => isNumericType(t.specs[i].type));
-    for (const i of await fewValues(engine, t, numeric)) grouped.add(i);
+    for (const i of counted) if (few.has(i)) grouped.add(i);
   }
   const groups = await groupCounts(
     engine,

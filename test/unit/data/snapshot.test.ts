@@ -75,6 +75,40 @@ describe('ingest through the engine', () => {
     });
   });
 
+  test('when every column has few distinct values (read from their value counts alone), validation and profile are still those of the streaming readers', async () => {
+    const lines = ['grade,score,shade,label'];
+    for (let i = 1; i <= 2000; i++) lines.push(`${i % 7},${(i % 9) - 1},${['red', 'blue', 'green'][i % 3]},${i % 5 ? 'yes' : 'no'}`);
+    lines[10] = '3,abc,red,yes';
+    lines[20] = ',4,mauve,yes';
+    lines[30] = '2,NA,blue,maybe';
+    lines[40] = '9,11,,no';
+    const source = file('few-values.csv', `${lines.join('\n')}\n`);
+    const schema: DatasetSchema = {
+      columns: [
+        { name: 'grade', type: 'numeric', min: 0, max: 6 },
+        { name: 'score', type: 'numeric', min: 0 },
+        { name: 'shade', type: 'categorical', allowed: ['red', 'blue', 'green'] },
+        { name: 'label', type: 'categorical' },
+      ],
+      target: 'label',
+      features: ['grade', 'score', 'shade'],
+      task: 'classification',
+    };
+    const built = await build({ sources: [source], schema });
+    const streaming = await validateSource(source, schema);
+    expect(built.validation.issues.map((i) => i.rule)).toEqual(expect.arrayContaining(['type', 'range', 'unseen_category']));
+    expect(built.validation.issues).toEqual(streaming.issues);
+    const profile = await profileSource(source, schema);
+    built.profile.columns.forEach((col, i) => {
+      const ref = profile.columns[i];
+      if (col.kind === 'numeric' && ref.kind === 'numeric') {
+        expect({ ...col, mean: 0, std: 0 }).toEqual({ ...ref, mean: 0, std: 0 });
+        expect(col.mean).toBeCloseTo(ref.mean!, 9);
+        expect(col.std).toBeCloseTo(ref.std!, 9);
+      } else expect(col).toEqual(ref);
+    });
+  });
+
   test("a row's hash-split key is the MD5 key of the text the JSON-lines snapshots hashed: the seed, then the row as JSON", async () => {
     const built = await build({ sources: [SEATTLE], schema: SCHEMA, hashSeed: 7 });
     const rows = await parquetRows(built.outFile, 'SELECT __row, __hash FROM snapshot');

@@ -683,7 +683,13 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
         return;
       }
       present.push(true);
-      const t = typedSql(spec.type, spec.name, stored);
+      const rawKindOf = raw.find((c) => c.name === spec.name)?.kind;
+      const typedHere = rawNames.has(spec.name) && typeOf.get(spec.name) === spec.type;
+      // A number stored by the typing above is already the typed value (finite or NULL), as is a category typed from text (NULL when missing).
+      const t =
+        typedHere && (spec.type === 'numeric' || (spec.type === 'categorical' && (rawKindOf === 'text' || rawKindOf === 'json')))
+          ? { value: ident(spec.name), bad: 'false' }
+          : typedSql(spec.type, spec.name, stored);
       if (rawNames.has(spec.name) && typeOf.has(spec.name) && flagless.has(spec.name)) {
         v.push(`${t.value} AS v_${i}`, `${t.bad} AS b_${i}`, `CAST(NULL AS VARCHAR) AS x_${i}`);
       } else if (rawNames.has(spec.name) && typeOf.has(spec.name)) {

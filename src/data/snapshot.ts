@@ -238,8 +238,8 @@ async function inferTypes(
 
 /**
  * Loads the sources as the relation `raw` with a source row number `__src_row`: one Parquet file is
- * read in place (a view; Parquet is already columnar and typed); with `stream`, one text source (CSV,
- * JSON) is a view over the file too, typed in the same scan that reads it (its row numbers and count
+ * read in place (a view; Parquet is already columnar and typed); with `stream`, one CSV source is a
+ * view over the file too, typed in the same scan that reads it (its row numbers and count
  * come from the typed table; `undefined` is returned); anything else is copied into a table.
  */
 async function loadSources(engine: Engine, locals: LocalSource[], stream = false): Promise<number[] | undefined> {
@@ -255,17 +255,11 @@ async function loadSources(engine: Engine, locals: LocalSource[], stream = false
       throw sourceError(locals[0].name, err);
     }
   }
-  if (stream && locals.length === 1) {
+  // CSV only: the engine reads it again cheaply (inference, hash keys); a JSON source is parsed once into a table.
+  if (stream && locals.length === 1 && locals[0].format === 'csv') {
     const source = locals[0];
     try {
-      const json = source.format === 'json' || source.format === 'jsonl';
-      const reader = json
-        ? readerSql(
-            source,
-            (await engine.describe(readerSql(source))).map((c) => c.name),
-          )
-        : readerSql(source);
-      await engine.run(`CREATE VIEW raw_rows AS SELECT * FROM ${reader}`);
+      await engine.run(`CREATE VIEW raw_rows AS SELECT * FROM ${readerSql(source)}`);
     } catch (err) {
       throw (await encodingError(source, err)) ?? sourceError(source.name, err);
     }

@@ -469,7 +469,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const parsed: string[] = [];
     const values: string[] = [];
     // The fast path of a streamed CSV: its numeric columns parsed by the reader itself (the same rows as `typed`
-    // stores when the reader sets no row aside, no value has a _, and none is NaN; else the exact path runs).
+    // stores when the reader sets no row aside, no value has a _, and each is finite or missing; else the exact path runs).
     const fastDoubles =
       streamed && csv && o.typing !== 'exact' ? raw.filter((c) => c.kind === 'text' && typeOf.get(c.name) === 'numeric') : [];
     const fastSelect: string[] = [];
@@ -484,14 +484,9 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
         fastSelect.push(ident(c.name));
         continue;
       }
-      if (fastDoubles.includes(c)) {
-        // A number the reader parsed: not finite is bad, as TRY_CAST's would be; NaN (missing or bad, by its text) sends the source to the exact path.
-        const col = ident(c.name);
-        fastSelect.push(
-          `CASE WHEN isfinite(${col}) THEN ${col} END AS ${col}`,
-          `CASE WHEN isnan(${col}) THEN NULL ELSE coalesce(NOT isfinite(${col}), false) END AS ${ident(`__bad:${c.name}`)}`,
-        );
-      }
+      // A number the reader parsed is stored as read, with no flag: the path is kept only when every one is finite or
+      // missing (NaN, missing or bad by its text, and infinities, bad by our rules, send the source to the exact path).
+      if (fastDoubles.includes(c)) fastSelect.push(ident(c.name));
       const parse = parseSql(type, c.name, c.kind);
       if (parse) parsed.push(`${parse} AS ${ident(`__p:${c.name}`)}`);
       const fast = !fastDoubles.includes(c);
@@ -594,22 +589,26 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
           underscoreInData(locals[0].path),
           reading(() =>
             engine.run(
-              `CREATE TABLE typed_rows AS SELECT ${fastSelect.join(', ')} FROM (SELECT *${extra(fastValues)} FROM (SELECT *${extra(fastParsed)} FROM ${reader}))`,
+              `CREATE TABLE typed_store AS SELECT ${fastSelect.join(', ')} FROM (SELECT *${extra(fastValues)} FROM (SELECT *${extra(fastParsed)} FROM ${reader}))`,
             ),
           ),
         ]);
-        const nan = fastDoubles.map((c) => `${ident(`__bad:${c.name}`)} IS NULL`).join(' OR ');
-        const r = await engine.one<{ n: number; nan: number; rejected: number }>(
-          `SELECT count(*) AS n, count_if(${nan}) AS nan, (SELECT count(*) FROM __rejects) AS rejected FROM typed_rows`,
+        const nonFinite = fastDoubles.map((c) => `NOT isfinite(${ident(c.name)})`).join(' OR ');
+        const r = await engine.one<{ n: number; nonFinite: number; rejected: number }>(
+          `SELECT count(*) AS n, count_if(${nonFinite}) AS nonFinite, (SELECT count(*) FROM __rejects) AS rejected FROM typed_store`,
         );
-        if (!underscore && Number(r.nan) === 0 && Number(r.rejected) === 0) {
+        if (!underscore && Number(r.nonFinite) === 0 && Number(r.rejected) === 0) {
           fastRows = Number(r.n);
+          // No parsed number is bad: their flags are constants, not stored (a narrower table, cheaper to fill).
+          const flags = fastDoubles.map((c) => `, false AS ${ident(`__bad:${c.name}`)}`).join('');
+          await engine.run(`CREATE VIEW typed_rows AS SELECT rowid + 1 AS __row, *${flags} FROM typed_store`);
           o.onTyping?.('fast');
-        } else await engine.run('DROP TABLE typed_rows');
+        } else await engine.run('DROP TABLE typed_store');
       }
       if (fastRows === undefined) {
-        await reading(() => engine.run(`CREATE TABLE typed_rows AS SELECT * EXCLUDE (__row, ${unstored}) FROM typed`));
-        fastRows = Number((await engine.one<{ n: number }>('SELECT count(*) AS n FROM typed_rows')).n);
+        await reading(() => engine.run(`CREATE TABLE typed_store AS SELECT * EXCLUDE (__row, ${unstored}) FROM typed`));
+        await engine.run('CREATE VIEW typed_rows AS SELECT rowid + 1 AS __row, * FROM typed_store');
+        fastRows = Number((await engine.one<{ n: number }>('SELECT count(*) AS n FROM typed_store')).n);
         o.onTyping?.('exact');
       }
       counts = [fastRows];
@@ -620,7 +619,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       // The raw text of bad values stays out of the table: read again from the source where examples are needed.
       await engine.run(
         streamed
-          ? `CREATE VIEW kept AS SELECT rowid + 1 AS __row, *${derivedSql} FROM typed_rows${keep}`
+          ? `CREATE VIEW kept AS SELECT *${derivedSql} FROM typed_rows${keep}`
           : `CREATE ${materialize ? 'TABLE' : 'VIEW'} kept AS SELECT * EXCLUDE (${unstored})${derivedSql} FROM typed${keep}`,
       );
       // Counting the derived values makes the engine compute each one: an expression that fails on the data fails here.

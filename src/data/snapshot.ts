@@ -470,8 +470,12 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const values: string[] = [];
     // The fast path of a streamed CSV: its numeric columns parsed by the reader itself (the same rows as `typed`
     // stores when the reader sets no row aside, no value has a _, and each is finite or missing; else the exact path runs).
-    const fastDoubles =
-      streamed && csv && o.typing !== 'exact' ? raw.filter((c) => c.kind === 'text' && typeOf.get(c.name) === 'numeric') : [];
+    const fastOf = (type: ColumnType): RawColumn[] =>
+      streamed && csv && o.typing !== 'exact' ? raw.filter((c) => c.kind === 'text' && typeOf.get(c.name) === type) : [];
+    const fastDoubles = fastOf('numeric');
+    // Datetime columns parsed by the reader as TIMESTAMPTZ (the cast TRY_CAST makes, leading blanks allowed): kept only
+    // when every value parsed and is finite, since the reader makes a text it cannot parse NULL instead of setting it aside.
+    const fastTimes = fastOf('datetime');
     const fastSelect: string[] = [];
     const fastParsed: string[] = [];
     const fastValues: string[] = [];
@@ -487,9 +491,11 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       // A number the reader parsed is stored as read, with no flag: the path is kept only when every one is finite or
       // missing (NaN, missing or bad by its text, and infinities, bad by our rules, send the source to the exact path).
       if (fastDoubles.includes(c)) fastSelect.push(ident(c.name));
+      if (fastTimes.includes(c))
+        fastSelect.push(`${storageSql(type, typedSql(type, c.name, c.kind, ident(c.name)).value)} AS ${ident(c.name)}`);
       const parse = parseSql(type, c.name, c.kind);
       if (parse) parsed.push(`${parse} AS ${ident(`__p:${c.name}`)}`);
-      const fast = !fastDoubles.includes(c);
+      const fast = !fastDoubles.includes(c) && !fastTimes.includes(c);
       if (parse && fast) fastParsed.push(`${parse} AS ${ident(`__p:${c.name}`)}`);
       const t = typedSql(type, c.name, c.kind, parse && ident(`__p:${c.name}`));
       // Columns whose values cannot be wrong (typed by the source) carry no flags.
@@ -583,24 +589,32 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       // One scan reads, types and stores every row (the row's number is its place in the table); the filter,
       // `where` and derived columns are a view over it, so an error in this scan is one of reading the source.
       let fastRows: number | undefined;
-      if (fastDoubles.length > 0) {
-        const reader = readerSql(locals[0], undefined, { doubles: fastDoubles.map((c) => c.name), rejects: '__rejects' });
+      if (fastDoubles.length + fastTimes.length > 0) {
+        const reader = readerSql(locals[0], undefined, {
+          doubles: fastDoubles.map((c) => c.name),
+          times: fastTimes.map((c) => c.name),
+          rejects: '__rejects',
+        });
         const [underscore] = await Promise.all([
-          underscoreInData(locals[0].path),
+          fastDoubles.length > 0 && underscoreInData(locals[0].path),
           reading(() =>
             engine.run(
               `CREATE TABLE typed_store AS SELECT ${fastSelect.join(', ')} FROM (SELECT *${extra(fastValues)} FROM (SELECT *${extra(fastParsed)} FROM ${reader}))`,
             ),
           ),
         ]);
-        const nonFinite = fastDoubles.map((c) => `NOT isfinite(${ident(c.name)})`).join(' OR ');
+        // A stored timestamp is NULL where the reader's was (missing or not a timestamp) or was not finite.
+        const nonFinite = [
+          ...fastDoubles.map((c) => `NOT isfinite(${ident(c.name)})`),
+          ...fastTimes.map((c) => `${ident(c.name)} IS NULL`),
+        ].join(' OR ');
         const r = await engine.one<{ n: number; nonFinite: number; rejected: number }>(
           `SELECT count(*) AS n, count_if(${nonFinite}) AS nonFinite, (SELECT count(*) FROM __rejects) AS rejected FROM typed_store`,
         );
         if (!underscore && Number(r.nonFinite) === 0 && Number(r.rejected) === 0) {
           fastRows = Number(r.n);
           // No parsed number is bad: their flags are constants, not stored (a narrower table, cheaper to fill).
-          const flags = fastDoubles.map((c) => `, false AS ${ident(`__bad:${c.name}`)}`).join('');
+          const flags = [...fastDoubles, ...fastTimes].map((c) => `, false AS ${ident(`__bad:${c.name}`)}`).join('');
           await engine.run(`CREATE VIEW typed_rows AS SELECT rowid + 1 AS __row, *${flags} FROM typed_store`);
           o.onTyping?.('fast');
         } else await engine.run('DROP TABLE typed_store');

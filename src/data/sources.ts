@@ -77,7 +77,11 @@ export class Scratch {
  * For JSON, `columns` (the names DuckDB found) reads every value as JSON text, so our rules, not
  * DuckDB's guesses (it takes "1970-01-01" for a date), decide types, and a row hashes as it was written.
  */
-export function readerSql(source: LocalSource, columns?: string[], typed?: { doubles: string[]; rejects: string }): string {
+export function readerSql(
+  source: LocalSource,
+  columns?: string[],
+  typed?: { doubles: string[]; times?: string[]; rejects: string },
+): string {
   const asJson = columns ? `, columns = {${columns.map((c) => `${literal(c)}: 'JSON'`).join(', ')}}` : '';
   const path = literal(source.path);
   switch (source.format) {
@@ -88,9 +92,13 @@ export function readerSql(source: LocalSource, columns?: string[], typed?: { dou
       return (
         `read_csv(${path}, header = true, all_varchar = true, delim = ${literal(source.delimiter)}, quote = '"', escape = '"', ` +
         `allow_quoted_nulls = false, strict_mode = true` +
-        // The fast path of typing (docs/data.md): these columns parsed as numbers by the reader, rows it cannot parse set aside.
+        // The fast path of typing (docs/data.md): these columns parsed as numbers (or timestamps) by the reader, rows it cannot parse set aside.
         (typed
-          ? `, types = {${typed.doubles.map((c) => `${literal(c)}: 'DOUBLE'`).join(', ')}}, store_rejects = true, ` +
+          ? `, types = {${[
+              ...typed.doubles.map((c) => `${literal(c)}: 'DOUBLE'`),
+              // A text it cannot read as a timestamp is NULL here, not set aside: the caller checks for NULLs.
+              ...(typed.times ?? []).map((c) => `${literal(c)}: 'TIMESTAMPTZ'`),
+            ].join(', ')}}, store_rejects = true, ` +
             `rejects_table = ${literal(typed.rejects)}, rejects_scan = ${literal(`${typed.rejects}_scans`)}`
           : '') +
         ')'

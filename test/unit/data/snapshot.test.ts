@@ -189,9 +189,13 @@ describe('ingest through the engine', () => {
       spaces: (l) => (l[7] = '7, 1.5,2024-01-02,a'),
       signs: (l) => (l[8] = '8,+1e2,2024-01-02,a'),
       empty: (l) => (l[9] = '9,,2024-01-02,a'),
-      badDate: (l) => (l[18] = '18,2,someday,a'),
+      // Dates the reader parses as the cast of the trimmed text does (an offset, a time, a leading blank).
+      dateOffset: (l) => (l[19] = '19,2,2024-01-02T10:00:00+02:00,a'),
+      dateTime: (l) => (l[20] = '20,2,2024-01-02 23:59:59.999,a'),
+      dateBlank: (l) => (l[21] = '21,2, 2024-01-02,a'),
       // Sent to the exact path: a row the reader cannot parse, NaN (missing or bad by its text), an infinity
-      // (bad by our rules; the fast path stores no flags), an underscore.
+      // (bad by our rules; the fast path stores no flags), an underscore, a date the reader could not parse
+      // (missing, bad, trailing blank) or an infinite one.
       inf: (l) => (l[10] = '10,inf,2024-01-02,a'),
       huge: (l) => (l[11] = '11,-1e999,2024-01-02,a'),
       missing: (l) => (l[12] = '12,NA,2024-01-02,a'),
@@ -201,6 +205,11 @@ describe('ingest through the engine', () => {
       quotedEmpty: (l) => (l[15] = '15,"",2024-01-02,a'),
       underscore: (l) => (l[16] = '16,1_000,2024-01-02,a'),
       underscoreText: (l) => (l[17] = '17,2,2024-01-02,a_b'),
+      missingDate: (l) => (l[18] = '18,2,,a'),
+      naDate: (l) => (l[18] = '18,2,NA,a'),
+      badDate: (l) => (l[18] = '18,2,someday,a'),
+      trailingBlankDate: (l) => (l[18] = '18,2,2024-01-02 ,a'),
+      infiniteDate: (l) => (l[18] = '18,2,infinity,a'),
     };
     for (const [name, change] of Object.entries(cases)) {
       const lines = clean.slice();
@@ -209,7 +218,10 @@ describe('ingest through the engine', () => {
       const paths: string[] = [];
       const fast = await build({ sources: [source], target: 'kind', onTyping: (p) => paths.push(p) });
       const exact = await build({ sources: [source], target: 'kind', typing: 'exact', onTyping: (p) => paths.push(p) });
-      const reparsed = ['inf', 'huge', 'missing', 'nan', 'nanUpper', 'word', 'quotedEmpty', 'underscore', 'underscoreText'].includes(name);
+      const reparsed = [
+        ...['inf', 'huge', 'missing', 'nan', 'nanUpper', 'word', 'quotedEmpty', 'underscore', 'underscoreText'],
+        ...['missingDate', 'naDate', 'badDate', 'trailingBlankDate', 'infiniteDate'],
+      ].includes(name);
       expect([name, ...paths]).toEqual([name, reparsed ? 'exact' : 'fast', 'exact']);
       expect(readFileSync(fast.outFile).equals(readFileSync(exact.outFile))).toBe(true);
       expect(fast.validation).toEqual(exact.validation);
@@ -238,6 +250,20 @@ describe('ingest through the engine', () => {
     const rows = await parquetRows(fast.outFile, 'SELECT min(__row) AS first, count(*) AS n FROM snapshot');
     expect(Number(rows[0].first)).toBe(22);
     expect(Number(rows[0].n)).toBe(280 - 40);
+  });
+
+  test('a CSV whose only typed columns are dates takes the fast path, an underscore in its text notwithstanding', async () => {
+    const lines = ['when,kind'];
+    for (let i = 1; i <= 200; i++) lines.push(`2024-03-${String((i % 28) + 1).padStart(2, '0')}T0${i % 10}:00:00Z,k_${i % 3}`);
+    const source = file('dates-only.csv', `${lines.join('\n')}\n`);
+    const paths: string[] = [];
+    const fast = await build({ sources: [source], target: 'kind', onTyping: (p) => paths.push(p) });
+    const exact = await build({ sources: [source], target: 'kind', typing: 'exact', onTyping: (p) => paths.push(p) });
+    expect(paths).toEqual(['fast', 'exact']);
+    expect(fast.schema.columns.find((c) => c.name === 'when')?.type).toBe('datetime');
+    expect(readFileSync(fast.outFile).equals(readFileSync(exact.outFile))).toBe(true);
+    expect(fast.validation).toEqual(exact.validation);
+    expect(fast.profile).toEqual(exact.profile);
   });
 
   test('one inf, -Infinity, 1e999 or 1,5 fails validation at row 3 as at row 5,500 of 6,000', async () => {

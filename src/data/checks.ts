@@ -30,6 +30,11 @@ export interface TypedRelation {
    * were found, so the raw text need not be stored beside every typed value.
    */
   examples?: { relation: string; columns: Set<number> };
+  /**
+   * The relation's row count when the caller knows it: the quantile sample of the columns past the exact limit
+   * is then drawn beside the aggregate scan instead of after it (the aggregate still decides which columns keep it).
+   */
+  rowCount?: number;
 }
 
 const DEFAULT_QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
@@ -181,29 +186,46 @@ export async function checkTyped(
       await engine.run(`DROP TABLE ${groups}`);
     }
   }
-  const r = await engine.one<Row>(`SELECT ${[...aggregates].map(([k, e]) => `${e} AS ${k}`).join(', ')} FROM ${t.relation}`);
-
-  // The columns whose value counts are needed, counted in one scan.
+  // The columns whose value counts are needed (a column with no values counts one NULL), counted in one scan beside
+  // the aggregate scan (its own connection: the engine overlaps the two), and beside both, when the row count is
+  // known, the quantile sample of the other numeric columns past the exact limit.
   const grouped = new Set<number>();
   if (classes) grouped.add(targetIndex);
-  if (o.profile !== false) {
-    const counted = [...t.specs.keys()].filter((i) => num(r[`count_${i}`]) > 0);
-    for (const i of counted) if (!isNumericType(t.specs[i].type)) grouped.add(i);
-    for (const i of counted) if (few.has(i)) grouped.add(i);
-  }
-  const groups = await groupCounts(
-    engine,
-    t,
-    [...grouped].sort((a, b) => a - b),
-  );
+  if (o.profile !== false) for (const i of t.specs.keys()) if (!isNumericType(t.specs[i].type) || few.has(i)) grouped.add(i);
+  const limit = (o.profile === false ? undefined : o.profile?.exactLimit) ?? 1_000_000;
+  const early = o.profile !== false && t.rowCount !== undefined && t.rowCount > limit ? numeric.filter((i) => !grouped.has(i)) : [];
+  const sides: Engine[] = [];
+  let groups: string | undefined;
   try {
+    const side = async () => {
+      const e = await engine.connect();
+      sides.push(e);
+      return e;
+    };
+    const settled = await Promise.allSettled([
+      side().then((c) => c.one<Row>(`SELECT ${[...aggregates].map(([k, e]) => `${e} AS ${k}`).join(', ')} FROM ${t.relation}`)),
+      groupCounts(
+        engine,
+        t,
+        [...grouped].sort((a, b) => a - b),
+      ).then((g) => (groups = g)),
+      early.length > 0
+        ? side().then((c) => sampledQuantiles(c, t, early, t.rowCount!, profileQuantiles(o.profile || {})))
+        : Promise.resolve(undefined),
+    ]);
+    for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+    const r = (settled[0] as PromiseFulfilledResult<Row>).value;
+    const drawn = (settled[2] as PromiseFulfilledResult<Map<number, number[]> | undefined>).value;
+    // A column keeps its early sample only when it has more values than the exact limit (as the aggregate counted).
+    const sampled = drawn && new Map([...drawn].filter(([i]) => num(r[`count_${i}`]) > limit));
     const validation =
       o.validation === false
         ? undefined
         : await finishValidation(engine, t, schema, o.validation ?? {}, r, conditions, classes ? groups : undefined);
-    const profile = o.profile === false ? undefined : await finishProfile(engine, t, o.profile ?? {}, r, groups, grouped);
+    const profile = o.profile === false ? undefined : await finishProfile(engine, t, o.profile ?? {}, r, groups, grouped, sampled);
     return { validation, profile };
   } finally {
+    for (const e of sides) e.close();
     if (groups) await engine.run(`DROP TABLE ${groups}`);
   }
 }
@@ -309,14 +331,14 @@ async function exactQuantiles(
   }
   const sorted: Ranked = { length: count };
   if (groups) {
-    const hits = await engine.rows<{ v: number; below: number; n: number }>(
-      `SELECT v, below, n FROM (SELECT v, n, sum(n) OVER (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS below FROM ${setOf(groups, i)}) ` +
-        `WHERE ${[...ranks].map((k) => `(coalesce(below, 0) <= ${k} AND ${k} < coalesce(below, 0) + n)`).join(' OR ')}`,
+    // The value at rank k is the smallest one whose running count passes k: one row, one filter per rank, over a
+    // running sum that counts tied values together (cheaper than testing every value against every rank).
+    const list = [...ranks];
+    const hit = await engine.one<Row>(
+      `SELECT ${list.map((k) => `min(v) FILTER (WHERE upto > ${k}) AS r_${k}`).join(', ')} FROM (SELECT v, sum(n) OVER (ORDER BY v) AS upto ` +
+        `FROM ${setOf(groups, i)})`,
     );
-    for (const h of hits) {
-      const from = num(h.below);
-      for (const k of ranks) if (k >= from && k < from + num(h.n)) sorted[k] = Number(h.v);
-    }
+    for (const k of list) sorted[k] = Number(hit[`r_${k}`]);
   } else {
     const rows = await engine.rows<{ r: number; v: number }>(
       `SELECT r, v FROM (SELECT v_${i} AS v, row_number() OVER (ORDER BY v_${i}) - 1 AS r FROM ${t.relation} WHERE v_${i} IS NOT ` +
@@ -348,16 +370,13 @@ export const QUANTILE_SAMPLE = 1 << 18;
 async function sampledQuantiles(
   engine: Engine,
   t: TypedRelation,
-  options: ProfileOptions,
-  r: Row,
-  grouped: Set<number>,
+  columns: number[],
+  rowCount: number,
   qs: number[],
 ): Promise<Map<number, number[]>> {
-  const limit = options.exactLimit ?? 1_000_000;
-  const columns = [...t.specs.keys()].filter((i) => isNumericType(t.specs[i].type) && !grouped.has(i) && num(r[`count_${i}`]) > limit);
   const out = new Map<number, number[]>();
   if (columns.length === 0) return out;
-  const step = Math.max(1, Math.floor(num(r.n) / QUANTILE_SAMPLE));
+  const step = Math.max(1, Math.floor(rowCount / QUANTILE_SAMPLE));
   const list = `[${qs.map(dbl).join(', ')}]`;
   const row = await engine.one<Row>(
     `SELECT ${columns.map((i) => `quantile_cont(v_${i}, ${list}) AS q_${i}`).join(', ')} FROM ${t.relation} WHERE __row % ${step} = 0`,
@@ -367,6 +386,12 @@ async function sampledQuantiles(
     if (Array.isArray(values) && values.length === qs.length && values.every((v) => v !== null)) out.set(i, values.map(Number));
   }
   return out;
+}
+
+/** The quantiles a profile reports, then its histogram's edges (0, 1/bins, ..., 1). */
+function profileQuantiles(options: ProfileOptions): number[] {
+  const bins = options.bins ?? 10;
+  return [...(options.quantiles ?? DEFAULT_QUANTILES), ...Array.from({ length: bins + 1 }, (_, i) => (i === bins ? 1 : i * (1 / bins)))];
 }
 
 /** Profiles a typed relation; the profile has the shape `ProfileBuilder` gives, with exact quantiles at any size. */
@@ -382,6 +407,8 @@ async function finishProfile(
   r: Row,
   groups: string | undefined,
   grouped: Set<number>,
+  /** Quantiles already drawn from a sample (columns past the exact limit), else drawn here. */
+  drawn?: Map<number, number[]>,
 ): Promise<DatasetProfile> {
   const quantiles = options.quantiles ?? DEFAULT_QUANTILES;
   const bins = options.bins ?? 10;
@@ -390,7 +417,9 @@ async function finishProfile(
   const rowCount = num(r.n);
   const numericEdges = new Map<number, number[]>();
   const columns: (NumericColumnProfile | CategoricalColumnProfile)[] = [];
-  const sampled = await sampledQuantiles(engine, t, options, r, grouped, [...quantiles, ...edgeQs]);
+  const limit = options.exactLimit ?? 1_000_000;
+  const past = [...t.specs.keys()].filter((i) => isNumericType(t.specs[i].type) && !grouped.has(i) && num(r[`count_${i}`]) > limit);
+  const sampled = drawn ?? (await sampledQuantiles(engine, t, past, rowCount, profileQuantiles(options)));
   for (const [i, spec] of t.specs.entries()) {
     const count = num(r[`count_${i}`]);
     const invalid = num(r[`bad_${i}`]);

@@ -45,7 +45,19 @@ export class Engine {
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
+    /** Whether closing this engine closes the database too (false for `connect()`'s extra connections). */
+    private readonly ownsInstance = true,
   ) {}
+
+  /**
+   * Another connection to the same database, to run a query beside one of this connection's: the engine overlaps
+   * their scans and single-threaded steps. Tables and views are shared, temp tables are not. Close it when done.
+   */
+  async connect(): Promise<Engine> {
+    const connection = await this.instance.connect();
+    await connection.run("SET TimeZone = 'UTC'");
+    return new Engine(this.instance, connection, false);
+  }
 
   /** Opens an engine; with `dir`, the database and its spill files live there. */
   static async open(options: EngineOptions = {}): Promise<Engine> {
@@ -104,10 +116,10 @@ export class Engine {
     return rows.map((r) => ({ name: r.column_name, type: r.column_type }));
   }
 
-  /** Closes the connection and the database. */
+  /** Closes the connection, and the database unless this is one of `connect()`'s connections. */
   close(): void {
     this.connection.closeSync();
-    this.instance.closeSync();
+    if (this.ownsInstance) this.instance.closeSync();
   }
 }
 

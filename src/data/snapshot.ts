@@ -723,6 +723,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       present,
       extra: [...raw.map((c) => c.name), ...derivedNames].filter((n) => !declaredNames.has(n)).map((name) => ({ name, firstRow: 1 })),
       examples: { relation: 'examples', columns: exampleColumns },
+      rowCount,
     };
     // Validation and profile share their scans.
     const checked = await checkTyped(engine, relation, schema, { validation: o.validation ?? {}, profile: {} });

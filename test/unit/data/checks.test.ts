@@ -59,4 +59,37 @@ describe('quantiles past the exact limit', () => {
       expect(col.rankError).toBe(0);
     });
   });
+
+  test('are drawn beside the aggregate scan when the row count is known, with the same profile; a column with too few values stays exact', async () => {
+    await withEngine({}, async (engine) => {
+      // x has every row; y one row in four (under the limit although the relation's rows are past it).
+      await engine.run(
+        `CREATE TABLE t AS SELECT range + 1 AS __row, ((range * 7919) % ${ROWS}) / 10.0 + (range % 3) * 1000 AS v_0, false AS b_0, ` +
+          `CAST(NULL AS VARCHAR) AS x_0, CASE WHEN range % 4 = 0 THEN ((range * 104729) % ${ROWS}) / 7.0 END AS v_1, false AS b_1, ` +
+          `CAST(NULL AS VARCHAR) AS x_1 FROM range(${ROWS})`,
+      );
+      const two: TypedRelation = {
+        relation: 't',
+        specs: [
+          { name: 'x', type: 'numeric' },
+          { name: 'y', type: 'numeric' },
+        ],
+        present: [true, true],
+        extra: [],
+      };
+      const options = { exactLimit: 200_000 };
+      const after = await profileTyped(engine, two, options);
+      const beside = await profileTyped(engine, { ...two, rowCount: ROWS }, options);
+      const [x, y] = beside.columns as NumericColumnProfile[];
+      expect([x.quantileMethod, y.quantileMethod]).toEqual(['sample', 'exact']);
+      expect(y.count).toBe(Math.ceil(ROWS / 4));
+      expect(y.rankError).toBe(0);
+      expect(x.rankError).toBeGreaterThan(0);
+      // Moments are sums over threads (their last bits may differ between runs); everything else is the same.
+      const stable = (p: typeof after) =>
+        p.columns.map((c) => ({ ...c, mean: Number((c as NumericColumnProfile).mean?.toPrecision(12)), std: 0 }));
+      expect(stable(beside)).toEqual(stable(after));
+      expect((beside.columns[0] as NumericColumnProfile).std).toBeCloseTo((after.columns[0] as NumericColumnProfile).std!, 6);
+    });
+  });
 });

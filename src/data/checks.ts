@@ -59,19 +59,54 @@ let groupTables = 0;
  * Category frequencies, the target's classes and the quantiles and histograms of columns with few
  * distinct values are then read from it instead of the data.
  */
-async function groupCounts(engine: Engine, t: TypedRelation, columns: number[], withBad = false): Promise<string | undefined> {
+async function groupCounts(
+  engine: Engine,
+  t: TypedRelation,
+  columns: number[],
+  withBad = false,
+  alone: ReadonlySet<number> = new Set(),
+): Promise<string | undefined> {
   if (columns.length === 0) return undefined;
   const table = `__mlops_groups_${++groupTables}`;
   // With `withBad`, each set is (v_i, b_i): the bad values (NULL v_i) are counted apart from the missing ones.
-  const sets = columns.map((i) => (withBad ? `(v_${i}, b_${i})` : `(v_${i})`));
-  const keys = columns.flatMap((i) => (withBad ? [`v_${i}`, `b_${i}`] : [`v_${i}`]));
-  const flags = columns.map((i) => `grouping(v_${i}) AS g_${i}`);
-  await engine.run(
-    `CREATE TEMP TABLE ${table} AS SELECT ${[...keys, ...flags].join(', ')}, count(*) AS n, min(__row) AS first FROM ${t.relation} ` +
-      `GROUP BY GROUPING SETS (${sets.join(', ')})`,
-  );
+  const keysOf = (i: number) => (withBad ? [`v_${i}`, `b_${i}`] : [`v_${i}`]);
+  const shared = columns.filter((i) => !alone.has(i));
+  const parts: string[] = [];
+  if (shared.length > 0) {
+    const sets = shared.map((i) => `(${keysOf(i).join(', ')})`);
+    const flags = shared.map((i) => `grouping(v_${i}) AS g_${i}`);
+    parts.push(`${table}_shared`);
+    await engine.run(
+      `CREATE TEMP TABLE ${table}_shared AS SELECT ${[...shared.flatMap(keysOf), ...flags].join(', ')}, count(*) AS n, min(__row) AS first ` +
+        `FROM ${t.relation} GROUP BY GROUPING SETS (${sets.join(', ')})`,
+    );
+  }
+  // A column with many distinct values is counted by a GROUP BY of its own: the engine's GROUPING SETS cost more than the
+  // separate scans once one set is large (flights' date: 214k values).
+  for (const i of columns.filter((c) => alone.has(c))) {
+    parts.push(`${table}_${i}`);
+    await engine.run(
+      `CREATE TEMP TABLE ${table}_${i} AS SELECT ${keysOf(i).join(', ')}, 0 AS g_${i}, count(*) AS n, min(__row) AS first FROM ${t.relation} ` +
+        `GROUP BY ${keysOf(i).join(', ')}`,
+    );
+  }
+  // One relation of all the counts (a flag a part lacks is NULL, so never 0).
+  await engine.run(`CREATE TEMP VIEW ${table} AS ${parts.map((x) => `SELECT * FROM ${x}`).join(' UNION ALL BY NAME ')}`);
+  groupParts.set(table, parts);
   return table;
 }
+
+const groupParts = new Map<string, string[]>();
+
+/** Drops a `groupCounts` relation and its tables. */
+async function dropGroups(engine: Engine, table: string): Promise<void> {
+  await engine.run(`DROP VIEW ${table}`);
+  for (const part of groupParts.get(table) ?? []) await engine.run(`DROP TABLE ${part}`);
+  groupParts.delete(table);
+}
+
+/** Numeric columns whose opening rows have more distinct values than this are value-counted by a GROUP BY of their own. */
+export const ALONE_DISTINCT = 1000;
 
 /** The rows of column i's set in a `groupCounts` table (present values only). */
 const setOf = (table: string, i: number): string => `(SELECT v_${i} AS v, n, first FROM ${table} WHERE g_${i} = 0 AND v_${i} IS NOT NULL)`;
@@ -80,11 +115,11 @@ const setOf = (table: string, i: number): string => `(SELECT v_${i} AS v, n, fir
  * Which numeric columns look like they have few distinct values (codes, counts, flags, coarse times), from their
  * opening rows: at most a quarter of them distinct. One query for all of them.
  */
-async function fewValues(engine: Engine, t: TypedRelation, columns: number[]): Promise<Set<number>> {
-  if (columns.length === 0) return new Set();
+async function fewValues(engine: Engine, t: TypedRelation, columns: number[]): Promise<Map<number, number>> {
+  if (columns.length === 0) return new Map();
   const parts = columns.map((i) => `count(DISTINCT v_${i}) AS d_${i}, count(v_${i}) AS n_${i}`);
   const r = await engine.one<Row>(`SELECT ${parts.join(', ')} FROM (SELECT * FROM ${t.relation} LIMIT 20000)`);
-  return new Set(columns.filter((i) => num(r[`d_${i}`]) <= num(r[`n_${i}`]) / 4));
+  return new Map(columns.filter((i) => num(r[`d_${i}`]) <= num(r[`n_${i}`]) / 4).map((i) => [i, num(r[`d_${i}`])]));
 }
 
 /**
@@ -164,10 +199,11 @@ export async function checkTyped(
   // When every column's values can be counted (categories; numbers with few distinct values), the value
   // counts of one GROUPING SETS scan give every figure below too: one scan of the data instead of two.
   const numeric = [...t.specs.keys()].filter((i) => isNumericType(t.specs[i].type));
-  const few = o.profile === false ? new Set<number>() : await fewValues(engine, t, numeric);
+  const few = o.profile === false ? new Map<number, number>() : await fewValues(engine, t, numeric);
   if (o.profile !== false && t.specs.length > 0 && few.size === numeric.length) {
     const all = [...t.specs.keys()];
-    const groups = (await groupCounts(engine, t, all, true))!;
+    const alone = new Set([...few].filter(([, d]) => d > ALONE_DISTINCT).map(([i]) => i));
+    const groups = (await groupCounts(engine, t, all, true, alone))!;
     try {
       const means = [...fromCounts].filter(([k]) => k.startsWith('mean_'));
       const select = [...fromCounts].map(([k, e]) => `${e} AS ${k}`).join(', ');
@@ -183,7 +219,7 @@ export async function checkTyped(
       const profile = await finishProfile(engine, t, o.profile ?? {}, r, groups, new Set(all));
       return { validation, profile };
     } finally {
-      await engine.run(`DROP TABLE ${groups}`);
+      await dropGroups(engine, groups);
     }
   }
   // The columns whose value counts are needed (a column with no values counts one NULL), counted in one scan beside
@@ -226,7 +262,7 @@ export async function checkTyped(
     return { validation, profile };
   } finally {
     for (const e of sides) e.close();
-    if (groups) await engine.run(`DROP TABLE ${groups}`);
+    if (groups) await dropGroups(engine, groups);
   }
 }
 

@@ -1,5 +1,5 @@
 import { withEngine } from '../../../src/data/engine';
-import { profileTyped, QUANTILE_SAMPLE, type TypedRelation } from '../../../src/data/checks';
+import { ALONE_DISTINCT, checkTyped, profileTyped, QUANTILE_SAMPLE, type TypedRelation } from '../../../src/data/checks';
 import type { NumericColumnProfile } from '../../../src/ml/profile';
 
 // Rows enough that every k-th row (k >= 2) is a real sample, values spread so no column counts as "few values".
@@ -90,6 +90,55 @@ describe('quantiles past the exact limit', () => {
         p.columns.map((c) => ({ ...c, mean: Number((c as NumericColumnProfile).mean?.toPrecision(12)), std: 0 }));
       expect(stable(beside)).toEqual(stable(after));
       expect((beside.columns[0] as NumericColumnProfile).std).toBeCloseTo((after.columns[0] as NumericColumnProfile).std!, 6);
+    });
+  });
+});
+
+describe('value counts', () => {
+  test('of a column with many (but few enough) distinct values come from a scan of its own, with the same exact profile and validation', async () => {
+    await withEngine({}, async (engine) => {
+      // a: 4,800 distinct values in 24,000 rows (more than ALONE_DISTINCT in the opening rows, at most a quarter of them),
+      // one missing and one bad value; c: 7 distinct values, shared with the categories in one GROUPING SETS scan.
+      const rows = 24_000;
+      await engine.run(
+        `CREATE TABLE t AS SELECT range + 1 AS __row, CASE WHEN range IN (5, 6) THEN NULL ELSE CAST(range % 4800 AS DOUBLE) END AS v_0, ` +
+          `range = 6 AS b_0, CASE WHEN range = 6 THEN '"x"' END AS x_0, CAST(range % 7 AS DOUBLE) AS v_1, false AS b_1, CAST(NULL AS VARCHAR) AS x_1, ` +
+          `['p', 'q', 'r'][range % 3 + 1] AS v_2, false AS b_2, CAST(NULL AS VARCHAR) AS x_2 FROM range(${rows})`,
+      );
+      expect(4800).toBeGreaterThan(ALONE_DISTINCT);
+      const typed3: TypedRelation = {
+        relation: 't',
+        specs: [
+          { name: 'a', type: 'numeric', max: 4000 },
+          { name: 'c', type: 'numeric' },
+          { name: 'k', type: 'categorical' },
+        ],
+        present: [true, true, true],
+        extra: [],
+      };
+      const schema = { columns: typed3.specs, target: 'k', features: ['a', 'c'], task: 'classification' as const };
+      const { profile, validation } = await checkTyped(engine, typed3, schema, { validation: {}, profile: {} });
+      const a = profile!.columns[0] as NumericColumnProfile;
+      expect([a.count, a.nulls, a.invalid, a.quantileMethod]).toEqual([rows - 2, 1, 1, 'exact']);
+      const exact = await engine.one<Record<string, number>>(
+        `SELECT quantile_cont(v_0, [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]) AS q, avg(v_0) AS mean FROM t`,
+      );
+      expect(Object.values(a.quantiles)).toEqual((exact.q as unknown as number[]).map(Number));
+      expect(a.mean).toBeCloseTo(Number(exact.mean), 9);
+      const edges = a.histogram.edges;
+      const counted = await engine.one<Record<string, number>>(
+        `SELECT ${edges
+          .slice(0, -1)
+          .map((lo, k) => `count_if(v_0 >= ${lo} AND v_0 ${k === edges.length - 2 ? '<=' : '<'} ${edges[k + 1]}) AS c${k}`)
+          .join(', ')} FROM t`,
+      );
+      expect(a.histogram.counts).toEqual(edges.slice(0, -1).map((_, k) => Number(counted[`c${k}`])));
+      expect((profile!.columns[1] as NumericColumnProfile).quantiles.p50).toBe(3);
+      expect(profile!.columns[2]).toMatchObject({ distinct: 3, count: rows });
+      // Validation: the bad value (row 7) and the values above the maximum, with their first rows.
+      const range = validation!.issues.find((i) => i.rule === 'range');
+      expect(range?.sampleRows[0]).toBe(4002);
+      expect(validation!.issues.find((i) => i.rule === 'type')?.sampleRows).toEqual([7]);
     });
   });
 });

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
+import { DEFAULT_SCRATCH_BUDGET, INGEST_MEMORY_LIMIT } from './data/limits';
 import { FailureType, MlopsError } from './errors';
 
 /** Everything the worker, the CLI and the local stack need to know, validated. */
@@ -57,6 +58,16 @@ export interface MlopsConfig {
   identity: IdentityConfig;
   /** Where approvers open model cards: the codec server's /cards/<sha256> (MLOPS_CARD_BASE_URL, default the local one). */
   cardBaseUrl: string;
+  /** What one ingest may use on the worker: the engine's memory and the disk for copies of remote sources. */
+  ingest: IngestConfig;
+}
+
+/** Bounds of one ingest on the worker (docs/data.md). */
+export interface IngestConfig {
+  /** The engine's memory limit, as DuckDB writes sizes (`1GB`, `512MB`): MLOPS_INGEST_MEMORY_LIMIT; past it the engine spills to scratch. */
+  memoryLimit: string;
+  /** Most bytes of remote sources copied into scratch space per ingest: MLOPS_SCRATCH_BUDGET (default 20 GiB). */
+  scratchBudget: number;
 }
 
 /** Where the keys of identity stamps are, and which tokens the codec server believes (docs/approvals.md). */
@@ -153,6 +164,16 @@ const EnvSchema = z.object({
     .default(9465),
   MLOPS_TRACING: z.enum(TRACING_MODES, { error: `expected one of ${TRACING_MODES.join(', ')}` }).default('off'),
   MLOPS_METRICS_HOST: z.string().trim().min(1, 'expected an address to listen on, such as 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
+  MLOPS_INGEST_MEMORY_LIMIT: z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 512MB or 2GB')
+    .default(INGEST_MEMORY_LIMIT),
+  MLOPS_SCRATCH_BUDGET: z.coerce
+    .number({ error: 'expected a number of bytes' })
+    .int('expected a whole number of bytes')
+    .min(1, 'expected a number of bytes above 0')
+    .default(DEFAULT_SCRATCH_BUDGET),
 });
 
 type Env = Record<string, string | undefined>;
@@ -302,6 +323,7 @@ export function loadConfig(options: LoadConfigOptions = {}): MlopsConfig {
       minioConsolePort: e.MLOPS_MINIO_CONSOLE_PORT,
       codecPort: e.MLOPS_CODEC_PORT,
     },
+    ingest: { memoryLimit: e.MLOPS_INGEST_MEMORY_LIMIT, scratchBudget: e.MLOPS_SCRATCH_BUDGET },
     cardBaseUrl: (e.MLOPS_CARD_BASE_URL ?? `http://127.0.0.1:${e.MLOPS_CODEC_PORT}`).replace(/\/+$/, ''),
     identity: {
       signingKeyFile: e.MLOPS_STAMP_KEY_FILE ?? existing(localKeys.signingKeyFile),

@@ -18,7 +18,7 @@ function withRows(issue: ValidationIssue): string {
 }
 
 /** Creates the ingest activity. */
-export function createIngestActivities({ store, snapshots }: MlopsDependencies) {
+export function createIngestActivities({ store, snapshots, config }: MlopsDependencies) {
   return {
     /** Reads the spec's dataset (plus any new data window) into a content-addressed snapshot with its profile and validation report. */
     async ingestDataset(input: IngestInput): Promise<IngestResult> {
@@ -44,6 +44,8 @@ export function createIngestActivities({ store, snapshots }: MlopsDependencies) 
             openS3: (bucket, key) => store.openObject(bucket, key),
             outFile,
             scratchDir: join(dir, 'scratch'),
+            scratchBudget: config.ingest.scratchBudget,
+            memoryLimit: config.ingest.memoryLimit,
           });
           beat.update({ stage: 'storing' });
           const snapshot = await store.putFile(outFile, { contentType: PARQUET });

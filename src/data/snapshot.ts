@@ -21,6 +21,7 @@ import { toDatetime } from '../ml/values';
 import { checkTyped, type TypedRelation } from './checks';
 import { Engine, engineMessage, ident, literal, sourceError } from './engine';
 import { asUtf8, encodingError, type SourceEncoding } from './encoding';
+import { INGEST_MEMORY_LIMIT } from './limits';
 import { readerSql, Scratch, type LocalSource } from './sources';
 import { columnTypeOf, jsLiteralSql, parseSql, rawKind, storageSql, typedSql, type RawKind } from './typing';
 
@@ -46,14 +47,7 @@ export function md5KeySql(text: string): string {
 export function hashKeySql(method: HashMethod, text: string): string {
   return method === 'md5' ? md5KeySql(text) : `mlops_fnv(${text})`;
 }
-/**
- * The engine's memory limit at ingest: the typed rows of a text source stay in memory up to about this size
- * (the typed table of a 1 GB CSV is about 1.2 GB) and spill to the scratch directory past it. At 1 GB, about 200 MB of
- * that table spilled and the validation and profile scans (whose aggregates need memory too) read it back: their CPU
- * time on the 1 GB CSV was 6.2-6.7 s against 4.3-4.8 s at 1.6 GB, for about 200 MB more peak RSS. Parquet sources
- * are read in place and use far less.
- */
-export const INGEST_MEMORY_LIMIT = '1600MB';
+export { INGEST_MEMORY_LIMIT } from './limits';
 
 /** Share of present values that may fail a column's inferred type before it is inferred as categorical. */
 export const INFERENCE_TOLERANCE = 0.01;

@@ -12,9 +12,9 @@ import { randomUUID } from 'node:crypto';
 import { FailureType, MlopsError } from '../errors';
 import { describeSource, detectFormat, openRaw, parseLocation, type DataFormat, type SourceOptions } from '../ml/readers/source';
 import { literal } from './engine';
+import { DEFAULT_SCRATCH_BUDGET } from './limits';
 
-/** Default disk budget for copies of remote sources: 20 GiB. */
-export const DEFAULT_SCRATCH_BUDGET = 20 * 1024 ** 3;
+export { DEFAULT_SCRATCH_BUDGET } from './limits';
 
 /** A source ready for the engine. */
 export interface LocalSource {

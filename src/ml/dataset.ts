@@ -51,8 +51,10 @@ export interface SnapshotOptions {
   outFile: string;
   /** Scratch space for the engine and copies of remote sources (default: a temporary directory, removed after). */
   scratchDir?: string;
-  /** Most bytes of remote sources copied into scratch space (default 20 GiB, or MLOPS_SCRATCH_BUDGET bytes). */
+  /** Most bytes of remote sources copied into scratch space (default 20 GiB; workers pass MLOPS_SCRATCH_BUDGET). */
   scratchBudget?: number;
+  /** The engine's memory limit (default 1 GB; workers pass MLOPS_INGEST_MEMORY_LIMIT). */
+  memoryLimit?: string;
 }
 
 /** The built snapshot, before it is stored. */
@@ -69,7 +71,6 @@ export interface PreparedSnapshot {
 /** Reads the sources into one Parquet snapshot file, validated and profiled by the engine. */
 export async function prepareSnapshot(o: SnapshotOptions): Promise<PreparedSnapshot> {
   const own = o.scratchDir ? undefined : await mkdtemp(join(tmpdir(), 'mlops-ingest-'));
-  const budget = o.scratchBudget ?? (process.env.MLOPS_SCRATCH_BUDGET ? Number(process.env.MLOPS_SCRATCH_BUDGET) : undefined);
   try {
     return await buildSnapshot({
       sources: o.sources,
@@ -87,7 +88,8 @@ export async function prepareSnapshot(o: SnapshotOptions): Promise<PreparedSnaps
       hashSeed: o.hashSeed,
       outFile: o.outFile,
       dir: o.scratchDir ?? own!,
-      scratchBudget: budget,
+      scratchBudget: o.scratchBudget,
+      memoryLimit: o.memoryLimit,
     });
   } finally {
     if (own) await rm(own, { recursive: true, force: true });

@@ -88,4 +88,19 @@ describe('configuration', () => {
     expect(problem).toContain(file);
     expect(problem).toMatch(/not valid JSON/);
   });
+
+  it("bounds an ingest's engine memory and remote-source copies, 1.6 GB and 20 GiB unless the operator says otherwise", () => {
+    expect(loadConfig({ env: base }).ingest).toEqual({ memoryLimit: '1600MB', scratchBudget: 20 * 1024 ** 3 });
+    const small = loadConfig({ env: { ...base, MLOPS_INGEST_MEMORY_LIMIT: '512MB', MLOPS_SCRATCH_BUDGET: '1000000' } });
+    expect(small.ingest).toEqual({ memoryLimit: '512MB', scratchBudget: 1_000_000 });
+  });
+
+  it('refuses an ingest memory limit or scratch budget it cannot use, instead of ingesting without a bound', () => {
+    const problems = problemsOf({ ...base, MLOPS_INGEST_MEMORY_LIMIT: 'lots', MLOPS_SCRATCH_BUDGET: '20GB' });
+    expect(problems).toEqual([
+      expect.stringMatching(/^MLOPS_INGEST_MEMORY_LIMIT: expected a size such as 512MB or 2GB \(got "lots"\)/),
+      expect.stringMatching(/^MLOPS_SCRATCH_BUDGET: expected a number of bytes \(got "20GB"\)/),
+    ]);
+    expect(problemsOf({ ...base, MLOPS_SCRATCH_BUDGET: '0' })[0]).toMatch(/^MLOPS_SCRATCH_BUDGET: expected a number of bytes above 0/);
+  });
 });

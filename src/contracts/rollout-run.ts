@@ -69,6 +69,11 @@ export function rolloutPolicyOf(spec: PipelineSpec): RolloutPolicy | undefined {
 }
 
 /** The workflow id of the rollout of one candidate version. */
+/** A candidate's share of requests as people read it everywhere a rollout is shown: 0.1 -> "10 %". */
+export function sharePercent(share: number): string {
+  return `${Math.round(share * 1000) / 10} %`;
+}
+
 export function rolloutWorkflowId(model: string, candidate: number): string {
   return `rollout-${model}-v${candidate}`;
 }

@@ -47,8 +47,6 @@ export function md5KeySql(text: string): string {
 export function hashKeySql(method: HashMethod, text: string): string {
   return method === 'md5' ? md5KeySql(text) : `mlops_fnv(${text})`;
 }
-export { INGEST_MEMORY_LIMIT } from './limits';
-
 /** Share of present values that may fail a column's inferred type before it is inferred as categorical. */
 export const INFERENCE_TOLERANCE = 0.01;
 

@@ -14,8 +14,6 @@ import { describeSource, detectFormat, openRaw, parseLocation, type DataFormat, 
 import { literal } from './engine';
 import { DEFAULT_SCRATCH_BUDGET } from './limits';
 
-export { DEFAULT_SCRATCH_BUDGET } from './limits';
-
 /** A source ready for the engine. */
 export interface LocalSource {
   /** As named in messages (credentials removed). */

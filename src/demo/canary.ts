@@ -8,7 +8,7 @@
  * outcome then depends on the days and the routing hash only, not on the machine's speed.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { rolloutStatusQuery, type RolloutDecision, type RolloutRunStatus, type VersionEvidence } from '../contracts';
+import { rolloutStatusQuery, sharePercent, type RolloutDecision, type RolloutRunStatus, type VersionEvidence } from '../contracts';
 import { parsePipelineSpec, type PipelineSpec } from '../spec/pipeline';
 
 /** The retraining deploys' canary: evidence in days of traffic, time bounds in seconds of replay. */
@@ -39,7 +39,7 @@ export function withDemoCanary(spec: PipelineSpec): PipelineSpec {
 export function canaryLine(): string {
   const r = DEMO_CANARY.rollout;
   return (
-    `canary ${r.steps.map(pct).join(' -> ')}; each step waits for ${r.evidence.minLabelled} labelled days per version, then ` +
+    `canary ${r.steps.map(sharePercent).join(' -> ')}; each step waits for ${r.evidence.minLabelled} labelled days per version, then ` +
     `${r.compare.metric} may be at most ${r.compare.tolerance} below production's`
   );
 }
@@ -159,7 +159,7 @@ export function rolloutAccount(s: RolloutRunStatus, about: string, endedOn?: str
     steps,
     outcome: ended ? (last!.action as DemoRollout['outcome']) : 'running',
     by: ended ? last!.by : 'rollout',
-    reason: ended ? last!.reason : `still at step ${s.step + 1} (${pct(s.share)})`,
+    reason: ended ? last!.reason : `still at step ${s.step + 1} (${sharePercent(s.share)})`,
     ...(endedOn ? { endedOn } : {}),
   };
 }
@@ -186,7 +186,7 @@ export function rolloutProgress(s: RolloutRunStatus): string {
     ? `v${e.candidate.version} ${e.candidate.labelled} labelled day(s)${e.candidate.metric !== undefined ? ` (${e.metric} ${e.candidate.metric.toFixed(3)})` : ''}, ` +
       `v${e.champion.version} ${e.champion.labelled}${e.champion.metric !== undefined ? ` (${e.champion.metric.toFixed(3)})` : ''}`
     : 'no evidence yet';
-  return `canary of v${s.candidate} at ${pct(s.share)} (step ${s.step + 1}): ${seen}`;
+  return `canary of v${s.candidate} at ${sharePercent(s.share)} (step ${s.step + 1}): ${seen}`;
 }
 
 /** The rollouts' part of the summary. */
@@ -199,7 +199,7 @@ export function formatRollouts(rollouts: DemoRollout[]): string[] {
     for (const st of r.steps) {
       const m = (x: StepSide) => (x.metric !== undefined ? ` ${r.metric ?? 'metric'} ${x.metric.toFixed(3)}` : '');
       lines.push(
-        `    step ${st.step + 1} at ${pct(st.share).padEnd(5)} candidate v${st.candidate.version}: ${st.candidate.requests} requests, ` +
+        `    step ${st.step + 1} at ${sharePercent(st.share).padEnd(5)} candidate v${st.candidate.version}: ${st.candidate.requests} requests, ` +
           `${st.candidate.labelled} labelled,${m(st.candidate)} | champion v${st.champion.version}: ${st.champion.requests} requests, ` +
           `${st.champion.labelled} labelled,${m(st.champion)} -> ${st.decision}`,
       );
@@ -207,8 +207,4 @@ export function formatRollouts(rollouts: DemoRollout[]): string[] {
     lines.push(`    ${r.outcome} by ${r.by}: ${r.reason}`);
   }
   return lines;
-}
-
-export function pct(share: number): string {
-  return `${Math.round(share * 1000) / 10} %`;
 }

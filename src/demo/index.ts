@@ -3,7 +3,7 @@
  *
  *   stack up -> worker + model server -> seattle-weather trained on 2012-2013 -> approval -> deploy (direct)
  *   -> 2014-2015 replayed day by day through the model server, the observed weather sent as feedback
- *   -> the monitor sees drift -> a retraining run -> approval -> canary: 10 %, 50 %, 100 % on the replayed traffic
+ *   -> the monitor sees drift -> a retraining run -> approval -> canary: 20 %, 50 %, 100 % on the replayed traffic
  *   -> a candidate trained on one winter only -> approval -> canary: rolled back -> summary
  *
  * A rollout needs traffic, so the replay goes on while it runs, in lockstep (./canary.ts).

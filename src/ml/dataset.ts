@@ -53,7 +53,7 @@ export interface SnapshotOptions {
   scratchDir?: string;
   /** Most bytes of remote sources copied into scratch space (default 20 GiB; workers pass MLOPS_SCRATCH_BUDGET). */
   scratchBudget?: number;
-  /** The engine's memory limit (default 1 GB; workers pass MLOPS_INGEST_MEMORY_LIMIT). */
+  /** The engine's memory limit (default 1.6 GB; workers pass MLOPS_INGEST_MEMORY_LIMIT). */
   memoryLimit?: string;
 }
 

@@ -1,8 +1,8 @@
 /** The markdown a person reads in the Temporal UI (the rollout workflow's current details): state, evidence, how to act. */
-import type { RolloutRunStatus, VersionEvidence } from '../contracts';
+import { sharePercent, type RolloutRunStatus, type VersionEvidence } from '../contracts';
 
 function pct(x: number | undefined): string {
-  return x === undefined ? '-' : `${Math.round(x * 1000) / 10} %`;
+  return x === undefined ? '-' : sharePercent(x);
 }
 
 function num(x: number | undefined, digits = 4): string {

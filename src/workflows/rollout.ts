@@ -17,6 +17,7 @@ import {
   resumeSignal,
   rolloutControlUpdate,
   rolloutStatusQuery,
+  sharePercent,
   type RolloutControl,
   type RolloutControlAnswer,
   type RolloutDecision,
@@ -252,7 +253,7 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
   // begin: the candidate gets its first share (a shadow: 0, it predicts every request and answers none)
   const first = policy.steps[0]!;
   if (policy.approveBefore.includes(first) && first < 1) {
-    if (!(await ask(`a person must approve step 1 (${pct(first)} of requests) before it starts`)))
+    if (!(await ask(`a person must approve step 1 (${sharePercent(first)} of requests) before it starts`)))
       return { ...(await beginAndEnd()), outcome: 'rolled-back' };
   }
   doc = await beginRollout({
@@ -263,14 +264,14 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
     reason: `${policy.strategy} of v${input.candidate} against v${input.champion} started by ${input.runWorkflowId}`,
   });
   status.registry = doc;
-  decide({ action: 'started', by: 'rollout', reason: `${policy.strategy}: steps ${policy.steps.map(pct).join(', ')}` });
+  decide({ action: 'started', by: 'rollout', reason: `${policy.strategy}: steps ${policy.steps.map(sharePercent).join(', ')}` });
 
   for (let i = 0; i < policy.steps.length; i++) {
     const share = policy.steps[i]!;
     if (share >= 1) break;
     if (i > 0) {
       if (policy.approveBefore.includes(share) && !controls.promote) {
-        if (!(await ask(`a person must approve step ${i + 1} (${pct(share)} of requests) before it starts`))) {
+        if (!(await ask(`a person must approve step ${i + 1} (${sharePercent(share)} of requests) before it starts`))) {
           if (controls.abort) return rollBack(controls.abort.by, controls.abort.reason);
           if (!controls.promote) return rollBack(status.approval?.decidedBy ?? 'approval', `step ${i + 1} was not approved`);
         }
@@ -283,7 +284,7 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
         share,
         controls.paused ? 'paused' : 'running',
         'rollout',
-        `step ${i + 1}: ${pct(share)} of requests to v${input.candidate}`,
+        `step ${i + 1}: ${sharePercent(share)} of requests to v${input.candidate}`,
       );
     }
     const ended = await runStep();
@@ -348,8 +349,4 @@ export async function rolloutRun(input: RolloutRunInput): Promise<RolloutRunResu
 interface Requested {
   by: string;
   reason: string;
-}
-
-function pct(share: number): string {
-  return `${Math.round(share * 1000) / 10} %`;
 }

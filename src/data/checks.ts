@@ -1,11 +1,17 @@
 /**
  * Validation and profiling run by the engine over a typed relation, with the same rules, messages
  * and report shapes as the streaming `Validator` and `ProfileBuilder` of src/ml (which stay for rows
- * held in memory): one aggregate query per concern, whatever the number of rows.
+ * held in memory): a few aggregate queries per concern, whatever the number of rows.
  *
  * A typed relation has `__row` (the source row number) and, for the i-th column of the schema,
  * `v_i` (the typed value), `b_i` (a present value not of the type) and `x_i` (the raw value as
  * JSON, for examples in messages; only read where `b_i`).
+ *
+ * How the work is split (each part on a connection of its own, which the engine runs side by side):
+ * - the value counts of every column that has few distinct values (categories, the target, numbers with
+ *   few distinct values), one small table per column, from which all its figures are read;
+ * - one aggregate scan of the rows for the other columns (counts, moments, minimum and maximum);
+ * - for numeric columns past the exact limit, a sample of rows, sorted here, for their quantiles.
  */
 import type { CategoricalColumnProfile, DatasetProfile, NumericColumnProfile, ProfileOptions } from '../ml/profile';
 import { quantileName } from '../ml/profile';
@@ -13,7 +19,7 @@ import { quantileSorted } from '../ml/stats/quantile';
 import type { ColumnSpec, DatasetSchema } from '../ml/types';
 import { isNumericType } from '../ml/values';
 import { Validator, type ValidationOptions, type ValidationReport } from '../ml/data-validation';
-import { literal, type Engine } from './engine';
+import type { Engine } from './engine';
 import { inListSql, jsNumberText } from './typing';
 
 /** A relation typed against a schema's columns. */
@@ -30,11 +36,13 @@ export interface TypedRelation {
    * were found, so the raw text need not be stored beside every typed value.
    */
   examples?: { relation: string; columns: Set<number> };
-  /**
-   * The relation's row count when the caller knows it: the quantile sample of the columns past the exact limit
-   * is then drawn beside the aggregate scan instead of after it (the aggregate still decides which columns keep it).
-   */
+  /** The relation's row count when the caller knows it: the quantile sample is then drawn beside the aggregate scan. */
   rowCount?: number;
+  /**
+   * The exact minimum and maximum of some numeric columns' present values, known without a scan (the
+   * engine's statistics of a stored column): the aggregate scan then leaves them out.
+   */
+  known?: Map<number, { min: number; max: number }>;
 }
 
 const DEFAULT_QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
@@ -51,65 +59,23 @@ export interface CheckOptions {
   profile?: ProfileOptions | false;
 }
 
-let groupTables = 0;
-
-/**
- * The counts of each distinct value of several columns in one scan (GROUPING SETS), kept as a small
- * table: `v_i` and `g_i` (0 in the rows of column i's set), `n` and `first` (the first source row).
- * Category frequencies, the target's classes and the quantiles and histograms of columns with few
- * distinct values are then read from it instead of the data.
- */
-async function groupCounts(
-  engine: Engine,
-  t: TypedRelation,
-  columns: number[],
-  withBad = false,
-  alone: ReadonlySet<number> = new Set(),
-): Promise<string | undefined> {
-  if (columns.length === 0) return undefined;
-  const table = `__mlops_groups_${++groupTables}`;
-  // With `withBad`, each set is (v_i, b_i): the bad values (NULL v_i) are counted apart from the missing ones.
-  const keysOf = (i: number) => (withBad ? [`v_${i}`, `b_${i}`] : [`v_${i}`]);
-  const shared = columns.filter((i) => !alone.has(i));
-  const parts: string[] = [];
-  if (shared.length > 0) {
-    const sets = shared.map((i) => `(${keysOf(i).join(', ')})`);
-    const flags = shared.map((i) => `grouping(v_${i}) AS g_${i}`);
-    parts.push(`${table}_shared`);
-    await engine.run(
-      `CREATE TEMP TABLE ${table}_shared AS SELECT ${[...shared.flatMap(keysOf), ...flags].join(', ')}, count(*) AS n, min(__row) AS first ` +
-        `FROM ${t.relation} GROUP BY GROUPING SETS (${sets.join(', ')})`,
-    );
-  }
-  // A column with many distinct values is counted by a GROUP BY of its own: the engine's GROUPING SETS cost more than the
-  // separate scans once one set is large (flights' date: 214k values).
-  for (const i of columns.filter((c) => alone.has(c))) {
-    parts.push(`${table}_${i}`);
-    await engine.run(
-      `CREATE TEMP TABLE ${table}_${i} AS SELECT ${keysOf(i).join(', ')}, 0 AS g_${i}, count(*) AS n, min(__row) AS first FROM ${t.relation} ` +
-        `GROUP BY ${keysOf(i).join(', ')}`,
-    );
-  }
-  // One relation of all the counts (a flag a part lacks is NULL, so never 0).
-  await engine.run(`CREATE TEMP VIEW ${table} AS ${parts.map((x) => `SELECT * FROM ${x}`).join(' UNION ALL BY NAME ')}`);
-  groupParts.set(table, parts);
-  return table;
-}
-
-const groupParts = new Map<string, string[]>();
-
-/** Drops a `groupCounts` relation and its tables. */
-async function dropGroups(engine: Engine, table: string): Promise<void> {
-  await engine.run(`DROP VIEW ${table}`);
-  for (const part of groupParts.get(table) ?? []) await engine.run(`DROP TABLE ${part}`);
-  groupParts.delete(table);
-}
-
-/** Numeric columns whose opening rows have more distinct values than this are value-counted by a GROUP BY of their own. */
+/** Numeric columns whose opening rows have more distinct values than this count as many-valued in the docs' sense. */
 export const ALONE_DISTINCT = 1000;
 
-/** The rows of column i's set in a `groupCounts` table (present values only). */
-const setOf = (table: string, i: number): string => `(SELECT v_${i} AS v, n, first FROM ${table} WHERE g_${i} = 0 AND v_${i} IS NOT NULL)`;
+/** Values per column in the sample that quantiles past the exact limit are taken from (rows drawn by a hash of their number). */
+export const QUANTILE_SAMPLE = 1 << 17;
+
+/** The chance that a sampled column's true rank error exceeds the `rankError` it states (Dvoretzky–Kiefer–Wolfowitz). */
+export const SAMPLE_RISK = 1e-3;
+
+/**
+ * The rank error bound of quantiles and histogram counts read from a sample of `m` values: with probability
+ * 1 - SAMPLE_RISK no value's rank in the sample is further than this share from its rank in all the values (the
+ * Dvoretzky–Kiefer–Wolfowitz inequality), plus one sample value for the interpolation between two of them.
+ */
+export function sampleRankError(m: number): number {
+  return Math.sqrt(Math.log(2 / SAMPLE_RISK) / (2 * m)) + 1 / m;
+}
 
 /**
  * Which numeric columns look like they have few distinct values (codes, counts, flags, coarse times), from their
@@ -122,12 +88,237 @@ async function fewValues(engine: Engine, t: TypedRelation, columns: number[]): P
   return new Map(columns.filter((i) => num(r[`d_${i}`]) <= num(r[`n_${i}`]) / 4).map((i) => [i, num(r[`d_${i}`])]));
 }
 
+/** Runs tasks on up to `width` connections of their own (closed after), keeping the results in order. */
+async function sideBySide<T>(engine: Engine, tasks: ((e: Engine) => Promise<T>)[], width: number): Promise<T[]> {
+  const results: T[] = new Array<T>(tasks.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    const e = await engine.connect();
+    try {
+      while (next < tasks.length) {
+        const k = next++;
+        results[k] = await tasks[k](e);
+      }
+    } finally {
+      e.close();
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(width, tasks.length) }, lane));
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  return results;
+}
+
+/** The quantiles a profile reports, then its histogram's edges (0, 1/bins, ..., 1). */
+function profileQuantiles(options: ProfileOptions): { quantiles: number[]; edgeQs: number[] } {
+  const bins = options.bins ?? 10;
+  return {
+    quantiles: options.quantiles ?? DEFAULT_QUANTILES,
+    edgeQs: Array.from({ length: bins + 1 }, (_, i) => (i === bins ? 1 : i * (1 / bins))),
+  };
+}
+
+/** A column's quantile figures: the reported quantiles, the histogram and how they were found. */
+interface Shape {
+  quantiles: number[];
+  histogram: { edges: number[]; counts: number[] };
+  quantileMethod: 'exact' | 'sample';
+  rankError: number;
+}
+
+/** The present values' count below a value, for every value the shape needs (a histogram edge). */
+type Below = (e: number) => number;
+
+/** Quantile values (numpy's linear method) and the histogram they bound, from ranked values and counts below edges. */
+function shapeOf(
+  sorted: ArrayLike<number>,
+  count: number,
+  qs: { quantiles: number[]; edgeQs: number[] },
+  below: Below,
+  span?: { min: number; max: number },
+): Pick<Shape, 'quantiles' | 'histogram'> {
+  const quantiles = qs.quantiles.map((q) => quantileSorted(sorted, q));
+  const raw = qs.edgeQs.map((q) => quantileSorted(sorted, q));
+  // The histogram spans every value, whatever a sample saw.
+  if (span) {
+    raw[0] = span.min;
+    raw[raw.length - 1] = span.max;
+  }
+  const edges = raw.filter((e, k, all) => k === 0 || e !== all[k - 1]);
+  if (edges.length === 1) return { quantiles, histogram: { edges, counts: [count] } };
+  // numpy's bins: [lo, hi) for every bin but the last, which is closed.
+  const cumulative = edges.map((e, k) => (k === 0 ? 0 : k === edges.length - 1 ? count : below(e)));
+  const counts = edges.slice(0, -1).map((_, k) => cumulative[k + 1] - cumulative[k]);
+  return { quantiles, histogram: { edges, counts } };
+}
+
+/** Index of the first value of an ascending array not below x. */
+function lowerBound(sorted: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** What is known of one column after the scans: its counts and, for numbers, moments and shape. */
+interface Figures {
+  count: number;
+  bad: number;
+  nulls: number;
+  below: number;
+  above: number;
+  lowest: number;
+  highest: number;
+  unseen: number;
+  mean: number | null;
+  std: number | null;
+  shape?: Shape;
+  frequencies?: { value: string; count: number }[];
+  classes?: { label: string; n: number; first: number }[];
+}
+
+let countTables = 0;
+
 /**
- * Validates and profiles a typed relation with as few scans as the rules allow: one aggregate for the
- * validation counts and the profile's moments, one GROUPING SETS scan for the value counts (categories,
- * classes, numeric columns with few distinct values), one sort per other numeric column and one scan
- * for their histograms; sample rows only for what was found. Results are exactly those of
- * `Validator` and `ProfileBuilder` (exact quantiles) for the same rows.
+ * A column's figures from its value counts (one GROUP BY scan of the rows into a small table on the
+ * connection given): validation counts, moments, exact quantiles and histogram (a running sum over the
+ * counts finds each rank and each edge's count below), frequencies, and the target's classes in the
+ * order they first appear.
+ */
+async function countedColumn(
+  e: Engine,
+  t: TypedRelation,
+  i: number,
+  o: { validate: boolean; profile: ProfileOptions | undefined; classes?: number; maxCategories: number },
+): Promise<Figures> {
+  const spec = t.specs[i];
+  const table = `__mlops_counts_${++countTables}`;
+  await e.run(
+    `CREATE TEMP TABLE ${table} AS SELECT v_${i} AS v, b_${i} AS b, count(*) AS n, min(__row) AS first FROM ${t.relation} ` +
+      `GROUP BY v_${i}, b_${i}`,
+  );
+  try {
+    const numeric = isNumericType(spec.type);
+    const parts = [
+      'coalesce(sum(n) FILTER (WHERE v IS NOT NULL), 0) AS count',
+      'coalesce(sum(n) FILTER (WHERE b), 0) AS bad',
+      'coalesce(sum(n) FILTER (WHERE v IS NULL AND NOT b), 0) AS nulls',
+    ];
+    if (numeric) {
+      parts.push('min(v) AS lowest', 'max(v) AS highest');
+      if (o.validate && spec.min !== undefined) parts.push(`coalesce(sum(n) FILTER (WHERE v < ${dbl(spec.min)}), 0) AS below`);
+      if (o.validate && spec.max !== undefined) parts.push(`coalesce(sum(n) FILTER (WHERE v > ${dbl(spec.max)}), 0) AS above`);
+      if (o.profile) parts.push('sum(v * n) FILTER (WHERE v IS NOT NULL) / sum(n) FILTER (WHERE v IS NOT NULL) AS mean');
+    } else if (o.validate && spec.allowed) {
+      parts.push(`coalesce(sum(n) FILTER (WHERE NOT ${inListSql('v', spec.allowed)}), 0) AS unseen`);
+    }
+    const r = await e.one<Row>(`SELECT ${parts.join(', ')} FROM ${table}`);
+    const count = num(r.count);
+    const figures: Figures = {
+      count,
+      bad: num(r.bad),
+      nulls: num(r.nulls),
+      below: num(r.below),
+      above: num(r.above),
+      lowest: r.lowest === null || r.lowest === undefined ? Infinity : Number(r.lowest),
+      highest: r.highest === null || r.highest === undefined ? -Infinity : Number(r.highest),
+      unseen: num(r.unseen),
+      mean: r.mean === null || r.mean === undefined ? null : Number(r.mean),
+      std: null,
+    };
+    if (o.profile && numeric && count > 0) {
+      const qs = profileQuantiles(o.profile);
+      const ranks = new Set<number>();
+      for (const q of [...qs.quantiles, ...qs.edgeQs]) {
+        const lo = Math.floor((count - 1) * q);
+        ranks.add(lo).add(Math.min(lo + 1, count - 1));
+      }
+      const list = [...ranks];
+      // For each rank: its value and the counts of values below it and at most it (a running sum counts tied values together).
+      const at = await e.one<Row>(
+        `SELECT ${list
+          .map(
+            (k) =>
+              `min(v) FILTER (WHERE upto > ${k}) AS r_${k}, min(upto - n) FILTER (WHERE upto > ${k}) AS lt_${k}, ` +
+              `min(upto) FILTER (WHERE upto > ${k}) AS le_${k}`,
+          )
+          .join(', ')}, sqrt(sum(n * (v - ${dbl(figures.mean!)}) * (v - ${dbl(figures.mean!)})) / sum(n)) AS std ` +
+          `FROM (SELECT v, n, sum(n) OVER (ORDER BY v) AS upto FROM ${table} WHERE v IS NOT NULL)`,
+      );
+      figures.std = Number(at.std);
+      const sorted: { length: number; [rank: number]: number } = { length: count };
+      for (const k of list) sorted[k] = Number(at[`r_${k}`]);
+      // An edge lies between the values at ranks lo and lo + 1: the values below it are those below the first when
+      // it is the first, every value up to the first when it lies strictly between (no value does), else those below the second.
+      const belowEdge = new Map<number, number>();
+      for (const q of qs.edgeQs) {
+        const lo = Math.floor((count - 1) * q);
+        const hi = Math.min(lo + 1, count - 1);
+        const edge = quantileSorted(sorted, q);
+        const n = edge <= sorted[lo] ? at[`lt_${lo}`] : edge < sorted[hi] ? at[`le_${lo}`] : at[`lt_${hi}`];
+        belowEdge.set(edge, num(n));
+      }
+      const below: Below = (edge) => belowEdge.get(edge)!;
+      figures.shape = { ...shapeOf(sorted, count, qs, below), quantileMethod: 'exact', rankError: 0 };
+    }
+    if (o.profile && !numeric && count > 0) {
+      const top = await e.rows<{ value: string; count: number }>(
+        `SELECT v AS value, n AS count FROM ${table} WHERE v IS NOT NULL ORDER BY count DESC, value LIMIT ${o.maxCategories}`,
+      );
+      figures.frequencies = top.map((f) => ({ value: f.value, count: num(f.count) }));
+    }
+    if (o.classes !== undefined) {
+      const label = numeric ? jsNumberText('v') : 'v';
+      figures.classes = (
+        await e.rows<{ label: string; n: number; first: number }>(
+          `SELECT ${label} AS label, n, first FROM ${table} WHERE v IS NOT NULL ORDER BY first LIMIT ${o.classes}`,
+        )
+      ).map((c) => ({ label: c.label, n: num(c.n), first: num(c.first) }));
+    }
+    return figures;
+  } finally {
+    await e.run(`DROP TABLE ${table}`);
+  }
+}
+
+/**
+ * The present values of some numeric columns in a sample of rows, each sorted: rows are drawn by a hash of their
+ * row number (about `QUANTILE_SAMPLE` of them, the same rows each time), so no order or period in the data
+ * biases them, and the values are copied out of the engine's vectors in bulk.
+ */
+async function drawSample(e: Engine, t: TypedRelation, columns: number[], rowCount: number): Promise<Map<number, Float64Array>> {
+  const out = new Map<number, Float64Array>();
+  if (columns.length === 0) return out;
+  const k = Math.max(1, Math.floor(rowCount / QUANTILE_SAMPLE));
+  const result = await e.connection.run(
+    `SELECT ${columns.map((i) => `v_${i}`).join(', ')} FROM ${t.relation}${k > 1 ? ` WHERE hash(__row) % ${k} = 0` : ''}`,
+  );
+  const values = columns.map(() => new Float64Array(result.rowCount));
+  const filled = columns.map(() => 0);
+  for (let k = 0; k < result.chunkCount; k++) {
+    const chunk = result.getChunk(k);
+    columns.forEach((_, c) => {
+      const vector = chunk.getColumnVector(c);
+      for (let r = 0; r < chunk.rowCount; r++) {
+        const x = vector.getItem(r);
+        if (x !== null) values[c][filled[c]++] = Number(x);
+      }
+    });
+  }
+  columns.forEach((i, c) => out.set(i, values[c].subarray(0, filled[c]).sort()));
+  return out;
+}
+
+/**
+ * Validates and profiles a typed relation with as few scans as the rules allow, run side by side: the value
+ * counts of each few-valued column (categories, the target's classes, numbers with few distinct values), one
+ * aggregate scan for every other column, and for numeric columns past the exact limit a sample of rows. Numeric
+ * columns under the limit that are not few-valued are sorted once for exact quantiles, and counted once more for
+ * their histograms. Sample rows are read only for what was found. Validation results are exactly those of
+ * `Validator`; the profile is `ProfileBuilder`'s, with a sample where it would use a sketch.
  */
 export async function checkTyped(
   engine: Engine,
@@ -135,135 +326,95 @@ export async function checkTyped(
   schema: DatasetSchema,
   o: CheckOptions = {},
 ): Promise<{ validation?: ValidationReport; profile?: DatasetProfile }> {
-  const aggregates = new Map<string, string>([['n', 'count(*)']]);
-  // The same figures from a table of value counts (`groupCounts` with flags): column i's rows are those with g_i = 0.
-  const fromCounts = new Map<string, string>([['n', 'sum(n) FILTER (WHERE g_0 = 0)']]);
-  const conditions = new Map<string, string>();
-  const columnOf = new Map<string, number>();
-  if (o.validation !== false) {
-    t.specs.forEach((spec, i) => {
-      const v = `v_${i}`;
-      for (const key of [`bad_${i}`, `nulls_${i}`, `below_${i}`, `above_${i}`, `unseen_${i}`]) columnOf.set(key, i);
-      conditions.set(`bad_${i}`, `b_${i}`);
-      conditions.set(`nulls_${i}`, `${v} IS NULL AND NOT b_${i}`);
-      if (isNumericType(spec.type)) {
-        if (spec.min !== undefined) {
-          conditions.set(`below_${i}`, `${v} < ${dbl(spec.min)}`);
-          aggregates.set(`lowest_${i}`, `min(${v})`);
-        }
-        if (spec.max !== undefined) {
-          conditions.set(`above_${i}`, `${v} > ${dbl(spec.max)}`);
-          aggregates.set(`highest_${i}`, `max(${v})`);
-        }
-      } else if (spec.allowed) {
-        conditions.set(`unseen_${i}`, `NOT ${inListSql(v, spec.allowed)}`);
-      }
+  const validate = o.validation !== false;
+  const profile = o.profile === false ? undefined : (o.profile ?? {});
+  const vopts = o.validation === false ? {} : (o.validation ?? {});
+  const specs = t.specs;
+  const numeric = [...specs.keys()].filter((i) => isNumericType(specs[i].type));
+  const targetIndex = specs.findIndex((s) => s.name === schema.target);
+  const classes = validate && schema.task === 'classification' && targetIndex >= 0 && t.present[targetIndex];
+  const few = profile ? await fewValues(engine, t, numeric) : new Map<number, number>();
+  const counted = new Set<number>();
+  if (classes) counted.add(targetIndex);
+  if (profile) for (const i of specs.keys()) if (!isNumericType(specs[i].type) || few.has(i)) counted.add(i);
+  const scanned = [...specs.keys()].filter((i) => !counted.has(i));
+  const limit = profile?.exactLimit ?? 1_000_000;
+  const early = profile && t.rowCount !== undefined && t.rowCount > limit ? scanned.filter((i) => isNumericType(specs[i].type)) : [];
+
+  // The aggregate scan of the rows for the columns not counted by value.
+  const aggregates = ['count(*) AS n'];
+  for (const i of scanned) {
+    const spec = specs[i];
+    aggregates.push(`count(v_${i}) AS count_${i}`, `count_if(b_${i}) AS bad_${i}`);
+    if (isNumericType(spec.type)) {
+      const bounded = validate && (spec.min !== undefined || spec.max !== undefined);
+      if (!t.known?.has(i) && (profile || bounded)) aggregates.push(`min(v_${i}) AS min_${i}`, `max(v_${i}) AS max_${i}`);
+      if (profile) aggregates.push(`avg(v_${i}) AS mean_${i}`, `stddev_pop(v_${i}) AS std_${i}`);
+    } else if (validate && spec.allowed) aggregates.push(`count_if(NOT ${inListSql(`v_${i}`, spec.allowed)}) AS unseen_${i}`);
+  }
+  const countOptions = {
+    validate,
+    profile,
+    maxCategories: profile?.maxCategories ?? 10_000,
+  };
+  type Part =
+    { kind: 'scan'; row: Row } | { kind: 'counts'; i: number; figures: Figures } | { kind: 'sample'; values: Map<number, Float64Array> };
+  const tasks: ((e: Engine) => Promise<Part>)[] = [
+    async (e) => ({ kind: 'scan', row: await e.one<Row>(`SELECT ${aggregates.join(', ')} FROM ${t.relation}`) }),
+    ...[...counted].map((i) => async (e: Engine): Promise<Part> => ({
+      kind: 'counts',
+      i,
+      figures: await countedColumn(e, t, i, {
+        ...countOptions,
+        classes: classes && i === targetIndex ? (vopts.maxClasses ?? 10_000) : undefined,
+      }),
+    })),
+  ];
+  if (early.length > 0) tasks.push(async (e) => ({ kind: 'sample', values: await drawSample(e, t, early, t.rowCount!) }));
+  const parts = await sideBySide(engine, tasks, 3);
+  const r = (parts[0] as { row: Row }).row;
+  const rowCount = num(r.n);
+  const figures = new Map<number, Figures>();
+  let sample: Map<number, Float64Array> | undefined;
+  for (const part of parts) {
+    if (part.kind === 'counts') figures.set(part.i, part.figures);
+    if (part.kind === 'sample') sample = part.values;
+  }
+  // The scanned columns' figures; the counts beyond a declared range only where the range was passed.
+  const recount: string[] = [];
+  for (const i of scanned) {
+    const spec = specs[i];
+    const known = t.known?.get(i);
+    const lowest = known ? known.min : r[`min_${i}`] === null || r[`min_${i}`] === undefined ? Infinity : Number(r[`min_${i}`]);
+    const highest = known ? known.max : r[`max_${i}`] === null || r[`max_${i}`] === undefined ? -Infinity : Number(r[`max_${i}`]);
+    const count = num(r[`count_${i}`]);
+    const bad = num(r[`bad_${i}`]);
+    figures.set(i, {
+      count,
+      bad,
+      nulls: rowCount - count - bad,
+      below: 0,
+      above: 0,
+      lowest,
+      highest,
+      unseen: num(r[`unseen_${i}`]),
+      mean: r[`mean_${i}`] === null || r[`mean_${i}`] === undefined ? null : Number(r[`mean_${i}`]),
+      std: r[`std_${i}`] === null || r[`std_${i}`] === undefined ? null : Number(r[`std_${i}`]),
     });
-    for (const [key, condition] of conditions) {
-      aggregates.set(key, `count_if(${condition})`);
-      fromCounts.set(key, `coalesce(sum(n) FILTER (WHERE g_${columnOf.get(key)} = 0 AND (${condition})), 0)`);
-    }
-    for (const [key] of aggregates) {
-      const m = /^(lowest|highest)_(\d+)$/.exec(key);
-      if (m) fromCounts.set(key, `${m[1] === 'lowest' ? 'min' : 'max'}(v_${m[2]}) FILTER (WHERE g_${m[2]} = 0)`);
-    }
+    if (validate && spec.min !== undefined && lowest < spec.min) recount.push(`count_if(v_${i} < ${dbl(spec.min)}) AS below_${i}`);
+    if (validate && spec.max !== undefined && highest > spec.max) recount.push(`count_if(v_${i} > ${dbl(spec.max)}) AS above_${i}`);
   }
-  if (o.profile !== false) {
-    t.specs.forEach((spec, i) => {
-      const v = `v_${i}`;
-      aggregates.set(`count_${i}`, `count(${v})`).set(`bad_${i}`, `count_if(b_${i})`);
-      const set = `g_${i} = 0 AND ${v} IS NOT NULL`;
-      fromCounts
-        .set(`count_${i}`, `coalesce(sum(n) FILTER (WHERE ${set}), 0)`)
-        .set(`bad_${i}`, `coalesce(sum(n) FILTER (WHERE g_${i} = 0 AND b_${i}), 0)`);
-      if (isNumericType(spec.type)) {
-        aggregates
-          .set(`mean_${i}`, `avg(${v})`)
-          .set(`std_${i}`, `stddev_pop(${v})`)
-          .set(`min_${i}`, `min(${v})`)
-          .set(`max_${i}`, `max(${v})`);
-        // The population deviation around the mean (`m`, a first query), as stddev_pop.
-        fromCounts
-          .set(`mean_${i}`, `sum(${v} * n) FILTER (WHERE ${set}) / sum(n) FILTER (WHERE ${set})`)
-          .set(
-            `std_${i}`,
-            `sqrt(sum(n * (${v} - m.mean_${i}) * (${v} - m.mean_${i})) FILTER (WHERE ${set}) / sum(n) FILTER (WHERE ${set}))`,
-          )
-          .set(`min_${i}`, `min(${v}) FILTER (WHERE g_${i} = 0)`)
-          .set(`max_${i}`, `max(${v}) FILTER (WHERE g_${i} = 0)`);
-      }
-    });
-  }
-  const targetIndex = t.specs.findIndex((s) => s.name === schema.target);
-  const classes = o.validation !== false && schema.task === 'classification' && targetIndex >= 0 && t.present[targetIndex];
-  // When every column's values can be counted (categories; numbers with few distinct values), the value
-  // counts of one GROUPING SETS scan give every figure below too: one scan of the data instead of two.
-  const numeric = [...t.specs.keys()].filter((i) => isNumericType(t.specs[i].type));
-  const few = o.profile === false ? new Map<number, number>() : await fewValues(engine, t, numeric);
-  if (o.profile !== false && t.specs.length > 0 && few.size === numeric.length) {
-    const all = [...t.specs.keys()];
-    const alone = new Set([...few].filter(([, d]) => d > ALONE_DISTINCT).map(([i]) => i));
-    const groups = (await groupCounts(engine, t, all, true, alone))!;
-    try {
-      const means = [...fromCounts].filter(([k]) => k.startsWith('mean_'));
-      const select = [...fromCounts].map(([k, e]) => `${e} AS ${k}`).join(', ');
-      const r = await engine.one<Row>(
-        means.length > 0
-          ? `WITH m AS (SELECT ${means.map(([k, e]) => `${e} AS ${k}`).join(', ')} FROM ${groups}) SELECT ${select} FROM ${groups}, m`
-          : `SELECT ${select} FROM ${groups}`,
-      );
-      const validation =
-        o.validation === false
-          ? undefined
-          : await finishValidation(engine, t, schema, o.validation ?? {}, r, conditions, classes ? groups : undefined);
-      const profile = await finishProfile(engine, t, o.profile ?? {}, r, groups, new Set(all));
-      return { validation, profile };
-    } finally {
-      await dropGroups(engine, groups);
+  if (recount.length > 0) {
+    const c = await engine.one<Row>(`SELECT ${recount.join(', ')} FROM ${t.relation}`);
+    for (const i of scanned) {
+      const f = figures.get(i)!;
+      f.below = num(c[`below_${i}`]);
+      f.above = num(c[`above_${i}`]);
     }
   }
-  // The columns whose value counts are needed (a column with no values counts one NULL), counted in one scan beside
-  // the aggregate scan (its own connection: the engine overlaps the two), and beside both, when the row count is
-  // known, the quantile sample of the other numeric columns past the exact limit.
-  const grouped = new Set<number>();
-  if (classes) grouped.add(targetIndex);
-  if (o.profile !== false) for (const i of t.specs.keys()) if (!isNumericType(t.specs[i].type) || few.has(i)) grouped.add(i);
-  const limit = (o.profile === false ? undefined : o.profile?.exactLimit) ?? 1_000_000;
-  const early = o.profile !== false && t.rowCount !== undefined && t.rowCount > limit ? numeric.filter((i) => !grouped.has(i)) : [];
-  const sides: Engine[] = [];
-  let groups: string | undefined;
-  try {
-    const side = async () => {
-      const e = await engine.connect();
-      sides.push(e);
-      return e;
-    };
-    const settled = await Promise.allSettled([
-      side().then((c) => c.one<Row>(`SELECT ${[...aggregates].map(([k, e]) => `${e} AS ${k}`).join(', ')} FROM ${t.relation}`)),
-      groupCounts(
-        engine,
-        t,
-        [...grouped].sort((a, b) => a - b),
-      ).then((g) => (groups = g)),
-      early.length > 0
-        ? side().then((c) => sampledQuantiles(c, t, early, t.rowCount!, profileQuantiles(o.profile || {})))
-        : Promise.resolve(undefined),
-    ]);
-    for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
-    const r = (settled[0] as PromiseFulfilledResult<Row>).value;
-    const drawn = (settled[2] as PromiseFulfilledResult<Map<number, number[]> | undefined>).value;
-    // A column keeps its early sample only when it has more values than the exact limit (as the aggregate counted).
-    const sampled = drawn && new Map([...drawn].filter(([i]) => num(r[`count_${i}`]) > limit));
-    const validation =
-      o.validation === false
-        ? undefined
-        : await finishValidation(engine, t, schema, o.validation ?? {}, r, conditions, classes ? groups : undefined);
-    const profile = o.profile === false ? undefined : await finishProfile(engine, t, o.profile ?? {}, r, groups, grouped, sampled);
-    return { validation, profile };
-  } finally {
-    for (const e of sides) e.close();
-    if (groups) await dropGroups(engine, groups);
-  }
+  const validation = validate ? await finishValidation(engine, t, schema, vopts, rowCount, figures) : undefined;
+  const profiled = profile ? await finishProfile(engine, t, profile, rowCount, figures, sample) : undefined;
+  return { validation, profile: profiled };
 }
 
 /** Validates a typed relation; the report is the one `Validator` gives for the same rows. */
@@ -276,33 +427,50 @@ export async function validateTyped(
   return (await checkTyped(engine, t, schema, { validation: options, profile: false })).validation!;
 }
 
+/** The conditions each validation count stands for, over the typed relation. */
+function conditionsOf(spec: ColumnSpec, i: number): Map<string, string> {
+  const v = `v_${i}`;
+  const out = new Map<string, string>([
+    ['bad', `b_${i}`],
+    ['nulls', `${v} IS NULL AND NOT b_${i}`],
+  ]);
+  if (isNumericType(spec.type)) {
+    if (spec.min !== undefined) out.set('below', `${v} < ${dbl(spec.min)}`);
+    if (spec.max !== undefined) out.set('above', `${v} > ${dbl(spec.max)}`);
+  } else if (spec.allowed) out.set('unseen', `NOT ${inListSql(v, spec.allowed)}`);
+  return out;
+}
+
 async function finishValidation(
   engine: Engine,
   t: TypedRelation,
   schema: DatasetSchema,
   options: ValidationOptions,
-  r: Row,
-  conditions: Map<string, string>,
-  groups?: string,
+  rowCount: number,
+  figures: Map<number, Figures>,
 ): Promise<ValidationReport> {
   const sample = options.sampleSize ?? 5;
   // The counts are in; now the sample rows and examples, only for what was found.
   const samples: string[] = [];
   const elsewhere: string[] = [];
-  for (const [key, condition] of conditions) {
-    if (num(r[key]) === 0) continue;
-    samples.push(`min(__row, ${sample}) FILTER (WHERE ${condition}) AS s_${key}`);
-    if (!key.startsWith('bad_')) continue;
-    const i = Number(key.slice(4));
-    (t.examples?.columns.has(i) ? elsewhere : samples).push(`arg_min(x_${i}, __row, 3) FILTER (WHERE ${condition}) AS badx_${i}`);
+  for (const [i, spec] of t.specs.entries()) {
+    const f = figures.get(i)!;
+    for (const [key, condition] of conditionsOf(spec, i)) {
+      if (f[key as 'bad' | 'nulls' | 'below' | 'above' | 'unseen'] === 0) continue;
+      samples.push(`min(__row, ${sample}) FILTER (WHERE ${condition}) AS s_${key}_${i}`);
+      if (key === 'bad')
+        (t.examples?.columns.has(i) ? elsewhere : samples).push(`arg_min(x_${i}, __row, 3) FILTER (WHERE ${condition}) AS badx_${i}`);
+    }
   }
+  const r: Row = {};
   if (samples.length > 0) Object.assign(r, await engine.one<Row>(`SELECT ${samples.join(', ')} FROM ${t.relation}`));
   if (elsewhere.length > 0) Object.assign(r, await engine.one<Row>(`SELECT ${elsewhere.join(', ')} FROM ${t.examples!.relation}`));
   const validator = new Validator(schema, options);
-  const tallies: Parameters<Validator['addCounts']>[0] = { rowCount: num(r.n), extra: t.extra, columns: [], classes: [] };
+  const tallies: Parameters<Validator['addCounts']>[0] = { rowCount, extra: t.extra, columns: [], classes: [] };
   for (const [i, spec] of t.specs.entries()) {
+    const f = figures.get(i)!;
     let unseenValues: string[] = [];
-    if (spec.allowed && num(r[`unseen_${i}`]) > 0) {
+    if (spec.allowed && f.unseen > 0) {
       const values = await engine.rows<{ v: string }>(
         `SELECT v_${i} AS v FROM ${t.relation} WHERE NOT ${inListSql(`v_${i}`, spec.allowed)} GROUP BY v_${i} ORDER BY min(__row) LIMIT 10`,
       );
@@ -310,127 +478,58 @@ async function finishValidation(
     }
     tallies.columns.push({
       present: t.present[i],
-      invalid: { count: num(r[`bad_${i}`]), rows: rows5(r[`s_bad_${i}`]) },
+      invalid: { count: f.bad, rows: rows5(r[`s_bad_${i}`]) },
       invalidExamples: Array.isArray(r[`badx_${i}`]) ? (r[`badx_${i}`] as string[]).map((x) => JSON.parse(x) as unknown) : [],
-      nulls: { count: num(r[`nulls_${i}`]), rows: rows5(r[`s_nulls_${i}`]) },
-      below: { count: num(r[`below_${i}`]), rows: rows5(r[`s_below_${i}`]) },
-      above: { count: num(r[`above_${i}`]), rows: rows5(r[`s_above_${i}`]) },
-      lowest: r[`lowest_${i}`] === null || r[`lowest_${i}`] === undefined ? Infinity : Number(r[`lowest_${i}`]),
-      highest: r[`highest_${i}`] === null || r[`highest_${i}`] === undefined ? -Infinity : Number(r[`highest_${i}`]),
-      unseen: { count: num(r[`unseen_${i}`]), rows: rows5(r[`s_unseen_${i}`]) },
+      nulls: { count: f.nulls, rows: rows5(r[`s_nulls_${i}`]) },
+      below: { count: f.below, rows: rows5(r[`s_below_${i}`]) },
+      above: { count: f.above, rows: rows5(r[`s_above_${i}`]) },
+      lowest: isNumericType(spec.type) && spec.min !== undefined ? f.lowest : Infinity,
+      highest: isNumericType(spec.type) && spec.max !== undefined ? f.highest : -Infinity,
+      unseen: { count: f.unseen, rows: rows5(r[`s_unseen_${i}`]) },
       unseenValues,
     });
   }
   const targetIndex = t.specs.findIndex((s) => s.name === schema.target);
-  if (groups) {
-    const label = isNumericType(t.specs[targetIndex].type) ? jsNumberText('v') : 'v';
-    const classes = await engine.rows<{ label: string; n: number; first: number }>(
-      `SELECT ${label} AS label, n, first FROM ${setOf(groups, targetIndex)} ORDER BY first LIMIT ${options.maxClasses ?? 10_000}`,
-    );
+  const classes = targetIndex >= 0 ? figures.get(targetIndex)?.classes : undefined;
+  if (classes) {
     // Sample rows matter only for classes too small to train on: one more scan, only when there are any.
     const minRows = options.minRowsPerClass ?? 2;
     const rowsOf = new Map<string, number[]>();
-    if (classes.some((c) => num(c.n) < minRows)) {
+    if (classes.some((c) => c.n < minRows)) {
+      const label = isNumericType(t.specs[targetIndex].type) ? jsNumberText('v') : 'v';
       const small = await engine.rows<{ label: string; rows: number[] }>(
         `SELECT ${label} AS label, rows FROM (SELECT v_${targetIndex} AS v, min(__row, ${sample}) AS rows FROM ${t.relation} WHERE ` +
           `v_${targetIndex} IS NOT NULL GROUP BY ALL HAVING count(*) < ${minRows})`,
       );
       for (const c of small) rowsOf.set(c.label, rows5(c.rows));
     }
-    tallies.classes = classes.map((c) => ({ label: c.label, count: num(c.n), rows: rowsOf.get(c.label) ?? [] }));
+    tallies.classes = classes.map((c) => ({ label: c.label, count: c.n, rows: rowsOf.get(c.label) ?? [] }));
   }
   validator.addCounts(tallies);
   return validator.finish();
 }
 
-/** The values at the given ranks (0-based, ascending order) of a column's present values. */
-type Ranked = { length: number; [rank: number]: number };
-
 /**
- * numpy's 'linear' quantiles of a column's `count` present values, exactly: the values at the few
- * ranks the quantiles need. From the column's value counts when it has few distinct values (a running
- * sum over the counts finds each rank), else from one sort of the rows (DuckDB's quantile_cont
- * selects once per quantile, which costs several times more for the 18 a profile asks for).
+ * numpy's 'linear' quantiles of a column's `count` present values, exactly: the values at the few ranks the
+ * quantiles need, from one sort of the rows (DuckDB's quantile_cont selects once per quantile, which costs
+ * several times more for the 18 a profile asks for).
  */
-async function exactQuantiles(
-  engine: Engine,
-  t: TypedRelation,
-  i: number,
-  count: number,
-  qs: number[],
-  groups?: string,
-): Promise<number[]> {
+async function rankedValues(engine: Engine, t: TypedRelation, i: number, count: number, qs: number[]): Promise<Row> {
   const ranks = new Set<number>();
   for (const q of qs) {
     const lo = Math.floor((count - 1) * q);
     ranks.add(lo).add(Math.min(lo + 1, count - 1));
   }
-  const sorted: Ranked = { length: count };
-  if (groups) {
-    // The value at rank k is the smallest one whose running count passes k: one row, one filter per rank, over a
-    // running sum that counts tied values together (cheaper than testing every value against every rank).
-    const list = [...ranks];
-    const hit = await engine.one<Row>(
-      `SELECT ${list.map((k) => `min(v) FILTER (WHERE upto > ${k}) AS r_${k}`).join(', ')} FROM (SELECT v, sum(n) OVER (ORDER BY v) AS upto ` +
-        `FROM ${setOf(groups, i)})`,
-    );
-    for (const k of list) sorted[k] = Number(hit[`r_${k}`]);
-  } else {
-    const rows = await engine.rows<{ r: number; v: number }>(
-      `SELECT r, v FROM (SELECT v_${i} AS v, row_number() OVER (ORDER BY v_${i}) - 1 AS r FROM ${t.relation} WHERE v_${i} IS NOT ` +
-        `NULL) WHERE r IN (${[...ranks].join(', ')})`,
-    );
-    for (const row of rows) sorted[Number(row.r)] = Number(row.v);
-  }
-  return qs.map((q) => quantileSorted(sorted, q));
-}
-
-/** The largest double below x (numpy's [lo, hi) bins counted with DuckDB's (lo, hi] ones). */
-function nextDown(x: number): number {
-  if (x === 0) return -Number.MIN_VALUE;
-  const bits = new BigInt64Array(new Float64Array([x]).buffer);
-  bits[0] += x > 0 ? -1n : 1n;
-  return new Float64Array(bits.buffer)[0];
-}
-
-/** Values per column in the sample quantiles are taken from (every k-th source row). */
-export const QUANTILE_SAMPLE = 1 << 18;
-
-/**
- * Quantiles (and histogram edges) of the numeric columns with more than `exactLimit` values and many distinct
- * ones, from a sample of every k-th row (about `QUANTILE_SAMPLE` rows; deterministic), as `ProfileBuilder`
- * switches to a sketch past the same limit: sorting every such column cost more than reading the file. The
- * histogram's counts and the rank error are then counted exactly over all rows. Columns the sample misses are
- * left to the exact path.
- */
-async function sampledQuantiles(
-  engine: Engine,
-  t: TypedRelation,
-  columns: number[],
-  rowCount: number,
-  qs: number[],
-): Promise<Map<number, number[]>> {
-  const out = new Map<number, number[]>();
-  if (columns.length === 0) return out;
-  const step = Math.max(1, Math.floor(rowCount / QUANTILE_SAMPLE));
-  const list = `[${qs.map(dbl).join(', ')}]`;
-  const row = await engine.one<Row>(
-    `SELECT ${columns.map((i) => `quantile_cont(v_${i}, ${list}) AS q_${i}`).join(', ')} FROM ${t.relation} WHERE __row % ${step} = 0`,
+  const sorted: { length: number; [rank: number]: number } = { length: count };
+  const rows = await engine.rows<{ r: number; v: number }>(
+    `SELECT r, v FROM (SELECT v_${i} AS v, row_number() OVER (ORDER BY v_${i}) - 1 AS r FROM ${t.relation} WHERE v_${i} IS NOT ` +
+      `NULL) WHERE r IN (${[...ranks].join(', ')})`,
   );
-  for (const i of columns) {
-    const values = row[`q_${i}`];
-    if (Array.isArray(values) && values.length === qs.length && values.every((v) => v !== null)) out.set(i, values.map(Number));
-  }
-  return out;
+  for (const row of rows) sorted[Number(row.r)] = Number(row.v);
+  return sorted as unknown as Row;
 }
 
-/** The quantiles a profile reports, then its histogram's edges (0, 1/bins, ..., 1). */
-function profileQuantiles(options: ProfileOptions): number[] {
-  const bins = options.bins ?? 10;
-  return [...(options.quantiles ?? DEFAULT_QUANTILES), ...Array.from({ length: bins + 1 }, (_, i) => (i === bins ? 1 : i * (1 / bins)))];
-}
-
-/** Profiles a typed relation; the profile has the shape `ProfileBuilder` gives, with exact quantiles at any size. */
+/** Profiles a typed relation; the profile has the shape `ProfileBuilder` gives. */
 export async function profileTyped(engine: Engine, t: TypedRelation, options: ProfileOptions = {}): Promise<DatasetProfile> {
   const schema = { columns: t.specs, target: '', features: [], task: 'regression' as const };
   return (await checkTyped(engine, t, schema, { validation: false, profile: options })).profile!;
@@ -440,44 +539,74 @@ async function finishProfile(
   engine: Engine,
   t: TypedRelation,
   options: ProfileOptions,
-  r: Row,
-  groups: string | undefined,
-  grouped: Set<number>,
-  /** Quantiles already drawn from a sample (columns past the exact limit), else drawn here. */
-  drawn?: Map<number, number[]>,
+  rowCount: number,
+  figures: Map<number, Figures>,
+  /** Sorted samples of columns past the exact limit (drawn beside the aggregate scan), else drawn here. */
+  drawn: Map<number, Float64Array> | undefined,
 ): Promise<DatasetProfile> {
-  const quantiles = options.quantiles ?? DEFAULT_QUANTILES;
-  const bins = options.bins ?? 10;
-  const maxCategories = options.maxCategories ?? 10_000;
-  const edgeQs = Array.from({ length: bins + 1 }, (_, i) => (i === bins ? 1 : i * (1 / bins)));
-  const rowCount = num(r.n);
-  const numericEdges = new Map<number, number[]>();
-  const columns: (NumericColumnProfile | CategoricalColumnProfile)[] = [];
+  const qs = profileQuantiles(options);
   const limit = options.exactLimit ?? 1_000_000;
-  const past = [...t.specs.keys()].filter((i) => isNumericType(t.specs[i].type) && !grouped.has(i) && num(r[`count_${i}`]) > limit);
-  const sampled = drawn ?? (await sampledQuantiles(engine, t, past, rowCount, profileQuantiles(options)));
+  const numericOf = (i: number) => isNumericType(t.specs[i].type);
+  // Columns past the exact limit with no shape from value counts: their quantiles from a sample.
+  const past = [...t.specs.keys()].filter((i) => numericOf(i) && !figures.get(i)!.shape && figures.get(i)!.count > limit);
+  const sample = new Map([...(drawn ?? new Map<number, Float64Array>())].filter(([i]) => past.includes(i)));
+  const missing = past.filter((i) => !sample.has(i));
+  if (missing.length > 0) for (const [i, v] of await drawSample(engine, t, missing, rowCount)) sample.set(i, v);
+  // Columns under the limit with many distinct values: sorted once each, then one scan counts all their histograms.
+  const sorted = new Map<number, Row>();
+  for (const i of t.specs.keys()) {
+    const f = figures.get(i)!;
+    if (!numericOf(i) || f.shape || sample.has(i) || f.count === 0) continue;
+    sorted.set(i, await rankedValues(engine, t, i, f.count, [...qs.quantiles, ...qs.edgeQs]));
+  }
+  const edgesOf = new Map<number, number[]>();
+  for (const [i, values] of sorted) {
+    const f = figures.get(i)!;
+    const ranked = values as unknown as { length: number; [rank: number]: number };
+    const shape = shapeOf(ranked, f.count, qs, () => 0);
+    edgesOf.set(i, shape.histogram.edges);
+    f.shape = { ...shape, quantileMethod: 'exact', rankError: 0 };
+  }
+  const scanned = [...edgesOf].filter(([, edges]) => edges.length > 1);
+  if (scanned.length > 0) {
+    const below = scanned.flatMap(([i, edges]) => edges.slice(1, -1).map((e, k) => `count_if(v_${i} < ${dbl(e)}) AS h_${i}_${k + 1}`));
+    const c = below.length > 0 ? await engine.one<Row>(`SELECT ${below.join(', ')} FROM ${t.relation}`) : {};
+    for (const [i, edges] of scanned) {
+      const f = figures.get(i)!;
+      const cumulative = edges.map((_, k) => (k === 0 ? 0 : k === edges.length - 1 ? f.count : num(c[`h_${i}_${k}`])));
+      f.shape!.histogram.counts = edges.slice(0, -1).map((_, k) => cumulative[k + 1] - cumulative[k]);
+    }
+  }
+  // Sampled columns: quantiles of the sample, histogram counts scaled from it, the rank error its size allows.
+  for (const [i, values] of sample) {
+    const f = figures.get(i)!;
+    const m = values.length;
+    if (m === 0) continue;
+    const below: Below = (e) => Math.round((lowerBound(values, e) / m) * f.count);
+    f.shape = {
+      ...shapeOf(values, f.count, qs, below, { min: f.lowest, max: f.highest }),
+      quantileMethod: 'sample',
+      rankError: sampleRankError(m),
+    };
+  }
+  const maxCategories = options.maxCategories ?? 10_000;
+  const columns: (NumericColumnProfile | CategoricalColumnProfile)[] = [];
   for (const [i, spec] of t.specs.entries()) {
-    const count = num(r[`count_${i}`]);
-    const invalid = num(r[`bad_${i}`]);
-    const nulls = rowCount - count - invalid;
-    if (!isNumericType(spec.type)) {
-      const top =
-        count === 0
-          ? []
-          : await engine.rows<{ value: string; count: number }>(
-              `SELECT v AS value, n AS count FROM ${setOf(groups!, i)} ORDER BY count DESC, value LIMIT ${maxCategories}`,
-            );
-      const tracked = top.reduce((s, f) => s + num(f.count), 0);
+    const f = figures.get(i)!;
+    const nulls = rowCount - f.count - f.bad;
+    if (!numericOf(i)) {
+      const top = (f.frequencies ?? []).slice(0, maxCategories);
+      const tracked = top.reduce((s, x) => s + x.count, 0);
       columns.push({
         name: spec.name,
         type: 'categorical',
         kind: 'categorical',
-        count,
+        count: f.count,
         nulls,
         invalid: 0,
         distinct: top.length,
-        frequencies: top.map((f) => ({ value: f.value, count: num(f.count) })),
-        otherCount: count - tracked,
+        frequencies: top,
+        otherCount: f.count - tracked,
       });
       continue;
     }
@@ -485,91 +614,35 @@ async function finishProfile(
       name: spec.name,
       type: spec.type as NumericColumnProfile['type'],
       kind: 'numeric' as const,
-      count,
+      count: f.count,
       nulls,
-      invalid,
+      invalid: f.bad,
       quantileMethod: 'exact' as const,
       rankError: 0,
     };
-    if (count === 0) {
+    if (f.count === 0 || !f.shape) {
       columns.push({
         ...base,
         mean: null,
         std: null,
         min: null,
         max: null,
-        quantiles: Object.fromEntries(quantiles.map((q) => [quantileName(q), null])),
+        quantiles: Object.fromEntries(qs.quantiles.map((q) => [quantileName(q), null])),
         histogram: { edges: [], counts: [] },
       });
       continue;
     }
-    const few = grouped.has(i) ? groups : undefined;
-    const fromSample = sampled.get(i);
-    const qs = fromSample ?? (await exactQuantiles(engine, t, i, count, [...quantiles, ...edgeQs], few));
-    if (fromSample) {
-      // The histogram spans every value, whatever the sample saw.
-      qs[quantiles.length] = Number(r[`min_${i}`]);
-      qs[qs.length - 1] = Number(r[`max_${i}`]);
-    }
-    const edges = qs.slice(quantiles.length).filter((e, k, all) => k === 0 || e !== all[k - 1]);
-    numericEdges.set(i, edges);
     columns.push({
       ...base,
-      ...(fromSample ? { quantileMethod: 'sample' as const } : {}),
-      mean: Number(r[`mean_${i}`]),
-      std: Number(r[`std_${i}`]),
-      min: Number(r[`min_${i}`]),
-      max: Number(r[`max_${i}`]),
-      quantiles: Object.fromEntries(quantiles.map((q, k) => [quantileName(q), qs[k]])),
-      histogram: { edges, counts: [] },
+      quantileMethod: f.shape.quantileMethod,
+      rankError: f.shape.rankError,
+      mean: f.mean,
+      std: f.std,
+      min: f.lowest,
+      max: f.highest,
+      quantiles: Object.fromEntries(qs.quantiles.map((q, k) => [quantileName(q), f.shape!.quantiles[k]])),
+      histogram: f.shape.histogram,
     });
-  }
-  // Bin counts follow numpy.histogram: [lo, hi) for every bin but the last, which is closed. From
-  // counts below each edge: one comparison per edge and value instead of two per bin; from the value
-  // counts where a column has them, else in one scan of the rows for all other columns.
-  const below = (v: string, e: number, last: boolean): string => `${v} ${last ? '<=' : '<'} ${dbl(e)}`;
-  const scanned: string[] = [];
-  const counts: Row = {};
-  for (const [i, edges] of numericEdges) {
-    if (edges.length === 1) continue;
-    if (sampled.has(i)) continue;
-    if (grouped.has(i)) {
-      const parts = edges.map((e, k) => `sum(n) FILTER (WHERE ${below('v', e, k === edges.length - 1)}) AS h_${i}_${k}`);
-      Object.assign(counts, await engine.one<Row>(`SELECT ${parts.join(', ')} FROM ${setOf(groups!, i)}`));
-    } else edges.forEach((e, k) => scanned.push(`count_if(${below(`v_${i}`, e, k === edges.length - 1)}) AS h_${i}_${k}`));
-  }
-  // Columns profiled from a sample: their histogram and the exact rank of every reported value, from one
-  // binned count per column (values at most each bound), so the profile states its true rank error.
-  const allQs = [...quantiles, ...edgeQs];
-  const bounds = new Map<number, number[]>();
-  for (const [i, qs] of sampled)
-    bounds.set(
-      i,
-      [...new Set(qs.flatMap((a) => [nextDown(a), a]))].sort((x, y) => x - y),
-    );
-  const binned = [...bounds].map(([i, b]) => `histogram(v_${i}, [${b.map(dbl).join(', ')}]) AS r_${i}`);
-  if (scanned.length > 0 || binned.length > 0)
-    Object.assign(counts, await engine.one<Row>(`SELECT ${[...scanned, ...binned].join(', ')} FROM ${t.relation}`));
-  for (const [i, b] of bounds) {
-    const bins = new Map(((counts[`r_${i}`] ?? []) as { key: number | null; value: number }[]).map((x) => [x.key, num(x.value)]));
-    let sum = 0;
-    const atMost = new Map(b.map((bound) => [bound, (sum += bins.get(bound) ?? 0)]));
-    const profile = columns[i] as NumericColumnProfile;
-    const n = profile.count;
-    const edges = numericEdges.get(i)!;
-    edges.forEach((e, k) => (counts[`h_${i}_${k}`] = k === edges.length - 1 ? n : atMost.get(nextDown(e))!));
-    // How far each reported value's rank lies from the rank it stands for (numpy's linear method), as a share of the values.
-    let worst = 0;
-    sampled.get(i)!.forEach((a, k) => {
-      const p = allQs[k] * (n - 1);
-      worst = Math.max(worst, atMost.get(nextDown(a))! - Math.ceil(p), Math.floor(p) + 1 - atMost.get(a)!);
-    });
-    profile.rankError = worst / n;
-  }
-  for (const [i, edges] of numericEdges) {
-    const profile = columns[i] as NumericColumnProfile;
-    profile.histogram.counts =
-      edges.length === 1 ? [profile.count] : edges.slice(0, -1).map((_, k) => num(counts[`h_${i}_${k + 1}`]) - num(counts[`h_${i}_${k}`]));
   }
   return { rowCount, columns };
 }

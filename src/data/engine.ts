@@ -154,3 +154,32 @@ export function sourceError(source: string, err: unknown): MlopsError {
   if (err instanceof MlopsError) return err;
   return new MlopsError(FailureType.InvalidInput, `${source}: cannot be read (${engineMessage(err)})`, { source }, { cause: err });
 }
+
+/** What the engine's statistics of a stored numeric column say (exact: they are kept as rows are stored). */
+export interface StoredStats {
+  /** The least and greatest values when the column holds numbers (NaN and infinities as such). */
+  min?: number;
+  max?: number;
+  /** Whether the column has a missing value. */
+  hasNull: boolean;
+  /** Whether it has a present one. */
+  hasValue: boolean;
+}
+
+function statsNumber(text: string): number | undefined {
+  if (/^-?nan$/i.test(text)) return NaN;
+  if (/^inf(inity)?$/i.test(text)) return Infinity;
+  if (/^-inf(inity)?$/i.test(text)) return -Infinity;
+  return /^-?\d[\d.]*(e[+-]?\d+)?$/i.test(text) ? Number(text) : undefined;
+}
+
+/**
+ * A stored column's NULLs and, for numbers, minimum and maximum, read from the text of DuckDB's `stats()` (its zone maps, which
+ * the engine keeps exact as rows are stored, so no scan is needed); `undefined` when the text does not read as
+ * expected (another engine version), and the caller scans instead.
+ */
+export function storedStats(text: unknown): StoredStats | undefined {
+  const m = /^\[Min: ([^,\]]+), Max: ([^\]]+)\]\[Has Null: (true|false), Has No Null: (true|false)\]/.exec(String(text));
+  if (!m) return undefined;
+  return { min: statsNumber(m[1]), max: statsNumber(m[2]), hasNull: m[3] === 'true', hasValue: m[4] === 'true' };
+}

@@ -43,6 +43,12 @@ export interface TypedRelation {
    * engine's statistics of a stored column): the aggregate scan then leaves them out.
    */
   known?: Map<number, { min: number; max: number }>;
+  /**
+   * Columns whose value counts are better taken from their raw values (a relation passing them on as `key`), typed
+   * after counting by `retype`: a SELECT of `v`, `b`, `n` and `first` over a relation of `k`, `n` and `first`. Typing
+   * the distinct values instead of every row is what makes counting a typed source cheap.
+   */
+  keyed?: { relation: string; columns: Map<number, { key: string; retype: (counts: string) => string }> };
 }
 
 const DEFAULT_QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
@@ -182,11 +188,104 @@ interface Figures {
 
 let countTables = 0;
 
+/** A numeric column's value counts read out of the engine: present values ascending, with running counts. */
+interface Counted {
+  values: Float64Array;
+  /** Values at most values[j]: the running sum of their counts. */
+  upto: Float64Array;
+  bad: number;
+  nulls: number;
+}
+
+/** The values of a DOUBLE column of a chunk with no NULLs, copied in bulk. */
+function doubles(vector: unknown, rows: number): Float64Array {
+  const items = (vector as { items?: Float64Array }).items;
+  if (items instanceof Float64Array && items.length >= rows) return items.subarray(0, rows);
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) out[r] = Number((vector as { getItem(r: number): unknown }).getItem(r));
+  return out;
+}
+
+/** Reads a relation of value counts (`v`, `b`, `n`) out of the engine in bulk, present values ascending. */
+async function readCounts(e: Engine, counts: string): Promise<Counted> {
+  const result = await e.connection.run(`SELECT v, b, CAST(n AS DOUBLE) AS n FROM ${counts} ORDER BY v NULLS LAST`);
+  const values = new Float64Array(result.rowCount);
+  const upto = new Float64Array(result.rowCount);
+  let at = 0;
+  let running = 0;
+  let bad = 0;
+  let nulls = 0;
+  for (let k = 0; k < result.chunkCount; k++) {
+    const chunk = result.getChunk(k);
+    const v = chunk.getColumnVector(0);
+    const b = chunk.getColumnVector(1);
+    const n = doubles(chunk.getColumnVector(2), chunk.rowCount);
+    // Present values come first: copied in bulk up to the first missing one.
+    let present = 0;
+    while (present < chunk.rowCount && v.getItem(present) !== null) present++;
+    values.set(doubles(v, chunk.rowCount).subarray(0, present), at);
+    for (let r = 0; r < present; r++) upto[at + r] = running += n[r];
+    at += present;
+    for (let r = present; r < chunk.rowCount; r++) {
+      if (b.getItem(r)) bad += n[r];
+      else nulls += n[r];
+    }
+  }
+  return { values: values.subarray(0, at), upto: upto.subarray(0, at), bad, nulls };
+}
+
+/** Index of the first value of an ascending array above x. */
+function upperBound(sorted: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A numeric column's figures from its value counts, exactly: validation counts, moments, numpy's quantiles, the histogram. */
+function numericFigures(c: Counted, spec: ColumnSpec, o: { validate: boolean; profile: ProfileOptions | undefined }): Figures {
+  const present = c.values.length;
+  const count = present > 0 ? c.upto[present - 1] : 0;
+  const upTo = (j: number): number => (j === 0 ? 0 : c.upto[j - 1]);
+  // Values below a bound: the running count before the first value not below it.
+  const below: Below = (x) => upTo(lowerBound(c.values, x));
+  const figures: Figures = {
+    count,
+    bad: c.bad,
+    nulls: c.nulls,
+    below: o.validate && spec.min !== undefined ? below(spec.min) : 0,
+    above: o.validate && spec.max !== undefined ? count - upTo(upperBound(c.values, spec.max)) : 0,
+    lowest: present > 0 ? c.values[0] : Infinity,
+    highest: present > 0 ? c.values[present - 1] : -Infinity,
+    unseen: 0,
+    mean: null,
+    std: null,
+  };
+  if (!o.profile || count === 0) return figures;
+  let sum = 0;
+  for (let j = 0; j < present; j++) sum += c.values[j] * (c.upto[j] - upTo(j));
+  const mean = sum / count;
+  let squares = 0;
+  for (let j = 0; j < present; j++) squares += (c.upto[j] - upTo(j)) * (c.values[j] - mean) * (c.values[j] - mean);
+  figures.mean = mean;
+  figures.std = Math.sqrt(squares / count);
+  // The value at rank k (0-based, ascending): the first whose running count passes k.
+  const sorted = new Proxy({ length: count } as { length: number; [rank: number]: number }, {
+    get: (target, key) => (key === 'length' ? target.length : c.values[upperBound(c.upto, Number(key))]),
+  });
+  figures.shape = { ...shapeOf(sorted, count, profileQuantiles(o.profile), below), quantileMethod: 'exact', rankError: 0 };
+  return figures;
+}
+
 /**
  * A column's figures from its value counts (one GROUP BY scan of the rows into a small table on the
- * connection given): validation counts, moments, exact quantiles and histogram (a running sum over the
- * counts finds each rank and each edge's count below), frequencies, and the target's classes in the
- * order they first appear.
+ * connection given): for numbers, the counts are read out and everything is exact arithmetic over them
+ * (validation counts, moments, numpy's quantiles, the histogram's counts); for categories, the
+ * frequencies; for the target, its classes in the order they first appear.
  */
 async function countedColumn(
   e: Engine,
@@ -196,79 +295,57 @@ async function countedColumn(
 ): Promise<Figures> {
   const spec = t.specs[i];
   const table = `__mlops_counts_${++countTables}`;
+  const keyed = t.keyed?.columns.get(i);
+  const numeric = isNumericType(spec.type);
+  const typedCounts =
+    keyed && keyed.retype(`(SELECT ${keyed.key} AS k, count(*) AS n, min(__row) AS first FROM ${t.keyed!.relation} GROUP BY ${keyed.key})`);
+  // A number's figures are read from every row of its counts (raw values typed to the same number may stay apart), in
+  // one query; a category's and the target's counts are kept in a small table for the queries that read them.
+  if (numeric && o.classes === undefined)
+    return numericFigures(
+      await readCounts(
+        e,
+        `(${typedCounts ?? `SELECT v_${i} AS v, b_${i} AS b, count(*) AS n FROM ${t.relation} GROUP BY v_${i}, b_${i}`})`,
+      ),
+      spec,
+      o,
+    );
   await e.run(
-    `CREATE TEMP TABLE ${table} AS SELECT v_${i} AS v, b_${i} AS b, count(*) AS n, min(__row) AS first FROM ${t.relation} ` +
-      `GROUP BY v_${i}, b_${i}`,
+    `CREATE TEMP TABLE ${table} AS ` +
+      (typedCounts
+        ? `SELECT v, b, sum(n) AS n, min(first) AS first FROM (${typedCounts}) GROUP BY v, b`
+        : `SELECT v_${i} AS v, b_${i} AS b, count(*) AS n, min(__row) AS first FROM ${t.relation} GROUP BY v_${i}, b_${i}`),
   );
   try {
-    const numeric = isNumericType(spec.type);
-    const parts = [
-      'coalesce(sum(n) FILTER (WHERE v IS NOT NULL), 0) AS count',
-      'coalesce(sum(n) FILTER (WHERE b), 0) AS bad',
-      'coalesce(sum(n) FILTER (WHERE v IS NULL AND NOT b), 0) AS nulls',
-    ];
+    let figures: Figures;
     if (numeric) {
-      parts.push('min(v) AS lowest', 'max(v) AS highest');
-      if (o.validate && spec.min !== undefined) parts.push(`coalesce(sum(n) FILTER (WHERE v < ${dbl(spec.min)}), 0) AS below`);
-      if (o.validate && spec.max !== undefined) parts.push(`coalesce(sum(n) FILTER (WHERE v > ${dbl(spec.max)}), 0) AS above`);
-      if (o.profile) parts.push('sum(v * n) FILTER (WHERE v IS NOT NULL) / sum(n) FILTER (WHERE v IS NOT NULL) AS mean');
-    } else if (o.validate && spec.allowed) {
-      parts.push(`coalesce(sum(n) FILTER (WHERE NOT ${inListSql('v', spec.allowed)}), 0) AS unseen`);
-    }
-    const r = await e.one<Row>(`SELECT ${parts.join(', ')} FROM ${table}`);
-    const count = num(r.count);
-    const figures: Figures = {
-      count,
-      bad: num(r.bad),
-      nulls: num(r.nulls),
-      below: num(r.below),
-      above: num(r.above),
-      lowest: r.lowest === null || r.lowest === undefined ? Infinity : Number(r.lowest),
-      highest: r.highest === null || r.highest === undefined ? -Infinity : Number(r.highest),
-      unseen: num(r.unseen),
-      mean: r.mean === null || r.mean === undefined ? null : Number(r.mean),
-      std: null,
-    };
-    if (o.profile && numeric && count > 0) {
-      const qs = profileQuantiles(o.profile);
-      const ranks = new Set<number>();
-      for (const q of [...qs.quantiles, ...qs.edgeQs]) {
-        const lo = Math.floor((count - 1) * q);
-        ranks.add(lo).add(Math.min(lo + 1, count - 1));
+      figures = numericFigures(await readCounts(e, table), spec, o);
+    } else {
+      const parts = [
+        'coalesce(sum(n) FILTER (WHERE v IS NOT NULL), 0) AS count',
+        'coalesce(sum(n) FILTER (WHERE b), 0) AS bad',
+        'coalesce(sum(n) FILTER (WHERE v IS NULL AND NOT b), 0) AS nulls',
+      ];
+      if (o.validate && spec.allowed) parts.push(`coalesce(sum(n) FILTER (WHERE NOT ${inListSql('v', spec.allowed)}), 0) AS unseen`);
+      const r = await e.one<Row>(`SELECT ${parts.join(', ')} FROM ${table}`);
+      figures = {
+        count: num(r.count),
+        bad: num(r.bad),
+        nulls: num(r.nulls),
+        below: 0,
+        above: 0,
+        lowest: Infinity,
+        highest: -Infinity,
+        unseen: num(r.unseen),
+        mean: null,
+        std: null,
+      };
+      if (o.profile && figures.count > 0) {
+        const top = await e.rows<{ value: string; count: number }>(
+          `SELECT v AS value, n AS count FROM ${table} WHERE v IS NOT NULL ORDER BY count DESC, value LIMIT ${o.maxCategories}`,
+        );
+        figures.frequencies = top.map((f) => ({ value: f.value, count: num(f.count) }));
       }
-      const list = [...ranks];
-      // For each rank: its value and the counts of values below it and at most it (a running sum counts tied values together).
-      const at = await e.one<Row>(
-        `SELECT ${list
-          .map(
-            (k) =>
-              `min(v) FILTER (WHERE upto > ${k}) AS r_${k}, min(upto - n) FILTER (WHERE upto > ${k}) AS lt_${k}, ` +
-              `min(upto) FILTER (WHERE upto > ${k}) AS le_${k}`,
-          )
-          .join(', ')}, sqrt(sum(n * (v - ${dbl(figures.mean!)}) * (v - ${dbl(figures.mean!)})) / sum(n)) AS std ` +
-          `FROM (SELECT v, n, sum(n) OVER (ORDER BY v) AS upto FROM ${table} WHERE v IS NOT NULL)`,
-      );
-      figures.std = Number(at.std);
-      const sorted: { length: number; [rank: number]: number } = { length: count };
-      for (const k of list) sorted[k] = Number(at[`r_${k}`]);
-      // An edge lies between the values at ranks lo and lo + 1: the values below it are those below the first when
-      // it is the first, every value up to the first when it lies strictly between (no value does), else those below the second.
-      const belowEdge = new Map<number, number>();
-      for (const q of qs.edgeQs) {
-        const lo = Math.floor((count - 1) * q);
-        const hi = Math.min(lo + 1, count - 1);
-        const edge = quantileSorted(sorted, q);
-        const n = edge <= sorted[lo] ? at[`lt_${lo}`] : edge < sorted[hi] ? at[`le_${lo}`] : at[`lt_${hi}`];
-        belowEdge.set(edge, num(n));
-      }
-      const below: Below = (edge) => belowEdge.get(edge)!;
-      figures.shape = { ...shapeOf(sorted, count, qs, below), quantileMethod: 'exact', rankError: 0 };
-    }
-    if (o.profile && !numeric && count > 0) {
-      const top = await e.rows<{ value: string; count: number }>(
-        `SELECT v AS value, n AS count FROM ${table} WHERE v IS NOT NULL ORDER BY count DESC, value LIMIT ${o.maxCategories}`,
-      );
-      figures.frequencies = top.map((f) => ({ value: f.value, count: num(f.count) }));
     }
     if (o.classes !== undefined) {
       const label = numeric ? jsNumberText('v') : 'v';
@@ -360,7 +437,13 @@ export async function checkTyped(
   type Part =
     { kind: 'scan'; row: Row } | { kind: 'counts'; i: number; figures: Figures } | { kind: 'sample'; values: Map<number, Float64Array> };
   const tasks: ((e: Engine) => Promise<Part>)[] = [
-    async (e) => ({ kind: 'scan', row: await e.one<Row>(`SELECT ${aggregates.join(', ')} FROM ${t.relation}`) }),
+    async (e) => ({
+      kind: 'scan',
+      row:
+        scanned.length === 0 && t.rowCount !== undefined
+          ? { n: t.rowCount }
+          : await e.one<Row>(`SELECT ${aggregates.join(', ')} FROM ${t.relation}`),
+    }),
     ...[...counted].map((i) => async (e: Engine): Promise<Part> => ({
       kind: 'counts',
       i,

@@ -53,7 +53,7 @@ async function emptyRelation(engine: Engine, d: DatasetExpressions): Promise<str
     const kind = rawKind(c.type);
     const sql = type
       ? SQL_TYPE[type]
-      : kind === 'number'
+      : kind === 'number' || kind === 'integer'
         ? 'DOUBLE'
         : kind === 'bool'
           ? 'BOOLEAN'

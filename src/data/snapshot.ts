@@ -481,6 +481,8 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const fastValues: string[] = [];
     const flagless = new Set<string>();
     const exampleNames = new Map<string, string>();
+    // Each typed column's own SQL (its parse, value and outputs), to type a table of its distinct raw values the same way.
+    const pieces = new Map<string, { parse?: string; value?: string; items: string[] }>();
     for (const c of raw) {
       const type = typeOf.get(c.name);
       if (!type) {
@@ -503,6 +505,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
         select.push(`${storageSql(type, t.value)} AS ${ident(c.name)}`);
         if (fast) fastSelect.push(`${storageSql(type, t.value)} AS ${ident(c.name)}`);
         flagless.add(c.name);
+        pieces.set(c.name, { parse: parse && `${parse} AS ${ident(`__p:${c.name}`)}`, items: [select[select.length - 1]] });
         continue;
       }
       // The value once per row, in the middle query; a value is never bad, so the rule for bad
@@ -520,11 +523,19 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
         fastSelect.push(`${storageSql(type, v)} AS ${ident(c.name)}`, `${bad} AS ${ident(`__bad:${c.name}`)}`);
       }
       exampleNames.set(c.name, ident(`__x:${c.name}`));
+      pieces.set(c.name, {
+        parse: parse && `${parse} AS ${ident(`__p:${c.name}`)}`,
+        value: `${t.value} AS ${v}`,
+        items: select.slice(-3, -1),
+      });
     }
-    // Text is parsed once per value, in the inner query; typed once, in the middle one.
+    // Text is parsed once per value, in the inner query; typed once, in the middle one. A typed source's view passes its
+    // raw values on too (`__k:`), so the checks can count each column's distinct raw values, then type only those.
     const extra = (list: string[]): string => list.map((p) => `, ${p}`).join('');
+    const keyed = !streamed && parsed.length === 0;
+    const keys = keyed ? [...pieces.keys()].map((name) => `${ident(name)} AS ${ident(`__k:${name}`)}`) : [];
     await engine.run(
-      `CREATE VIEW typed AS SELECT ${select.join(', ')} FROM (SELECT *${extra(values)} FROM (SELECT *${extra(parsed)} FROM raw))`,
+      `CREATE VIEW typed AS SELECT ${[...select, ...keys].join(', ')} FROM (SELECT *${extra(values)} FROM (SELECT *${extra(parsed)} FROM raw))`,
     );
 
     const conditions: string[] = [];
@@ -656,6 +667,31 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     } else counts = loaded;
     const rowsRead = counts.reduce((a, b) => a + b, 0);
     let rowCount: number;
+    const derivedError = (err: unknown): MlopsError =>
+      new MlopsError(
+        FailureType.InvalidInput,
+        `The dataset's derived columns or filter failed on the data: ${engineMessage(err)}`,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    // Whether the checks will compute a derived column (every column is in an inferred schema).
+    const checkedLater = (name: string): boolean => !o.schema || o.schema.columns.some((c) => c.name === name);
+    /** Runs work that computes derived values; an engine error is theirs when computing them alone fails too. */
+    const computing = async <T>(work: () => Promise<T>): Promise<T> => {
+      try {
+        return await work();
+      } catch (err) {
+        if (err instanceof MlopsError || derived.length === 0) throw err;
+        try {
+          await engine.one(`SELECT ${derived.map(([name], k) => `count(${ident(name)}) AS d_${k}`).join(', ')} FROM kept`);
+        } catch (own) {
+          throw derivedError(own);
+        }
+        throw err;
+      }
+    };
     try {
       // The raw text of bad values stays out of the table: read again from the source where examples are needed.
       await engine.run(
@@ -664,15 +700,14 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
           : `CREATE ${materialize ? 'TABLE' : 'VIEW'} kept AS SELECT * EXCLUDE (${unstored})${derivedSql} FROM typed${keep}`,
       );
       // Counting the derived values makes the engine compute each one: an expression that fails on the data fails here.
-      const computed = derived.map(([name], k) => `, count(${ident(name)}) AS d_${k}`).join('');
+      // The schema's derived columns are computed by the checks' scans anyway (a failure there is traced back to them).
+      const computed = derived
+        .filter(([name]) => !checkedLater(name))
+        .map(([name], k) => `, count(${ident(name)}) AS d_${k}`)
+        .join('');
       rowCount = Number((await engine.one<{ n: number }>(`SELECT count(*) AS n${computed} FROM kept`)).n);
     } catch (err) {
-      throw new MlopsError(
-        FailureType.InvalidInput,
-        `The dataset's derived columns or filter failed on the data: ${engineMessage(err)}`,
-        undefined,
-        { cause: err },
-      );
+      throw derivedError(err);
     }
     step('type');
     const keptColumns = new Map((await engine.describe('kept')).map((c) => [c.name, rawKind(c.type)]));
@@ -691,8 +726,10 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     if (!o.schema && label?.type === 'numeric') {
       // A target of only 0s and 1s is a label (docs/data.md lists 1/0 as booleans), not a quantity:
       // classification, unless a declared schema says regression.
-      const { other, n } = await engine.one<{ other: number; n: number }>(
-        `SELECT count_if(${ident(label.name)} NOT IN (0, 1)) AS other, count(${ident(label.name)}) AS n FROM kept`,
+      const { other, n } = await computing(() =>
+        engine.one<{ other: number; n: number }>(
+          `SELECT count_if(${ident(label.name)} NOT IN (0, 1)) AS other, count(${ident(label.name)}) AS n FROM kept`,
+        ),
       );
       if (Number(other) === 0 && Number(n) > 0) label.type = 'boolean';
     }
@@ -702,6 +739,8 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
 
     // The relation validation and profiling read: v_i, b_i, x_i per schema column.
     const v: string[] = ['__row'];
+    // Each column's value and flag as they read the kept columns (to type a table of distinct raw values the same way).
+    const checkedOf = new Map<number, { value: string; bad: string }>();
     const examples: string[] = ['__row'];
     const exampleColumns = new Set<number>();
     const present: boolean[] = [];
@@ -726,15 +765,37 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
           : typedSql(spec.type, spec.name, stored);
       if (rawNames.has(spec.name) && typeOf.has(spec.name) && flagless.has(spec.name)) {
         v.push(`${t.value} AS v_${i}`, `${t.bad} AS b_${i}`, `CAST(NULL AS VARCHAR) AS x_${i}`);
+        checkedOf.set(i, { value: t.value, bad: t.bad });
       } else if (rawNames.has(spec.name) && typeOf.has(spec.name)) {
         // A stored value is never bad (typing made it NULL), so the source's flag alone marks the bad values.
         v.push(`${t.value} AS v_${i}`, `(${ident(`__bad:${spec.name}`)} OR ${t.bad}) AS b_${i}`, `CAST(NULL AS VARCHAR) AS x_${i}`);
+        checkedOf.set(i, { value: t.value, bad: `(${ident(`__bad:${spec.name}`)} OR ${t.bad})` });
         examples.push(`${ident(`__bad:${spec.name}`)} AS b_${i}`, `${ident(`__x:${spec.name}`)} AS x_${i}`);
         exampleColumns.add(i);
       } else {
         v.push(`${t.value} AS v_${i}`, `${t.bad} AS b_${i}`, `${jsLiteralSql(spec.name, stored)} AS x_${i}`);
+        if (derivedNames.has(spec.name)) checkedOf.set(i, { value: t.value, bad: t.bad });
       }
     });
+    // Keyed value counts (a typed source read in place): a column's distinct raw values in the kept rows, typed as the
+    // views above type them; a derived column's by its own values.
+    const keyedCounts = new Map<number, { key: string; retype: (counts: string) => string }>();
+    if (keyed) {
+      for (const [i, c] of checkedOf) {
+        const name = schema.columns[i].name;
+        const piece = pieces.get(name);
+        if (!piece && !derivedNames.has(name)) continue;
+        const own = piece
+          ? (counts: string) =>
+              `SELECT ${piece.items.join(', ')}, n, first FROM (SELECT *${piece.value ? `, ${piece.value}` : ''} FROM (SELECT *` +
+              `${piece.parse ? `, ${piece.parse}` : ''} FROM (SELECT k AS ${ident(name)}, n, first FROM ${counts})))`
+          : (counts: string) => `SELECT k AS ${ident(name)}, n, first FROM ${counts}`;
+        keyedCounts.set(i, {
+          key: ident(piece ? `__k:${name}` : name),
+          retype: (counts) => `SELECT ${c.value} AS v, ${c.bad} AS b, n, first FROM (${own(counts)})`,
+        });
+      }
+    }
     await engine.run(`CREATE VIEW checked AS SELECT ${v.join(', ')} FROM kept`);
     // The same rows as kept, in the same order (the filter is deterministic), typed again from the source.
     // A streamed source's rows are numbered by the kept rows they line up with.
@@ -751,6 +812,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       extra: [...raw.map((c) => c.name), ...derivedNames].filter((n) => !declaredNames.has(n)).map((name) => ({ name, firstRow: 1 })),
       examples: { relation: 'examples', columns: exampleColumns },
       rowCount,
+      keyed: { relation: 'kept', columns: keyedCounts },
       // Every stored row is kept: the range of a number stored as read is the table's.
       known: keep
         ? undefined
@@ -762,7 +824,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
           ),
     };
     // Validation and profile share their scans.
-    const checked = await checkTyped(engine, relation, schema, { validation: o.validation ?? {}, profile: {} });
+    const checked = await computing(() => checkTyped(engine, relation, schema, { validation: o.validation ?? {}, profile: {} }));
     const validation = { ...checked.validation!, source: locals[0].name };
     const unlabelled = await unlabelledRowsIssue(engine, schema, validation.issues, checked.profile!);
     for (const issue of [...(await mixedColumnIssues(engine, mixed, new Set(schema.columns.map((c) => c.name)))), ...unlabelled]) {

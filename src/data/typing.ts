@@ -10,7 +10,8 @@ import { MISSING_TOKENS } from '../ml/values';
 import { ident, literal } from './engine';
 
 /** How a DuckDB column holds its values. */
-export type RawKind = 'text' | 'json' | 'number' | 'bool' | 'timestamp' | 'date' | 'other';
+/** How a DuckDB column holds its values (`integer`: a number that cannot be NaN or infinite). */
+export type RawKind = 'text' | 'json' | 'integer' | 'number' | 'bool' | 'timestamp' | 'date' | 'other';
 
 /** The kind of a DuckDB type name (as DESCRIBE prints it). */
 export function rawKind(type: string): RawKind {
@@ -20,8 +21,8 @@ export function rawKind(type: string): RawKind {
   if (t === 'BOOLEAN') return 'bool';
   if (t === 'DATE') return 'date';
   if (t.startsWith('TIMESTAMP')) return 'timestamp';
-  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL)/.test(t))
-    return 'number';
+  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/.test(t)) return 'integer';
+  if (/^(FLOAT|DOUBLE|DECIMAL)/.test(t)) return 'number';
   return 'other';
 }
 
@@ -98,7 +99,14 @@ export function typedSql(type: ColumnType, name: string, kind: RawKind, parsed?:
     }
   }
   const present = `(${col} IS NOT NULL)`;
-  if (kind === 'number') {
+  if (kind === 'integer' && type !== 'categorical') {
+    // Never NaN nor infinite: every present value is a number.
+    const d = `CAST(${col} AS DOUBLE)`;
+    if (type === 'boolean')
+      return { value: `CASE WHEN ${d} = 1 THEN 1.0 WHEN ${d} = 0 THEN 0.0 END`, bad: `coalesce(${d} NOT IN (0, 1), false)` };
+    return { value: d, bad: 'false' };
+  }
+  if (kind === 'number' || kind === 'integer') {
     const d = `CAST(${col} AS DOUBLE)`;
     const nan = `isnan(${d})`;
     switch (type) {
@@ -138,7 +146,8 @@ export function jsLiteralSql(name: string, kind: RawKind, csv = false): string {
   switch (kind) {
     case 'text':
       return csv ? `CAST(to_json(coalesce(${col}, '')) AS VARCHAR)` : `coalesce(CAST(to_json(${col}) AS VARCHAR), 'null')`;
-    case 'number': {
+    case 'number':
+    case 'integer': {
       const d = `CAST(${col} AS DOUBLE)`;
       return `CASE WHEN ${col} IS NULL OR NOT isfinite(${d}) THEN 'null' ELSE ${jsNumberText(d)} END`;
     }
@@ -170,6 +179,7 @@ export function storageSql(type: ColumnType, value: string): string {
 export function columnTypeOf(kind: RawKind): ColumnType {
   switch (kind) {
     case 'number':
+    case 'integer':
       return 'numeric';
     case 'bool':
       return 'boolean';

@@ -362,6 +362,27 @@ describe('ingest through the engine', () => {
     );
   });
 
+  test('a derived column that fails on the data is refused as such, whether the checks or the typing compute it', async () => {
+    // Valid SQL for every row but the third, whose code is not a number: in an inferred schema (computed by the checks'
+    // value counts over a Parquet source read in place), and outside a declared one (computed while typing).
+    const csv = file('codes.csv', 'code,y\n1,a\n2,b\nx3,a\n4,b\n');
+    const parquet = join(dir, 'codes.parquet');
+    await withEngine({}, (engine) => engine.run(`COPY (SELECT * FROM read_csv('${csv}', all_varchar = true)) TO '${parquet}' (FORMAT parquet)`));
+    const failure = /derived columns or filter failed on the data: .*x3/;
+    await expect(build({ sources: [parquet], target: 'y', columns: { n: 'CAST(code AS INTEGER) * 2' } })).rejects.toThrow(failure);
+    const schema: DatasetSchema = {
+      columns: [
+        { name: 'code', type: 'categorical' },
+        { name: 'y', type: 'categorical' },
+      ],
+      target: 'y',
+      features: ['code'],
+      task: 'classification',
+    };
+    await expect(build({ sources: [parquet], schema, columns: { n: 'CAST(code AS INTEGER) * 2' } })).rejects.toThrow(failure);
+    await expect(build({ sources: [csv], target: 'y', columns: { n: 'CAST(code AS INTEGER) * 2' } })).rejects.toThrow(failure);
+  });
+
   test('a malformed CSV is refused naming the source', async () => {
     const source = file('ragged.csv', 'a,b\n1,2\n3\n');
     await expect(build({ sources: [source], target: 'a' })).rejects.toThrow(/ragged\.csv: cannot be read/);

@@ -35,7 +35,7 @@ export interface TypedRelation {
    * then NULL): a relation of the same rows with `__row`, `b_i` and `x_i`, scanned only when bad values
    * were found, so the raw text need not be stored beside every typed value.
    */
-  examples?: { relation: string; columns: Set<number> };
+  examples?: { relation: string; columns: Set<number>; /** Makes `relation`, before it is first read. */ prepare?: () => Promise<void> };
   /** The relation's row count when the caller knows it: the quantile sample is then drawn beside the aggregate scan. */
   rowCount?: number;
   /**
@@ -310,11 +310,13 @@ async function countedColumn(
       spec,
       o,
     );
+  // The first row of a value matters only for the target's classes (their order).
+  const first = o.classes !== undefined;
   await e.run(
     `CREATE TEMP TABLE ${table} AS ` +
       (typedCounts
-        ? `SELECT v, b, sum(n) AS n, min(first) AS first FROM (${typedCounts}) GROUP BY v, b`
-        : `SELECT v_${i} AS v, b_${i} AS b, count(*) AS n, min(__row) AS first FROM ${t.relation} GROUP BY v_${i}, b_${i}`),
+        ? `SELECT v, b, sum(n) AS n${first ? ', min(first) AS first' : ''} FROM (${typedCounts}) GROUP BY v, b`
+        : `SELECT v_${i} AS v, b_${i} AS b, count(*) AS n${first ? ', min(__row) AS first' : ''} FROM ${t.relation} GROUP BY v_${i}, b_${i}`),
   );
   try {
     let figures: Figures;
@@ -361,8 +363,45 @@ async function countedColumn(
   }
 }
 
+/** Moves the value of rank k within a[lo..hi] to a[k], smaller ones before it and larger ones after (quickselect). */
+function nthElement(a: Float64Array, lo: number, hi: number, k: number): void {
+  while (hi > lo) {
+    const x = a[lo];
+    const y = a[(lo + hi) >>> 1];
+    const z = a[hi];
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const swap = a[i];
+        a[i++] = a[j];
+        a[j--] = swap;
+      }
+    }
+    // a[lo..j] <= pivot <= a[i..hi]; anything between equals the pivot.
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+}
+
+/** Puts the values of the given ranks (ascending, distinct) in their sorted places, without sorting the rest. */
+export function selectRanks(a: Float64Array, ranks: number[]): void {
+  const go = (lo: number, hi: number, from: number, to: number): void => {
+    if (from >= to || lo > hi) return;
+    const m = (from + to) >>> 1;
+    nthElement(a, lo, hi, ranks[m]);
+    go(lo, ranks[m] - 1, from, m);
+    go(ranks[m] + 1, hi, m + 1, to);
+  };
+  go(0, a.length - 1, 0, ranks.length);
+}
+
 /**
- * The present values of some numeric columns in a sample of rows, each sorted: rows are drawn by a hash of their
+ * The present values of some numeric columns in a sample of rows (unsorted): rows are drawn by a hash of their
  * row number (about `QUANTILE_SAMPLE` of them, the same rows each time), so no order or period in the data
  * biases them, and the values are copied out of the engine's vectors in bulk.
  */
@@ -385,7 +424,7 @@ async function drawSample(e: Engine, t: TypedRelation, columns: number[], rowCou
       }
     });
   }
-  columns.forEach((i, c) => out.set(i, values[c].subarray(0, filled[c]).sort()));
+  columns.forEach((i, c) => out.set(i, values[c].subarray(0, filled[c])));
   return out;
 }
 
@@ -410,52 +449,67 @@ export async function checkTyped(
   const numeric = [...specs.keys()].filter((i) => isNumericType(specs[i].type));
   const targetIndex = specs.findIndex((s) => s.name === schema.target);
   const classes = validate && schema.task === 'classification' && targetIndex >= 0 && t.present[targetIndex];
-  const few = profile ? await fewValues(engine, t, numeric) : new Map<number, number>();
-  const counted = new Set<number>();
-  if (classes) counted.add(targetIndex);
-  if (profile) for (const i of specs.keys()) if (!isNumericType(specs[i].type) || few.has(i)) counted.add(i);
-  const scanned = [...specs.keys()].filter((i) => !counted.has(i));
-  const limit = profile?.exactLimit ?? 1_000_000;
-  const early = profile && t.rowCount !== undefined && t.rowCount > limit ? scanned.filter((i) => isNumericType(specs[i].type)) : [];
-
-  // The aggregate scan of the rows for the columns not counted by value.
-  const aggregates = ['count(*) AS n'];
-  for (const i of scanned) {
-    const spec = specs[i];
-    aggregates.push(`count(v_${i}) AS count_${i}`, `count_if(b_${i}) AS bad_${i}`);
-    if (isNumericType(spec.type)) {
-      const bounded = validate && (spec.min !== undefined || spec.max !== undefined);
-      if (!t.known?.has(i) && (profile || bounded)) aggregates.push(`min(v_${i}) AS min_${i}`, `max(v_${i}) AS max_${i}`);
-      if (profile) aggregates.push(`avg(v_${i}) AS mean_${i}`, `stddev_pop(v_${i}) AS std_${i}`);
-    } else if (validate && spec.allowed) aggregates.push(`count_if(NOT ${inListSql(`v_${i}`, spec.allowed)}) AS unseen_${i}`);
-  }
   const countOptions = {
     validate,
     profile,
     maxCategories: profile?.maxCategories ?? 10_000,
   };
   type Part =
-    { kind: 'scan'; row: Row } | { kind: 'counts'; i: number; figures: Figures } | { kind: 'sample'; values: Map<number, Float64Array> };
-  const tasks: ((e: Engine) => Promise<Part>)[] = [
-    async (e) => ({
-      kind: 'scan',
-      row:
-        scanned.length === 0 && t.rowCount !== undefined
-          ? { n: t.rowCount }
-          : await e.one<Row>(`SELECT ${aggregates.join(', ')} FROM ${t.relation}`),
-    }),
-    ...[...counted].map((i) => async (e: Engine): Promise<Part> => ({
+    | { kind: 'scan'; row: Row; scanned: number[] }
+    | { kind: 'counts'; i: number; figures: Figures }
+    | { kind: 'sample'; values: Map<number, Float64Array> };
+  const countTask =
+    (i: number) =>
+    async (e: Engine): Promise<Part> => ({
       kind: 'counts',
       i,
       figures: await countedColumn(e, t, i, {
         ...countOptions,
         classes: classes && i === targetIndex ? (vopts.maxClasses ?? 10_000) : undefined,
       }),
-    })),
-  ];
-  if (early.length > 0) tasks.push(async (e) => ({ kind: 'sample', values: await drawSample(e, t, early, t.rowCount!) }));
-  const parts = await sideBySide(engine, tasks, 3);
-  const r = (parts[0] as { row: Row }).row;
+    });
+  // The categories and the target are counted by value whatever the numbers turn out to be: they start at once,
+  // beside the look at the numbers' opening rows that decides the rest.
+  const first = new Set<number>();
+  if (classes) first.add(targetIndex);
+  if (profile) for (const i of specs.keys()) if (!isNumericType(specs[i].type)) first.add(i);
+  const planned = (async (): Promise<Part[]> => {
+    const few = profile ? await fewValues(engine, t, numeric) : new Map<number, number>();
+    const counted = numeric.filter((i) => !first.has(i) && few.has(i));
+    const scanned = [...specs.keys()].filter((i) => !first.has(i) && !few.has(i));
+    const limit = profile?.exactLimit ?? 1_000_000;
+    const early = profile && t.rowCount !== undefined && t.rowCount > limit ? scanned.filter((i) => isNumericType(specs[i].type)) : [];
+    // The aggregate scan of the rows for the columns not counted by value.
+    const aggregates = ['count(*) AS n'];
+    for (const i of scanned) {
+      const spec = specs[i];
+      aggregates.push(`count(v_${i}) AS count_${i}`, `count_if(b_${i}) AS bad_${i}`);
+      if (isNumericType(spec.type)) {
+        const bounded = validate && (spec.min !== undefined || spec.max !== undefined);
+        if (!t.known?.has(i) && (profile || bounded)) aggregates.push(`min(v_${i}) AS min_${i}`, `max(v_${i}) AS max_${i}`);
+        if (profile) aggregates.push(`avg(v_${i}) AS mean_${i}`, `stddev_pop(v_${i}) AS std_${i}`);
+      } else if (validate && spec.allowed) aggregates.push(`count_if(NOT ${inListSql(`v_${i}`, spec.allowed)}) AS unseen_${i}`);
+    }
+    const tasks: ((e: Engine) => Promise<Part>)[] = [
+      async (e) => ({
+        kind: 'scan',
+        scanned,
+        row:
+          scanned.length === 0 && t.rowCount !== undefined
+            ? { n: t.rowCount }
+            : await e.one<Row>(`SELECT ${aggregates.join(', ')} FROM ${t.relation}`),
+      }),
+      ...counted.map(countTask),
+    ];
+    if (early.length > 0) tasks.push(async (e) => ({ kind: 'sample', values: await drawSample(e, t, early, t.rowCount!) }));
+    return sideBySide(engine, tasks, 2);
+  })();
+  const settled = await Promise.allSettled([sideBySide(engine, [...first].map(countTask), 2), planned]);
+  for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+  const parts = settled.flatMap((outcome) => (outcome as PromiseFulfilledResult<Part[]>).value);
+  const scan = parts.find((p): p is Extract<Part, { kind: 'scan' }> => p.kind === 'scan')!;
+  const scanned = scan.scanned;
+  const r = scan.row;
   const rowCount = num(r.n);
   const figures = new Map<number, Figures>();
   let sample: Map<number, Float64Array> | undefined;
@@ -547,7 +601,10 @@ async function finishValidation(
   }
   const r: Row = {};
   if (samples.length > 0) Object.assign(r, await engine.one<Row>(`SELECT ${samples.join(', ')} FROM ${t.relation}`));
-  if (elsewhere.length > 0) Object.assign(r, await engine.one<Row>(`SELECT ${elsewhere.join(', ')} FROM ${t.examples!.relation}`));
+  if (elsewhere.length > 0) {
+    await t.examples!.prepare?.();
+    Object.assign(r, await engine.one<Row>(`SELECT ${elsewhere.join(', ')} FROM ${t.examples!.relation}`));
+  }
   const validator = new Validator(schema, options);
   const tallies: Parameters<Validator['addCounts']>[0] = { rowCount, extra: t.extra, columns: [], classes: [] };
   for (const [i, spec] of t.specs.entries()) {
@@ -665,7 +722,21 @@ async function finishProfile(
     const f = figures.get(i)!;
     const m = values.length;
     if (m === 0) continue;
-    const below: Below = (e) => Math.round((lowerBound(values, e) / m) * f.count);
+    // Only the ranks the quantiles read are put in place (a sort of every sampled column cost several times more).
+    const ranks = new Set<number>();
+    for (const q of [...qs.quantiles, ...qs.edgeQs]) {
+      const lo = Math.floor((m - 1) * q);
+      ranks.add(lo).add(Math.min(lo + 1, m - 1));
+    }
+    selectRanks(
+      values,
+      [...ranks].sort((a, b) => a - b),
+    );
+    const below: Below = (e) => {
+      let n = 0;
+      for (let j = 0; j < m; j++) if (values[j] < e) n++;
+      return Math.round((n / m) * f.count);
+    };
     f.shape = {
       ...shapeOf(values, f.count, qs, below, { min: f.lowest, max: f.highest }),
       quantileMethod: 'sample',

@@ -798,19 +798,20 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     }
     await engine.run(`CREATE VIEW checked AS SELECT ${v.join(', ')} FROM kept`);
     // The same rows as kept, in the same order (the filter is deterministic), typed again from the source.
-    // A streamed source's rows are numbered by the kept rows they line up with.
-    await engine.run(
-      streamed && examples.length > 1
-        ? `CREATE VIEW examples AS SELECT k.__row, e.* FROM (SELECT ${examples.slice(1).join(', ')} FROM typed${keep}) e POSITIONAL JOIN (SELECT __row FROM kept) k`
-        : `CREATE VIEW examples AS SELECT ${examples.join(', ')} FROM ${streamed ? 'kept' : `typed${keep}`}`,
-    );
+    // A streamed source's rows are numbered by the kept rows they line up with. Made only when bad values were found.
+    const prepareExamples = () =>
+      engine.run(
+        streamed && examples.length > 1
+          ? `CREATE VIEW examples AS SELECT k.__row, e.* FROM (SELECT ${examples.slice(1).join(', ')} FROM typed${keep}) e POSITIONAL JOIN (SELECT __row FROM kept) k`
+          : `CREATE VIEW examples AS SELECT ${examples.join(', ')} FROM ${streamed ? 'kept' : `typed${keep}`}`,
+      );
     const declaredNames = new Set(schema.columns.map((c) => c.name));
     const relation: TypedRelation = {
       relation: 'checked',
       specs: schema.columns,
       present,
       extra: [...raw.map((c) => c.name), ...derivedNames].filter((n) => !declaredNames.has(n)).map((name) => ({ name, firstRow: 1 })),
-      examples: { relation: 'examples', columns: exampleColumns },
+      examples: { relation: 'examples', columns: exampleColumns, prepare: prepareExamples },
       rowCount,
       keyed: { relation: 'kept', columns: keyedCounts },
       // Every stored row is kept: the range of a number stored as read is the table's.

@@ -1,5 +1,5 @@
 import { withEngine } from '../../../src/data/engine';
-import { ALONE_DISTINCT, checkTyped, profileTyped, QUANTILE_SAMPLE, type TypedRelation } from '../../../src/data/checks';
+import { ALONE_DISTINCT, checkTyped, profileTyped, QUANTILE_SAMPLE, selectRanks, type TypedRelation } from '../../../src/data/checks';
 import type { NumericColumnProfile } from '../../../src/ml/profile';
 
 // Rows enough that every k-th row (k >= 2) is a real sample, values spread so no column counts as "few values".
@@ -144,5 +144,31 @@ describe('value counts', () => {
       expect(range?.sampleRows[0]).toBe(4002);
       expect(validation!.issues.find((i) => i.rule === 'type')?.sampleRows).toEqual([7]);
     });
+  });
+});
+
+describe('selecting ranks of a sample', () => {
+  test('puts exactly the values a sort would at the ranks asked for, with ties, runs and any order of values', () => {
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const cases: number[][] = [
+      Array.from({ length: 5000 }, () => next()),
+      Array.from({ length: 5000 }, () => Math.floor(next() * 7)),
+      Array.from({ length: 3000 }, (_, k) => k),
+      Array.from({ length: 3000 }, (_, k) => 3000 - k),
+      Array.from({ length: 17 }, () => 1),
+      [2, 1],
+      [5],
+    ];
+    for (const values of cases) {
+      const sorted = Float64Array.from(values).sort();
+      const ranks = [...new Set([0, 1, Math.floor(values.length / 3), Math.floor(values.length / 2), values.length - 2, values.length - 1])]
+        .filter((r) => r >= 0 && r < values.length)
+        .sort((a, b) => a - b);
+      const a = Float64Array.from(values);
+      selectRanks(a, ranks);
+      expect(ranks.map((r) => a[r])).toEqual(ranks.map((r) => sorted[r]));
+      expect(Float64Array.from(a).sort()).toEqual(sorted);
+    }
   });
 });

@@ -367,7 +367,9 @@ describe('ingest through the engine', () => {
     // value counts over a Parquet source read in place), and outside a declared one (computed while typing).
     const csv = file('codes.csv', 'code,y\n1,a\n2,b\nx3,a\n4,b\n');
     const parquet = join(dir, 'codes.parquet');
-    await withEngine({}, (engine) => engine.run(`COPY (SELECT * FROM read_csv('${csv}', all_varchar = true)) TO '${parquet}' (FORMAT parquet)`));
+    await withEngine({}, (engine) =>
+      engine.run(`COPY (SELECT * FROM read_csv('${csv}', all_varchar = true)) TO '${parquet}' (FORMAT parquet)`),
+    );
     const failure = /derived columns or filter failed on the data: .*x3/;
     await expect(build({ sources: [parquet], target: 'y', columns: { n: 'CAST(code AS INTEGER) * 2' } })).rejects.toThrow(failure);
     const schema: DatasetSchema = {

@@ -493,7 +493,7 @@ async function runDataIngest({ sizes, log }: SuiteContext, python: string): Prom
   const flights = await benchFlightsIngest({ python, rounds: 3, log });
   log(`ingest: ${flights.ingestVsPandas.toFixed(3)} x pandas, peak RSS ${flights.ingestPeakRssMb.toFixed(0)} MiB`);
   log(`ingest: a generated ${Math.round(sizes.ingestBytes / 1e6)} MB CSV, ours and pandas read_csv + describe()`);
-  const csv = await benchCsvIngest({ python, bytes: sizes.ingestBytes, rounds: 1, log });
+  const csv = await benchCsvIngest({ python, bytes: sizes.ingestBytes, rounds: 2, log });
   log(`ingest: ${csv.csvIngestVsPandas.toFixed(3)} x pandas, peak RSS ${csv.csvIngestPeakRssMb.toFixed(0)} MiB`);
   return {
     // The part's own date and load, so a later run of another part does not carry stale ones over.
@@ -503,12 +503,12 @@ async function runDataIngest({ sizes, log }: SuiteContext, python: string): Prom
       'Ingest (`src/data`): our side is `buildSnapshot` in a child process, whose own peak RSS is reported; ' +
         'its time is reading, typing every value (whole-file inference ' +
         'or the declared schema), the derived label, every validation rule and the full profile (quantiles, exact up to 1,000,000 values ' +
-        'per column and from a sample of rows past that for columns with many distinct values, with exact histogram counts; ' +
+        'per column and from a sample of rows past that for columns with many distinct values, histogram counts estimated from it; ' +
         'frequencies), which is what pandas does in ' +
         '`read_parquet`/`read_csv` + `describe()` (pandas validates nothing and profiles numeric columns only). ' +
         'Writing the snapshot (hash-split keys and zstd Parquet) is ' +
         'reported apart (`*SnapshotWriteS`), with the whole ingest (`ingestTotalS`). Flights: ' +
-        'best of 3 runs per side, the side going first alternating; CSV: one run per side. ' +
+        'best of 3 runs per side, the side going first alternating; CSV: best of 2 runs per side. ' +
         'Both sides run on the same cores in the same minutes.',
     ],
   };

@@ -65,9 +65,6 @@ export interface CheckOptions {
   profile?: ProfileOptions | false;
 }
 
-/** Numeric columns whose opening rows have more distinct values than this count as many-valued in the docs' sense. */
-export const ALONE_DISTINCT = 1000;
-
 /** Values per column in the sample that quantiles past the exact limit are taken from (rows drawn by a hash of their number). */
 export const QUANTILE_SAMPLE = 1 << 17;
 

@@ -1,5 +1,5 @@
 import { withEngine } from '../../../src/data/engine';
-import { ALONE_DISTINCT, checkTyped, profileTyped, QUANTILE_SAMPLE, selectRanks, type TypedRelation } from '../../../src/data/checks';
+import { checkTyped, profileTyped, QUANTILE_SAMPLE, selectRanks, type TypedRelation } from '../../../src/data/checks';
 import type { NumericColumnProfile } from '../../../src/ml/profile';
 
 // Rows enough that every k-th row (k >= 2) is a real sample, values spread so no column counts as "few values".
@@ -99,17 +99,16 @@ describe('quantiles past the exact limit', () => {
 });
 
 describe('value counts', () => {
-  test('of a column with many (but few enough) distinct values come from a scan of its own, with the same exact profile and validation', async () => {
+  test('of a column with many (but few enough) distinct values give the exact profile and validation', async () => {
     await withEngine({}, async (engine) => {
-      // a: 4,800 distinct values in 24,000 rows (more than ALONE_DISTINCT in the opening rows, at most a quarter of them),
-      // one missing and one bad value; c: 7 distinct values, shared with the categories in one GROUPING SETS scan.
+      // a: 4,800 distinct values in 24,000 rows (thousands in the opening rows, at most a quarter of them),
+      // one missing and one bad value; c: 7 distinct values; k: 3 categories.
       const rows = 24_000;
       await engine.run(
         `CREATE TABLE t AS SELECT range + 1 AS __row, CASE WHEN range IN (5, 6) THEN NULL ELSE CAST(range % 4800 AS DOUBLE) END AS v_0, ` +
           `range = 6 AS b_0, CASE WHEN range = 6 THEN '"x"' END AS x_0, CAST(range % 7 AS DOUBLE) AS v_1, false AS b_1, CAST(NULL AS VARCHAR) AS x_1, ` +
           `['p', 'q', 'r'][range % 3 + 1] AS v_2, false AS b_2, CAST(NULL AS VARCHAR) AS x_2 FROM range(${rows})`,
       );
-      expect(4800).toBeGreaterThan(ALONE_DISTINCT);
       const typed3: TypedRelation = {
         relation: 't',
         specs: [

@@ -160,6 +160,9 @@ export interface StoredStats {
   /** The least and greatest values when the column holds numbers (NaN and infinities as such). */
   min?: number;
   max?: number;
+  /** The least and greatest values as the engine wrote them. */
+  minText: string;
+  maxText: string;
   /** Whether the column has a missing value. */
   hasNull: boolean;
   /** Whether it has a present one. */
@@ -181,5 +184,21 @@ function statsNumber(text: string): number | undefined {
 export function storedStats(text: unknown): StoredStats | undefined {
   const m = /^\[Min: ([^,\]]+), Max: ([^\]]+)\]\[Has Null: (true|false), Has No Null: (true|false)\]/.exec(String(text));
   if (!m) return undefined;
-  return { min: statsNumber(m[1]), max: statsNumber(m[2]), hasNull: m[3] === 'true', hasValue: m[4] === 'true' };
+  return {
+    min: statsNumber(m[1]),
+    max: statsNumber(m[2]),
+    minText: m[1],
+    maxText: m[2],
+    hasNull: m[3] === 'true',
+    hasValue: m[4] === 'true',
+  };
+}
+
+/** Epoch milliseconds of a UTC timestamp as the engine writes it (`2024-01-31 23:59:59.123`, with `+00` for TIMESTAMPTZ), if it has no finer part. */
+export function utcMillis(text: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3})(0*))?(?:\+00)?$/.exec(text);
+  // Date.UTC reads the years 0 to 99 as 1900 to 1999.
+  if (!m || Number(m[1]) < 100) return undefined;
+  const ms = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms);
 }

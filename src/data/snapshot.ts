@@ -19,7 +19,7 @@ import type { ColumnSpec, ColumnType, DatasetSchema } from '../ml/types';
 import type { ValidationIssue, ValidationOptions, ValidationReport } from '../ml/data-validation';
 import { toDatetime } from '../ml/values';
 import { checkTyped, type TypedRelation } from './checks';
-import { Engine, engineMessage, ident, literal, sourceError, storedStats } from './engine';
+import { Engine, engineMessage, ident, literal, sourceError, storedStats, utcMillis } from './engine';
 import { asUtf8, encodingError, type SourceEncoding } from './encoding';
 import { INGEST_MEMORY_LIMIT } from './limits';
 import { readerSql, Scratch, type LocalSource } from './sources';
@@ -634,8 +634,13 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
             return fastTimes.includes(c) ? x.hasNull : x.hasValue && !(Number.isFinite(x.min!) && Number.isFinite(x.max!));
           });
           r = { n: Number(stats[0].n), nonFinite: nonFinite ? 1 : 0, rejected: Number(stats[0].rejected) };
-          fastDoubles.forEach((c, k) => {
-            if (read[k]!.hasValue) storedRange.set(c.name, { min: read[k]!.min!, max: read[k]!.max! });
+          fastColumns.forEach((c, k) => {
+            const x = read[k]!;
+            if (!x.hasValue) return;
+            // A datetime's range in epoch milliseconds, when its text reads as one.
+            const min = fastTimes.includes(c) ? utcMillis(x.minText) : x.min;
+            const max = fastTimes.includes(c) ? utcMillis(x.maxText) : x.max;
+            if (min !== undefined && max !== undefined) storedRange.set(c.name, { min, max });
           });
         } else {
           const nonFinite = [
@@ -820,7 +825,8 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
         : new Map(
             schema.columns.flatMap((spec, i) => {
               const range = storedRange.get(spec.name);
-              return range && spec.type === 'numeric' && typeOf.get(spec.name) === 'numeric' ? [[i, range] as const] : [];
+              const same = (spec.type === 'numeric' || spec.type === 'datetime') && typeOf.get(spec.name) === spec.type;
+              return range && same ? [[i, range] as const] : [];
             }),
           ),
     };

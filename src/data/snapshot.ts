@@ -252,13 +252,12 @@ async function loadSources(engine: Engine, locals: LocalSource[], stream = false
   // CSV only: the engine reads it again cheaply (inference, hash keys); a JSON source is parsed once into a table.
   if (stream && locals.length === 1 && locals[0].format === 'csv') {
     const source = locals[0];
+    // Row numbers are those of the typed table (rows are inserted in the file's order).
     try {
-      await engine.run(`CREATE VIEW raw_rows AS SELECT * FROM ${readerSql(source)}`);
+      await engine.run(`CREATE VIEW raw AS SELECT CAST(NULL AS BIGINT) AS __src_row, * FROM ${readerSql(source)}`);
     } catch (err) {
       throw (await encodingError(source, err)) ?? sourceError(source.name, err);
     }
-    // Row numbers are those of the typed table (rows are inserted in the file's order).
-    await engine.run('CREATE VIEW raw AS SELECT CAST(NULL AS BIGINT) AS __src_row, * FROM raw_rows');
     return undefined;
   }
   const counts: number[] = [];
@@ -534,9 +533,17 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     const extra = (list: string[]): string => list.map((p) => `, ${p}`).join('');
     const keyed = !streamed && parsed.length === 0;
     const keys = keyed ? [...pieces.keys()].map((name) => `${ident(name)} AS ${ident(`__k:${name}`)}`) : [];
-    await engine.run(
-      `CREATE VIEW typed AS SELECT ${[...select, ...keys].join(', ')} FROM (SELECT *${extra(values)} FROM (SELECT *${extra(parsed)} FROM raw))`,
-    );
+    // Made when first needed: each use of a view over a CSV reads the file's head again, and the fast path of a CSV
+    // does not need this one until the snapshot is written.
+    let typedMade = false;
+    const withTyped = async (): Promise<void> => {
+      if (typedMade) return;
+      await engine.run(
+        `CREATE VIEW typed AS SELECT ${[...select, ...keys].join(', ')} FROM (SELECT *${extra(values)} FROM (SELECT *${extra(parsed)} FROM raw))`,
+      );
+      typedMade = true;
+    };
+    if (!streamed) await withTyped();
 
     const conditions: string[] = [];
     if (o.filter) {
@@ -556,6 +563,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
       if (raw.some((c) => c.name === name))
         throw new MlopsError(FailureType.InvalidInput, `dataset.columns.${name}: the data already has a column "${name}"`);
       try {
+        await withTyped();
         await engine.run(`DESCRIBE SELECT (${expression}) AS x FROM typed`);
       } catch (err) {
         throw expressionError(`dataset.columns.${name}:`, expression, err);
@@ -563,6 +571,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     }
     if (o.where) {
       try {
+        await withTyped();
         await engine.run(`DESCRIBE SELECT * FROM typed WHERE (${o.where})`);
       } catch (err) {
         throw expressionError('dataset.where:', o.where, err);
@@ -584,6 +593,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
         ? `(${ident(targetName)} IS NOT NULL${flagless.has(targetName) ? '' : ` OR ${ident(`__bad:${targetName}`)}`})`
         : `((${expression}) IS NOT NULL)`;
       const before = conditions.length ? `${conditions.join(' AND ')} AND ` : '';
+      await withTyped();
       droppedMissingTarget = Number(
         (await reading(() => engine.one<{ n: number }>(`SELECT count(*) AS n FROM typed WHERE ${before}NOT ${present}`))).n,
       );
@@ -663,6 +673,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
         }
       }
       if (fastRows === undefined) {
+        await withTyped();
         await reading(() => engine.run(`CREATE TABLE typed_store AS SELECT * EXCLUDE (__row, ${unstored}) FROM typed`));
         await engine.run('CREATE VIEW typed_rows AS SELECT rowid + 1 AS __row, * FROM typed_store');
         fastRows = Number((await engine.one<{ n: number }>('SELECT count(*) AS n FROM typed_store')).n);
@@ -804,12 +815,14 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     await engine.run(`CREATE VIEW checked AS SELECT ${v.join(', ')} FROM kept`);
     // The same rows as kept, in the same order (the filter is deterministic), typed again from the source.
     // A streamed source's rows are numbered by the kept rows they line up with. Made only when bad values were found.
-    const prepareExamples = () =>
-      engine.run(
+    const prepareExamples = async (): Promise<void> => {
+      await withTyped();
+      await engine.run(
         streamed && examples.length > 1
           ? `CREATE VIEW examples AS SELECT k.__row, e.* FROM (SELECT ${examples.slice(1).join(', ')} FROM typed${keep}) e POSITIONAL JOIN (SELECT __row FROM kept) k`
           : `CREATE VIEW examples AS SELECT ${examples.join(', ')} FROM ${streamed ? 'kept' : `typed${keep}`}`,
       );
+    };
     const declaredNames = new Set(schema.columns.map((c) => c.name));
     const relation: TypedRelation = {
       relation: 'checked',
@@ -853,6 +866,7 @@ export async function buildSnapshot(o: BuildSnapshotOptions): Promise<BuiltSnaps
     out.push('__row', '__hash');
     // The hash keys of the same rows in the same order (the filter is deterministic), joined by position;
     // computed on every thread first, as the file is written by one.
+    await withTyped();
     await engine.run(`CREATE TEMP TABLE __keys AS SELECT ${md5KeySql(`${literal(`${seed}:`)} || __line`)} AS __hash FROM typed${keep}`);
     // One thread writes, so the same data always gives the same bytes (the snapshot's identity).
     await engine.run('SET threads = 1');

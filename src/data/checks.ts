@@ -14,8 +14,8 @@
  * - for numeric columns past the exact limit, a sample of rows, sorted here, for their quantiles.
  */
 import type { CategoricalColumnProfile, DatasetProfile, NumericColumnProfile, ProfileOptions } from '../ml/profile';
-import { quantileName } from '../ml/profile';
-import { quantileSorted } from '../ml/stats/quantile';
+import { lowerBound, quantileName, uniqueSorted, upperBound } from '../ml/profile';
+import { quantileSorted, selectRanks } from '../ml/stats/quantile';
 import type { ColumnSpec, DatasetSchema } from '../ml/types';
 import { isNumericType } from '../ml/values';
 import { Validator, type ValidationOptions, type ValidationReport } from '../ml/data-validation';
@@ -146,24 +146,12 @@ function shapeOf(
     raw[0] = span.min;
     raw[raw.length - 1] = span.max;
   }
-  const edges = raw.filter((e, k, all) => k === 0 || e !== all[k - 1]);
+  const edges = uniqueSorted(raw);
   if (edges.length === 1) return { quantiles, histogram: { edges, counts: [count] } };
   // numpy's bins: [lo, hi) for every bin but the last, which is closed.
   const cumulative = edges.map((e, k) => (k === 0 ? 0 : k === edges.length - 1 ? count : below(e)));
   const counts = edges.slice(0, -1).map((_, k) => cumulative[k + 1] - cumulative[k]);
   return { quantiles, histogram: { edges, counts } };
-}
-
-/** Index of the first value of an ascending array not below x. */
-function lowerBound(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** What is known of one column after the scans: its counts and, for numbers, moments and shape. */
@@ -229,18 +217,6 @@ async function readCounts(e: Engine, counts: string): Promise<Counted> {
     }
   }
   return { values: values.subarray(0, at), upto: upto.subarray(0, at), bad, nulls };
-}
-
-/** Index of the first value of an ascending array above x. */
-function upperBound(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** A numeric column's figures from its value counts, exactly: validation counts, moments, numpy's quantiles, the histogram. */
@@ -358,43 +334,6 @@ async function countedColumn(
   } finally {
     await e.run(`DROP TABLE ${table}`);
   }
-}
-
-/** Moves the value of rank k within a[lo..hi] to a[k], smaller ones before it and larger ones after (quickselect). */
-function nthElement(a: Float64Array, lo: number, hi: number, k: number): void {
-  while (hi > lo) {
-    const x = a[lo];
-    const y = a[(lo + hi) >>> 1];
-    const z = a[hi];
-    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        const swap = a[i];
-        a[i++] = a[j];
-        a[j--] = swap;
-      }
-    }
-    // a[lo..j] <= pivot <= a[i..hi]; anything between equals the pivot.
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return;
-  }
-}
-
-/** Puts the values of the given ranks (ascending, distinct) in their sorted places, without sorting the rest. */
-export function selectRanks(a: Float64Array, ranks: number[]): void {
-  const go = (lo: number, hi: number, from: number, to: number): void => {
-    if (from >= to || lo > hi) return;
-    const m = (from + to) >>> 1;
-    nthElement(a, lo, hi, ranks[m]);
-    go(lo, ranks[m] - 1, from, m);
-    go(ranks[m] + 1, hi, m + 1, to);
-  };
-  go(0, a.length - 1, 0, ranks.length);
 }
 
 /**

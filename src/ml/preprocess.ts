@@ -23,6 +23,7 @@
  * deviation (population, as scikit-learn's StandardScaler); one-hot and boolean outputs stay 0/1.
  */
 import { FailureType, MlopsError } from '../errors';
+import { nthElement } from './stats/quantile';
 import type { ColumnSpec, ColumnType, DatasetSchema, Frame } from './types';
 
 /** The category that stands for "missing" when missing values are their own category. */
@@ -435,28 +436,8 @@ function middleOf(a: Float64Array, lo: number, hi: number): number {
   return (lower + upper) / 2;
 }
 
-/** Hoare's selection: rearranges `a` so a[k] is the k-th smallest, smaller values before it; linear on average. */
+/** The k-th smallest value of `a`, with every smaller or equal value moved before it. */
 function select(a: Float64Array, k: number): number {
-  let left = 0;
-  let right = a.length - 1;
-  while (left < right) {
-    const pivot = a[(left + right) >> 1];
-    let i = left;
-    let j = right;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        const t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) right = j;
-    else if (k >= i) left = i;
-    else break;
-  }
+  nthElement(a, 0, a.length - 1, k);
   return a[k];
 }

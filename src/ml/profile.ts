@@ -202,7 +202,8 @@ class NumericAccumulator {
   }
 }
 
-function uniqueSorted(values: number[]): number[] {
+/** Ascending values without repeats. */
+export function uniqueSorted(values: number[]): number[] {
   return values.filter((v, i) => i === 0 || v !== values[i - 1]);
 }
 

@@ -21,6 +21,43 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   return frac >= 0.5 ? b - (b - a) * (1 - frac) : a + (b - a) * frac;
 }
 
+/** Moves the value of rank k within a[lo..hi] to a[k], smaller ones before it and larger ones after (quickselect). */
+export function nthElement(a: Float64Array, lo: number, hi: number, k: number): void {
+  while (hi > lo) {
+    const x = a[lo];
+    const y = a[(lo + hi) >>> 1];
+    const z = a[hi];
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const swap = a[i];
+        a[i++] = a[j];
+        a[j--] = swap;
+      }
+    }
+    // a[lo..j] <= pivot <= a[i..hi]; anything between equals the pivot.
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+}
+
+/** Puts the values of the given ranks (ascending, distinct) in their sorted places, without sorting the rest. */
+export function selectRanks(a: Float64Array, ranks: number[]): void {
+  const go = (lo: number, hi: number, from: number, to: number): void => {
+    if (from >= to || lo > hi) return;
+    const m = (from + to) >>> 1;
+    nthElement(a, lo, hi, ranks[m]);
+    go(lo, ranks[m] - 1, from, m);
+    go(ranks[m] + 1, hi, m + 1, to);
+  };
+  go(0, a.length - 1, 0, ranks.length);
+}
+
 /** Sorts a copy ascending, numerically (NaNs must have been removed). */
 export function sortedCopy(values: ArrayLike<number>): Float64Array {
   return Float64Array.from(values).sort();

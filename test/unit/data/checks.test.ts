@@ -1,5 +1,6 @@
 import { withEngine } from '../../../src/data/engine';
-import { checkTyped, profileTyped, QUANTILE_SAMPLE, selectRanks, type TypedRelation } from '../../../src/data/checks';
+import { checkTyped, profileTyped, QUANTILE_SAMPLE, type TypedRelation } from '../../../src/data/checks';
+import { selectRanks } from '../../../src/ml/stats/quantile';
 import type { NumericColumnProfile } from '../../../src/ml/profile';
 
 // Rows enough that every k-th row (k >= 2) is a real sample, values spread so no column counts as "few values".
